@@ -1,0 +1,779 @@
+//! Streaming capture reader: classic pcap (both byte orders, micro- and
+//! nanosecond timestamps) and pcapng (several sections, several interfaces with
+//! their own link type and `if_tsresol`/`if_tsoffset`, EPB/SPB/OPB packet
+//! blocks, every other block skipped).
+//!
+//! The reader owns one buffer and refills it with large reads; records are
+//! parsed with pcap-parser in place and handed out in batches of
+//! [`RawFrame`]s that point into the buffer, so nothing is copied per packet.
+//! Memory is bounded: a record larger than [`MAX_RECORD`] is reported as
+//! corrupt, whatever its header claims.
+//!
+//! Reading stops cleanly on a truncated tail or a corrupt record: the frames
+//! before it are still delivered, and the stop reason names the byte offset and
+//! the record number.
+
+pub mod error;
+
+pub use error::CaptureError;
+
+use pcap_parser::{
+    Block, PcapError, parse_block_be, parse_block_le, parse_pcap_frame, parse_pcap_frame_be,
+};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Largest record (pcap) or block (pcapng) accepted: 16 MiB plus headers.
+/// tshark's limit for a packet is 256 KiB; some link types (USB, D-Bus) use
+/// larger records, so we are more lenient but still bounded.
+pub const MAX_RECORD: usize = 16 * 1024 * 1024 + 1024;
+/// Largest accepted packet length for classic pcap unless the snaplen is larger.
+const PCAP_MAX_CAPLEN: u32 = 262_144;
+/// Default buffer size: one large read per refill.
+pub const DEFAULT_BUFFER: usize = 8 * 1024 * 1024;
+
+const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
+const PCAPNG_BOM: u32 = 0x1A2B_3C4D;
+const PCAPNG_OPB: u32 = 0x0000_0002;
+
+/// One packet record in the reader's buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct RawFrame {
+    /// Offset of the packet bytes in [`CaptureReader::data`].
+    pub off: u32,
+    /// Captured length (bytes present).
+    pub caplen: u32,
+    /// Length on the wire.
+    pub orig_len: u32,
+    /// Link type (pcap LINKTYPE_ value, low 16 bits).
+    pub link: u16,
+    /// Timestamp, nanoseconds since the Unix epoch.
+    pub ts_ns: u64,
+    /// 1-based record number in the capture (Wireshark's frame number).
+    pub number: u64,
+}
+
+/// Container format of the file being read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Pcap { big_endian: bool, nanos: bool },
+    PcapNg,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Format::Pcap { big_endian, nanos } => write!(
+                f,
+                "pcap ({}, {})",
+                if *big_endian {
+                    "big-endian"
+                } else {
+                    "little-endian"
+                },
+                if *nanos { "ns" } else { "us" }
+            ),
+            Format::PcapNg => write!(f, "pcapng"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Iface {
+    link: u16,
+    /// Timestamp ticks per second.
+    tps: u64,
+    /// if_tsoffset, seconds.
+    offset_s: i64,
+}
+
+#[derive(Debug)]
+enum State {
+    Pcap {
+        big_endian: bool,
+        nanos: bool,
+        link: u16,
+        max_caplen: u32,
+    },
+    PcapNg {
+        big_endian: bool,
+        ifaces: Vec<Iface>,
+        last_ts: u64,
+    },
+}
+
+/// What a call to [`CaptureReader::next_batch`] ended with.
+#[derive(Debug)]
+pub enum Status {
+    /// More records may follow.
+    More,
+    /// The file ended cleanly.
+    End,
+    /// Reading stopped at damage; the batch still holds the frames before it.
+    Stopped(CaptureError),
+}
+
+/// Streaming reader over any `Read` (file or standard input).
+pub struct CaptureReader<R> {
+    src: R,
+    path: PathBuf,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    /// File offset of `buf[0]`.
+    base: u64,
+    records: u64,
+    state: State,
+    format: Format,
+    done: bool,
+}
+
+impl<R: Read> CaptureReader<R> {
+    /// Reads the file header and prepares to stream records.
+    pub fn new(src: R, path: &Path) -> Result<Self, CaptureError> {
+        Self::with_buffer(src, path, DEFAULT_BUFFER)
+    }
+
+    /// As [`CaptureReader::new`] with a chosen buffer size (at least 64 KiB).
+    pub fn with_buffer(src: R, path: &Path, buffer: usize) -> Result<Self, CaptureError> {
+        let mut r = CaptureReader {
+            src,
+            path: path.to_path_buf(),
+            buf: vec![0; buffer.max(65_536)],
+            start: 0,
+            end: 0,
+            eof: false,
+            base: 0,
+            records: 0,
+            state: State::Pcap {
+                big_endian: false,
+                nanos: false,
+                link: 0,
+                max_caplen: 0,
+            },
+            format: Format::PcapNg,
+            done: false,
+        };
+        r.fill()?;
+        r.read_header()?;
+        Ok(r)
+    }
+
+    /// The container format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Bytes of the file consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
+    /// Records delivered so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// The buffer that [`RawFrame::off`] points into.
+    pub fn data(&self) -> &[u8] {
+        &self.buf
+    }
+
+    fn io_err(&self, source: std::io::Error) -> CaptureError {
+        CaptureError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn corrupt(&self, at: usize, reason: String) -> CaptureError {
+        CaptureError::Corrupt {
+            path: self.path.clone(),
+            offset: self.base + at as u64,
+            packet: self.records + 1,
+            reason,
+        }
+    }
+
+    /// Moves unread bytes to the front and reads until the buffer is full or
+    /// the source is exhausted.
+    fn fill(&mut self) -> Result<(), CaptureError> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.base += self.start as u64;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        while !self.eof && self.end < self.buf.len() {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io_err(e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn avail(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn read_header(&mut self) -> Result<(), CaptureError> {
+        let a = self.avail();
+        if a.len() < 4 {
+            return Err(CaptureError::NotACapture {
+                path: self.path.clone(),
+                magic: format!("{} byte(s): file too short", a.len()),
+            });
+        }
+        let m = [a[0], a[1], a[2], a[3]];
+        let le = u32::from_le_bytes(m);
+        let (big_endian, nanos) = match le {
+            0xa1b2_c3d4 => (false, false),
+            0xd4c3_b2a1 => (true, false),
+            0xa1b2_3c4d => (false, true),
+            0x4d3c_b2a1 => (true, true),
+            PCAPNG_SHB => {
+                self.format = Format::PcapNg;
+                self.state = State::PcapNg {
+                    big_endian: false,
+                    ifaces: Vec::new(),
+                    last_ts: 0,
+                };
+                return Ok(());
+            }
+            _ => return Err(self.unknown_magic(m)),
+        };
+        if a.len() < 24 {
+            return Err(CaptureError::Truncated {
+                path: self.path.clone(),
+                offset: 0,
+                packet: 0,
+                needed: 24,
+                available: a.len() as u64,
+            });
+        }
+        let rd = |o: usize| {
+            let b = [a[o], a[o + 1], a[o + 2], a[o + 3]];
+            if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let snaplen = rd(16);
+        // The link-type word keeps FCS information in its upper bits; the
+        // link type proper is the low 16 bits (as libpcap and tshark read it).
+        let link = (rd(20) & 0xFFFF) as u16;
+        let max_caplen = PCAP_MAX_CAPLEN.max(snaplen.min(MAX_RECORD as u32 - 16));
+        self.state = State::Pcap {
+            big_endian,
+            nanos,
+            link,
+            max_caplen,
+        };
+        self.format = Format::Pcap { big_endian, nanos };
+        self.start += 24;
+        Ok(())
+    }
+
+    fn unknown_magic(&self, m: [u8; 4]) -> CaptureError {
+        let path = self.path.clone();
+        match m {
+            [0x1f, 0x8b, _, _] => CaptureError::Compressed {
+                path,
+                kind: "gzip",
+                tool: "gzip",
+            },
+            [0x28, 0xb5, 0x2f, 0xfd] => CaptureError::Compressed {
+                path,
+                kind: "zstd",
+                tool: "zstd",
+            },
+            [0xfd, 0x37, 0x7a, 0x58] => CaptureError::Compressed {
+                path,
+                kind: "xz",
+                tool: "xz",
+            },
+            [0x42, 0x5a, 0x68, _] => CaptureError::Compressed {
+                path,
+                kind: "bzip2",
+                tool: "bzip2",
+            },
+            _ => CaptureError::NotACapture {
+                path,
+                magic: format!("0x{:02x}{:02x}{:02x}{:02x}", m[0], m[1], m[2], m[3]),
+            },
+        }
+    }
+
+    /// Parses as many whole records as the buffer holds into `frames`
+    /// (cleared first), refilling the buffer first. Returns what ended the batch.
+    pub fn next_batch(&mut self, frames: &mut Vec<RawFrame>) -> Status {
+        frames.clear();
+        if self.done {
+            return Status::End;
+        }
+        loop {
+            if let Err(e) = self.fill() {
+                self.done = true;
+                return Status::Stopped(e);
+            }
+            let step = match self.state {
+                State::Pcap { .. } => self.parse_pcap(frames),
+                State::PcapNg { .. } => self.parse_pcapng(frames),
+            };
+            match step {
+                Step::Stop(e) => {
+                    self.done = true;
+                    return Status::Stopped(e);
+                }
+                Step::NeedMore(needed) => {
+                    if !frames.is_empty() {
+                        return Status::More;
+                    }
+                    let have = self.end - self.start;
+                    if self.eof {
+                        self.done = true;
+                        if have == 0 {
+                            return Status::End;
+                        }
+                        return Status::Stopped(CaptureError::Truncated {
+                            path: self.path.clone(),
+                            offset: self.offset(),
+                            packet: self.records + 1,
+                            needed: needed as u64,
+                            available: have as u64,
+                        });
+                    }
+                    if needed > self.buf.len() {
+                        // Bounded by MAX_RECORD, checked by the parsers.
+                        self.buf.resize(needed, 0);
+                    }
+                }
+            }
+        }
+    }
+
+    fn parse_pcap(&mut self, frames: &mut Vec<RawFrame>) -> Step {
+        let State::Pcap {
+            big_endian,
+            nanos,
+            link,
+            max_caplen,
+        } = self.state
+        else {
+            return Step::NeedMore(0);
+        };
+        loop {
+            let a = &self.buf[self.start..self.end];
+            if a.len() < 16 {
+                return Step::NeedMore(16);
+            }
+            let b = [a[8], a[9], a[10], a[11]];
+            let caplen = if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            };
+            if caplen > max_caplen {
+                return Step::Stop(self.corrupt(
+                    self.start,
+                    format!(
+                        "record claims {caplen} captured bytes, more than the maximum of {max_caplen}"
+                    ),
+                ));
+            }
+            let need = 16 + caplen as usize;
+            if a.len() < need {
+                return Step::NeedMore(need);
+            }
+            let parsed = if big_endian {
+                parse_pcap_frame_be(&a[..need])
+            } else {
+                parse_pcap_frame(&a[..need])
+            };
+            let blk = match parsed {
+                Ok((_, blk)) => blk,
+                Err(e) => {
+                    return Step::Stop(self.corrupt(self.start, format!("bad record: {e:?}")));
+                }
+            };
+            let frac = if nanos {
+                u64::from(blk.ts_usec)
+            } else {
+                u64::from(blk.ts_usec) * 1_000
+            };
+            self.records += 1;
+            frames.push(RawFrame {
+                off: (self.start + 16) as u32,
+                caplen,
+                orig_len: blk.origlen,
+                link,
+                ts_ns: u64::from(blk.ts_sec) * 1_000_000_000 + frac,
+                number: self.records,
+            });
+            self.start += need;
+        }
+    }
+
+    fn parse_pcapng(&mut self, frames: &mut Vec<RawFrame>) -> Step {
+        loop {
+            let a = &self.buf[self.start..self.end];
+            if a.len() < 12 {
+                return Step::NeedMore(12);
+            }
+            let State::PcapNg { big_endian, .. } = self.state else {
+                return Step::NeedMore(0);
+            };
+            let w = |o: usize, be: bool| {
+                let b = [a[o], a[o + 1], a[o + 2], a[o + 3]];
+                if be {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                }
+            };
+            let btype = w(0, big_endian);
+            let mut be = big_endian;
+            if btype == PCAPNG_SHB {
+                be = if w(8, false) == PCAPNG_BOM {
+                    false
+                } else if w(8, true) == PCAPNG_BOM {
+                    true
+                } else {
+                    return Step::Stop(self.corrupt(
+                        self.start,
+                        format!(
+                            "section header with unknown byte-order magic 0x{:08x}",
+                            w(8, false)
+                        ),
+                    ));
+                };
+            }
+            let len = w(4, be) as usize;
+            if len < 12 || len % 4 != 0 || len > MAX_RECORD {
+                return Step::Stop(self.corrupt(
+                    self.start,
+                    format!("pcapng block of type 0x{btype:08x} has impossible length {len}"),
+                ));
+            }
+            if a.len() < len {
+                return Step::NeedMore(len);
+            }
+            let blk_bytes = &a[..len];
+            let trailer = w(len - 4, be) as usize;
+            if trailer != len {
+                return Step::Stop(self.corrupt(
+                    self.start,
+                    format!(
+                        "pcapng block of type 0x{btype:08x}: length {len} does not match its trailing copy {trailer}"
+                    ),
+                ));
+            }
+            if btype == PCAPNG_SHB {
+                // Lenient: only the byte order matters to us; options are skipped
+                // without being parsed (a damaged option does not lose the section).
+                self.state = State::PcapNg {
+                    big_endian: be,
+                    ifaces: Vec::new(),
+                    last_ts: 0,
+                };
+                self.start += len;
+                continue;
+            }
+            if btype == PCAPNG_OPB {
+                let at = self.start;
+                if let Some(f) = self.opb(at, len, be) {
+                    frames.push(f);
+                }
+                self.start += len;
+                continue;
+            }
+            let parsed = if be {
+                parse_block_be(blk_bytes)
+            } else {
+                parse_block_le(blk_bytes)
+            };
+            let block = match parsed {
+                Ok((_, b)) => b,
+                Err(e) => {
+                    return Step::Stop(self.corrupt(
+                        self.start,
+                        format!("bad pcapng block of type 0x{btype:08x}: {}", nom_reason(&e)),
+                    ));
+                }
+            };
+            let data_off = |d: &[u8]| (d.as_ptr() as usize - self.buf.as_ptr() as usize) as u32;
+            let State::PcapNg {
+                ifaces, last_ts, ..
+            } = &mut self.state
+            else {
+                return Step::NeedMore(0);
+            };
+            match block {
+                Block::InterfaceDescription(idb) => {
+                    let r = idb.if_tsresol;
+                    let tps = if r & 0x80 != 0 {
+                        1u64.checked_shl(u32::from(r & 0x7f)).unwrap_or(0)
+                    } else {
+                        10u64.checked_pow(u32::from(r)).unwrap_or(0)
+                    };
+                    ifaces.push(Iface {
+                        link: (idb.linktype.0 & 0xFFFF) as u16,
+                        tps: if tps == 0 { 1_000_000 } else { tps },
+                        offset_s: idb.if_tsoffset,
+                    });
+                }
+                Block::EnhancedPacket(epb) => {
+                    let iface = ifaces.get(epb.if_id as usize).copied();
+                    let Some(iface) = iface else {
+                        let reason = format!(
+                            "packet block names interface {} but the section defines {}",
+                            epb.if_id,
+                            ifaces.len()
+                        );
+                        return Step::Stop(self.corrupt(self.start, reason));
+                    };
+                    let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                    let ts = ticks_to_ns(ticks, iface.tps, iface.offset_s);
+                    *last_ts = ts;
+                    let off = data_off(epb.data);
+                    self.records += 1;
+                    frames.push(RawFrame {
+                        off,
+                        caplen: epb.data.len() as u32,
+                        orig_len: epb.origlen,
+                        link: iface.link,
+                        ts_ns: ts,
+                        number: self.records,
+                    });
+                }
+                Block::SimplePacket(spb) => {
+                    let Some(iface) = ifaces.first().copied() else {
+                        return Step::Stop(self.corrupt(
+                            self.start,
+                            "simple packet block before any interface description".into(),
+                        ));
+                    };
+                    let off = data_off(spb.data);
+                    self.records += 1;
+                    frames.push(RawFrame {
+                        off,
+                        caplen: spb.data.len() as u32,
+                        orig_len: spb.origlen,
+                        link: iface.link,
+                        // An SPB has no timestamp: it inherits the previous one.
+                        ts_ns: *last_ts,
+                        number: self.records,
+                    });
+                }
+                _ => {}
+            }
+            self.start += len;
+        }
+    }
+
+    /// Obsolete Packet Block (type 2): if_id u16, drops u16, ts high/low,
+    /// caplen, origlen, data.
+    fn opb(&mut self, at: usize, len: usize, be: bool) -> Option<RawFrame> {
+        let b = &self.buf[at..at + len];
+        let State::PcapNg {
+            ifaces, last_ts, ..
+        } = &mut self.state
+        else {
+            return None;
+        };
+        let r32 = |o: usize| -> Option<u32> {
+            let s = b.get(o..o + 4)?;
+            let a = [s[0], s[1], s[2], s[3]];
+            Some(if be {
+                u32::from_be_bytes(a)
+            } else {
+                u32::from_le_bytes(a)
+            })
+        };
+        let head = r32(8)?;
+        let if_id = if be { head >> 16 } else { head & 0xFFFF };
+        let iface = ifaces.get(if_id as usize).copied()?;
+        let ticks = (u64::from(r32(12)?) << 32) | u64::from(r32(16)?);
+        let caplen = r32(20)?;
+        let orig_len = r32(24)?;
+        let data_end = 28usize.checked_add(caplen as usize)?;
+        if data_end > b.len() - 4 {
+            return None;
+        }
+        let ts = ticks_to_ns(ticks, iface.tps, iface.offset_s);
+        *last_ts = ts;
+        let off = (at + 28) as u32;
+        self.records += 1;
+        Some(RawFrame {
+            off,
+            caplen,
+            orig_len,
+            link: iface.link,
+            ts_ns: ts,
+            number: self.records,
+        })
+    }
+}
+
+enum Step {
+    /// The next record needs this many bytes from the current position.
+    NeedMore(usize),
+    Stop(CaptureError),
+}
+
+fn nom_reason(e: &nom_err::Err<PcapError<&[u8]>>) -> String {
+    match e {
+        nom_err::Err::Incomplete(_) => "block shorter than its contents claim".into(),
+        nom_err::Err::Error(p) | nom_err::Err::Failure(p) => match p {
+            PcapError::NomError(_, k) | PcapError::OwnedNomError(_, k) => {
+                format!("malformed ({k:?})")
+            }
+            other => format!("{other:?}"),
+        },
+    }
+}
+
+mod nom_err {
+    pub use pcap_parser::nom::Err;
+}
+
+fn ticks_to_ns(ticks: u64, tps: u64, offset_s: i64) -> u64 {
+    let ns = if tps == 1_000_000_000 {
+        ticks
+    } else if tps == 1_000_000 {
+        ticks.saturating_mul(1_000)
+    } else {
+        let v = u128::from(ticks) * 1_000_000_000 / u128::from(tps.max(1));
+        u64::try_from(v).unwrap_or(u64::MAX)
+    };
+    ns.saturating_add_signed(offset_s.saturating_mul(1_000_000_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pcap_header(link: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        v.extend_from_slice(&2u16.to_le_bytes());
+        v.extend_from_slice(&4u16.to_le_bytes());
+        v.extend_from_slice(&[0; 8]);
+        v.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend_from_slice(&link.to_le_bytes());
+        v
+    }
+
+    fn record(v: &mut Vec<u8>, sec: u32, usec: u32, data: &[u8]) {
+        v.extend_from_slice(&sec.to_le_bytes());
+        v.extend_from_slice(&usec.to_le_bytes());
+        v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        v.extend_from_slice(data);
+    }
+
+    fn read_all(bytes: &[u8], buffer: usize) -> (Vec<(u64, Vec<u8>)>, Status) {
+        let mut r = CaptureReader::with_buffer(bytes, Path::new("t.pcap"), buffer).unwrap();
+        let mut out = Vec::new();
+        let mut frames = Vec::new();
+        loop {
+            let st = r.next_batch(&mut frames);
+            for f in &frames {
+                let d = &r.data()[f.off as usize..(f.off + f.caplen) as usize];
+                out.push((f.ts_ns, d.to_vec()));
+            }
+            if !matches!(st, Status::More) {
+                return (out, st);
+            }
+        }
+    }
+
+    #[test]
+    fn reads_records_across_refills() {
+        let mut v = pcap_header(1);
+        for i in 0..5000u32 {
+            record(&mut v, i, 7, &[i as u8; 60]);
+        }
+        let (out, st) = read_all(&v, 65_536);
+        assert!(matches!(st, Status::End), "{st:?}");
+        assert_eq!(out.len(), 5000);
+        assert_eq!(out[4999].0, 4999 * 1_000_000_000 + 7_000);
+        assert_eq!(out[4999].1, vec![(4999u32 as u8); 60]);
+    }
+
+    #[test]
+    fn truncated_tail_reports_offset_and_keeps_frames() {
+        let mut v = pcap_header(1);
+        record(&mut v, 1, 0, &[1; 60]);
+        record(&mut v, 2, 0, &[2; 60]);
+        v.truncate(v.len() - 10);
+        let (out, st) = read_all(&v, 65_536);
+        assert_eq!(out.len(), 1);
+        match st {
+            Status::Stopped(CaptureError::Truncated {
+                offset,
+                packet,
+                needed,
+                available,
+                ..
+            }) => {
+                assert_eq!(offset, 24 + 76);
+                assert_eq!(packet, 2);
+                assert_eq!(needed, 76);
+                assert_eq!(available, 66);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn absurd_caplen_is_corrupt_not_a_huge_allocation() {
+        let mut v = pcap_header(1);
+        record(&mut v, 1, 0, &[1; 60]);
+        v.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0x7f, 0, 0, 0, 0]);
+        let (out, st) = read_all(&v, 65_536);
+        assert_eq!(out.len(), 1);
+        match st {
+            Status::Stopped(CaptureError::Corrupt { offset, packet, .. }) => {
+                assert_eq!(offset, 24 + 76);
+                assert_eq!(packet, 2);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn not_a_capture_names_magic() {
+        let e = CaptureReader::new(&b"hello world"[..], Path::new("x.txt"))
+            .err()
+            .unwrap();
+        let msg = e.to_string();
+        assert!(msg.contains("x.txt") && msg.contains("0x68656c6c"), "{msg}");
+        let e = CaptureReader::new(&[0x1f, 0x8b, 8, 0][..], Path::new("x.gz"))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("gzip"));
+    }
+
+    #[test]
+    fn every_prefix_is_handled() {
+        let mut v = pcap_header(1);
+        record(&mut v, 1, 0, &[1; 40]);
+        record(&mut v, 2, 0, &[2; 40]);
+        for n in 0..v.len() {
+            let r = CaptureReader::with_buffer(&v[..n], Path::new("p"), 65_536);
+            let Ok(mut r) = r else { continue };
+            let mut frames = Vec::new();
+            let mut guard = 0;
+            while let Status::More = r.next_batch(&mut frames) {
+                guard += 1;
+                assert!(guard < 10);
+            }
+        }
+    }
+}

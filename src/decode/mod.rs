@@ -1,0 +1,359 @@
+//! Packet decoding: link layer -> IP -> TCP, into a small `Copy` [`Segment`].
+//!
+//! The link layers are tiny and parsed here (Ethernet with stacked 802.1Q /
+//! 802.1ad tags, PPPoE sessions, MPLS, Linux SLL and SLL2, raw IP, BSD
+//! NULL/LOOP); IPv4 and IPv6 (with extension headers) are sliced with
+//! etherparse's lax slicer, so frames cut by a snaplen are used as far as the
+//! TCP header is present. Lengths come from the IP header, not the caplen,
+//! so a FIN's sequence position is right even in a truncated frame.
+//!
+//! What is not a TCP segment is counted by [`Skip`] reason, never an error:
+//! one bad frame never stops a run. Non-first IP fragments and TCP headers
+//! quoted inside ICMP errors are not segments.
+
+use crate::flow::seq::SeqNum;
+use etherparse::{IpNumber, LaxIpSlice, Ipv6ExtensionSlice};
+use std::net::IpAddr;
+
+pub mod linktype;
+
+/// TCP flag bits (RFC 9293 section 3.1).
+pub mod flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+}
+
+/// One decoded TCP segment: everything the flow tracker needs, nothing borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Capture timestamp, ns since the epoch.
+    pub ts_ns: u64,
+    /// 1-based frame number in the capture.
+    pub frame: u64,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    /// VLAN ids (outer << 12 | inner), 0 without tags. Part of the flow key.
+    pub vlan: u32,
+    pub seq: SeqNum,
+    pub ack: SeqNum,
+    /// TCP flags byte (CWR ECE URG ACK PSH RST SYN FIN).
+    pub flags: u8,
+    /// Payload bytes by the IP header's length (not the captured length).
+    pub payload_len: u32,
+}
+
+impl Segment {
+    pub fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+}
+
+/// Why a frame did not yield a TCP segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Skip {
+    /// Link type finscope does not decode.
+    UnknownLinkType,
+    /// Frame shorter than its link-layer header.
+    LinkTruncated,
+    /// Link payload is not IP (ARP, LLC, ...).
+    NotIp,
+    /// IP header missing, cut off or invalid.
+    IpInvalid,
+    /// A non-first IP fragment: no TCP header in it.
+    IpFragment,
+    /// IP payload is another protocol (UDP, ICMP, ...).
+    NotTcp,
+    /// TCP header cut off before its flags, or with a data offset below 5.
+    /// Still counted as a TCP frame (like tshark), but has no usable flags.
+    TcpTruncated,
+}
+
+impl Skip {
+    pub const ALL: [Skip; 7] = [
+        Skip::UnknownLinkType,
+        Skip::LinkTruncated,
+        Skip::NotIp,
+        Skip::IpInvalid,
+        Skip::IpFragment,
+        Skip::NotTcp,
+        Skip::TcpTruncated,
+    ];
+
+    /// Stable name, used in the JSON report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Skip::UnknownLinkType => "unknown_link_type",
+            Skip::LinkTruncated => "link_truncated",
+            Skip::NotIp => "not_ip",
+            Skip::IpInvalid => "ip_invalid",
+            Skip::IpFragment => "ip_fragment",
+            Skip::NotTcp => "not_tcp",
+            Skip::TcpTruncated => "tcp_truncated",
+        }
+    }
+}
+
+const ETH_IPV4: u16 = 0x0800;
+const ETH_IPV6: u16 = 0x86DD;
+const ETH_VLAN: u16 = 0x8100;
+const ETH_QINQ: u16 = 0x88A8;
+const ETH_QINQ_OLD: u16 = 0x9100;
+const ETH_PPPOE_SESSION: u16 = 0x8864;
+const ETH_MPLS: u16 = 0x8847;
+const ETH_MPLS_MC: u16 = 0x8848;
+/// Bound on stacked tags / labels: a frame is never walked forever.
+const MAX_STACK: usize = 8;
+
+/// Decodes one frame of link type `link`.
+pub fn decode(link: u16, data: &[u8], ts_ns: u64, frame: u64) -> Result<Segment, Skip> {
+    let mut vlan = 0u32;
+    let ip = link_payload(link, data, &mut vlan)?;
+    let mut seg = decode_ip(ip)?;
+    seg.ts_ns = ts_ns;
+    seg.frame = frame;
+    seg.vlan = vlan;
+    Ok(seg)
+}
+
+/// Strips the link layer; returns the IP packet.
+fn link_payload<'a>(link: u16, d: &'a [u8], vlan: &mut u32) -> Result<&'a [u8], Skip> {
+    use linktype as lt;
+    match link {
+        lt::ETHERNET => {
+            let et = be16(d, 12).ok_or(Skip::LinkTruncated)?;
+            ethertype_payload(et, d.get(14..).ok_or(Skip::LinkTruncated)?, vlan)
+        }
+        lt::LINUX_SLL => {
+            let et = be16(d, 14).ok_or(Skip::LinkTruncated)?;
+            ethertype_payload(et, d.get(16..).ok_or(Skip::LinkTruncated)?, vlan)
+        }
+        lt::LINUX_SLL2 => {
+            let et = be16(d, 0).ok_or(Skip::LinkTruncated)?;
+            ethertype_payload(et, d.get(20..).ok_or(Skip::LinkTruncated)?, vlan)
+        }
+        lt::RAW | lt::DLT_RAW_12 | lt::DLT_RAW_14 | lt::IPV4 | lt::IPV6 => Ok(d),
+        lt::NULL | lt::LOOP => {
+            let b = d.get(0..4).ok_or(Skip::LinkTruncated)?;
+            // The address family is in the capturing host's byte order (NULL)
+            // or network order (LOOP); accept either.
+            let le = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let be = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            let af = if le <= 0xFFFF { le } else { be };
+            match af {
+                // AF_INET everywhere; AF_INET6 on Linux, *BSD, FreeBSD, macOS.
+                2 | 10 | 24 | 28 | 30 => Ok(&d[4..]),
+                _ => Err(Skip::NotIp),
+            }
+        }
+        _ => Err(Skip::UnknownLinkType),
+    }
+}
+
+fn ethertype_payload<'a>(mut et: u16, mut p: &'a [u8], vlan: &mut u32) -> Result<&'a [u8], Skip> {
+    for _ in 0..MAX_STACK {
+        match et {
+            ETH_IPV4 | ETH_IPV6 => return Ok(p),
+            ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
+                let tci = be16(p, 0).ok_or(Skip::LinkTruncated)?;
+                *vlan = (*vlan << 12) | u32::from(tci & 0x0FFF);
+                et = be16(p, 2).ok_or(Skip::LinkTruncated)?;
+                p = &p[4..];
+            }
+            ETH_PPPOE_SESSION => {
+                // 6-byte PPPoE header, then the PPP protocol field.
+                let proto = be16(p, 6).ok_or(Skip::LinkTruncated)?;
+                p = &p[8..];
+                return match proto {
+                    0x0021 | 0x0057 => Ok(p),
+                    _ => Err(Skip::NotIp),
+                };
+            }
+            ETH_MPLS | ETH_MPLS_MC => {
+                for _ in 0..MAX_STACK {
+                    let b = p.get(0..4).ok_or(Skip::LinkTruncated)?;
+                    p = &p[4..];
+                    if b[2] & 0x01 != 0 {
+                        // Bottom of stack: guess IP by its version nibble.
+                        return match p.first().map(|v| v >> 4) {
+                            Some(4) | Some(6) => Ok(p),
+                            _ => Err(Skip::NotIp),
+                        };
+                    }
+                }
+                return Err(Skip::NotIp);
+            }
+            _ => return Err(Skip::NotIp),
+        }
+    }
+    Err(Skip::NotIp)
+}
+
+fn be16(d: &[u8], o: usize) -> Option<u16> {
+    let b = d.get(o..o + 2)?;
+    Some(u16::from_be_bytes([b[0], b[1]]))
+}
+
+fn be32(d: &[u8], o: usize) -> Option<u32> {
+    let b = d.get(o..o + 4)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Decodes an IP packet carrying TCP.
+pub fn decode_ip(d: &[u8]) -> Result<Segment, Skip> {
+    let (ip, _ext_err) = LaxIpSlice::from_slice(d).map_err(|_| Skip::IpInvalid)?;
+    let pl = ip.payload();
+    if pl.ip_number != IpNumber::TCP {
+        return Err(Skip::NotTcp);
+    }
+    // Length of the TCP segment as the IP header states it.
+    let claimed: usize = match &ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            if h.fragments_offset().value() != 0 {
+                return Err(Skip::IpFragment);
+            }
+            if pl.incomplete {
+                usize::from(h.total_len()).saturating_sub(usize::from(h.ihl()) * 4)
+            } else {
+                pl.payload.len()
+            }
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            for ext in v6.extensions().clone().into_iter() {
+                if let Ipv6ExtensionSlice::Fragment(f) = ext {
+                    if f.fragment_offset().value() != 0 {
+                        return Err(Skip::IpFragment);
+                    }
+                }
+            }
+            let plen = usize::from(v6.header().payload_length());
+            if pl.incomplete && plen != 0 {
+                plen.saturating_sub(v6.extensions().slice().len())
+            } else {
+                pl.payload.len()
+            }
+        }
+    };
+    let t = pl.payload;
+    if t.is_empty() {
+        return Err(Skip::IpInvalid);
+    }
+    if t.len() < 14 {
+        return Err(Skip::TcpTruncated);
+    }
+    let doff = usize::from(t[12] >> 4) * 4;
+    if doff < 20 {
+        return Err(Skip::TcpTruncated);
+    }
+    let (Some(sport), Some(dport), Some(seq), Some(ack)) =
+        (be16(t, 0), be16(t, 2), be32(t, 4), be32(t, 8))
+    else {
+        return Err(Skip::TcpTruncated);
+    };
+    Ok(Segment {
+        ts_ns: 0,
+        frame: 0,
+        src: ip.source_addr(),
+        dst: ip.destination_addr(),
+        sport,
+        dport,
+        vlan: 0,
+        seq: SeqNum(seq),
+        ack: SeqNum(ack),
+        flags: t[13],
+        payload_len: claimed.saturating_sub(doff) as u32,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp4(flags: u8, payload: usize) -> Vec<u8> {
+        let total = 20 + 20 + payload;
+        let mut v = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+            10,
+            0,
+            0,
+            1,
+            10,
+            0,
+            0,
+            2,
+        ];
+        v.extend_from_slice(&[0x9c, 0x40, 0, 80]);
+        v.extend_from_slice(&1000u32.to_be_bytes());
+        v.extend_from_slice(&2000u32.to_be_bytes());
+        v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        v.extend(std::iter::repeat_n(0xAA, payload));
+        v
+    }
+
+    #[test]
+    fn raw_ipv4_fin() {
+        let s = decode(linktype::RAW, &tcp4(flags::FIN | flags::ACK, 5), 7, 3).unwrap();
+        assert_eq!(s.sport, 40000);
+        assert_eq!(s.dport, 80);
+        assert_eq!(s.seq, SeqNum(1000));
+        assert_eq!(s.payload_len, 5);
+        assert!(s.has(flags::FIN) && s.has(flags::ACK) && !s.has(flags::SYN));
+        assert_eq!((s.ts_ns, s.frame), (7, 3));
+    }
+
+    #[test]
+    fn snaplen_cut_keeps_ip_length() {
+        let p = tcp4(flags::FIN | flags::ACK, 100);
+        let s = decode(linktype::RAW, &p[..54], 0, 1).unwrap();
+        assert_eq!(s.payload_len, 100);
+    }
+
+    #[test]
+    fn vlan_stack_and_ethernet() {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x14, 0x08, 0x00]);
+        f.extend_from_slice(&tcp4(flags::SYN, 0));
+        let s = decode(linktype::ETHERNET, &f, 0, 1).unwrap();
+        assert_eq!(s.vlan, (10 << 12) | 20);
+        assert!(s.has(flags::SYN));
+    }
+
+    #[test]
+    fn every_truncation_is_a_skip_not_a_panic() {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x81, 0x00, 0x00, 0x0a, 0x08, 0x00]);
+        f.extend_from_slice(&tcp4(flags::FIN, 10));
+        for n in 0..f.len() {
+            let r = decode(linktype::ETHERNET, &f[..n], 0, 1);
+            if n >= 18 + 20 + 14 {
+                assert!(r.is_ok(), "len {n}: {r:?}");
+            } else {
+                assert!(r.is_err(), "len {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn non_first_fragment_is_not_tcp() {
+        let mut p = tcp4(flags::FIN, 0);
+        p[6] = 0x00;
+        p[7] = 0x10; // offset 16*8
+        assert_eq!(decode(linktype::RAW, &p, 0, 1), Err(Skip::IpFragment));
+    }
+}

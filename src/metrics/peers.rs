@@ -1,0 +1,155 @@
+//! Per-remote-peer statistics and their ranking.
+//!
+//! Peer figures are compact (counters and one coarse histogram), so memory
+//! grows with the number of distinct peers, not with capture length.
+
+use super::hist::Hist;
+use crate::flow::key::{FlowKey, Side};
+use std::cmp::{Ordering, Reverse};
+use std::net::IpAddr;
+
+/// The connection that best shows a peer's problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Worst {
+    /// FIN retransmissions + unACKed FINs of the connection.
+    pub score: u64,
+    /// Local FIN -> remote ACK latency (or age if never ACKed), us.
+    pub latency_us: u64,
+    pub first_ts: u64,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub key: FlowKey,
+    pub local: Side,
+}
+
+impl Worst {
+    /// Sort key: higher score, then higher latency, then earlier connection.
+    fn rank(&self) -> (u64, u64, Reverse<u64>, Reverse<u64>) {
+        (
+            self.score,
+            self.latency_us,
+            Reverse(self.first_ts),
+            Reverse(self.first_frame),
+        )
+    }
+
+    /// A Wireshark display filter that shows exactly this connection.
+    pub fn wireshark_filter(&self) -> String {
+        let (l, r) = (self.key.endpoint(self.local), self.key.endpoint(1 - self.local));
+        let f = if l.0.is_ipv4() { "ip.addr" } else { "ipv6.addr" };
+        format!(
+            "{f}=={} && tcp.port=={} && {f}=={} && tcp.port=={} && frame.number>={} && frame.number<={}",
+            l.0, l.1, r.0, r.1, self.first_frame, self.last_frame
+        )
+    }
+}
+
+/// Figures for one remote address.
+#[derive(Clone, Debug)]
+pub struct PeerStats {
+    pub connections: u64,
+    /// Connections in which some FIN was sent.
+    pub closes: u64,
+    /// FIN retransmissions in both directions.
+    pub fin_retransmissions: u64,
+    /// FINs (either direction) never ACKed.
+    pub unacked_fins: u64,
+    /// RST segments in both directions.
+    pub rsts: u64,
+    /// Local FIN -> this peer's ACK of it, us.
+    pub fin_ack: Hist,
+    pub worst: Option<Worst>,
+}
+
+impl Default for PeerStats {
+    fn default() -> Self {
+        PeerStats {
+            connections: 0,
+            closes: 0,
+            fin_retransmissions: 0,
+            unacked_fins: 0,
+            rsts: 0,
+            fin_ack: Hist::with_sigfig(2),
+            worst: None,
+        }
+    }
+}
+
+impl PeerStats {
+    pub fn offer_worst(&mut self, w: Worst) {
+        match &self.worst {
+            Some(cur) if cur.rank() >= w.rank() => {}
+            _ => self.worst = Some(w),
+        }
+    }
+}
+
+impl std::ops::AddAssign<&PeerStats> for PeerStats {
+    fn add_assign(&mut self, o: &PeerStats) {
+        self.connections += o.connections;
+        self.closes += o.closes;
+        self.fin_retransmissions += o.fin_retransmissions;
+        self.unacked_fins += o.unacked_fins;
+        self.rsts += o.rsts;
+        self.fin_ack += &o.fin_ack;
+        if let Some(w) = o.worst {
+            self.offer_worst(w);
+        }
+    }
+}
+
+/// How `--rank-by` orders peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum RankBy {
+    /// FIN retransmissions + unACKed FINs (default).
+    #[default]
+    Problems,
+    /// p99 of local FIN -> remote ACK latency.
+    P99FinAck,
+    /// FIN retransmissions.
+    Retransmissions,
+    /// UnACKed FINs.
+    Unacked,
+    /// Connections closed.
+    Closes,
+}
+
+impl RankBy {
+    pub fn name(self) -> &'static str {
+        match self {
+            RankBy::Problems => "problems",
+            RankBy::P99FinAck => "p99-fin-ack",
+            RankBy::Retransmissions => "retransmissions",
+            RankBy::Unacked => "unacked",
+            RankBy::Closes => "closes",
+        }
+    }
+
+    fn primary(self, p: &PeerStats) -> u64 {
+        match self {
+            RankBy::Problems => p.fin_retransmissions + p.unacked_fins,
+            RankBy::P99FinAck => p.fin_ack.quantile(0.99).unwrap_or(0),
+            RankBy::Retransmissions => p.fin_retransmissions,
+            RankBy::Unacked => p.unacked_fins,
+            RankBy::Closes => p.closes,
+        }
+    }
+}
+
+/// Peers in rank order: the chosen figure descending, then larger maximum
+/// FIN-ACK latency, more connections, and the address ascending.
+pub fn rank<'a>(
+    peers: impl Iterator<Item = (&'a IpAddr, &'a PeerStats)>,
+    by: RankBy,
+) -> Vec<(IpAddr, &'a PeerStats)> {
+    let mut v: Vec<(IpAddr, &PeerStats)> = peers.map(|(a, p)| (*a, p)).collect();
+    v.sort_by(|(aa, a), (ba, b)| {
+        by.primary(b)
+            .cmp(&by.primary(a))
+            .then_with(|| b.fin_ack.max().cmp(&a.fin_ack.max()))
+            .then_with(|| b.connections.cmp(&a.connections))
+            .then_with(|| aa.cmp(ba))
+            .then(Ordering::Equal)
+    });
+    v
+}

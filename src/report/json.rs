@@ -1,0 +1,10 @@
+//! The JSON report: the [`Report`] document, pretty-printed, one per run.
+
+use super::Report;
+use std::io::{self, Write};
+
+/// Writes the report as one JSON document followed by a newline.
+pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, r).map_err(io::Error::other)?;
+    writeln!(w)
+}

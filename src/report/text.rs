@@ -1,0 +1,300 @@
+//! The human report: aligned tables, thousands separators, units, and
+//! log-scale bar charts of close latency. Deterministic: no wall-clock values.
+
+use super::{LatencyStats, Report};
+use std::io::{self, Write};
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Microseconds with a unit: `850us`, `12.3ms`, `14.0s`.
+pub fn dur(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us}us")
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1e3)
+    } else if us < 600_000_000 {
+        format!("{:.1}s", us as f64 / 1e6)
+    } else {
+        format!("{:.1}min", us as f64 / 6e7)
+    }
+}
+
+fn opt_dur(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), dur)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// UTC time of a microsecond timestamp, `YYYY-MM-DD HH:MM:SS.ffffff`.
+pub fn utc(us: u64) -> String {
+    let secs = us / 1_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (H. Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:06}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        us % 1_000_000
+    )
+}
+
+const BAR_WIDTH: u64 = 40;
+
+fn bar_chart(w: &mut impl Write, title: &str, s: &LatencyStats) -> io::Result<()> {
+    if s.count == 0 {
+        return Ok(());
+    }
+    writeln!(w, "  {title} (log scale, {} samples)", thousands(s.count))?;
+    let peak = s.buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
+    let mut lo = 0;
+    for (hi, n) in &s.buckets {
+        if *n > 0 {
+            let len = (n * BAR_WIDTH).div_ceil(peak) as usize;
+            writeln!(
+                w,
+                "    {:>8} .. {:<8} {:<40} {}",
+                dur(lo),
+                dur(*hi),
+                "#".repeat(len),
+                thousands(*n)
+            )?;
+        }
+        lo = *hi;
+    }
+    Ok(())
+}
+
+/// Renders the text report.
+pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    let p = &r.packets;
+    writeln!(w, "finscope {} - TCP teardown report", r.finscope_version)?;
+    writeln!(w)?;
+    writeln!(w, "CAPTURE")?;
+    for f in &r.capture.files {
+        writeln!(
+            w,
+            "  file           {} ({}, {} bytes, {} records{})",
+            f.path,
+            f.format,
+            thousands(f.bytes_read),
+            thousands(f.records),
+            if f.truncated { ", TRUNCATED" } else { "" }
+        )?;
+        if let Some(e) = &f.error {
+            writeln!(w, "  stopped        {e}")?;
+        }
+    }
+    let links: Vec<String> = r
+        .capture
+        .link_types
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}{}",
+                l.name,
+                thousands(l.frames),
+                if l.supported { "" } else { " (not decoded)" }
+            )
+        })
+        .collect();
+    writeln!(w, "  link types     {}", links.join(", "))?;
+    if let (Some(f), Some(l)) = (r.capture.first_ts_us, r.capture.last_ts_us) {
+        writeln!(
+            w,
+            "  time           {} .. {} UTC ({})",
+            utc(f),
+            utc(l),
+            dur(r.capture.duration_us)
+        )?;
+    }
+    writeln!(
+        w,
+        "  frames         {}   TCP segments {}",
+        thousands(p.frames),
+        thousands(p.tcp)
+    )?;
+    let skipped: Vec<String> = r
+        .skipped
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {}", thousands(*n)))
+        .collect();
+    if !skipped.is_empty() {
+        writeln!(w, "  not TCP        {}", skipped.join(", "))?;
+    }
+    writeln!(w)?;
+
+    writeln!(w, "TEARDOWN SHARE")?;
+    writeln!(
+        w,
+        "  FIN segments   {}  = {} of TCP segments, {} of all frames",
+        thousands(p.fin),
+        pct(r.fin_ratio.of_tcp),
+        pct(r.fin_ratio.of_frames)
+    )?;
+    writeln!(
+        w,
+        "  SYN {}   RST {}   pure ACK {}",
+        thousands(p.syn),
+        thousands(p.rst),
+        thousands(p.pure_ack)
+    )?;
+    let fr = &r.fin_retransmissions;
+    writeln!(
+        w,
+        "  FIN retransmissions {}  (local->remote {}, remote->local {}; spurious, after the ACK: {})",
+        thousands(fr.total),
+        thousands(fr.local_to_remote),
+        thousands(fr.remote_to_local),
+        thousands(fr.spurious)
+    )?;
+    writeln!(w)?;
+
+    let c = &r.connections;
+    writeln!(
+        w,
+        "CONNECTIONS    {}  (handshake seen {}, sides guessed by port {})",
+        thousands(c.total),
+        thousands(c.handshake_seen),
+        thousands(c.sides_by_port)
+    )?;
+    writeln!(
+        w,
+        "  {:<17} {:>10} {:>12} {:>13}",
+        "outcome", "total", "local first", "remote first"
+    )?;
+    let lf = r.outcomes_by_closer.local_first.rows();
+    let rf = r.outcomes_by_closer.remote_first.rows();
+    for (i, (name, n)) in r.outcomes.rows().iter().enumerate() {
+        writeln!(
+            w,
+            "  {:<17} {:>10} {:>12} {:>13}",
+            name,
+            thousands(*n),
+            thousands(lf[i].1),
+            thousands(rf[i].1)
+        )?;
+    }
+    if r.unacked_fin_age.count > 0 {
+        writeln!(
+            w,
+            "  FINs never ACKed: {} (age at end of observation p50 {}, max {}): sockets stuck in FIN-WAIT-1/LAST-ACK",
+            thousands(r.unacked_fin_age.count),
+            opt_dur(r.unacked_fin_age.p50_us),
+            opt_dur(r.unacked_fin_age.max_us)
+        )?;
+    }
+    writeln!(w)?;
+
+    writeln!(w, "CLOSE LATENCY")?;
+    writeln!(
+        w,
+        "  {:<12} {:<13} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "metric", "closed first", "count", "p50", "p90", "p99", "p99.9", "max"
+    )?;
+    for (metric, splits) in &r.latency {
+        for split in ["all", "local_first", "remote_first"] {
+            let Some(s) = splits.get(split) else { continue };
+            writeln!(
+                w,
+                "  {:<12} {:<13} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                metric,
+                split.replace('_', " "),
+                thousands(s.count),
+                opt_dur(s.p50_us),
+                opt_dur(s.p90_us),
+                opt_dur(s.p99_us),
+                opt_dur(s.p999_us),
+                opt_dur(s.max_us)
+            )?;
+        }
+    }
+    for metric in ["fin_ack", "close_total"] {
+        if let Some(s) = r.latency.get(metric).and_then(|m| m.get("all")) {
+            bar_chart(w, metric, s)?;
+        }
+    }
+    writeln!(w)?;
+
+    writeln!(
+        w,
+        "WORST REMOTE PEERS  (top {} of {}, ranked by {})",
+        r.peers.len(),
+        thousands(r.peers_total),
+        match r.rank_by.as_str() {
+            "problems" => "FIN retransmissions + unACKed FINs",
+            other => other,
+        }
+    )?;
+    if r.peers.is_empty() {
+        writeln!(w, "  (none)")?;
+    } else {
+        writeln!(
+            w,
+            "  {:<40} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9}",
+            "peer", "conns", "closes", "FIN-rtx", "unacked", "RSTs", "ack p50", "ack p99", "ack max"
+        )?;
+        for peer in &r.peers {
+            writeln!(
+                w,
+                "  {:<40} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9}",
+                peer.addr,
+                thousands(peer.connections),
+                thousands(peer.closes),
+                thousands(peer.fin_retransmissions),
+                thousands(peer.unacked_fins),
+                thousands(peer.rsts),
+                opt_dur(peer.fin_ack_p50_us),
+                opt_dur(peer.fin_ack_p99_us),
+                opt_dur(peer.fin_ack_max_us)
+            )?;
+            if !peer.wireshark_filter.is_empty() {
+                writeln!(w, "      worst: {}", peer.wireshark_filter)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(dur(850), "850us");
+        assert_eq!(dur(12_345), "12.3ms");
+        assert_eq!(dur(14_000_000), "14.0s");
+        assert_eq!(utc(0), "1970-01-01 00:00:00.000000");
+        assert_eq!(utc(1_700_000_000_123_456), "2023-11-14 22:13:20.123456");
+    }
+}
