@@ -465,7 +465,9 @@ impl<R: Read> CaptureReader<R> {
             }
             let blk_bytes = &a[..len];
             let trailer = w(len - 4, be) as usize;
-            if trailer != len {
+            // A section header's trailing length is not needed to find the next
+            // block (its leading length is); tolerate a damaged copy there.
+            if trailer != len && btype != PCAPNG_SHB {
                 return Step::Stop(self.corrupt(
                     self.start,
                     format!(
