@@ -110,7 +110,8 @@ mod tests {
 
     #[test]
     fn parses_local_list() {
-        let c = Cli::try_parse_from(["finscope", "analyze", "--local", "10.0.0.0/8,::1", "x"]).unwrap();
+        let c =
+            Cli::try_parse_from(["finscope", "analyze", "--local", "10.0.0.0/8,::1", "x"]).unwrap();
         let Command::Analyze(a) = c.command;
         assert_eq!(a.local.len(), 2);
         assert!(Cli::try_parse_from(["finscope", "analyze", "--local", "bogus", "x"]).is_err());

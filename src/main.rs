@@ -46,8 +46,8 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     let doc = report::build(&analysis, &a.report_options());
     if let Some(path) = &a.json_out {
-        let mut f = std::fs::File::create(path)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut f =
+            std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         report::json::render(&doc, &mut f)?;
     }
     let stdout = io::stdout();
@@ -58,9 +58,11 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         report::text::render(&doc, &mut out)?;
     }
     out.flush()?;
-    Ok(if analysis.corrupt() || analysis.damage.iter().any(|e| !e.is_partial()) {
-        ExitCode::from(EXIT_CORRUPT)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if analysis.corrupt() || analysis.damage.iter().any(|e| !e.is_partial()) {
+            ExitCode::from(EXIT_CORRUPT)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }

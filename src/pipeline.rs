@@ -265,9 +265,8 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
 }
 
 fn progress_bar(enabled: bool, len: Option<u64>) -> ProgressBar {
-    let show = enabled
-        && std::io::stderr().is_terminal()
-        && len.is_none_or(|l| l >= PROGRESS_MIN_BYTES);
+    let show =
+        enabled && std::io::stderr().is_terminal() && len.is_none_or(|l| l >= PROGRESS_MIN_BYTES);
     if !show {
         return ProgressBar::hidden();
     }

@@ -18,15 +18,30 @@ const KNOWN_DIFFERENCES: &[(&str, &str, u64, u64)] = &[
     // tshark flags the first FIN because it reuses the SYN's sequence number.
     ("zeek-fin_retransmission.pcap", "fin_retransmissions", 1, 2),
     // Fuzzed sequence numbers: tshark's "below next expected" heuristic.
-    ("nDPI-fuzz-2006-09-29-28586.pcap", "fin_retransmissions", 0, 2),
+    (
+        "nDPI-fuzz-2006-09-29-28586.pcap",
+        "fin_retransmissions",
+        0,
+        2,
+    ),
     // Three copies of one connection on different VLANs: separate connections here.
     ("zeek-vlan-collisions.pcap", "fin_retransmissions", 0, 4),
     // tshark shows pcapng custom blocks as frames; finscope counts packets only.
-    ("pcapng-test-generator-be-test202.pcapng", "packets_total", 8, 11),
+    (
+        "pcapng-test-generator-be-test202.pcapng",
+        "packets_total",
+        8,
+        11,
+    ),
     // The only record claims 524,501 bytes: corrupt here, a cut-short frame for tshark.
     ("nDPI-fuzz-2021-10-13.pcap", "packets_total", 0, 1),
     // tshark guesses the Red Hat 6.1 pcap variant for this damaged file.
-    ("suricata-verify-bug-6875-01-fuzz.pcap", "packets_total", 1, 2),
+    (
+        "suricata-verify-bug-6875-01-fuzz.pcap",
+        "packets_total",
+        1,
+        2,
+    ),
     ("suricata-verify-bug-6875-01-fuzz.pcap", "tcp_packets", 1, 0),
 ];
 

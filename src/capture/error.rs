@@ -17,7 +17,9 @@ pub enum CaptureError {
     #[error("{path}: not a pcap or pcapng capture (magic number {magic})")]
     NotACapture { path: PathBuf, magic: String },
     /// A compressed file (recognised by its magic number).
-    #[error("{path}: {kind}-compressed data: decompress it first (e.g. `{tool} -dc FILE | finscope analyze -`)")]
+    #[error(
+        "{path}: {kind}-compressed data: decompress it first (e.g. `{tool} -dc FILE | finscope analyze -`)"
+    )]
     Compressed {
         path: PathBuf,
         kind: &'static str,

@@ -454,7 +454,7 @@ impl<R: Read> CaptureReader<R> {
                 };
             }
             let len = w(4, be) as usize;
-            if len < 12 || len % 4 != 0 || len > MAX_RECORD {
+            if len < 12 || !len.is_multiple_of(4) || len > MAX_RECORD {
                 return Step::Stop(self.corrupt(
                     self.start,
                     format!("pcapng block of type 0x{btype:08x} has impossible length {len}"),
@@ -705,7 +705,7 @@ mod tests {
         assert!(matches!(st, Status::End), "{st:?}");
         assert_eq!(out.len(), 5000);
         assert_eq!(out[4999].0, 4999 * 1_000_000_000 + 7_000);
-        assert_eq!(out[4999].1, vec![(4999u32 as u8); 60]);
+        assert_eq!(out[4999].1, vec![4999u32 as u8; 60]);
     }
 
     #[test]

@@ -32,6 +32,14 @@ pub fn name(link: u16) -> String {
 pub fn is_supported(link: u16) -> bool {
     matches!(
         link,
-        NULL | ETHERNET | DLT_RAW_12 | DLT_RAW_14 | RAW | LOOP | LINUX_SLL | IPV4 | IPV6 | LINUX_SLL2
+        NULL | ETHERNET
+            | DLT_RAW_12
+            | DLT_RAW_14
+            | RAW
+            | LOOP
+            | LINUX_SLL
+            | IPV4
+            | IPV6
+            | LINUX_SLL2
     )
 }

@@ -12,7 +12,7 @@
 //! quoted inside ICMP errors are not segments.
 
 use crate::flow::seq::SeqNum;
-use etherparse::{IpNumber, LaxIpSlice, Ipv6ExtensionSlice};
+use etherparse::{IpNumber, Ipv6ExtensionSlice, LaxIpSlice};
 use std::net::IpAddr;
 
 pub mod linktype;
@@ -225,10 +225,10 @@ pub fn decode_ip(d: &[u8]) -> Result<Segment, Skip> {
         }
         LaxIpSlice::Ipv6(v6) => {
             for ext in v6.extensions().clone().into_iter() {
-                if let Ipv6ExtensionSlice::Fragment(f) = ext {
-                    if f.fragment_offset().value() != 0 {
-                        return Err(Skip::IpFragment);
-                    }
+                if let Ipv6ExtensionSlice::Fragment(f) = ext
+                    && f.fragment_offset().value() != 0
+                {
+                    return Err(Skip::IpFragment);
                 }
             }
             let plen = usize::from(v6.header().payload_length());

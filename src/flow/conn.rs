@@ -90,6 +90,8 @@ pub struct EndpointState {
     pub fin_rtx: u32,
     /// FIN retransmissions sent after it was ACKed (spurious).
     pub fin_rtx_spurious: u32,
+    /// Time of the first FIN retransmission (for the RTO backoff model).
+    pub fin_rtx1_ts: Option<u64>,
     /// RST segments sent.
     pub rsts: u32,
     /// ISN from this side's SYN.
@@ -174,7 +176,9 @@ impl Conn {
     }
 
     /// Applies one segment sent by `side`. The whole state machine.
-    pub fn step(&mut self, seg: &Segment, side: Side) {
+    /// Returns true when the segment is a FIN retransmission.
+    pub fn step(&mut self, seg: &Segment, side: Side) -> bool {
+        let mut fin_rtx = false;
         let other = 1 - side;
         self.last_ts = self.last_ts.max(seg.ts_ns);
         self.last_frame = seg.frame;
@@ -234,6 +238,10 @@ impl Conn {
                 }
                 // Same position or earlier: a retransmission of the FIN.
                 Some(_) if pos <= ep.fin_pos => {
+                    fin_rtx = true;
+                    if ep.fin_rtx1_ts.is_none() {
+                        ep.fin_rtx1_ts = Some(seg.ts_ns);
+                    }
                     if ep.fin_acked_ts.is_some() {
                         ep.fin_rtx_spurious += 1;
                     } else {
@@ -256,6 +264,7 @@ impl Conn {
                 self.rst_ts = Some(seg.ts_ns);
             }
         }
+        fin_rtx
     }
 
     /// Client side and how it was decided; by port when no handshake was seen.

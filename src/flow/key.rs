@@ -81,11 +81,15 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let m = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let m = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & m == u32::from(a) & m
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let m = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let m = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(n) & m == u128::from(a) & m
             }
             _ => false,

@@ -91,7 +91,11 @@ impl Shard {
         if let Some(c) = self.table.get_mut(&key) {
             let dead_at = c.dead_at(idle, tw);
             if seg.ts_ns > dead_at || c.is_reuse(seg, side) {
-                let end = if seg.ts_ns > dead_at { dead_at } else { seg.ts_ns };
+                let end = if seg.ts_ns > dead_at {
+                    dead_at
+                } else {
+                    seg.ts_ns
+                };
                 let old = std::mem::replace(c, Conn::new(key, seg));
                 self.retire(&old, end);
             }

@@ -103,11 +103,11 @@ impl std::ops::AddAssign<&Hist> for Hist {
         self.count += o.count;
         self.min = self.min.min(o.min);
         self.max = self.max.max(o.max);
-        if let Some(oh) = &o.h {
-            if let Some(h) = self.inner() {
-                // Auto-resizing histograms accept any value of another.
-                let _ = h.add(oh);
-            }
+        // Auto-resizing histograms accept any value of another.
+        if let Some(oh) = &o.h
+            && let Some(h) = self.inner()
+        {
+            let _ = h.add(oh);
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod hist;
 pub mod peers;
+pub mod timeline;
 
 use crate::decode::{Segment, Skip, flags};
 use crate::flow::conn::{Conn, SidesBy};
@@ -45,9 +46,21 @@ pub struct Packets {
     pub link_types: BTreeMap<u16, u64>,
     pub first_ts: Option<u64>,
     pub last_ts: Option<u64>,
+    /// Timeline bucket width (ns) for `frames_by_bucket`; 0: not counted.
+    pub bucket_ns: u64,
+    /// Frames per timeline bucket, run-length: (bucket number, frames).
+    pub frames_by_bucket: Vec<(u64, u64)>,
 }
 
 impl Packets {
+    /// Counters that also count frames per timeline bucket of `bucket_ns`.
+    pub fn with_bucket(bucket_ns: u64) -> Packets {
+        Packets {
+            bucket_ns,
+            ..Packets::default()
+        }
+    }
+
     /// Counts one frame and what the decoder made of it.
     pub fn count(&mut self, link: u16, ts: u64, r: &Result<Segment, Skip>) {
         self.frames += 1;
@@ -59,14 +72,19 @@ impl Packets {
         }
         self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
         self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
+        if let Some(b) = ts.checked_div(self.bucket_ns) {
+            match self.frames_by_bucket.last_mut() {
+                Some((lb, n)) if *lb == b => *n += 1,
+                _ => self.frames_by_bucket.push((b, 1)),
+            }
+        }
         match r {
             Ok(s) => {
                 self.tcp += 1;
                 self.syn += u64::from(s.has(flags::SYN));
                 self.fin += u64::from(s.has(flags::FIN));
                 self.rst += u64::from(s.has(flags::RST));
-                self.pure_ack +=
-                    u64::from(s.flags & 0x17 == flags::ACK && s.payload_len == 0);
+                self.pure_ack += u64::from(s.flags & 0x17 == flags::ACK && s.payload_len == 0);
             }
             Err(skip) => {
                 if *skip == Skip::TcpTruncated {
@@ -92,6 +110,8 @@ impl std::ops::AddAssign<&Packets> for Packets {
         for (k, v) in &o.link_types {
             *self.link_types.entry(*k).or_insert(0) += v;
         }
+        self.bucket_ns = self.bucket_ns.max(o.bucket_ns);
+        self.frames_by_bucket.extend_from_slice(&o.frames_by_bucket);
         self.first_ts = match (self.first_ts, o.first_ts) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -141,6 +161,8 @@ pub struct Summary {
     /// Age at end of observation of FINs never ACKed.
     pub unacked_fin_age: Hist,
     pub peers: FxHashMap<IpAddr, PeerStats>,
+    /// Local socket states over time.
+    pub timeline: timeline::Timeline,
 }
 
 fn us(from: u64, to: u64) -> u64 {
@@ -169,7 +191,11 @@ impl Summary {
 
         if let Some(f) = c.first_fin {
             let other = 1 - f;
-            let split = if f == local { LOCAL_FIRST } else { REMOTE_FIRST };
+            let split = if f == local {
+                LOCAL_FIRST
+            } else {
+                REMOTE_FIRST
+            };
             self.outcomes_by_closer[split - 1][outcome.index()] += 1;
             let (ef, eo) = (&c.ep[f], &c.ep[other]);
             if let Some(t0) = ef.fin_ts {
@@ -202,7 +228,13 @@ impl Summary {
             }
         }
 
+        let iv = self.timeline.add_conn(c, local, end_ts);
         let peer = self.peers.entry(c.key.endpoint(remote).0).or_default();
+        for &(st, s, e) in iv.list.iter().take(iv.len) {
+            if st == timeline::TcpState::FinWait1 {
+                peer.fin_wait_1_ns += u128::from(e.saturating_sub(s));
+            }
+        }
         peer.connections += 1;
         peer.closes += u64::from(c.first_fin.is_some());
         let rtx = u64::from(l.fin_retransmissions() + r.fin_retransmissions());
@@ -257,5 +289,6 @@ impl std::ops::AddAssign<&Summary> for Summary {
         for (k, v) in &o.peers {
             *self.peers.entry(*k).or_default() += v;
         }
+        self.timeline += &o.timeline;
     }
 }

@@ -35,8 +35,15 @@ impl Worst {
 
     /// A Wireshark display filter that shows exactly this connection.
     pub fn wireshark_filter(&self) -> String {
-        let (l, r) = (self.key.endpoint(self.local), self.key.endpoint(1 - self.local));
-        let f = if l.0.is_ipv4() { "ip.addr" } else { "ipv6.addr" };
+        let (l, r) = (
+            self.key.endpoint(self.local),
+            self.key.endpoint(1 - self.local),
+        );
+        let f = if l.0.is_ipv4() {
+            "ip.addr"
+        } else {
+            "ipv6.addr"
+        };
         format!(
             "{f}=={} && tcp.port=={} && {f}=={} && tcp.port=={} && frame.number>={} && frame.number<={}",
             l.0, l.1, r.0, r.1, self.first_frame, self.last_frame
@@ -58,6 +65,8 @@ pub struct PeerStats {
     pub rsts: u64,
     /// Local FIN -> this peer's ACK of it, us.
     pub fin_ack: Hist,
+    /// Time local sockets spent in FIN-WAIT-1 towards this peer, ns.
+    pub fin_wait_1_ns: u128,
     pub worst: Option<Worst>,
 }
 
@@ -70,6 +79,7 @@ impl Default for PeerStats {
             unacked_fins: 0,
             rsts: 0,
             fin_ack: Hist::with_sigfig(2),
+            fin_wait_1_ns: 0,
             worst: None,
         }
     }
@@ -92,6 +102,7 @@ impl std::ops::AddAssign<&PeerStats> for PeerStats {
         self.unacked_fins += o.unacked_fins;
         self.rsts += o.rsts;
         self.fin_ack += &o.fin_ack;
+        self.fin_wait_1_ns += o.fin_wait_1_ns;
         if let Some(w) = o.worst {
             self.offer_worst(w);
         }

@@ -224,10 +224,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
     for (m, mname) in METRIC_NAMES.iter().enumerate() {
         let mut splits = BTreeMap::new();
         for (i, sname) in SPLIT_NAMES.iter().enumerate() {
-            splits.insert(
-                sname.to_string(),
-                LatencyStats::of(&s.latency[m][i], true),
-            );
+            splits.insert(sname.to_string(), LatencyStats::of(&s.latency[m][i], true));
         }
         latency.insert(mname.to_string(), splits);
     }
@@ -245,10 +242,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
             fin_ack_p50_us: ps.fin_ack.quantile(0.5),
             fin_ack_p99_us: ps.fin_ack.quantile(0.99),
             fin_ack_max_us: ps.fin_ack.max(),
-            wireshark_filter: ps
-                .worst
-                .map(|w| w.wireshark_filter())
-                .unwrap_or_default(),
+            wireshark_filter: ps.worst.map(|w| w.wireshark_filter()).unwrap_or_default(),
         })
         .collect();
     let first = p.first_ts.map(|t| t / 1_000);

@@ -9,7 +9,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -257,7 +257,15 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
         writeln!(
             w,
             "  {:<40} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9}",
-            "peer", "conns", "closes", "FIN-rtx", "unacked", "RSTs", "ack p50", "ack p99", "ack max"
+            "peer",
+            "conns",
+            "closes",
+            "FIN-rtx",
+            "unacked",
+            "RSTs",
+            "ack p50",
+            "ack p99",
+            "ack max"
         )?;
         for peer in &r.peers {
             writeln!(

@@ -1,0 +1,376 @@
+//! The capturing host's socket states over time, reconstructed from packets.
+//!
+//! For every connection the local side's close states are derived as
+//! intervals (see [`intervals`]); each interval adds +1 to its state from the
+//! first bucket whose *end* it covers and -1 from the first bucket end past
+//! it, so a bucket's count is the number of connections in that state at the
+//! bucket's end, like an `ss` snapshot taken then. Deltas and per-bucket
+//! counters are kept sparse (keyed by absolute bucket number), so shards
+//! merge by addition and memory grows with the capture's duration divided by
+//! the bucket width, never with its packet count.
+//!
+//! Model (docs/timeline.md has the full text and the kernel sources):
+//! - local closes first: FIN-WAIT-1 from its FIN until the peer ACKs it;
+//!   FIN-WAIT-2 until the peer's FIN (at most `fin_timeout` for an orphan);
+//!   if the peer's FIN comes while our FIN is unACKed: CLOSING until the ACK;
+//!   then TIME-WAIT for `time_wait` (Linux: 60 s).
+//! - remote closes first: CLOSE-WAIT from its FIN until our FIN, then
+//!   LAST-ACK until the peer ACKs it.
+//! - a RST ends whatever state the connection is in.
+//! - orphans (the application has closed, the kernel still holds the socket):
+//!   FIN-WAIT-1 + CLOSING + LAST-ACK, plus FIN-WAIT-2 when `fin_timeout` is
+//!   above 60 s. Linux turns an orphaned FIN-WAIT-2 socket into a timewait
+//!   socket when tcp_fin_timeout <= TCP_TIMEWAIT_LEN, and /proc/net/sockstat
+//!   counts it under `tw`, not `orphan` (net/ipv4/tcp.c, tcp_close()).
+
+use crate::flow::conn::Conn;
+use crate::flow::key::Side;
+use rustc_hash::FxHashMap;
+
+/// Socket states tracked, in series order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TcpState {
+    Established,
+    FinWait1,
+    FinWait2,
+    Closing,
+    TimeWait,
+    CloseWait,
+    LastAck,
+}
+
+pub const NSTATES: usize = 7;
+
+impl TcpState {
+    pub const ALL: [TcpState; NSTATES] = [
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::Closing,
+        TcpState::TimeWait,
+        TcpState::CloseWait,
+        TcpState::LastAck,
+    ];
+
+    /// JSON / CSV name.
+    pub fn key(self) -> &'static str {
+        match self {
+            TcpState::Established => "established",
+            TcpState::FinWait1 => "fin_wait_1",
+            TcpState::FinWait2 => "fin_wait_2",
+            TcpState::Closing => "closing",
+            TcpState::TimeWait => "time_wait",
+            TcpState::CloseWait => "close_wait",
+            TcpState::LastAck => "last_ack",
+        }
+    }
+}
+
+impl std::fmt::Display for TcpState {
+    /// The RFC 9293 name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN-WAIT-1",
+            TcpState::FinWait2 => "FIN-WAIT-2",
+            TcpState::Closing => "CLOSING",
+            TcpState::TimeWait => "TIME-WAIT",
+            TcpState::CloseWait => "CLOSE-WAIT",
+            TcpState::LastAck => "LAST-ACK",
+        })
+    }
+}
+
+/// Timeline settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimelineConfig {
+    /// Bucket width, ns.
+    pub bucket_ns: u64,
+    /// TIME-WAIT duration, ns (Linux TCP_TIMEWAIT_LEN: 60 s).
+    pub time_wait_ns: u64,
+    /// Orphaned FIN-WAIT-2 lifetime, ns (tcp_fin_timeout: 60 s).
+    pub fin_timeout_ns: u64,
+    /// What-if: tcp_orphan_retries. An orphan's unACKed FIN is given up
+    /// after this many retransmissions with exponential backoff.
+    pub orphan_retries: Option<u32>,
+}
+
+impl Default for TimelineConfig {
+    fn default() -> Self {
+        TimelineConfig {
+            bucket_ns: 1_000_000_000,
+            time_wait_ns: 60_000_000_000,
+            fin_timeout_ns: 60_000_000_000,
+            orphan_retries: None,
+        }
+    }
+}
+
+/// Linux's minimum and maximum retransmission timeouts (TCP_RTO_MIN, TCP_RTO_MAX).
+const RTO_MIN_NS: u64 = 200_000_000;
+const RTO_MAX_NS: u64 = 120_000_000_000;
+
+impl TimelineConfig {
+    /// Time from the first FIN until an orphan whose FIN stays unACKed is
+    /// killed after `retries` retransmissions: RTO doubles each time, from the
+    /// first observed retransmission interval (or TCP_RTO_MIN), capped at
+    /// TCP_RTO_MAX; the kill comes one RTO after the last retransmission.
+    pub fn orphan_kill_after(&self, first_rto_ns: Option<u64>, retries: u32) -> u64 {
+        let mut rto = first_rto_ns.unwrap_or(RTO_MIN_NS).clamp(1, RTO_MAX_NS);
+        let mut t = 0u64;
+        for _ in 0..=retries.min(64) {
+            t = t.saturating_add(rto);
+            rto = (rto.saturating_mul(2)).min(RTO_MAX_NS);
+        }
+        t
+    }
+}
+
+/// Per-bucket counters of packets.
+pub const C_FRAMES: usize = 0;
+pub const C_FIN: usize = 1;
+pub const C_FIN_RTX: usize = 2;
+pub const C_RST: usize = 3;
+pub const C_NEW: usize = 4;
+pub const C_CLOSES: usize = 5;
+pub const NCOUNTERS: usize = 6;
+
+/// Series kept per bucket: the states, then orphans and the what-if series.
+pub const S_ORPHANS: usize = NSTATES;
+pub const S_FW1_LIMITED: usize = NSTATES + 1;
+pub const S_ORPHANS_LIMITED: usize = NSTATES + 2;
+pub const NSERIES: usize = NSTATES + 3;
+
+/// One bucket's sparse data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BucketDelta {
+    pub delta: [i64; NSERIES],
+    pub counts: [u64; NCOUNTERS],
+}
+
+/// A mergeable timeline.
+#[derive(Clone, Debug, Default)]
+pub struct Timeline {
+    pub cfg: TimelineConfig,
+    pub buckets: FxHashMap<u64, BucketDelta>,
+    /// Total time spent in each series, ns (sum over connections).
+    pub state_ns: [u128; NSERIES],
+    /// Connections whose close began before the capture (first packet seen is a FIN or later).
+    pub close_before_capture: u64,
+    /// Connections still in a non-final state at the end of observation.
+    pub open_at_end: u64,
+    /// Orphans the what-if would have killed.
+    pub orphans_killed: u64,
+}
+
+impl Timeline {
+    pub fn new(cfg: TimelineConfig) -> Timeline {
+        Timeline {
+            cfg,
+            ..Timeline::default()
+        }
+    }
+
+    fn bucket(&self, t: u64) -> u64 {
+        t / self.cfg.bucket_ns.max(1)
+    }
+
+    /// Index of the first bucket whose end is at or after `t` (bucket b ends at (b+1)*w).
+    fn first_end_at_or_after(&self, t: u64) -> u64 {
+        let w = self.cfg.bucket_ns.max(1);
+        t.div_ceil(w).saturating_sub(1)
+    }
+
+    /// Adds one packet counter at time `t`.
+    pub fn count(&mut self, t: u64, counter: usize, n: u64) {
+        let b = self.bucket(t);
+        self.buckets.entry(b).or_default().counts[counter] += n;
+    }
+
+    /// Adds the interval [s, e) to series `series`.
+    pub fn add_interval(&mut self, series: usize, s: u64, e: u64) {
+        if e <= s {
+            return;
+        }
+        self.state_ns[series] += u128::from(e - s);
+        // Counted at bucket ends T with s <= T < e.
+        let b0 = self.first_end_at_or_after(s);
+        let b1 = self.first_end_at_or_after(e);
+        if b1 > b0 {
+            self.buckets.entry(b0).or_default().delta[series] += 1;
+            self.buckets.entry(b1).or_default().delta[series] -= 1;
+        }
+    }
+
+    /// Derives and adds a finished connection's intervals, and returns them.
+    pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64) -> Intervals {
+        self.count(c.first_ts, C_NEW, 1);
+        let close_ts = match (c.first_fin.and_then(|f| c.ep[f].fin_ts), c.rst_ts) {
+            (Some(f), Some(r)) => Some(f.min(r)),
+            (a, b) => a.or(b),
+        };
+        if let Some(t) = close_ts {
+            self.count(t, C_CLOSES, 1);
+        }
+        let iv = intervals(c, local, end_ts, &self.cfg);
+        if iv.mid_close {
+            self.close_before_capture += 1;
+        }
+        if iv.open_at_end {
+            self.open_at_end += 1;
+        }
+        if iv.killed {
+            self.orphans_killed += 1;
+        }
+        let orphan_fw2 = self.cfg.fin_timeout_ns > 60_000_000_000;
+        for &(state, s, e) in iv.list.iter().take(iv.len) {
+            self.add_interval(state as usize, s, e);
+            let orphan = matches!(
+                state,
+                TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
+            ) || (orphan_fw2 && state == TcpState::FinWait2);
+            if orphan {
+                self.add_interval(S_ORPHANS, s, e);
+                self.add_interval(S_ORPHANS_LIMITED, s, e.min(iv.kill_at));
+            }
+            if state == TcpState::FinWait1 {
+                self.add_interval(S_FW1_LIMITED, s, e.min(iv.kill_at));
+            }
+        }
+        iv
+    }
+}
+
+impl std::ops::AddAssign<&Timeline> for Timeline {
+    fn add_assign(&mut self, o: &Timeline) {
+        // An empty timeline (a fresh merge target) takes the other's settings;
+        // every shard of a run shares one configuration.
+        if self.buckets.is_empty() && self.state_ns == [0; NSERIES] {
+            self.cfg = o.cfg.clone();
+        }
+        for (b, d) in &o.buckets {
+            let x = self.buckets.entry(*b).or_default();
+            for i in 0..NSERIES {
+                x.delta[i] += d.delta[i];
+            }
+            for i in 0..NCOUNTERS {
+                x.counts[i] += d.counts[i];
+            }
+        }
+        for i in 0..NSERIES {
+            self.state_ns[i] += o.state_ns[i];
+        }
+        self.close_before_capture += o.close_before_capture;
+        self.open_at_end += o.open_at_end;
+        self.orphans_killed += o.orphans_killed;
+    }
+}
+
+/// A connection's local state intervals.
+#[derive(Clone, Copy, Debug)]
+pub struct Intervals {
+    pub list: [(TcpState, u64, u64); 5],
+    pub len: usize,
+    /// The first packet seen was already part of the close.
+    pub mid_close: bool,
+    /// Still in a non-final state at the end of observation.
+    pub open_at_end: bool,
+    /// When the orphan-retries what-if kills the socket (u64::MAX: never).
+    pub kill_at: u64,
+    pub killed: bool,
+}
+
+impl Intervals {
+    fn push(&mut self, st: TcpState, s: u64, e: u64) {
+        if self.len < self.list.len() && e > s {
+            self.list[self.len] = (st, s, e);
+            self.len += 1;
+        }
+    }
+}
+
+/// The local side's state intervals of one connection, observed until `end`.
+pub fn intervals(c: &Conn, local: Side, end: u64, cfg: &TimelineConfig) -> Intervals {
+    let remote = 1 - local;
+    let (l, r) = (&c.ep[local], &c.ep[remote]);
+    let stop = c.rst_ts.map_or(end, |t| t.min(end)).max(c.first_ts);
+    let mut iv = Intervals {
+        list: [(TcpState::Established, 0, 0); 5],
+        len: 0,
+        mid_close: false,
+        open_at_end: false,
+        kill_at: u64::MAX,
+        killed: false,
+    };
+    let clip = |t: u64| t.min(stop);
+    let first_close = [l.fin_ts, r.fin_ts, c.rst_ts]
+        .iter()
+        .flatten()
+        .copied()
+        .min();
+    iv.mid_close = first_close == Some(c.first_ts) && c.client.is_none();
+    iv.push(
+        TcpState::Established,
+        c.first_ts,
+        clip(first_close.unwrap_or(stop)),
+    );
+    let local_first = c.first_fin == Some(local);
+    match (l.fin_ts, r.fin_ts) {
+        (Some(tl), rf) if local_first || (rf.is_some() && c.crossed) => {
+            // Active close (or a crossing: our FIN left before we saw theirs).
+            let acked = l.fin_acked_ts;
+            if let (Some(retries), None) = (cfg.orphan_retries, acked) {
+                let rto = l.fin_rtx1_ts.map(|t| t.saturating_sub(tl));
+                iv.kill_at = tl.saturating_add(cfg.orphan_kill_after(rto, retries));
+                iv.killed = iv.kill_at < stop;
+            }
+            match (acked, rf) {
+                // Peer's FIN before our FIN was ACKed: FIN-WAIT-1 -> CLOSING.
+                (a, Some(pf)) if a.is_none_or(|a| pf < a) => {
+                    iv.push(TcpState::FinWait1, clip(tl), clip(pf.max(tl)));
+                    let done = a.unwrap_or(stop);
+                    iv.push(TcpState::Closing, clip(pf.max(tl)), clip(done));
+                    if let Some(a) = a {
+                        iv.push(
+                            TcpState::TimeWait,
+                            clip(a),
+                            clip(a.saturating_add(cfg.time_wait_ns)),
+                        );
+                    }
+                }
+                (Some(a), pf) => {
+                    iv.push(TcpState::FinWait1, clip(tl), clip(a));
+                    let fw2_end = pf.unwrap_or(a.saturating_add(cfg.fin_timeout_ns));
+                    let fw2_end = fw2_end.min(a.saturating_add(cfg.fin_timeout_ns));
+                    iv.push(TcpState::FinWait2, clip(a), clip(fw2_end));
+                    if let Some(pf) = pf.filter(|p| *p <= a.saturating_add(cfg.fin_timeout_ns)) {
+                        let tw = pf.max(a);
+                        iv.push(
+                            TcpState::TimeWait,
+                            clip(tw),
+                            clip(tw.saturating_add(cfg.time_wait_ns)),
+                        );
+                    }
+                }
+                (None, None) => iv.push(TcpState::FinWait1, clip(tl), stop),
+                (None, Some(_)) => iv.push(TcpState::FinWait1, clip(tl), stop),
+            }
+        }
+        (Some(tl), Some(tr)) => {
+            // Passive close: CLOSE-WAIT, then LAST-ACK.
+            iv.push(TcpState::CloseWait, clip(tr), clip(tl));
+            iv.push(
+                TcpState::LastAck,
+                clip(tl),
+                clip(l.fin_acked_ts.unwrap_or(stop)),
+            );
+        }
+        (None, Some(tr)) => iv.push(TcpState::CloseWait, clip(tr), stop),
+        (Some(_), None) | (None, None) => {}
+    }
+    iv.open_at_end = iv.len > 0 && {
+        let (st, _, e) = iv.list[iv.len - 1];
+        e >= end && c.rst_ts.is_none() && st != TcpState::TimeWait
+    };
+    iv
+}
