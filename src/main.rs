@@ -1,12 +1,17 @@
 //! finscope binary: parse arguments, run, map the result to an exit code.
 
+use anyhow::Context;
 use clap::Parser;
-use finscope::cli::{AnalyzeArgs, Cli, Command};
-use finscope::{pipeline, report};
-use std::io::{self, Write};
+use finscope::cli::{AnalysisArgs, AnalyzeArgs, CheckArgs, Cli, Command, DiffArgs, TimelineArgs};
+use finscope::pipeline::Analysis;
+use finscope::report::Report;
+use finscope::{check, diff, flows, group, input, pipeline, report};
+use std::io::{self, Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
-/// Exit codes (docs/report.md).
+/// Exit codes (docs/report.md, docs/ci.md).
+const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_CORRUPT: u8 = 3;
 
@@ -14,6 +19,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Analyze(a) => analyze(a),
+        Command::Check(c) => check(c),
+        Command::Diff(d) => diff(d),
+        Command::Timeline(t) => timeline(t),
     };
     match result {
         Ok(code) => code,
@@ -34,8 +42,15 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn analyze(a: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let analysis = pipeline::analyze(&a.files, &a.options())?;
+/// Expands the inputs, runs the pipeline and reports damage on stderr.
+fn run_analysis(a: &AnalysisArgs, keep_flows: bool) -> anyhow::Result<Analysis> {
+    let inputs = input::expand(&a.files).map_err(anyhow::Error::msg)?;
+    for s in &inputs.skipped {
+        eprintln!("finscope: note: skipped {s}");
+    }
+    let mut opts = a.options();
+    opts.flows = keep_flows || a.group_by.needs_flows();
+    let analysis = pipeline::analyze(&inputs.paths, &opts)?;
     for e in &analysis.damage {
         let kind = if e.is_partial() && !analysis.corrupt() {
             "warning"
@@ -44,11 +59,43 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         };
         eprintln!("finscope: {kind}: {e}; the report covers what was read before it");
     }
-    let doc = report::build(&analysis, &a.report_options());
+    Ok(analysis)
+}
+
+/// The report document, with peer groups and the filter applied.
+fn build_report(a: &AnalysisArgs, analysis: &Analysis, top: usize) -> Report {
+    let mut opts = a.report_options();
+    opts.top = top;
+    let mut doc = report::build(analysis, &opts);
+    if let Some((peers, total)) = group::peers(analysis, a.group_by, a.rank_by, top) {
+        doc.peers = peers;
+        doc.peers_total = total;
+        doc.group_by = Some(a.group_by.to_string());
+    }
+    doc.settings.filter = a.filter.as_ref().map(|f| f.to_string());
+    doc
+}
+
+fn damaged(analysis: &Analysis) -> bool {
+    analysis.corrupt() || analysis.damage.iter().any(|e| !e.is_partial())
+}
+
+fn analyze(a: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let mut analysis = run_analysis(&a.analysis, a.flows.is_some())?;
+    let doc = build_report(&a.analysis, &analysis, a.analysis.top);
     if let Some(path) = &a.json_out {
         let mut f =
             std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         report::json::render(&doc, &mut f)?;
+    }
+    if let Some(path) = &a.flows {
+        flows::sort(&mut analysis.flows);
+        let f =
+            std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut w = io::BufWriter::new(f);
+        flows::write(&analysis.flows, a.flows_format, &mut w)
+            .and_then(|()| w.flush())
+            .with_context(|| format!("{}", path.display()))?;
     }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -58,11 +105,147 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         report::text::render(&doc, &mut out)?;
     }
     out.flush()?;
-    Ok(
-        if analysis.corrupt() || analysis.damage.iter().any(|e| !e.is_partial()) {
-            ExitCode::from(EXIT_CORRUPT)
-        } else {
-            ExitCode::SUCCESS
-        },
-    )
+    Ok(if damaged(&analysis) {
+        ExitCode::from(EXIT_CORRUPT)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn timeline(t: &TimelineArgs) -> anyhow::Result<ExitCode> {
+    let analysis = run_analysis(&t.analysis, false)?;
+    let doc = build_report(&t.analysis, &analysis, t.analysis.top);
+    if let Some(path) = &t.csv {
+        let f =
+            std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut w = io::BufWriter::new(f);
+        report::timeline::write_csv(&doc.timeline, &mut w)
+            .and_then(|()| w.flush())
+            .with_context(|| format!("{}", path.display()))?;
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if t.json {
+        serde_json::to_writer_pretty(&mut out, &doc.timeline)?;
+        writeln!(out)?;
+    } else {
+        report::timeline::render_text(&doc.timeline, &mut out)?;
+    }
+    out.flush()?;
+    Ok(if damaged(&analysis) {
+        ExitCode::from(EXIT_CORRUPT)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// True when `path` holds a JSON document (a saved `analyze --json` report)
+/// rather than a capture.
+fn is_json_report(path: &Path) -> bool {
+    if path.as_os_str() == "-" || !path.is_file() {
+        return false;
+    }
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    head[..n]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
+}
+
+fn check(c: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut bounds = c.bounds();
+    if let Some(path) = &c.config {
+        bounds = check::Bounds::from_file(path)
+            .map_err(anyhow::Error::msg)?
+            .overridden_by(&bounds);
+    }
+    if bounds.is_empty() {
+        anyhow::bail!(
+            "check: no bound given (--max-fin-ratio, --max-fin-retrans, --max-unacked-fins, --max-p99-fin-ack, --max-rst-ratio, or --config FILE)"
+        );
+    }
+    let files = &c.analysis.files;
+    let inputs: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let (doc, corrupt) = if files.iter().any(|p| is_json_report(p)) {
+        if files.len() != 1 {
+            anyhow::bail!("check: give either one JSON report or capture files, not both");
+        }
+        (diff::load(&files[0]).map_err(anyhow::Error::msg)?, false)
+    } else {
+        let analysis = run_analysis(&c.analysis, false)?;
+        // Every peer, so that the worst ones behind a bound can be named.
+        let doc = build_report(&c.analysis, &analysis, usize::MAX);
+        (doc, damaged(&analysis))
+    };
+    let verdict = check::evaluate(&doc, &bounds, inputs);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if c.json {
+        serde_json::to_writer_pretty(&mut out, &verdict)?;
+        writeln!(out)?;
+    } else if verdict.ok {
+        writeln!(
+            out,
+            "ok: all {} bound(s) hold ({})",
+            verdict.checks.len(),
+            verdict
+                .checks
+                .iter()
+                .map(|o| o.bound)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    } else {
+        for o in verdict.checks.iter().filter(|o| !o.ok) {
+            writeln!(out, "{}", o.line())?;
+        }
+    }
+    out.flush()?;
+    if !verdict.ok {
+        eprintln!(
+            "finscope: check: {} of {} bound(s) violated",
+            verdict.violated,
+            verdict.checks.len()
+        );
+        return Ok(ExitCode::from(EXIT_FAILED));
+    }
+    Ok(if corrupt {
+        ExitCode::from(EXIT_CORRUPT)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn diff(d: &DiffArgs) -> anyhow::Result<ExitCode> {
+    let tol = diff::Tolerances::parse(&d.tolerance).map_err(anyhow::Error::msg)?;
+    let base = diff::load(&d.base).map_err(anyhow::Error::msg)?;
+    let new = diff::load(&d.new).map_err(anyhow::Error::msg)?;
+    let result = diff::compare(
+        &base,
+        &new,
+        &tol,
+        (d.base.display().to_string(), d.new.display().to_string()),
+    );
+    for n in &result.notes {
+        eprintln!("finscope: note: {n}");
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if d.json {
+        serde_json::to_writer_pretty(&mut out, &result)?;
+        writeln!(out)?;
+    } else {
+        for l in result.lines() {
+            writeln!(out, "{l}")?;
+        }
+    }
+    out.flush()?;
+    Ok(if result.regression {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

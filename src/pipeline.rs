@@ -15,12 +15,11 @@ use crate::flow::{FlowConfig, Shard};
 use crate::metrics::{Packets, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
-/// Frames per parallel decode task.
-const CHUNK: usize = 8192;
+/// Fewest frames per parallel decode task.
+const MIN_CHUNK: usize = 1024;
 /// Inputs smaller than this get no progress bar.
 const PROGRESS_MIN_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -34,6 +33,10 @@ pub struct Options {
     pub progress: bool,
     /// Reader buffer size in bytes.
     pub buffer: usize,
+    /// Only segments passing this filter are analysed (`--filter`).
+    pub filter: Option<crate::filter::Filter>,
+    /// Keep every finished connection in [`Analysis::flows`] (`--flows`).
+    pub flows: bool,
 }
 
 impl Default for Options {
@@ -43,6 +46,8 @@ impl Default for Options {
             flow: FlowConfig::default(),
             progress: false,
             buffer: crate::capture::DEFAULT_BUFFER,
+            filter: None,
+            flows: false,
         }
     }
 }
@@ -71,6 +76,8 @@ pub struct Analysis {
     pub threads: usize,
     /// Most connections tracked at once (sum of the shards' peaks).
     pub peak_connections: usize,
+    /// Finished connections, in no particular order (only with [`Options::flows`]).
+    pub flows: Vec<crate::flow::table::Retired>,
 }
 
 impl Analysis {
@@ -88,43 +95,162 @@ impl Analysis {
 }
 
 /// Segments of one decode chunk, sorted by shard, and its frame counts.
+/// Reused from batch to batch, so decoding allocates nothing per packet.
+#[derive(Default)]
 struct Decoded {
-    per_shard: Vec<Vec<Segment>>,
+    /// Per shard: each segment with the latest timestamp of the chunk's
+    /// segments up to it (the chunk-local capture clock).
+    per_shard: Vec<Vec<(Segment, u64)>>,
     packets: Packets,
+    /// Latest segment timestamp in the chunk.
+    clock: u64,
 }
 
-fn decode_chunk(frames: &[RawFrame], data: &[u8], shards: usize) -> Decoded {
-    let mut per_shard: Vec<Vec<Segment>> = (0..shards)
-        .map(|_| Vec::with_capacity(frames.len() / shards + 16))
-        .collect();
-    let mut packets = Packets::default();
+impl Decoded {
+    fn reset(&mut self, shards: usize) {
+        self.per_shard.resize_with(shards, Vec::new);
+        for v in &mut self.per_shard {
+            v.clear();
+        }
+        self.packets = Packets::default();
+        self.clock = 0;
+    }
+}
+
+/// What every decode task needs besides its frames: `--filter`, and the
+/// frames of earlier files (frame numbers continue across files).
+#[derive(Clone, Copy)]
+struct DecodeCtx<'a> {
+    filter: Option<&'a crate::filter::Filter>,
+    frame_base: u64,
+    /// Timeline bucket width: frames are also counted per bucket.
+    bucket_ns: u64,
+}
+
+fn decode_chunk(frames: &[RawFrame], data: &[u8], out: &mut Decoded, ctx: DecodeCtx) {
+    let shards = out.per_shard.len();
+    out.packets.bucket_ns = ctx.bucket_ns;
     for f in frames {
         let start = f.off as usize;
         let bytes = data.get(start..start + f.caplen as usize).unwrap_or(&[]);
-        let r = decode::decode(f.link, bytes, f.ts_ns, f.number);
-        packets.count(f.link, f.ts_ns, &r);
+        let r = decode::decode(f.link, bytes, f.ts_ns, f.number + ctx.frame_base);
+        if let Some(flt) = ctx.filter
+            && !r.as_ref().is_ok_and(|s| flt.matches(s))
+        {
+            continue;
+        }
+        out.packets.count(f.link, f.ts_ns, &r);
         if let Ok(seg) = r {
             let s = if shards == 1 {
                 0
             } else {
                 (symmetric_hash(&seg) % shards as u64) as usize
             };
-            per_shard[s].push(seg);
+            out.clock = out.clock.max(seg.ts_ns);
+            out.per_shard[s].push((seg, out.clock));
         }
     }
-    Decoded { per_shard, packets }
 }
 
-fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), CaptureError> {
-    if path.as_os_str() == "-" {
-        return Ok((Box::new(std::io::stdin()), None));
+/// Reused decode output plus the capture clock (see [`Shard::process_at`]).
+#[derive(Default)]
+struct DecodeState {
+    chunks: Vec<Decoded>,
+    /// Capture clock before each chunk of the current batch.
+    starts: Vec<u64>,
+    /// Latest segment timestamp so far.
+    clock: u64,
+}
+
+/// One buffer-full of records: the buffer and the frames pointing into it.
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    frames: Vec<RawFrame>,
+}
+
+/// Reads the next batch into `into`'s vectors (reused) and returns it with
+/// the status that ended it.
+fn read_batch<R: Read>(reader: &mut CaptureReader<R>, mut into: Batch) -> (Batch, Status) {
+    let status = reader.next_batch(&mut into.frames);
+    into.data = reader.swap_buffer(std::mem::take(&mut into.data));
+    (into, status)
+}
+
+/// Decodes a batch (in parallel chunks when `par`) and feeds every shard its
+/// segments in capture order (one shard per task when `par`).
+fn process(
+    batch: &Batch,
+    shards: &mut [Shard],
+    state: &mut DecodeState,
+    packets: &mut Packets,
+    par: bool,
+    ctx: DecodeCtx,
+) {
+    let nshards = shards.len();
+    let frames = &batch.frames;
+    let data = &batch.data[..];
+    // Several chunks per thread, so work-stealing can balance them.
+    let chunk = if par {
+        frames
+            .len()
+            .div_ceil(rayon::current_num_threads() * 4)
+            .max(MIN_CHUNK)
+    } else {
+        frames.len().max(1)
+    };
+    let nchunks = frames.len().div_ceil(chunk);
+    let DecodeState {
+        chunks: decoded,
+        starts,
+        clock,
+    } = state;
+    if decoded.len() < nchunks {
+        decoded.resize_with(nchunks, Decoded::default);
     }
-    let f = File::open(path).map_err(|source| CaptureError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let len = f.metadata().ok().map(|m| m.len());
-    Ok((Box::new(f), len))
+    let used = &mut decoded[..nchunks];
+    if par {
+        frames
+            .par_chunks(chunk)
+            .zip(used.par_iter_mut())
+            .for_each(|(c, d)| {
+                d.reset(nshards);
+                decode_chunk(c, data, d, ctx);
+            });
+    } else {
+        for (c, d) in frames.chunks(chunk).zip(used.iter_mut()) {
+            d.reset(nshards);
+            decode_chunk(c, data, d, ctx);
+        }
+    }
+    // The capture clock before each chunk: a prefix maximum over chunks,
+    // carried across batches and files, so every shard sees the same clock.
+    starts.clear();
+    for d in used.iter() {
+        starts.push(*clock);
+        *clock = (*clock).max(d.clock);
+    }
+    let (used, starts) = (&*used, &starts[..]);
+    let feed = |(i, sh): (usize, &mut Shard)| {
+        for (d, start) in used.iter().zip(starts) {
+            for (seg, local) in &d.per_shard[i] {
+                sh.process_at(seg, (*start).max(*local));
+            }
+        }
+    };
+    if par {
+        shards.par_iter_mut().enumerate().for_each(feed);
+    } else {
+        shards.iter_mut().enumerate().for_each(feed);
+    }
+    for d in used {
+        *packets += &d.packets;
+    }
+}
+
+fn open_input(path: &Path) -> Result<(Box<dyn Read + Send>, Option<u64>), CaptureError> {
+    let input = crate::input::open(path)?;
+    Ok((input.reader, input.len))
 }
 
 /// Runs the analysis over `paths`, read one after another; connections
@@ -140,13 +266,25 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
         .build()
         .ok();
     let nshards = threads;
+    // Hidden knob for tests: a tiny buffer makes many small batches, which
+    // must not change the result.
+    let buffer = std::env::var("FINSCOPE_BUFFER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(opts.buffer);
     let mut shards: Vec<Shard> = (0..nshards)
         .map(|_| Shard::new(opts.flow.clone()))
         .collect();
+    if opts.flows {
+        shards.iter_mut().for_each(|s| s.retired = Some(Vec::new()));
+    }
+    // Frame numbers continue across files, as in the concatenated capture.
+    let mut frame_base = 0;
     let mut packets = Packets::default();
     let mut files = Vec::new();
     let mut damage = Vec::new();
-    let mut frames: Vec<RawFrame> = Vec::new();
+    let mut spare = Batch::default();
+    let mut decoded = DecodeState::default();
     let mut first_error = None;
 
     for path in paths {
@@ -157,7 +295,7 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
                 continue;
             }
         };
-        let mut reader = match CaptureReader::with_buffer(src, path, opts.buffer) {
+        let mut reader = match CaptureReader::with_buffer(src, path, buffer) {
             Ok(r) => r,
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -173,47 +311,40 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
             truncated: false,
             error: None,
         };
+        let ctx = DecodeCtx {
+            filter: opts.filter.as_ref(),
+            frame_base,
+            bucket_ns: opts.flow.timeline.bucket_ns,
+        };
+        // Double-buffered: while the pool decodes and tracks batch k, one of
+        // its threads reads batch k+1 into the other buffer.
+        let (mut batch, mut status) = read_batch(&mut reader, std::mem::take(&mut spare));
         loop {
-            let status = reader.next_batch(&mut frames);
-            if !frames.is_empty() {
-                let data = reader.data();
-                let work = |shards: &mut Vec<Shard>| {
-                    let decoded: Vec<Decoded> = if threads == 1 {
-                        frames
-                            .chunks(CHUNK)
-                            .map(|c| decode_chunk(c, data, nshards))
-                            .collect()
-                    } else {
-                        frames
-                            .par_chunks(CHUNK)
-                            .map(|c| decode_chunk(c, data, nshards))
-                            .collect()
-                    };
-                    let feed = |(i, sh): (usize, &mut Shard)| {
-                        for d in &decoded {
-                            for seg in &d.per_shard[i] {
-                                sh.process(seg);
-                            }
-                        }
-                    };
-                    if threads == 1 {
-                        shards.iter_mut().enumerate().for_each(feed);
-                    } else {
-                        shards.par_iter_mut().enumerate().for_each(feed);
+            let more = matches!(status, Status::More);
+            let next = if threads == 1 {
+                process(&batch, &mut shards, &mut decoded, &mut packets, false, ctx);
+                more.then(|| read_batch(&mut reader, std::mem::take(&mut spare)))
+            } else {
+                // The pool decodes and tracks this batch while the calling
+                // thread reads the next one (the reader stays on this thread).
+                let mut next = None;
+                let mut job =
+                    || process(&batch, &mut shards, &mut decoded, &mut packets, true, ctx);
+                match &pool {
+                    Some(p) => p.in_place_scope(|s| {
+                        s.spawn(|_| job());
+                        next = more.then(|| read_batch(&mut reader, std::mem::take(&mut spare)));
+                    }),
+                    None => {
+                        job();
+                        next = more.then(|| read_batch(&mut reader, std::mem::take(&mut spare)));
                     }
-                    decoded
-                };
-                let decoded = match &pool {
-                    Some(p) if threads > 1 => p.install(|| work(&mut shards)),
-                    _ => work(&mut shards),
-                };
-                for d in &decoded {
-                    packets += &d.packets;
                 }
-            }
+                next
+            };
             bar.set_position(reader.offset());
             match status {
-                Status::More => continue,
+                Status::More => {}
                 Status::End => break,
                 Status::Stopped(e) => {
                     info.truncated = matches!(e, CaptureError::Truncated { .. });
@@ -222,10 +353,15 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
                     break;
                 }
             }
+            let Some((b, st)) = next else { break };
+            spare = std::mem::replace(&mut batch, b);
+            status = st;
         }
+        spare = batch;
         bar.finish_and_clear();
         info.bytes = reader.offset();
         info.records = reader.records();
+        frame_base += info.records;
         files.push(info);
     }
     if files.is_empty() {
@@ -261,6 +397,10 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
         damage,
         threads,
         peak_connections,
+        flows: shards
+            .iter_mut()
+            .flat_map(|s| s.retired.take().unwrap_or_default())
+            .collect(),
     })
 }
 

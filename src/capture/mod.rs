@@ -180,6 +180,22 @@ impl<R: Read> CaptureReader<R> {
         &self.buf
     }
 
+    /// Hands out the buffer the last batch's frames point into and continues
+    /// in `spare` (grown to the current size if smaller), into which the
+    /// unconsumed tail (a partial record) is copied. Double-buffering: the
+    /// caller decodes one buffer while the reader fills the other.
+    pub fn swap_buffer(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        if spare.len() < self.buf.len() {
+            spare.resize(self.buf.len(), 0);
+        }
+        let tail = self.end - self.start;
+        spare[..tail].copy_from_slice(&self.buf[self.start..self.end]);
+        self.base += self.start as u64;
+        self.start = 0;
+        self.end = tail;
+        std::mem::replace(&mut self.buf, spare)
+    }
+
     fn io_err(&self, source: std::io::Error) -> CaptureError {
         CaptureError::Io {
             path: self.path.clone(),

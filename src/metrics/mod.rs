@@ -163,6 +163,8 @@ pub struct Summary {
     pub peers: FxHashMap<IpAddr, PeerStats>,
     /// Local socket states over time.
     pub timeline: timeline::Timeline,
+    /// Connections in which the local side sent a FIN.
+    pub local_fins: u64,
 }
 
 fn us(from: u64, to: u64) -> u64 {
@@ -172,7 +174,9 @@ fn us(from: u64, to: u64) -> u64 {
 impl Summary {
     /// Folds one finished connection in. `local` is the local side, `end_ts`
     /// the end of its observation (capture end, or when it went idle).
-    pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64) {
+    /// `open` is true when the connection was still live at the end of the
+    /// capture (its open states extend past the end in the timeline).
+    pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64, open: bool) {
         let remote = 1 - local;
         let (_, by) = c.client_side();
         let outcome = c.outcome();
@@ -228,11 +232,12 @@ impl Summary {
             }
         }
 
-        let iv = self.timeline.add_conn(c, local, end_ts);
+        let iv = self.timeline.add_conn(c, local, end_ts, open);
+        self.local_fins += u64::from(l.fin_ts.is_some());
         let peer = self.peers.entry(c.key.endpoint(remote).0).or_default();
         for &(st, s, e) in iv.list.iter().take(iv.len) {
             if st == timeline::TcpState::FinWait1 {
-                peer.fin_wait_1_ns += u128::from(e.saturating_sub(s));
+                peer.fin_wait_1_ns += u128::from(e.min(end_ts).saturating_sub(s));
             }
         }
         peer.connections += 1;
@@ -290,5 +295,6 @@ impl std::ops::AddAssign<&Summary> for Summary {
             *self.peers.entry(*k).or_default() += v;
         }
         self.timeline += &o.timeline;
+        self.local_fins += o.local_fins;
     }
 }

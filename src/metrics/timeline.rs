@@ -127,7 +127,7 @@ impl TimelineConfig {
 }
 
 /// Per-bucket counters of packets.
-pub const C_FRAMES: usize = 0;
+pub const C_SEGMENTS: usize = 0;
 pub const C_FIN: usize = 1;
 pub const C_FIN_RTX: usize = 2;
 pub const C_RST: usize = 3;
@@ -187,12 +187,13 @@ impl Timeline {
         self.buckets.entry(b).or_default().counts[counter] += n;
     }
 
-    /// Adds the interval [s, e) to series `series`.
-    pub fn add_interval(&mut self, series: usize, s: u64, e: u64) {
+    /// Adds the interval [s, e) to series `series`; its time counts in
+    /// `state_ns` only up to `observed` (the end of observation).
+    pub fn add_interval(&mut self, series: usize, s: u64, e: u64, observed: u64) {
         if e <= s {
             return;
         }
-        self.state_ns[series] += u128::from(e - s);
+        self.state_ns[series] += u128::from(e.min(observed).saturating_sub(s));
         // Counted at bucket ends T with s <= T < e.
         let b0 = self.first_end_at_or_after(s);
         let b1 = self.first_end_at_or_after(e);
@@ -203,7 +204,7 @@ impl Timeline {
     }
 
     /// Derives and adds a finished connection's intervals, and returns them.
-    pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64) -> Intervals {
+    pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64, open: bool) -> Intervals {
         self.count(c.first_ts, C_NEW, 1);
         let close_ts = match (c.first_fin.and_then(|f| c.ep[f].fin_ts), c.rst_ts) {
             (Some(f), Some(r)) => Some(f.min(r)),
@@ -212,7 +213,7 @@ impl Timeline {
         if let Some(t) = close_ts {
             self.count(t, C_CLOSES, 1);
         }
-        let iv = intervals(c, local, end_ts, &self.cfg);
+        let iv = intervals(c, local, end_ts, open, &self.cfg);
         if iv.mid_close {
             self.close_before_capture += 1;
         }
@@ -224,17 +225,17 @@ impl Timeline {
         }
         let orphan_fw2 = self.cfg.fin_timeout_ns > 60_000_000_000;
         for &(state, s, e) in iv.list.iter().take(iv.len) {
-            self.add_interval(state as usize, s, e);
+            self.add_interval(state as usize, s, e, end_ts);
             let orphan = matches!(
                 state,
                 TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
             ) || (orphan_fw2 && state == TcpState::FinWait2);
             if orphan {
-                self.add_interval(S_ORPHANS, s, e);
-                self.add_interval(S_ORPHANS_LIMITED, s, e.min(iv.kill_at));
+                self.add_interval(S_ORPHANS, s, e, end_ts);
+                self.add_interval(S_ORPHANS_LIMITED, s, e.min(iv.kill_at), end_ts);
             }
             if state == TcpState::FinWait1 {
-                self.add_interval(S_FW1_LIMITED, s, e.min(iv.kill_at));
+                self.add_interval(S_FW1_LIMITED, s, e.min(iv.kill_at), end_ts);
             }
         }
         iv
@@ -290,10 +291,12 @@ impl Intervals {
 }
 
 /// The local side's state intervals of one connection, observed until `end`.
-pub fn intervals(c: &Conn, local: Side, end: u64, cfg: &TimelineConfig) -> Intervals {
+/// With `open`, states still held at `end` (the capture's end) extend past it.
+pub fn intervals(c: &Conn, local: Side, end: u64, open: bool, cfg: &TimelineConfig) -> Intervals {
     let remote = 1 - local;
     let (l, r) = (&c.ep[local], &c.ep[remote]);
-    let stop = c.rst_ts.map_or(end, |t| t.min(end)).max(c.first_ts);
+    let horizon = if open { u64::MAX / 4 } else { end };
+    let stop = c.rst_ts.map_or(horizon, |t| t.min(horizon)).max(c.first_ts);
     let mut iv = Intervals {
         list: [(TcpState::Established, 0, 0); 5],
         len: 0,
@@ -319,10 +322,15 @@ pub fn intervals(c: &Conn, local: Side, end: u64, cfg: &TimelineConfig) -> Inter
         (Some(tl), rf) if local_first || (rf.is_some() && c.crossed) => {
             // Active close (or a crossing: our FIN left before we saw theirs).
             let acked = l.fin_acked_ts;
-            if let (Some(retries), None) = (cfg.orphan_retries, acked) {
+            // What-if: an orphan whose FIN is not ACKed within the backoff
+            // budget of `retries` retransmissions is killed then.
+            if let Some(retries) = cfg.orphan_retries {
                 let rto = l.fin_rtx1_ts.map(|t| t.saturating_sub(tl));
-                iv.kill_at = tl.saturating_add(cfg.orphan_kill_after(rto, retries));
-                iv.killed = iv.kill_at < stop;
+                let kill = tl.saturating_add(cfg.orphan_kill_after(rto, retries));
+                if acked.is_none_or(|a| a > kill) && kill < stop {
+                    iv.kill_at = kill;
+                    iv.killed = true;
+                }
             }
             match (acked, rf) {
                 // Peer's FIN before our FIN was ACKed: FIN-WAIT-1 -> CLOSING.
@@ -370,7 +378,7 @@ pub fn intervals(c: &Conn, local: Side, end: u64, cfg: &TimelineConfig) -> Inter
     }
     iv.open_at_end = iv.len > 0 && {
         let (st, _, e) = iv.list[iv.len - 1];
-        e >= end && c.rst_ts.is_none() && st != TcpState::TimeWait
+        open && e >= end && c.rst_ts.is_none() && st != TcpState::TimeWait
     };
     iv
 }

@@ -3,12 +3,14 @@
 //! field), and the text report renders the same values, so the two never
 //! disagree. Renderers only render; nothing here reads the wall clock.
 
+pub mod diagnosis;
 pub mod json;
 pub mod text;
+pub mod timeline;
 
 use crate::decode::{Skip, linktype};
 use crate::flow::conn::Outcome;
-use crate::metrics::peers::{RankBy, rank};
+use crate::metrics::peers::{PeerStats, RankBy, rank};
 use crate::metrics::{Hist, METRIC_NAMES, SPLIT_NAMES};
 use crate::pipeline::Analysis;
 use serde::{Deserialize, Serialize};
@@ -18,13 +20,15 @@ use std::collections::BTreeMap;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Report settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ReportOptions {
     pub top: usize,
     pub rank_by: RankBy,
     pub local: Vec<String>,
     pub idle_timeout_s: f64,
     pub time_wait_s: f64,
+    /// What-if limits for the timeline.
+    pub limits: timeline::Limits,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -50,10 +54,19 @@ pub struct Report {
     pub unacked_fin_age: LatencyStats,
     /// How peers are ranked.
     pub rank_by: String,
-    /// Number of distinct remote peers (before `--top`).
+    /// Number of distinct remote peers, or peer groups with `--group-by`
+    /// (before `--top`).
     pub peers_total: u64,
+    /// How peers are grouped (`--group-by`): `prefix:24,64` or `port`;
+    /// absent when each remote address is its own peer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<String>,
     pub peers: Vec<Peer>,
     pub settings: Settings,
+    /// The local side's socket states over time (docs/timeline.md).
+    pub timeline: timeline::TimelineReport,
+    /// Findings with evidence and tunables (docs/diagnosis.md).
+    pub diagnosis: Vec<diagnosis::Finding>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -202,6 +215,28 @@ pub struct Peer {
     pub fin_ack_max_us: Option<u64>,
     /// Display filter for this peer's worst connection.
     pub wireshark_filter: String,
+    /// With `--group-by`: distinct remote addresses in the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<u64>,
+}
+
+impl Peer {
+    /// The row of one peer (or peer group) named `addr`.
+    pub fn of(addr: String, ps: &PeerStats) -> Peer {
+        Peer {
+            addr,
+            connections: ps.connections,
+            closes: ps.closes,
+            fin_retransmissions: ps.fin_retransmissions,
+            unacked_fins: ps.unacked_fins,
+            rsts: ps.rsts,
+            fin_ack_p50_us: ps.fin_ack.quantile(0.5),
+            fin_ack_p99_us: ps.fin_ack.quantile(0.99),
+            fin_ack_max_us: ps.fin_ack.max(),
+            wireshark_filter: ps.worst.map(|w| w.wireshark_filter()).unwrap_or_default(),
+            members: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -210,6 +245,9 @@ pub struct Settings {
     pub top: usize,
     pub idle_timeout_s: f64,
     pub time_wait_s: f64,
+    /// The `--filter` expression, when one restricted the analysis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -232,19 +270,11 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
     let peers = ranked
         .iter()
         .take(o.top)
-        .map(|(addr, ps)| Peer {
-            addr: addr.to_string(),
-            connections: ps.connections,
-            closes: ps.closes,
-            fin_retransmissions: ps.fin_retransmissions,
-            unacked_fins: ps.unacked_fins,
-            rsts: ps.rsts,
-            fin_ack_p50_us: ps.fin_ack.quantile(0.5),
-            fin_ack_p99_us: ps.fin_ack.quantile(0.99),
-            fin_ack_max_us: ps.fin_ack.max(),
-            wireshark_filter: ps.worst.map(|w| w.wireshark_filter()).unwrap_or_default(),
-        })
+        .map(|(addr, ps)| Peer::of(addr.to_string(), ps))
         .collect();
+    let mut tl = timeline::build(&s.timeline, p, &o.limits);
+    let findings = diagnosis::diagnose(s, &tl, &o.limits);
+    tl.diagnosis = findings.clone();
     let first = p.first_ts.map(|t| t / 1_000);
     let last = p.last_ts.map(|t| t / 1_000);
     Report {
@@ -320,12 +350,16 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         unacked_fin_age: LatencyStats::of(&s.unacked_fin_age, false),
         rank_by: o.rank_by.name().to_string(),
         peers_total: s.peers.len() as u64,
+        group_by: None,
         peers,
         settings: Settings {
             local: o.local.clone(),
             top: o.top,
             idle_timeout_s: o.idle_timeout_s,
             time_wait_s: o.time_wait_s,
+            filter: None,
         },
+        timeline: tl,
+        diagnosis: findings,
     }
 }

@@ -1,0 +1,444 @@
+//! `finscope diff BASE.json NEW.json`: what changed between two
+//! `analyze --json` reports, and whether it is a regression.
+//!
+//! Figures are rates and latencies, not counts, so captures of different
+//! lengths compare. For every figure higher is worse. A figure *moved* when
+//! it changed by more than its tolerance; it *regressed* when it rose by more.
+//! A tolerance is relative (`10%`, of the base value) or absolute (`0.01`,
+//! in the figure's unit); `--tolerance 5%` sets the default for every
+//! figure, `--tolerance fin_ratio=0.01` one figure's.
+//!
+//! Peers are matched by address among the peers each report lists (its
+//! `--top`). A peer regressed when its problems per connection (FIN
+//! retransmissions + unACKed FINs) or its FIN -> ACK p99 rose beyond the
+//! default tolerance; a peer that appeared with problems regressed too.
+
+use crate::report::{Peer, Report, SCHEMA_VERSION};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Oldest report schema this finscope reads.
+pub const MIN_SCHEMA_VERSION: u32 = 1;
+
+/// Default relative tolerance.
+pub const DEFAULT_TOLERANCE: Tolerance = Tolerance::Relative(0.10);
+
+/// How far a figure may move.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tolerance {
+    /// Fraction of the base value.
+    Relative(f64),
+    /// In the figure's unit.
+    Absolute(f64),
+}
+
+impl Tolerance {
+    fn allowed(self, base: f64) -> f64 {
+        match self {
+            Tolerance::Relative(r) => r * base.abs(),
+            Tolerance::Absolute(a) => a,
+        }
+    }
+}
+
+impl std::fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tolerance::Relative(r) => write!(f, "{}%", r * 100.0),
+            Tolerance::Absolute(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+/// One figure compared.
+struct Figure {
+    name: &'static str,
+    unit: &'static str,
+    get: fn(&Report) -> Option<f64>,
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+fn latency(
+    r: &Report,
+    metric: &str,
+    q: fn(&crate::report::LatencyStats) -> Option<u64>,
+) -> Option<f64> {
+    r.latency
+        .get(metric)
+        .and_then(|m| m.get("all"))
+        .and_then(q)
+        .map(|v| v as f64)
+}
+
+/// The figures `diff` compares, in output order.
+const FIGURES: &[Figure] = &[
+    Figure {
+        name: "fin_ratio",
+        unit: "ratio",
+        get: |r| ratio(r.packets.fin, r.packets.tcp),
+    },
+    Figure {
+        name: "fin_retransmission_rate",
+        unit: "ratio",
+        get: |r| ratio(r.fin_retransmissions.total, r.packets.fin),
+    },
+    Figure {
+        name: "unacked_fin_rate",
+        unit: "ratio",
+        get: |r| ratio(r.unacked_fin_age.count, r.connections.total),
+    },
+    Figure {
+        name: "reset_rate",
+        unit: "ratio",
+        get: |r| {
+            ratio(
+                r.outcomes.reset + r.outcomes.reset_after_fin,
+                r.connections.total,
+            )
+        },
+    },
+    Figure {
+        name: "rst_ratio",
+        unit: "ratio",
+        get: |r| ratio(r.packets.rst, r.packets.tcp),
+    },
+    Figure {
+        name: "fin_ack_p50_us",
+        unit: "us",
+        get: |r| latency(r, "fin_ack", |s| s.p50_us),
+    },
+    Figure {
+        name: "fin_ack_p99_us",
+        unit: "us",
+        get: |r| latency(r, "fin_ack", |s| s.p99_us),
+    },
+    Figure {
+        name: "close_total_p99_us",
+        unit: "us",
+        get: |r| latency(r, "close_total", |s| s.p99_us),
+    },
+];
+
+/// Names of the figures, for `--tolerance NAME=VALUE`.
+pub fn figure_names() -> Vec<&'static str> {
+    FIGURES.iter().map(|f| f.name).collect()
+}
+
+/// Tolerances: a default and per-figure ones.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tolerances {
+    pub default: Tolerance,
+    pub per_figure: BTreeMap<String, Tolerance>,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances {
+            default: DEFAULT_TOLERANCE,
+            per_figure: BTreeMap::new(),
+        }
+    }
+}
+
+fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p
+            .trim()
+            .parse::<f64>()
+            .map(|v| Tolerance::Relative(v / 100.0)),
+        None => t.parse::<f64>().map(Tolerance::Absolute),
+    }
+    .map_err(|_| format!("`{s}`: expected 10% (relative) or 0.01 (absolute)"))?;
+    match v {
+        Tolerance::Relative(x) | Tolerance::Absolute(x) if x.is_finite() && x >= 0.0 => Ok(v),
+        _ => Err(format!("`{s}`: a tolerance must be 0 or more")),
+    }
+}
+
+impl Tolerances {
+    /// From `--tolerance` values: `10%`, `0.01`, `NAME=10%`, `NAME=0.01`.
+    pub fn parse(specs: &[String]) -> Result<Tolerances, String> {
+        let mut t = Tolerances::default();
+        for s in specs {
+            match s.split_once('=') {
+                Some((name, v)) => {
+                    let name = name.trim();
+                    if !FIGURES.iter().any(|f| f.name == name) {
+                        return Err(format!(
+                            "--tolerance {s}: unknown figure `{name}` (one of: {})",
+                            figure_names().join(", ")
+                        ));
+                    }
+                    let v = parse_tolerance(v).map_err(|e| format!("--tolerance {s}: {e}"))?;
+                    t.per_figure.insert(name.to_string(), v);
+                }
+                None => t.default = parse_tolerance(s).map_err(|e| format!("--tolerance {e}"))?,
+            }
+        }
+        Ok(t)
+    }
+
+    fn of(&self, name: &str) -> Tolerance {
+        self.per_figure.get(name).copied().unwrap_or(self.default)
+    }
+}
+
+/// Reads an `analyze --json` report, refusing other documents and schema
+/// versions this finscope does not read, with a message that says which.
+pub fn load(path: &Path) -> Result<Report, String> {
+    let p = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{p}: {e}"))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{p}: not JSON: {e}"))?;
+    let Some(version) = v.get("schema_version") else {
+        return Err(format!(
+            "{p}: not a finscope report (no `schema_version`; write one with `finscope analyze --json`)"
+        ));
+    };
+    let version = version
+        .as_u64()
+        .ok_or_else(|| format!("{p}: `schema_version` is not a number"))?;
+    if version > u64::from(SCHEMA_VERSION) {
+        return Err(format!(
+            "{p}: report schema version {version} is newer than this finscope reads ({SCHEMA_VERSION}); upgrade finscope"
+        ));
+    }
+    if version < u64::from(MIN_SCHEMA_VERSION) {
+        return Err(format!(
+            "{p}: report schema version {version} is no longer read (oldest: {MIN_SCHEMA_VERSION}); re-run `finscope analyze --json` on the capture"
+        ));
+    }
+    serde_json::from_value(v)
+        .map_err(|e| format!("{p}: does not match report schema version {version}: {e}"))
+}
+
+/// One figure's comparison.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FigureDiff {
+    pub figure: &'static str,
+    pub unit: &'static str,
+    pub base: Option<f64>,
+    pub new: Option<f64>,
+    pub tolerance: Tolerance,
+    /// Changed by more than the tolerance.
+    pub moved: bool,
+    /// Rose by more than the tolerance.
+    pub regressed: bool,
+}
+
+/// One peer's change.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PeerDiff {
+    pub addr: String,
+    /// `appeared`, `worse`, `better` or `gone`.
+    pub change: &'static str,
+    pub base_problems_per_conn: Option<f64>,
+    pub new_problems_per_conn: Option<f64>,
+    pub base_fin_ack_p99_us: Option<u64>,
+    pub new_fin_ack_p99_us: Option<u64>,
+    pub regressed: bool,
+}
+
+/// The `diff --json` document.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Diff {
+    pub base: String,
+    pub new: String,
+    /// Some figure or peer regressed.
+    pub regression: bool,
+    pub figures: Vec<FigureDiff>,
+    pub peers: Vec<PeerDiff>,
+    /// Differences in how the two reports were made (settings).
+    pub notes: Vec<String>,
+}
+
+fn problems(p: &Peer) -> f64 {
+    let n = (p.fin_retransmissions + p.unacked_fins) as f64;
+    if p.connections == 0 {
+        n
+    } else {
+        n / p.connections as f64
+    }
+}
+
+fn rose(base: f64, new: f64, t: Tolerance) -> bool {
+    new - base > t.allowed(base)
+}
+
+/// Compares two reports.
+pub fn compare(base: &Report, new: &Report, t: &Tolerances, names: (String, String)) -> Diff {
+    let figures: Vec<FigureDiff> = FIGURES
+        .iter()
+        .map(|f| {
+            let (b, n) = ((f.get)(base), (f.get)(new));
+            let tol = t.of(f.name);
+            let (moved, regressed) = match (b, n) {
+                (Some(b), Some(n)) => ((n - b).abs() > tol.allowed(b), rose(b, n, tol)),
+                (None, Some(n)) => (n > 0.0, false),
+                _ => (false, false),
+            };
+            FigureDiff {
+                figure: f.name,
+                unit: f.unit,
+                base: b,
+                new: n,
+                tolerance: tol,
+                moved,
+                regressed,
+            }
+        })
+        .collect();
+
+    let old: BTreeMap<&str, &Peer> = base.peers.iter().map(|p| (p.addr.as_str(), p)).collect();
+    let cur: BTreeMap<&str, &Peer> = new.peers.iter().map(|p| (p.addr.as_str(), p)).collect();
+    let mut peers = Vec::new();
+    // New report's order (its ranking), then peers that are gone.
+    for p in &new.peers {
+        let (change, regressed) = match old.get(p.addr.as_str()) {
+            None => ("appeared", problems(p) > 0.0),
+            Some(o) => {
+                let tol = t.default;
+                let worse = rose(problems(o), problems(p), tol)
+                    || match (o.fin_ack_p99_us, p.fin_ack_p99_us) {
+                        (Some(a), Some(b)) => rose(a as f64, b as f64, tol),
+                        _ => false,
+                    };
+                let better = problems(p) < problems(o) - tol.allowed(problems(o));
+                if worse {
+                    ("worse", true)
+                } else if better {
+                    ("better", false)
+                } else {
+                    continue;
+                }
+            }
+        };
+        let o = old.get(p.addr.as_str());
+        peers.push(PeerDiff {
+            addr: p.addr.clone(),
+            change,
+            base_problems_per_conn: o.map(|o| problems(o)),
+            new_problems_per_conn: Some(problems(p)),
+            base_fin_ack_p99_us: o.and_then(|o| o.fin_ack_p99_us),
+            new_fin_ack_p99_us: p.fin_ack_p99_us,
+            regressed,
+        });
+    }
+    for o in &base.peers {
+        if !cur.contains_key(o.addr.as_str()) {
+            peers.push(PeerDiff {
+                addr: o.addr.clone(),
+                change: "gone",
+                base_problems_per_conn: Some(problems(o)),
+                new_problems_per_conn: None,
+                base_fin_ack_p99_us: o.fin_ack_p99_us,
+                new_fin_ack_p99_us: None,
+                regressed: false,
+            });
+        }
+    }
+
+    let mut notes = Vec::new();
+    let (a, b) = (&base.settings, &new.settings);
+    if a.local != b.local {
+        notes.push(format!("--local differs: {:?} vs {:?}", a.local, b.local));
+    }
+    if a.idle_timeout_s != b.idle_timeout_s || a.time_wait_s != b.time_wait_s {
+        notes.push("--idle-timeout or --time-wait differs".to_string());
+    }
+    if a.filter != b.filter {
+        notes.push(format!(
+            "--filter differs: {:?} vs {:?}",
+            a.filter, b.filter
+        ));
+    }
+    if base.group_by != new.group_by {
+        notes.push(format!(
+            "--group-by differs: {:?} vs {:?}; peers do not match up",
+            base.group_by, new.group_by
+        ));
+    }
+    let regression = figures.iter().any(|f| f.regressed) || peers.iter().any(|p| p.regressed);
+    Diff {
+        base: names.0,
+        new: names.1,
+        regression,
+        figures,
+        peers,
+        notes,
+    }
+}
+
+fn show(v: Option<f64>, unit: &str) -> String {
+    match v {
+        None => "-".to_string(),
+        Some(v) if unit == "us" => crate::report::text::dur(v as u64),
+        Some(v) => format!("{:.3}%", v * 100.0),
+    }
+}
+
+impl Diff {
+    /// The text output: one line per moved figure and per changed peer, then
+    /// the verdict.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for f in self.figures.iter().filter(|f| f.moved) {
+            out.push(format!(
+                "{} {}: {} -> {} (tolerance {})",
+                if f.regressed { "WORSE " } else { "moved " },
+                f.figure,
+                show(f.base, f.unit),
+                show(f.new, f.unit),
+                f.tolerance
+            ));
+        }
+        for p in &self.peers {
+            out.push(format!(
+                "{} peer {} {}: problems/connection {} -> {}, FIN->ACK p99 {} -> {}",
+                if p.regressed { "WORSE " } else { "peer  " },
+                p.addr,
+                p.change,
+                p.base_problems_per_conn
+                    .map_or("-".to_string(), |v| format!("{v:.3}")),
+                p.new_problems_per_conn
+                    .map_or("-".to_string(), |v| format!("{v:.3}")),
+                show(p.base_fin_ack_p99_us.map(|v| v as f64), "us"),
+                show(p.new_fin_ack_p99_us.map(|v| v as f64), "us"),
+            ));
+        }
+        let nf = self.figures.iter().filter(|f| f.regressed).count();
+        let np = self.peers.iter().filter(|p| p.regressed).count();
+        out.push(if self.regression {
+            format!("regression: {nf} figure(s) and {np} peer(s) worse beyond tolerance")
+        } else {
+            "no regression".to_string()
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerances() {
+        let t = Tolerances::parse(&["5%".into(), "fin_ratio=0.01".into()]).unwrap();
+        assert_eq!(t.default, Tolerance::Relative(0.05));
+        assert_eq!(t.of("fin_ratio"), Tolerance::Absolute(0.01));
+        assert_eq!(t.of("rst_ratio"), Tolerance::Relative(0.05));
+        assert!(Tolerances::parse(&["fin_ration=1%".into()]).is_err());
+        assert!(Tolerances::parse(&["-3%".into()]).is_err());
+        assert!(Tolerances::parse(&["lots".into()]).is_err());
+        assert!(rose(0.10, 0.12, Tolerance::Relative(0.1)));
+        assert!(!rose(0.10, 0.105, Tolerance::Relative(0.1)));
+        assert!(rose(0.0, 0.001, Tolerance::Relative(0.1)));
+        assert!(!rose(0.0, 0.001, Tolerance::Absolute(0.01)));
+    }
+}

@@ -1,0 +1,238 @@
+//! `--flows FILE`: one record per connection, as JSON Lines or CSV, for
+//! pandas, duckdb or a spreadsheet. docs/flows.md documents every column.
+//!
+//! Records are sorted by first packet time, then first frame, then flow key,
+//! so the file does not depend on the thread count. Both formats come from
+//! the one list of columns in [`FlowRecord::columns`]: same names, same
+//! order; an absent value is `null` in JSON and an empty cell in CSV.
+//! Timestamps are microseconds since the Unix epoch, latencies microseconds.
+
+use crate::flow::conn::{Conn, SidesBy};
+use crate::flow::key::Side;
+use crate::flow::table::Retired;
+use std::io::{self, Write};
+
+/// Output format of `--flows`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlowsFormat {
+    /// One JSON object per line.
+    #[default]
+    Jsonl,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+/// One cell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    U64(u64),
+    Str(String),
+    Null,
+}
+
+impl From<Option<u64>> for Value {
+    fn from(v: Option<u64>) -> Value {
+        v.map_or(Value::Null, Value::U64)
+    }
+}
+
+fn us(ns: u64) -> u64 {
+    ns / 1_000
+}
+
+fn span_us(from: Option<u64>, to: Option<u64>) -> Option<u64> {
+    Some(to?.saturating_sub(from?) / 1_000)
+}
+
+/// A finished connection, seen from its local side.
+pub struct FlowRecord<'a> {
+    r: &'a Retired,
+}
+
+impl<'a> FlowRecord<'a> {
+    pub fn new(r: &'a Retired) -> Self {
+        FlowRecord { r }
+    }
+
+    fn conn(&self) -> &Conn {
+        &self.r.conn
+    }
+
+    /// The columns, in order: (name, value).
+    pub fn columns(&self) -> Vec<(&'static str, Value)> {
+        let c = self.conn();
+        let local: Side = self.r.local;
+        let remote = 1 - local;
+        let (l, r) = (&c.ep[local], &c.ep[remote]);
+        let (la, ra) = (c.key.endpoint(local), c.key.endpoint(remote));
+        let (client, by) = c.client_side();
+        // The first closer's latencies, exactly as the report's histograms
+        // take them (metrics::Summary::add_conn).
+        let (mut fin_ack, mut fin_fin, mut close_total) = (None, None, None);
+        if let Some(f) = c.first_fin {
+            let (ef, eo) = (&c.ep[f], &c.ep[1 - f]);
+            if let Some(t0) = ef.fin_ts {
+                fin_ack = span_us(Some(t0), ef.fin_acked_ts);
+                fin_fin = span_us(Some(t0), eo.fin_ts);
+                let end = match (ef.fin_acked_ts, eo.fin_acked_ts, eo.fin_ts) {
+                    (Some(a), Some(b), Some(_)) => Some(a.max(b)),
+                    _ => c.rst_ts.filter(|x| *x >= t0),
+                };
+                close_total = span_us(Some(t0), end);
+            }
+        }
+        let str = |s: &str| Value::Str(s.to_string());
+        vec![
+            ("first_ts_us", Value::U64(us(c.first_ts))),
+            ("last_ts_us", Value::U64(us(c.last_ts))),
+            ("end_ts_us", Value::U64(us(self.r.end_ts))),
+            ("first_frame", Value::U64(c.first_frame)),
+            ("last_frame", Value::U64(c.last_frame)),
+            ("vlan", Value::U64(u64::from(c.key.vlan))),
+            ("local_addr", Value::Str(la.0.to_string())),
+            ("local_port", Value::U64(u64::from(la.1))),
+            ("remote_addr", Value::Str(ra.0.to_string())),
+            ("remote_port", Value::U64(u64::from(ra.1))),
+            (
+                "local_role",
+                str(if client == local { "client" } else { "server" }),
+            ),
+            (
+                "sides_by",
+                str(match by {
+                    SidesBy::Syn => "syn",
+                    SidesBy::SynAck => "synack",
+                    SidesBy::Port => "port",
+                }),
+            ),
+            ("outcome", str(c.outcome().name())),
+            (
+                "first_closer",
+                match c.first_fin {
+                    Some(f) if f == local => str("local"),
+                    Some(_) => str("remote"),
+                    None => Value::Null,
+                },
+            ),
+            ("local_fin_ts_us", l.fin_ts.map(us).into()),
+            ("local_fin_acked_ts_us", l.fin_acked_ts.map(us).into()),
+            ("remote_fin_ts_us", r.fin_ts.map(us).into()),
+            ("remote_fin_acked_ts_us", r.fin_acked_ts.map(us).into()),
+            ("rst_ts_us", c.rst_ts.map(us).into()),
+            ("fin_ack_us", fin_ack.into()),
+            ("fin_fin_us", fin_fin.into()),
+            ("close_total_us", close_total.into()),
+            (
+                "local_fin_retransmissions",
+                Value::U64(u64::from(l.fin_retransmissions())),
+            ),
+            (
+                "remote_fin_retransmissions",
+                Value::U64(u64::from(r.fin_retransmissions())),
+            ),
+            (
+                "spurious_fin_retransmissions",
+                Value::U64(u64::from(l.fin_rtx_spurious + r.fin_rtx_spurious)),
+            ),
+            ("local_rsts", Value::U64(u64::from(l.rsts))),
+            ("remote_rsts", Value::U64(u64::from(r.rsts))),
+            ("local_segments", Value::U64(l.segments)),
+            ("remote_segments", Value::U64(r.segments)),
+            ("local_bytes", Value::U64(l.bytes)),
+            ("remote_bytes", Value::U64(r.bytes)),
+            ("fin_moved", Value::U64(u64::from(c.fin_moved))),
+        ]
+    }
+}
+
+/// Sorts connections into the documented order.
+pub fn sort(flows: &mut [Retired]) {
+    flows.sort_by(|a, b| {
+        (a.conn.first_ts, a.conn.first_frame, a.conn.key).cmp(&(
+            b.conn.first_ts,
+            b.conn.first_frame,
+            b.conn.key,
+        ))
+    });
+}
+
+fn json_string(s: &str) -> String {
+    // Cannot fail: a string always serialises.
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Writes `flows` (already sorted) in `format`.
+pub fn write(flows: &[Retired], format: FlowsFormat, w: &mut impl Write) -> io::Result<()> {
+    if format == FlowsFormat::Csv {
+        writeln!(w, "{}", column_names().join(","))?;
+    }
+    for f in flows {
+        let cols = FlowRecord::new(f).columns();
+        let line: Vec<String> = match format {
+            FlowsFormat::Jsonl => cols
+                .iter()
+                .map(|(n, v)| {
+                    let v = match v {
+                        Value::U64(x) => x.to_string(),
+                        Value::Str(s) => json_string(s),
+                        Value::Null => "null".to_string(),
+                    };
+                    format!("{}:{v}", json_string(n))
+                })
+                .collect(),
+            FlowsFormat::Csv => cols
+                .iter()
+                .map(|(_, v)| match v {
+                    Value::U64(x) => x.to_string(),
+                    Value::Str(s) => csv_cell(s),
+                    Value::Null => String::new(),
+                })
+                .collect(),
+        };
+        match format {
+            FlowsFormat::Jsonl => writeln!(w, "{{{}}}", line.join(","))?,
+            FlowsFormat::Csv => writeln!(w, "{}", line.join(","))?,
+        }
+    }
+    Ok(())
+}
+
+/// The column names, in order (for a header without any record).
+pub fn column_names() -> Vec<&'static str> {
+    use crate::decode::Segment;
+    use crate::flow::key::FlowKey;
+    use crate::flow::seq::SeqNum;
+    use std::net::{IpAddr, Ipv4Addr};
+    let seg = Segment {
+        ts_ns: 0,
+        frame: 0,
+        src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        sport: 0,
+        dport: 0,
+        vlan: 0,
+        seq: SeqNum(0),
+        ack: SeqNum(0),
+        flags: 0,
+        payload_len: 0,
+    };
+    let r = Retired {
+        conn: Conn::new(FlowKey::of(&seg).0, &seg),
+        local: 0,
+        end_ts: 0,
+        open: false,
+    };
+    FlowRecord::new(&r)
+        .columns()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect()
+}

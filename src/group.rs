@@ -1,0 +1,171 @@
+//! `--group-by`: remote peers aggregated into groups, since a service spread
+//! over many addresses (a CDN, a server pool) shows its problem only as a
+//! whole.
+//!
+//! - `ip`: each remote address is a peer (the default).
+//! - `prefix:N` / `prefix:V4,V6`: remote addresses in one IPv4 /V4 or IPv6
+//!   /V6 network form a peer. A single N sets the IPv4 length when N <= 32,
+//!   otherwise the IPv6 length; the other family keeps its default (/24, /64).
+//! - `port`: connections to one remote port form a peer.
+//!
+//! Group figures are exact sums of the member peers' figures
+//! ([`PeerStats`]' `AddAssign`), and groups are ranked like peers.
+
+use crate::flow::key::Cidr;
+use crate::metrics::Summary;
+use crate::metrics::peers::{PeerStats, RankBy, rank};
+use crate::pipeline::Analysis;
+use crate::report::Peer;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// How remote peers are grouped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    Ip,
+    Prefix { v4: u8, v6: u8 },
+    Port,
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<GroupBy, String> {
+        let bad = || format!("`{s}`: expected ip, port, prefix:N or prefix:V4,V6 (e.g. prefix:24)");
+        match s {
+            "ip" => return Ok(GroupBy::Ip),
+            "port" => return Ok(GroupBy::Port),
+            _ => {}
+        }
+        let spec = s.strip_prefix("prefix:").ok_or_else(bad)?;
+        let nums: Vec<u8> = spec
+            .split(',')
+            .map(|n| n.trim().parse::<u8>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?;
+        let (v4, v6) = match nums[..] {
+            [n] if n <= 32 => (n, 64),
+            [n] if n <= 128 => (24, n),
+            [a, b] if a <= 32 && b <= 128 => (a, b),
+            _ => return Err(bad()),
+        };
+        Ok(GroupBy::Prefix { v4, v6 })
+    }
+}
+
+impl std::fmt::Display for GroupBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GroupBy::Ip => write!(f, "ip"),
+            GroupBy::Prefix { v4, v6 } => write!(f, "prefix:{v4},{v6}"),
+            GroupBy::Port => write!(f, "port"),
+        }
+    }
+}
+
+impl GroupBy {
+    /// True when grouping needs every finished connection (`Options::flows`).
+    pub fn needs_flows(self) -> bool {
+        self == GroupBy::Port
+    }
+
+    fn network(self, ip: IpAddr) -> Cidr {
+        let prefix = match (self, ip) {
+            (GroupBy::Prefix { v4, .. }, IpAddr::V4(_)) => v4,
+            (GroupBy::Prefix { v6, .. }, IpAddr::V6(_)) => v6,
+            (_, IpAddr::V4(_)) => 32,
+            (_, IpAddr::V6(_)) => 128,
+        };
+        let addr = match ip {
+            IpAddr::V4(a) => {
+                let m = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+                IpAddr::V4(Ipv4Addr::from(u32::from(a) & m))
+            }
+            IpAddr::V6(a) => {
+                let m = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+                IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
+            }
+        };
+        Cidr { addr, prefix }
+    }
+}
+
+/// Groups of one analysis, ranked: the peer rows (at most `top`) and the
+/// number of groups. `None` for [`GroupBy::Ip`] (the report's own peers).
+pub fn peers(a: &Analysis, by: GroupBy, rank_by: RankBy, top: usize) -> Option<(Vec<Peer>, u64)> {
+    // Groups are keyed by an address so that they rank with the peers'
+    // own ordering (ties broken by address ascending). Ports map to
+    // 0.0.x.y, i.e. ascending port order.
+    let mut groups: FxHashMap<IpAddr, (PeerStats, FxHashSet<IpAddr>)> = FxHashMap::default();
+    let mut labels: FxHashMap<IpAddr, String> = FxHashMap::default();
+    match by {
+        GroupBy::Ip => return None,
+        GroupBy::Prefix { .. } => {
+            for (ip, ps) in &a.summary.peers {
+                let net = by.network(*ip);
+                let g = groups.entry(net.addr).or_default();
+                g.0 += ps;
+                g.1.insert(*ip);
+                labels.entry(net.addr).or_insert_with(|| net.to_string());
+            }
+        }
+        GroupBy::Port => {
+            // The peer figures of one connection, as Summary::add_conn makes
+            // them, folded into its remote port's group.
+            let mut scratch = Summary::default();
+            for r in &a.flows {
+                let (ip, port) = r.conn.key.endpoint(1 - r.local);
+                scratch.peers.clear();
+                scratch.add_conn(&r.conn, r.local, r.end_ts, r.open);
+                let key = IpAddr::V4(Ipv4Addr::from(u32::from(port)));
+                let g = groups.entry(key).or_default();
+                for ps in scratch.peers.values() {
+                    g.0 += ps;
+                }
+                g.1.insert(ip);
+                labels.entry(key).or_insert_with(|| format!("port {port}"));
+            }
+        }
+    }
+    let total = groups.len() as u64;
+    let stats: FxHashMap<IpAddr, PeerStats> =
+        groups.iter().map(|(k, (ps, _))| (*k, ps.clone())).collect();
+    let rows = rank(stats.iter(), rank_by)
+        .into_iter()
+        .take(top)
+        .map(|(k, ps)| {
+            let mut p = Peer::of(labels.get(&k).cloned().unwrap_or_default(), ps);
+            p.members = groups.get(&k).map(|g| g.1.len() as u64);
+            p
+        })
+        .collect();
+    Some((rows, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_masks() {
+        assert_eq!("ip".parse(), Ok(GroupBy::Ip));
+        assert_eq!("port".parse(), Ok(GroupBy::Port));
+        assert_eq!("prefix:24".parse(), Ok(GroupBy::Prefix { v4: 24, v6: 64 }));
+        assert_eq!("prefix:48".parse(), Ok(GroupBy::Prefix { v4: 24, v6: 48 }));
+        assert_eq!(
+            "prefix:16,56".parse(),
+            Ok(GroupBy::Prefix { v4: 16, v6: 56 })
+        );
+        assert!("prefix:129".parse::<GroupBy>().is_err());
+        assert!("prefix:".parse::<GroupBy>().is_err());
+        assert!("asn".parse::<GroupBy>().is_err());
+        let g = GroupBy::Prefix { v4: 24, v6: 64 };
+        assert_eq!(
+            g.network("192.0.2.77".parse().unwrap()).to_string(),
+            "192.0.2.0/24"
+        );
+        assert_eq!(
+            g.network("2001:db8:1:2:3::9".parse().unwrap()).to_string(),
+            "2001:db8:1:2::/64"
+        );
+    }
+}

@@ -1,0 +1,235 @@
+//! Diagnosis: a short list of findings, each with its evidence from the
+//! capture and the kernel tunables that govern it. The rules and their
+//! sources are listed in docs/diagnosis.md; no rule fires without evidence.
+
+use super::text::{dur, thousands, utc};
+use super::timeline::{Limits, TimelineReport};
+use crate::metrics::Summary;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Finding {
+    /// Stable identifier of the rule.
+    pub id: String,
+    /// One sentence: what is wrong and what (not) to change.
+    pub finding: String,
+    /// Figures from the capture behind it.
+    pub evidence: Vec<String>,
+    /// sysctl names that govern it (may be empty: e.g. an application bug).
+    pub tunables: Vec<String>,
+}
+
+fn pct(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 * 100.0 / b as f64
+    }
+}
+
+fn peak(tl: &TimelineReport, key: &str) -> (i64, u64) {
+    tl.peaks.get(key).map_or((0, 0), |p| (p.value, p.t_us))
+}
+
+fn time(tl: &TimelineReport, key: &str) -> u64 {
+    tl.state_time_us.get(key).copied().unwrap_or(0)
+}
+
+/// Minimum total FIN-WAIT-1 time (us) before its share is worth a finding.
+const MIN_STATE_TIME_US: u64 = 1_000_000;
+
+/// Derives the findings.
+pub fn diagnose(s: &Summary, tl: &TimelineReport, lim: &Limits) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let fw1 = time(tl, "fin_wait_1");
+    let fw2 = time(tl, "fin_wait_2");
+    let closing = time(tl, "closing");
+    let last_ack = time(tl, "last_ack");
+    let orphan_time = fw1 + closing + last_ack;
+    let closing_time = orphan_time + fw2;
+
+    // 1. FIN-WAIT-1 dominates orphan time: peers do not ACK our FINs.
+    if fw1 >= MIN_STATE_TIME_US && fw1 * 2 >= orphan_time.max(1) {
+        let mut peers: Vec<(&std::net::IpAddr, u128)> = s
+            .peers
+            .iter()
+            .filter(|(_, p)| p.fin_wait_1_ns > 0)
+            .map(|(a, p)| (a, p.fin_wait_1_ns))
+            .collect();
+        peers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let total: u128 = peers.iter().map(|p| p.1).sum::<u128>().max(1);
+        let top: Vec<_> = peers.iter().take(5).collect();
+        let top_sum: u128 = top.iter().map(|p| p.1).sum();
+        let names: Vec<String> = top
+            .iter()
+            .map(|(a, ns)| format!("{a} ({})", dur((*ns / 1_000) as u64)))
+            .collect();
+        let (pk, pt) = peak(tl, "fin_wait_1");
+        let fa = &s.latency[crate::metrics::FIN_ACK][crate::metrics::LOCAL_FIRST];
+        let mut evidence = vec![
+            format!(
+                "FIN-WAIT-1 is {:.0}% of orphan-time ({} of {} summed over sockets); peak {} sockets at {} UTC",
+                pct(fw1, orphan_time),
+                dur(fw1),
+                dur(orphan_time),
+                thousands(pk.max(0) as u64),
+                utc(pt)
+            ),
+            format!(
+                "{:.0}% of FIN-WAIT-1 time is spent waiting on {} peer(s): {}",
+                (top_sum * 100 / total) as f64,
+                top.len(),
+                names.join(", ")
+            ),
+            format!(
+                "local FINs retransmitted {} time(s); local-first FIN->ACK p99 {}, max {}; {} FIN(s) never ACKed",
+                thousands(s.fin_rtx.local_to_remote),
+                fa.quantile(0.99).map_or("-".into(), dur),
+                fa.max().map_or("-".into(), dur),
+                thousands(s.unacked_fin_age.count())
+            ),
+        ];
+        if let Some(x) = &tl.limits.orphan_retries {
+            evidence.push(format!(
+                "with tcp_orphan_retries={} the FIN-WAIT-1 peak would drop from {} to {} ({} orphans killed)",
+                x.retries, x.fin_wait_1_peak, x.fin_wait_1_peak_limited, x.orphans_killed
+            ));
+        }
+        out.push(Finding {
+            id: "fin_wait_1_dominates".into(),
+            finding: "Local sockets sit in FIN-WAIT-1 waiting for peers to ACK their FINs. tcp_orphan_retries bounds how long an orphan's FIN is retransmitted (and tcp_max_orphans how many may wait); tcp_fin_timeout bounds only FIN-WAIT-2 and will not help.".into(),
+            evidence,
+            tunables: vec![
+                "net.ipv4.tcp_orphan_retries".into(),
+                "net.ipv4.tcp_max_orphans".into(),
+            ],
+        });
+    }
+
+    // 2. FIN-WAIT-2 dominates the closing states: peers ACK but do not close.
+    if fw2 >= MIN_STATE_TIME_US && fw2 * 2 >= closing_time.max(1) {
+        let (pk, pt) = peak(tl, "fin_wait_2");
+        out.push(Finding {
+            id: "fin_wait_2_dominates".into(),
+            finding: "Peers ACK our FINs but do not close their side: sockets wait in FIN-WAIT-2. For orphans this is bounded by tcp_fin_timeout (Linux turns them into timewait sockets, counted as tw).".into(),
+            evidence: vec![format!(
+                "FIN-WAIT-2 is {:.0}% of the time in closing states ({}); peak {} at {} UTC",
+                pct(fw2, closing_time),
+                dur(fw2),
+                pk,
+                utc(pt)
+            )],
+            tunables: vec!["net.ipv4.tcp_fin_timeout".into()],
+        });
+    }
+
+    // 3. Orphan estimate over tcp_max_orphans.
+    if let Some(c) = tl
+        .limits
+        .max_orphans
+        .as_ref()
+        .filter(|c| c.buckets_over > 0)
+    {
+        let (pk, pt) = peak(tl, "orphans");
+        out.push(Finding {
+            id: "max_orphans_crossed".into(),
+            finding: format!(
+                "The orphan estimate crosses tcp_max_orphans={}: the kernel would log \"too many orphaned sockets\" and reset orphans (TcpExtTCPAbortOnMemory). Raising the limit only moves the ceiling while peers keep FINs unACKed.",
+                c.limit
+            ),
+            evidence: vec![format!(
+                "{} bucket(s) over the limit, first at {} UTC; peak {} at {} UTC",
+                c.buckets_over,
+                c.first_t_us.map_or("-".into(), utc),
+                pk,
+                utc(pt)
+            )],
+            tunables: vec![
+                "net.ipv4.tcp_max_orphans".into(),
+                "net.ipv4.tcp_orphan_retries".into(),
+                "net.ipv4.tcp_mem".into(),
+            ],
+        });
+    }
+
+    // 4. TIME-WAIT over tcp_max_tw_buckets.
+    if let Some(c) = tl
+        .limits
+        .max_tw_buckets
+        .as_ref()
+        .filter(|c| c.buckets_over > 0)
+    {
+        let (pk, pt) = peak(tl, "time_wait");
+        out.push(Finding {
+            id: "max_tw_buckets_crossed".into(),
+            finding: format!(
+                "TIME-WAIT sockets exceed tcp_max_tw_buckets={}: the kernel destroys new ones at once (\"time wait bucket table overflow\", TcpExtTCPTimeWaitOverflow). tcp_tw_reuse only helps new outgoing connects; tcp_tw_recycle was removed in Linux 4.12.",
+                c.limit
+            ),
+            evidence: vec![format!(
+                "{} bucket(s) over the limit, first at {} UTC; peak {} at {} UTC",
+                c.buckets_over,
+                c.first_t_us.map_or("-".into(), utc),
+                pk,
+                utc(pt)
+            )],
+            tunables: vec![
+                "net.ipv4.tcp_max_tw_buckets".into(),
+                "net.ipv4.tcp_tw_reuse".into(),
+            ],
+        });
+    }
+
+    // 5. CLOSE-WAIT build-up: the local application does not close.
+    let (cw_peak, cw_t) = peak(tl, "close_wait");
+    let cw = time(tl, "close_wait");
+    if cw_peak >= 10 && cw * 2 >= (cw + closing_time).max(1) {
+        out.push(Finding {
+            id: "close_wait_buildup".into(),
+            finding: "Peers close first and the local application does not close its sockets: they pile up in CLOSE-WAIT. No sysctl bounds CLOSE-WAIT; the application must call close().".into(),
+            evidence: vec![format!(
+                "CLOSE-WAIT peak {} at {} UTC; {} summed over sockets",
+                cw_peak,
+                utc(cw_t),
+                dur(cw)
+            )],
+            tunables: Vec::new(),
+        });
+    }
+
+    // 6. Local FINs retransmitted often.
+    let rtx = s.fin_rtx.local_to_remote;
+    if rtx >= 10 && pct(rtx, s.local_fins) >= 5.0 {
+        out.push(Finding {
+            id: "fin_retransmissions".into(),
+            finding: "Many local FINs are retransmitted: peers or the path lose or ignore them. Each retransmitting orphan holds memory until tcp_orphan_retries gives up.".into(),
+            evidence: vec![format!(
+                "{} FIN retransmissions for {} local FINs ({:.1}%); {} spurious (after the ACK)",
+                thousands(rtx),
+                thousands(s.local_fins),
+                pct(rtx, s.local_fins),
+                thousands(s.fin_rtx.spurious)
+            )],
+            tunables: vec!["net.ipv4.tcp_orphan_retries".into()],
+        });
+    }
+
+    // 7. Teardown-heavy traffic.
+    let p = &s.packets;
+    if p.tcp >= 100 && pct(p.fin, p.tcp) >= 20.0 {
+        out.push(Finding {
+            id: "teardown_heavy".into(),
+            finding: "An unusually large share of TCP segments carry FIN: connections are very short, or FINs are being retransmitted.".into(),
+            evidence: vec![format!(
+                "{} of {} TCP segments ({:.1}%) have FIN set; {} are retransmissions",
+                thousands(p.fin),
+                thousands(p.tcp),
+                pct(p.fin, p.tcp),
+                thousands(s.fin_rtx.total)
+            )],
+            tunables: Vec::new(),
+        });
+    }
+    let _ = lim;
+    out
+}

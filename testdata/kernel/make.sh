@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# Regenerates testdata/kernel/{capture.pcap,truth.csv,connections.csv,meta.txt}:
+# real Linux TCP teardown between two network namespaces, with the client
+# namespace's socket states sampled every 0.5 s as ground truth.
+#
+# Run as root:   sudo bash testdata/kernel/make.sh      (about 2.5 minutes)
+#
+# Needs: ip (iproute2, with netns and veth), ss, tcpdump, python3 (stdlib only),
+# nft (nftables; installed with apt-get when missing), a kernel with nf_tables
+# and nf_conntrack. No netem qdisc is used.
+#
+# Traffic never leaves the two namespaces it creates (fs-cli, fs-srv), which
+# are joined only by a veth pair with addresses 10.77.0.0/24; nothing is
+# routed anywhere else. Both namespaces are deleted at exit.
+#
+# Scenario (times relative to T0, the start of traffic; details in README.md):
+#   client 10.77.0.1 opens ~480 short connections over 45 s: a burst of 60
+#   every 10 s (t = 0, 10, 20, 30, 40) plus one connection every 0.25 s.
+#   The client always reads the whole answer and close()s first (the socket
+#   becomes an orphan), except "server_first" (server closes first; client
+#   waits 1 s in CLOSE-WAIT, then closes -> LAST-ACK) and "abort" (client
+#   closes with unread data -> RST).
+#   10.77.0.2:8080  fast peer
+#   10.77.0.2:8081  server closes first; the client's first 3 FINs are dropped
+#                   (client sits in LAST-ACK ~1.4 s)
+#   10.77.0.3:8080  every FIN to it is dropped from T0+5 s to T0+21 s
+#   10.77.0.4:8080  "distant" peer: client route rto_min 1000ms, the first 2
+#                   FINs of every connection are dropped (nft ct mark)
+#   10.77.0.5:8080  server waits 5 s after the client's FIN before closing
+#                   (client sits in FIN-WAIT-2)
+#   10.77.0.2:8082  one heartbeat connection, a byte every second from before
+#                   T0 to the end, never closed: keeps the capture going while
+#                   TIME-WAIT drains
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+CLI=fs-cli
+SRV=fs-srv
+SEED=${SEED:-7}
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "make.sh: must run as root (ip netns, tcpdump, nft)" >&2
+    exit 1
+fi
+for tool in ip ss tcpdump python3; do
+    command -v "$tool" >/dev/null || { echo "make.sh: needs $tool" >&2; exit 1; }
+done
+if ! command -v nft >/dev/null; then
+    echo "make.sh: installing nftables" >&2
+    apt-get update -qq && apt-get install -y -qq nftables >/dev/null
+fi
+
+WORK="$(mktemp -d /tmp/finscope-kernel.XXXXXX)"
+PIDS=()
+cleanup() {
+    set +e
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    ip netns del "$CLI" 2>/dev/null
+    ip netns del "$SRV" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+ip netns del "$CLI" 2>/dev/null || true
+ip netns del "$SRV" 2>/dev/null || true
+
+# ---------------------------------------------------------------- network
+ip netns add "$CLI"
+ip netns add "$SRV"
+ip link add veth-cli netns "$CLI" type veth peer name veth-srv netns "$SRV"
+ip -n "$CLI" link set lo up
+ip -n "$SRV" link set lo up
+ip -n "$CLI" addr add 10.77.0.1/24 dev veth-cli
+for a in 2 3 4 5; do ip -n "$SRV" addr add "10.77.0.$a/24" dev veth-srv; done
+ip -n "$CLI" link set veth-cli up
+ip -n "$SRV" link set veth-srv up
+# A distant peer: retransmission timeout at least 1 s on the route to it.
+ip -n "$CLI" route add 10.77.0.4/32 dev veth-cli rto_min 1000ms
+
+# FIN drops, in the server namespace (input hook: the capture on the client's
+# veth still shows every FIN leaving). ct mark counts FINs already dropped.
+ip netns exec "$SRV" nft -f - <<'EOF'
+table inet finscope {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        ip daddr 10.77.0.4 tcp dport 8080 tcp flags & fin == fin ct mark 0 ct mark set 1 drop
+        ip daddr 10.77.0.4 tcp dport 8080 tcp flags & fin == fin ct mark 1 ct mark set 3 drop
+        ip daddr 10.77.0.2 tcp dport 8081 tcp flags & fin == fin ct mark 0 ct mark set 1 drop
+        ip daddr 10.77.0.2 tcp dport 8081 tcp flags & fin == fin ct mark 1 ct mark set 3 drop
+        ip daddr 10.77.0.2 tcp dport 8081 tcp flags & fin == fin ct mark 3 ct mark set 7 drop
+    }
+    chain slowpeer {
+    }
+}
+EOF
+ip netns exec "$SRV" nft add rule inet finscope input jump slowpeer
+
+# ---------------------------------------------------------------- programs
+cat >"$WORK/server.py" <<'EOF'
+# Accepts, reads one request line "GET <n>", answers n bytes, then waits for
+# the client's FIN (EOF) before closing: the client closes first. Port 8081
+# closes right after answering (server closes first). 10.77.0.5 waits 5 s
+# after EOF before closing. Port 8082 only reads (heartbeat).
+import asyncio, socket
+
+ADDRS = [("10.77.0.2", 8080), ("10.77.0.2", 8081), ("10.77.0.2", 8082), ("10.77.0.3", 8080),
+         ("10.77.0.4", 8080), ("10.77.0.5", 8080)]
+
+async def handle(reader, writer):
+    local = writer.get_extra_info("sockname")
+    try:
+        if local[1] == 8082:            # heartbeat: read until EOF
+            while await reader.read(4096):
+                pass
+            writer.close()
+            return
+        line = await reader.readline()
+        n = int(line.split()[1])
+        writer.write(b"x" * n)
+        await writer.drain()
+        if local[1] == 8081:
+            writer.close()
+            return
+        while await reader.read(4096):
+            pass
+        if local[0] == "10.77.0.5":
+            await asyncio.sleep(5.0)
+    except (ConnectionError, ValueError, IndexError):
+        pass
+    writer.close()
+
+async def main():
+    servers = [await asyncio.start_server(handle, h, p, backlog=512, reuse_address=True)
+               for h, p in ADDRS]
+    print("ready", flush=True)
+    await asyncio.gather(*(s.serve_forever() for s in servers))
+
+asyncio.run(main())
+EOF
+
+cat >"$WORK/client.py" <<'EOF'
+# Opens the scheduled connections; writes connections.csv with the
+# application-side times (connect() start, close() call) in us since epoch.
+import asyncio, random, socket, sys, time
+
+T0 = float(sys.argv[1]); OUT = sys.argv[2]; SEED = int(sys.argv[3])
+rng = random.Random(SEED)
+
+N, S, A = "normal", "server_first", "abort"
+burst = ([(N, "10.77.0.2", 8080)] * 24 + [(N, "10.77.0.3", 8080)] * 16 +
+         [(N, "10.77.0.4", 8080)] * 8 + [(N, "10.77.0.5", 8080)] * 6 +
+         [(S, "10.77.0.2", 8081)] * 4 + [(A, "10.77.0.2", 8080)] * 2)
+plan = []
+for b in range(5):
+    mix = burst[:]
+    rng.shuffle(mix)
+    for i, m in enumerate(mix):
+        plan.append((b * 10.0 + i * 0.5 / len(mix),) + m)
+trickle = ["10.77.0.2", "10.77.0.3", "10.77.0.2", "10.77.0.4", "10.77.0.2", "10.77.0.5"]
+for k in range(180):
+    plan.append((0.125 + k * 0.25, N, trickle[k % len(trickle)], 8080))
+plan.sort()
+
+rows = []
+
+async def one(t_rel, kind, host, port):
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(max(0.0, T0 + t_rel - time.time()))
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    t_conn = time.time()
+    err = ""
+    try:
+        await loop.sock_connect(s, (host, port))
+        lport = s.getsockname()[1]
+        n = 4000 if kind == A else 300
+        await loop.sock_sendall(s, b"GET %d\n" % n)
+        got = 0
+        want = 100 if kind == A else n
+        while got < want:
+            d = await loop.sock_recv(s, want - got)
+            if not d:
+                break
+            got += len(d)
+        if kind == A:
+            await asyncio.sleep(0.05)   # let the rest arrive unread -> RST on close
+        if kind == S:
+            while await loop.sock_recv(s, 4096):
+                pass
+            await asyncio.sleep(1.0)   # CLOSE-WAIT for 1 s
+    except OSError as e:
+        try:
+            lport = s.getsockname()[1]
+        except OSError:
+            lport = 0
+        err = type(e).__name__
+    t_close = time.time()
+    s.close()
+    rows.append((int(t_conn * 1e6), int(t_close * 1e6), lport, host, port, kind, err))
+
+async def main():
+    await asyncio.gather(*(one(*p) for p in plan))
+
+asyncio.run(main())
+rows.sort()
+with open(OUT, "w") as f:
+    f.write("t_connect_us,t_close_us,local_port,remote,remote_port,kind,error\n")
+    for r in rows:
+        f.write(",".join(map(str, r)) + "\n")
+print(f"client: {len(rows)} connections, {sum(1 for r in rows if r[6])} errors", flush=True)
+EOF
+
+cat >"$WORK/heartbeat.py" <<'EOF'
+# One long-lived connection to 10.77.0.2:8082 that sends a byte every second,
+# so the capture has packets until the end (TIME-WAIT drains silently:
+# without it the capture would stop at the last teardown packet). Never
+# closed: it is killed after tcpdump has stopped, so it stays ESTABLISHED.
+import socket, time
+s = socket.create_connection(("10.77.0.2", 8082))
+while True:
+    s.send(b".")
+    time.sleep(1.0)
+EOF
+
+cat >"$WORK/sampler.py" <<'EOF'
+# Every 0.5 s (on the wall clock's 0.5 s grid) counts the namespace's TCP
+# sockets per state with one `ss -tanoH` dump, and reads /proc/net/sockstat.
+# t_us = midpoint of the dump. Stops at STOP (epoch s) or when told to by
+# the file STOPFILE appearing, once everything is drained.
+import os, subprocess, sys, time
+
+OUT, STOP, QUIET_AFTER, STOPFILE = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+STATES = {"FIN-WAIT-1": "fin_wait_1", "FIN-WAIT-2": "fin_wait_2", "TIME-WAIT": "time_wait",
+          "CLOSE-WAIT": "close_wait", "LAST-ACK": "last_ack", "CLOSING": "closing"}
+ORPHAN_STATES = {"FIN-WAIT-1", "FIN-WAIT-2", "CLOSING", "LAST-ACK"}
+COLS = ["fin_wait_1", "fin_wait_2", "time_wait", "close_wait", "last_ack", "closing"]
+
+def sample():
+    t1 = time.time()
+    out = subprocess.run(["ss", "-tanoH"], capture_output=True, text=True, check=True).stdout
+    t2 = time.time()
+    with open("/proc/net/sockstat") as f:
+        tcp = next(l for l in f if l.startswith("TCP:")).split()
+    kv = dict(zip(tcp[1::2], map(int, tcp[2::2])))
+    c = dict.fromkeys(COLS, 0)
+    full_orphan = tw_fw2 = estab = 0
+    for line in out.splitlines():
+        f = line.split()
+        st = f[0]
+        if st in STATES:
+            c[STATES[st]] += 1
+        if st == "ESTAB":
+            estab += 1
+        timewait = "timer:(timewait" in line
+        if st in ORPHAN_STATES and not timewait:
+            full_orphan += 1
+        if st == "FIN-WAIT-2" and timewait:
+            tw_fw2 += 1
+    return (int((t1 + t2) / 2 * 1e6), c, kv["orphan"], kv["tw"], full_orphan, tw_fw2, estab,
+            int((t2 - t1) * 1e6))
+
+with open(OUT, "w") as f:
+    f.write("t_us," + ",".join(COLS) + ",orphan,tw,orphan_ss,fin_wait_2_tw,established,sample_us\n")
+    quiet_since = None
+    while True:
+        now = time.time()
+        time.sleep((int(now * 2) + 1) / 2 - now)
+        t, c, orphan, tw, full_orphan, tw_fw2, estab, dur = sample()
+        f.write(f"{t}," + ",".join(str(c[k]) for k in COLS) +
+                f",{orphan},{tw},{full_orphan},{tw_fw2},{estab},{dur}\n")
+        f.flush()
+        busy = sum(c.values()) + full_orphan + tw
+        if time.time() > QUIET_AFTER:
+            quiet_since = None if busy else (quiet_since or t)
+            if quiet_since and t - quiet_since >= 3e6:
+                break
+        if time.time() > STOP or os.path.exists(STOPFILE):
+            break
+EOF
+
+# ---------------------------------------------------------------- run
+echo "kernel $(uname -r); sysctls (client ns):"
+for s in tcp_fin_timeout tcp_orphan_retries tcp_max_tw_buckets; do
+    echo "  $s=$(ip netns exec "$CLI" cat /proc/sys/net/ipv4/$s)"
+done
+echo "  tcp_max_orphans=$(cat /proc/sys/net/ipv4/tcp_max_orphans) (not per namespace)"
+
+ip netns exec "$SRV" python3 "$WORK/server.py" >"$WORK/server.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do grep -q ready "$WORK/server.log" && break; sleep 0.1; done
+grep -q ready "$WORK/server.log" || { cat "$WORK/server.log"; exit 1; }
+
+ip netns exec "$CLI" tcpdump -i veth-cli -n -s 96 -w "$WORK/capture.pcap" tcp >"$WORK/tcpdump.log" 2>&1 &
+TCPDUMP=$!
+PIDS+=($TCPDUMP)
+for _ in $(seq 50); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.1; done
+
+ip netns exec "$CLI" python3 "$WORK/heartbeat.py" &
+PIDS+=($!)
+
+T0=$(python3 -c 'import time; print(f"{int(time.time()) + 3:.6f}")')
+# Sampler: from now until everything is drained (TIME-WAIT: 60 s after the
+# last close), at most T0+150 s.
+ip netns exec "$CLI" python3 "$WORK/sampler.py" "$WORK/truth.csv" \
+    "$(python3 -c "print($T0 + 150)")" "$(python3 -c "print($T0 + 100)")" "$WORK/stop" &
+SAMPLER=$!
+PIDS+=($SAMPLER)
+
+sleep_until() { python3 -c "import time; time.sleep(max(0, $1 - time.time()))"; }
+now_us() { python3 -c 'import time; print(int(time.time() * 1e6))'; }
+
+# Slow peer 10.77.0.3: drop every FIN to it from T0+5 to T0+21 (the burst at
+# T0+20 lands just before the end: one clear FIN-WAIT-1 / orphan peak).
+(
+    sleep_until "$T0 + 5"
+    ip netns exec "$SRV" nft add rule inet finscope slowpeer ip daddr 10.77.0.3 tcp flags '&' fin == fin drop
+    echo "drop_fin_10.77.0.3_start_us=$(now_us)" >>"$WORK/meta.txt"
+    sleep_until "$T0 + 21"
+    ip netns exec "$SRV" nft flush chain inet finscope slowpeer
+    echo "drop_fin_10.77.0.3_end_us=$(now_us)" >>"$WORK/meta.txt"
+) &
+PIDS+=($!)
+
+echo "T0=$T0: traffic for 45 s, then waiting for TIME-WAIT to drain (~70 s)"
+ip netns exec "$CLI" python3 "$WORK/client.py" "$T0" "$WORK/connections.csv" "$SEED"
+wait "$SAMPLER" || true
+sleep 0.5
+kill -INT "$TCPDUMP"
+wait "$TCPDUMP" || true
+cat "$WORK/tcpdump.log"
+ip netns exec "$SRV" nft list ruleset >"$WORK/nft.txt"
+
+{
+    echo "made_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "kernel=$(uname -r)"
+    echo "t0_us=$(python3 -c "print(int($T0 * 1e6))")"
+    echo "seed=$SEED"
+    for s in tcp_fin_timeout tcp_orphan_retries tcp_max_tw_buckets; do
+        echo "$s=$(ip netns exec "$CLI" cat /proc/sys/net/ipv4/$s)"
+    done
+    echo "tcp_max_orphans=$(cat /proc/sys/net/ipv4/tcp_max_orphans)"
+    grep -E "packets (captured|received by filter|dropped by kernel)" "$WORK/tcpdump.log" |
+        sed -E 's/^([0-9]+) (.*)$/tcpdump_\2=\1/; s/ /_/g'
+    cat "$WORK/meta.txt"
+} >"$WORK/meta.final"
+
+cp "$WORK/capture.pcap" "$HERE/capture.pcap"
+cp "$WORK/truth.csv" "$HERE/truth.csv"
+cp "$WORK/connections.csv" "$HERE/connections.csv"
+cp "$WORK/meta.final" "$HERE/meta.txt"
+chmod 644 "$HERE"/capture.pcap "$HERE"/truth.csv "$HERE"/connections.csv "$HERE"/meta.txt
+echo "wrote $HERE/{capture.pcap,truth.csv,connections.csv,meta.txt}"
+ls -l "$HERE"

@@ -1,0 +1,511 @@
+//! Every subcommand run as a process: exit codes, stdout and stderr.
+//!
+//! Exit codes: 0 ok; 1 `check` bound violated / `diff` regression; 2 bad
+//! usage or unreadable input; 3 capture corrupt part-way.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let out = Command::cargo_bin("finscope")
+        .unwrap()
+        .env_remove("FINSCOPE_BUFFER")
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json_report(dir: &Path, name: &str, args: &[&str]) -> String {
+    let p = dir.join(name).display().to_string();
+    let mut a = vec!["analyze", "-q", "--json-out", &p];
+    a.extend_from_slice(args);
+    let r = run(&a);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    p
+}
+
+// ---- analyze ----
+
+#[test]
+fn analyze_exit_codes() {
+    let r = run(&["analyze", "-q", &fixture("sample.pcap")]);
+    assert_eq!(r.code, 0);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    let r = run(&["analyze", "-q", "/nonexistent/x.pcap"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("/nonexistent/x.pcap"), "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    let r = run(&["analyze"]);
+    assert_eq!(r.code, 2);
+    let r = run(&["analyze", "-q", &fixture("truncated_tail.pcap")]);
+    assert_eq!(r.code, 0, "a truncated tail is a warning");
+    assert!(r.stderr.contains("warning"), "{}", r.stderr);
+}
+
+#[test]
+fn analyze_empty_directory_and_unmatched_glob() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("README"), "not a capture").unwrap();
+    let d = dir.path().display().to_string();
+    let r = run(&["analyze", "-q", &d]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no capture file"), "{}", r.stderr);
+    let r = run(&["analyze", "-q", &format!("{d}/*.pcap")]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no file matches"), "{}", r.stderr);
+    // A directory's non-capture files are skipped with a note.
+    std::fs::copy(fixture("fin_4way.pcap"), dir.path().join("a.pcap")).unwrap();
+    let r = run(&["analyze", "-q", &d]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("skipped"), "{}", r.stderr);
+}
+
+#[test]
+fn bzip2_still_asks_to_decompress() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.pcap.bz2");
+    std::fs::write(&p, b"BZh91AY&SY\x00\x00\x00\x00").unwrap();
+    let r = run(&["analyze", "-q", p.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("bzip2"), "{}", r.stderr);
+}
+
+// ---- --filter ----
+
+#[test]
+fn filter_restricts_and_reports_errors() {
+    let s = fixture("sample.pcap");
+    let all = run(&["analyze", "-q", "--json", &s]);
+    let all: Value = serde_json::from_str(&all.stdout).unwrap();
+    let r = run(&[
+        "analyze",
+        "-q",
+        "--json",
+        "--filter",
+        "net 198.51.100.0/24",
+        &s,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["settings"]["filter"], "net 198.51.100.0/24");
+    assert_eq!(
+        v["connections"]["total"], 12,
+        "the slow servers' connections"
+    );
+    assert_eq!(
+        v["fin_retransmissions"]["total"], 24,
+        "12 slow connections, 2 each"
+    );
+    for p in v["peers"].as_array().unwrap() {
+        assert!(p["addr"].as_str().unwrap().starts_with("198.51.100."));
+    }
+    // The complement and the filter add up.
+    let r = run(&[
+        "analyze",
+        "-q",
+        "--json",
+        "--filter",
+        "not net 198.51.100.0/24",
+        &s,
+    ]);
+    let n: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v["connections"]["total"].as_u64().unwrap() + n["connections"]["total"].as_u64().unwrap(),
+        all["connections"]["total"].as_u64().unwrap()
+    );
+    assert_eq!(
+        n["packets"]["frames"], n["packets"]["tcp"],
+        "non-TCP frames are filtered out"
+    );
+
+    let r = run(&["analyze", "-q", "--filter", "port 443 and hots 1.2.3.4", &s]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("column 14"), "{}", r.stderr);
+    assert!(r.stderr.contains("`hots`"), "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+}
+
+// ---- --group-by ----
+
+#[test]
+fn group_by_prefix_and_port() {
+    let s = fixture("sample.pcap");
+    let r = run(&["analyze", "-q", "--json", "--group-by", "prefix:24", &s]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["group_by"], "prefix:24,64");
+    let top = &v["peers"][0];
+    assert_eq!(top["addr"], "198.51.100.0/24", "the slow pool ranks first");
+    assert_eq!(top["members"], 3);
+    assert_eq!(top["connections"], 12);
+    let r = run(&["analyze", "-q", "--json", "--group-by", "port", &s]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["group_by"], "port");
+    let conns: u64 = v["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["connections"].as_u64().unwrap())
+        .sum();
+    assert_eq!(conns, v["connections"]["total"].as_u64().unwrap());
+    assert!(v["peers"][0]["addr"].as_str().unwrap().starts_with("port "));
+    let text = run(&["analyze", "-q", "--group-by", "prefix:24", &s]);
+    assert!(text.stdout.contains("198.51.100.0/24"), "{}", text.stdout);
+    let r = run(&["analyze", "-q", "--group-by", "asn", &s]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("prefix:N"), "{}", r.stderr);
+}
+
+// ---- check ----
+
+#[test]
+fn check_passes_and_fails() {
+    let s = fixture("sample.pcap");
+    let r = run(&[
+        "check",
+        "-q",
+        "--max-fin-ratio",
+        "0.5",
+        "--max-rst-ratio",
+        "50%",
+        &s,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("ok: all 2 bound(s) hold"),
+        "{}",
+        r.stdout
+    );
+
+    let r = run(&[
+        "check",
+        "-q",
+        "--max-fin-ratio",
+        "0.5",
+        "--max-fin-retrans",
+        "3",
+        "--max-p99-fin-ack",
+        "1s",
+        &s,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per violated bound: {}", r.stdout);
+    assert!(lines[0].starts_with("FAIL max-fin-retrans: fin_retransmissions.total 32 > 3"));
+    assert!(
+        lines[0].contains("worst peers: 198.51.100.66 (10)"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("FAIL max-p99-fin-ack:"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].contains("198.51.100."), "{}", lines[1]);
+    assert!(
+        r.stderr.contains("2 of 3 bound(s) violated"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn check_json_verdict() {
+    let r = run(&[
+        "check",
+        "-q",
+        "--json",
+        "--max-fin-retrans",
+        "5%",
+        "--max-unacked-fins",
+        "0",
+        &fixture("sample.pcap"),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["verdict_version"], 1);
+    assert_eq!(v["ok"], false);
+    let checks = v["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["bound"], "max-fin-retrans");
+    assert_eq!(checks[0]["unit"], "ratio");
+    assert_eq!(checks[0]["ok"], false);
+    assert!(!checks[0]["worst_peers"].as_array().unwrap().is_empty());
+    assert_eq!(checks[1]["bound"], "max-unacked-fins");
+}
+
+#[test]
+fn check_config_file_and_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("finscope.toml");
+    std::fs::write(
+        &cfg,
+        "[check]\nmax-fin-retrans = 3\nmax-fin-ratio = \"50%\"\n",
+    )
+    .unwrap();
+    let (c, s) = (cfg.to_str().unwrap(), fixture("sample.pcap"));
+    let r = run(&["check", "-q", "--config", c, &s]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("> 3"), "{}", r.stdout);
+    // The command line wins over the file.
+    let r = run(&["check", "-q", "--config", c, "--max-fin-retrans", "100", &s]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    std::fs::write(&cfg, "[check]\nmax-fin-retrans = \"many\"\n").unwrap();
+    let r = run(&["check", "-q", "--config", c, &s]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("max-fin-retrans = many"), "{}", r.stderr);
+    std::fs::write(&cfg, "[check]\nmax_fin_retrans = 3\n").unwrap();
+    let r = run(&["check", "-q", "--config", c, &s]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("max_fin_retrans"), "{}", r.stderr);
+}
+
+#[test]
+fn check_usage_errors() {
+    let s = fixture("sample.pcap");
+    let r = run(&["check", "-q", &s]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no bound given"), "{}", r.stderr);
+    let r = run(&["check", "-q", "--max-p99-fin-ack", "soon", &s]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("duration"), "{}", r.stderr);
+    let r = run(&["check", "-q", "--max-fin-ratio", "0.1", "/nonexistent.pcap"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("/nonexistent.pcap"), "{}", r.stderr);
+    let r = run(&["check", "-q", "--config", "/nonexistent.toml", &s]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn check_a_saved_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let rep = json_report(dir.path(), "r.json", &[&fixture("fin_retransmit.pcap")]);
+    let r = run(&["check", "--max-fin-retrans", "0", &rep]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.starts_with("FAIL max-fin-retrans"), "{}", r.stdout);
+    let r = run(&["check", "--max-fin-retrans", "1000", &rep]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn check_corrupt_capture_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = std::fs::read(fixture("fin_4way.pcap")).unwrap();
+    // A record header claiming an absurd length, after the first record.
+    let first = 24 + 16 + u32::from_le_bytes(b[32..36].try_into().unwrap()) as usize;
+    b[first + 8..first + 12].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+    let p = dir.path().join("bad.pcap");
+    std::fs::write(&p, &b).unwrap();
+    let r = run(&["check", "-q", "--max-fin-ratio", "1", p.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("corrupt"), "{}", r.stderr);
+}
+
+// ---- diff ----
+
+#[test]
+fn diff_same_and_regressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = json_report(dir.path(), "base.json", &[&fixture("fin_4way.pcap")]);
+    let same = run(&["diff", &base, &base]);
+    assert_eq!(same.code, 0, "{}", same.stderr);
+    assert_eq!(same.stdout.trim(), "no regression");
+
+    let new = json_report(dir.path(), "new.json", &[&fixture("fin_retransmit.pcap")]);
+    let r = run(&["diff", &base, &new]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("WORSE  fin_retransmission_rate"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("appeared"), "{}", r.stdout);
+    assert!(r.stdout.lines().last().unwrap().starts_with("regression:"));
+    // The other way round nothing got worse.
+    let r = run(&["diff", &new, &base]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+
+    let r = run(&["diff", "--json", &base, &new]);
+    assert_eq!(r.code, 1);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["regression"], true);
+    let f = v["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["figure"] == "fin_retransmission_rate")
+        .unwrap();
+    assert_eq!(f["regressed"], true);
+
+    // A generous absolute tolerance for every figure that moved hides it.
+    let r = run(&[
+        "diff",
+        "--tolerance",
+        "fin_retransmission_rate=1",
+        "--tolerance",
+        "fin_ack_p50_us=100000000",
+        "--tolerance",
+        "fin_ack_p99_us=100000000",
+        "--tolerance",
+        "close_total_p99_us=100000000",
+        "--tolerance",
+        "fin_ratio=1",
+        &base,
+        &new,
+    ]);
+    assert!(!r.stdout.contains("WORSE  fin_"), "{}", r.stdout);
+    let r = run(&["diff", "--tolerance", "fin_ration=1", &base, &new]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("unknown figure `fin_ration`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn diff_refuses_other_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = json_report(dir.path(), "base.json", &[&fixture("fin_4way.pcap")]);
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    for (version, msg) in [
+        (99, "newer than this finscope reads"),
+        (0, "no longer read"),
+    ] {
+        v["schema_version"] = version.into();
+        let p = dir.path().join(format!("v{version}.json"));
+        std::fs::write(&p, v.to_string()).unwrap();
+        let r = run(&["diff", &base, p.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{version}");
+        assert!(r.stderr.contains(msg), "{}", r.stderr);
+    }
+    let p = dir.path().join("other.json");
+    std::fs::write(&p, "{\"hello\": 1}").unwrap();
+    let r = run(&["diff", &base, p.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not a finscope report"), "{}", r.stderr);
+    let r = run(&["diff", &base, "/nonexistent.json"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("/nonexistent.json"), "{}", r.stderr);
+}
+
+// ---- --flows ----
+
+#[test]
+fn flows_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("f.csv");
+    let r = run(&[
+        "analyze",
+        "-q",
+        "--flows",
+        p.to_str().unwrap(),
+        "--flows-format",
+        "csv",
+        &fixture("fin_retransmit.pcap"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let csv = std::fs::read_to_string(&p).unwrap();
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("first_ts_us,last_ts_us,end_ts_us,")
+    );
+    assert_eq!(lines.count(), 1);
+    let r = run(&[
+        "analyze",
+        "-q",
+        "--flows-format",
+        "csv",
+        &fixture("fin_4way.pcap"),
+    ]);
+    assert_eq!(r.code, 2, "--flows-format needs --flows");
+    let r = run(&[
+        "analyze",
+        "-q",
+        "--flows",
+        "/nonexistent/dir/f.jsonl",
+        &fixture("fin_4way.pcap"),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("/nonexistent/dir/f.jsonl"),
+        "{}",
+        r.stderr
+    );
+}
+
+// ---- docs/ci.md ----
+
+/// The CI example in docs/ci.md: its config file and its commands, run as written.
+#[test]
+fn ci_doc_example_runs() {
+    let doc = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/ci.md"))
+        .unwrap();
+    let block = |tag: &str| -> String {
+        let start = doc.find(&format!("```{tag}\n")).unwrap() + tag.len() + 4;
+        let end = doc[start..].find("```").unwrap() + start;
+        doc[start..end].to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("finscope.toml"), block("toml")).unwrap();
+    std::fs::create_dir(dir.path().join("traces")).unwrap();
+    std::fs::copy(fixture("sample.pcap"), dir.path().join("traces/smoke.pcap")).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("finscope");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // The workflow's `run:` step, as a shell script.
+    let yaml = block("yaml");
+    let script: String = yaml
+        .lines()
+        .skip_while(|l| !l.contains("# finscope-check-begin"))
+        .take_while(|l| !l.contains("# finscope-check-end"))
+        .map(|l| l.trim_start())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(script.contains("finscope check"), "{script}");
+    let out = std::process::Command::new("bash")
+        .arg("-ec")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let code = out.status.code();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // sample.pcap has slow peers: the example's bounds catch them.
+    assert_eq!(
+        code,
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("FAIL max-fin-retrans"), "{stdout}");
+    assert!(dir.path().join("finscope-verdict.json").exists());
+}

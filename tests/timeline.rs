@@ -1,0 +1,133 @@
+//! `finscope timeline` on generated captures, against hand-computed states.
+//!
+//! fin_retransmit.pcap (testdata/README.md): the client (local) sends its FIN
+//! at 1000 ms, retransmits it at 1200, 1600 and 2400 ms, the server ACKs it at
+//! 15000 ms and sends its own FIN at 15100 ms; the capture ends at 15110 ms.
+//! So, from the local side: ESTABLISHED 0..1000, FIN-WAIT-1 1000..15000 (14 s),
+//! FIN-WAIT-2 15000..15100, TIME-WAIT from 15100 (clipped to the capture end
+//! for `state_time_us`: 10 ms).
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const T0_US: u64 = 1_700_000_000_000_000;
+
+fn timeline(args: &[&str]) -> Value {
+    let out = Command::cargo_bin("finscope")
+        .expect("binary")
+        .arg("timeline")
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn fin_wait_1_from_a_slow_ack() {
+    let t = timeline(&["testdata/fin_retransmit.pcap"]);
+    assert_eq!(t["bucket_us"], 1_000_000);
+    assert_eq!(t["start_us"], T0_US);
+    assert_eq!(t["buckets"].as_array().map(|b| b.len()), Some(16));
+    let st = &t["state_time_us"];
+    assert_eq!(st["established"], 1_000_000);
+    assert_eq!(st["fin_wait_1"], 14_000_000);
+    assert_eq!(st["fin_wait_2"], 100_000);
+    assert_eq!(st["time_wait"], 10_000);
+    assert_eq!(st["orphans"], 14_000_000);
+    assert_eq!(st["close_wait"], 0);
+    // In FIN-WAIT-1 at every bucket end inside [1 s, 15 s): ends 1..=14 s,
+    // i.e. buckets 0..=13 (the FIN leaves exactly at the end of bucket 0).
+    let b = t["buckets"].as_array().expect("buckets");
+    let fw1: Vec<i64> = b
+        .iter()
+        .map(|x| x["fin_wait_1"].as_i64().unwrap_or(-1))
+        .collect();
+    let mut want = vec![0i64; 16];
+    for w in want.iter_mut().take(14) {
+        *w = 1;
+    }
+    assert_eq!(fw1, want);
+    assert_eq!(b[0]["established"], 0);
+    assert_eq!(b[15]["time_wait"], 1);
+    assert_eq!(t["peaks"]["fin_wait_1"]["value"], 1);
+    assert_eq!(t["peaks"]["fin_wait_1"]["t_us"], T0_US + 1_000_000);
+    // Counters: 4 FIN retransmissions in buckets 1 (1200, 1600) and 2 (2400),
+    // the spurious one at 15020 in bucket 15.
+    assert_eq!(b[1]["fin_retransmissions"], 2);
+    assert_eq!(b[2]["fin_retransmissions"], 1);
+    assert_eq!(b[15]["fin_retransmissions"], 1);
+    // The diagnosis names FIN-WAIT-1, tcp_orphan_retries, and rules out tcp_fin_timeout.
+    let d = &t["diagnosis"][0];
+    assert_eq!(d["id"], "fin_wait_1_dominates");
+    let text = d["finding"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("tcp_fin_timeout") && text.contains("will not help"),
+        "{text}"
+    );
+    let tun = d["tunables"].to_string();
+    assert!(tun.contains("net.ipv4.tcp_orphan_retries"), "{tun}");
+    assert!(d["evidence"].to_string().contains("203.0.113.13"));
+}
+
+#[test]
+fn orphan_retries_what_if_and_limits() {
+    // Observed first RTO 200 ms; with 2 retries the orphan dies at
+    // 1000 + 200 + 400 + 800 = 2400 ms instead of waiting 14 s for the ACK.
+    let t = timeline(&[
+        "--orphan-retries",
+        "2",
+        "--max-orphans",
+        "0",
+        "testdata/fin_retransmit.pcap",
+    ]);
+    let x = &t["limits"]["orphan_retries"];
+    assert_eq!(x["orphans_killed"], 1);
+    assert_eq!(x["fin_wait_1_peak"], 1);
+    let b = t["buckets"].as_array().expect("buckets");
+    assert_eq!(b[1]["fin_wait_1_limited"], 1);
+    assert_eq!(b[2]["fin_wait_1_limited"], 0);
+    assert_eq!(b[2]["fin_wait_1"], 1);
+    let c = &t["limits"]["max_orphans"];
+    assert_eq!(c["buckets_over"], 14);
+    assert_eq!(c["first_t_us"], T0_US + 1_000_000);
+    assert_eq!(b[1]["over_max_orphans"], true);
+}
+
+#[test]
+fn csv_and_bucket_width() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("t.csv");
+    let t = timeline(&[
+        "--bucket",
+        "500ms",
+        "--csv",
+        csv.to_str().unwrap_or_default(),
+        "testdata/fin_retransmit.pcap",
+    ]);
+    assert_eq!(t["bucket_us"], 500_000);
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("t_us,established,fin_wait_1,"));
+    assert_eq!(
+        lines.len(),
+        1 + t["buckets"].as_array().map_or(0, |b| b.len())
+    );
+}
+
+#[test]
+fn analyze_json_carries_timeline_and_diagnosis() {
+    let out = Command::cargo_bin("finscope")
+        .expect("binary")
+        .args(["analyze", "--json", "testdata/fin_retransmit.pcap"])
+        .output()
+        .expect("run");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["timeline"]["state_time_us"]["fin_wait_1"], 14_000_000);
+    assert_eq!(v["diagnosis"][0]["id"], "fin_wait_1_dominates");
+}

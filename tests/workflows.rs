@@ -1,0 +1,311 @@
+//! Invariants of real workflows, run as processes: a capture cut into parts
+//! (as `editcap -c` or `tcpdump -C` would) gives the report of the whole
+//! file, in whatever order the parts are named and whether given as files, a
+//! directory or a glob; compressed and piped input gives the report of the
+//! plain file; flow records agree with the report.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
+}
+
+fn finscope() -> Command {
+    let mut c = Command::cargo_bin("finscope").unwrap();
+    c.env_remove("FINSCOPE_BUFFER");
+    c
+}
+
+/// `analyze --json` of `args`; the report without the per-file entries
+/// (paths and byte counts differ by construction).
+fn report(args: &[&str], stdin: Option<Vec<u8>>) -> Value {
+    let mut c = finscope();
+    c.arg("analyze").arg("--json").arg("-q").args(args);
+    if let Some(bytes) = stdin {
+        c.write_stdin(bytes);
+    }
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["capture"]
+        .as_object_mut()
+        .unwrap()
+        .remove("files")
+        .unwrap();
+    v
+}
+
+/// Splits a classic pcap after every `n` records: each part gets the file
+/// header, as `editcap -c n` writes them.
+fn split_pcap(bytes: &[u8], n: usize) -> Vec<Vec<u8>> {
+    let (hdr, mut rest) = bytes.split_at(24);
+    let be = hdr[..4] == [0xa1, 0xb2, 0xc3, 0xd4] || hdr[..4] == [0xa1, 0xb2, 0x3c, 0x4d];
+    let mut parts = Vec::new();
+    let mut cur = hdr.to_vec();
+    let mut count = 0;
+    while rest.len() >= 16 {
+        let l: [u8; 4] = rest[8..12].try_into().unwrap();
+        let caplen = if be {
+            u32::from_be_bytes(l)
+        } else {
+            u32::from_le_bytes(l)
+        } as usize;
+        let (rec, tail) = rest.split_at(16 + caplen);
+        cur.extend_from_slice(rec);
+        rest = tail;
+        count += 1;
+        if count % n == 0 {
+            parts.push(std::mem::replace(&mut cur, hdr.to_vec()));
+        }
+    }
+    if cur.len() > 24 {
+        parts.push(cur);
+    }
+    parts
+}
+
+fn write_parts(dir: &Path, parts: &[Vec<u8>], name: impl Fn(usize) -> String) -> Vec<String> {
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let path = dir.join(name(i));
+            std::fs::write(&path, p).unwrap();
+            path.display().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn cut_capture_gives_the_whole_report() {
+    let whole_path = fixture("sample.pcap");
+    let whole = report(&[whole_path.to_str().unwrap()], None);
+    let bytes = std::fs::read(&whole_path).unwrap();
+    for n in [13, 100, 500] {
+        let parts = split_pcap(&bytes, n);
+        assert!(parts.len() > 1, "n={n}");
+        let dir = tempfile::tempdir().unwrap();
+        // Named so that name order is NOT capture order: the first part last.
+        let files = write_parts(dir.path(), &parts, |i| {
+            format!("part-{:04}.pcap", (i + 1) % parts.len())
+        });
+        let args: Vec<&str> = files.iter().map(String::as_str).collect();
+        assert_eq!(report(&args, None), whole, "{n} records per part, files");
+        let reversed: Vec<&str> = args.iter().rev().copied().collect();
+        assert_eq!(
+            report(&reversed, None),
+            whole,
+            "{n} records per part, reversed"
+        );
+        let d = dir.path().to_str().unwrap();
+        assert_eq!(report(&[d], None), whole, "{n} records per part, directory");
+        let glob = format!("{d}/part-*.pcap");
+        assert_eq!(report(&[&glob], None), whole, "{n} records per part, glob");
+    }
+}
+
+#[test]
+fn cut_capture_keeps_flows_and_frame_numbers() {
+    let whole_path = fixture("sample.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(&whole_path).unwrap();
+    let parts = split_pcap(&bytes, 97);
+    let files = write_parts(dir.path(), &parts, |i| format!("rot.pcap{i}"));
+    let whole_flows = dir.path().join("whole.jsonl");
+    let parts_flows = dir.path().join("parts.jsonl");
+    finscope()
+        .args(["analyze", "-q", "--flows"])
+        .arg(&whole_flows)
+        .arg(&whole_path)
+        .assert()
+        .success();
+    finscope()
+        .args(["analyze", "-q", "-j", "3", "--flows"])
+        .arg(&parts_flows)
+        .args(&files)
+        .assert()
+        .success();
+    let a = std::fs::read_to_string(&whole_flows).unwrap();
+    assert_eq!(a, std::fs::read_to_string(&parts_flows).unwrap());
+    assert_eq!(a.lines().count(), 121);
+}
+
+fn gzip(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+fn zstd(b: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(b, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+fn xz(b: &[u8]) -> Vec<u8> {
+    let mut w =
+        lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
+    w.write_all(b).unwrap();
+    w.finish().unwrap()
+}
+
+#[test]
+fn compressed_and_piped_input_gives_the_plain_report() {
+    for name in ["sample.pcap", "multi_idb.pcapng", "fin_retransmit.pcap"] {
+        let path = fixture(name);
+        let plain = report(&[path.to_str().unwrap()], None);
+        let bytes = std::fs::read(&path).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // Extensions that lie: detection is by magic number only.
+        for (ext, data) in [
+            ("gz", gzip(&bytes)),
+            ("zst", zstd(&bytes)),
+            ("xz", xz(&bytes)),
+            ("pcap", gzip(&bytes)),
+        ] {
+            let p = dir.path().join(format!("{name}.{ext}"));
+            std::fs::write(&p, &data).unwrap();
+            assert_eq!(report(&[p.to_str().unwrap()], None), plain, "{name}.{ext}");
+            assert_eq!(report(&["-"], Some(data)), plain, "{name}.{ext} on stdin");
+        }
+        assert_eq!(report(&["-"], Some(bytes)), plain, "{name} on stdin");
+    }
+}
+
+#[test]
+fn compressed_parts_mix_with_plain_parts() {
+    let whole_path = fixture("sample.pcap");
+    let whole = report(&[whole_path.to_str().unwrap()], None);
+    let parts = split_pcap(&std::fs::read(&whole_path).unwrap(), 300);
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let (ext, data) = match i % 3 {
+            0 => ("pcap", p.clone()),
+            1 => ("pcap.gz", gzip(p)),
+            _ => ("pcap.zst", zstd(p)),
+        };
+        let path = dir.path().join(format!("x{i}.{ext}"));
+        std::fs::write(&path, data).unwrap();
+        args.push(path.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(report(&args, None), whole);
+}
+
+#[test]
+fn damaged_compressed_input_is_reported() {
+    let bytes = std::fs::read(fixture("sample.pcap")).unwrap();
+    let gz = gzip(&bytes);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cut.pcap.gz");
+    std::fs::write(&p, &gz[..gz.len() / 2]).unwrap();
+    let out = finscope().args(["analyze", "-q"]).arg(&p).output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cut.pcap.gz"), "{err}");
+}
+
+#[test]
+fn flows_agree_with_the_report() {
+    let path = fixture("sample.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let jl = dir.path().join("f.jsonl");
+    let out = finscope()
+        .args(["analyze", "-q", "--json", "--flows"])
+        .arg(&jl)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = std::fs::read_to_string(&jl).unwrap();
+    let recs: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        recs.len() as u64,
+        r["connections"]["total"].as_u64().unwrap()
+    );
+    let sum = |k: &str| recs.iter().map(|x| x[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(
+        sum("local_fin_retransmissions") + sum("remote_fin_retransmissions"),
+        r["fin_retransmissions"]["total"].as_u64().unwrap()
+    );
+    for (col, metric) in [
+        ("fin_ack_us", "fin_ack"),
+        ("fin_fin_us", "fin_fin"),
+        ("close_total_us", "close_total"),
+    ] {
+        let n = recs.iter().filter(|x| !x[col].is_null()).count() as u64;
+        assert_eq!(
+            n,
+            r["latency"][metric]["all"]["count"].as_u64().unwrap(),
+            "{col}"
+        );
+        let max = recs.iter().filter_map(|x| x[col].as_u64()).max();
+        assert_eq!(max, r["latency"][metric]["all"]["max_us"].as_u64(), "{col}");
+    }
+    for o in ["complete", "reset", "fin_unacked"] {
+        let n = recs.iter().filter(|x| x["outcome"] == o).count() as u64;
+        assert_eq!(n, r["outcomes"][o].as_u64().unwrap(), "{o}");
+    }
+    // Sorted by first packet time.
+    let ts: Vec<u64> = recs
+        .iter()
+        .map(|x| x["first_ts_us"].as_u64().unwrap())
+        .collect();
+    assert!(ts.windows(2).all(|w| w[0] <= w[1]));
+
+    // CSV: the same records, the same columns in the same order.
+    let csv = dir.path().join("f.csv");
+    finscope()
+        .args([
+            "analyze",
+            "-q",
+            "-j",
+            "4",
+            "--flows-format",
+            "csv",
+            "--flows",
+        ])
+        .arg(&csv)
+        .arg(&path)
+        .assert()
+        .success();
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let keys: Vec<String> = text
+        .lines()
+        .next()
+        .map(|l| {
+            // Key order as written (serde_json's Map would sort it).
+            l.trim_matches(['{', '}'])
+                .split(',')
+                .map(|kv| kv.split(':').next().unwrap().trim_matches('"').to_string())
+                .collect()
+        })
+        .unwrap();
+    assert_eq!(header, keys);
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), recs.len());
+    for (row, rec) in rows.iter().zip(&recs) {
+        for (cell, key) in row.split(',').zip(&header) {
+            let want = match &rec[*key] {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            assert_eq!(cell, want, "{key}");
+        }
+    }
+}
