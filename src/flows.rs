@@ -1,15 +1,22 @@
 //! `--flows FILE`: one record per connection, as JSON Lines or CSV, for
 //! pandas, duckdb or a spreadsheet. docs/flows.md documents every column.
 //!
-//! Records are sorted by first packet time, then first frame, then flow key,
-//! so the file does not depend on the thread count. Both formats come from
+//! Records are written while the capture is read, so memory stays bounded
+//! by the connections live at once, not by all connections. They come in
+//! order of retirement on the capture clock ([`Retired::clock`], the
+//! `retired_ts_us` column), then first packet time, first frame and flow
+//! key: an order that depends neither on the thread count nor on how the
+//! input is cut into batches. [`FlowWriter`] holds back the records that a
+//! later batch could still precede (retired at the latest clock so far)
+//! until the pipeline's watermark passes them. Both formats come from
 //! the one list of columns in [`FlowRecord::columns`]: same names, same
 //! order; an absent value is `null` in JSON and an empty cell in CSV.
 //! Timestamps are microseconds since the Unix epoch, latencies microseconds.
 
 use crate::flow::conn::{Conn, SidesBy};
-use crate::flow::key::Side;
+use crate::flow::key::{FlowKey, Side};
 use crate::flow::table::Retired;
+use crate::pipeline::FlowSink;
 use std::io::{self, Write};
 
 /// Output format of `--flows`.
@@ -141,19 +148,84 @@ impl<'a> FlowRecord<'a> {
             ("local_bytes", Value::U64(l.bytes)),
             ("remote_bytes", Value::U64(r.bytes)),
             ("fin_moved", Value::U64(u64::from(c.fin_moved))),
+            ("retired_ts_us", Value::U64(us(self.r.clock))),
         ]
     }
 }
 
+/// The documented order: retire clock, first packet time, first frame,
+/// flow key (a total order: a frame starts at most one connection).
+fn order(r: &Retired) -> (u64, u64, u64, FlowKey) {
+    (r.clock, r.conn.first_ts, r.conn.first_frame, r.conn.key)
+}
+
 /// Sorts connections into the documented order.
 pub fn sort(flows: &mut [Retired]) {
-    flows.sort_by(|a, b| {
-        (a.conn.first_ts, a.conn.first_frame, a.conn.key).cmp(&(
-            b.conn.first_ts,
-            b.conn.first_frame,
-            b.conn.key,
-        ))
-    });
+    flows.sort_unstable_by_key(order);
+}
+
+/// Writes records as the pipeline hands them over, in the documented order.
+pub struct FlowWriter<W: Write> {
+    out: W,
+    format: FlowsFormat,
+    /// Records that a later batch could still precede.
+    held: Vec<Retired>,
+    /// The first write error; nothing is written after it.
+    error: Option<io::Error>,
+    written: u64,
+}
+
+impl<W: Write> FlowWriter<W> {
+    /// A writer to `out` (the CSV header is written at once).
+    pub fn new(mut out: W, format: FlowsFormat) -> io::Result<Self> {
+        if format == FlowsFormat::Csv {
+            writeln!(out, "{}", column_names().join(","))?;
+        }
+        Ok(FlowWriter {
+            out,
+            format,
+            held: Vec::new(),
+            error: None,
+            written: 0,
+        })
+    }
+
+    /// Takes `batch`; writes, in order, every record retired before
+    /// `watermark` (no later record can precede those); `u64::MAX`: every
+    /// record (the end; a clock can be `u64::MAX` when timestamps saturate).
+    pub fn push(&mut self, batch: &mut Vec<Retired>, watermark: u64) {
+        self.held.append(batch);
+        sort(&mut self.held);
+        let ready = if watermark == u64::MAX {
+            self.held.len()
+        } else {
+            self.held.partition_point(|r| r.clock < watermark)
+        };
+        if self.error.is_none() {
+            let r = write_records(&self.held[..ready], self.format, &mut self.out);
+            self.error = r.err();
+        }
+        self.written += ready as u64;
+        self.held.drain(..ready);
+    }
+
+    /// Writes what is held back, flushes, and returns the records written
+    /// and the writer, or the first write error.
+    pub fn finish(mut self) -> io::Result<(u64, W)> {
+        let mut rest = Vec::new();
+        self.push(&mut rest, u64::MAX);
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.out.flush()?;
+        Ok((self.written, self.out))
+    }
+}
+
+impl<W: Write> FlowSink for FlowWriter<W> {
+    fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64) {
+        self.push(retired, watermark);
+    }
 }
 
 fn json_string(s: &str) -> String {
@@ -169,11 +241,8 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-/// Writes `flows` (already sorted) in `format`.
-pub fn write(flows: &[Retired], format: FlowsFormat, w: &mut impl Write) -> io::Result<()> {
-    if format == FlowsFormat::Csv {
-        writeln!(w, "{}", column_names().join(","))?;
-    }
+/// Writes records (already sorted, no header) in `format`.
+fn write_records(flows: &[Retired], format: FlowsFormat, w: &mut impl Write) -> io::Result<()> {
     for f in flows {
         let cols = FlowRecord::new(f).columns();
         let line: Vec<String> = match format {
@@ -229,6 +298,7 @@ pub fn column_names() -> Vec<&'static str> {
         local: 0,
         end_ts: 0,
         open: false,
+        clock: 0,
     };
     FlowRecord::new(&r)
         .columns()

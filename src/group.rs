@@ -12,11 +12,12 @@
 //! ([`PeerStats`]' `AddAssign`), and groups are ranked like peers.
 
 use crate::flow::key::Cidr;
+use crate::flow::table::Retired;
 use crate::metrics::Summary;
 use crate::metrics::peers::{PeerStats, RankBy, rank};
-use crate::pipeline::Analysis;
+use crate::pipeline::{Analysis, FlowSink};
 use crate::report::Peer;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// How remote peers are grouped.
@@ -63,7 +64,7 @@ impl std::fmt::Display for GroupBy {
 }
 
 impl GroupBy {
-    /// True when grouping needs every finished connection (`Options::flows`).
+    /// True when grouping needs every finished connection ([`PortGroups`]).
     pub fn needs_flows(self) -> bool {
         self == GroupBy::Port
     }
@@ -89,13 +90,62 @@ impl GroupBy {
     }
 }
 
+/// Members listed per group ([`Peer::worst_members`]).
+const MEMBERS_SHOWN: usize = 5;
+
+/// `--group-by port` figures, gathered while the capture is read (a
+/// [`FlowSink`]): per (remote port, remote address), the peer figures of
+/// its connections. Memory grows with the distinct (port, address) pairs,
+/// not with the number of connections.
+#[derive(Default)]
+pub struct PortGroups {
+    pairs: FxHashMap<(u16, IpAddr), PeerStats>,
+    /// Reused to compute one connection's peer figures exactly as
+    /// [`Summary::add_conn`] does; renewed now and then so that its other
+    /// figures do not grow.
+    scratch: Summary,
+    folded: u64,
+}
+
+impl PortGroups {
+    /// Folds one finished connection in.
+    pub fn add(&mut self, r: &Retired) {
+        if self.folded.is_multiple_of(4096) {
+            self.scratch = Summary::default();
+        }
+        self.folded += 1;
+        let (ip, port) = r.conn.key.endpoint(1 - r.local);
+        self.scratch.peers.clear();
+        self.scratch.add_conn(&r.conn, r.local, r.end_ts, r.open);
+        let pair = self.pairs.entry((port, ip)).or_default();
+        for ps in self.scratch.peers.values() {
+            *pair += ps;
+        }
+    }
+}
+
+impl FlowSink for PortGroups {
+    fn retired(&mut self, retired: &mut Vec<Retired>, _watermark: u64) {
+        retired.iter().for_each(|r| self.add(r));
+    }
+}
+
 /// Groups of one analysis, ranked: the peer rows (at most `top`) and the
 /// number of groups. `None` for [`GroupBy::Ip`] (the report's own peers).
-pub fn peers(a: &Analysis, by: GroupBy, rank_by: RankBy, top: usize) -> Option<(Vec<Peer>, u64)> {
+/// [`GroupBy::Port`] needs `ports`, filled by the pipeline
+/// ([`crate::pipeline::analyze_with`]).
+pub fn peers(
+    a: &Analysis,
+    by: GroupBy,
+    rank_by: RankBy,
+    top: usize,
+    ports: Option<&PortGroups>,
+) -> Option<(Vec<Peer>, u64)> {
     // Groups are keyed by an address so that they rank with the peers'
     // own ordering (ties broken by address ascending). Ports map to
     // 0.0.x.y, i.e. ascending port order.
-    let mut groups: FxHashMap<IpAddr, (PeerStats, FxHashSet<IpAddr>)> = FxHashMap::default();
+    type Group<'a> = (PeerStats, Vec<(IpAddr, &'a PeerStats)>);
+    let mut groups: FxHashMap<IpAddr, Group> = FxHashMap::default();
     let mut labels: FxHashMap<IpAddr, String> = FxHashMap::default();
     match by {
         GroupBy::Ip => return None,
@@ -104,37 +154,35 @@ pub fn peers(a: &Analysis, by: GroupBy, rank_by: RankBy, top: usize) -> Option<(
                 let net = by.network(*ip);
                 let g = groups.entry(net.addr).or_default();
                 g.0 += ps;
-                g.1.insert(*ip);
+                g.1.push((*ip, ps));
                 labels.entry(net.addr).or_insert_with(|| net.to_string());
             }
         }
         GroupBy::Port => {
-            // The peer figures of one connection, as Summary::add_conn makes
-            // them, folded into its remote port's group.
-            let mut scratch = Summary::default();
-            for r in &a.flows {
-                let (ip, port) = r.conn.key.endpoint(1 - r.local);
-                scratch.peers.clear();
-                scratch.add_conn(&r.conn, r.local, r.end_ts, r.open);
-                let key = IpAddr::V4(Ipv4Addr::from(u32::from(port)));
+            for ((port, ip), ps) in ports.map(|p| &p.pairs).into_iter().flatten() {
+                let key = IpAddr::V4(Ipv4Addr::from(u32::from(*port)));
                 let g = groups.entry(key).or_default();
-                for ps in scratch.peers.values() {
-                    g.0 += ps;
-                }
-                g.1.insert(ip);
+                g.0 += ps;
+                g.1.push((*ip, ps));
                 labels.entry(key).or_insert_with(|| format!("port {port}"));
             }
         }
     }
     let total = groups.len() as u64;
-    let stats: FxHashMap<IpAddr, PeerStats> =
-        groups.iter().map(|(k, (ps, _))| (*k, ps.clone())).collect();
-    let rows = rank(stats.iter(), rank_by)
+    let stats: FxHashMap<IpAddr, &PeerStats> = groups.iter().map(|(k, g)| (*k, &g.0)).collect();
+    let rows = rank(stats.iter().map(|(k, ps)| (k, *ps)), rank_by)
         .into_iter()
         .take(top)
         .map(|(k, ps)| {
             let mut p = Peer::of(labels.get(&k).cloned().unwrap_or_default(), ps);
-            p.members = groups.get(&k).map(|g| g.1.len() as u64);
+            if let Some((_, members)) = groups.get(&k) {
+                p.members = Some(members.len() as u64);
+                p.worst_members = rank(members.iter().map(|(ip, ps)| (ip, *ps)), rank_by)
+                    .into_iter()
+                    .take(MEMBERS_SHOWN)
+                    .map(|(ip, _)| ip.to_string())
+                    .collect();
+            }
             p
         })
         .collect();

@@ -11,11 +11,22 @@
 //! - [`open`] opens one input and decompresses it on the fly when its first
 //!   bytes are a gzip, zstd or xz magic number (the extension plays no part),
 //!   so a compressed capture or a compressed pipe reads like the plain file.
+//! - A compressed stream that stops early does not fail the read: the
+//!   decompressed bytes up to that point are delivered, then end of input,
+//!   and [`Fault`] says why. Compressed data that stops short (the
+//!   compressor or the copy was interrupted: the decoder wants more and the
+//!   file has no more) is a truncation like a plain file's cut tail; anything
+//!   else the decoder rejects (bad checksum, impossible code) is corruption.
+//!   gzip delivers everything decodable before the damage; zstd loses the
+//!   frame being decoded (at most its window, a few MiB), xz the block being
+//!   decoded when block sizes are recorded (multi-threaded `xz`).
 
 use crate::capture::{CaptureError, CaptureReader, Status};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// A compression format recognised by its magic number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +67,167 @@ pub struct Input {
     /// progress bar); `None` for standard input and compressed files.
     pub len: Option<u64>,
     pub compression: Option<Compression>,
+    /// Set when the decompressor stopped early.
+    pub fault: Fault,
+}
+
+/// Why a compressed stream stopped before its end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamFault {
+    /// The compressed data stops short: the file ended while the decoder
+    /// needed more.
+    Cut,
+    /// The decoder rejected the data (the decoder's message).
+    Corrupt(String),
+}
+
+/// Shared between an [`Input`]'s reader and its caller: how the
+/// decompressor stopped, if it stopped early.
+#[derive(Clone, Debug, Default)]
+pub struct Fault(Arc<Mutex<Option<(Compression, StreamFault)>>>);
+
+impl Fault {
+    fn set(&self, c: Compression, f: StreamFault) {
+        if let Ok(mut g) = self.0.lock() {
+            g.get_or_insert((c, f));
+        }
+    }
+
+    /// The fault, if the decompressor stopped early.
+    pub fn get(&self) -> Option<(Compression, StreamFault)> {
+        self.0.lock().ok().and_then(|g| g.clone())
+    }
+
+    fn error(&self, path: &Path, offset: u64, packet: u64) -> Option<CaptureError> {
+        let path = path.to_path_buf();
+        Some(match self.get()? {
+            (c, StreamFault::Cut) => CaptureError::CutShort {
+                path,
+                compression: c.name(),
+                offset,
+                packet,
+            },
+            (c, StreamFault::Corrupt(why)) => CaptureError::Corrupt {
+                path,
+                offset,
+                packet,
+                reason: format!("{} data is corrupt ({why})", c.name()),
+            },
+        })
+    }
+
+    /// How reading a file ended, given the capture reader's last status and
+    /// position: a decompressor that stopped early is the cause of a clean
+    /// end or of a record cut off at the end, and is reported instead.
+    pub fn settle(&self, status: Status, path: &Path, offset: u64, records: u64) -> Status {
+        match status {
+            Status::End | Status::Stopped(CaptureError::Truncated { .. }) => {
+                match self.error(path, offset, records + 1) {
+                    Some(e) => Status::Stopped(e),
+                    None => status,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// An error opening the capture (its header), explained by a
+    /// decompressor that stopped before the header was complete.
+    pub fn explain(&self, e: CaptureError, path: &Path) -> CaptureError {
+        match e {
+            CaptureError::NotACapture { .. } | CaptureError::Truncated { .. } => {
+                self.error(path, 0, 0).unwrap_or(e)
+            }
+            other => other,
+        }
+    }
+}
+
+/// What the compressed source did: ran out, or failed to read.
+#[derive(Debug, Default)]
+struct SourceState {
+    exhausted: AtomicBool,
+    failed: AtomicBool,
+}
+
+/// The compressed bytes, watched.
+struct Source<R> {
+    inner: R,
+    state: Arc<SourceState>,
+}
+
+impl<R: Read> Read for Source<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.inner.read(buf);
+        match &r {
+            Ok(0) if !buf.is_empty() => self.state.exhausted.store(true, Ordering::Relaxed),
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => {
+                self.state.failed.store(true, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        r
+    }
+}
+
+/// Largest read asked of a decoder at once.
+const DECODE_CHUNK: usize = 64 * 1024;
+
+/// A decoder whose errors end the stream and are kept in a [`Fault`];
+/// read errors of the source itself pass through unchanged.
+struct Decoded<D> {
+    inner: D,
+    compression: Compression,
+    source: Arc<SourceState>,
+    fault: Fault,
+    stopped: bool,
+}
+
+impl<D: Read> Read for Decoded<D> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stopped {
+            return Ok(0);
+        }
+        // Small reads: a decoder that fails loses what it decoded in that
+        // call, so this bounds the loss before the damage.
+        let n = buf.len().min(DECODE_CHUNK);
+        match self.inner.read(&mut buf[..n]) {
+            Err(e)
+                if e.kind() != io::ErrorKind::Interrupted
+                    && !self.source.failed.load(Ordering::Relaxed) =>
+            {
+                let cut = self.source.exhausted.load(Ordering::Relaxed) && wants_more(&e);
+                let f = if cut {
+                    StreamFault::Cut
+                } else {
+                    StreamFault::Corrupt(e.to_string())
+                };
+                self.fault.set(self.compression, f);
+                self.stopped = true;
+                Ok(0)
+            }
+            r => r,
+        }
+    }
+}
+
+/// True when a decoder error says the input ended too soon: an
+/// `UnexpectedEof` anywhere in its chain (ruzstd nests it).
+fn wants_more(e: &io::Error) -> bool {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        return true;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> =
+        e.get_ref().map(|x| x as &(dyn std::error::Error + 'static));
+    while let Some(c) = cur {
+        if c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::UnexpectedEof)
+        {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
 }
 
 /// Opens `path` (`-`: standard input), decompressing gzip, zstd and xz.
@@ -74,16 +246,34 @@ pub fn open(path: &Path) -> Result<Input, CaptureError> {
     let (head, rest) = peek(src, MAGIC_LEN).map_err(io_err)?;
     let compression = Compression::detect(&head);
     let src = Cursor::new(head).chain(rest);
+    let fault = Fault::default();
     let reader: Box<dyn Read + Send> = match compression {
         None => Box::new(src),
-        Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(src)),
-        Some(Compression::Zstd) => Box::new(ZstdFrames::new(src)),
-        Some(Compression::Xz) => Box::new(lzma_rust2::XzReader::new(src, true)),
+        Some(c) => {
+            let state = Arc::new(SourceState::default());
+            let src = Source {
+                inner: src,
+                state: Arc::clone(&state),
+            };
+            let inner: Box<dyn Read + Send> = match c {
+                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
+                Compression::Zstd => Box::new(ZstdFrames::new(src)),
+                Compression::Xz => Box::new(lzma_rust2::XzReader::new(src, true)),
+            };
+            Box::new(Decoded {
+                inner,
+                compression: c,
+                source: state,
+                fault: fault.clone(),
+                stopped: false,
+            })
+        }
     };
     Ok(Input {
         reader,
         len: if compression.is_some() { None } else { len },
         compression,
+        fault,
     })
 }
 

@@ -3,7 +3,8 @@
 use anyhow::Context;
 use clap::Parser;
 use finscope::cli::{AnalysisArgs, AnalyzeArgs, CheckArgs, Cli, Command, DiffArgs, TimelineArgs};
-use finscope::pipeline::Analysis;
+use finscope::group::PortGroups;
+use finscope::pipeline::{Analysis, FlowSink};
 use finscope::report::Report;
 use finscope::{check, diff, flows, group, input, pipeline, report};
 use std::io::{self, Read, Write};
@@ -42,15 +43,50 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Expands the inputs, runs the pipeline and reports damage on stderr.
-fn run_analysis(a: &AnalysisArgs, keep_flows: bool) -> anyhow::Result<Analysis> {
+/// An analysis and what was gathered from its connections on the way.
+struct Run {
+    analysis: Analysis,
+    /// With `--group-by port`.
+    ports: Option<PortGroups>,
+}
+
+/// Where the pipeline streams finished connections: the port groups first
+/// (they only look), then the `--flows` writer (which takes them).
+struct Sinks<'a, 'b> {
+    ports: Option<&'a mut PortGroups>,
+    flows: Option<&'b mut dyn FlowSink>,
+}
+
+impl FlowSink for Sinks<'_, '_> {
+    fn retired(&mut self, retired: &mut Vec<finscope::flow::table::Retired>, watermark: u64) {
+        if let Some(p) = self.ports.as_deref_mut() {
+            p.retired(retired, watermark);
+        }
+        if let Some(f) = self.flows.as_deref_mut() {
+            f.retired(retired, watermark);
+        }
+    }
+}
+
+/// Expands the inputs, runs the pipeline (streaming finished connections
+/// to `flows`, if given) and reports damage on stderr.
+fn run_analysis(a: &AnalysisArgs, flows: Option<&mut dyn FlowSink>) -> anyhow::Result<Run> {
     let inputs = input::expand(&a.files).map_err(anyhow::Error::msg)?;
     for s in &inputs.skipped {
         eprintln!("finscope: note: skipped {s}");
     }
-    let mut opts = a.options();
-    opts.flows = keep_flows || a.group_by.needs_flows();
-    let analysis = pipeline::analyze(&inputs.paths, &opts)?;
+    let opts = a.options();
+    let mut ports = a.group_by.needs_flows().then(PortGroups::default);
+    let mut sinks = Sinks {
+        ports: ports.as_mut(),
+        flows,
+    };
+    let sink: Option<&mut dyn FlowSink> = if sinks.ports.is_some() || sinks.flows.is_some() {
+        Some(&mut sinks)
+    } else {
+        None
+    };
+    let analysis = pipeline::analyze_with(&inputs.paths, &opts, sink)?;
     for e in &analysis.damage {
         let kind = if e.is_partial() && !analysis.corrupt() {
             "warning"
@@ -59,15 +95,21 @@ fn run_analysis(a: &AnalysisArgs, keep_flows: bool) -> anyhow::Result<Analysis> 
         };
         eprintln!("finscope: {kind}: {e}; the report covers what was read before it");
     }
-    Ok(analysis)
+    Ok(Run { analysis, ports })
 }
 
 /// The report document, with peer groups and the filter applied.
-fn build_report(a: &AnalysisArgs, analysis: &Analysis, top: usize) -> Report {
+fn build_report(a: &AnalysisArgs, run: &Run, top: usize) -> Report {
     let mut opts = a.report_options();
     opts.top = top;
-    let mut doc = report::build(analysis, &opts);
-    if let Some((peers, total)) = group::peers(analysis, a.group_by, a.rank_by, top) {
+    let mut doc = report::build(&run.analysis, &opts);
+    if let Some((peers, total)) = group::peers(
+        &run.analysis,
+        a.group_by,
+        a.rank_by,
+        top,
+        run.ports.as_ref(),
+    ) {
         doc.peers = peers;
         doc.peers_total = total;
         doc.group_by = Some(a.group_by.to_string());
@@ -81,21 +123,28 @@ fn damaged(analysis: &Analysis) -> bool {
 }
 
 fn analyze(a: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let mut analysis = run_analysis(&a.analysis, a.flows.is_some())?;
-    let doc = build_report(&a.analysis, &analysis, a.analysis.top);
+    // Created before the run, so that a bad path fails at once; the
+    // records are written while the capture is read.
+    let mut writer = match &a.flows {
+        Some(path) => {
+            let f = std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let w = flows::FlowWriter::new(io::BufWriter::new(f), a.flows_format)
+                .with_context(|| format!("{}", path.display()))?;
+            Some(w)
+        }
+        None => None,
+    };
+    let run = run_analysis(&a.analysis, writer.as_mut().map(|w| w as &mut dyn FlowSink))?;
+    if let (Some(w), Some(path)) = (writer, &a.flows) {
+        w.finish().with_context(|| format!("{}", path.display()))?;
+    }
+    let analysis = &run.analysis;
+    let doc = build_report(&a.analysis, &run, a.analysis.top);
     if let Some(path) = &a.json_out {
         let mut f =
             std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         report::json::render(&doc, &mut f)?;
-    }
-    if let Some(path) = &a.flows {
-        flows::sort(&mut analysis.flows);
-        let f =
-            std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let mut w = io::BufWriter::new(f);
-        flows::write(&analysis.flows, a.flows_format, &mut w)
-            .and_then(|()| w.flush())
-            .with_context(|| format!("{}", path.display()))?;
     }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -105,7 +154,7 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         report::text::render(&doc, &mut out)?;
     }
     out.flush()?;
-    Ok(if damaged(&analysis) {
+    Ok(if damaged(analysis) {
         ExitCode::from(EXIT_CORRUPT)
     } else {
         ExitCode::SUCCESS
@@ -113,8 +162,9 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn timeline(t: &TimelineArgs) -> anyhow::Result<ExitCode> {
-    let analysis = run_analysis(&t.analysis, false)?;
-    let doc = build_report(&t.analysis, &analysis, t.analysis.top);
+    let run = run_analysis(&t.analysis, None)?;
+    let analysis = &run.analysis;
+    let doc = build_report(&t.analysis, &run, t.analysis.top);
     if let Some(path) = &t.csv {
         let f =
             std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -132,7 +182,7 @@ fn timeline(t: &TimelineArgs) -> anyhow::Result<ExitCode> {
         report::timeline::render_text(&doc.timeline, &mut out)?;
     }
     out.flush()?;
-    Ok(if damaged(&analysis) {
+    Ok(if damaged(analysis) {
         ExitCode::from(EXIT_CORRUPT)
     } else {
         ExitCode::SUCCESS
@@ -175,10 +225,10 @@ fn check(c: &CheckArgs) -> anyhow::Result<ExitCode> {
         }
         (diff::load(&files[0]).map_err(anyhow::Error::msg)?, false)
     } else {
-        let analysis = run_analysis(&c.analysis, false)?;
+        let run = run_analysis(&c.analysis, None)?;
         // Every peer, so that the worst ones behind a bound can be named.
-        let doc = build_report(&c.analysis, &analysis, usize::MAX);
-        (doc, damaged(&analysis))
+        let doc = build_report(&c.analysis, &run, usize::MAX);
+        (doc, damaged(&run.analysis))
     };
     let verdict = check::evaluate(&doc, &bounds, inputs);
     let stdout = io::stdout();

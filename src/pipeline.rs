@@ -11,6 +11,7 @@
 use crate::capture::{CaptureError, CaptureReader, RawFrame, Status};
 use crate::decode::{self, Segment};
 use crate::flow::key::symmetric_hash;
+use crate::flow::table::Retired;
 use crate::flow::{FlowConfig, Shard};
 use crate::metrics::{Packets, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -35,8 +36,16 @@ pub struct Options {
     pub buffer: usize,
     /// Only segments passing this filter are analysed (`--filter`).
     pub filter: Option<crate::filter::Filter>,
-    /// Keep every finished connection in [`Analysis::flows`] (`--flows`).
-    pub flows: bool,
+}
+
+/// Receives finished connections while the analysis runs (`--flows`,
+/// `--group-by port`), so that nobody keeps them all to the end.
+pub trait FlowSink {
+    /// `retired`: the connections retired since the last call, in no
+    /// particular order; the sink may take them (the vector is cleared
+    /// afterwards). Every connection retired later has a
+    /// [`Retired::clock`] of at least `watermark` (`u64::MAX` at the end).
+    fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64);
 }
 
 impl Default for Options {
@@ -47,7 +56,6 @@ impl Default for Options {
             progress: false,
             buffer: crate::capture::DEFAULT_BUFFER,
             filter: None,
-            flows: false,
         }
     }
 }
@@ -76,8 +84,6 @@ pub struct Analysis {
     pub threads: usize,
     /// Most connections tracked at once (sum of the shards' peaks).
     pub peak_connections: usize,
-    /// Finished connections, in no particular order (only with [`Options::flows`]).
-    pub flows: Vec<crate::flow::table::Retired>,
 }
 
 impl Analysis {
@@ -248,14 +254,47 @@ fn process(
     }
 }
 
-fn open_input(path: &Path) -> Result<(Box<dyn Read + Send>, Option<u64>), CaptureError> {
+type Opened = (Box<dyn Read + Send>, Option<u64>, crate::input::Fault);
+
+fn open_input(path: &Path) -> Result<Opened, CaptureError> {
     let input = crate::input::open(path)?;
-    Ok((input.reader, input.len))
+    Ok((input.reader, input.len, input.fault))
+}
+
+/// After a batch (`clock`: the capture clock at its end), or at the end
+/// (`None`): hands what the shards retired to `sink`. Shards are first
+/// brought to the clock, so that everything dead by its sweep epoch is
+/// retired, which makes `clock` a watermark (see [`Retired::clock`]).
+fn drain(
+    shards: &mut [Shard],
+    clock: Option<u64>,
+    out: &mut Vec<Retired>,
+    sink: &mut dyn FlowSink,
+) {
+    for s in shards.iter_mut() {
+        if let Some(c) = clock {
+            s.advance(c);
+        }
+        if let Some(v) = &mut s.retired {
+            out.append(v);
+        }
+    }
+    sink.retired(out, clock.unwrap_or(u64::MAX));
+    out.clear();
 }
 
 /// Runs the analysis over `paths`, read one after another; connections
 /// continue across files. Fails only when no input could be read at all.
 pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureError> {
+    analyze_with(paths, opts, None)
+}
+
+/// [`analyze`], handing every finished connection to `sink` as it goes.
+pub fn analyze_with(
+    paths: &[PathBuf],
+    opts: &Options,
+    mut sink: Option<&mut dyn FlowSink>,
+) -> Result<Analysis, CaptureError> {
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -275,9 +314,10 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
     let mut shards: Vec<Shard> = (0..nshards)
         .map(|_| Shard::new(opts.flow.clone()))
         .collect();
-    if opts.flows {
+    if sink.is_some() {
         shards.iter_mut().for_each(|s| s.retired = Some(Vec::new()));
     }
+    let mut retired = Vec::new();
     // Frame numbers continue across files, as in the concatenated capture.
     let mut frame_base = 0;
     let mut packets = Packets::default();
@@ -288,7 +328,7 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
     let mut first_error = None;
 
     for path in paths {
-        let (src, len) = match open_input(path) {
+        let (src, len, fault) = match open_input(path) {
             Ok(x) => x,
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -298,7 +338,7 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
         let mut reader = match CaptureReader::with_buffer(src, path, buffer) {
             Ok(r) => r,
             Err(e) => {
-                first_error.get_or_insert(e);
+                first_error.get_or_insert(fault.explain(e, path));
                 continue;
             }
         };
@@ -343,11 +383,18 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
                 next
             };
             bar.set_position(reader.offset());
+            if let Some(sink) = sink.as_deref_mut() {
+                drain(&mut shards, Some(decoded.clock), &mut retired, sink);
+            }
+            if !more {
+                // A decompressor that stopped early explains the end.
+                status = fault.settle(status, path, reader.offset(), reader.records());
+            }
             match status {
                 Status::More => {}
                 Status::End => break,
                 Status::Stopped(e) => {
-                    info.truncated = matches!(e, CaptureError::Truncated { .. });
+                    info.truncated = e.is_truncation();
                     info.error = Some(e.to_string());
                     damage.push(e);
                     break;
@@ -384,10 +431,19 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
         Some(p) if threads > 1 => p.install(|| finish(&mut shards)),
         _ => finish(&mut shards),
     }
-    let mut summary = Summary::default();
+    if let Some(sink) = sink {
+        drain(&mut shards, None, &mut retired, sink);
+    }
+    // The first shard's summary is the merge target (moved, not copied).
+    let mut summary = shards
+        .first_mut()
+        .map(|s| std::mem::take(&mut s.summary))
+        .unwrap_or_default();
     let mut peak_connections = 0;
-    for s in &shards {
-        summary += &s.summary;
+    for (i, s) in shards.iter().enumerate() {
+        if i > 0 {
+            summary += &s.summary;
+        }
         peak_connections += s.peak_table;
     }
     summary.packets = packets;
@@ -397,10 +453,6 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
         damage,
         threads,
         peak_connections,
-        flows: shards
-            .iter_mut()
-            .flat_map(|s| s.retired.take().unwrap_or_default())
-            .collect(),
     })
 }
 

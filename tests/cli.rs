@@ -157,6 +157,7 @@ fn group_by_prefix_and_port() {
     let top = &v["peers"][0];
     assert_eq!(top["addr"], "198.51.100.0/24", "the slow pool ranks first");
     assert_eq!(top["members"], 3);
+    assert_eq!(top["worst_members"].as_array().unwrap().len(), 3);
     assert_eq!(top["connections"], 12);
     let r = run(&["analyze", "-q", "--json", "--group-by", "port", &s]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -170,8 +171,19 @@ fn group_by_prefix_and_port() {
         .sum();
     assert_eq!(conns, v["connections"]["total"].as_u64().unwrap());
     assert!(v["peers"][0]["addr"].as_str().unwrap().starts_with("port "));
+    let members: u64 = v["peers"][0]["members"].as_u64().unwrap();
+    let shown = v["peers"][0]["worst_members"].as_array().unwrap().len() as u64;
+    assert_eq!(shown, members.min(5));
     let text = run(&["analyze", "-q", "--group-by", "prefix:24", &s]);
     assert!(text.stdout.contains("198.51.100.0/24"), "{}", text.stdout);
+    // A line under each group: its worst members (up to 5) and their count.
+    let first = top["worst_members"][0].as_str().unwrap();
+    assert!(
+        text.stdout
+            .contains(&format!("      members (3): {first}, ")),
+        "{}",
+        text.stdout
+    );
     let r = run(&["analyze", "-q", "--group-by", "asn", &s]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("prefix:N"), "{}", r.stderr);

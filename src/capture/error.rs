@@ -36,6 +36,17 @@ pub enum CaptureError {
         needed: u64,
         available: u64,
     },
+    /// A compressed input whose compressed data stops short (the compressor
+    /// or the copy was interrupted): a truncation, like `Truncated`.
+    #[error(
+        "{path}: file is truncated: its {compression} data is cut short; the decompressed capture ends at byte offset {offset} (record {packet})"
+    )]
+    CutShort {
+        path: PathBuf,
+        compression: &'static str,
+        offset: u64,
+        packet: u64,
+    },
     /// A record or block whose header cannot be right.
     #[error("{path}: corrupt capture at byte offset {offset} (record {packet}): {reason}")]
     Corrupt {
@@ -50,9 +61,14 @@ impl CaptureError {
     /// True when what was read before the error is still a valid report
     /// (truncated or corrupt part-way), false when nothing could be read.
     pub fn is_partial(&self) -> bool {
+        self.is_truncation() || matches!(self, CaptureError::Corrupt { .. })
+    }
+
+    /// True when the input merely ends early (a warning, not damage).
+    pub fn is_truncation(&self) -> bool {
         matches!(
             self,
-            CaptureError::Truncated { .. } | CaptureError::Corrupt { .. }
+            CaptureError::Truncated { .. } | CaptureError::CutShort { .. }
         )
     }
 }

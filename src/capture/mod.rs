@@ -29,8 +29,10 @@ use std::path::{Path, PathBuf};
 pub const MAX_RECORD: usize = 16 * 1024 * 1024 + 1024;
 /// Largest accepted packet length for classic pcap unless the snaplen is larger.
 const PCAP_MAX_CAPLEN: u32 = 262_144;
-/// Default buffer size: one large read per refill.
-pub const DEFAULT_BUFFER: usize = 8 * 1024 * 1024;
+/// Default buffer size: one read per refill, small enough (1 MiB) that the
+/// record headers and packet bytes are still in cache when parsed right
+/// after the read copied them (8 MiB measured 25% slower).
+pub const DEFAULT_BUFFER: usize = 1024 * 1024;
 
 const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
 const PCAPNG_BOM: u32 = 0x1A2B_3C4D;

@@ -127,6 +127,8 @@ pub struct Conn {
     pub fin_before_rst: bool,
     /// FINs that advanced past an earlier FIN of the same side (protocol anomaly).
     pub fin_moved: u32,
+    /// Time of this connection's entry in its shard's expiry queue.
+    pub queued_at: u64,
 }
 
 impl Conn {
@@ -144,6 +146,7 @@ impl Conn {
             rst_ts: None,
             fin_before_rst: false,
             fin_moved: 0,
+            queued_at: 0,
         }
     }
 

@@ -16,6 +16,8 @@ use crate::decode::Segment;
 use crate::metrics::Summary;
 use crate::metrics::timeline::{self, TimelineConfig};
 use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
 /// Settings of the flow tracker.
 #[derive(Clone, Debug)]
@@ -69,12 +71,22 @@ pub struct Retired {
     pub end_ts: u64,
     /// Still live at the capture's end.
     pub open: bool,
+    /// When it was retired, on the capture clock (ns; see
+    /// [`Shard::process_at`]): the clock at the segment that replaced it on
+    /// its key; for a sweep, the first sweep epoch after `end_ts`; the
+    /// capture end for what was left at the end. It depends neither on the
+    /// shard count nor on batch boundaries (`--flows` orders by it).
+    pub clock: u64,
 }
 
 /// One shard: a connection table and the metrics of what left it.
 pub struct Shard {
     cfg: FlowConfig,
     table: FxHashMap<FlowKey, Conn>,
+    /// When each connection may next be dead, bucketed by sweep epoch (a
+    /// timing wheel): epoch -> [(time, key)]. One live entry per connection
+    /// (its `queued_at`); others are stale and skipped.
+    expiry: BTreeMap<u64, Vec<(u64, FlowKey)>>,
     pub summary: Summary,
     /// Sweep epoch (capture clock / [`SWEEP_EVERY_NS`]) of the last sweep.
     epoch: u64,
@@ -90,6 +102,7 @@ impl Shard {
         Shard {
             cfg,
             table: FxHashMap::default(),
+            expiry: BTreeMap::new(),
             summary: Summary {
                 timeline,
                 ..Summary::default()
@@ -101,7 +114,8 @@ impl Shard {
     }
 
     /// `open`: the connection was still live at the capture's end.
-    fn retire(&mut self, c: &Conn, end_ts: u64, open: bool) {
+    /// `clock`: the retire clock ([`Retired::clock`]).
+    fn retire(&mut self, c: &Conn, end_ts: u64, open: bool, clock: u64) {
         let local = self.cfg.local_side(c);
         self.summary.add_conn(c, local, end_ts, open);
         if let Some(v) = &mut self.retired {
@@ -110,6 +124,7 @@ impl Shard {
                 local,
                 end_ts,
                 open,
+                clock,
             });
         }
     }
@@ -139,54 +154,102 @@ impl Shard {
         }
         let (key, side) = FlowKey::of(seg);
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
-        if let Some(c) = self.table.get_mut(&key) {
-            let dead_at = c.dead_at(idle, tw);
-            if seg.ts_ns > dead_at || c.is_reuse(seg, side) {
-                let end = if seg.ts_ns > dead_at {
-                    dead_at
-                } else {
-                    seg.ts_ns
-                };
-                let old = std::mem::replace(c, Conn::new(key, seg));
-                self.retire(&old, end, false);
+        let mut old = None;
+        let mut fresh = false;
+        let c = match self.table.entry(key) {
+            Entry::Occupied(o) => {
+                let c = o.into_mut();
+                let dead_at = c.dead_at(idle, tw);
+                if seg.ts_ns > dead_at || c.is_reuse(seg, side) {
+                    let end = if seg.ts_ns > dead_at {
+                        dead_at
+                    } else {
+                        seg.ts_ns
+                    };
+                    old = Some((std::mem::replace(c, Conn::new(key, seg)), end));
+                    fresh = true;
+                }
+                c
             }
-        } else {
-            self.table.insert(key, Conn::new(key, seg));
-            self.peak_table = self.peak_table.max(self.table.len());
+            Entry::Vacant(v) => {
+                fresh = true;
+                v.insert(Conn::new(key, seg))
+            }
+        };
+        let was_closed = c.closed_at().is_some();
+        let fin_rtx = c.step(seg, side);
+        // (Re)queue when the connection is new or its close just became final.
+        let requeue = (fresh || (!was_closed && c.closed_at().is_some())).then(|| {
+            c.queued_at = c.dead_at(idle, tw);
+            c.queued_at
+        });
+        if let Some(d) = requeue {
+            self.queue(d, key);
         }
-        if let Some(c) = self.table.get_mut(&key) {
-            let fin_rtx = c.step(seg, side);
-            let tl = &mut self.summary.timeline;
-            tl.count(seg.ts_ns, timeline::C_SEGMENTS, 1);
-            if seg.has(crate::decode::flags::FIN) {
-                tl.count(seg.ts_ns, timeline::C_FIN, 1);
-            }
-            if seg.has(crate::decode::flags::RST) {
-                tl.count(seg.ts_ns, timeline::C_RST, 1);
-            }
-            if fin_rtx {
-                tl.count(seg.ts_ns, timeline::C_FIN_RTX, 1);
-            }
+        if let Some((old, end)) = old {
+            self.retire(&old, end, false, now);
+        }
+        self.peak_table = self.peak_table.max(self.table.len());
+        let tl = &mut self.summary.timeline;
+        tl.count(seg.ts_ns, timeline::C_SEGMENTS, 1);
+        if seg.has(crate::decode::flags::FIN) {
+            tl.count(seg.ts_ns, timeline::C_FIN, 1);
+        }
+        if seg.has(crate::decode::flags::RST) {
+            tl.count(seg.ts_ns, timeline::C_RST, 1);
+        }
+        if fin_rtx {
+            tl.count(seg.ts_ns, timeline::C_FIN_RTX, 1);
         }
     }
 
     /// Retires every connection that was dead before `now`.
+    /// Only queue entries due before `now` are looked at: a connection whose
+    /// dead time moved on is queued again at its new time.
     fn sweep(&mut self, now: u64) {
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
-        let mut dead: Vec<(FlowKey, u64)> = self
-            .table
-            .iter()
-            .filter_map(|(k, c)| {
+        // Every entry due before `now` is in an epoch bucket below now's.
+        let last = now / SWEEP_EVERY_NS;
+        while let Some(entry) = self.expiry.first_entry() {
+            if *entry.key() >= last {
+                break;
+            }
+            for (t, key) in entry.remove() {
+                let Some(c) = self.table.get_mut(&key) else {
+                    continue;
+                };
+                if c.queued_at != t {
+                    continue; // stale: the connection was requeued or replaced
+                }
                 let d = c.dead_at(idle, tw);
-                (d < now).then_some((*k, d))
-            })
-            .collect();
-        dead.sort_unstable_by_key(|(k, _)| *k);
-        for (k, d) in dead {
-            if let Some(c) = self.table.remove(&k) {
-                self.retire(&c, d, false);
+                if d < now {
+                    if let Some(c) = self.table.remove(&key) {
+                        self.retire(&c, d, false, now);
+                    }
+                } else {
+                    c.queued_at = d;
+                    self.queue(d, key);
+                }
             }
         }
+    }
+
+    /// Brings the shard to the capture clock `now` without a segment: runs
+    /// the sweep of a newly entered epoch, as [`Shard::process_at`] would.
+    pub fn advance(&mut self, now: u64) {
+        let epoch = now / SWEEP_EVERY_NS;
+        if epoch > self.epoch {
+            self.epoch = epoch;
+            self.sweep(epoch * SWEEP_EVERY_NS);
+        }
+    }
+
+    /// Queues `key` to be looked at once the clock passes `t`.
+    fn queue(&mut self, t: u64, key: FlowKey) {
+        self.expiry
+            .entry(t / SWEEP_EVERY_NS)
+            .or_default()
+            .push((t, key));
     }
 
     /// Connections currently tracked.
@@ -196,12 +259,14 @@ impl Shard {
 
     /// Retires everything at the end of the capture (`end` = last timestamp).
     pub fn finish(&mut self, end: u64) {
+        self.expiry.clear();
+        self.summary.timeline.flush();
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
         let mut all: Vec<(FlowKey, Conn)> = self.table.drain().collect();
         all.sort_unstable_by_key(|(k, _)| *k);
         for (_, c) in all {
             let d = c.dead_at(idle, tw);
-            self.retire(&c, d.min(end), d > end);
+            self.retire(&c, d.min(end), d > end, end);
         }
     }
 }

@@ -151,3 +151,169 @@ mod tests {
         }
     }
 }
+
+/// A small sparse log-linear histogram for per-peer latencies: values below
+/// 64 are exact, above that 32 sub-buckets per power of two (at most 3%
+/// relative error, before clamping into the exact [min, max]). Only buckets
+/// that hold samples are stored, so a peer costs a few bytes per distinct
+/// latency instead of an HdrHistogram's fixed kilobytes: memory stays small
+/// with hundreds of thousands of peers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompactHist {
+    /// (bucket index, count), sorted by index.
+    buckets: Vec<(u16, u32)>,
+    count: u64,
+    min: u64,
+    max: u64,
+}
+
+const EXACT: u64 = 64;
+const SUB_BITS: u32 = 5;
+
+fn compact_index(v: u64) -> u16 {
+    if v < EXACT {
+        return v as u16;
+    }
+    let e = 63 - v.leading_zeros(); // >= 6
+    let sub = (v >> (e - SUB_BITS)) & ((1 << SUB_BITS) - 1);
+    (EXACT + u64::from(e - 6) * (1 << SUB_BITS) + sub) as u16
+}
+
+/// Highest value that falls in bucket `i`.
+fn compact_upper(i: u16) -> u64 {
+    let i = u64::from(i);
+    if i < EXACT {
+        return i;
+    }
+    let e = (i - EXACT) / (1 << SUB_BITS) + 6;
+    let sub = (i - EXACT) % (1 << SUB_BITS);
+    let shift = e - u64::from(SUB_BITS);
+    let lower = ((1 << SUB_BITS) + sub) << shift;
+    lower.saturating_add((1u64 << shift) - 1)
+}
+
+impl CompactHist {
+    pub fn record(&mut self, v: u64) {
+        if self.count == 0 {
+            self.min = v;
+            self.max = v;
+        }
+        self.count += 1;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        let i = compact_index(v);
+        match self.buckets.binary_search_by_key(&i, |b| b.0) {
+            Ok(p) => self.buckets[p].1 = self.buckets[p].1.saturating_add(1),
+            Err(p) => self.buckets.insert(p, (i, 1)),
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn max(&self) -> Option<u64> {
+        (self.count > 0).then_some(self.max)
+    }
+
+    /// Nearest-rank quantile, clamped into [min, max]; None when empty.
+    pub fn quantile(&self, q: f64) -> Option<u64> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for (i, n) in &self.buckets {
+            seen += u64::from(*n);
+            if seen >= rank {
+                return Some(compact_upper(*i).clamp(self.min, self.max));
+            }
+        }
+        Some(self.max)
+    }
+}
+
+impl std::ops::AddAssign<&CompactHist> for CompactHist {
+    fn add_assign(&mut self, o: &CompactHist) {
+        if o.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = o.clone();
+            return;
+        }
+        self.count += o.count;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+        let mut merged = Vec::with_capacity(self.buckets.len() + o.buckets.len());
+        let (mut a, mut b) = (self.buckets.iter().peekable(), o.buckets.iter().peekable());
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.0 == y.0 => {
+                    merged.push((x.0, x.1.saturating_add(y.1)));
+                    a.next();
+                    b.next();
+                }
+                (Some(x), Some(y)) if x.0 < y.0 => {
+                    merged.push(**x);
+                    a.next();
+                }
+                (_, Some(y)) => {
+                    merged.push(**y);
+                    b.next();
+                }
+                (Some(x), None) => {
+                    merged.push(**x);
+                    a.next();
+                }
+                (None, None) => break,
+            }
+        }
+        self.buckets = merged;
+    }
+}
+
+#[cfg(test)]
+mod compact_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn exact_small_and_single() {
+        let mut h = CompactHist::default();
+        h.record(10_000);
+        assert_eq!(h.quantile(0.5), Some(10_000));
+        let mut h = CompactHist::default();
+        for v in 1..=50 {
+            h.record(v);
+        }
+        assert_eq!(h.quantile(0.5), Some(25));
+        assert_eq!(h.quantile(0.99), Some(50));
+        assert_eq!(CompactHist::default().quantile(0.5), None);
+    }
+
+    proptest! {
+        #[test]
+        fn bucket_bounds_hold(v in 0u64..u64::MAX / 2) {
+            let i = compact_index(v);
+            prop_assert!(compact_upper(i) >= v);
+            if v >= EXACT {
+                // Within 1/32 of the value.
+                prop_assert!(compact_upper(i) - v <= v / 32 + 1);
+            }
+        }
+
+        #[test]
+        fn merge_equals_recording_all(a in prop::collection::vec(0u64..50_000_000, 0..40),
+                                      b in prop::collection::vec(0u64..50_000_000, 0..40)) {
+            let mut ha = CompactHist::default();
+            a.iter().for_each(|v| ha.record(*v));
+            let mut hb = CompactHist::default();
+            b.iter().for_each(|v| hb.record(*v));
+            let mut all = CompactHist::default();
+            a.iter().chain(b.iter()).for_each(|v| all.record(*v));
+            ha += &hb;
+            prop_assert_eq!(ha, all);
+        }
+    }
+}

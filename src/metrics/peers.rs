@@ -3,7 +3,7 @@
 //! Peer figures are compact (counters and one coarse histogram), so memory
 //! grows with the number of distinct peers, not with capture length.
 
-use super::hist::Hist;
+use super::hist::CompactHist;
 use crate::flow::key::{FlowKey, Side};
 use std::cmp::{Ordering, Reverse};
 use std::net::IpAddr;
@@ -52,7 +52,7 @@ impl Worst {
 }
 
 /// Figures for one remote address.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct PeerStats {
     pub connections: u64,
     /// Connections in which some FIN was sent.
@@ -64,25 +64,10 @@ pub struct PeerStats {
     /// RST segments in both directions.
     pub rsts: u64,
     /// Local FIN -> this peer's ACK of it, us.
-    pub fin_ack: Hist,
+    pub fin_ack: CompactHist,
     /// Time local sockets spent in FIN-WAIT-1 towards this peer, ns.
     pub fin_wait_1_ns: u128,
     pub worst: Option<Worst>,
-}
-
-impl Default for PeerStats {
-    fn default() -> Self {
-        PeerStats {
-            connections: 0,
-            closes: 0,
-            fin_retransmissions: 0,
-            unacked_fins: 0,
-            rsts: 0,
-            fin_ack: Hist::with_sigfig(2),
-            fin_wait_1_ns: 0,
-            worst: None,
-        }
-    }
 }
 
 impl PeerStats {

@@ -161,6 +161,9 @@ pub struct Timeline {
     pub open_at_end: u64,
     /// Orphans the what-if would have killed.
     pub orphans_killed: u64,
+    /// Packet counters of the current bucket, not yet in `buckets`: segments
+    /// come in time order, so this saves a map lookup per segment.
+    pending: Option<(u64, [u64; NCOUNTERS])>,
 }
 
 impl Timeline {
@@ -181,10 +184,31 @@ impl Timeline {
         t.div_ceil(w).saturating_sub(1)
     }
 
-    /// Adds one packet counter at time `t`.
+    /// Adds one packet counter at time `t` (cached per bucket; see [`Timeline::flush`]).
     pub fn count(&mut self, t: u64, counter: usize, n: u64) {
         let b = self.bucket(t);
-        self.buckets.entry(b).or_default().counts[counter] += n;
+        match &mut self.pending {
+            Some((pb, c)) if *pb == b => c[counter] += n,
+            _ => {
+                self.flush();
+                let mut c = [0; NCOUNTERS];
+                c[counter] = n;
+                self.pending = Some((b, c));
+            }
+        }
+    }
+
+    /// Moves the cached counters into `buckets`.
+    pub fn flush(&mut self) {
+        if let Some((b, c)) = self.pending.take() {
+            let e = self.buckets.entry(b).or_default();
+            e.counts.iter_mut().zip(c).for_each(|(x, y)| *x += y);
+        }
+    }
+
+    fn count_at(&mut self, t: u64, counter: usize) {
+        let b = self.bucket(t);
+        self.buckets.entry(b).or_default().counts[counter] += 1;
     }
 
     /// Adds the interval [s, e) to series `series`; its time counts in
@@ -205,13 +229,13 @@ impl Timeline {
 
     /// Derives and adds a finished connection's intervals, and returns them.
     pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64, open: bool) -> Intervals {
-        self.count(c.first_ts, C_NEW, 1);
+        self.count_at(c.first_ts, C_NEW);
         let close_ts = match (c.first_fin.and_then(|f| c.ep[f].fin_ts), c.rst_ts) {
             (Some(f), Some(r)) => Some(f.min(r)),
             (a, b) => a.or(b),
         };
         if let Some(t) = close_ts {
-            self.count(t, C_CLOSES, 1);
+            self.count_at(t, C_CLOSES);
         }
         let iv = intervals(c, local, end_ts, open, &self.cfg);
         if iv.mid_close {
@@ -248,6 +272,11 @@ impl std::ops::AddAssign<&Timeline> for Timeline {
         // every shard of a run shares one configuration.
         if self.buckets.is_empty() && self.state_ns == [0; NSERIES] {
             self.cfg = o.cfg.clone();
+        }
+        self.flush();
+        if let Some((b, c)) = o.pending {
+            let e = self.buckets.entry(b).or_default();
+            e.counts.iter_mut().zip(c).for_each(|(x, y)| *x += y);
         }
         for (b, d) in &o.buckets {
             let x = self.buckets.entry(*b).or_default();

@@ -218,6 +218,10 @@ pub struct Peer {
     /// With `--group-by`: distinct remote addresses in the group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<u64>,
+    /// With `--group-by`: up to 5 of those addresses, ranked like peers
+    /// (worst first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub worst_members: Vec<String>,
 }
 
 impl Peer {
@@ -235,6 +239,7 @@ impl Peer {
             fin_ack_max_us: ps.fin_ack.max(),
             wireshark_filter: ps.worst.map(|w| w.wireshark_filter()).unwrap_or_default(),
             members: None,
+            worst_members: Vec::new(),
         }
     }
 }

@@ -69,7 +69,12 @@ fn bar_chart(w: &mut impl Write, title: &str, s: &LatencyStats) -> io::Result<()
     if s.count == 0 {
         return Ok(());
     }
-    writeln!(w, "  {title} (log scale, {} samples)", thousands(s.count))?;
+    let plural = if s.count == 1 { "" } else { "s" };
+    writeln!(
+        w,
+        "  {title} (log scale, {} sample{plural})",
+        thousands(s.count)
+    )?;
     let peak = s.buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
     let mut lo = 0;
     for (hi, n) in &s.buckets {
@@ -281,6 +286,21 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
                 opt_dur(peer.fin_ack_p99_us),
                 opt_dur(peer.fin_ack_max_us)
             )?;
+            if let Some(n) = peer.members {
+                let more = n.saturating_sub(peer.worst_members.len() as u64);
+                // Up to 5 addresses, worst first, and how many are not shown.
+                let rest = if more > 0 {
+                    format!(", +{} more", thousands(more))
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    w,
+                    "      members ({}): {}{rest}",
+                    thousands(n),
+                    peer.worst_members.join(", ")
+                )?;
+            }
             if !peer.wireshark_filter.is_empty() {
                 writeln!(w, "      worst: {}", peer.wireshark_filter)?;
             }

@@ -1,0 +1,88 @@
+//! Golden files: every generated capture in testdata/ x {text, JSON} report,
+//! compared byte for byte with `tests/golden/<capture>.{txt,json}`.
+//!
+//! After an intended change of the output, regenerate them with
+//! `FINSCOPE_BLESS=1 cargo test --test golden` and review the diff.
+//! The JSON is also parsed back into the typed `Report`, so a golden file
+//! that no longer matches the schema fails too.
+
+use assert_cmd::Command;
+use finscope::report::Report;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn captures() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join("testdata"))
+        .expect("testdata")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn run(args: &[&str]) -> Vec<u8> {
+    let out = Command::cargo_bin("finscope")
+        .expect("binary")
+        .current_dir(root())
+        .args(args)
+        .output()
+        .expect("run finscope");
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn check(golden: &Path, got: &[u8], failures: &mut Vec<String>) {
+    if std::env::var_os("FINSCOPE_BLESS").is_some() {
+        std::fs::create_dir_all(golden.parent().expect("parent")).expect("mkdir");
+        std::fs::write(golden, got).expect("write golden");
+        return;
+    }
+    match std::fs::read(golden) {
+        Ok(want) if want == got => {}
+        Ok(_) => failures.push(format!("{} differs", golden.display())),
+        Err(_) => failures.push(format!("{} is missing", golden.display())),
+    }
+}
+
+#[test]
+fn reports_match_golden_files() {
+    let mut failures = Vec::new();
+    let names = captures();
+    assert!(
+        names.len() >= 20,
+        "only {} captures in testdata",
+        names.len()
+    );
+    for name in &names {
+        let path = format!("testdata/{name}");
+        let text = run(&["analyze", "-q", &path]);
+        check(
+            &root().join("tests/golden").join(format!("{name}.txt")),
+            &text,
+            &mut failures,
+        );
+        let json = run(&["analyze", "-q", "--json", &path]);
+        let typed: Report = serde_json::from_slice(&json)
+            .unwrap_or_else(|e| panic!("{name}: JSON does not parse into Report: {e}"));
+        assert_eq!(typed.schema_version, finscope::report::SCHEMA_VERSION);
+        check(
+            &root().join("tests/golden").join(format!("{name}.json")),
+            &json,
+            &mut failures,
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n(regenerate with FINSCOPE_BLESS=1 cargo test --test golden, then review the diff)",
+        failures.join("\n")
+    );
+}
