@@ -306,7 +306,13 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
             }
         }
     }
-    Ok(())
+    writeln!(w)?;
+    writeln!(
+        w,
+        "LOCAL SOCKET STATES  (reconstructed; `finscope timeline` draws them over time)"
+    )?;
+    super::timeline::render_peaks(&r.timeline, w)?;
+    super::timeline::render_diagnosis(&r.diagnosis, w)
 }
 
 #[cfg(test)]
