@@ -365,15 +365,19 @@ pub fn analyze_with(
                 process(&batch, &mut shards, &mut decoded, &mut packets, false, ctx);
                 more.then(|| read_batch(&mut reader, std::mem::take(&mut spare)))
             } else {
-                // The pool decodes and tracks this batch while the calling
-                // thread reads the next one (the reader stays on this thread).
+                // The pool decodes and tracks this batch while one of its
+                // threads reads the next one: reading is a task like the
+                // others, so -jN runs exactly N busy threads.
                 let mut next = None;
                 let mut job =
                     || process(&batch, &mut shards, &mut decoded, &mut packets, true, ctx);
                 match &pool {
-                    Some(p) => p.in_place_scope(|s| {
-                        s.spawn(|_| job());
-                        next = more.then(|| read_batch(&mut reader, std::mem::take(&mut spare)));
+                    Some(p) => p.scope(|s| {
+                        s.spawn(|_| {
+                            next =
+                                more.then(|| read_batch(&mut reader, std::mem::take(&mut spare)));
+                        });
+                        job();
                     }),
                     None => {
                         job();
