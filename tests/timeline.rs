@@ -97,6 +97,32 @@ fn orphan_retries_what_if_and_limits() {
     assert_eq!(c["buckets_over"], 14);
     assert_eq!(c["first_t_us"], T0_US + 1_000_000);
     assert_eq!(b[1]["over_max_orphans"], true);
+    let ids = t["diagnosis"].to_string();
+    assert!(ids.contains("max_orphans_crossed"), "{ids}");
+}
+
+#[test]
+fn time_wait_limit_crossing_is_diagnosed() {
+    // TIME-WAIT holds one socket at the end of the last bucket only.
+    let t = timeline(&["--max-tw-buckets", "0", "testdata/fin_retransmit.pcap"]);
+    let c = &t["limits"]["max_tw_buckets"];
+    assert_eq!(c["buckets_over"], 1);
+    assert_eq!(c["first_t_us"], T0_US + 16_000_000);
+    let f = t["diagnosis"]
+        .as_array()
+        .and_then(|d| d.iter().find(|f| f["id"] == "max_tw_buckets_crossed"))
+        .expect("finding");
+    assert!(
+        f["tunables"]
+            .to_string()
+            .contains("net.ipv4.tcp_max_tw_buckets")
+    );
+    assert!(
+        f["evidence"][0]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("1 bucket(s) over the limit")
+    );
 }
 
 #[test]

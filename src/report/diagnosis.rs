@@ -3,7 +3,7 @@
 //! sources are listed in docs/diagnosis.md; no rule fires without evidence.
 
 use super::text::{dur, thousands, utc};
-use super::timeline::{Limits, TimelineReport};
+use super::timeline::{Crossing, Limits, TimelineReport};
 use crate::metrics::Summary;
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +33,23 @@ fn peak(tl: &TimelineReport, key: &str) -> (i64, u64) {
 
 fn time(tl: &TimelineReport, key: &str) -> u64 {
     tl.state_time_us.get(key).copied().unwrap_or(0)
+}
+
+/// A limit that some bucket crossed.
+fn crossed(c: &Option<Crossing>) -> Option<&Crossing> {
+    c.as_ref().filter(|c| c.buckets_over > 0)
+}
+
+/// "N bucket(s) over the limit, first at T; peak P at T'" for series `key`.
+fn crossing_evidence(c: &Crossing, tl: &TimelineReport, key: &str) -> String {
+    let (pk, pt) = peak(tl, key);
+    format!(
+        "{} bucket(s) over the limit, first at {} UTC; peak {} at {} UTC",
+        c.buckets_over,
+        c.first_t_us.map_or("-".into(), utc),
+        pk,
+        utc(pt)
+    )
 }
 
 /// Minimum total FIN-WAIT-1 time (us) before its share is worth a finding.
@@ -124,26 +141,14 @@ pub fn diagnose(s: &Summary, tl: &TimelineReport, lim: &Limits) -> Vec<Finding> 
     }
 
     // 3. Orphan estimate over tcp_max_orphans.
-    if let Some(c) = tl
-        .limits
-        .max_orphans
-        .as_ref()
-        .filter(|c| c.buckets_over > 0)
-    {
-        let (pk, pt) = peak(tl, "orphans");
+    if let Some(c) = crossed(&tl.limits.max_orphans) {
         out.push(Finding {
             id: "max_orphans_crossed".into(),
             finding: format!(
                 "The orphan estimate crosses tcp_max_orphans={}: the kernel would log \"too many orphaned sockets\" and reset orphans (TcpExtTCPAbortOnMemory). Raising the limit only moves the ceiling while peers keep FINs unACKed.",
                 c.limit
             ),
-            evidence: vec![format!(
-                "{} bucket(s) over the limit, first at {} UTC; peak {} at {} UTC",
-                c.buckets_over,
-                c.first_t_us.map_or("-".into(), utc),
-                pk,
-                utc(pt)
-            )],
+            evidence: vec![crossing_evidence(c, tl, "orphans")],
             tunables: vec![
                 "net.ipv4.tcp_max_orphans".into(),
                 "net.ipv4.tcp_orphan_retries".into(),
@@ -153,26 +158,14 @@ pub fn diagnose(s: &Summary, tl: &TimelineReport, lim: &Limits) -> Vec<Finding> 
     }
 
     // 4. TIME-WAIT over tcp_max_tw_buckets.
-    if let Some(c) = tl
-        .limits
-        .max_tw_buckets
-        .as_ref()
-        .filter(|c| c.buckets_over > 0)
-    {
-        let (pk, pt) = peak(tl, "time_wait");
+    if let Some(c) = crossed(&tl.limits.max_tw_buckets) {
         out.push(Finding {
             id: "max_tw_buckets_crossed".into(),
             finding: format!(
                 "TIME-WAIT sockets exceed tcp_max_tw_buckets={}: the kernel destroys new ones at once (\"time wait bucket table overflow\", TcpExtTCPTimeWaitOverflow). tcp_tw_reuse only helps new outgoing connects; tcp_tw_recycle was removed in Linux 4.12.",
                 c.limit
             ),
-            evidence: vec![format!(
-                "{} bucket(s) over the limit, first at {} UTC; peak {} at {} UTC",
-                c.buckets_over,
-                c.first_t_us.map_or("-".into(), utc),
-                pk,
-                utc(pt)
-            )],
+            evidence: vec![crossing_evidence(c, tl, "time_wait")],
             tunables: vec![
                 "net.ipv4.tcp_max_tw_buckets".into(),
                 "net.ipv4.tcp_tw_reuse".into(),

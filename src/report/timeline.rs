@@ -439,27 +439,21 @@ pub fn render_peaks(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
             r.close_began_before_capture, r.open_at_end
         )?;
     }
-    if let Some(c) = &r.limits.max_orphans {
-        writeln!(
-            w,
-            "  tcp_max_orphans={}: {} bucket(s) over{}",
-            c.limit,
-            c.buckets_over,
-            c.first_t_us
-                .map(|t| format!(", first at {} UTC", super::text::utc(t)))
-                .unwrap_or_default()
-        )?;
-    }
-    if let Some(c) = &r.limits.max_tw_buckets {
-        writeln!(
-            w,
-            "  tcp_max_tw_buckets={}: {} bucket(s) over{}",
-            c.limit,
-            c.buckets_over,
-            c.first_t_us
-                .map(|t| format!(", first at {} UTC", super::text::utc(t)))
-                .unwrap_or_default()
-        )?;
+    for (name, c) in [
+        ("tcp_max_orphans", &r.limits.max_orphans),
+        ("tcp_max_tw_buckets", &r.limits.max_tw_buckets),
+    ] {
+        if let Some(c) = c {
+            writeln!(
+                w,
+                "  {name}={}: {} bucket(s) over{}",
+                c.limit,
+                c.buckets_over,
+                c.first_t_us
+                    .map(|t| format!(", first at {} UTC", super::text::utc(t)))
+                    .unwrap_or_default()
+            )?;
+        }
     }
     if let Some(x) = &r.limits.orphan_retries {
         writeln!(
