@@ -18,6 +18,11 @@ use super::key::{FlowKey, Side};
 use super::seq::SeqNum;
 use crate::decode::{Segment, flags};
 
+/// A FIN copy this soon after the previous one cannot come from a
+/// retransmission timer (Linux's minimum RTO is 200 ms, a tail-loss probe
+/// waits at least 10 ms): it is most likely the same packet captured twice.
+pub const DUPLICATE_WINDOW_NS: u64 = 1_000_000;
+
 /// How the client/server roles were decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SidesBy {
@@ -92,6 +97,11 @@ pub struct EndpointState {
     pub fin_rtx_spurious: u32,
     /// Time of the first FIN retransmission (for the RTO backoff model).
     pub fin_rtx1_ts: Option<u64>,
+    /// Time of the latest copy of the FIN (first or retransmitted).
+    pub fin_last_ts: u64,
+    /// FIN retransmissions that came less than [`DUPLICATE_WINDOW_NS`] after
+    /// the previous copy: faster than any retransmission timer.
+    pub fin_rtx_fast: u32,
     /// RST segments sent.
     pub rsts: u32,
     /// ISN from this side's SYN.
@@ -152,11 +162,16 @@ impl Conn {
 
     /// True when a SYN from `side` must start a new connection on this key:
     /// the previous one closed or reset, and this is not its own SYN again.
+    /// A SYN with a new ISN from a side whose earlier ISN is known is a new
+    /// attempt even without a seen close (the capture may have missed it).
     pub fn is_reuse(&self, seg: &Segment, side: Side) -> bool {
-        seg.has(flags::SYN)
-            && !seg.has(flags::ACK)
-            && (self.first_fin.is_some() || self.rst_ts.is_some())
-            && self.ep[side].isn != Some(seg.seq)
+        if !seg.has(flags::SYN) || seg.has(flags::ACK) {
+            return false;
+        }
+        match self.ep[side].isn {
+            Some(isn) => isn != seg.seq,
+            None => self.first_fin.is_some() || self.rst_ts.is_some(),
+        }
     }
 
     /// When the close is final (both FINs ACKed, or reset): the time of that.
@@ -229,6 +244,7 @@ impl Conn {
                 // First FIN of this side.
                 None => {
                     ep.fin_ts = Some(seg.ts_ns);
+                    ep.fin_last_ts = seg.ts_ns;
                     ep.fin_pos = pos;
                     if self.first_fin.is_none() {
                         self.first_fin = Some(side);
@@ -245,6 +261,10 @@ impl Conn {
                     if ep.fin_rtx1_ts.is_none() {
                         ep.fin_rtx1_ts = Some(seg.ts_ns);
                     }
+                    if seg.ts_ns.saturating_sub(ep.fin_last_ts) < DUPLICATE_WINDOW_NS {
+                        ep.fin_rtx_fast += 1;
+                    }
+                    ep.fin_last_ts = seg.ts_ns;
                     if ep.fin_acked_ts.is_some() {
                         ep.fin_rtx_spurious += 1;
                     } else {
@@ -453,11 +473,30 @@ mod tests {
         let (_, cs) = FlowKey::of(&s[0]);
         assert!(c.is_reuse(&seg(true, 2000, SYN, 9000, 0, 0), cs));
         assert!(!c.is_reuse(&seg(true, 2000, SYN, 100, 0, 0), cs));
+        // A new ISN starts a new connection even when the close was not seen.
+        let open = run(&established(100, 500));
+        assert!(open.is_reuse(&seg(true, 3000, SYN, 7777, 0, 0), cs));
+        assert!(!open.is_reuse(&seg(true, 3000, SYN, 100, 0, 0), cs));
         let c = run(&[seg(false, 0, ACK, 5, 6, 10)]);
         let (client, by) = c.client_side();
         assert_eq!(by, SidesBy::Port);
         assert_eq!(c.key.endpoint(client).1, 40000);
         assert_eq!(c.outcome(), Outcome::Open);
+    }
+
+    // ---- The same FIN captured twice ----
+    #[test]
+    fn duplicate_copy_within_1ms() {
+        let mut s = established(100, 500);
+        s.push(seg(true, 10, FIN | ACK, 101, 501, 0));
+        let mut dup = seg(true, 10, FIN | ACK, 101, 501, 0);
+        dup.ts_ns += 50_000; // 50 us later
+        s.push(dup);
+        s.push(seg(true, 210, FIN | ACK, 101, 501, 0)); // a real retransmission
+        let c = run(&s);
+        let cl = c.client_side().0;
+        assert_eq!(c.ep[cl].fin_rtx, 2);
+        assert_eq!(c.ep[cl].fin_rtx_fast, 1);
     }
 
     #[test]

@@ -141,6 +141,9 @@ pub struct Connections {
 pub struct FinRetransmissions {
     pub total: u64,
     pub spurious: u64,
+    /// Of `total`, copies less than 1 ms after the previous one (likely
+    /// the same packet captured twice).
+    pub within_1ms: u64,
     pub local_to_remote: u64,
     pub remote_to_local: u64,
 }
@@ -192,6 +195,7 @@ impl Summary {
         self.fin_rtx.remote_to_local += u64::from(r.fin_retransmissions());
         self.fin_rtx.total += u64::from(l.fin_retransmissions() + r.fin_retransmissions());
         self.fin_rtx.spurious += u64::from(l.fin_rtx_spurious + r.fin_rtx_spurious);
+        self.fin_rtx.within_1ms += u64::from(l.fin_rtx_fast + r.fin_rtx_fast);
 
         if let Some(f) = c.first_fin {
             let other = 1 - f;
@@ -283,6 +287,7 @@ impl std::ops::AddAssign<&Summary> for Summary {
         let (a, b) = (&mut self.fin_rtx, &o.fin_rtx);
         a.total += b.total;
         a.spurious += b.spurious;
+        a.within_1ms += b.within_1ms;
         a.local_to_remote += b.local_to_remote;
         a.remote_to_local += b.remote_to_local;
         for m in 0..3 {

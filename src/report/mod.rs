@@ -117,6 +117,11 @@ pub struct FinRatio {
 pub struct FinRtx {
     pub total: u64,
     pub spurious: u64,
+    /// Of `total`, copies less than 1 ms after the previous copy of the same
+    /// FIN: faster than any retransmission timer, most likely duplicates in
+    /// the capture. Absent in reports written before it existed.
+    #[serde(default)]
+    pub within_1ms: u64,
     pub local_to_remote: u64,
     pub remote_to_local: u64,
 }
@@ -336,6 +341,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         fin_retransmissions: FinRtx {
             total: s.fin_rtx.total,
             spurious: s.fin_rtx.spurious,
+            within_1ms: s.fin_rtx.within_1ms,
             local_to_remote: s.fin_rtx.local_to_remote,
             remote_to_local: s.fin_rtx.remote_to_local,
         },

@@ -178,6 +178,13 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
         thousands(fr.remote_to_local),
         thousands(fr.spurious)
     )?;
+    if fr.within_1ms > 0 {
+        writeln!(
+            w,
+            "  of which {} came less than 1 ms after the previous copy: faster than any retransmission timer, likely the same packet captured twice",
+            thousands(fr.within_1ms)
+        )?;
+    }
     writeln!(w)?;
 
     let c = &r.connections;
