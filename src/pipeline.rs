@@ -343,6 +343,7 @@ pub fn analyze_with(
             }
         };
         let bar = progress_bar(opts.progress, len);
+        let started = std::time::Instant::now();
         let mut info = FileInfo {
             path: path.display().to_string(),
             format: reader.format().to_string(),
@@ -387,6 +388,11 @@ pub fn analyze_with(
                 next
             };
             bar.set_position(reader.offset());
+            if !bar.is_hidden() {
+                let secs = started.elapsed().as_secs_f64().max(1e-3);
+                let rate = reader.records() as f64 / secs;
+                bar.set_message(format!("{:.1}M packets/s", rate / 1e6));
+            }
             if let Some(sink) = sink.as_deref_mut() {
                 drain(&mut shards, Some(decoded.clock), &mut retired, sink);
             }
@@ -472,7 +478,7 @@ fn progress_bar(enabled: bool, len: Option<u64>) -> ProgressBar {
     };
     bar.set_draw_target(ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} {bytes}/{total_bytes} {binary_bytes_per_sec} [{bar:30}] eta {eta}",
+        "{spinner} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} [{bar:30}] eta {eta}",
     ) {
         bar.set_style(style.progress_chars("=> "));
     }

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-/// Most buckets a report holds; wider buckets are used past it.
-pub const MAX_BUCKETS: u64 = 200_000;
+/// Most buckets a report holds (a 5.5-hour capture at 1 s): past it the
+/// bucket width grows by a whole factor, keeping the JSON to a few MB.
+pub const MAX_BUCKETS: u64 = 20_000;
 
 /// What-if limits (`--max-orphans`, `--max-tw-buckets`, `--orphan-retries`).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -26,7 +27,7 @@ pub struct Limits {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TimelineReport {
-    /// Bucket width, us (wider than asked when the capture would need more than 200,000 buckets).
+    /// Bucket width, us (wider than asked when the capture would need more than 20,000 buckets).
     pub bucket_us: u64,
     /// Start of the first bucket, us since the epoch.
     pub start_us: u64,
