@@ -157,3 +157,15 @@ fn analyze_json_carries_timeline_and_diagnosis() {
     assert_eq!(v["timeline"]["state_time_us"]["fin_wait_1"], 14_000_000);
     assert_eq!(v["diagnosis"][0]["id"], "fin_wait_1_dominates");
 }
+
+#[test]
+fn bucket_width_grows_past_the_cap() {
+    // 31 s at 1 ms would be 31,000 buckets: widened by 2 to stay under 20,000.
+    let t = timeline(&["--bucket", "1ms", "testdata/fin_unacked.pcap"]);
+    assert_eq!(t["bucket_us"], 2_000);
+    let n = t["buckets"].as_array().map_or(0, |b| b.len());
+    assert!(n <= 20_000 && n >= 15_000, "{n} buckets");
+    let wide = timeline(&["testdata/fin_unacked.pcap"]);
+    assert_eq!(t["state_time_us"], wide["state_time_us"]);
+    assert_eq!(t["peaks"]["fin_wait_1"]["value"], 1);
+}
