@@ -95,8 +95,9 @@ pub struct EndpointState {
     pub fin_rtx: u32,
     /// FIN retransmissions sent after it was ACKed (spurious).
     pub fin_rtx_spurious: u32,
-    /// Time of the first FIN retransmission (for the RTO backoff model).
-    pub fin_rtx1_ts: Option<u64>,
+    /// Time from the first FIN to its first retransmission, us (0: none):
+    /// the first RTO, for the backoff model.
+    pub fin_first_rto_us: u32,
     /// Time of the latest copy of the FIN (first or retransmitted).
     pub fin_last_ts: u64,
     /// FIN retransmissions that came less than [`DUPLICATE_WINDOW_NS`] after
@@ -125,8 +126,8 @@ pub struct Conn {
     pub last_ts: u64,
     pub first_frame: u64,
     pub last_frame: u64,
-    /// Client side, when a handshake decided it.
-    pub client: Option<(Side, SidesBy)>,
+    /// Client side (0 or 1), when a handshake decided it.
+    pub client: Option<(u8, SidesBy)>,
     pub ep: [EndpointState; 2],
     /// Side that sent the first FIN.
     pub first_fin: Option<Side>,
@@ -212,14 +213,14 @@ impl Conn {
                     ep.isn = Some(seg.seq);
                 }
                 if !matches!(self.client, Some((_, SidesBy::Syn))) {
-                    self.client = Some((side, SidesBy::Syn));
+                    self.client = Some((side as u8, SidesBy::Syn));
                 }
             } else {
                 if ep.isn.is_none() {
                     ep.isn = Some(seg.seq);
                 }
                 if self.client.is_none() {
-                    self.client = Some((other, SidesBy::SynAck));
+                    self.client = Some((other as u8, SidesBy::SynAck));
                 }
             }
         }
@@ -258,8 +259,9 @@ impl Conn {
                 // Same position or earlier: a retransmission of the FIN.
                 Some(_) if pos <= ep.fin_pos => {
                     fin_rtx = true;
-                    if ep.fin_rtx1_ts.is_none() {
-                        ep.fin_rtx1_ts = Some(seg.ts_ns);
+                    if ep.fin_rtx + ep.fin_rtx_spurious == 0 {
+                        let rto = seg.ts_ns.saturating_sub(ep.fin_ts.unwrap_or(seg.ts_ns));
+                        ep.fin_first_rto_us = u32::try_from(rto / 1_000).unwrap_or(u32::MAX).max(1);
                     }
                     if seg.ts_ns.saturating_sub(ep.fin_last_ts) < DUPLICATE_WINDOW_NS {
                         ep.fin_rtx_fast += 1;
@@ -292,8 +294,8 @@ impl Conn {
 
     /// Client side and how it was decided; by port when no handshake was seen.
     pub fn client_side(&self) -> (Side, SidesBy) {
-        if let Some(c) = self.client {
-            return c;
+        if let Some((c, by)) = self.client {
+            return (usize::from(c), by);
         }
         let (pa, pb) = (self.key.a.1, self.key.b.1);
         // The server is the well-known port, else the lower port.

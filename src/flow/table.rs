@@ -59,6 +59,9 @@ impl FlowConfig {
     }
 }
 
+/// Emptied expiry-wheel buckets kept for reuse.
+const SPARE_BUCKETS: usize = 2;
+
 /// How often (capture time, ns) a shard sweeps its table for dead connections.
 const SWEEP_EVERY_NS: u64 = 5 * 1_000_000_000;
 
@@ -87,6 +90,9 @@ pub struct Shard {
     /// timing wheel): epoch -> [(time, key)]. One live entry per connection
     /// (its `queued_at`); others are stale and skipped.
     expiry: BTreeMap<u64, Vec<(u64, FlowKey)>>,
+    /// Emptied wheel buckets, reused so that sweeping does not free and
+    /// re-fault large vectors every epoch.
+    spare_buckets: Vec<Vec<(u64, FlowKey)>>,
     pub summary: Summary,
     /// Sweep epoch (capture clock / [`SWEEP_EVERY_NS`]) of the last sweep.
     epoch: u64,
@@ -103,6 +109,7 @@ impl Shard {
             cfg,
             table: FxHashMap::default(),
             expiry: BTreeMap::new(),
+            spare_buckets: Vec::new(),
             summary: Summary {
                 timeline,
                 ..Summary::default()
@@ -214,7 +221,8 @@ impl Shard {
             if *entry.key() >= last {
                 break;
             }
-            for (t, key) in entry.remove() {
+            let mut due = entry.remove();
+            for &(t, key) in &due {
                 let Some(c) = self.table.get_mut(&key) else {
                     continue;
                 };
@@ -224,12 +232,21 @@ impl Shard {
                 let d = c.dead_at(idle, tw);
                 if d < now {
                     if let Some(c) = self.table.remove(&key) {
-                        self.retire(&c, d, false, now);
+                        // The retire clock is the first sweep epoch after its
+                        // end, where a lone shard retires it: independent of -j.
+                        let clock = (d / SWEEP_EVERY_NS + 1) * SWEEP_EVERY_NS;
+                        self.retire(&c, d, false, clock);
                     }
                 } else {
                     c.queued_at = d;
                     self.queue(d, key);
                 }
+            }
+            // Keep a few emptied buckets for reuse, not all: their capacity
+            // would otherwise stay allocated for the whole run.
+            if self.spare_buckets.len() < SPARE_BUCKETS {
+                due.clear();
+                self.spare_buckets.push(due);
             }
         }
     }
@@ -246,9 +263,10 @@ impl Shard {
 
     /// Queues `key` to be looked at once the clock passes `t`.
     fn queue(&mut self, t: u64, key: FlowKey) {
+        let spare = &mut self.spare_buckets;
         self.expiry
             .entry(t / SWEEP_EVERY_NS)
-            .or_default()
+            .or_insert_with(|| spare.pop().unwrap_or_default())
             .push((t, key));
     }
 

@@ -354,7 +354,7 @@ pub fn intervals(c: &Conn, local: Side, end: u64, open: bool, cfg: &TimelineConf
             // What-if: an orphan whose FIN is not ACKed within the backoff
             // budget of `retries` retransmissions is killed then.
             if let Some(retries) = cfg.orphan_retries {
-                let rto = l.fin_rtx1_ts.map(|t| t.saturating_sub(tl));
+                let rto = (l.fin_first_rto_us > 0).then(|| u64::from(l.fin_first_rto_us) * 1_000);
                 let kill = tl.saturating_add(cfg.orphan_kill_after(rto, retries));
                 if acked.is_none_or(|a| a > kill) && kill < stop {
                     iv.kill_at = kill;
