@@ -305,3 +305,26 @@ fn series_tracks_kernel() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// On real kernel traffic where one server address (10.77.0.3) had its FINs
+/// dropped for 16 s, the diagnosis must name FIN-WAIT-1, that peer first,
+/// tcp_orphan_retries, and rule out tcp_fin_timeout.
+#[test]
+fn diagnosis_names_the_slow_peer() {
+    let tl = run_timeline();
+    let d = &tl["diagnosis"][0];
+    assert_eq!(d["id"], "fin_wait_1_dominates", "{}", tl["diagnosis"]);
+    let finding = d["finding"].as_str().unwrap_or_default();
+    assert!(finding.contains("tcp_fin_timeout") && finding.contains("will not help"));
+    assert!(
+        d["tunables"]
+            .to_string()
+            .contains("net.ipv4.tcp_orphan_retries")
+    );
+    let peers = d["evidence"][1].as_str().unwrap_or_default();
+    let first = peers.split(": ").nth(1).unwrap_or_default();
+    assert!(
+        first.starts_with("10.77.0.3 "),
+        "slowest peer first: {peers}"
+    );
+}
