@@ -244,22 +244,9 @@ impl std::str::FromStr for Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::seq::SeqNum;
 
     fn seg(src: &str, sport: u16, dst: &str, dport: u16) -> Segment {
-        Segment {
-            ts_ns: 0,
-            frame: 0,
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            sport,
-            dport,
-            vlan: 0,
-            seq: SeqNum(0),
-            ack: SeqNum(0),
-            flags: 0,
-            payload_len: 0,
-        }
+        Segment::between(src, sport, dst, dport)
     }
 
     fn f(s: &str) -> Filter {

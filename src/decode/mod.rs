@@ -51,6 +51,24 @@ impl Segment {
     pub fn has(&self, f: u8) -> bool {
         self.flags & f != 0
     }
+
+    /// A segment between two endpoints with every other field zero (tests).
+    #[cfg(test)]
+    pub fn between(src: &str, sport: u16, dst: &str, dport: u16) -> Segment {
+        Segment {
+            ts_ns: 0,
+            frame: 0,
+            src: src.parse().expect("test address"),
+            dst: dst.parse().expect("test address"),
+            sport,
+            dport,
+            vlan: 0,
+            seq: SeqNum(0),
+            ack: SeqNum(0),
+            flags: 0,
+            payload_len: 0,
+        }
+    }
 }
 
 /// Why a frame did not yield a TCP segment.
