@@ -131,7 +131,7 @@ const MAX_STACK: usize = 8;
 pub fn decode(link: u16, data: &[u8], ts_ns: u64, frame: u64) -> Result<Segment, Skip> {
     let mut vlan = 0u32;
     let ip = link_payload(link, data, &mut vlan)?;
-    let mut seg = decode_ip(ip)?;
+    let mut seg = decode_ip_in(ip, 0, &mut vlan)?;
     seg.ts_ns = ts_ns;
     seg.frame = frame;
     seg.vlan = vlan;
@@ -211,6 +211,103 @@ fn ethertype_payload<'a>(mut et: u16, mut p: &'a [u8], vlan: &mut u32) -> Result
     Err(Skip::NotIp)
 }
 
+const IPPROTO_IPIP: u8 = 4;
+const IPPROTO_IPV6: u8 = 41;
+const IPPROTO_GRE: u8 = 47;
+const IPPROTO_UDP: u8 = 17;
+const UDP_VXLAN: u16 = 4789;
+const UDP_GENEVE: u16 = 6081;
+const ETH_TEB: u16 = 0x6558;
+const ETH_PPP: u16 = 0x880B;
+
+fn is_non_first_fragment(ip: &LaxIpSlice<'_>) -> bool {
+    match ip {
+        LaxIpSlice::Ipv4(v4) => v4.header().fragments_offset().value() != 0,
+        LaxIpSlice::Ipv6(v6) => v6.extensions().clone().into_iter().any(
+            |e| matches!(e, Ipv6ExtensionSlice::Fragment(f) if f.fragment_offset().value() != 0),
+        ),
+    }
+}
+
+/// Opens one tunnel: IP-in-IP (4, 41), GRE (47, including PPTP's enhanced
+/// GRE), VXLAN (UDP 4789) and Geneve (UDP 6081).
+fn tunnel_payload(proto: u8, p: &[u8], depth: u8, vlan: &mut u32) -> Result<Segment, Skip> {
+    match proto {
+        IPPROTO_IPIP | IPPROTO_IPV6 => decode_ip_in(p, depth, vlan),
+        IPPROTO_GRE => {
+            let flags = be16(p, 0).ok_or(Skip::LinkTruncated)?;
+            let ethertype = be16(p, 2).ok_or(Skip::LinkTruncated)?;
+            let mut off = 4;
+            match flags & 0x7 {
+                0 => {
+                    if flags & 0x4000 != 0 {
+                        return Err(Skip::NotTcp); // source routing (RFC 1701): not followed
+                    }
+                    off += 4 * usize::from(flags & 0x8000 != 0)
+                        + 4 * usize::from(flags & 0x2000 != 0)
+                        + 4 * usize::from(flags & 0x1000 != 0);
+                }
+                1 => {
+                    // Enhanced GRE (RFC 2637): key always, then sequence and ack.
+                    off += 4
+                        + 4 * usize::from(flags & 0x1000 != 0)
+                        + 4 * usize::from(flags & 0x0080 != 0);
+                }
+                _ => return Err(Skip::NotTcp),
+            }
+            let inner = p.get(off..).ok_or(Skip::LinkTruncated)?;
+            tunnel_ethertype(ethertype, inner, depth, vlan)
+        }
+        IPPROTO_UDP => {
+            let dport = be16(p, 2).ok_or(Skip::LinkTruncated)?;
+            let body = p.get(8..).ok_or(Skip::LinkTruncated)?;
+            match dport {
+                UDP_VXLAN => tunnel_ethertype(
+                    ETH_TEB,
+                    body.get(8..).ok_or(Skip::LinkTruncated)?,
+                    depth,
+                    vlan,
+                ),
+                UDP_GENEVE => {
+                    let opts = usize::from(body.first().ok_or(Skip::LinkTruncated)? & 0x3f) * 4;
+                    let ethertype = be16(body, 2).ok_or(Skip::LinkTruncated)?;
+                    let inner = body.get(8 + opts..).ok_or(Skip::LinkTruncated)?;
+                    tunnel_ethertype(ethertype, inner, depth, vlan)
+                }
+                _ => Err(Skip::NotTcp),
+            }
+        }
+        _ => Err(Skip::NotTcp),
+    }
+}
+
+/// A tunnel's payload by its ethertype: IP, an Ethernet frame, or PPP.
+fn tunnel_ethertype(et: u16, p: &[u8], depth: u8, vlan: &mut u32) -> Result<Segment, Skip> {
+    match et {
+        ETH_IPV4 | ETH_IPV6 => decode_ip_in(p, depth, vlan),
+        ETH_TEB => {
+            let ip = link_payload(linktype::ETHERNET, p, vlan)?;
+            decode_ip_in(ip, depth, vlan)
+        }
+        ETH_PPP => {
+            // Optional address/control (0xff 0x03), then a 1- or 2-byte protocol.
+            let p = p.strip_prefix(&[0xff, 0x03]).unwrap_or(p);
+            let (proto, rest) = match p.first() {
+                Some(b) if b & 1 == 1 => (u16::from(*b), &p[1..]),
+                _ => (
+                    be16(p, 0).ok_or(Skip::LinkTruncated)?,
+                    p.get(2..).unwrap_or(&[]),
+                ),
+            };
+            match proto {
+                0x0021 | 0x0057 => decode_ip_in(rest, depth, vlan),
+                _ => Err(Skip::NotTcp),
+            }
+        }
+        _ => Err(Skip::NotTcp),
+    }
+}
+
 fn be16(d: &[u8], o: usize) -> Option<u16> {
     let b = d.get(o..o + 2)?;
     Some(u16::from_be_bytes([b[0], b[1]]))
@@ -223,10 +320,35 @@ fn be32(d: &[u8], o: usize) -> Option<u32> {
 
 /// Decodes an IP packet carrying TCP.
 pub fn decode_ip(d: &[u8]) -> Result<Segment, Skip> {
+    decode_ip_in(d, 0, &mut 0)
+}
+
+/// Tunnels are followed at most this deep.
+const MAX_TUNNELS: u8 = 3;
+
+/// Decodes an IP packet carrying TCP, directly or inside IP-in-IP, GRE,
+/// VXLAN or Geneve (`depth` tunnels already opened; inner VLAN tags go to
+/// `vlan`).
+fn decode_ip_in(d: &[u8], depth: u8, vlan: &mut u32) -> Result<Segment, Skip> {
     let (ip, _ext_err) = LaxIpSlice::from_slice(d).map_err(|_| Skip::IpInvalid)?;
     let pl = ip.payload();
     if pl.ip_number != IpNumber::TCP {
-        return Err(Skip::NotTcp);
+        let tunnel = depth < MAX_TUNNELS
+            && matches!(
+                pl.ip_number.0,
+                IPPROTO_IPIP | IPPROTO_IPV6 | IPPROTO_GRE | IPPROTO_UDP
+            );
+        if !tunnel {
+            return Err(Skip::NotTcp);
+        }
+        if is_non_first_fragment(&ip) {
+            return Err(Skip::IpFragment);
+        }
+        return tunnel_payload(pl.ip_number.0, pl.payload, depth + 1, vlan).map_err(|e| match e {
+            // What is inside a tunnel but is not TCP is not TCP, whatever broke.
+            Skip::TcpTruncated | Skip::IpFragment => e,
+            _ => Skip::NotTcp,
+        });
     }
     // Length of the TCP segment as the IP header states it.
     let claimed: usize = match &ip {
@@ -365,6 +487,92 @@ mod tests {
                 assert!(r.is_err(), "len {n}");
             }
         }
+    }
+
+    /// An IPv4 header (no options) for `proto` around `payload`.
+    fn outer4(proto: u8, payload: &[u8]) -> Vec<u8> {
+        let total = 20 + payload.len();
+        let mut v = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            proto,
+            0,
+            0,
+            192,
+            0,
+            2,
+            1,
+            192,
+            0,
+            2,
+            2,
+        ];
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn tunnels_are_opened() {
+        let inner = tcp4(flags::FIN | flags::ACK, 3);
+        // IP in IP.
+        let s = decode(linktype::RAW, &outer4(4, &inner), 0, 1).unwrap();
+        assert_eq!((s.sport, s.dport, s.payload_len), (40000, 80, 3));
+        assert_eq!(s.src, "10.0.0.1".parse::<IpAddr>().unwrap());
+        // GRE v0 with a key.
+        let mut gre = vec![0x20, 0x00, 0x08, 0x00, 0, 0, 0, 7];
+        gre.extend_from_slice(&inner);
+        assert!(
+            decode(linktype::RAW, &outer4(47, &gre), 0, 1)
+                .unwrap()
+                .has(flags::FIN)
+        );
+        // PPTP's enhanced GRE carrying PPP (address/control, protocol 0x0021).
+        let mut pptp = vec![
+            0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 1, 0, 0, 0, 9, 0xff, 0x03, 0x00, 0x21,
+        ];
+        pptp.extend_from_slice(&inner);
+        assert!(decode(linktype::RAW, &outer4(47, &pptp), 0, 1).is_ok());
+        // ...and PPP LCP is not TCP.
+        let lcp = vec![
+            0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 1, 0, 0, 0, 9, 0xff, 0x03, 0xc0, 0x21, 1,
+        ];
+        assert_eq!(
+            decode(linktype::RAW, &outer4(47, &lcp), 0, 1),
+            Err(Skip::NotTcp)
+        );
+        // VXLAN: UDP to 4789, 8-byte header, an Ethernet frame with a VLAN tag.
+        let mut udp = vec![
+            0xc0, 0x00, 0x12, 0xb5, 0, 0, 0, 0, 0x08, 0, 0, 0, 0, 0, 1, 0,
+        ];
+        udp.extend_from_slice(&[0u8; 12]);
+        udp.extend_from_slice(&[0x81, 0x00, 0x00, 0x05, 0x08, 0x00]);
+        udp.extend_from_slice(&inner);
+        let s = decode(linktype::RAW, &outer4(17, &udp), 0, 1).unwrap();
+        assert_eq!(s.vlan, 5);
+        // Other UDP is not TCP; a tunnel cut short is not TCP either.
+        let mut dns = udp.clone();
+        dns[2..4].copy_from_slice(&53u16.to_be_bytes());
+        assert_eq!(
+            decode(linktype::RAW, &outer4(17, &dns), 0, 1),
+            Err(Skip::NotTcp)
+        );
+        assert_eq!(
+            decode(linktype::RAW, &outer4(47, &gre[..6]), 0, 1),
+            Err(Skip::NotTcp)
+        );
+        // Nesting is bounded.
+        let mut p = inner.clone();
+        for _ in 0..5 {
+            p = outer4(4, &p);
+        }
+        assert_eq!(decode(linktype::RAW, &p, 0, 1), Err(Skip::NotTcp));
     }
 
     #[test]
