@@ -89,19 +89,19 @@ pub struct AnalysisArgs {
     #[arg(short = 'j', long = "threads", default_value_t = 0, value_name = "N")]
     pub threads: usize,
     /// Seconds of capture time without packets after which a connection is over.
-    #[arg(long, default_value_t = 300.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 300.0, value_name = "SECS", value_parser = positive_secs)]
     pub idle_timeout: f64,
     /// Seconds a closed connection's ports stay reserved (Linux TIME-WAIT: 60).
-    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = non_negative_secs)]
     pub time_wait: f64,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
     /// Timeline bucket width, e.g. 1s (default), 500ms, 1m.
-    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = check::parse_duration_us)]
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_bucket)]
     pub bucket: u64,
     /// Lifetime of an orphaned FIN-WAIT-2 socket (tcp_fin_timeout), seconds.
-    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = non_negative_secs)]
     pub fin_timeout: f64,
     /// What-if: tcp_max_orphans; marks when the orphan estimate crosses it.
     #[arg(long, value_name = "N")]
@@ -190,6 +190,30 @@ pub struct DiffArgs {
     pub json: bool,
 }
 
+/// Seconds, a finite number >= 0.
+fn non_negative_secs(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("`{s}`: expected seconds, a number >= 0")),
+    }
+}
+
+/// Seconds, a finite number > 0.
+fn positive_secs(s: &str) -> Result<f64, String> {
+    match non_negative_secs(s)? {
+        0.0 => Err(format!("`{s}`: must be more than 0 seconds")),
+        v => Ok(v),
+    }
+}
+
+/// A timeline bucket width in us: a duration of at least 1 us.
+fn parse_bucket(s: &str) -> Result<u64, String> {
+    match check::parse_duration_us(s)? {
+        0 => Err(format!("`{s}`: the bucket must be at least 1us")),
+        us => Ok(us),
+    }
+}
+
 fn secs_to_ns(s: f64) -> u64 {
     if s.is_finite() && s > 0.0 {
         (s * 1e9).min(u64::MAX as f64) as u64
@@ -254,5 +278,10 @@ mod tests {
         };
         assert_eq!(a.analysis.local.len(), 2);
         assert!(Cli::try_parse_from(["finscope", "analyze", "--local", "bogus", "x"]).is_err());
+        assert!(Cli::try_parse_from(["finscope", "timeline", "--bucket", "0", "x"]).is_err());
+        assert!(Cli::try_parse_from(["finscope", "analyze", "--idle-timeout", "0", "x"]).is_err());
+        assert!(Cli::try_parse_from(["finscope", "analyze", "--time-wait", "-1", "x"]).is_err());
+        assert!(Cli::try_parse_from(["finscope", "analyze", "--time-wait", "0", "x"]).is_ok());
+        assert!(Cli::try_parse_from(["finscope", "timeline", "--bucket", "250ms", "x"]).is_ok());
     }
 }

@@ -232,9 +232,9 @@ fn wants_more(e: &io::Error) -> bool {
 
 /// Opens `path` (`-`: standard input), decompressing gzip, zstd and xz.
 pub fn open(path: &Path) -> Result<Input, CaptureError> {
-    let io_err = |source| CaptureError::Io {
+    let io_err = |err| CaptureError::Io {
         path: path.to_path_buf(),
-        source,
+        err,
     };
     let (src, len): (Box<dyn Read + Send>, Option<u64>) = if path.as_os_str() == "-" {
         (Box::new(io::stdin()), None)

@@ -6,13 +6,10 @@ use std::path::PathBuf;
 /// Why reading a capture file failed or stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    /// The file could not be opened or read.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file could not be opened or read. (The I/O error is part of the
+    /// message, not a separate source, so it is not printed twice.)
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     /// The file does not start with a pcap or pcapng magic number.
     #[error("{path}: not a pcap or pcapng capture (magic number {magic})")]
     NotACapture { path: PathBuf, magic: String },

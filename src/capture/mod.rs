@@ -198,10 +198,10 @@ impl<R: Read> CaptureReader<R> {
         std::mem::replace(&mut self.buf, spare)
     }
 
-    fn io_err(&self, source: std::io::Error) -> CaptureError {
+    fn io_err(&self, err: std::io::Error) -> CaptureError {
         CaptureError::Io {
             path: self.path.clone(),
-            source,
+            err,
         }
     }
 
