@@ -127,7 +127,15 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
             )
         })
         .collect();
-    writeln!(w, "  link types     {}", links.join(", "))?;
+    writeln!(
+        w,
+        "  link types     {}",
+        if links.is_empty() {
+            "(no frames)".to_string()
+        } else {
+            links.join(", ")
+        }
+    )?;
     if let (Some(f), Some(l)) = (r.capture.first_ts_us, r.capture.last_ts_us) {
         writeln!(
             w,
