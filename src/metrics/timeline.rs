@@ -411,3 +411,155 @@ pub fn intervals(c: &Conn, local: Side, end: u64, open: bool, cfg: &TimelineConf
     };
     iv
 }
+
+#[cfg(test)]
+mod tests {
+    //! The interval model as a pure function: connections built segment by
+    //! segment, then their local-side states checked against hand-made lists.
+    use super::*;
+    use crate::decode::{Segment, flags::*};
+    use crate::flow::key::FlowKey;
+    use crate::flow::seq::SeqNum;
+    use TcpState::*;
+
+    const MS: u64 = 1_000_000;
+
+    /// A segment from the client (10.0.0.1:40000) or the server, at `t` ms.
+    fn seg(from_client: bool, t: u64, f: u8, seq: u32, ack: u32) -> Segment {
+        let mut s = if from_client {
+            Segment::between("10.0.0.1", 40000, "192.0.2.7", 80)
+        } else {
+            Segment::between("192.0.2.7", 80, "10.0.0.1", 40000)
+        };
+        s.ts_ns = t * MS;
+        s.frame = t;
+        s.flags = f;
+        s.seq = SeqNum(seq);
+        s.ack = SeqNum(ack);
+        s
+    }
+
+    /// Runs a handshake then `close`, returns (conn, client side).
+    fn conn(close: &[Segment]) -> (Conn, Side) {
+        let mut all = vec![
+            seg(true, 0, SYN, 100, 0),
+            seg(false, 1, SYN | ACK, 500, 101),
+            seg(true, 2, ACK, 101, 501),
+        ];
+        all.extend_from_slice(close);
+        let (k, _) = FlowKey::of(&all[0]);
+        let mut c = Conn::new(k, &all[0]);
+        for s in &all {
+            c.step(s, FlowKey::of(s).1);
+        }
+        let client = c.client_side().0;
+        (c, client)
+    }
+
+    fn states(iv: &Intervals) -> Vec<(TcpState, u64, u64)> {
+        iv.list[..iv.len]
+            .iter()
+            .map(|&(s, a, b)| (s, a / MS, b.min(u64::MAX / 4) / MS))
+            .collect()
+    }
+
+    #[test]
+    fn active_close_goes_through_time_wait() {
+        let (c, local) = conn(&[
+            seg(true, 10, FIN | ACK, 101, 501),
+            seg(false, 30, ACK, 501, 102),
+            seg(false, 50, FIN | ACK, 501, 102),
+            seg(true, 51, ACK, 102, 502),
+        ]);
+        let cfg = TimelineConfig::default();
+        let iv = intervals(&c, local, 51 * MS, true, &cfg);
+        assert_eq!(
+            states(&iv),
+            vec![
+                (Established, 0, 10),
+                (FinWait1, 10, 30),
+                (FinWait2, 30, 50),
+                (TimeWait, 50, 60_050)
+            ]
+        );
+        assert!(!iv.open_at_end);
+    }
+
+    #[test]
+    fn passive_close_is_close_wait_then_last_ack() {
+        let (c, local) = conn(&[
+            seg(false, 10, FIN | ACK, 501, 101),
+            seg(true, 11, ACK, 101, 502),
+            seg(true, 40, FIN | ACK, 101, 502),
+            seg(false, 45, ACK, 502, 102),
+        ]);
+        let iv = intervals(&c, local, 45 * MS, true, &TimelineConfig::default());
+        assert_eq!(
+            states(&iv),
+            vec![(Established, 0, 10), (CloseWait, 10, 40), (LastAck, 40, 45)]
+        );
+    }
+
+    #[test]
+    fn crossing_fins_pass_through_closing() {
+        let (c, local) = conn(&[
+            seg(true, 10, FIN | ACK, 101, 501),
+            seg(false, 12, FIN | ACK, 501, 101), // does not ACK our FIN
+            seg(false, 20, ACK, 502, 102),
+        ]);
+        let iv = intervals(&c, local, 20 * MS, true, &TimelineConfig::default());
+        assert_eq!(
+            states(&iv),
+            vec![
+                (Established, 0, 10),
+                (FinWait1, 10, 12),
+                (Closing, 12, 20),
+                (TimeWait, 20, 60_020)
+            ]
+        );
+    }
+
+    #[test]
+    fn rst_ends_everything_and_unacked_fin_stays_open() {
+        let (c, local) = conn(&[
+            seg(true, 10, FIN | ACK, 101, 501),
+            seg(false, 500, RST, 501, 0),
+        ]);
+        let iv = intervals(&c, local, 500 * MS, true, &TimelineConfig::default());
+        assert_eq!(states(&iv), vec![(Established, 0, 10), (FinWait1, 10, 500)]);
+        assert!(!iv.open_at_end);
+        let (c, local) = conn(&[seg(true, 10, FIN | ACK, 101, 501)]);
+        let iv = intervals(&c, local, 10 * MS, true, &TimelineConfig::default());
+        assert!(iv.open_at_end);
+        // Still in FIN-WAIT-1 past the end of the capture.
+        assert_eq!(iv.list[1].0, FinWait1);
+        assert!(iv.list[1].2 > 1_000_000 * MS);
+    }
+
+    #[test]
+    fn orphaned_fin_wait_2_is_bounded_by_fin_timeout() {
+        let (c, local) = conn(&[
+            seg(true, 10, FIN | ACK, 101, 501),
+            seg(false, 20, ACK, 501, 102),
+            seg(false, 200_000, FIN | ACK, 501, 102),
+        ]);
+        let iv = intervals(&c, local, 200_000 * MS, true, &TimelineConfig::default());
+        assert_eq!(
+            states(&iv),
+            vec![
+                (Established, 0, 10),
+                (FinWait1, 10, 20),
+                (FinWait2, 20, 60_020)
+            ]
+        );
+    }
+
+    #[test]
+    fn orphan_retries_kill_time() {
+        let cfg = TimelineConfig::default();
+        // 200 ms, 400 ms, 800 ms, then dead one RTO after the 2nd retransmission.
+        assert_eq!(cfg.orphan_kill_after(None, 2), 1_400 * MS);
+        // Backoff capped at TCP_RTO_MAX (120 s).
+        assert_eq!(cfg.orphan_kill_after(Some(100_000 * MS), 1), 220_000 * MS);
+    }
+}
