@@ -96,6 +96,9 @@ enum State {
         nanos: bool,
         link: u16,
         max_caplen: u32,
+        /// Bytes after the 16-byte record header: 8 in the "modified"
+        /// (Kuznetzov) format of old Red Hat tcpdumps, else 0.
+        extra: usize,
     },
     PcapNg {
         big_endian: bool,
@@ -153,6 +156,7 @@ impl<R: Read> CaptureReader<R> {
                 nanos: false,
                 link: 0,
                 max_caplen: 0,
+                extra: 0,
             },
             format: Format::PcapNg,
             done: false,
@@ -248,11 +252,13 @@ impl<R: Read> CaptureReader<R> {
         }
         let m = [a[0], a[1], a[2], a[3]];
         let le = u32::from_le_bytes(m);
-        let (big_endian, nanos) = match le {
-            0xa1b2_c3d4 => (false, false),
-            0xd4c3_b2a1 => (true, false),
-            0xa1b2_3c4d => (false, true),
-            0x4d3c_b2a1 => (true, true),
+        let (big_endian, nanos, extra) = match le {
+            0xa1b2_c3d4 => (false, false, 0),
+            0xd4c3_b2a1 => (true, false, 0),
+            0xa1b2_3c4d => (false, true, 0),
+            0x4d3c_b2a1 => (true, true, 0),
+            0xa1b2_cd34 => (false, false, 8),
+            0x34cd_b2a1 => (true, false, 8),
             PCAPNG_SHB => {
                 self.format = Format::PcapNg;
                 self.state = State::PcapNg {
@@ -291,6 +297,7 @@ impl<R: Read> CaptureReader<R> {
             nanos,
             link,
             max_caplen,
+            extra,
         };
         self.format = Format::Pcap { big_endian, nanos };
         self.start += 24;
@@ -381,6 +388,7 @@ impl<R: Read> CaptureReader<R> {
             nanos,
             link,
             max_caplen,
+            extra,
         } = self.state
         else {
             return Step::NeedMore(0);
@@ -404,33 +412,35 @@ impl<R: Read> CaptureReader<R> {
                     ),
                 ));
             }
-            let need = 16 + caplen as usize;
+            let need = 16 + extra + caplen as usize;
             if a.len() < need {
                 return Step::NeedMore(need);
             }
+            // pcap-parser reads the standard 16-byte header; in the modified
+            // format its 8 extra bytes (ifindex, protocol, type) are skipped.
             let parsed = if big_endian {
-                parse_pcap_frame_be(&a[..need])
+                parse_pcap_frame_be(&a[..need]).map(|(_, b)| (b.ts_sec, b.ts_usec, b.origlen))
             } else {
-                parse_pcap_frame(&a[..need])
+                parse_pcap_frame(&a[..need]).map(|(_, b)| (b.ts_sec, b.ts_usec, b.origlen))
             };
-            let blk = match parsed {
-                Ok((_, blk)) => blk,
+            let (ts_sec, ts_frac, origlen) = match parsed {
+                Ok(x) => x,
                 Err(e) => {
                     return Step::Stop(self.corrupt(self.start, format!("bad record: {e:?}")));
                 }
             };
             let frac = if nanos {
-                u64::from(blk.ts_usec)
+                u64::from(ts_frac)
             } else {
-                u64::from(blk.ts_usec) * 1_000
+                u64::from(ts_frac) * 1_000
             };
             self.records += 1;
             frames.push(RawFrame {
-                off: (self.start + 16) as u32,
+                off: (self.start + 16 + extra) as u32,
                 caplen,
-                orig_len: blk.origlen,
+                orig_len: origlen,
                 link,
-                ts_ns: u64::from(blk.ts_sec) * 1_000_000_000 + frac,
+                ts_ns: u64::from(ts_sec) * 1_000_000_000 + frac,
                 number: self.records,
             });
             self.start += need;
@@ -765,6 +775,24 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn modified_pcap_skips_the_extra_header_bytes() {
+        let mut v = pcap_header(1);
+        v[..4].copy_from_slice(&0xa1b2_cd34u32.to_le_bytes());
+        for (i, fill) in [(1u32, 0x11u8), (2, 0x22)] {
+            v.extend_from_slice(&i.to_le_bytes());
+            v.extend_from_slice(&5u32.to_le_bytes());
+            v.extend_from_slice(&40u32.to_le_bytes());
+            v.extend_from_slice(&40u32.to_le_bytes());
+            v.extend_from_slice(&[0xEE; 8]); // ifindex, protocol, pkt_type, pad
+            v.extend_from_slice(&[fill; 40]);
+        }
+        let (out, st) = read_all(&v, 65_536);
+        assert!(matches!(st, Status::End), "{st:?}");
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1], (2 * 1_000_000_000 + 5_000, vec![0x22; 40]));
     }
 
     #[test]
