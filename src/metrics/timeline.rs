@@ -389,8 +389,8 @@ pub fn intervals(c: &Conn, local: Side, end: u64, open: bool, cfg: &TimelineConf
                         );
                     }
                 }
-                (None, None) => iv.push(TcpState::FinWait1, clip(tl), stop),
-                (None, Some(_)) => iv.push(TcpState::FinWait1, clip(tl), stop),
+                // Never ACKed (the peer's FIN, if any, was handled above).
+                (None, _) => iv.push(TcpState::FinWait1, clip(tl), stop),
             }
         }
         (Some(tl), Some(tr)) => {
