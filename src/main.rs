@@ -95,6 +95,13 @@ fn run_analysis(a: &AnalysisArgs, flows: Option<&mut dyn FlowSink>) -> anyhow::R
         };
         eprintln!("finscope: {kind}: {e}; the report covers what was read before it");
     }
+    if std::env::var_os("FINSCOPE_STATS").is_some() {
+        // Engine figures for docs/performance.md; not part of any report.
+        eprintln!(
+            "finscope: stats: {} threads, peak tracked connections {} (sum over shards)",
+            analysis.threads, analysis.peak_connections
+        );
+    }
     Ok(Run { analysis, ports })
 }
 
