@@ -414,8 +414,9 @@ fn decode_ip_in(d: &[u8], depth: u8, vlan: &mut u32) -> Result<Segment, Skip> {
 mod tests {
     use super::*;
 
-    fn tcp4(flags: u8, payload: usize) -> Vec<u8> {
-        let total = 20 + 20 + payload;
+    /// An IPv4 header (no options) from `src` to `dst` for `proto` around `payload`.
+    fn ipv4(proto: u8, src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
+        let total = 20 + payload.len();
         let mut v = vec![
             0x45,
             0,
@@ -426,24 +427,24 @@ mod tests {
             0x40,
             0,
             64,
-            6,
+            proto,
             0,
             0,
-            10,
-            0,
-            0,
-            1,
-            10,
-            0,
-            0,
-            2,
         ];
-        v.extend_from_slice(&[0x9c, 0x40, 0, 80]);
-        v.extend_from_slice(&1000u32.to_be_bytes());
-        v.extend_from_slice(&2000u32.to_be_bytes());
-        v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        v.extend(std::iter::repeat_n(0xAA, payload));
+        v.extend_from_slice(&src);
+        v.extend_from_slice(&dst);
+        v.extend_from_slice(payload);
         v
+    }
+
+    /// 10.0.0.1:40000 -> 10.0.0.2:80, seq 1000, ack 2000, `payload` bytes.
+    fn tcp4(flags: u8, payload: usize) -> Vec<u8> {
+        let mut t = vec![0x9c, 0x40, 0, 80];
+        t.extend_from_slice(&1000u32.to_be_bytes());
+        t.extend_from_slice(&2000u32.to_be_bytes());
+        t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        t.extend(std::iter::repeat_n(0xAA, payload));
+        ipv4(6, [10, 0, 0, 1], [10, 0, 0, 2], &t)
     }
 
     #[test]
@@ -489,33 +490,9 @@ mod tests {
         }
     }
 
-    /// An IPv4 header (no options) for `proto` around `payload`.
+    /// A tunnel's outer IPv4 header (192.0.2.1 -> 192.0.2.2) around `payload`.
     fn outer4(proto: u8, payload: &[u8]) -> Vec<u8> {
-        let total = 20 + payload.len();
-        let mut v = vec![
-            0x45,
-            0,
-            (total >> 8) as u8,
-            total as u8,
-            0,
-            0,
-            0x40,
-            0,
-            64,
-            proto,
-            0,
-            0,
-            192,
-            0,
-            2,
-            1,
-            192,
-            0,
-            2,
-            2,
-        ];
-        v.extend_from_slice(payload);
-        v
+        ipv4(proto, [192, 0, 2, 1], [192, 0, 2, 2], payload)
     }
 
     #[test]
