@@ -197,17 +197,12 @@ impl Shard {
             self.retire(&old, end, false, now);
         }
         self.peak_table = self.peak_table.max(self.table.len());
-        let tl = &mut self.summary.timeline;
-        tl.count(seg.ts_ns, timeline::C_SEGMENTS, 1);
-        if seg.has(crate::decode::flags::FIN) {
-            tl.count(seg.ts_ns, timeline::C_FIN, 1);
-        }
-        if seg.has(crate::decode::flags::RST) {
-            tl.count(seg.ts_ns, timeline::C_RST, 1);
-        }
-        if fin_rtx {
-            tl.count(seg.ts_ns, timeline::C_FIN_RTX, 1);
-        }
+        self.summary.timeline.count_segment(
+            seg.ts_ns,
+            seg.has(crate::decode::flags::FIN),
+            seg.has(crate::decode::flags::RST),
+            fin_rtx,
+        );
     }
 
     /// Retires every connection that was dead before `now`.

@@ -184,17 +184,19 @@ impl Timeline {
         t.div_ceil(w).saturating_sub(1)
     }
 
-    /// Adds one packet counter at time `t` (cached per bucket; see [`Timeline::flush`]).
-    pub fn count(&mut self, t: u64, counter: usize, n: u64) {
+    /// Counts one TCP segment at time `t`: one bucket lookup for all its
+    /// counters, cached per bucket (see [`Timeline::flush`]).
+    pub fn count_segment(&mut self, t: u64, fin: bool, rst: bool, fin_rtx: bool) {
         let b = self.bucket(t);
-        match &mut self.pending {
-            Some((pb, c)) if *pb == b => c[counter] += n,
-            _ => {
-                self.flush();
-                let mut c = [0; NCOUNTERS];
-                c[counter] = n;
-                self.pending = Some((b, c));
-            }
+        if !matches!(self.pending, Some((pb, _)) if pb == b) {
+            self.flush();
+            self.pending = Some((b, [0; NCOUNTERS]));
+        }
+        if let Some((_, c)) = &mut self.pending {
+            c[C_SEGMENTS] += 1;
+            c[C_FIN] += u64::from(fin);
+            c[C_RST] += u64::from(rst);
+            c[C_FIN_RTX] += u64::from(fin_rtx);
         }
     }
 
