@@ -33,6 +33,7 @@ pub enum FlowsFormat {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
     U64(u64),
+    Bool(bool),
     Str(String),
     Null,
 }
@@ -45,10 +46,6 @@ impl From<Option<u64>> for Value {
 
 fn us(ns: u64) -> u64 {
     ns / 1_000
-}
-
-fn span_us(from: Option<u64>, to: Option<u64>) -> Option<u64> {
-    Some(to?.saturating_sub(from?) / 1_000)
 }
 
 /// A finished connection, seen from its local side.
@@ -74,20 +71,9 @@ impl<'a> FlowRecord<'a> {
         let (la, ra) = (c.key.endpoint(local), c.key.endpoint(remote));
         let (client, by) = c.client_side();
         // The first closer's latencies, exactly as the report's histograms
-        // take them (metrics::Summary::add_conn).
-        let (mut fin_ack, mut fin_fin, mut close_total) = (None, None, None);
-        if let Some(f) = c.first_fin {
-            let (ef, eo) = (&c.ep[f], &c.ep[1 - f]);
-            if let Some(t0) = ef.fin_ts {
-                fin_ack = span_us(Some(t0), ef.fin_acked_ts);
-                fin_fin = span_us(Some(t0), eo.fin_ts);
-                let end = match (ef.fin_acked_ts, eo.fin_acked_ts, eo.fin_ts) {
-                    (Some(a), Some(b), Some(_)) => Some(a.max(b)),
-                    _ => c.rst_ts.filter(|x| *x >= t0),
-                };
-                close_total = span_us(Some(t0), end);
-            }
-        }
+        // take them: both read the close model.
+        let lat = c.latencies();
+        let (fin_ack, fin_fin, close_total) = (lat.fin_ack, lat.fin_fin, lat.close_total);
         let str = |s: &str| Value::Str(s.to_string());
         vec![
             ("first_ts_us", Value::U64(us(c.first_ts))),
@@ -148,6 +134,14 @@ impl<'a> FlowRecord<'a> {
             ("local_bytes", Value::U64(l.bytes)),
             ("remote_bytes", Value::U64(r.bytes)),
             ("fin_moved", Value::U64(u64::from(c.fin_moved))),
+            ("one_sided", Value::Bool(c.one_sided())),
+            ("local_state", str(l.state().key())),
+            ("remote_state", str(r.state().key())),
+            ("local_killed_ts_us", l.killed_at.map(us).into()),
+            ("kill_confirmed", Value::Bool(l.kill_confirmed)),
+            ("local_fin_unacked", Value::Bool(c.fin_unacked(local))),
+            ("remote_fin_unacked", Value::Bool(c.fin_unacked(remote))),
+            ("anomalies", Value::U64(c.anomalies())),
             ("retired_ts_us", Value::U64(us(self.r.clock))),
         ]
     }
@@ -251,6 +245,7 @@ fn write_records(flows: &[Retired], format: FlowsFormat, w: &mut impl Write) -> 
                 .map(|(n, v)| {
                     let v = match v {
                         Value::U64(x) => x.to_string(),
+                        Value::Bool(b) => b.to_string(),
                         Value::Str(s) => json_string(s),
                         Value::Null => "null".to_string(),
                     };
@@ -261,6 +256,7 @@ fn write_records(flows: &[Retired], format: FlowsFormat, w: &mut impl Write) -> 
                 .iter()
                 .map(|(_, v)| match v {
                     Value::U64(x) => x.to_string(),
+                    Value::Bool(b) => b.to_string(),
                     Value::Str(s) => csv_cell(s),
                     Value::Null => String::new(),
                 })

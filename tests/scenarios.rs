@@ -16,7 +16,7 @@ use serde_json::Value;
 /// Microseconds of the first timestamp of every fixture.
 const BASE_US: u64 = 1_700_000_000_000_000;
 
-const OUTCOMES: [&str; 7] = [
+const OUTCOMES: [&str; 11] = [
     "complete",
     "simultaneous",
     "reset",
@@ -24,6 +24,10 @@ const OUTCOMES: [&str; 7] = [
     "half_closed",
     "fin_unacked",
     "open",
+    "killed",
+    "unanswered",
+    "rejected",
+    "one_sided",
 ];
 
 fn testdata(name: &str) -> PathBuf {
@@ -491,7 +495,11 @@ fn fin_unacked() {
     // Ranked by retransmissions + unacked: A's server first.
     assert_eq!(r.peer_addrs(), vec!["203.0.113.20", "198.51.100.7"]);
     r.peer("203.0.113.20", (1, 1, 0, 1, 0));
-    r.peer_fin_ack("203.0.113.20", None);
+    // Never ACKed, never retransmitted (so no kill can be inferred): its
+    // age at the end, 31 s - 1 s, stands in the peer's ack columns.
+    r.peer_fin_ack("203.0.113.20", Some(30_000_000));
+    r.eq("unacked_fins.local_to_remote", 1);
+    r.eq("unacked_fins.remote_to_local", 0);
     r.peer("198.51.100.7", (1, 0, 0, 0, 0));
     r.times(0, 31_000_000);
 }
@@ -814,7 +822,9 @@ fn truncated_tail() {
     r.lat3("fin_ack", (1, 20_000), (1, 20_000), (0, 0));
     r.lat3("fin_fin", (1, 50_000), (1, 50_000), (0, 0));
     r.lat3("close_total", (0, 0), (0, 0), (0, 0));
-    r.peer("203.0.113.66", (1, 1, 0, 1, 0));
+    // s's FIN is the local side's to ACK: not the peer's fault.
+    r.peer("203.0.113.66", (1, 1, 0, 0, 0));
+    r.eq("unacked_fins.remote_to_local", 1);
     r.times(0, 1_050_000);
 
     // The warning names the offset of the cut record (or of the end of
@@ -866,10 +876,10 @@ fn sample_gateway() {
             ("complete", 104), // 82 + 10 + 12
             ("reset", 5),
             ("reset_after_fin", 4),
-            ("fin_unacked", 4),
+            ("killed", 4),
             ("open", 4),
         ],
-        &[("complete", 94), ("reset_after_fin", 4), ("fin_unacked", 4)],
+        &[("complete", 94), ("reset_after_fin", 4), ("killed", 4)],
         &[("complete", 10)],
     );
     r.connections(121, 121);
@@ -898,8 +908,16 @@ fn sample_gateway() {
     assert_eq!(r.peers().len(), 10, "default --top 10");
     r.peer("198.51.100.66", (5, 5, 10, 0, 0));
     r.eq("peers.0.fin_ack_max_us", 9_000_000);
+    // Its 3 unACKed FINs were retransmitted after 0.2 and 0.6 s, then
+    // nothing for 12 s: killed when the next copy was due, at 1.4 s (the
+    // age its ack columns show).
     r.peer("203.0.113.99", (3, 3, 6, 3, 0));
-    r.peer_fin_ack("203.0.113.99", None);
+    r.peer_fin_ack("203.0.113.99", Some(1_400_000));
+    r.eq("unacked_fins.local_to_remote", 4);
+    // 2 RTO retransmissions, killed at the third timer: tcp_orphan_retries=1.
+    r.eq("inferred_tunables.tcp_orphan_retries.value", 1);
+    r.eq("inferred_tunables.tcp_orphan_retries.killed", 4);
+    r.eq("inferred_tunables.tcp_orphan_retries.consistent", 4);
     r.peer("198.51.100.67", (4, 4, 8, 0, 0));
     r.eq("peers.2.fin_ack_max_us", 8_000_000);
     r.peer("198.51.100.68", (3, 3, 6, 0, 0));

@@ -3,7 +3,8 @@
 //! fin_retransmit.pcap (testdata/README.md): the client (local) sends its FIN
 //! at 1000 ms, retransmits it at 1200, 1600 and 2400 ms, the server ACKs it at
 //! 15000 ms and sends its own FIN at 15100 ms; the capture ends at 15110 ms.
-//! So, from the local side: ESTABLISHED 0..1000, FIN-WAIT-1 1000..15000 (14 s),
+//! So, from the local side: SYN-SENT 0..10 (the SYN-ACK comes at 10 ms),
+//! ESTABLISHED 10..1000, FIN-WAIT-1 1000..15000 (14 s),
 //! FIN-WAIT-2 15000..15100, TIME-WAIT from 15100 (clipped to the capture end
 //! for `state_time_us`: 10 ms).
 
@@ -35,7 +36,8 @@ fn fin_wait_1_from_a_slow_ack() {
     assert_eq!(t["start_us"], T0_US);
     assert_eq!(t["buckets"].as_array().map(|b| b.len()), Some(16));
     let st = &t["state_time_us"];
-    assert_eq!(st["established"], 1_000_000);
+    assert_eq!(st["syn_sent"], 10_000);
+    assert_eq!(st["established"], 990_000);
     assert_eq!(st["fin_wait_1"], 14_000_000);
     assert_eq!(st["fin_wait_2"], 100_000);
     assert_eq!(st["time_wait"], 10_000);

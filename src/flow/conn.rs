@@ -1,11 +1,15 @@
-//! Close tracking for one connection, as a passive observer sees it.
+//! One connection as a passive observer sees it: the facts each endpoint
+//! was *seen* to send (FIN times and positions, the ACK that covered a FIN,
+//! retransmissions, RSTs) and each endpoint's state machine
+//! ([`super::state`]), advanced by every segment and by the timers the
+//! observer can infer.
 //!
-//! The observer cannot know what a host received, so each endpoint keeps
-//! what it was *seen* to send (zeek's model): its first FIN (time and the
-//! sequence position the peer's ACK must pass), FIN retransmissions, the
-//! first ACK from the peer that covers its FIN, RSTs. [`Conn::step`] is the
-//! whole state machine: a pure function of the connection and one segment.
-//! [`Conn::finish`] derives the outcome when the connection leaves the table.
+//! [`Conn::step`] turns a segment into events for both endpoints;
+//! [`Conn::finish`] fires the timers left at the end of observation. The
+//! outcome ([`Conn::outcome`]), the close latencies ([`Conn::latencies`]),
+//! the unACKed FINs ([`Conn::fin_unacked`]) and the local side's state
+//! intervals ([`Conn::intervals`]) are all read from here: nothing
+//! downstream derives a state.
 //!
 //! Definitions (docs/report.md has the full text):
 //! - FIN position = seq + payload length: the sequence number the FIN itself
@@ -13,15 +17,14 @@
 //! - FIN retransmission: a later FIN from the same side whose position does
 //!   not advance past the first FIN's; *spurious* when the first FIN had
 //!   already been ACKed.
+//! - An ACK once seen stays seen; an ACK that reaches an endpoint after its
+//!   socket is gone (reset, killed) is not an ACK of its FIN.
 
 use super::key::{FlowKey, Side};
 use super::seq::SeqNum;
+pub use super::state::DUPLICATE_WINDOW_NS;
+use super::state::{Backoff, Event, Machine, RTO_MAX_NS, RTO_MIN_NS, TIMEOUT_INIT_NS, TcpState};
 use crate::decode::{Segment, flags};
-
-/// A FIN copy this soon after the previous one cannot come from a
-/// retransmission timer (Linux's minimum RTO is 200 ms, a tail-loss probe
-/// waits at least 10 ms): it is most likely the same packet captured twice.
-pub const DUPLICATE_WINDOW_NS: u64 = 1_000_000;
 
 /// How the client/server roles were decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -33,6 +36,9 @@ pub enum SidesBy {
     /// No handshake seen: the lower (well-known first) port is the server.
     Port,
 }
+
+/// Number of outcomes.
+pub const NOUTCOMES: usize = 11;
 
 /// The close outcome of a connection; every connection has exactly one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -51,10 +57,20 @@ pub enum Outcome {
     FinUnacked,
     /// No FIN, no RST.
     Open,
+    /// An endpoint's FIN retransmissions stopped before the ACK and the next
+    /// one was overdue: its kernel dropped the orphan silently (inferred).
+    Killed,
+    /// The handshake never completed: a SYN without reply, or a SYN-ACK
+    /// that was never acknowledged.
+    Unanswered,
+    /// The SYN was answered by a RST.
+    Rejected,
+    /// Only one direction was captured: the close cannot be judged.
+    OneSided,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; NOUTCOMES] = [
         Outcome::Complete,
         Outcome::Simultaneous,
         Outcome::Reset,
@@ -62,6 +78,10 @@ impl Outcome {
         Outcome::HalfClosed,
         Outcome::FinUnacked,
         Outcome::Open,
+        Outcome::Killed,
+        Outcome::Unanswered,
+        Outcome::Rejected,
+        Outcome::OneSided,
     ];
 
     /// Stable name (JSON key).
@@ -74,6 +94,10 @@ impl Outcome {
             Outcome::HalfClosed => "half_closed",
             Outcome::FinUnacked => "fin_unacked",
             Outcome::Open => "open",
+            Outcome::Killed => "killed",
+            Outcome::Unanswered => "unanswered",
+            Outcome::Rejected => "rejected",
+            Outcome::OneSided => "one_sided",
         }
     }
 
@@ -82,14 +106,48 @@ impl Outcome {
     }
 }
 
-/// What one endpoint was seen to send.
+/// The timers of the model (Linux's values by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timers {
+    /// TIME-WAIT length (TCP_TIMEWAIT_LEN: 60 s).
+    pub time_wait_ns: u64,
+    /// Orphaned FIN-WAIT-2 lifetime (tcp_fin_timeout: 60 s).
+    pub fin_timeout_ns: u64,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            time_wait_ns: 60_000_000_000,
+            fin_timeout_ns: 60_000_000_000,
+        }
+    }
+}
+
+/// Time from an orphan's first FIN until it is killed after `retries`
+/// retransmissions, for the `--orphan-retries` what-if: the RTO doubles
+/// from `first_rto_ns` (the first retransmission interval seen, else
+/// TCP_RTO_MIN), capped at TCP_RTO_MAX; the kill comes one RTO after the
+/// last retransmission.
+pub fn orphan_kill_after(first_rto_ns: Option<u64>, retries: u32) -> u64 {
+    let mut rto = first_rto_ns.unwrap_or(RTO_MIN_NS).clamp(1, RTO_MAX_NS);
+    let mut t = 0u64;
+    for _ in 0..=retries.min(64) {
+        t = t.saturating_add(rto);
+        rto = (rto.saturating_mul(2)).min(RTO_MAX_NS);
+    }
+    t
+}
+
+/// What one endpoint was seen to send, and its state machine.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EndpointState {
     /// Time of the first FIN.
     pub fin_ts: Option<u64>,
     /// Position of the FIN (seq + payload length).
     pub fin_pos: SeqNum,
-    /// Time of the first ACK from the other side that covers the FIN.
+    /// Time of the first ACK from the other side that covers the FIN, while
+    /// this endpoint's socket was alive.
     pub fin_acked_ts: Option<u64>,
     /// FIN retransmissions sent before the FIN was ACKed.
     pub fin_rtx: u32,
@@ -110,12 +168,57 @@ pub struct EndpointState {
     /// Segments and payload bytes sent.
     pub segments: u64,
     pub bytes: u64,
+    /// Sent a segment with the ACK flag (so it received something).
+    pub sent_ack: bool,
+    /// The copies of its outstanding SYN, SYN-ACK or FIN.
+    pub backoff: Backoff,
+    /// When its socket was inferred killed.
+    pub killed_at: Option<u64>,
+    /// The kill was confirmed: the host later answered the peer with a bare
+    /// RST (no socket).
+    pub kill_confirmed: bool,
+    /// A kill inference that the peer's late ACK of the FIN took back (a
+    /// live socket says nothing to that ACK): when it had been inferred. A
+    /// bare RST answering that ACK restores it.
+    pub retracted_kill: Option<u64>,
+    /// Sent a RST without the ACK flag: the reply of a host that has no
+    /// socket for the segment it answers.
+    pub bare_rst: bool,
+    /// Sent RST|ACK while its FIN was unACKed: the kernel reset the orphan
+    /// (tcp_max_orphans / memory pressure) or the application aborted.
+    pub reset_awaiting_ack: bool,
+    /// The state machine.
+    pub machine: Machine,
 }
 
 impl EndpointState {
     pub fn fin_retransmissions(&self) -> u32 {
         self.fin_rtx + self.fin_rtx_spurious
     }
+
+    pub fn state(&self) -> TcpState {
+        self.machine.state
+    }
+
+    /// Sent a FIN that no ACK covered while its socket was alive.
+    fn fin_pending(&self) -> bool {
+        self.fin_ts.is_some() && self.fin_acked_ts.is_none()
+    }
+
+    fn apply(&mut self, e: Event, ts: u64) {
+        self.machine.apply(e, ts);
+    }
+}
+
+/// The close latencies of a connection, from its first FIN (us).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Latencies {
+    /// First FIN -> the ACK that covers it.
+    pub fin_ack: Option<u64>,
+    /// First FIN -> the other side's FIN.
+    pub fin_fin: Option<u64>,
+    /// First FIN -> both FINs ACKed, or the RST that ended it.
+    pub close_total: Option<u64>,
 }
 
 /// Live state of one connection (one generation of a flow key).
@@ -133,13 +236,25 @@ pub struct Conn {
     pub first_fin: Option<Side>,
     /// The second FIN was sent before the first was ACKed.
     pub crossed: bool,
-    /// Time of the first RST, and whether a FIN came before it.
+    /// Time of the RST that ended the connection (a kill's confirming RST
+    /// does not count), and who sent it.
     pub rst_ts: Option<u64>,
+    pub rst_by: Option<Side>,
+    /// A FIN came before that RST.
     pub fin_before_rst: bool,
-    /// FINs that advanced past an earlier FIN of the same side (protocol anomaly).
+    /// FINs that moved past an earlier FIN of the same side (protocol anomaly).
     pub fin_moved: u32,
+    /// Some endpoint reached ESTABLISHED.
+    pub established: bool,
+    /// Kill inferences that a later segment of the same endpoint disproved.
+    pub kills_retracted: u32,
     /// Time of this connection's entry in its shard's expiry queue.
     pub queued_at: u64,
+}
+
+/// The peer side.
+fn other(side: Side) -> Side {
+    1 - side
 }
 
 impl Conn {
@@ -155,8 +270,11 @@ impl Conn {
             first_fin: None,
             crossed: false,
             rst_ts: None,
+            rst_by: None,
             fin_before_rst: false,
             fin_moved: 0,
+            established: false,
+            kills_retracted: 0,
             queued_at: 0,
         }
     }
@@ -180,7 +298,19 @@ impl Conn {
         if let (Some(a), Some(b)) = (self.ep[0].fin_acked_ts, self.ep[1].fin_acked_ts) {
             return Some(a.max(b));
         }
-        self.rst_ts
+        if self.rst_ts.is_some() {
+            return self.rst_ts;
+        }
+        // Both sockets gone (a kill confirmed by the peer's reset, ...).
+        let ends: Option<Vec<u64>> = self
+            .ep
+            .iter()
+            .map(|e| {
+                let (st, t) = e.machine.transitions.last()?;
+                (st == TcpState::Killed || st == TcpState::Reset).then_some(t)
+            })
+            .collect();
+        ends.and_then(|v| v.into_iter().max())
     }
 
     /// The moment after which this connection is over and any later packet on
@@ -194,102 +324,318 @@ impl Conn {
         }
     }
 
-    /// Applies one segment sent by `side`. The whole state machine.
+    /// Fires the timers of both endpoints that expired before `now`:
+    /// TIME-WAIT and FIN-WAIT-2 ends, and retransmissions that stopped (a
+    /// give-up needs the observation to pass the overdue copy).
+    fn advance(&mut self, now: u64, t: &Timers) {
+        for e in &mut self.ep {
+            // A state change can arm the next timer (FIN-WAIT-2 -> ...):
+            // a few rounds suffice, each either fires or stops.
+            for _ in 0..3 {
+                let st = e.machine.state;
+                let since = e.machine.transitions.last().map_or(0, |l| l.1);
+                let (event, at) = match st {
+                    TcpState::TimeWait => {
+                        (Event::TimeWaitEnd, since.saturating_add(t.time_wait_ns))
+                    }
+                    TcpState::FinWait2 => (
+                        Event::FinWait2Timeout,
+                        since.saturating_add(t.fin_timeout_ns),
+                    ),
+                    TcpState::SynSent | TcpState::SynReceived => {
+                        match e.backoff.overdue(Some(TIMEOUT_INIT_NS)) {
+                            Some((due, slack)) if due.saturating_add(slack) < now => {
+                                (Event::GiveUp, due)
+                            }
+                            _ => break,
+                        }
+                    }
+                    s if s.awaits_fin_ack() && e.fin_pending() => match e.backoff.overdue(None) {
+                        Some((due, slack)) if due.saturating_add(slack) < now => {
+                            e.killed_at = Some(due);
+                            (Event::GiveUp, due)
+                        }
+                        _ => break,
+                    },
+                    _ => break,
+                };
+                if at > now {
+                    break;
+                }
+                e.apply(event, at);
+            }
+        }
+    }
+
+    /// Applies one segment sent by `side`, after the timers due before it.
     /// Returns true when the segment is a FIN retransmission.
-    pub fn step(&mut self, seg: &Segment, side: Side) -> bool {
-        let mut fin_rtx = false;
-        let other = 1 - side;
-        self.last_ts = self.last_ts.max(seg.ts_ns);
+    pub fn step(&mut self, seg: &Segment, side: Side, timers: &Timers) -> bool {
+        let ts = seg.ts_ns;
+        self.advance(ts, timers);
+        let peer = other(side);
+        self.last_ts = self.last_ts.max(ts);
         self.last_frame = seg.frame;
-        let ep = &mut self.ep[side];
-        ep.segments += 1;
-        ep.bytes += u64::from(seg.payload_len);
-
-        // Handshake: a SYN names the client; a SYN-ACK names the server
-        // unless a SYN already decided.
-        if seg.has(flags::SYN) {
-            if !seg.has(flags::ACK) {
-                if ep.isn.is_none() {
-                    ep.isn = Some(seg.seq);
-                }
-                if !matches!(self.client, Some((_, SidesBy::Syn))) {
-                    self.client = Some((side as u8, SidesBy::Syn));
-                }
-            } else {
-                if ep.isn.is_none() {
-                    ep.isn = Some(seg.seq);
-                }
-                if self.client.is_none() {
-                    self.client = Some((other as u8, SidesBy::SynAck));
-                }
-            }
-        }
-
-        // ACK first: a FIN|ACK that acknowledges the peer's FIN did not cross it.
-        if seg.has(flags::ACK) {
-            let peer = &mut self.ep[other];
-            if let Some(_fin) = peer.fin_ts
-                && peer.fin_acked_ts.is_none()
-                && seg.ack > peer.fin_pos
-            {
-                peer.fin_acked_ts = Some(seg.ts_ns);
-            }
-        }
-
-        if seg.has(flags::FIN) {
-            let pos = seg.seq + seg.payload_len;
-            let peer_fin_unacked =
-                self.ep[other].fin_ts.is_some() && self.ep[other].fin_acked_ts.is_none();
+        {
             let ep = &mut self.ep[side];
-            match ep.fin_ts {
-                // First FIN of this side.
-                None => {
-                    ep.fin_ts = Some(seg.ts_ns);
-                    ep.fin_last_ts = seg.ts_ns;
-                    ep.fin_pos = pos;
-                    if self.first_fin.is_none() {
-                        self.first_fin = Some(side);
-                    } else if peer_fin_unacked {
-                        self.crossed = true;
-                    }
-                    if self.rst_ts.is_none() {
-                        self.fin_before_rst = true;
-                    }
-                }
-                // Same position or earlier: a retransmission of the FIN.
-                Some(_) if pos <= ep.fin_pos => {
-                    fin_rtx = true;
-                    if ep.fin_rtx + ep.fin_rtx_spurious == 0 {
-                        let rto = seg.ts_ns.saturating_sub(ep.fin_ts.unwrap_or(seg.ts_ns));
-                        ep.fin_first_rto_us = u32::try_from(rto / 1_000).unwrap_or(u32::MAX).max(1);
-                    }
-                    if seg.ts_ns.saturating_sub(ep.fin_last_ts) < DUPLICATE_WINDOW_NS {
-                        ep.fin_rtx_fast += 1;
-                    }
-                    ep.fin_last_ts = seg.ts_ns;
-                    if ep.fin_acked_ts.is_some() {
-                        ep.fin_rtx_spurious += 1;
-                    } else {
-                        ep.fin_rtx += 1;
-                    }
-                }
-                // A FIN further on: the earlier one was not final. Count it as
-                // an anomaly and let ACKs be judged against the new position.
-                Some(_) => {
-                    ep.fin_pos = pos;
-                    ep.fin_acked_ts = None;
-                    self.fin_moved += 1;
-                }
-            }
+            ep.segments += 1;
+            ep.bytes += u64::from(seg.payload_len);
+            ep.sent_ack |= seg.has(flags::ACK) && !seg.has(flags::RST);
         }
 
-        if seg.has(flags::RST) {
-            self.ep[side].rsts += 1;
-            if self.rst_ts.is_none() {
-                self.rst_ts = Some(seg.ts_ns);
+        // An endpoint inferred killed sends again (not a RST): the
+        // inference was wrong (a slower timer than modelled, or copies the
+        // capture missed); take it back.
+        if self.ep[side].state() == TcpState::Killed && !seg.has(flags::RST) {
+            self.revive(side);
+        }
+
+        if seg.has(flags::SYN) {
+            self.on_syn(seg, side);
+        }
+        // ACK first: a FIN|ACK that acknowledges the peer's FIN did not
+        // cross it. An ACK reaching a socket that is gone acknowledges nothing.
+        if seg.has(flags::ACK) && self.ep[peer].fin_pending() && seg.ack > self.ep[peer].fin_pos {
+            let p = &mut self.ep[peer];
+            if p.state() == TcpState::Killed && !p.kill_confirmed {
+                // The peer ACKs a FIN we thought abandoned: unless its host
+                // answers with a bare RST, the socket was alive.
+                let k = p.killed_at;
+                self.revive(peer);
+                self.ep[peer].retracted_kill = k;
             }
+            let p = &mut self.ep[peer];
+            if !p.state().is_final() {
+                p.fin_acked_ts = Some(ts);
+                p.apply(Event::RecvFinAck, ts);
+            }
+        }
+        let mut fin_rtx = false;
+        if seg.has(flags::FIN) {
+            fin_rtx = self.on_fin(seg, side);
+        }
+        if seg.has(flags::RST) {
+            self.on_rst(seg, side);
+        }
+        if seg.flags & (flags::SYN | flags::FIN | flags::RST) == 0 {
+            self.ep[side].apply(Event::SendSeg, ts);
+            self.ep[peer].apply(Event::RecvSeg, ts);
+        }
+        // The handshake completed (or the connection was first seen
+        // mid-stream): a segment other than a SYN in a synchronized state.
+        if !seg.has(flags::SYN) {
+            self.established |= self.ep.iter().any(|e| e.state().is_synchronized());
         }
         fin_rtx
+    }
+
+    /// Takes back the kill inferred for `side`, and replays the peer's FIN
+    /// if it came after the kill (the live socket received it).
+    fn revive(&mut self, side: Side) {
+        let peer_fin = self.ep[other(side)].fin_ts;
+        let e = &mut self.ep[side];
+        let Some(k) = e.killed_at.take() else {
+            return;
+        };
+        e.machine.retract();
+        self.kills_retracted += 1;
+        if let Some(f) = peer_fin.filter(|f| *f >= k) {
+            e.apply(Event::RecvFin, f);
+        }
+    }
+
+    /// A SYN or SYN-ACK from `side`: names the client, and opens (or retries)
+    /// the handshake.
+    fn on_syn(&mut self, seg: &Segment, side: Side) {
+        let ts = seg.ts_ns;
+        let synack = seg.has(flags::ACK);
+        let retry = !self.established
+            && matches!(self.ep[side].state(), TcpState::Reset | TcpState::Closed);
+        let ep = &mut self.ep[side];
+        let copy = ep.isn == Some(seg.seq);
+        if ep.isn.is_none() {
+            ep.isn = Some(seg.seq);
+        }
+        if copy && !retry {
+            ep.backoff.copy(ts);
+        } else {
+            ep.backoff = Backoff::start(ts);
+        }
+        if seg.has(flags::RST) {
+            return;
+        }
+        if !synack {
+            if !matches!(self.client, Some((_, SidesBy::Syn))) {
+                self.client = Some((side as u8, SidesBy::Syn));
+            }
+        } else if self.client.is_none() {
+            self.client = Some((other(side) as u8, SidesBy::SynAck));
+        }
+        let event = match (synack, retry) {
+            (false, false) => Event::SendSyn,
+            (false, true) => Event::SynRetry,
+            (true, false) => Event::SendSynAck,
+            (true, true) => Event::SynAckRetry,
+        };
+        if retry && copy {
+            // The handshake a RST ended goes on: that RST did not end the connection.
+            self.rst_ts = None;
+            self.rst_by = None;
+            self.fin_before_rst = false;
+        }
+        self.ep[side].apply(event, ts);
+        if synack {
+            self.ep[other(side)].apply(Event::RecvSynAck, ts);
+        }
+    }
+
+    /// A RST from `side`.
+    fn on_rst(&mut self, seg: &Segment, side: Side) {
+        let ts = seg.ts_ns;
+        let peer = other(side);
+        let e = &mut self.ep[side];
+        e.rsts += 1;
+        e.bare_rst |= !seg.has(flags::ACK);
+        let awaiting = e.state().awaits_fin_ack() && e.fin_pending();
+        if e.state() == TcpState::Killed {
+            // The host answers the peer's late segment for a socket it no
+            // longer has: the kill is confirmed.
+            e.kill_confirmed = true;
+            e.apply(Event::SendRst, ts);
+            self.ep[peer].apply(Event::RecvRst, ts);
+            return;
+        }
+        if let (Some(k), TcpState::FinWait2, false) =
+            (e.retracted_kill, e.state(), seg.has(flags::ACK))
+        {
+            // The bare RST answers the late ACK that revived it: the socket
+            // was gone after all. Back to FIN-WAIT-1, killed when inferred.
+            e.machine.retract();
+            e.fin_acked_ts = None;
+            e.retracted_kill = None;
+            e.killed_at = Some(k);
+            e.kill_confirmed = true;
+            e.apply(Event::GiveUp, k);
+            e.apply(Event::SendRst, ts);
+            self.ep[peer].apply(Event::RecvRst, ts);
+            self.kills_retracted = self.kills_retracted.saturating_sub(1);
+            return;
+        }
+        if awaiting && !seg.has(flags::ACK) {
+            // A bare RST (no ACK flag: the reply of a host without the
+            // socket) while its FIN was unACKed: the orphan was already
+            // dead; it died when its next retransmission was due, or by now.
+            let due = e.backoff.overdue(None).map_or(ts, |(d, _)| d.min(ts));
+            e.killed_at = Some(due);
+            e.kill_confirmed = true;
+            e.apply(Event::GiveUp, due);
+            e.apply(Event::SendRst, ts);
+            self.ep[peer].apply(Event::RecvRst, ts);
+            return;
+        }
+        if awaiting {
+            e.reset_awaiting_ack = true;
+        }
+        e.apply(Event::SendRst, ts);
+        self.ep[peer].apply(Event::RecvRst, ts);
+        if self.rst_ts.is_none() {
+            self.rst_ts = Some(ts);
+            self.rst_by = Some(side);
+            self.fin_before_rst = self.ep.iter().any(|e| e.fin_ts.is_some_and(|f| f <= ts));
+        }
+    }
+
+    /// A FIN from `side` (any ACK in it already applied). Returns true when
+    /// it is a retransmission of that side's FIN.
+    fn on_fin(&mut self, seg: &Segment, side: Side) -> bool {
+        let ts = seg.ts_ns;
+        let peer = other(side);
+        let pos = seg.seq + seg.payload_len;
+        let peer_fin_unacked = self.ep[peer].fin_pending();
+        let ep = &mut self.ep[side];
+        match ep.fin_ts {
+            // First FIN of this side.
+            None => {
+                ep.fin_ts = Some(ts);
+                ep.fin_last_ts = ts;
+                ep.fin_pos = pos;
+                ep.backoff = Backoff::start(ts);
+                let mut crossed = false;
+                if self.first_fin.is_none() {
+                    self.first_fin = Some(side);
+                } else if peer_fin_unacked {
+                    self.crossed = true;
+                    crossed = true;
+                }
+                let e = &mut self.ep[side];
+                if crossed && e.state() == TcpState::CloseWait {
+                    // Its FIN does not ACK the peer's: it left before the
+                    // peer's FIN arrived. It was never in CLOSE-WAIT: it went
+                    // FIN-WAIT-1 -> CLOSING.
+                    e.machine.retract();
+                    e.apply(Event::SendFin, ts);
+                    e.apply(Event::RecvFin, ts);
+                } else {
+                    e.apply(Event::SendFin, ts);
+                }
+                self.ep[peer].apply(Event::RecvFin, ts);
+                false
+            }
+            // Same position or earlier: a retransmission of the FIN.
+            Some(first) if pos <= ep.fin_pos => {
+                if ep.fin_rtx + ep.fin_rtx_spurious == 0 {
+                    let rto = ts.saturating_sub(first);
+                    ep.fin_first_rto_us = u32::try_from(rto / 1_000).unwrap_or(u32::MAX).max(1);
+                }
+                if ts.saturating_sub(ep.fin_last_ts) < DUPLICATE_WINDOW_NS {
+                    ep.fin_rtx_fast += 1;
+                }
+                ep.fin_last_ts = ts;
+                if ep.fin_acked_ts.is_some() {
+                    ep.fin_rtx_spurious += 1;
+                } else {
+                    ep.fin_rtx += 1;
+                    ep.backoff.copy(ts);
+                }
+                ep.apply(Event::SendFin, ts);
+                self.ep[peer].apply(Event::RecvFin, ts);
+                true
+            }
+            // A FIN further on. One right after the first FIN without data
+            // (seq = FIN + 1: a FIN flag left on a later ACK) changes nothing;
+            // one with data past the FIN moves an unACKed FIN on. Either way
+            // an anomaly, and an ACK once seen stays seen.
+            Some(_) => {
+                self.fin_moved += 1;
+                if ep.fin_acked_ts.is_none() && seg.payload_len > 0 {
+                    ep.fin_pos = pos;
+                }
+                ep.apply(Event::SendFin, ts);
+                false
+            }
+        }
+    }
+
+    /// Fires what is left at the end of observation (`end`): give-ups the
+    /// observation saw overdue, and the certain timers (TIME-WAIT,
+    /// FIN-WAIT-2) even past `end`: the timeline clips them.
+    pub fn finish(&mut self, end: u64, timers: &Timers) {
+        self.advance(end, timers);
+        for e in &mut self.ep {
+            for _ in 0..2 {
+                let since = e.machine.transitions.last().map_or(0, |l| l.1);
+                match e.state() {
+                    TcpState::TimeWait => e.apply(
+                        Event::TimeWaitEnd,
+                        since.saturating_add(timers.time_wait_ns),
+                    ),
+                    TcpState::FinWait2 => e.apply(
+                        Event::FinWait2Timeout,
+                        since.saturating_add(timers.fin_timeout_ns),
+                    ),
+                    _ => break,
+                }
+            }
+        }
     }
 
     /// Client side and how it was decided; by port when no handshake was seen.
@@ -308,8 +654,53 @@ impl Conn {
         (1 - server, SidesBy::Port)
     }
 
+    /// Only one direction was captured: one endpoint sent segments with the
+    /// ACK flag (so it received something), the other sent nothing.
+    pub fn one_sided(&self) -> bool {
+        let [a, b] = &self.ep;
+        (a.segments > 0 && b.segments == 0 && a.sent_ack)
+            || (b.segments > 0 && a.segments == 0 && b.sent_ack)
+    }
+
+    /// Both directions were captured.
+    pub fn two_sided(&self) -> bool {
+        self.ep.iter().all(|e| e.segments > 0)
+    }
+
+    /// `side` sent a FIN that was never ACKed while it waited: not in a
+    /// connection a RST ended, not on a one-sided capture. Its age runs to
+    /// [`Conn::fin_unacked_until`].
+    pub fn fin_unacked(&self, side: Side) -> bool {
+        self.ep[side].fin_pending() && self.rst_ts.is_none() && !self.one_sided()
+    }
+
+    /// Until when `side`'s unACKed FIN waited: its kill, or `end`.
+    pub fn fin_unacked_until(&self, side: Side, end: u64) -> u64 {
+        self.ep[side].killed_at.map_or(end, |k| k.min(end))
+    }
+
     /// The outcome, judged at the end of observation.
     pub fn outcome(&self) -> Outcome {
+        if self.one_sided() {
+            return Outcome::OneSided;
+        }
+        let (client, by) = self.client_side();
+        let server = other(client);
+        if by == SidesBy::Syn && !self.established {
+            let s = &self.ep[server];
+            if self.rst_by == Some(server) && s.isn.is_none() {
+                return Outcome::Rejected;
+            }
+            if self.rst_ts.is_none() && self.ep.iter().all(|e| e.fin_ts.is_none()) {
+                return Outcome::Unanswered;
+            }
+            if s.segments == 0 {
+                return Outcome::Unanswered;
+            }
+        }
+        if self.ep.iter().any(|e| e.state() == TcpState::Killed) {
+            return Outcome::Killed;
+        }
         if self.rst_ts.is_some() {
             return if self.fin_before_rst {
                 Outcome::ResetAfterFin
@@ -340,6 +731,67 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// The first closer's latencies (us), as the report's histograms and
+    /// `--flows` take them.
+    pub fn latencies(&self) -> Latencies {
+        let mut l = Latencies::default();
+        let Some(f) = self.first_fin else { return l };
+        let (ef, eo) = (&self.ep[f], &self.ep[other(f)]);
+        let Some(t0) = ef.fin_ts else { return l };
+        let us = |t: u64| t.saturating_sub(t0) / 1_000;
+        l.fin_ack = ef.fin_acked_ts.map(us);
+        l.fin_fin = eo.fin_ts.map(us);
+        let end = match (ef.fin_acked_ts, eo.fin_acked_ts, eo.fin_ts) {
+            (Some(a), Some(b), Some(_)) => Some(a.max(b)),
+            _ => self.rst_ts.filter(|r| *r >= t0),
+        };
+        l.close_total = end.map(us);
+        l
+    }
+
+    /// The first packet seen was already part of the close (a FIN or RST,
+    /// no handshake).
+    pub fn began_mid_close(&self) -> bool {
+        let first_close = self
+            .ep
+            .iter()
+            .flat_map(|e| e.fin_ts)
+            .chain(self.rst_ts)
+            .min();
+        first_close == Some(self.first_ts) && self.client.is_none()
+    }
+
+    /// `side`'s states as intervals (state, from, to), in time order, up to
+    /// `end`; with `open` (still live at the capture's end) the state held
+    /// at `end` extends past it. Only the states a socket stays in
+    /// ([`TcpState::series`]) are listed.
+    pub fn intervals(&self, side: Side, end: u64, open: bool) -> Vec<(TcpState, u64, u64)> {
+        let horizon = if open { u64::MAX / 4 } else { end };
+        let tr = &self.ep[side].machine.transitions;
+        let list: Vec<(TcpState, u64)> = tr.iter().collect();
+        let mut out = Vec::with_capacity(list.len());
+        for (i, &(st, s)) in list.iter().enumerate() {
+            let e = list.get(i + 1).map_or(horizon, |n| n.1);
+            let (s, e) = (s.min(horizon), e.min(horizon));
+            if st.series().is_some() && e > s {
+                out.push((st, s, e));
+            }
+        }
+        out
+    }
+
+    /// `side` is still in a non-final state at `end` (other than TIME-WAIT,
+    /// which ends by itself), and the connection was live at the capture's end.
+    pub fn open_at(&self, side: Side, end: u64, open: bool) -> bool {
+        let st = self.ep[side].machine.transitions.state_at(end);
+        open && st.series().is_some() && st != TcpState::TimeWait
+    }
+
+    /// State-machine anomalies of both endpoints.
+    pub fn anomalies(&self) -> u64 {
+        self.ep.iter().map(|e| u64::from(e.machine.anomalies)).sum()
     }
 }
 
@@ -378,9 +830,24 @@ mod tests {
         let mut c = Conn::new(k, &segs[0]);
         for s in segs {
             let (_, side) = FlowKey::of(s);
-            c.step(s, side);
+            c.step(s, side, &Timers::default());
         }
         c
+    }
+
+    /// Runs `segs`, then finishes at `end_ms` (the capture's end, still open).
+    fn run_to(segs: &[Segment], end_ms: u64) -> Conn {
+        let mut c = run(segs);
+        c.finish(end_ms * 1_000_000, &Timers::default());
+        c
+    }
+
+    /// The side's states as (state, from ms, to ms), open states to `end_ms`.
+    fn states(c: &Conn, side: Side, end_ms: u64) -> Vec<(TcpState, u64, u64)> {
+        c.intervals(side, end_ms * 1_000_000, false)
+            .into_iter()
+            .map(|(s, a, b)| (s, a / 1_000_000, b / 1_000_000))
+            .collect()
     }
 
     /// Handshake with client ISN `ci` and server ISN `si`.
@@ -483,6 +950,9 @@ mod tests {
         let (client, by) = c.client_side();
         assert_eq!(by, SidesBy::Port);
         assert_eq!(c.key.endpoint(client).1, 40000);
+        // One direction only: nothing can be judged.
+        assert_eq!(c.outcome(), Outcome::OneSided);
+        let c = run(&[seg(false, 0, ACK, 5, 6, 10), seg(true, 1, ACK, 6, 15, 0)]);
         assert_eq!(c.outcome(), Outcome::Open);
     }
 
@@ -506,5 +976,199 @@ mod tests {
         let mut s = established(100, 500);
         s.push(seg(true, 10, FIN | ACK, 101, 501, 0));
         assert_eq!(run(&s).outcome(), Outcome::FinUnacked);
+    }
+
+    // ---- issue: a stray later FIN must not erase an ACK already seen ----
+    #[test]
+    fn stray_fin_after_ack_keeps_the_ack() {
+        let mut s = established(100, 500);
+        s.push(seg(true, 10, FIN | ACK, 101, 501, 0));
+        s.push(seg(false, 60, ACK, 501, 102, 0));
+        // A FIN flag on the segment after the FIN (seq = FIN + 1), no data.
+        s.push(seg(true, 70, FIN | ACK, 102, 501, 0));
+        let c = run(&s);
+        let cl = c.client_side().0;
+        assert_eq!(c.ep[cl].fin_acked_ts, Some(60_000_000));
+        assert_eq!(c.fin_moved, 1);
+        assert!(!c.fin_unacked(cl));
+        assert_eq!(c.outcome(), Outcome::HalfClosed);
+        assert_eq!(c.latencies().fin_ack, Some(50_000));
+    }
+
+    // ---- issue: a RST during the handshake, then the same SYN again ----
+    #[test]
+    fn handshake_rst_then_retry_is_one_connection() {
+        let s = vec![
+            seg(true, 0, SYN, 100, 0, 0),
+            seg(true, 18, RST, 101, 0, 0),
+            seg(true, 1000, SYN, 100, 0, 0),
+            seg(false, 1001, SYN | ACK, 500, 101, 0),
+            seg(true, 1002, ACK, 101, 501, 0),
+            seg(true, 16_000, FIN | ACK, 101, 501, 0),
+            seg(false, 16_001, FIN | ACK, 501, 102, 0),
+            seg(true, 16_002, ACK, 102, 502, 0),
+        ];
+        let c = run_to(&s, 16_002);
+        assert_eq!(c.outcome(), Outcome::Complete);
+        let cl = c.client_side().0;
+        assert_eq!(
+            states(&c, cl, 100_000),
+            vec![
+                (TcpState::SynSent, 0, 18),
+                (TcpState::SynSent, 1000, 1001),
+                (TcpState::Established, 1001, 16_000),
+                (TcpState::FinWait1, 16_000, 16_001),
+                (TcpState::TimeWait, 16_001, 76_001),
+            ]
+        );
+    }
+
+    // ---- issue: unanswered SYNs are attempts, not connections ----
+    #[test]
+    fn unanswered_syn_is_syn_sent_until_it_gives_up() {
+        // SYN, retransmitted after 1 s and 2 s more, then silence.
+        let s = vec![
+            seg(true, 0, SYN, 100, 0, 0),
+            seg(true, 1000, SYN, 100, 0, 0),
+            seg(true, 3000, SYN, 100, 0, 0),
+        ];
+        let c = run_to(&s, 20_000);
+        assert_eq!(c.outcome(), Outcome::Unanswered);
+        let cl = c.client_side().0;
+        // Next copy due at 3 + 4 s: gone then.
+        assert_eq!(states(&c, cl, 20_000), vec![(TcpState::SynSent, 0, 7000)]);
+        assert_eq!(states(&c, 1 - cl, 20_000), vec![]);
+        // SYN answered by RST.
+        let c = run(&[
+            seg(true, 0, SYN, 100, 0, 0),
+            seg(false, 1, RST | ACK, 0, 101, 0),
+        ]);
+        assert_eq!(c.outcome(), Outcome::Rejected);
+        // SYN-ACK never acknowledged (a flood): the server is in SYN-RECEIVED.
+        let c = run_to(
+            &[
+                seg(true, 0, SYN, 100, 0, 0),
+                seg(false, 1, SYN | ACK, 500, 101, 0),
+            ],
+            10_000,
+        );
+        assert_eq!(c.outcome(), Outcome::Unanswered);
+        assert_eq!(
+            states(&c, 1 - cl, 10_000),
+            vec![(TcpState::SynReceived, 1, 1001)]
+        );
+    }
+
+    // ---- issue: one-sided captures ----
+    #[test]
+    fn one_direction_only_is_one_sided() {
+        let s = vec![
+            seg(true, 0, SYN, 100, 0, 0),
+            seg(true, 2, ACK, 101, 501, 0),
+            seg(true, 3, ACK | PSH, 101, 501, 10),
+            seg(true, 10, FIN | ACK, 111, 601, 0),
+        ];
+        let c = run_to(&s, 100);
+        assert!(c.one_sided());
+        assert_eq!(c.outcome(), Outcome::OneSided);
+        assert!(!c.fin_unacked(c.client_side().0));
+    }
+
+    // ---- issue: silent kill after tcp_orphan_retries ----
+    #[test]
+    fn orphan_killed_silently_then_confirmed_by_bare_rst() {
+        let mut s = established(100, 500);
+        s.push(seg(true, 10, FIN | ACK, 101, 501, 0));
+        s.push(seg(true, 210, FIN | ACK, 101, 501, 0)); // TLP
+        s.push(seg(true, 410, FIN | ACK, 101, 501, 0)); // RTO 1
+        s.push(seg(true, 810, FIN | ACK, 101, 501, 0)); // RTO 2
+        // Next due at 0.81 + 0.8 s = 1.61 s: nothing. The server closes at 10 s
+        // (it never got the FIN); the client host answers with a bare RST.
+        s.push(seg(false, 10_000, FIN | ACK, 501, 101, 0));
+        s.push(seg(true, 10_001, RST, 101, 0, 0));
+        let c = run_to(&s, 20_000);
+        let cl = c.client_side().0;
+        assert_eq!(c.outcome(), Outcome::Killed);
+        assert_eq!(c.ep[cl].killed_at, Some(1_610_000_000));
+        assert!(c.ep[cl].kill_confirmed);
+        assert!(c.fin_unacked(cl));
+        assert_eq!(c.fin_unacked_until(cl, 20_000_000_000), 1_610_000_000);
+        assert_eq!(c.rst_ts, None);
+        assert_eq!(
+            states(&c, cl, 20_000),
+            vec![
+                (TcpState::SynSent, 0, 1),
+                (TcpState::Established, 1, 10),
+                (TcpState::FinWait1, 10, 1610)
+            ]
+        );
+        // Without the RST the silence alone decides, once the capture passes
+        // the overdue copy (+ half a timeout).
+        let c = run_to(&s[..7], 2_100);
+        assert_eq!(c.outcome(), Outcome::Killed);
+        assert!(!c.ep[cl].kill_confirmed);
+        // Too early to tell: still FIN-WAIT-1.
+        let c = run_to(&s[..7], 1_900);
+        assert_eq!(c.outcome(), Outcome::FinUnacked);
+    }
+
+    #[test]
+    fn a_later_copy_retracts_a_kill() {
+        let mut s = established(100, 500);
+        s.push(seg(true, 10, FIN | ACK, 101, 501, 0));
+        s.push(seg(true, 210, FIN | ACK, 101, 501, 0));
+        s.push(seg(true, 410, FIN | ACK, 101, 501, 0));
+        // Overdue from 0.81 + 0.22 s on; a copy at 1.5 s proves it alive.
+        s.push(seg(false, 1_200, ACK, 501, 101, 0));
+        s.push(seg(true, 1_500, FIN | ACK, 101, 501, 0));
+        s.push(seg(false, 1_501, ACK, 501, 102, 0));
+        let c = run_to(&s, 5_000);
+        assert_eq!(c.kills_retracted, 1);
+        assert_eq!(c.outcome(), Outcome::HalfClosed);
+    }
+
+    // ---- a late ACK: alive unless a bare RST answers it ----
+    #[test]
+    fn late_ack_revives_unless_a_bare_rst_answers_it() {
+        let mut s = established(100, 500);
+        s.push(seg(true, 10, FIN | ACK, 101, 501, 0));
+        s.push(seg(true, 210, FIN | ACK, 101, 501, 0));
+        s.push(seg(true, 410, FIN | ACK, 101, 501, 0));
+        // Due at 0.81 s, overdue from 1.03 s. The ACK comes at 7 s.
+        s.push(seg(false, 7_000, ACK, 501, 102, 0));
+        let c = run_to(&s, 7_100);
+        let cl = c.client_side().0;
+        let tr = &c.ep[cl].machine.transitions;
+        assert_eq!(tr.state_at(7_100_000_000), TcpState::FinWait2);
+        assert_eq!(c.ep[cl].fin_acked_ts, Some(7_000_000_000));
+        assert_eq!(c.kills_retracted, 1);
+        assert_eq!(c.outcome(), Outcome::HalfClosed);
+        // The host has no socket: it answers that ACK with a bare RST.
+        s.push(seg(true, 7_001, RST, 102, 0, 0));
+        let c = run_to(&s, 7_100);
+        assert_eq!(c.outcome(), Outcome::Killed);
+        assert_eq!(c.ep[cl].killed_at, Some(810_000_000));
+        assert!(c.ep[cl].kill_confirmed);
+        assert_eq!(c.ep[cl].fin_acked_ts, None);
+        assert_eq!(c.kills_retracted, 0);
+        assert_eq!(
+            states(&c, cl, 7_100),
+            vec![
+                (TcpState::SynSent, 0, 1),
+                (TcpState::Established, 1, 10),
+                (TcpState::FinWait1, 10, 810)
+            ]
+        );
+    }
+
+    // ---- issue: a peer's FIN that we reset is not the peer's unACKed FIN ----
+    #[test]
+    fn fin_answered_by_our_rst_is_not_unacked() {
+        let mut s = established(100, 500);
+        s.push(seg(false, 10, FIN | ACK, 501, 101, 0));
+        s.push(seg(true, 11, RST | ACK, 101, 501, 0));
+        let c = run(&s);
+        assert_eq!(c.outcome(), Outcome::ResetAfterFin);
+        assert!(!c.fin_unacked(0) && !c.fin_unacked(1));
     }
 }

@@ -4,6 +4,7 @@
 pub mod conn;
 pub mod key;
 pub mod seq;
+pub mod state;
 pub mod table;
 
 pub use table::{FlowConfig, Shard};

@@ -10,7 +10,7 @@
 //! results do not depend on when sweeps run, on batch boundaries, or on
 //! the number of shards.
 
-use super::conn::Conn;
+use super::conn::{Conn, Timers};
 use super::key::{Cidr, FlowKey, Side};
 use crate::decode::Segment;
 use crate::metrics::Summary;
@@ -44,6 +44,14 @@ impl Default for FlowConfig {
 }
 
 impl FlowConfig {
+    /// The close model's timers.
+    pub fn timers(&self) -> Timers {
+        Timers {
+            time_wait_ns: self.time_wait_ns,
+            fin_timeout_ns: self.timeline.fin_timeout_ns,
+        }
+    }
+
     /// The local side of a connection.
     pub fn local_side(&self, c: &Conn) -> Side {
         let client = c.client_side().0;
@@ -122,12 +130,13 @@ impl Shard {
 
     /// `open`: the connection was still live at the capture's end.
     /// `clock`: the retire clock ([`Retired::clock`]).
-    fn retire(&mut self, c: &Conn, end_ts: u64, open: bool, clock: u64) {
-        let local = self.cfg.local_side(c);
-        self.summary.add_conn(c, local, end_ts, open);
+    fn retire(&mut self, mut c: Conn, end_ts: u64, open: bool, clock: u64) {
+        c.finish(end_ts, &self.cfg.timers());
+        let local = self.cfg.local_side(&c);
+        self.summary.add_conn(&c, local, end_ts, open);
         if let Some(v) = &mut self.retired {
             v.push(Retired {
-                conn: c.clone(),
+                conn: c,
                 local,
                 end_ts,
                 open,
@@ -161,6 +170,7 @@ impl Shard {
         }
         let (key, side) = FlowKey::of(seg);
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
+        let timers = self.cfg.timers();
         let mut old = None;
         let mut fresh = false;
         let c = match self.table.entry(key) {
@@ -184,7 +194,7 @@ impl Shard {
             }
         };
         let was_closed = c.closed_at().is_some();
-        let fin_rtx = c.step(seg, side);
+        let fin_rtx = c.step(seg, side, &timers);
         // (Re)queue when the connection is new or its close just became final.
         let requeue = (fresh || (!was_closed && c.closed_at().is_some())).then(|| {
             c.queued_at = c.dead_at(idle, tw);
@@ -194,7 +204,7 @@ impl Shard {
             self.queue(d, key);
         }
         if let Some((old, end)) = old {
-            self.retire(&old, end, false, now);
+            self.retire(old, end, false, now);
         }
         self.peak_table = self.peak_table.max(self.table.len());
         self.summary.timeline.count_segment(
@@ -230,7 +240,7 @@ impl Shard {
                         // The retire clock is the first sweep epoch after its
                         // end, where a lone shard retires it: independent of -j.
                         let clock = (d / SWEEP_EVERY_NS + 1) * SWEEP_EVERY_NS;
-                        self.retire(&c, d, false, clock);
+                        self.retire(c, d, false, clock);
                     }
                 } else {
                     c.queued_at = d;
@@ -279,7 +289,7 @@ impl Shard {
         all.sort_unstable_by_key(|(k, _)| *k);
         for (_, c) in all {
             let d = c.dead_at(idle, tw);
-            self.retire(&c, d.min(end), d > end, end);
+            self.retire(c, d.min(end), d > end, end);
         }
     }
 }

@@ -60,6 +60,10 @@ impl Hist {
         (self.count > 0).then_some(self.max)
     }
 
+    pub fn min(&self) -> Option<u64> {
+        (self.count > 0).then_some(self.min)
+    }
+
     /// Value at quantile `q` (0..=1), clamped into [min, max]; None when empty.
     pub fn quantile(&self, q: f64) -> Option<u64> {
         if self.count == 0 {

@@ -9,8 +9,9 @@ pub mod peers;
 pub mod timeline;
 
 use crate::decode::{Segment, Skip, flags};
-use crate::flow::conn::{Conn, SidesBy};
+use crate::flow::conn::{Conn, NOUTCOMES, Outcome, SidesBy};
 use crate::flow::key::Side;
+use crate::flow::state::TcpState;
 pub use hist::Hist;
 pub use peers::{PeerStats, Worst};
 use rustc_hash::FxHashMap;
@@ -134,6 +135,165 @@ pub struct Connections {
     pub sides_by_synack: u64,
     /// FINs that moved past an earlier FIN of the same side (anomaly).
     pub fin_moved: u64,
+    /// Connections of which only one direction was captured.
+    pub one_sided: u64,
+    /// Connections of which both directions were captured.
+    pub two_sided: u64,
+    /// Events the state machine found impossible in the state they came in.
+    pub anomalies: u64,
+    /// Kill inferences a later segment disproved.
+    pub kills_retracted: u64,
+}
+
+/// FINs never ACKed (docs/report.md: one definition, per direction).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnackedFins {
+    /// Local FINs the remote peer never ACKed.
+    pub local_to_remote: u64,
+    /// Remote FINs the local side never ACKed.
+    pub remote_to_local: u64,
+}
+
+/// Evidence of the capturing host's kernel settings, mergeable.
+#[derive(Clone, Debug, Default)]
+pub struct KernelEvidence {
+    /// Local orphans inferred killed, by the FIN retransmissions seen
+    /// before the silence (timer-spaced: duplicates within 1 ms excluded).
+    pub killed_by_rtx: BTreeMap<u32, u64>,
+    /// Killed local orphans by the range of tcp_orphan_retries values
+    /// their retransmission schedule is consistent with
+    /// ([`crate::flow::state::orphan_retries_range`]).
+    pub killed_ranges: BTreeMap<(u32, u32), u64>,
+    /// Of those, with the first retransmission at the same interval as the
+    /// second (a tail-loss probe before the RTO retransmissions).
+    pub killed_with_probe: u64,
+    /// Of those, confirmed by a later bare RST from the local host.
+    pub kills_confirmed: u64,
+    /// Killed local sockets by the state they were in.
+    pub killed_in: BTreeMap<&'static str, u64>,
+    /// Most FIN retransmissions of a local FIN that was ACKed in the end.
+    pub survivor_max_rtx: u32,
+    /// Local FIN-WAIT-2 sockets that ACKed the peer's FIN normally after
+    /// this long (us): tcp_fin_timeout is at least this (orphans only).
+    pub fin_wait_2_survived_max_us: Option<u64>,
+    /// Local FIN-WAIT-2 sockets gone (the peer's FIN answered with a bare
+    /// RST) after this long (us): tcp_fin_timeout is at most this.
+    pub fin_wait_2_gone_min_us: Option<u64>,
+    pub fin_wait_2_gone: u64,
+    pub fin_wait_2_survived: u64,
+    /// First retransmission intervals of local FINs, us.
+    pub first_rto_us: Hist,
+    /// Local orphans reset while their FIN was unACKed (RST|ACK: the
+    /// kernel's tcp_max_orphans / memory pressure, or an abort).
+    pub orphans_reset: u64,
+}
+
+impl std::ops::AddAssign<&KernelEvidence> for KernelEvidence {
+    fn add_assign(&mut self, o: &KernelEvidence) {
+        for (k, v) in &o.killed_by_rtx {
+            *self.killed_by_rtx.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.killed_ranges {
+            *self.killed_ranges.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.killed_in {
+            *self.killed_in.entry(k).or_default() += v;
+        }
+        self.killed_with_probe += o.killed_with_probe;
+        self.kills_confirmed += o.kills_confirmed;
+        self.survivor_max_rtx = self.survivor_max_rtx.max(o.survivor_max_rtx);
+        self.fin_wait_2_survived_max_us = self
+            .fin_wait_2_survived_max_us
+            .max(o.fin_wait_2_survived_max_us);
+        self.fin_wait_2_gone_min_us = match (self.fin_wait_2_gone_min_us, o.fin_wait_2_gone_min_us)
+        {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.fin_wait_2_gone += o.fin_wait_2_gone;
+        self.fin_wait_2_survived += o.fin_wait_2_survived;
+        self.first_rto_us += &o.first_rto_us;
+        self.orphans_reset += o.orphans_reset;
+    }
+}
+
+impl KernelEvidence {
+    /// The tcp_orphan_retries value most killed orphans are consistent
+    /// with, and how many are.
+    pub fn orphan_retries(&self) -> Option<(u32, u64)> {
+        (0..=crate::flow::state::MAX_ORPHAN_RETRIES)
+            .map(|n| {
+                let k: u64 = self
+                    .killed_ranges
+                    .iter()
+                    .filter(|((lo, hi), _)| *lo <= n && n <= *hi)
+                    .map(|(_, c)| c)
+                    .sum();
+                (n, k)
+            })
+            .filter(|(_, k)| *k > 0)
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+    }
+
+    /// Takes what the local side `local` of `c` shows.
+    fn add(&mut self, c: &Conn, local: usize) {
+        let l = &c.ep[local];
+        if l.fin_first_rto_us > 0 && l.fin_rtx_fast == 0 {
+            self.first_rto_us.record(u64::from(l.fin_first_rto_us));
+        }
+        if l.state() == TcpState::Killed {
+            let b = &l.backoff;
+            *self.killed_by_rtx.entry(b.retransmissions).or_default() += 1;
+            // A probe: the first two intervals equal (within 10%), where an
+            // RTO retransmission would double.
+            if b.retransmissions >= 2 {
+                let second = b.second_interval;
+                if second > 0 && b.first_interval.abs_diff(second) * 10 <= second {
+                    self.killed_with_probe += 1;
+                }
+            }
+            self.kills_confirmed += u64::from(l.kill_confirmed);
+            if let Some(r) = l
+                .killed_at
+                .and_then(|k| crate::flow::state::orphan_retries_range(b, k))
+            {
+                *self.killed_ranges.entry(r).or_default() += 1;
+            }
+            let before = l
+                .machine
+                .transitions
+                .iter()
+                .filter(|(s, _)| *s != TcpState::Killed)
+                .last()
+                .map_or(TcpState::Inactive, |x| x.0);
+            *self.killed_in.entry(before.key()).or_default() += 1;
+        } else if l.fin_acked_ts.is_some() {
+            self.survivor_max_rtx = self.survivor_max_rtx.max(l.fin_rtx);
+        }
+        if l.reset_awaiting_ack {
+            self.orphans_reset += 1;
+        }
+        // FIN-WAIT-2: how long it lasted, and how it ended.
+        let tr: Vec<(TcpState, u64)> = l.machine.transitions.iter().collect();
+        for w in tr.windows(2) {
+            if w[0].0 != TcpState::FinWait2 {
+                continue;
+            }
+            let d = w[1].1.saturating_sub(w[0].1) / 1_000;
+            match w[1].0 {
+                TcpState::TimeWait => {
+                    self.fin_wait_2_survived += 1;
+                    self.fin_wait_2_survived_max_us = self.fin_wait_2_survived_max_us.max(Some(d));
+                }
+                TcpState::Reset if c.rst_by == Some(local) && l.bare_rst => {
+                    self.fin_wait_2_gone += 1;
+                    self.fin_wait_2_gone_min_us =
+                        Some(self.fin_wait_2_gone_min_us.map_or(d, |m| m.min(d)));
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// FIN retransmission counts.
@@ -154,20 +314,32 @@ pub struct Summary {
     pub packets: Packets,
     pub connections: Connections,
     /// Outcome counts, indexed by [`Outcome::index`].
-    pub outcomes: [u64; 7],
+    pub outcomes: [u64; NOUTCOMES],
     /// Outcome counts of connections with a FIN, by who sent the first FIN:
     /// [0] local first, [1] remote first.
-    pub outcomes_by_closer: [[u64; 7]; 2],
+    pub outcomes_by_closer: [[u64; NOUTCOMES]; 2],
     pub fin_rtx: FinRetransmissions,
     /// `latency[metric][split]`, microseconds.
     pub latency: [[Hist; 3]; 3],
-    /// Age at end of observation of FINs never ACKed.
+    /// Age of FINs never ACKed: until the end of observation, or until
+    /// their sender was killed.
     pub unacked_fin_age: Hist,
+    pub unacked: UnackedFins,
     pub peers: FxHashMap<IpAddr, PeerStats>,
     /// Local socket states over time.
     pub timeline: timeline::Timeline,
     /// Connections in which the local side sent a FIN.
     pub local_fins: u64,
+    /// What the capture shows of the local kernel's settings.
+    pub kernel: KernelEvidence,
+}
+
+impl Summary {
+    /// Only one direction was captured: one-sided connections are at least
+    /// as many as those with both directions.
+    pub fn is_one_sided(&self) -> bool {
+        self.connections.one_sided > 0 && self.connections.one_sided >= self.connections.two_sided
+    }
 }
 
 fn us(from: u64, to: u64) -> u64 {
@@ -179,15 +351,22 @@ impl Summary {
     /// the end of its observation (capture end, or when it went idle).
     /// `open` is true when the connection was still live at the end of the
     /// capture (its open states extend past the end in the timeline).
+    /// Everything is read from the close model: outcome, latencies, unACKed
+    /// FINs, states.
     pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64, open: bool) {
         let remote = 1 - local;
         let (_, by) = c.client_side();
         let outcome = c.outcome();
+        let one_sided = outcome == Outcome::OneSided;
         self.connections.total += 1;
         self.connections.handshake_seen += u64::from(by == SidesBy::Syn);
         self.connections.sides_by_port += u64::from(by == SidesBy::Port);
         self.connections.sides_by_synack += u64::from(by == SidesBy::SynAck);
         self.connections.fin_moved += u64::from(c.fin_moved);
+        self.connections.one_sided += u64::from(one_sided);
+        self.connections.two_sided += u64::from(c.two_sided());
+        self.connections.anomalies += c.anomalies();
+        self.connections.kills_retracted += u64::from(c.kills_retracted);
         self.outcomes[outcome.index()] += 1;
 
         let (l, r) = (&c.ep[local], &c.ep[remote]);
@@ -198,67 +377,66 @@ impl Summary {
         self.fin_rtx.within_1ms += u64::from(l.fin_rtx_fast + r.fin_rtx_fast);
 
         if let Some(f) = c.first_fin {
-            let other = 1 - f;
             let split = if f == local {
                 LOCAL_FIRST
             } else {
                 REMOTE_FIRST
             };
             self.outcomes_by_closer[split - 1][outcome.index()] += 1;
-            let (ef, eo) = (&c.ep[f], &c.ep[other]);
-            if let Some(t0) = ef.fin_ts {
-                let mut rec = |m: usize, v: u64| {
+            let lat = c.latencies();
+            let mut rec = |m: usize, v: Option<u64>| {
+                if let Some(v) = v {
                     self.latency[m][ALL].record(v);
                     self.latency[m][split].record(v);
-                };
-                if let Some(a) = ef.fin_acked_ts {
-                    rec(FIN_ACK, us(t0, a));
                 }
-                if let Some(t1) = eo.fin_ts {
-                    rec(FIN_FIN, us(t0, t1));
-                }
-                let end = match (ef.fin_acked_ts, eo.fin_acked_ts, eo.fin_ts) {
-                    (Some(a), Some(b), Some(_)) => Some(a.max(b)),
-                    _ => c.rst_ts.filter(|r| *r >= t0),
-                };
-                if let Some(e) = end {
-                    rec(CLOSE_TOTAL, us(t0, e));
-                }
+            };
+            rec(FIN_ACK, lat.fin_ack);
+            rec(FIN_FIN, lat.fin_fin);
+            rec(CLOSE_TOTAL, lat.close_total);
+        }
+        let unacked_local = c.fin_unacked(local);
+        for (side, n) in [
+            (local, &mut self.unacked.local_to_remote),
+            (remote, &mut self.unacked.remote_to_local),
+        ] {
+            if c.fin_unacked(side)
+                && let Some(t) = c.ep[side].fin_ts
+            {
+                *n += 1;
+                self.unacked_fin_age
+                    .record(us(t, c.fin_unacked_until(side, end_ts)));
             }
         }
-        let mut unacked = 0;
-        for e in &c.ep {
-            if let (Some(t), None) = (e.fin_ts, e.fin_acked_ts) {
-                unacked += 1;
-                if c.rst_ts.is_none() {
-                    self.unacked_fin_age.record(us(t, end_ts));
-                }
-            }
+        if !one_sided {
+            self.kernel.add(c, local);
         }
 
-        let iv = self.timeline.add_conn(c, local, end_ts, open);
+        let states = self.timeline.add_conn(c, local, end_ts, open);
         self.local_fins += u64::from(l.fin_ts.is_some());
         let peer = self.peers.entry(c.key.endpoint(remote).0).or_default();
-        for &(st, s, e) in iv.list.iter().take(iv.len) {
-            if st == timeline::TcpState::FinWait1 {
+        for &(st, s, e) in &states.list {
+            if st == TcpState::FinWait1 {
                 peer.fin_wait_1_ns += u128::from(e.min(end_ts).saturating_sub(s));
             }
         }
         peer.connections += 1;
         peer.closes += u64::from(c.first_fin.is_some());
-        let rtx = u64::from(l.fin_retransmissions() + r.fin_retransmissions());
+        // A peer answers for what it did to local FINs only.
+        let rtx = u64::from(l.fin_retransmissions());
         peer.fin_retransmissions += rtx;
-        peer.unacked_fins += unacked;
+        peer.unacked_fins += u64::from(unacked_local);
         peer.rsts += u64::from(l.rsts + r.rsts);
         let mut lat = 0;
         if let (Some(t), Some(a)) = (l.fin_ts, l.fin_acked_ts) {
             lat = us(t, a);
             peer.fin_ack.record(lat);
-        } else if let (Some(t), None) = (l.fin_ts, l.fin_acked_ts) {
-            lat = us(t, end_ts);
+        } else if let (true, Some(t)) = (unacked_local, l.fin_ts) {
+            // Never ACKed: its age (a lower bound of the latency).
+            lat = us(t, c.fin_unacked_until(local, end_ts));
+            peer.fin_ack.record(lat);
         }
         let w = Worst {
-            score: rtx + unacked,
+            score: rtx + u64::from(unacked_local),
             latency_us: lat,
             first_ts: c.first_ts,
             first_frame: c.first_frame,
@@ -279,7 +457,11 @@ impl std::ops::AddAssign<&Summary> for Summary {
         a.sides_by_port += b.sides_by_port;
         a.sides_by_synack += b.sides_by_synack;
         a.fin_moved += b.fin_moved;
-        for i in 0..7 {
+        a.one_sided += b.one_sided;
+        a.two_sided += b.two_sided;
+        a.anomalies += b.anomalies;
+        a.kills_retracted += b.kills_retracted;
+        for i in 0..NOUTCOMES {
             self.outcomes[i] += o.outcomes[i];
             self.outcomes_by_closer[0][i] += o.outcomes_by_closer[0][i];
             self.outcomes_by_closer[1][i] += o.outcomes_by_closer[1][i];
@@ -296,6 +478,9 @@ impl std::ops::AddAssign<&Summary> for Summary {
             }
         }
         self.unacked_fin_age += &o.unacked_fin_age;
+        self.unacked.local_to_remote += o.unacked.local_to_remote;
+        self.unacked.remote_to_local += o.unacked.remote_to_local;
+        self.kernel += &o.kernel;
         for (k, v) in &o.peers {
             *self.peers.entry(*k).or_default() += v;
         }

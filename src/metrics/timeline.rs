@@ -23,62 +23,15 @@
 //!   socket when tcp_fin_timeout <= TCP_TIMEWAIT_LEN, and /proc/net/sockstat
 //!   counts it under `tw`, not `orphan` (net/ipv4/tcp.c, tcp_close()).
 
-use crate::flow::conn::Conn;
+use crate::flow::conn::{Conn, orphan_kill_after};
 use crate::flow::key::Side;
+pub use crate::flow::state::{NSTATES, TcpState};
 use rustc_hash::FxHashMap;
 
-/// Socket states tracked, in series order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TcpState {
-    Established,
-    FinWait1,
-    FinWait2,
-    Closing,
-    TimeWait,
-    CloseWait,
-    LastAck,
-}
-
-pub const NSTATES: usize = 7;
-
-impl TcpState {
-    pub const ALL: [TcpState; NSTATES] = [
-        TcpState::Established,
-        TcpState::FinWait1,
-        TcpState::FinWait2,
-        TcpState::Closing,
-        TcpState::TimeWait,
-        TcpState::CloseWait,
-        TcpState::LastAck,
-    ];
-
-    /// JSON / CSV name.
-    pub fn key(self) -> &'static str {
-        match self {
-            TcpState::Established => "established",
-            TcpState::FinWait1 => "fin_wait_1",
-            TcpState::FinWait2 => "fin_wait_2",
-            TcpState::Closing => "closing",
-            TcpState::TimeWait => "time_wait",
-            TcpState::CloseWait => "close_wait",
-            TcpState::LastAck => "last_ack",
-        }
-    }
-}
-
-impl std::fmt::Display for TcpState {
-    /// The RFC 9293 name.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            TcpState::Established => "ESTABLISHED",
-            TcpState::FinWait1 => "FIN-WAIT-1",
-            TcpState::FinWait2 => "FIN-WAIT-2",
-            TcpState::Closing => "CLOSING",
-            TcpState::TimeWait => "TIME-WAIT",
-            TcpState::CloseWait => "CLOSE-WAIT",
-            TcpState::LastAck => "LAST-ACK",
-        })
-    }
+/// Index of a state's series (states that are not series map to 0 and are
+/// never added: [`Conn::intervals`] lists series states only).
+pub fn series_index(s: TcpState) -> usize {
+    s.series().unwrap_or(0)
 }
 
 /// Timeline settings.
@@ -103,26 +56,6 @@ impl Default for TimelineConfig {
             fin_timeout_ns: 60_000_000_000,
             orphan_retries: None,
         }
-    }
-}
-
-/// Linux's minimum and maximum retransmission timeouts (TCP_RTO_MIN, TCP_RTO_MAX).
-const RTO_MIN_NS: u64 = 200_000_000;
-const RTO_MAX_NS: u64 = 120_000_000_000;
-
-impl TimelineConfig {
-    /// Time from the first FIN until an orphan whose FIN stays unACKed is
-    /// killed after `retries` retransmissions: RTO doubles each time, from the
-    /// first observed retransmission interval (or TCP_RTO_MIN), capped at
-    /// TCP_RTO_MAX; the kill comes one RTO after the last retransmission.
-    pub fn orphan_kill_after(&self, first_rto_ns: Option<u64>, retries: u32) -> u64 {
-        let mut rto = first_rto_ns.unwrap_or(RTO_MIN_NS).clamp(1, RTO_MAX_NS);
-        let mut t = 0u64;
-        for _ in 0..=retries.min(64) {
-            t = t.saturating_add(rto);
-            rto = (rto.saturating_mul(2)).min(RTO_MAX_NS);
-        }
-        t
     }
 }
 
@@ -229,8 +162,10 @@ impl Timeline {
         }
     }
 
-    /// Derives and adds a finished connection's intervals, and returns them.
-    pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64, open: bool) -> Intervals {
+    /// Adds a finished connection's local-side states (read from the close
+    /// model, [`Conn::intervals`]) and returns them. A one-sided connection
+    /// adds none: its states cannot be known.
+    pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64, open: bool) -> ConnStates {
         self.count_at(c.first_ts, C_NEW);
         let close_ts = match (c.first_fin.and_then(|f| c.ep[f].fin_ts), c.rst_ts) {
             (Some(f), Some(r)) => Some(f.min(r)),
@@ -239,32 +174,52 @@ impl Timeline {
         if let Some(t) = close_ts {
             self.count_at(t, C_CLOSES);
         }
-        let iv = intervals(c, local, end_ts, open, &self.cfg);
-        if iv.mid_close {
+        let mut cs = ConnStates {
+            list: Vec::new(),
+            kill_at: u64::MAX,
+            what_if_killed: false,
+        };
+        if c.one_sided() {
+            return cs;
+        }
+        cs.list = c.intervals(local, end_ts, open);
+        if c.began_mid_close() {
             self.close_before_capture += 1;
         }
-        if iv.open_at_end {
+        if c.open_at(local, end_ts, open) {
             self.open_at_end += 1;
         }
-        if iv.killed {
-            self.orphans_killed += 1;
+        // What-if: an orphan whose FIN is not ACKed within the backoff
+        // budget of `retries` retransmissions is killed then.
+        let l = &c.ep[local];
+        if let (Some(retries), Some(tl)) = (self.cfg.orphan_retries, l.fin_ts) {
+            let rto = (l.fin_first_rto_us > 0).then(|| u64::from(l.fin_first_rto_us) * 1_000);
+            let kill = tl.saturating_add(orphan_kill_after(rto, retries));
+            let awaited_until = cs
+                .list
+                .iter()
+                .filter(|(st, _, _)| st.is_orphan_state())
+                .map(|x| x.2)
+                .max();
+            if awaited_until.is_some_and(|e| e > kill) {
+                cs.kill_at = kill;
+                cs.what_if_killed = true;
+                self.orphans_killed += 1;
+            }
         }
         let orphan_fw2 = self.cfg.fin_timeout_ns > 60_000_000_000;
-        for &(state, s, e) in iv.list.iter().take(iv.len) {
-            self.add_interval(state as usize, s, e, end_ts);
-            let orphan = matches!(
-                state,
-                TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
-            ) || (orphan_fw2 && state == TcpState::FinWait2);
+        for &(state, s, e) in &cs.list {
+            self.add_interval(series_index(state), s, e, end_ts);
+            let orphan = state.is_orphan_state() || (orphan_fw2 && state == TcpState::FinWait2);
             if orphan {
                 self.add_interval(S_ORPHANS, s, e, end_ts);
-                self.add_interval(S_ORPHANS_LIMITED, s, e.min(iv.kill_at), end_ts);
+                self.add_interval(S_ORPHANS_LIMITED, s, e.min(cs.kill_at), end_ts);
             }
             if state == TcpState::FinWait1 {
-                self.add_interval(S_FW1_LIMITED, s, e.min(iv.kill_at), end_ts);
+                self.add_interval(S_FW1_LIMITED, s, e.min(cs.kill_at), end_ts);
             }
         }
-        iv
+        cs
     }
 }
 
@@ -298,128 +253,23 @@ impl std::ops::AddAssign<&Timeline> for Timeline {
     }
 }
 
-/// A connection's local state intervals.
-#[derive(Clone, Copy, Debug)]
-pub struct Intervals {
-    pub list: [(TcpState, u64, u64); 5],
-    pub len: usize,
-    /// The first packet seen was already part of the close.
-    pub mid_close: bool,
-    /// Still in a non-final state at the end of observation.
-    pub open_at_end: bool,
+/// A connection's local states as the timeline took them.
+#[derive(Clone, Debug)]
+pub struct ConnStates {
+    /// (state, from, to), in time order.
+    pub list: Vec<(TcpState, u64, u64)>,
     /// When the orphan-retries what-if kills the socket (u64::MAX: never).
     pub kill_at: u64,
-    pub killed: bool,
-}
-
-impl Intervals {
-    fn push(&mut self, st: TcpState, s: u64, e: u64) {
-        if self.len < self.list.len() && e > s {
-            self.list[self.len] = (st, s, e);
-            self.len += 1;
-        }
-    }
-}
-
-/// The local side's state intervals of one connection, observed until `end`.
-/// With `open`, states still held at `end` (the capture's end) extend past it.
-pub fn intervals(c: &Conn, local: Side, end: u64, open: bool, cfg: &TimelineConfig) -> Intervals {
-    let remote = 1 - local;
-    let (l, r) = (&c.ep[local], &c.ep[remote]);
-    let horizon = if open { u64::MAX / 4 } else { end };
-    let stop = c.rst_ts.map_or(horizon, |t| t.min(horizon)).max(c.first_ts);
-    let mut iv = Intervals {
-        list: [(TcpState::Established, 0, 0); 5],
-        len: 0,
-        mid_close: false,
-        open_at_end: false,
-        kill_at: u64::MAX,
-        killed: false,
-    };
-    let clip = |t: u64| t.min(stop);
-    let first_close = [l.fin_ts, r.fin_ts, c.rst_ts]
-        .iter()
-        .flatten()
-        .copied()
-        .min();
-    iv.mid_close = first_close == Some(c.first_ts) && c.client.is_none();
-    iv.push(
-        TcpState::Established,
-        c.first_ts,
-        clip(first_close.unwrap_or(stop)),
-    );
-    let local_first = c.first_fin == Some(local);
-    match (l.fin_ts, r.fin_ts) {
-        (Some(tl), rf) if local_first || (rf.is_some() && c.crossed) => {
-            // Active close (or a crossing: our FIN left before we saw theirs).
-            let acked = l.fin_acked_ts;
-            // What-if: an orphan whose FIN is not ACKed within the backoff
-            // budget of `retries` retransmissions is killed then.
-            if let Some(retries) = cfg.orphan_retries {
-                let rto = (l.fin_first_rto_us > 0).then(|| u64::from(l.fin_first_rto_us) * 1_000);
-                let kill = tl.saturating_add(cfg.orphan_kill_after(rto, retries));
-                if acked.is_none_or(|a| a > kill) && kill < stop {
-                    iv.kill_at = kill;
-                    iv.killed = true;
-                }
-            }
-            match (acked, rf) {
-                // Peer's FIN before our FIN was ACKed: FIN-WAIT-1 -> CLOSING.
-                (a, Some(pf)) if a.is_none_or(|a| pf < a) => {
-                    iv.push(TcpState::FinWait1, clip(tl), clip(pf.max(tl)));
-                    let done = a.unwrap_or(stop);
-                    iv.push(TcpState::Closing, clip(pf.max(tl)), clip(done));
-                    if let Some(a) = a {
-                        iv.push(
-                            TcpState::TimeWait,
-                            clip(a),
-                            clip(a.saturating_add(cfg.time_wait_ns)),
-                        );
-                    }
-                }
-                (Some(a), pf) => {
-                    iv.push(TcpState::FinWait1, clip(tl), clip(a));
-                    let fw2_end = pf.unwrap_or(a.saturating_add(cfg.fin_timeout_ns));
-                    let fw2_end = fw2_end.min(a.saturating_add(cfg.fin_timeout_ns));
-                    iv.push(TcpState::FinWait2, clip(a), clip(fw2_end));
-                    if let Some(pf) = pf.filter(|p| *p <= a.saturating_add(cfg.fin_timeout_ns)) {
-                        let tw = pf.max(a);
-                        iv.push(
-                            TcpState::TimeWait,
-                            clip(tw),
-                            clip(tw.saturating_add(cfg.time_wait_ns)),
-                        );
-                    }
-                }
-                // Never ACKed (the peer's FIN, if any, was handled above).
-                (None, _) => iv.push(TcpState::FinWait1, clip(tl), stop),
-            }
-        }
-        (Some(tl), Some(tr)) => {
-            // Passive close: CLOSE-WAIT, then LAST-ACK.
-            iv.push(TcpState::CloseWait, clip(tr), clip(tl));
-            iv.push(
-                TcpState::LastAck,
-                clip(tl),
-                clip(l.fin_acked_ts.unwrap_or(stop)),
-            );
-        }
-        (None, Some(tr)) => iv.push(TcpState::CloseWait, clip(tr), stop),
-        (Some(_), None) | (None, None) => {}
-    }
-    iv.open_at_end = iv.len > 0 && {
-        let (st, _, e) = iv.list[iv.len - 1];
-        open && e >= end && c.rst_ts.is_none() && st != TcpState::TimeWait
-    };
-    iv
+    pub what_if_killed: bool,
 }
 
 #[cfg(test)]
 mod tests {
-    //! The interval model as a pure function: connections built segment by
-    //! segment, then their local-side states checked against hand-made lists.
+    //! The local side's states per close pattern, as the timeline takes them
+    //! from the close model, and the timeline's accounting of them.
     use super::*;
     use crate::decode::{Segment, flags::*};
+    use crate::flow::conn::Timers;
     use crate::flow::key::FlowKey;
     use crate::flow::seq::SeqNum;
     use TcpState::*;
@@ -441,7 +291,8 @@ mod tests {
         s
     }
 
-    /// Runs a handshake then `close`, returns (conn, client side).
+    /// Runs a handshake then `close`, finishes at the last segment; returns
+    /// (conn, client side).
     fn conn(close: &[Segment]) -> (Conn, Side) {
         let mut all = vec![
             seg(true, 0, SYN, 100, 0),
@@ -451,15 +302,18 @@ mod tests {
         all.extend_from_slice(close);
         let (k, _) = FlowKey::of(&all[0]);
         let mut c = Conn::new(k, &all[0]);
+        let t = Timers::default();
         for s in &all {
-            c.step(s, FlowKey::of(s).1);
+            c.step(s, FlowKey::of(s).1, &t);
         }
+        let end = all.last().map_or(0, |s| s.ts_ns);
+        c.finish(end, &t);
         let client = c.client_side().0;
         (c, client)
     }
 
-    fn states(iv: &Intervals) -> Vec<(TcpState, u64, u64)> {
-        iv.list[..iv.len]
+    fn states(c: &Conn, local: Side, end_ms: u64, open: bool) -> Vec<(TcpState, u64, u64)> {
+        c.intervals(local, end_ms * MS, open)
             .iter()
             .map(|&(s, a, b)| (s, a / MS, b.min(u64::MAX / 4) / MS))
             .collect()
@@ -473,18 +327,17 @@ mod tests {
             seg(false, 50, FIN | ACK, 501, 102),
             seg(true, 51, ACK, 102, 502),
         ]);
-        let cfg = TimelineConfig::default();
-        let iv = intervals(&c, local, 51 * MS, true, &cfg);
         assert_eq!(
-            states(&iv),
+            states(&c, local, 51, true),
             vec![
-                (Established, 0, 10),
+                (SynSent, 0, 1),
+                (Established, 1, 10),
                 (FinWait1, 10, 30),
                 (FinWait2, 30, 50),
                 (TimeWait, 50, 60_050)
             ]
         );
-        assert!(!iv.open_at_end);
+        assert!(!c.open_at(local, 51 * MS, true));
     }
 
     #[test]
@@ -495,10 +348,14 @@ mod tests {
             seg(true, 40, FIN | ACK, 101, 502),
             seg(false, 45, ACK, 502, 102),
         ]);
-        let iv = intervals(&c, local, 45 * MS, true, &TimelineConfig::default());
         assert_eq!(
-            states(&iv),
-            vec![(Established, 0, 10), (CloseWait, 10, 40), (LastAck, 40, 45)]
+            states(&c, local, 45, true),
+            vec![
+                (SynSent, 0, 1),
+                (Established, 1, 10),
+                (CloseWait, 10, 40),
+                (LastAck, 40, 45)
+            ]
         );
     }
 
@@ -509,16 +366,22 @@ mod tests {
             seg(false, 12, FIN | ACK, 501, 101), // does not ACK our FIN
             seg(false, 20, ACK, 502, 102),
         ]);
-        let iv = intervals(&c, local, 20 * MS, true, &TimelineConfig::default());
         assert_eq!(
-            states(&iv),
+            states(&c, local, 20, true),
             vec![
-                (Established, 0, 10),
+                (SynSent, 0, 1),
+                (Established, 1, 10),
                 (FinWait1, 10, 12),
                 (Closing, 12, 20),
                 (TimeWait, 20, 60_020)
             ]
         );
+        // Seen from the server, whose FIN left before ours arrived: it never
+        // was in CLOSE-WAIT; its own FIN is never ACKed here.
+        let server = states(&c, 1 - local, 20, true);
+        assert_eq!(server[..2], [(SynReceived, 1, 2), (Established, 2, 12)]);
+        assert_eq!((server[2].0, server[2].1), (Closing, 12));
+        assert_eq!(server.len(), 3);
     }
 
     #[test]
@@ -527,15 +390,17 @@ mod tests {
             seg(true, 10, FIN | ACK, 101, 501),
             seg(false, 500, RST, 501, 0),
         ]);
-        let iv = intervals(&c, local, 500 * MS, true, &TimelineConfig::default());
-        assert_eq!(states(&iv), vec![(Established, 0, 10), (FinWait1, 10, 500)]);
-        assert!(!iv.open_at_end);
+        assert_eq!(
+            states(&c, local, 500, true),
+            vec![(SynSent, 0, 1), (Established, 1, 10), (FinWait1, 10, 500)]
+        );
+        assert!(!c.open_at(local, 500 * MS, true));
         let (c, local) = conn(&[seg(true, 10, FIN | ACK, 101, 501)]);
-        let iv = intervals(&c, local, 10 * MS, true, &TimelineConfig::default());
-        assert!(iv.open_at_end);
+        assert!(c.open_at(local, 10 * MS, true));
         // Still in FIN-WAIT-1 past the end of the capture.
-        assert_eq!(iv.list[1].0, FinWait1);
-        assert!(iv.list[1].2 > 1_000_000 * MS);
+        let iv = c.intervals(local, 10 * MS, true);
+        assert_eq!(iv[2].0, FinWait1);
+        assert!(iv[2].2 > 1_000_000 * MS);
     }
 
     #[test]
@@ -545,11 +410,11 @@ mod tests {
             seg(false, 20, ACK, 501, 102),
             seg(false, 200_000, FIN | ACK, 501, 102),
         ]);
-        let iv = intervals(&c, local, 200_000 * MS, true, &TimelineConfig::default());
         assert_eq!(
-            states(&iv),
+            states(&c, local, 200_000, true),
             vec![
-                (Established, 0, 10),
+                (SynSent, 0, 1),
+                (Established, 1, 10),
                 (FinWait1, 10, 20),
                 (FinWait2, 20, 60_020)
             ]
@@ -558,10 +423,24 @@ mod tests {
 
     #[test]
     fn orphan_retries_kill_time() {
-        let cfg = TimelineConfig::default();
         // 200 ms, 400 ms, 800 ms, then dead one RTO after the 2nd retransmission.
-        assert_eq!(cfg.orphan_kill_after(None, 2), 1_400 * MS);
+        assert_eq!(orphan_kill_after(None, 2), 1_400 * MS);
         // Backoff capped at TCP_RTO_MAX (120 s).
-        assert_eq!(cfg.orphan_kill_after(Some(100_000 * MS), 1), 220_000 * MS);
+        assert_eq!(orphan_kill_after(Some(100_000 * MS), 1), 220_000 * MS);
+    }
+
+    #[test]
+    fn timeline_counts_states_at_bucket_ends() {
+        let (c, local) = conn(&[
+            seg(true, 10, FIN | ACK, 101, 501),
+            seg(false, 1_500, ACK, 501, 102),
+        ]);
+        let mut t = Timeline::new(TimelineConfig::default());
+        t.add_conn(&c, local, 1_500 * MS, true);
+        // FIN-WAIT-1 from 10 ms to 1.5 s: counted at the end of bucket 0 (1 s).
+        let fw1 = series_index(FinWait1);
+        assert_eq!(t.buckets.get(&0).map(|b| b.delta[fw1]), Some(1));
+        assert_eq!(t.buckets.get(&1).map(|b| b.delta[fw1]), Some(-1));
+        assert_eq!(t.state_ns[fw1], u128::from(1_490 * MS));
     }
 }

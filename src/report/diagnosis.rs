@@ -55,9 +55,30 @@ fn crossing_evidence(c: &Crossing, tl: &TimelineReport, key: &str) -> String {
 /// Minimum total FIN-WAIT-1 time (us) before its share is worth a finding.
 const MIN_STATE_TIME_US: u64 = 1_000_000;
 
+/// An inferred tcp_orphan_retries at or below this "runs low": lowering it
+/// further is not advice worth giving (the default is 0, i.e. 8).
+const LOW_ORPHAN_RETRIES: u32 = 3;
+
 /// Derives the findings.
 pub fn diagnose(s: &Summary, tl: &TimelineReport, lim: &Limits) -> Vec<Finding> {
     let mut out = Vec::new();
+    if s.is_one_sided() {
+        // Nothing about ACKs, kills or close states can be concluded.
+        out.push(Finding {
+            id: "one_sided_capture".into(),
+            finding: "Only one direction of the traffic was captured (asymmetric routing, a tap on one fibre, `tcpdump -Q in|out`): FINs look unACKed because the ACKs are not in the capture. No conclusion that needs the other direction is drawn; capture both directions (on the host itself, or a tap on both fibres).".into(),
+            evidence: vec![format!(
+                "{} of {} connections show packets from one side only, that side acknowledging data the capture does not hold",
+                thousands(s.connections.one_sided),
+                thousands(s.connections.total)
+            )],
+            tunables: Vec::new(),
+        });
+        return out;
+    }
+    let killed: u64 = s.kernel.killed_by_rtx.values().sum();
+    let inferred = s.kernel.orphan_retries();
+    let runs_low = inferred.is_some_and(|(v, _)| v <= LOW_ORPHAN_RETRIES);
     let fw1 = time(tl, "fin_wait_1");
     let fw2 = time(tl, "fin_wait_2");
     let closing = time(tl, "closing");
@@ -106,15 +127,61 @@ pub fn diagnose(s: &Summary, tl: &TimelineReport, lim: &Limits) -> Vec<Finding> 
                 thousands(s.unacked_fin_age.count())
             ),
         ];
+        if let (true, Some((v, n))) = (runs_low, inferred) {
+            evidence.push(format!(
+                "the host already kills orphans after few retransmissions: tcp_orphan_retries={v} inferred from {} killed orphan(s) ({} consistent)",
+                thousands(killed),
+                thousands(n)
+            ));
+        }
         if let Some(x) = &tl.limits.orphan_retries {
             evidence.push(format!(
                 "with tcp_orphan_retries={} the FIN-WAIT-1 peak would drop from {} to {} ({} orphans killed)",
                 x.retries, x.fin_wait_1_peak, x.fin_wait_1_peak_limited, x.orphans_killed
             ));
         }
+        let (finding, tunables) = if runs_low {
+            (
+                "Local sockets sit in FIN-WAIT-1 waiting for peers to ACK their FINs. The host already runs tcp_orphan_retries low (its orphans are killed after a few retransmissions), so lowering it further will not help; what is left is tcp_max_orphans (how many may wait), the peers that do not ACK (see the worst peers), and the application (fewer, longer-lived connections). tcp_fin_timeout bounds only FIN-WAIT-2 and will not help either.",
+                vec!["net.ipv4.tcp_max_orphans".to_string()],
+            )
+        } else {
+            (
+                "Local sockets sit in FIN-WAIT-1 waiting for peers to ACK their FINs. tcp_orphan_retries bounds how long an orphan's FIN is retransmitted (and tcp_max_orphans how many may wait); tcp_fin_timeout bounds only FIN-WAIT-2 and will not help.",
+                vec![
+                    "net.ipv4.tcp_orphan_retries".to_string(),
+                    "net.ipv4.tcp_max_orphans".to_string(),
+                ],
+            )
+        };
         out.push(Finding {
             id: "fin_wait_1_dominates".into(),
-            finding: "Local sockets sit in FIN-WAIT-1 waiting for peers to ACK their FINs. tcp_orphan_retries bounds how long an orphan's FIN is retransmitted (and tcp_max_orphans how many may wait); tcp_fin_timeout bounds only FIN-WAIT-2 and will not help.".into(),
+            finding: finding.into(),
+            evidence,
+            tunables,
+        });
+    }
+
+    // 1b. Orphans killed silently by the kernel.
+    if killed > 0 {
+        let mut evidence = vec![format!(
+            "{} local socket(s) stopped retransmitting their FIN before it was ACKed and sent nothing when the next copy was due; {} of them later answered the peer with a bare RST (no socket)",
+            thousands(killed),
+            thousands(s.kernel.kills_confirmed)
+        )];
+        if let Some((v, n)) = inferred {
+            evidence.push(format!(
+                "their retransmission schedules are consistent with tcp_orphan_retries={v} ({} of {})",
+                thousands(n),
+                thousands(killed)
+            ));
+        }
+        let value = inferred.map_or("a low value".to_string(), |(v, _)| v.to_string());
+        out.push(Finding {
+            id: "orphans_killed".into(),
+            finding: format!(
+                "The local kernel kills orphans whose FIN stays unACKed (tcp_orphan_retries = {value}, inferred): their peers never learn of the close and may keep the connection open; the socket states above end at the inferred kill. Lowering tcp_orphan_retries further only moves the kill earlier; the peers that do not ACK are the cause."
+            ),
             evidence,
             tunables: vec![
                 "net.ipv4.tcp_orphan_retries".into(),

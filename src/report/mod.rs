@@ -9,9 +9,9 @@ pub mod text;
 pub mod timeline;
 
 use crate::decode::{Skip, linktype};
-use crate::flow::conn::Outcome;
+use crate::flow::conn::{NOUTCOMES, Outcome};
 use crate::metrics::peers::{PeerStats, RankBy, rank};
-use crate::metrics::{Hist, METRIC_NAMES, SPLIT_NAMES};
+use crate::metrics::{Hist, KernelEvidence, METRIC_NAMES, SPLIT_NAMES};
 use crate::pipeline::Analysis;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -50,8 +50,16 @@ pub struct Report {
     pub outcomes_by_closer: ByCloser,
     /// Latency statistics: metric -> split -> stats.
     pub latency: BTreeMap<String, BTreeMap<String, LatencyStats>>,
-    /// Age at end of observation of FINs never ACKed (not counting reset connections).
+    /// Age of FINs never ACKed (docs/report.md): until the end of
+    /// observation, or until their sender was killed.
     pub unacked_fin_age: LatencyStats,
+    /// FINs never ACKed, per direction. Absent in older reports.
+    #[serde(default)]
+    pub unacked_fins: UnackedFins,
+    /// The capturing host's kernel settings, as the capture shows them.
+    /// Absent in older reports.
+    #[serde(default)]
+    pub inferred_tunables: InferredTunables,
     /// How peers are ranked.
     pub rank_by: String,
     /// Number of distinct remote peers, or peer groups with `--group-by`
@@ -77,6 +85,12 @@ pub struct Capture {
     pub last_ts_us: Option<u64>,
     pub duration_us: u64,
     pub truncated: bool,
+    /// Only one direction of the traffic was captured (most connections
+    /// show packets from one side only, that side acknowledging data the
+    /// capture does not hold): close states are not judged. Absent in
+    /// reports written before it existed.
+    #[serde(default)]
+    pub one_sided: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -133,6 +147,19 @@ pub struct Connections {
     pub sides_by_port: u64,
     pub sides_by_synack: u64,
     pub fin_moved: u64,
+    /// Connections of which only one direction was captured. This and the
+    /// three below are absent in reports written before they existed.
+    #[serde(default)]
+    pub one_sided: u64,
+    /// Connections of which both directions were captured.
+    #[serde(default)]
+    pub two_sided: u64,
+    /// Events the close model found impossible in the state they came in.
+    #[serde(default)]
+    pub anomalies: u64,
+    /// Silent-kill inferences a later segment of the same socket disproved.
+    #[serde(default)]
+    pub kills_retracted: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -144,10 +171,25 @@ pub struct Outcomes {
     pub half_closed: u64,
     pub fin_unacked: u64,
     pub open: u64,
+    /// A local orphan the kernel dropped without its FIN being ACKed
+    /// (inferred). The four below are absent in version-1 reports written
+    /// before they existed.
+    #[serde(default)]
+    pub killed: u64,
+    /// The handshake never completed: a SYN without reply, or a SYN-ACK
+    /// never acknowledged.
+    #[serde(default)]
+    pub unanswered: u64,
+    /// The SYN was answered by a RST.
+    #[serde(default)]
+    pub rejected: u64,
+    /// Only one direction was captured: the close cannot be judged.
+    #[serde(default)]
+    pub one_sided: u64,
 }
 
 impl Outcomes {
-    fn from_counts(c: &[u64; 7]) -> Outcomes {
+    fn from_counts(c: &[u64; NOUTCOMES]) -> Outcomes {
         let g = |o: Outcome| c[o.index()];
         Outcomes {
             complete: g(Outcome::Complete),
@@ -157,11 +199,15 @@ impl Outcomes {
             half_closed: g(Outcome::HalfClosed),
             fin_unacked: g(Outcome::FinUnacked),
             open: g(Outcome::Open),
+            killed: g(Outcome::Killed),
+            unanswered: g(Outcome::Unanswered),
+            rejected: g(Outcome::Rejected),
+            one_sided: g(Outcome::OneSided),
         }
     }
 
     /// (name, count) in the documented order.
-    pub fn rows(&self) -> [(&'static str, u64); 7] {
+    pub fn rows(&self) -> [(&'static str, u64); NOUTCOMES] {
         [
             ("complete", self.complete),
             ("simultaneous", self.simultaneous),
@@ -169,8 +215,128 @@ impl Outcomes {
             ("reset_after_fin", self.reset_after_fin),
             ("half_closed", self.half_closed),
             ("fin_unacked", self.fin_unacked),
+            ("killed", self.killed),
             ("open", self.open),
+            ("unanswered", self.unanswered),
+            ("rejected", self.rejected),
+            ("one_sided", self.one_sided),
         ]
+    }
+}
+
+/// FINs never ACKed, per direction (docs/report.md).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct UnackedFins {
+    /// Local FINs the remote peer never ACKed.
+    pub local_to_remote: u64,
+    /// Remote FINs the local side never ACKed.
+    pub remote_to_local: u64,
+}
+
+/// The capturing host's kernel settings, inferred from the capture
+/// (docs/report.md, "Inferred tunables").
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct InferredTunables {
+    pub tcp_orphan_retries: OrphanRetries,
+    pub tcp_fin_timeout: FinTimeout,
+    pub rto_min: RtoMin,
+    pub orphans_reset_under_pressure: PressureResets,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct OrphanRetries {
+    /// The value most killed orphans are consistent with; null without
+    /// killed orphans.
+    pub value: Option<u32>,
+    /// Local orphans inferred killed (FIN retransmissions stopped, the next
+    /// one overdue).
+    pub killed: u64,
+    /// Of those, consistent with `value`.
+    pub consistent: u64,
+    /// Of those, confirmed by a later bare RST from the local host.
+    pub confirmed: u64,
+    /// Killed orphans by the FIN retransmissions seen before the silence
+    /// (tail-loss probe included).
+    pub by_retransmissions: BTreeMap<String, u64>,
+    /// Of those, where a tail-loss probe preceded the RTO retransmissions.
+    pub with_probe: u64,
+    /// Killed orphans by the state they were killed in.
+    pub killed_in: BTreeMap<String, u64>,
+    /// Most retransmissions of a local FIN that was ACKed in the end.
+    pub survivor_max_retransmissions: u32,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct FinTimeout {
+    /// An orphaned FIN-WAIT-2 socket still ACKed the peer's FIN this long
+    /// after entering FIN-WAIT-2 (s): the value is at least this.
+    pub at_least_s: Option<f64>,
+    /// A FIN-WAIT-2 socket was gone (the peer's FIN answered by a bare
+    /// RST) this long after entering FIN-WAIT-2 (s): at most this.
+    pub at_most_s: Option<f64>,
+    /// Connections behind the two bounds.
+    pub survived: u64,
+    pub gone: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RtoMin {
+    /// Smallest first retransmission interval of a local FIN, ms.
+    pub value_ms: Option<f64>,
+    /// Median of them, ms.
+    pub p50_ms: Option<f64>,
+    pub connections: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PressureResets {
+    /// Some local orphan was reset (RST|ACK) while its FIN was unACKed:
+    /// tcp_max_orphans / memory pressure (or an application abort).
+    pub value: bool,
+    pub connections: u64,
+}
+
+impl InferredTunables {
+    fn of(k: &KernelEvidence) -> InferredTunables {
+        let killed: u64 = k.killed_by_rtx.values().sum();
+        let best = k.orphan_retries();
+        let ms = |us: u64| (us as f64 / 1_000.0 * 10.0).round() / 10.0;
+        let s = |us: u64| (us as f64 / 1_000.0).round() / 1_000.0;
+        InferredTunables {
+            tcp_orphan_retries: OrphanRetries {
+                value: best.map(|b| b.0),
+                killed,
+                consistent: best.map_or(0, |b| b.1),
+                confirmed: k.kills_confirmed,
+                by_retransmissions: k
+                    .killed_by_rtx
+                    .iter()
+                    .map(|(n, c)| (n.to_string(), *c))
+                    .collect(),
+                with_probe: k.killed_with_probe,
+                killed_in: k
+                    .killed_in
+                    .iter()
+                    .map(|(n, c)| (n.to_string(), *c))
+                    .collect(),
+                survivor_max_retransmissions: k.survivor_max_rtx,
+            },
+            tcp_fin_timeout: FinTimeout {
+                at_least_s: k.fin_wait_2_survived_max_us.map(s),
+                at_most_s: k.fin_wait_2_gone_min_us.map(s),
+                survived: k.fin_wait_2_survived,
+                gone: k.fin_wait_2_gone,
+            },
+            rto_min: RtoMin {
+                value_ms: k.first_rto_us.min().map(ms),
+                p50_ms: k.first_rto_us.quantile(0.5).map(ms),
+                connections: k.first_rto_us.count(),
+            },
+            orphans_reset_under_pressure: PressureResets {
+                value: k.orphans_reset > 0,
+                connections: k.orphans_reset,
+            },
+        }
     }
 }
 
@@ -321,6 +487,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
                 _ => 0,
             },
             truncated: a.truncated(),
+            one_sided: s.is_one_sided(),
         },
         packets: PacketCounts {
             frames: p.frames,
@@ -351,6 +518,10 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
             sides_by_port: s.connections.sides_by_port,
             sides_by_synack: s.connections.sides_by_synack,
             fin_moved: s.connections.fin_moved,
+            one_sided: s.connections.one_sided,
+            two_sided: s.connections.two_sided,
+            anomalies: s.connections.anomalies,
+            kills_retracted: s.connections.kills_retracted,
         },
         outcomes: Outcomes::from_counts(&s.outcomes),
         outcomes_by_closer: ByCloser {
@@ -359,6 +530,11 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         },
         latency,
         unacked_fin_age: LatencyStats::of(&s.unacked_fin_age, false),
+        unacked_fins: UnackedFins {
+            local_to_remote: s.unacked.local_to_remote,
+            remote_to_local: s.unacked.remote_to_local,
+        },
+        inferred_tunables: InferredTunables::of(&s.kernel),
         rank_by: o.rank_by.name().to_string(),
         peers_total: s.peers.len() as u64,
         group_by: None,

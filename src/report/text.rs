@@ -160,6 +160,14 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
     if !skipped.is_empty() {
         writeln!(w, "  not TCP        {}", skipped.join(", "))?;
     }
+    if r.capture.one_sided {
+        writeln!(
+            w,
+            "  WARNING        only one direction was captured ({} of {} connections show packets from one side only): FIN ACKs, close states and kills cannot be judged",
+            thousands(r.connections.one_sided),
+            thousands(r.connections.total)
+        )?;
+    }
     writeln!(w)?;
 
     writeln!(w, "TEARDOWN SHARE")?;
@@ -210,7 +218,11 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
     )?;
     let lf = r.outcomes_by_closer.local_first.rows();
     let rf = r.outcomes_by_closer.remote_first.rows();
+    // Outcomes that no connection had are not listed.
     for (i, (name, n)) in r.outcomes.rows().iter().enumerate() {
+        if *n == 0 {
+            continue;
+        }
         writeln!(
             w,
             "  {:<17} {:>10} {:>12} {:>13}",
@@ -223,13 +235,16 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
     if r.unacked_fin_age.count > 0 {
         writeln!(
             w,
-            "  FINs never ACKed: {} (age at end of observation p50 {}, max {}): sockets stuck in FIN-WAIT-1/LAST-ACK",
+            "  FINs never ACKed: {} (local->remote {}, remote->local {}; age until the end or the kill p50 {}, max {}): sockets stuck in FIN-WAIT-1/LAST-ACK",
             thousands(r.unacked_fin_age.count),
+            thousands(r.unacked_fins.local_to_remote),
+            thousands(r.unacked_fins.remote_to_local),
             opt_dur(r.unacked_fin_age.p50_us),
             opt_dur(r.unacked_fin_age.max_us)
         )?;
     }
     writeln!(w)?;
+    render_tunables(r, w)?;
 
     writeln!(w, "CLOSE LATENCY")?;
     writeln!(
@@ -328,6 +343,68 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
     )?;
     super::timeline::render_peaks(&r.timeline, w)?;
     super::timeline::render_diagnosis(&r.diagnosis, w)
+}
+
+/// The capturing host's kernel settings as the capture shows them; the
+/// section is left out when the capture shows none.
+fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    let t = &r.inferred_tunables;
+    let or = &t.tcp_orphan_retries;
+    let ft = &t.tcp_fin_timeout;
+    if or.killed == 0
+        && ft.at_most_s.is_none()
+        && ft.at_least_s.is_none_or(|s| s < 1.0)
+        && t.rto_min.value_ms.is_none()
+        && !t.orphans_reset_under_pressure.value
+    {
+        return Ok(());
+    }
+    writeln!(w, "LOCAL KERNEL SETTINGS  (inferred from the capture)")?;
+    if or.killed > 0 {
+        let confirmed = if or.confirmed > 0 {
+            format!(
+                ", {} confirmed by a later bare RST",
+                thousands(or.confirmed)
+            )
+        } else {
+            String::new()
+        };
+        writeln!(
+            w,
+            "  tcp_orphan_retries   {}  ({} orphans killed silently{confirmed}; {} consistent with this value)",
+            or.value.map_or("-".to_string(), |v| v.to_string()),
+            thousands(or.killed),
+            thousands(or.consistent)
+        )?;
+    }
+    // A lower bound alone is shown only when it says something (>= 1 s).
+    if ft.at_most_s.is_some() || ft.at_least_s.is_some_and(|s| s >= 1.0) {
+        let f = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x}s"));
+        writeln!(
+            w,
+            "  tcp_fin_timeout      at least {}, at most {}  (FIN-WAIT-2 sockets that still ACKed the peer's FIN: {}; gone: {})",
+            f(ft.at_least_s),
+            f(ft.at_most_s),
+            thousands(ft.survived),
+            thousands(ft.gone)
+        )?;
+    }
+    if let Some(v) = t.rto_min.value_ms {
+        writeln!(
+            w,
+            "  first RTO            {v}ms smallest, {}ms median  ({} retransmitted local FINs)",
+            t.rto_min.p50_ms.unwrap_or(v),
+            thousands(t.rto_min.connections)
+        )?;
+    }
+    if t.orphans_reset_under_pressure.value {
+        writeln!(
+            w,
+            "  orphans reset        {} local orphans sent RST while their FIN was unACKed (tcp_max_orphans / memory pressure, or an abort)",
+            thousands(t.orphans_reset_under_pressure.connections)
+        )?;
+    }
+    writeln!(w)
 }
 
 #[cfg(test)]

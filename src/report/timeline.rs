@@ -7,7 +7,7 @@ use super::diagnosis::Finding;
 use crate::metrics::Packets;
 use crate::metrics::timeline::{
     C_CLOSES, C_FIN, C_FIN_RTX, C_NEW, C_RST, C_SEGMENTS, NSERIES, S_FW1_LIMITED, S_ORPHANS,
-    S_ORPHANS_LIMITED, TcpState, Timeline,
+    S_ORPHANS_LIMITED, TcpState, Timeline, series_index,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -55,6 +55,13 @@ pub struct Bucket {
     pub time_wait: i64,
     pub close_wait: i64,
     pub last_ack: i64,
+    /// Handshakes in progress: the local side sent a SYN (SYN-SENT) or
+    /// answered one with a SYN-ACK (SYN-RECEIVED). Absent in reports
+    /// written before they existed.
+    #[serde(default)]
+    pub syn_sent: i64,
+    #[serde(default)]
+    pub syn_recv: i64,
     /// FIN-WAIT-1 + CLOSING + LAST-ACK (see docs/timeline.md).
     pub orphans: i64,
     /// Counts within the bucket.
@@ -116,18 +123,17 @@ pub struct RetriesWhatIf {
     pub orphans_peak_limited: i64,
 }
 
-const SERIES_KEYS: [&str; NSERIES] = [
-    "established",
-    "fin_wait_1",
-    "fin_wait_2",
-    "closing",
-    "time_wait",
-    "close_wait",
-    "last_ack",
-    "orphans",
-    "fin_wait_1_limited",
-    "orphans_limited",
-];
+/// The name of series `s`: a state's key, then the derived series.
+fn series_key(s: usize) -> &'static str {
+    match TcpState::SERIES.get(s) {
+        Some(st) => st.key(),
+        None => match s {
+            S_ORPHANS => "orphans",
+            S_FW1_LIMITED => "fin_wait_1_limited",
+            _ => "orphans_limited",
+        },
+    }
+}
 
 /// Builds the timeline report over the capture's time range.
 pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
@@ -194,7 +200,7 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
         }
         let c = counts[i];
         let tcp = c[C_SEGMENTS];
-        let st = |s: TcpState| level[s as usize];
+        let st = |s: TcpState| level[series_index(s)];
         let orphans = level[S_ORPHANS];
         let oo = lim.max_orphans.is_some_and(|m| orphans > m as i64);
         let ot = lim
@@ -217,6 +223,8 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
             time_wait: st(TcpState::TimeWait),
             close_wait: st(TcpState::CloseWait),
             last_ack: st(TcpState::LastAck),
+            syn_sent: st(TcpState::SynSent),
+            syn_recv: st(TcpState::SynReceived),
             orphans,
             frames: if p.bucket_ns == w0 { frames[i] } else { tcp },
             tcp,
@@ -239,7 +247,8 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
     let mut report = empty(w / 1_000, lim);
     report.start_us = start.saturating_mul(w0) / 1_000;
     report.buckets = buckets;
-    for (s, key) in SERIES_KEYS.iter().enumerate() {
+    for (s, (peak, ns)) in peaks.iter().zip(t.state_ns).enumerate() {
+        let key = series_key(s);
         let limited = s == S_FW1_LIMITED || s == S_ORPHANS_LIMITED;
         if limited && lim.orphan_retries.is_none() {
             continue;
@@ -247,14 +256,14 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
         report.peaks.insert(
             key.to_string(),
             Peak {
-                value: peaks[s].0,
-                t_us: peaks[s].1,
+                value: peak.0,
+                t_us: peak.1,
             },
         );
         if !limited {
             report.state_time_us.insert(
                 key.to_string(),
-                u64::try_from(t.state_ns[s] / 1_000).unwrap_or(u64::MAX),
+                u64::try_from(ns / 1_000).unwrap_or(u64::MAX),
             );
         }
     }
@@ -272,7 +281,7 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
         report.limits.orphan_retries = Some(RetriesWhatIf {
             retries: r,
             orphans_killed: t.orphans_killed,
-            fin_wait_1_peak: peaks[TcpState::FinWait1 as usize].0,
+            fin_wait_1_peak: peaks[series_index(TcpState::FinWait1)].0,
             fin_wait_1_peak_limited: peaks[S_FW1_LIMITED].0,
             orphans_peak: peaks[S_ORPHANS].0,
             orphans_peak_limited: peaks[S_ORPHANS_LIMITED].0,
@@ -300,12 +309,12 @@ fn empty(bucket_us: u64, lim: &Limits) -> TimelineReport {
 pub fn write_csv(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
     writeln!(
         w,
-        "t_us,established,fin_wait_1,fin_wait_2,closing,time_wait,close_wait,last_ack,orphans,frames,tcp,fin,fin_retransmissions,rst,new_connections,closes"
+        "t_us,established,fin_wait_1,fin_wait_2,closing,time_wait,close_wait,last_ack,orphans,frames,tcp,fin,fin_retransmissions,rst,new_connections,closes,syn_sent,syn_recv"
     )?;
     for b in &r.buckets {
         writeln!(
             w,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             b.t_us,
             b.established,
             b.fin_wait_1,
@@ -321,7 +330,9 @@ pub fn write_csv(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
             b.fin_retransmissions,
             b.rst,
             b.new_connections,
-            b.closes
+            b.closes,
+            b.syn_sent,
+            b.syn_recv
         )?;
     }
     Ok(())
