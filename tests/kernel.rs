@@ -14,8 +14,8 @@
 //! already TIME-WAIT entries), the `peaks.<state>` of
 //! `finscope timeline --json --bucket 500ms --local 10.77.0.1/32`:
 //!
-//! * **value**: within 10% of the truth's peak, and at least within 1 (small
-//!   peaks): `|v - truth| <= max(1, ceil(truth / 10))`.
+//! * **value**: within 2% of the truth's peak, and at least within 1 (small
+//!   peaks): `|v - truth| <= max(1, ceil(truth / 50))`.
 //! * **time**: `|t_peak - t_truth| <= 1.1 s`, where `t_truth` is the time of
 //!   the first sample holding the truth's maximum. Why 1.1 s: both series
 //!   sample the same step function, the truth at times `t` (every 0.5 s, on
@@ -43,7 +43,11 @@
 //! at this kernel's HZ=250; in this capture entries leave 60.0 to 62.1 s after
 //! they entered), so a timeline using exactly 60 s drains up to 2.1 s early.
 //!
-//! The timeline subcommand is being written; until it exists these tests fail.
+//! Both captures are compared the same way: `capture.pcap` (default
+//! sysctls, no socket killed) and `orphan_retries/capture.pcap`
+//! (`tcp_orphan_retries=2`: 792 orphans killed silently, README.md there),
+//! where LAST-ACK is compared too and the inferred tcp_orphan_retries must
+//! equal the value set (meta.txt).
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -63,7 +67,11 @@ const STATES: &[(&str, &str)] = &[
     ("fin_wait_1", "fin_wait_1"),
     ("time_wait", "time_wait"),
     ("orphans", "orphan"),
+    ("last_ack", "last_ack"),
 ];
+
+/// The two kernel captures: sub-directory of testdata/kernel.
+const CAPTURES: &[&str] = &["", "orphan_retries"];
 
 fn kernel_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/kernel")
@@ -75,8 +83,8 @@ struct Truth {
 }
 
 impl Truth {
-    fn load() -> Truth {
-        let path = kernel_dir().join("truth.csv");
+    fn load(dir: &str) -> Truth {
+        let path = kernel_dir().join(dir).join("truth.csv");
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let mut lines = text.lines().filter(|l| !l.trim().is_empty());
@@ -140,8 +148,8 @@ impl Truth {
     }
 }
 
-fn run_timeline() -> Value {
-    let capture = kernel_dir().join("capture.pcap");
+fn run_timeline(dir: &str) -> Value {
+    let capture = kernel_dir().join(dir).join("capture.pcap");
     let out = Command::cargo_bin("finscope")
         .expect("finscope binary")
         .args(["timeline", "--json", "--bucket", "500ms", "--local", LOCAL])
@@ -171,7 +179,7 @@ fn as_i64(v: &Value, what: &str) -> i64 {
 }
 
 fn value_tol(truth: i64) -> i64 {
-    ((truth + 9) / 10).max(1)
+    ((truth + 49) / 50).max(1)
 }
 
 fn tie_tol(truth: i64) -> i64 {
@@ -202,10 +210,18 @@ fn bucket_series(tl: &Value, state: &str) -> Vec<(i64, i64)> {
 
 #[test]
 fn peaks_match_kernel() {
-    let truth = Truth::load();
-    let report = run_timeline();
-    let tl = &report;
     let mut failures = Vec::new();
+    for dir in CAPTURES {
+        peaks_match(dir, &mut failures);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn peaks_match(dir: &str, failures: &mut Vec<String>) {
+    let truth = Truth::load(dir);
+    let report = run_timeline(dir);
+    let tl = &report;
+    eprintln!("testdata/kernel/{dir}");
     for &(state, col) in STATES {
         let (tv, tt) = truth.peak(col);
         let peak = &tl["peaks"][state];
@@ -245,7 +261,7 @@ fn peaks_match_kernel() {
                 );
             } else {
                 failures.push(format!(
-                    "{state}: peak at {pt}, kernel's at {tt} ({:+.3} s; tolerance ±{:.1} s); \
+                    "{dir}: {state}: peak at {pt}, kernel's at {tt} ({:+.3} s; tolerance ±{:.1} s); \
                      kernel's count near finscope's peak time: {near:?}",
                     (pt - tt) as f64 / 1e6,
                     TIME_TOL_US as f64 / 1e6
@@ -253,15 +269,22 @@ fn peaks_match_kernel() {
             }
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
 fn series_tracks_kernel() {
-    let truth = Truth::load();
-    let tl = run_timeline();
-    let t = truth.col("t_us");
     let mut failures = Vec::new();
+    for dir in CAPTURES {
+        series_tracks(dir, &mut failures);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn series_tracks(dir: &str, failures: &mut Vec<String>) {
+    let truth = Truth::load(dir);
+    let tl = run_timeline(dir);
+    let t = truth.col("t_us");
+    eprintln!("testdata/kernel/{dir}");
     for &(state, col) in STATES {
         let series = bucket_series(&tl, state);
         let (first_end, last_end) = (series[0].0, series[series.len() - 1].0);
@@ -297,13 +320,12 @@ fn series_tracks_kernel() {
         );
         if bad.len() * 20 > checked {
             failures.push(format!(
-                "{state}: {} of {checked} samples disagree (at most 5% may):\n  {}",
+                "{dir}: {state}: {} of {checked} samples disagree (at most 5% may):\n  {}",
                 bad.len(),
                 bad.join("\n  ")
             ));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// On real kernel traffic where one server address (10.77.0.3) had its FINs
@@ -311,7 +333,7 @@ fn series_tracks_kernel() {
 /// tcp_orphan_retries, and rule out tcp_fin_timeout.
 #[test]
 fn diagnosis_names_the_slow_peer() {
-    let tl = run_timeline();
+    let tl = run_timeline("");
     let d = &tl["diagnosis"][0];
     assert_eq!(d["id"], "fin_wait_1_dominates", "{}", tl["diagnosis"]);
     let finding = d["finding"].as_str().unwrap_or_default();
@@ -327,4 +349,60 @@ fn diagnosis_names_the_slow_peer() {
         first.starts_with("10.77.0.3 "),
         "slowest peer first: {peers}"
     );
+}
+
+/// `key=value` lines of a capture's meta.txt.
+fn meta(dir: &str) -> HashMap<String, String> {
+    let path = kernel_dir().join(dir).join("meta.txt");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// With `tcp_orphan_retries=2`, the kernel killed 792 orphans silently
+/// (its TcpExtTCPAbortOnTimeout counter, truth.csv `abort_on_timeout`);
+/// finscope infers each kill, the value set, and the 414 kills the host
+/// later confirmed with a bare RST; the diagnosis does not advise lowering
+/// tcp_orphan_retries further.
+#[test]
+fn orphan_retries_inferred_from_silent_kills() {
+    let dir = "orphan_retries";
+    let set: u64 = meta(dir)["tcp_orphan_retries"]
+        .parse()
+        .expect("tcp_orphan_retries in meta.txt");
+    let truth = Truth::load(dir);
+    let aborts = *truth.col("abort_on_timeout").last().expect("samples");
+    let out = Command::cargo_bin("finscope")
+        .expect("finscope binary")
+        .args(["analyze", "--json", "-q", "--local", LOCAL])
+        .arg(kernel_dir().join(dir).join("capture.pcap"))
+        .output()
+        .expect("running finscope");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let or = &r["inferred_tunables"]["tcp_orphan_retries"];
+    assert_eq!(or["value"], set, "{or}");
+    assert_eq!(as_i64(&or["killed"], "killed"), aborts, "{or}");
+    assert_eq!(or["consistent"], or["killed"], "{or}");
+    assert_eq!(or["confirmed"], 414, "{or}");
+    assert_eq!(r["outcomes"]["killed"], aborts, "{}", r["outcomes"]);
+    assert_eq!(r["unacked_fins"]["local_to_remote"], aborts);
+    let d = r["diagnosis"].to_string();
+    assert!(d.contains("orphans_killed"), "{d}");
+    let fw1 = r["diagnosis"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["id"] == "fin_wait_1_dominates"));
+    if let Some(f) = fw1 {
+        assert!(
+            !f["tunables"].to_string().contains("tcp_orphan_retries"),
+            "{f}"
+        );
+    }
 }

@@ -668,10 +668,15 @@ impl Conn {
     }
 
     /// `side` sent a FIN that was never ACKed while it waited: not in a
-    /// connection a RST ended, not on a one-sided capture. Its age runs to
+    /// connection a RST ended, not answered by a RST (the peer's host had
+    /// no socket any more), not on a one-sided capture. Its age runs to
     /// [`Conn::fin_unacked_until`].
     pub fn fin_unacked(&self, side: Side) -> bool {
-        self.ep[side].fin_pending() && self.rst_ts.is_none() && !self.one_sided()
+        let e = &self.ep[side];
+        e.fin_pending()
+            && self.rst_ts.is_none()
+            && e.state() != TcpState::Reset
+            && !self.one_sided()
     }
 
     /// Until when `side`'s unACKed FIN waited: its kill, or `end`.
