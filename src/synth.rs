@@ -1504,6 +1504,212 @@ pub fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
     out.push(("truncated_tail.pcap", cut));
 
     out.push(("sample.pcap", sample()));
+    out.extend(close_model_fixtures());
+    out
+}
+
+/// A connection that keeps the capture going until `end` ms (so that the
+/// observer sees the silences of the others): handshake at 0, FIN at `end`.
+fn keeper(port: u16, end: u64) -> Vec<Record> {
+    let mut k = Conv::new(
+        SocketAddr::new([10, 0, 0, 2].into(), port),
+        sa("203.0.113.70:80"),
+        70_000,
+        80_000,
+    );
+    k.syn(at(0))
+        .syn_ack(at(10))
+        .ack_c(at(20))
+        .fin_c(at(end - 20))
+        .ack_s(at(end - 15))
+        .fin_s(at(end - 10))
+        .ack_c(at(end));
+    k.take()
+}
+
+/// The fixtures of the close model's real-world cases (docs/report.md;
+/// expected values in tests/scenarios.rs).
+fn close_model_fixtures() -> Vec<(&'static str, Vec<u8>)> {
+    let eth = Link::Ethernet;
+    let mut out = Vec::new();
+
+    // A stray FIN after the ACK: the client's FIN (1000) is ACKed at 1050;
+    // at 1100 a FIN|ACK at FIN + 1 without data (a FIN flag on a later ACK);
+    // then the server closes (2000) and the client ACKs (2010).
+    let mut c = Conv::new(sa("10.0.0.2:40200"), sa("203.0.113.80:80"), 1000, 5000);
+    c.syn(at(0))
+        .syn_ack(at(10))
+        .ack_c(at(20))
+        .data_c(at(30), 100)
+        .ack_s(at(40))
+        .fin_c(at(1000))
+        .ack_s(at(1050));
+    let (next, peer) = (c.c_next(), c.s_next());
+    c.raw_c(at(1100), next, peer, FIN | ACK, 0)
+        .fin_s(at(2000))
+        .ack_c(at(2010));
+    out.push(("stray_fin.pcap", pcap_of(&eth, c.take())));
+
+    // A RST during the handshake, then the same SYN again: SYN 0, client
+    // RST 18, SYN (same ISN) 1000, SYN-ACK 1010, ACK 1020, data, client FIN
+    // 16000, ACK 16020, server FIN 16050, ACK 16060.
+    let mut c = Conv::new(sa("10.0.0.2:40201"), sa("203.0.113.81:443"), 7000, 9000);
+    c.syn(at(0));
+    c.raw_c(at(18), 7001, 0, RST, 0);
+    c.raw_c(at(1000), 7000, 0, SYN, 0)
+        .syn_ack(at(1010))
+        .ack_c(at(1020))
+        .data_c(at(1030), 100)
+        .ack_s(at(1040))
+        .fin_c(at(16_000))
+        .ack_s(at(16_020))
+        .fin_s(at(16_050))
+        .ack_c(at(16_060));
+    out.push(("handshake_rst_retry.pcap", pcap_of(&eth, c.take())));
+
+    // Attempts: the local host 10.0.0.2 scans 198.51.100.50 ports 1..=50
+    // (one SYN every 10 ms from 0, no reply); 5 more SYNs (ports 101..=105,
+    // 600..640 ms) are answered by RST|ACK 1 ms later; 192.0.2.9 sends 5
+    // SYNs to the local port 80 at 100 ms, answered by SYN-ACKs at 101 ms,
+    // retransmitted at 1101 ms, never ACKed; one real connection until 6 s.
+    let mut recs = keeper(40202, 6000);
+    for i in 0..50u16 {
+        let mut c = Conv::new(
+            SocketAddr::new([10, 0, 0, 2].into(), 41000 + i),
+            SocketAddr::new([198, 51, 100, 50].into(), 1 + i),
+            100_000 + u32::from(i),
+            0,
+        );
+        c.syn(at(10 * u64::from(i)));
+        recs.extend(c.take());
+    }
+    for i in 0..5u16 {
+        let mut c = Conv::new(
+            SocketAddr::new([10, 0, 0, 2].into(), 41100 + i),
+            SocketAddr::new([198, 51, 100, 50].into(), 101 + i),
+            200_000 + u32::from(i),
+            0,
+        );
+        let t = 600 + 10 * u64::from(i);
+        c.syn(at(t));
+        let ack = c.c_next();
+        c.raw_s(at(t + 1), 0, ack, RST | ACK, 0);
+        recs.extend(c.take());
+    }
+    for i in 0..5u16 {
+        let mut c = Conv::new(
+            SocketAddr::new([192, 0, 2, 9].into(), 50000 + i),
+            sa("10.0.0.2:80"),
+            300_000 + u32::from(i),
+            400_000 + u32::from(i),
+        );
+        c.syn(at(100)).syn_ack(at(101));
+        let ack = c.c_next();
+        c.raw_s(at(1101), 400_000 + u32::from(i), ack, SYN | ACK, 0);
+        recs.extend(c.take());
+    }
+    out.push(("attempts.pcap", pcap_of(&eth, recs)));
+
+    // One direction only (a tap on one fibre): three client-first closes,
+    // only the client's segments kept.
+    let mut recs = Vec::new();
+    for i in 0..3u16 {
+        let client = SocketAddr::new([10, 0, 0, 2].into(), 40210 + i);
+        let mut c = Conv::new(client, sa("203.0.113.82:80"), 1000, 5000);
+        story_4way(&mut c, 100 * u64::from(i));
+        let mac = mac_of(client.ip());
+        recs.extend(
+            c.take()
+                .into_iter()
+                .filter(|r| r.data.get(6..12) == Some(&mac[..])),
+        );
+    }
+    out.push(("one_sided.pcap", pcap_of(&eth, recs)));
+
+    // Our own RSTs are not the peer's fault: 203.0.113.84 closes first three
+    // times and the local side answers each FIN with RST|ACK (unread data);
+    // 203.0.113.83 ACKs a local FIN after one retransmission (200 ms).
+    let mut c = Conv::new(sa("10.0.0.2:40220"), sa("203.0.113.83:80"), 1000, 5000);
+    c.syn(at(0))
+        .syn_ack(at(10))
+        .ack_c(at(20))
+        .fin_c(at(1000))
+        .refin_c(at(1200))
+        .ack_s(at(1210))
+        .fin_s(at(1300))
+        .ack_c(at(1310));
+    let mut recs = c.take();
+    for i in 0..3u16 {
+        let mut c = Conv::new(
+            SocketAddr::new([10, 0, 0, 2].into(), 40221 + i),
+            sa("203.0.113.84:80"),
+            1000,
+            5000,
+        );
+        let t = 100 * u64::from(i);
+        c.syn(at(t))
+            .syn_ack(at(t + 10))
+            .ack_c(at(t + 20))
+            .data_s(at(t + 30), 300)
+            .fin_s(at(t + 40))
+            .rst_c(at(t + 50));
+        recs.extend(c.take());
+    }
+    out.push(("fin_reset_by_local.pcap", pcap_of(&eth, recs)));
+
+    // Orphans killed silently (tcp_orphan_retries=2, Linux 6.x pattern: a
+    // tail-loss probe, then RTO retransmissions until the next one is due
+    // 2 x the last interval later, when the kernel drops the socket):
+    // A (.90): FIN 1000, copies 1200 (probe), 1400, 1800, 2600, killed at
+    //   4200; the server closes at 10000 (it never got the FIN) and the
+    //   client host answers with a bare RST (seq = the server's ACK).
+    // B (.91): the same schedule, nothing afterwards.
+    // C (.92): the server closes first (1000), the client ACKs (1010) and
+    //   closes at 2000 (LAST-ACK), copies 2200, 2400, 2800, 3600, killed
+    //   at 5200.
+    // A keeper connection runs to 12 s.
+    let mut recs = keeper(40230, 12_000);
+    for (port, peer, confirm) in [
+        (40231u16, [203, 0, 113, 90], true),
+        (40232, [203, 0, 113, 91], false),
+    ] {
+        let mut c = Conv::new(
+            SocketAddr::new([10, 0, 0, 2].into(), port),
+            SocketAddr::new(peer.into(), 80),
+            1000,
+            5000,
+        );
+        c.syn(at(0))
+            .syn_ack(at(10))
+            .ack_c(at(20))
+            .data_c(at(30), 100)
+            .ack_s(at(40));
+        c.fin_c(at(1000));
+        for t in [1200, 1400, 1800, 2600] {
+            c.refin_c(at(t));
+        }
+        if confirm {
+            // The server's FIN acknowledges the data, not the FIN.
+            let fin_pos = c.c_next().wrapping_sub(1);
+            c.send_acking(at(10_000), Side::Server, FIN | ACK, 0, fin_pos);
+            c.raw_c(at(10_000) + 20_000, fin_pos, 0, RST, 0);
+        }
+        recs.extend(c.take());
+    }
+    let mut c = Conv::new(sa("10.0.0.2:40233"), sa("203.0.113.92:80"), 1000, 5000);
+    c.syn(at(0))
+        .syn_ack(at(10))
+        .ack_c(at(20))
+        .data_s(at(30), 200)
+        .ack_c(at(40))
+        .fin_s(at(1000))
+        .ack_c(at(1010))
+        .fin_c(at(2000));
+    for t in [2200, 2400, 2800, 3600] {
+        c.refin_c(at(t));
+    }
+    recs.extend(c.take());
+    out.push(("orphan_killed.pcap", pcap_of(&eth, recs)));
     out
 }
 

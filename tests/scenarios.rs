@@ -969,3 +969,141 @@ fn non_capture_file_exits_2() {
         "stderr shows the magic in hex: {stderr}"
     );
 }
+
+// ---- the close model's real-world cases (src/synth.rs close_model_fixtures) ----
+
+#[test]
+fn stray_fin_after_the_ack() {
+    // c FIN 1000, s ACK 1050, c FIN|ACK at FIN + 1 without data 1100,
+    // s FIN 2000, c ACK 2010. The ACK seen at 1050 stays seen.
+    let r = analyze("stray_fin.pcap");
+    r.packets(10, 10, 2, 3, 0, 4);
+    r.retx(0, 0, 0, 0);
+    r.outcomes(&[("complete", 1)], &[("complete", 1)], &[]);
+    r.eq("connections.fin_moved", 1);
+    r.lat3("fin_ack", (1, 50_000), (1, 50_000), (0, 0));
+    r.lat3("fin_fin", (1, 1_000_000), (1, 1_000_000), (0, 0));
+    r.lat3("close_total", (1, 1_010_000), (1, 1_010_000), (0, 0));
+    r.peer("203.0.113.80", (1, 1, 0, 0, 0));
+    r.eq("unacked_fins.local_to_remote", 0);
+}
+
+#[test]
+fn handshake_reset_then_retried() {
+    // SYN 0, c RST 18, the same SYN 1000, SYN-ACK 1010, ..., c FIN 16000,
+    // s ACK 16020, s FIN 16050, c ACK 16060: one complete connection.
+    let r = analyze("handshake_rst_retry.pcap");
+    r.packets(11, 11, 3, 2, 1, 4);
+    r.outcomes(&[("complete", 1)], &[("complete", 1)], &[]);
+    r.connections(1, 1);
+    // Local states: SYN-SENT 0..18 and 1000..1010, ESTABLISHED 1010..16000,
+    // FIN-WAIT-1 ..16020, FIN-WAIT-2 ..16050, TIME-WAIT (10 ms observed).
+    r.eq("timeline.state_time_us.syn_sent", 28_000);
+    r.eq("timeline.state_time_us.established", 14_990_000);
+    r.eq("timeline.state_time_us.fin_wait_1", 20_000);
+    r.eq("timeline.state_time_us.fin_wait_2", 30_000);
+    r.eq("timeline.state_time_us.time_wait", 10_000);
+    r.eq("timeline.peaks.time_wait.value", 1);
+    r.lat3("fin_ack", (1, 20_000), (1, 20_000), (0, 0));
+}
+
+#[test]
+fn attempts_are_not_connections() {
+    // 50 unanswered SYNs (0..490 ms), 5 SYNs answered by RST, 5 remote SYNs
+    // answered by SYN-ACK (101, again 1101) never ACKed, one real connection.
+    let r = analyze_with("attempts.pcap", &["--local", "10.0.0.2/32"]);
+    r.outcomes(
+        &[("complete", 1), ("unanswered", 55), ("rejected", 5)],
+        &[("complete", 1)],
+        &[],
+    );
+    r.connections(61, 61);
+    // A lone SYN gives up after TCP_TIMEOUT_INIT (1 s): SYN-SENT [t, t+1s);
+    // at the end of the first 1 s bucket, SYNs sent at 10..490 ms: 49.
+    r.eq("timeline.peaks.syn_sent.value", 49);
+    r.eq("timeline.peaks.syn_sent.t_us", BASE_US + 1_000_000);
+    // SYN-RECEIVED from 101 ms until 2 x 1 s after the retransmission.
+    r.eq("timeline.peaks.syn_recv.value", 5);
+    r.eq("timeline.state_time_us.syn_recv", 15_000_000);
+    // 50 x 1 s + 5 x 1 ms + the real connection's 10 ms.
+    r.eq("timeline.state_time_us.syn_sent", 50_015_000);
+    // Only the real connection was ever ESTABLISHED.
+    r.eq("timeline.peaks.established.value", 1);
+}
+
+#[test]
+fn one_direction_only() {
+    // The client's 6 segments of 3 clean closes; the server's never captured.
+    let r = analyze("one_sided.pcap");
+    r.packets(18, 18, 3, 3, 0, 9); // pure: 20, 60, 1060 ms each
+    assert_eq!(r.get("capture.one_sided"), &Value::Bool(true));
+    r.outcomes(&[("one_sided", 3)], &[("one_sided", 3)], &[]);
+    r.eq("connections.one_sided", 3);
+    r.eq("unacked_fins.local_to_remote", 0);
+    r.eq("unacked_fin_age.count", 0);
+    r.eq("timeline.peaks.fin_wait_1.value", 0);
+    let d = r.get("diagnosis").as_array().cloned().unwrap_or_default();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0]["id"], "one_sided_capture");
+    assert!(!r.stderr.contains("panicked"));
+}
+
+#[test]
+fn our_resets_are_not_the_peers_fault() {
+    // .84 closes first 3 times and the local side resets each; .83 needed
+    // one retransmission of a local FIN (ACKed after 210 ms).
+    let r = analyze("fin_reset_by_local.pcap");
+    r.outcomes(
+        &[("complete", 1), ("reset_after_fin", 3)],
+        &[("complete", 1)],
+        &[("reset_after_fin", 3)],
+    );
+    r.eq("unacked_fins.local_to_remote", 0);
+    r.eq("unacked_fins.remote_to_local", 0);
+    assert_eq!(r.peer_addrs(), vec!["203.0.113.83", "203.0.113.84"]);
+    r.peer("203.0.113.83", (1, 1, 1, 0, 0));
+    r.peer("203.0.113.84", (3, 3, 0, 0, 3));
+    r.peer_fin_ack("203.0.113.84", None);
+}
+
+#[test]
+fn orphans_killed_silently() {
+    // A, B: FIN 1000, copies 1200 (probe), 1400, 1800, 2600; next due at
+    // 2600 + 2 x 800 = 4200: killed then. A's server closes at 10000 and the
+    // client host answers with a bare RST. C: LAST-ACK from 2000, copies
+    // 2200, 2400, 2800, 3600, killed at 5200. Keeper to 12 s.
+    let r = analyze("orphan_killed.pcap");
+    r.outcomes(
+        &[("complete", 1), ("killed", 3)],
+        &[("complete", 1), ("killed", 2)],
+        &[("killed", 1)],
+    );
+    r.retx(12, 0, 12, 0);
+    r.eq("unacked_fins.local_to_remote", 3);
+    r.eq("unacked_fin_age.count", 3);
+    r.eq("unacked_fin_age.max_us", 3_200_000);
+    let t = "inferred_tunables.tcp_orphan_retries";
+    r.eq(&format!("{t}.value"), 2);
+    r.eq(&format!("{t}.killed"), 3);
+    r.eq(&format!("{t}.consistent"), 3);
+    r.eq(&format!("{t}.confirmed"), 1);
+    r.eq(&format!("{t}.with_probe"), 3);
+    r.eq(&format!("{t}.by_retransmissions.4"), 3);
+    r.eq(&format!("{t}.killed_in.fin_wait_1"), 2);
+    r.eq(&format!("{t}.killed_in.last_ack"), 1);
+    // States end at the kill: 2 x 3.2 s of FIN-WAIT-1 (+ the keeper's 5 ms),
+    // 3.2 s of LAST-ACK.
+    r.eq("timeline.state_time_us.fin_wait_1", 6_405_000);
+    r.eq("timeline.state_time_us.last_ack", 3_200_000);
+    r.eq("timeline.state_time_us.orphans", 9_605_000);
+    r.eq("timeline.peaks.fin_wait_1.value", 2);
+    r.eq("timeline.peaks.fin_wait_1.t_us", BASE_US + 1_000_000);
+    r.eq("timeline.peaks.orphans.value", 3);
+    r.eq("timeline.peaks.orphans.t_us", BASE_US + 2_000_000);
+    // A's peer: 4 retransmissions, 1 unACKed FIN (age 3.2 s at the kill), 1 RST.
+    r.peer("203.0.113.90", (1, 1, 4, 1, 1));
+    r.peer_fin_ack("203.0.113.90", Some(3_200_000));
+    r.eq("connections.kills_retracted", 0);
+    let d = r.get("diagnosis").to_string();
+    assert!(d.contains("orphans_killed"), "{d}");
+}
