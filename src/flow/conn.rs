@@ -684,6 +684,29 @@ impl Conn {
         self.ep[side].killed_at.map_or(end, |k| k.min(end))
     }
 
+    /// How long `side`'s FIN waited for its ACK (us): until the ACK, or,
+    /// never ACKed ([`Conn::fin_unacked`]), its age until `end` or the kill
+    /// (a lower bound). `None` without a FIN, or when a RST ended the wait.
+    pub fn fin_wait_us(&self, side: Side, end: u64) -> Option<u64> {
+        let e = &self.ep[side];
+        let t = e.fin_ts?;
+        match e.fin_acked_ts {
+            Some(a) => Some(a.saturating_sub(t) / 1_000),
+            None if self.fin_unacked(side) => {
+                Some(self.fin_unacked_until(side, end).saturating_sub(t) / 1_000)
+            }
+            None => None,
+        }
+    }
+
+    /// When the close began: the first FIN or RST.
+    pub fn close_began(&self) -> Option<u64> {
+        match (self.first_fin.and_then(|f| self.ep[f].fin_ts), self.rst_ts) {
+            (Some(f), Some(r)) => Some(f.min(r)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// The outcome, judged at the end of observation.
     pub fn outcome(&self) -> Outcome {
         if self.one_sided() {

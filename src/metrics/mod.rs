@@ -426,15 +426,12 @@ impl Summary {
         peer.fin_retransmissions += rtx;
         peer.unacked_fins += u64::from(unacked_local);
         peer.rsts += u64::from(l.rsts + r.rsts);
-        let mut lat = 0;
-        if let (Some(t), Some(a)) = (l.fin_ts, l.fin_acked_ts) {
-            lat = us(t, a);
-            peer.fin_ack.record(lat);
-        } else if let (true, Some(t)) = (unacked_local, l.fin_ts) {
-            // Never ACKed: its age (a lower bound of the latency).
-            lat = us(t, c.fin_unacked_until(local, end_ts));
-            peer.fin_ack.record(lat);
+        // Until the ACK, or a never-ACKed FIN's age (a lower bound).
+        let lat = c.fin_wait_us(local, end_ts);
+        if let Some(v) = lat {
+            peer.fin_ack.record(v);
         }
+        let lat = lat.unwrap_or(0);
         let w = Worst {
             score: rtx + u64::from(unacked_local),
             latency_us: lat,

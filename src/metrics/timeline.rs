@@ -167,11 +167,7 @@ impl Timeline {
     /// adds none: its states cannot be known.
     pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64, open: bool) -> ConnStates {
         self.count_at(c.first_ts, C_NEW);
-        let close_ts = match (c.first_fin.and_then(|f| c.ep[f].fin_ts), c.rst_ts) {
-            (Some(f), Some(r)) => Some(f.min(r)),
-            (a, b) => a.or(b),
-        };
-        if let Some(t) = close_ts {
+        if let Some(t) = c.close_began() {
             self.count_at(t, C_CLOSES);
         }
         let mut cs = ConnStates {
