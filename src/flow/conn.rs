@@ -520,11 +520,13 @@ impl Conn {
             self.kills_retracted = self.kills_retracted.saturating_sub(1);
             return;
         }
-        if awaiting && !seg.has(flags::ACK) {
+        let overdue = e.backoff.overdue(None).map(|o| o.0).filter(|d| *d <= ts);
+        if let (true, false, Some(due)) = (awaiting, seg.has(flags::ACK), overdue) {
             // A bare RST (no ACK flag: the reply of a host without the
-            // socket) while its FIN was unACKed: the orphan was already
-            // dead; it died when its next retransmission was due, or by now.
-            let due = e.backoff.overdue(None).map_or(ts, |(d, _)| d.min(ts));
+            // socket) while its FIN was unACKed and after its next copy was
+            // due: the orphan was already dead, since that copy. (Sooner, a
+            // bare RST is a live orphan aborting on data that came after
+            // close(): Linux's TCPAbortOnData, an ordinary reset.)
             e.killed_at = Some(due);
             e.kill_confirmed = true;
             e.apply(Event::GiveUp, due);

@@ -403,14 +403,20 @@ impl Backoff {
         true
     }
 
-    /// The timeout that follows the latest copy: the last interval doubled
-    /// (capped at TCP_RTO_MAX), or `initial` when no retransmission was seen
-    /// (`None`: unknown, nothing can be inferred).
+    /// The timeout that follows the latest copy: the last interval doubled,
+    /// within [TCP_RTO_MIN, TCP_RTO_MAX] (a copy that came sooner than an RTO,
+    /// a fast retransmission or a probe, is followed by at least one), or
+    /// `initial` when no retransmission was seen (`None`: unknown, nothing
+    /// can be inferred).
     pub fn next_timeout(&self, initial: Option<u64>) -> Option<u64> {
         if self.retransmissions == 0 {
             return initial;
         }
-        Some(self.interval.saturating_mul(2).clamp(1, RTO_MAX_NS))
+        Some(
+            self.interval
+                .saturating_mul(2)
+                .clamp(RTO_MIN_NS, RTO_MAX_NS),
+        )
     }
 
     /// When the next copy was due, and how long past it the observer must
