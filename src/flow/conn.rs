@@ -184,6 +184,9 @@ pub struct EndpointState {
     /// Sent a RST without the ACK flag: the reply of a host that has no
     /// socket for the segment it answers.
     pub bare_rst: bool,
+    /// Its FIN-WAIT-2 socket was gone when the peer's FIN came: it
+    /// answered with a bare RST (tcp_fin_timeout had expired).
+    pub fin_wait_2_gone: bool,
     /// Sent RST|ACK while its FIN was unACKed: the kernel reset the orphan
     /// (tcp_max_orphans / memory pressure) or the application aborted.
     pub reset_awaiting_ack: bool,
@@ -492,6 +495,7 @@ impl Conn {
     fn on_rst(&mut self, seg: &Segment, side: Side) {
         let ts = seg.ts_ns;
         let peer = other(side);
+        let peer_fin = self.ep[peer].fin_ts;
         let e = &mut self.ep[side];
         e.rsts += 1;
         e.bare_rst |= !seg.has(flags::ACK);
@@ -536,6 +540,23 @@ impl Conn {
         }
         if awaiting {
             e.reset_awaiting_ack = true;
+        }
+        // A bare RST answering the peer's FIN that took it from FIN-WAIT-2
+        // to TIME-WAIT: the FIN-WAIT-2 socket was already gone
+        // (tcp_fin_timeout); it never was in TIME-WAIT.
+        let tr = &e.machine.transitions;
+        let was_fw2 = tr.len() >= 2
+            && tr
+                .iter()
+                .nth(tr.len() - 2)
+                .is_some_and(|x| x.0 == TcpState::FinWait2);
+        if let (false, TcpState::TimeWait, true, Some(pf)) =
+            (seg.has(flags::ACK), e.state(), was_fw2, peer_fin)
+            && tr.last().is_some_and(|l| l.1 == pf)
+        {
+            e.machine.retract();
+            e.apply(Event::FinWait2Timeout, pf);
+            e.fin_wait_2_gone = true;
         }
         e.apply(Event::SendRst, ts);
         self.ep[peer].apply(Event::RecvRst, ts);
@@ -1189,6 +1210,29 @@ mod tests {
                 (TcpState::FinWait1, 10, 810)
             ]
         );
+    }
+
+    // ---- FIN-WAIT-2: gone before the peer's FIN (tcp_fin_timeout) ----
+    #[test]
+    fn fin_wait_2_gone_answers_the_late_fin_with_a_bare_rst() {
+        let mut s = established(100, 500);
+        s.push(seg(true, 10, FIN | ACK, 101, 501, 0));
+        s.push(seg(false, 20, ACK, 501, 102, 0));
+        s.push(seg(false, 5_000, FIN | ACK, 501, 102, 0));
+        s.push(seg(true, 5_000, RST, 102, 0, 0));
+        let c = run_to(&s, 5_000);
+        let cl = c.client_side().0;
+        assert!(c.ep[cl].fin_wait_2_gone);
+        assert_eq!(
+            states(&c, cl, 100_000),
+            vec![
+                (TcpState::SynSent, 0, 1),
+                (TcpState::Established, 1, 10),
+                (TcpState::FinWait1, 10, 20),
+                (TcpState::FinWait2, 20, 5_000)
+            ]
+        );
+        assert_eq!(c.outcome(), Outcome::ResetAfterFin);
     }
 
     // ---- issue: a peer's FIN that we reset is not the peer's unACKed FIN ----

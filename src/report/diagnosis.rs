@@ -52,6 +52,11 @@ fn crossing_evidence(c: &Crossing, tl: &TimelineReport, key: &str) -> String {
     )
 }
 
+/// The tcp_fin_timeout the timeline assumed (`--fin-timeout`), seconds.
+fn tl_fin_timeout_s(s: &Summary) -> f64 {
+    s.timeline.cfg.fin_timeout_ns as f64 / 1e9
+}
+
 /// Minimum total FIN-WAIT-1 time (us) before its share is worth a finding.
 const MIN_STATE_TIME_US: u64 = 1_000_000;
 
@@ -187,6 +192,26 @@ pub fn diagnose(s: &Summary, tl: &TimelineReport, lim: &Limits) -> Vec<Finding> 
                 "net.ipv4.tcp_orphan_retries".into(),
                 "net.ipv4.tcp_max_orphans".into(),
             ],
+        });
+    }
+
+    // 1c. FIN-WAIT-2 sockets gone sooner than the model's tcp_fin_timeout.
+    let fin_timeout_s = tl_fin_timeout_s(s);
+    if let Some(gone_us) = s.kernel.fin_wait_2_gone_min_us
+        && (gone_us as f64 / 1e6) < fin_timeout_s
+    {
+        out.push(Finding {
+            id: "fin_timeout_shorter".into(),
+            finding: format!(
+                "Local FIN-WAIT-2 sockets were gone after at most {} (the host answered the peer's late FIN with a bare RST): the host runs tcp_fin_timeout below the {fin_timeout_s} s assumed here. Run again with --fin-timeout set to it for exact FIN-WAIT-2 and TIME-WAIT counts.",
+                dur(gone_us)
+            ),
+            evidence: vec![format!(
+                "{} FIN-WAIT-2 socket(s) answered the peer's FIN with a bare RST; the shortest after {} in FIN-WAIT-2",
+                thousands(s.kernel.fin_wait_2_gone),
+                dur(gone_us)
+            )],
+            tunables: vec!["net.ipv4.tcp_fin_timeout".into()],
         });
     }
 
