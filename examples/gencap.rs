@@ -82,7 +82,7 @@ const LOCAL6: usize = 2;
 const PORTS: u32 = 64_000;
 
 /// Outcome indices, in finscope's order.
-const OUTCOMES: [&str; 7] = [
+const OUTCOMES: [&str; 8] = [
     "complete",
     "simultaneous",
     "reset",
@@ -90,6 +90,7 @@ const OUTCOMES: [&str; 7] = [
     "half_closed",
     "fin_unacked",
     "open",
+    "killed",
 ];
 const COMPLETE: usize = 0;
 const SIMULTANEOUS: usize = 1;
@@ -98,6 +99,7 @@ const RESET_AFTER_FIN: usize = 3;
 const HALF_CLOSED: usize = 4;
 const FIN_UNACKED: usize = 5;
 const OPEN: usize = 6;
+const KILLED: usize = 7;
 
 /// splitmix64: small, fast and the same everywhere.
 struct Rng(u64);
@@ -146,6 +148,9 @@ struct ConnExp {
     fin_ack: bool,
     fin_fin: bool,
     close_total: bool,
+    /// A FIN never ACKed: (its last copy, the copy before), ns. finscope
+    /// infers the socket killed once the next copy is overdue.
+    last_copies: Option<(u64, u64)>,
 }
 
 /// Builds one connection's script.
@@ -282,6 +287,8 @@ fn script(v: &mut Vec<Pkt>, rng: &mut Rng, t0: u64, rtt: u64, slow: bool) -> Con
             e.close_total = true;
         } else {
             e.outcome = FIN_UNACKED;
+            let last = fin_t + at - rto;
+            e.last_copies = Some((last, last - rto / 2));
         }
         return e;
     }
@@ -408,9 +415,11 @@ pub struct Expected {
     pub pure_ack: u64,
     pub not_tcp: u64,
     pub connections: u64,
-    pub outcomes: [u64; 7],
+    pub outcomes: [u64; 8],
     /// [local first, remote first].
-    pub by_closer: [[u64; 7]; 2],
+    pub by_closer: [[u64; 8]; 2],
+    /// When finscope concludes the kill of each never-ACKed FIN's socket.
+    pub overdue: Vec<u64>,
     pub rtx_l2r: u64,
     pub rtx_r2l: u64,
     pub spurious: u64,
@@ -424,6 +433,15 @@ pub struct Expected {
 
 impl Expected {
     fn add_conn(&mut self, e: &ConnExp) {
+        if let Some((last, prev)) = e.last_copies {
+            // finscope's rule (src/flow/state.rs, Backoff::overdue) on the
+            // microsecond timestamps of the file: the next copy is due one
+            // doubled interval (within [200 ms, 120 s]) after the last; it
+            // is overdue half a timeout (+ 20 ms) later.
+            let (last, prev) = (last / US * US, prev / US * US);
+            let next = (2 * (last - prev)).clamp(200 * MS, 120_000 * MS);
+            self.overdue.push(last + next + next / 2 + 20 * MS);
+        }
         self.connections += 1;
         self.outcomes[e.outcome] += 1;
         if e.closer > 0 {
@@ -601,6 +619,7 @@ pub fn generate<W: Write>(cfg: &Config, out: W) -> io::Result<Expected> {
     let mut frame = Vec::with_capacity(2048);
     let gap_max_us = (2_000_000 / cfg.rate.max(1)).max(2);
     let mut tcp_done = false;
+    let mut last_t = 0u64;
     heap.push(Reverse((BASE_NS, order, usize::MAX)));
 
     while let Some(Reverse((t, _, slot))) = heap.pop() {
@@ -691,6 +710,7 @@ pub fn generate<W: Write>(cfg: &Config, out: W) -> io::Result<Expected> {
         }
         let a = &mut slots[slot];
         let p = a.pkts[a.next];
+        last_t = last_t.max(p.t);
         a.next += 1;
         encode(&mut frame, a, &p);
         a.ip_id = a.ip_id.wrapping_add(1);
@@ -712,6 +732,15 @@ pub fn generate<W: Write>(cfg: &Config, out: W) -> io::Result<Expected> {
         }
     }
     w.flush()?;
+    // Never-ACKed FINs whose next copy was overdue before the capture's
+    // end are kills (all are local-first closes).
+    let end = last_t / US * US;
+    let killed = exp.overdue.iter().filter(|&&o| o < end).count() as u64;
+    exp.outcomes[FIN_UNACKED] -= killed;
+    exp.outcomes[KILLED] += killed;
+    exp.by_closer[0][FIN_UNACKED] -= killed;
+    exp.by_closer[0][KILLED] += killed;
+    exp.overdue = Vec::new();
     Ok(exp)
 }
 

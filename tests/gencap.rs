@@ -24,7 +24,8 @@ fn finscope_reports_the_scripted_counts() {
     let expected = gencap::generate(&cfg, file).expect("generate");
     assert_eq!(expected.frames, 20_000);
     assert!(expected.connections > 500, "{expected:?}");
-    assert!(expected.rtx_l2r > 0 && expected.outcomes.iter().all(|&n| n > 0));
+    // Every outcome but `killed` (FINs never ACKed need 128 s to be overdue).
+    assert!(expected.rtx_l2r > 0 && expected.outcomes[..7].iter().all(|&n| n > 0));
     let mut outputs = Vec::new();
     for j in ["1", "2"] {
         let out = Command::cargo_bin("finscope")

@@ -170,6 +170,8 @@ pub struct EndpointState {
     pub bytes: u64,
     /// Sent a segment with the ACK flag (so it received something).
     pub sent_ack: bool,
+    /// Time of the last segment it sent (RSTs aside).
+    pub last_sent_ts: u64,
     /// The copies of its outstanding SYN, SYN-ACK or FIN.
     pub backoff: Backoff,
     /// When its socket was inferred killed.
@@ -184,6 +186,10 @@ pub struct EndpointState {
     /// Sent a RST without the ACK flag: the reply of a host that has no
     /// socket for the segment it answers.
     pub bare_rst: bool,
+    /// A kill inferred from its silence was disproved: its schedule does
+    /// not follow the model (capture loss, another stack), so silence alone
+    /// no longer counts; only a bare RST does.
+    pub kill_disproved: bool,
     /// Its FIN-WAIT-2 socket was gone when the peer's FIN came: it
     /// answered with a bare RST (tcp_fin_timeout had expired).
     pub fin_wait_2_gone: bool,
@@ -353,13 +359,19 @@ impl Conn {
                             _ => break,
                         }
                     }
-                    s if s.awaits_fin_ack() && e.fin_pending() => match e.backoff.overdue(None) {
-                        Some((due, slack)) if due.saturating_add(slack) < now => {
-                            e.killed_at = Some(due);
-                            (Event::GiveUp, due)
+                    s if s.awaits_fin_ack() && e.fin_pending() && !e.kill_disproved => {
+                        // Dead when its next copy was due, unless it sent
+                        // something after that (then the schedule is off).
+                        match e.backoff.overdue(None) {
+                            Some((due, slack))
+                                if due.saturating_add(slack) < now && e.last_sent_ts <= due =>
+                            {
+                                e.killed_at = Some(due);
+                                (Event::GiveUp, due)
+                            }
+                            _ => break,
                         }
-                        _ => break,
-                    },
+                    }
                     _ => break,
                 };
                 if at > now {
@@ -383,13 +395,20 @@ impl Conn {
             ep.segments += 1;
             ep.bytes += u64::from(seg.payload_len);
             ep.sent_ack |= seg.has(flags::ACK) && !seg.has(flags::RST);
+            if !seg.has(flags::RST) {
+                ep.last_sent_ts = ep.last_sent_ts.max(ts);
+            }
         }
 
         // An endpoint inferred killed sends again (not a RST): the
         // inference was wrong (a slower timer than modelled, or copies the
         // capture missed); take it back.
         if self.ep[side].state() == TcpState::Killed && !seg.has(flags::RST) {
-            self.revive(side);
+            self.revive(side, ts);
+        }
+        if !seg.has(flags::RST) {
+            // It speaks: a kill taken back stays taken back.
+            self.ep[side].retracted_kill = None;
         }
 
         if seg.has(flags::SYN) {
@@ -403,7 +422,7 @@ impl Conn {
                 // The peer ACKs a FIN we thought abandoned: unless its host
                 // answers with a bare RST, the socket was alive.
                 let k = p.killed_at;
-                self.revive(peer);
+                self.revive(peer, ts);
                 self.ep[peer].retracted_kill = k;
             }
             let p = &mut self.ep[peer];
@@ -431,15 +450,19 @@ impl Conn {
         fin_rtx
     }
 
-    /// Takes back the kill inferred for `side`, and replays the peer's FIN
-    /// if it came after the kill (the live socket received it).
-    fn revive(&mut self, side: Side) {
+    /// Takes back the kill inferred for `side` (a segment at `ts` shows it
+    /// alive), and replays the peer's FIN if it came after the kill (the
+    /// live socket received it). Its retransmission schedule goes on from
+    /// `ts`: it was alive then.
+    fn revive(&mut self, side: Side, ts: u64) {
         let peer_fin = self.ep[other(side)].fin_ts;
         let e = &mut self.ep[side];
         let Some(k) = e.killed_at.take() else {
             return;
         };
         e.machine.retract();
+        e.backoff.last_ts = e.backoff.last_ts.max(ts);
+        e.kill_disproved = true;
         self.kills_retracted += 1;
         if let Some(f) = peer_fin.filter(|f| *f >= k) {
             e.apply(Event::RecvFin, f);
@@ -484,6 +507,8 @@ impl Conn {
             self.rst_ts = None;
             self.rst_by = None;
             self.fin_before_rst = false;
+            // The peer is back where it was before that RST.
+            self.ep[other(side)].apply(Event::Reopen, ts);
         }
         self.ep[side].apply(event, ts);
         if synack {
@@ -530,7 +555,9 @@ impl Conn {
             // socket) while its FIN was unACKed and after its next copy was
             // due: the orphan was already dead, since that copy. (Sooner, a
             // bare RST is a live orphan aborting on data that came after
-            // close(): Linux's TCPAbortOnData, an ordinary reset.)
+            // close(): Linux's TCPAbortOnData, an ordinary reset.) It was
+            // alive when it last sent something.
+            let due = due.max(e.last_sent_ts).min(ts);
             e.killed_at = Some(due);
             e.kill_confirmed = true;
             e.apply(Event::GiveUp, due);
@@ -754,6 +781,15 @@ impl Conn {
         }
         if self.rst_ts.is_some() {
             return if self.fin_before_rst {
+                Outcome::ResetAfterFin
+            } else {
+                Outcome::Reset
+            };
+        }
+        // An endpoint ended by a RST that did not end the connection (a
+        // kill's confirmation, later disproved): reset all the same.
+        if self.ep.iter().any(|e| e.state() == TcpState::Reset) {
+            return if self.ep.iter().any(|e| e.fin_ts.is_some()) {
                 Outcome::ResetAfterFin
             } else {
                 Outcome::Reset

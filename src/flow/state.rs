@@ -151,6 +151,9 @@ pub enum Event {
     /// before it completed: the handshake is retried.
     SynRetry,
     SynAckRetry,
+    /// The peer retried a handshake that a RST ended: this endpoint is
+    /// back to where it was before (nothing known, e.g. listening).
+    Reopen,
     /// It sent a segment without SYN, FIN or RST (data, pure ACK).
     SendSeg,
     /// It sent a FIN (first, or a copy).
@@ -205,6 +208,8 @@ pub fn next(state: TcpState, event: Event) -> Step {
         // A handshake that a RST (or a give-up) ended is retried with the same ISN.
         (Reset | Closed, SynRetry) => To(SynSent),
         (Reset | Closed, SynAckRetry) => To(SynReceived),
+        (Reset | Closed, Reopen) => To(Inactive),
+        (_, Reopen) => Stay,
         // The client receives the SYN-ACK.
         (SynSent, RecvSynAck) => To(Established),
         // The server's SYN-ACK is acknowledged; or the client's ACK / data
@@ -274,8 +279,9 @@ pub fn next(state: TcpState, event: Event) -> Step {
     }
 }
 
-/// Most transitions kept per endpoint; past it the last slot is overwritten
-/// (so the final state is always right) and the overflow counted.
+/// Most transitions kept per endpoint; past it the oldest is dropped (so
+/// the latest states, and taking one back, stay right) and the overflow
+/// counted.
 pub const MAX_TRANSITIONS: usize = 8;
 
 /// An endpoint's state changes, in time order: state `st[i]` from `ts[i]`
@@ -310,7 +316,7 @@ impl Transitions {
         self.iter().last()
     }
 
-    /// Appends; returns false when the list was full (last slot replaced).
+    /// Appends; returns false when the list was full (the oldest dropped).
     fn push(&mut self, st: TcpState, ts: u64) -> bool {
         let i = self.len();
         if i < MAX_TRANSITIONS {
@@ -319,6 +325,8 @@ impl Transitions {
             self.len += 1;
             true
         } else {
+            self.st.rotate_left(1);
+            self.ts.rotate_left(1);
             self.st[MAX_TRANSITIONS - 1] = st;
             self.ts[MAX_TRANSITIONS - 1] = ts;
             false
@@ -613,6 +621,10 @@ mod tests {
         assert_eq!(m.transitions.len(), MAX_TRANSITIONS);
         assert!(m.overflow > 0);
         assert_eq!(m.transitions.last().map(|l| l.0), Some(m.state));
+        // Taking one back still restores the state before the last change.
+        let before = m.transitions.iter().nth(MAX_TRANSITIONS - 2).map(|x| x.0);
+        m.retract();
+        assert_eq!(Some(m.state), before);
     }
 
     #[test]
@@ -638,6 +650,7 @@ mod tests {
             SendSynAck,
             SynRetry,
             SynAckRetry,
+            Reopen,
             SendSeg,
             SendFin,
             SendRst,
@@ -655,7 +668,10 @@ mod tests {
                 if let Step::To(n) = next(s, e)
                     && s.is_final()
                 {
-                    assert!(matches!(e, SynRetry | SynAckRetry), "{s} {e:?} -> {n}");
+                    assert!(
+                        matches!(e, SynRetry | SynAckRetry | Reopen),
+                        "{s} {e:?} -> {n}"
+                    );
                 }
             }
         }
