@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `max-fin-ratio` R | FIN segments / TCP segments (`fin_ratio.of_tcp`) |
 //! | `max-fin-retrans` N or RATE | FIN retransmissions (`fin_retransmissions.total`); a RATE (`0.05`, `5%`) divides them by FIN segments |
-//! | `max-unacked-fins` N | FINs never ACKed, in connections not reset (`unacked_fin_age.count`) |
+//! | `max-unacked-fins` N | unACKed FINs, both directions (docs/report.md; `unacked_fin_age.count`) |
 //! | `max-p99-fin-ack` DURATION | p99 of FIN -> ACK latency (`latency.fin_ack.all.p99_us`) |
 //! | `max-rst-ratio` R | RST segments / TCP segments |
 
