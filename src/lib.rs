@@ -6,15 +6,10 @@
 //! JSON). Only `pipeline` and `cli` wire stages together.
 
 pub mod capture;
-pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod decode;
-pub mod diff;
-pub mod filter;
 pub mod flow;
-pub mod flows;
-pub mod group;
-pub mod input;
 pub mod metrics;
 pub mod pipeline;
 pub mod report;

@@ -16,9 +16,9 @@
 
 use finscope::decode::Segment;
 use finscope::decode::flags::{ACK, FIN, PSH, RST, SYN};
+use finscope::decode::seq::SeqNum;
 use finscope::flow::conn::{Conn, NOUTCOMES, Outcome, Timers};
 use finscope::flow::key::{FlowKey, symmetric_hash};
-use finscope::flow::seq::SeqNum;
 use finscope::flow::state::{Event, MAX_TRANSITIONS, Machine, Step, TcpState, next};
 use finscope::flow::table::Retired;
 use finscope::flow::{FlowConfig, Shard};

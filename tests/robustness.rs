@@ -2,8 +2,8 @@
 //! reader, and arbitrary segments through a shard, as property tests.
 
 use finscope::capture::{CaptureReader, Status};
+use finscope::decode::seq::SeqNum;
 use finscope::decode::{self, Segment, linktype};
-use finscope::flow::seq::SeqNum;
 use finscope::flow::{FlowConfig, Shard};
 use proptest::prelude::*;
 use std::path::Path;

@@ -14,6 +14,21 @@
 //! the record number.
 
 pub mod error;
+pub mod open;
+
+/// What was read from one input file.
+#[derive(Clone, Debug)]
+pub struct FileInfo {
+    pub path: String,
+    pub format: String,
+    /// Bytes consumed.
+    pub bytes: u64,
+    pub records: u64,
+    /// The file ended in the middle of a record.
+    pub truncated: bool,
+    /// Why reading stopped early (truncated or corrupt), if it did.
+    pub error: Option<String>,
+}
 
 pub use error::CaptureError;
 

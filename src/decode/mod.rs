@@ -11,11 +11,14 @@
 //! one bad frame never stops a run. Non-first IP fragments and TCP headers
 //! quoted inside ICMP errors are not segments.
 
-use crate::flow::seq::SeqNum;
+use crate::decode::seq::SeqNum;
 use etherparse::{IpNumber, Ipv6ExtensionSlice, LaxIpSlice};
 use std::net::IpAddr;
 
+pub mod filter;
 pub mod linktype;
+pub mod net;
+pub mod seq;
 
 /// TCP flag bits (RFC 9293 section 3.1).
 pub mod flags {

@@ -21,9 +21,9 @@
 //!   socket is gone (reset, killed) is not an ACK of its FIN.
 
 use super::key::{FlowKey, Side};
-use super::seq::SeqNum;
 pub use super::state::DUPLICATE_WINDOW_NS;
 use super::state::{Backoff, Event, Machine, RTO_MAX_NS, RTO_MIN_NS, TIMEOUT_INIT_NS, TcpState};
+use crate::decode::seq::SeqNum;
 use crate::decode::{Segment, flags};
 
 /// How the client/server roles were decided.

@@ -70,64 +70,6 @@ pub fn symmetric_hash(seg: &Segment) -> u64 {
     z ^ (z >> 31)
 }
 
-/// An IPv4 or IPv6 prefix, as given to `--local`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    pub addr: IpAddr,
-    pub prefix: u8,
-}
-
-impl Cidr {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let m = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(n) & m == u32::from(a) & m
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let m = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(n) & m == u128::from(a) & m
-            }
-            _ => false,
-        }
-    }
-}
-
-impl std::str::FromStr for Cidr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Cidr, String> {
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = a
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{s}`: not an IP address or CIDR prefix"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|v| *v <= max)
-                .ok_or_else(|| format!("`{s}`: prefix length must be 0..={max}"))?,
-            None => max,
-        };
-        Ok(Cidr { addr, prefix })
-    }
-}
-
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,18 +87,5 @@ mod tests {
         assert_eq!(kx, ky);
         assert_ne!(sx, sy);
         assert_eq!(symmetric_hash(&x), symmetric_hash(&y));
-    }
-
-    #[test]
-    fn cidr() {
-        let c: Cidr = "10.0.0.0/8".parse().unwrap();
-        assert!(c.contains("10.1.2.3".parse().unwrap()));
-        assert!(!c.contains("11.0.0.1".parse().unwrap()));
-        let c6: Cidr = "2001:db8::/32".parse().unwrap();
-        assert!(c6.contains("2001:db8::1".parse().unwrap()));
-        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
-        assert!("nonsense".parse::<Cidr>().is_err());
-        let all: Cidr = "0.0.0.0/0".parse().unwrap();
-        assert!(all.contains("1.2.3.4".parse().unwrap()));
     }
 }

@@ -1,9 +1,9 @@
-//! Flow tracking: sequence arithmetic, flow keys, the per-connection close
-//! state machine, and the per-shard connection table.
+//! Flow tracking: flow keys, the close model (the per-endpoint state
+//! machine and the connection it tracks), and the per-shard connection
+//! table.
 
 pub mod conn;
 pub mod key;
-pub mod seq;
 pub mod state;
 pub mod table;
 

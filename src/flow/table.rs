@@ -11,8 +11,9 @@
 //! the number of shards.
 
 use super::conn::{Conn, Timers};
-use super::key::{Cidr, FlowKey, Side};
+use super::key::{FlowKey, Side};
 use crate::decode::Segment;
+use crate::decode::net::Cidr;
 use crate::metrics::Summary;
 use crate::metrics::timeline::{self, TimelineConfig};
 use rustc_hash::FxHashMap;
@@ -65,6 +66,16 @@ impl FlowConfig {
             _ => client,
         }
     }
+}
+
+/// Receives finished connections while the analysis runs (`--flows`,
+/// `--group-by port`), so that nobody keeps them all to the end.
+pub trait FlowSink {
+    /// `retired`: the connections retired since the last call, in no
+    /// particular order; the sink may take them (the vector is cleared
+    /// afterwards). Every connection retired later has a
+    /// [`Retired::clock`] of at least `watermark` (`u64::MAX` at the end).
+    fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64);
 }
 
 /// Emptied expiry-wheel buckets kept for reuse.

@@ -4,10 +4,13 @@
 //! own and fold them at the end; merging is exact (counts add, histograms
 //! add), so a run's result does not depend on how work was split.
 
+pub mod groups;
 pub mod hist;
 pub mod peers;
 pub mod timeline;
 
+use crate::capture::FileInfo;
+use crate::capture::error::CaptureError;
 use crate::decode::{Segment, Skip, flags};
 use crate::flow::conn::{Conn, NOUTCOMES, Outcome, SidesBy};
 use crate::flow::key::Side;
@@ -17,6 +20,32 @@ pub use peers::{PeerStats, Worst};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+
+/// The result of an analysis: the summary, and what was read.
+#[derive(Debug)]
+pub struct Analysis {
+    pub summary: Summary,
+    pub files: Vec<FileInfo>,
+    /// Damage that stopped reading part-way (the summary covers what came before).
+    pub damage: Vec<CaptureError>,
+    pub threads: usize,
+    /// Most connections tracked at once (sum of the shards' peaks).
+    pub peak_connections: usize,
+}
+
+impl Analysis {
+    /// True when some input ended in the middle of a record.
+    pub fn truncated(&self) -> bool {
+        self.files.iter().any(|f| f.truncated)
+    }
+
+    /// True when some input was corrupt (not merely truncated).
+    pub fn corrupt(&self) -> bool {
+        self.damage
+            .iter()
+            .any(|e| matches!(e, CaptureError::Corrupt { .. }))
+    }
+}
 
 /// Latency metrics (first index of [`Summary::latency`]).
 pub const FIN_ACK: usize = 0;

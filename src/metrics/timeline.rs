@@ -264,10 +264,10 @@ mod tests {
     //! The local side's states per close pattern, as the timeline takes them
     //! from the close model, and the timeline's accounting of them.
     use super::*;
+    use crate::decode::seq::SeqNum;
     use crate::decode::{Segment, flags::*};
     use crate::flow::conn::Timers;
     use crate::flow::key::FlowKey;
-    use crate::flow::seq::SeqNum;
     use TcpState::*;
 
     const MS: u64 = 1_000_000;

@@ -2,22 +2,10 @@
 //! capture and the kernel tunables that govern it. The rules and their
 //! sources are listed in docs/diagnosis.md; no rule fires without evidence.
 
-use super::text::{dur, thousands, utc};
-use super::timeline::{Crossing, Limits, TimelineReport};
+use super::format::{dur, thousands, utc};
+use super::schema::{Crossing, Finding, TimelineReport};
+use super::timeline::Limits;
 use crate::metrics::Summary;
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Finding {
-    /// Stable identifier of the rule.
-    pub id: String,
-    /// One sentence: what is wrong and what (not) to change.
-    pub finding: String,
-    /// Figures from the capture behind it.
-    pub evidence: Vec<String>,
-    /// sysctl names that govern it (may be empty: e.g. an application bug).
-    pub tunables: Vec<String>,
-}
 
 fn pct(a: u64, b: u64) -> f64 {
     if b == 0 {

@@ -273,8 +273,8 @@ fn write_records(flows: &[Retired], format: FlowsFormat, w: &mut impl Write) -> 
 /// The column names, in order (for a header without any record).
 pub fn column_names() -> Vec<&'static str> {
     use crate::decode::Segment;
+    use crate::decode::seq::SeqNum;
     use crate::flow::key::FlowKey;
-    use crate::flow::seq::SeqNum;
     use std::net::{IpAddr, Ipv4Addr};
     let seg = Segment {
         ts_ns: 0,

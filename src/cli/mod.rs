@@ -5,16 +5,16 @@
 //! usage, unreadable input or not a capture; 3 the capture is corrupt
 //! part-way (the report of what was read before the damage is still printed).
 
-use crate::check::{self, Bounds, Limit};
-use crate::filter::Filter;
+use crate::commands::check::{self, Bounds, Limit};
+use crate::decode::filter::Filter;
+use crate::decode::net::Cidr;
 use crate::flow::FlowConfig;
-use crate::flow::key::Cidr;
-use crate::flows::FlowsFormat;
-use crate::group::GroupBy;
+use crate::metrics::groups::GroupBy;
 use crate::metrics::peers::RankBy;
 use crate::metrics::timeline::TimelineConfig;
 use crate::pipeline::Options;
 use crate::report::ReportOptions;
+use crate::report::render::flows::FlowsFormat;
 use crate::report::timeline::Limits;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

@@ -13,9 +13,14 @@
 //! | `max-p99-fin-ack` DURATION | p99 of FIN -> ACK latency (`latency.fin_ack.all.p99_us`) |
 //! | `max-rst-ratio` R | RST segments / TCP segments |
 
+use super::{EXIT_CORRUPT, EXIT_FAILED, Error, build_report, damaged, run_analysis};
+use crate::cli::CheckArgs;
+use crate::report::load::load;
 use crate::report::{Peer, Report};
 use serde::Serialize;
+use std::io::{self, Read, Write};
 use std::path::Path;
+use std::process::ExitCode;
 
 /// Version of the `check --json` verdict document.
 pub const VERDICT_VERSION: u32 = 1;
@@ -328,7 +333,7 @@ pub fn evaluate(r: &Report, b: &Bounds, inputs: Vec<String>) -> Verdict {
 fn show(v: f64, unit: &str) -> String {
     match unit {
         "count" => format!("{v}"),
-        "us" => crate::report::text::dur(v as u64),
+        "us" => crate::report::format::dur(v as u64),
         _ => format!("{:.2}%", v * 100.0),
     }
 }
@@ -367,6 +372,90 @@ impl Outcome {
         }
         s
     }
+}
+
+// ---- the subcommand ----
+
+/// True when `path` holds a JSON document (a saved `analyze --json` report)
+/// rather than a capture.
+fn is_json_report(path: &Path) -> bool {
+    if path.as_os_str() == "-" || !path.is_file() {
+        return false;
+    }
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    head[..n]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
+}
+
+/// Runs `check`.
+pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
+    let mut bounds = c.bounds();
+    if let Some(path) = &c.config {
+        bounds = Bounds::from_file(path)
+            .map_err(Error::Usage)?
+            .overridden_by(&bounds);
+    }
+    if bounds.is_empty() {
+        return Err(Error::Usage(
+            "check: no bound given (--max-fin-ratio, --max-fin-retrans, --max-unacked-fins, --max-p99-fin-ack, --max-rst-ratio, or --config FILE)".into(),
+        ));
+    }
+    let files = &c.analysis.files;
+    let inputs: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let (doc, corrupt) = if files.iter().any(|p| is_json_report(p)) {
+        if files.len() != 1 {
+            return Err(Error::Usage(
+                "check: give either one JSON report or capture files, not both".into(),
+            ));
+        }
+        (load(&files[0])?, false)
+    } else {
+        let run = run_analysis(&c.analysis, None)?;
+        // Every peer, so that the worst ones behind a bound can be named.
+        let doc = build_report(&c.analysis, &run, usize::MAX);
+        (doc, damaged(&run.analysis))
+    };
+    let verdict = evaluate(&doc, &bounds, inputs);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if c.json {
+        super::write_json(&mut out, &verdict)?;
+    } else if verdict.ok {
+        writeln!(
+            out,
+            "ok: all {} bound(s) hold ({})",
+            verdict.checks.len(),
+            verdict
+                .checks
+                .iter()
+                .map(|o| o.bound)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    } else {
+        for o in verdict.checks.iter().filter(|o| !o.ok) {
+            writeln!(out, "{}", o.line())?;
+        }
+    }
+    out.flush()?;
+    if !verdict.ok {
+        eprintln!(
+            "finscope: check: {} of {} bound(s) violated",
+            verdict.violated,
+            verdict.checks.len()
+        );
+        return Ok(ExitCode::from(EXIT_FAILED));
+    }
+    Ok(if corrupt {
+        ExitCode::from(EXIT_CORRUPT)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[cfg(test)]

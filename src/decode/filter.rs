@@ -15,7 +15,7 @@
 //! had dropped them.
 
 use crate::decode::Segment;
-use crate::flow::key::Cidr;
+use crate::decode::net::Cidr;
 use std::fmt;
 use std::net::IpAddr;
 

@@ -1,6 +1,6 @@
 //! The JSON report: the [`Report`] document, pretty-printed, one per run.
 
-use super::Report;
+use crate::report::Report;
 use std::io::{self, Write};
 
 /// Writes the report as one JSON document followed by a newline.

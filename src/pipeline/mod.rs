@@ -8,12 +8,15 @@
 //! capture order. Shard summaries merge exactly at the end, so the result is
 //! the same for any thread count and any batch size.
 
+use crate::capture::FileInfo;
 use crate::capture::{CaptureError, CaptureReader, RawFrame, Status};
 use crate::decode::{self, Segment};
 use crate::flow::key::symmetric_hash;
+pub use crate::flow::table::FlowSink;
 use crate::flow::table::Retired;
 use crate::flow::{FlowConfig, Shard};
-use crate::metrics::{Packets, Summary};
+use crate::metrics::Analysis;
+use crate::metrics::Packets;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use std::io::{IsTerminal, Read};
@@ -35,17 +38,7 @@ pub struct Options {
     /// Reader buffer size in bytes.
     pub buffer: usize,
     /// Only segments passing this filter are analysed (`--filter`).
-    pub filter: Option<crate::filter::Filter>,
-}
-
-/// Receives finished connections while the analysis runs (`--flows`,
-/// `--group-by port`), so that nobody keeps them all to the end.
-pub trait FlowSink {
-    /// `retired`: the connections retired since the last call, in no
-    /// particular order; the sink may take them (the vector is cleared
-    /// afterwards). Every connection retired later has a
-    /// [`Retired::clock`] of at least `watermark` (`u64::MAX` at the end).
-    fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64);
+    pub filter: Option<crate::decode::filter::Filter>,
 }
 
 impl Default for Options {
@@ -57,46 +50,6 @@ impl Default for Options {
             buffer: crate::capture::DEFAULT_BUFFER,
             filter: None,
         }
-    }
-}
-
-/// What was read from one input file.
-#[derive(Clone, Debug)]
-pub struct FileInfo {
-    pub path: String,
-    pub format: String,
-    /// Bytes consumed.
-    pub bytes: u64,
-    pub records: u64,
-    /// The file ended in the middle of a record.
-    pub truncated: bool,
-    /// Why reading stopped early (truncated or corrupt), if it did.
-    pub error: Option<String>,
-}
-
-/// The result of an analysis.
-#[derive(Debug)]
-pub struct Analysis {
-    pub summary: Summary,
-    pub files: Vec<FileInfo>,
-    /// Damage that stopped reading part-way (the summary covers what came before).
-    pub damage: Vec<CaptureError>,
-    pub threads: usize,
-    /// Most connections tracked at once (sum of the shards' peaks).
-    pub peak_connections: usize,
-}
-
-impl Analysis {
-    /// True when some input ended in the middle of a record.
-    pub fn truncated(&self) -> bool {
-        self.files.iter().any(|f| f.truncated)
-    }
-
-    /// True when some input was corrupt (not merely truncated).
-    pub fn corrupt(&self) -> bool {
-        self.damage
-            .iter()
-            .any(|e| matches!(e, CaptureError::Corrupt { .. }))
     }
 }
 
@@ -127,7 +80,7 @@ impl Decoded {
 /// frames of earlier files (frame numbers continue across files).
 #[derive(Clone, Copy)]
 struct DecodeCtx<'a> {
-    filter: Option<&'a crate::filter::Filter>,
+    filter: Option<&'a crate::decode::filter::Filter>,
     frame_base: u64,
     /// Timeline bucket width: frames are also counted per bucket.
     bucket_ns: u64,
@@ -254,10 +207,14 @@ fn process(
     }
 }
 
-type Opened = (Box<dyn Read + Send>, Option<u64>, crate::input::Fault);
+type Opened = (
+    Box<dyn Read + Send>,
+    Option<u64>,
+    crate::capture::open::Fault,
+);
 
 fn open_input(path: &Path) -> Result<Opened, CaptureError> {
-    let input = crate::input::open(path)?;
+    let input = crate::capture::open::open(path)?;
     Ok((input.reader, input.len, input.fault))
 }
 

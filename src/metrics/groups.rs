@@ -11,14 +11,14 @@
 //! Group figures are exact sums of the member peers' figures
 //! ([`PeerStats`]' `AddAssign`), and groups are ranked like peers.
 
-use crate::flow::key::Cidr;
+use crate::decode::net::{Cidr, mask};
+use crate::flow::table::FlowSink;
 use crate::flow::table::Retired;
+use crate::metrics::Analysis;
 use crate::metrics::Summary;
 use crate::metrics::peers::{PeerStats, RankBy, rank};
-use crate::pipeline::{Analysis, FlowSink};
-use crate::report::Peer;
 use rustc_hash::FxHashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 /// How remote peers are grouped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,21 +76,25 @@ impl GroupBy {
             (_, IpAddr::V4(_)) => 32,
             (_, IpAddr::V6(_)) => 128,
         };
-        let addr = match ip {
-            IpAddr::V4(a) => {
-                let m = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-                IpAddr::V4(Ipv4Addr::from(u32::from(a) & m))
-            }
-            IpAddr::V6(a) => {
-                let m = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-                IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
-            }
-        };
-        Cidr { addr, prefix }
+        Cidr {
+            addr: mask(ip, prefix),
+            prefix,
+        }
     }
 }
 
-/// Members listed per group ([`Peer::worst_members`]).
+/// One ranked group: its label (`198.51.100.0/24`, `port 443`), its
+/// figures (exact sums of its members'), how many members it has, and up
+/// to [`MEMBERS_SHOWN`] of them, worst first.
+#[derive(Clone, Debug)]
+pub struct GroupRow {
+    pub label: String,
+    pub stats: PeerStats,
+    pub members: u64,
+    pub worst_members: Vec<String>,
+}
+
+/// Members listed per group.
 const MEMBERS_SHOWN: usize = 5;
 
 /// `--group-by port` figures, gathered while the capture is read (a
@@ -140,7 +144,7 @@ pub fn peers(
     rank_by: RankBy,
     top: usize,
     ports: Option<&PortGroups>,
-) -> Option<(Vec<Peer>, u64)> {
+) -> Option<(Vec<GroupRow>, u64)> {
     // Groups are keyed by an address so that they rank with the peers'
     // own ordering (ties broken by address ascending). Ports map to
     // 0.0.x.y, i.e. ascending port order.
@@ -174,16 +178,17 @@ pub fn peers(
         .into_iter()
         .take(top)
         .map(|(k, ps)| {
-            let mut p = Peer::of(labels.get(&k).cloned().unwrap_or_default(), ps);
-            if let Some((_, members)) = groups.get(&k) {
-                p.members = Some(members.len() as u64);
-                p.worst_members = rank(members.iter().map(|(ip, ps)| (ip, *ps)), rank_by)
+            let members = groups.get(&k).map(|g| g.1.as_slice()).unwrap_or_default();
+            GroupRow {
+                label: labels.get(&k).cloned().unwrap_or_default(),
+                stats: ps.clone(),
+                members: members.len() as u64,
+                worst_members: rank(members.iter().map(|(ip, ps)| (ip, *ps)), rank_by)
                     .into_iter()
                     .take(MEMBERS_SHOWN)
                     .map(|(ip, _)| ip.to_string())
-                    .collect();
+                    .collect(),
             }
-            p
         })
         .collect();
     Some((rows, total))

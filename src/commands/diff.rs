@@ -13,13 +13,14 @@
 //! retransmissions + unACKed FINs) or its FIN -> ACK p99 rose beyond the
 //! default tolerance; a peer that appeared with problems regressed too.
 
-use crate::report::{Peer, Report, SCHEMA_VERSION};
+use super::{EXIT_FAILED, Error};
+use crate::cli::DiffArgs;
+use crate::report::load::load;
+use crate::report::{Peer, Report};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
-
-/// Oldest report schema this finscope reads.
-pub const MIN_SCHEMA_VERSION: u32 = 1;
+use std::io::{self, Write};
+use std::process::ExitCode;
 
 /// Default relative tolerance.
 pub const DEFAULT_TOLERANCE: Tolerance = Tolerance::Relative(0.10);
@@ -189,35 +190,6 @@ impl Tolerances {
     }
 }
 
-/// Reads an `analyze --json` report, refusing other documents and schema
-/// versions this finscope does not read, with a message that says which.
-pub fn load(path: &Path) -> Result<Report, String> {
-    let p = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{p}: {e}"))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{p}: not JSON: {e}"))?;
-    let Some(version) = v.get("schema_version") else {
-        return Err(format!(
-            "{p}: not a finscope report (no `schema_version`; write one with `finscope analyze --json`)"
-        ));
-    };
-    let version = version
-        .as_u64()
-        .ok_or_else(|| format!("{p}: `schema_version` is not a number"))?;
-    if version > u64::from(SCHEMA_VERSION) {
-        return Err(format!(
-            "{p}: report schema version {version} is newer than this finscope reads ({SCHEMA_VERSION}); upgrade finscope"
-        ));
-    }
-    if version < u64::from(MIN_SCHEMA_VERSION) {
-        return Err(format!(
-            "{p}: report schema version {version} is no longer read (oldest: {MIN_SCHEMA_VERSION}); re-run `finscope analyze --json` on the capture"
-        ));
-    }
-    serde_json::from_value(v)
-        .map_err(|e| format!("{p}: does not match report schema version {version}: {e}"))
-}
-
 /// One figure's comparison.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct FigureDiff {
@@ -378,7 +350,7 @@ pub fn compare(base: &Report, new: &Report, t: &Tolerances, names: (String, Stri
 fn show(v: Option<f64>, unit: &str) -> String {
     match v {
         None => "-".to_string(),
-        Some(v) if unit == "us" => crate::report::text::dur(v as u64),
+        Some(v) if unit == "us" => crate::report::format::dur(v as u64),
         Some(v) => format!("{:.3}%", v * 100.0),
     }
 }
@@ -421,6 +393,39 @@ impl Diff {
         });
         out
     }
+}
+
+// ---- the subcommand ----
+
+/// Runs `diff`.
+pub fn run(d: &DiffArgs) -> Result<ExitCode, Error> {
+    let tol = Tolerances::parse(&d.tolerance).map_err(Error::Usage)?;
+    let base = load(&d.base)?;
+    let new = load(&d.new)?;
+    let result = compare(
+        &base,
+        &new,
+        &tol,
+        (d.base.display().to_string(), d.new.display().to_string()),
+    );
+    for n in &result.notes {
+        eprintln!("finscope: note: {n}");
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if d.json {
+        super::write_json(&mut out, &result)?;
+    } else {
+        for l in result.lines() {
+            writeln!(out, "{l}")?;
+        }
+    }
+    out.flush()?;
+    Ok(if result.regression {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,168 @@
+//! One module per subcommand, and what they share: running an analysis
+//! over the inputs (streaming finished connections to sinks), building the
+//! report document from it, and the exit codes. Only this module and
+//! [`crate::pipeline`] wire stages together.
+
+pub mod analyze;
+pub mod check;
+pub mod diff;
+pub mod timeline;
+
+use crate::capture::error::CaptureError;
+use crate::capture::open;
+use crate::cli::{AnalysisArgs, Cli, Command};
+use crate::flow::table::{FlowSink, Retired};
+use crate::metrics::Analysis;
+use crate::metrics::groups::{self, PortGroups};
+use crate::pipeline;
+use crate::report::load::LoadError;
+use crate::report::{self, Report};
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes (docs/report.md, docs/ci.md).
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_CORRUPT: u8 = 3;
+
+/// Why a subcommand could not do its work (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An input could not be read at all.
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// A saved report could not be read.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// An output file could not be written.
+    #[error("{}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    /// Standard output could not be written.
+    #[error("standard output: {0}")]
+    Stdout(#[from] io::Error),
+    /// What the user asked for cannot be done (the message says why).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// The reader of our output went away (`finscope ... | head`): not an
+    /// error.
+    pub fn is_broken_pipe(&self) -> bool {
+        let io = match self {
+            Error::Stdout(e) | Error::Write { source: e, .. } => e,
+            _ => return false,
+        };
+        io.kind() == io::ErrorKind::BrokenPipe
+    }
+}
+
+/// Runs the subcommand the user typed.
+pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
+    match &cli.command {
+        Command::Analyze(a) => analyze::run(a),
+        Command::Check(c) => check::run(c),
+        Command::Diff(d) => diff::run(d),
+        Command::Timeline(t) => timeline::run(t),
+    }
+}
+
+/// Writes a value as pretty JSON and a newline.
+pub(crate) fn write_json<T: serde::Serialize>(
+    out: &mut impl io::Write,
+    v: &T,
+) -> Result<(), Error> {
+    serde_json::to_writer_pretty(&mut *out, v).map_err(|e| Error::Stdout(io::Error::other(e)))?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// An analysis and what was gathered from its connections on the way.
+pub(crate) struct Run {
+    pub(crate) analysis: Analysis,
+    /// With `--group-by port`.
+    pub(crate) ports: Option<PortGroups>,
+}
+
+/// Where the pipeline streams finished connections: the port groups first
+/// (they only look), then the `--flows` writer (which takes them).
+struct Sinks<'a, 'b> {
+    ports: Option<&'a mut PortGroups>,
+    flows: Option<&'b mut dyn FlowSink>,
+}
+
+impl FlowSink for Sinks<'_, '_> {
+    fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64) {
+        if let Some(p) = self.ports.as_deref_mut() {
+            p.retired(retired, watermark);
+        }
+        if let Some(f) = self.flows.as_deref_mut() {
+            f.retired(retired, watermark);
+        }
+    }
+}
+
+/// Expands the inputs, runs the pipeline (streaming finished connections
+/// to `flows`, if given) and reports damage on stderr.
+pub(crate) fn run_analysis(
+    a: &AnalysisArgs,
+    flows: Option<&mut dyn FlowSink>,
+) -> Result<Run, Error> {
+    let inputs = open::expand(&a.files).map_err(Error::Usage)?;
+    for s in &inputs.skipped {
+        eprintln!("finscope: note: skipped {s}");
+    }
+    let opts = a.options();
+    let mut ports = a.group_by.needs_flows().then(PortGroups::default);
+    let mut sinks = Sinks {
+        ports: ports.as_mut(),
+        flows,
+    };
+    let sink: Option<&mut dyn FlowSink> = if sinks.ports.is_some() || sinks.flows.is_some() {
+        Some(&mut sinks)
+    } else {
+        None
+    };
+    let analysis = pipeline::analyze_with(&inputs.paths, &opts, sink)?;
+    for e in &analysis.damage {
+        let kind = if e.is_partial() && !analysis.corrupt() {
+            "warning"
+        } else {
+            "error"
+        };
+        eprintln!("finscope: {kind}: {e}; the report covers what was read before it");
+    }
+    if std::env::var_os("FINSCOPE_STATS").is_some() {
+        // Engine figures for docs/performance.md; not part of any report.
+        eprintln!(
+            "finscope: stats: {} threads, peak tracked connections {} (sum over shards)",
+            analysis.threads, analysis.peak_connections
+        );
+    }
+    Ok(Run { analysis, ports })
+}
+
+/// The report document, with peer groups and the filter applied.
+pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize) -> Report {
+    let mut opts = a.report_options();
+    opts.top = top;
+    let mut doc = report::build(&run.analysis, &opts);
+    if let Some((peers, total)) = groups::peers(
+        &run.analysis,
+        a.group_by,
+        a.rank_by,
+        top,
+        run.ports.as_ref(),
+    ) {
+        doc.peers = report::build::group_peers(peers);
+        doc.peers_total = total;
+        doc.group_by = Some(a.group_by.to_string());
+    }
+    doc.settings.filter = a.filter.as_ref().map(|f| f.to_string());
+    doc
+}
+
+pub(crate) fn damaged(analysis: &Analysis) -> bool {
+    analysis.corrupt() || analysis.damage.iter().any(|e| !e.is_partial())
+}

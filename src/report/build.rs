@@ -1,0 +1,255 @@
+//! Builds the report document from an analysis: every figure the
+//! renderers show is computed here (or in [`super::timeline`] and
+//! [`super::diagnosis`]), once.
+
+use super::format::ratio;
+use super::schema::*;
+use super::{diagnosis, timeline};
+use crate::decode::{Skip, linktype};
+use crate::flow::conn::{NOUTCOMES, Outcome};
+use crate::metrics::groups::GroupRow;
+use crate::metrics::peers::{PeerStats, RankBy, rank};
+use crate::metrics::{Analysis, Hist, KernelEvidence, METRIC_NAMES, SPLIT_NAMES};
+use std::collections::BTreeMap;
+
+/// Report settings.
+#[derive(Clone, Debug, Default)]
+pub struct ReportOptions {
+    pub top: usize,
+    pub rank_by: RankBy,
+    pub local: Vec<String>,
+    pub idle_timeout_s: f64,
+    pub time_wait_s: f64,
+    /// What-if limits for the timeline.
+    pub limits: timeline::Limits,
+}
+
+/// The peer rows of ranked groups (`--group-by`).
+pub fn group_peers(rows: Vec<GroupRow>) -> Vec<Peer> {
+    rows.into_iter()
+        .map(|g| {
+            let mut p = Peer::of(g.label, &g.stats);
+            p.members = Some(g.members);
+            p.worst_members = g.worst_members;
+            p
+        })
+        .collect()
+}
+
+impl Outcomes {
+    pub(crate) fn from_counts(c: &[u64; NOUTCOMES]) -> Outcomes {
+        let g = |o: Outcome| c[o.index()];
+        Outcomes {
+            complete: g(Outcome::Complete),
+            simultaneous: g(Outcome::Simultaneous),
+            reset: g(Outcome::Reset),
+            reset_after_fin: g(Outcome::ResetAfterFin),
+            half_closed: g(Outcome::HalfClosed),
+            fin_unacked: g(Outcome::FinUnacked),
+            open: g(Outcome::Open),
+            killed: g(Outcome::Killed),
+            unanswered: g(Outcome::Unanswered),
+            rejected: g(Outcome::Rejected),
+            one_sided: g(Outcome::OneSided),
+        }
+    }
+}
+
+impl InferredTunables {
+    pub(crate) fn of(k: &KernelEvidence) -> InferredTunables {
+        let killed: u64 = k.killed_by_rtx.values().sum();
+        let best = k.orphan_retries();
+        let ms = |us: u64| (us as f64 / 1_000.0 * 10.0).round() / 10.0;
+        let s = |us: u64| (us as f64 / 1_000.0).round() / 1_000.0;
+        InferredTunables {
+            tcp_orphan_retries: OrphanRetries {
+                value: best.map(|b| b.0),
+                killed,
+                consistent: best.map_or(0, |b| b.1),
+                confirmed: k.kills_confirmed,
+                by_retransmissions: k
+                    .killed_by_rtx
+                    .iter()
+                    .map(|(n, c)| (n.to_string(), *c))
+                    .collect(),
+                with_probe: k.killed_with_probe,
+                killed_in: k
+                    .killed_in
+                    .iter()
+                    .map(|(n, c)| (n.to_string(), *c))
+                    .collect(),
+                survivor_max_retransmissions: k.survivor_max_rtx,
+            },
+            tcp_fin_timeout: FinTimeout {
+                at_least_s: k.fin_wait_2_survived_max_us.map(s),
+                at_most_s: k.fin_wait_2_gone_min_us.map(s),
+                survived: k.fin_wait_2_survived,
+                gone: k.fin_wait_2_gone,
+            },
+            rto_min: RtoMin {
+                value_ms: k.first_rto_us.min().map(ms),
+                p50_ms: k.first_rto_us.quantile(0.5).map(ms),
+                connections: k.first_rto_us.count(),
+            },
+            orphans_reset_under_pressure: PressureResets {
+                value: k.orphans_reset > 0,
+                connections: k.orphans_reset,
+            },
+        }
+    }
+}
+
+impl LatencyStats {
+    pub(crate) fn of(h: &Hist, buckets: bool) -> LatencyStats {
+        LatencyStats {
+            count: h.count(),
+            p50_us: h.quantile(0.5),
+            p90_us: h.quantile(0.9),
+            p99_us: h.quantile(0.99),
+            p999_us: h.quantile(0.999),
+            max_us: h.max(),
+            buckets: if buckets { h.log_buckets() } else { Vec::new() },
+        }
+    }
+}
+
+impl Peer {
+    /// The row of one peer (or peer group) named `addr`.
+    pub fn of(addr: String, ps: &PeerStats) -> Peer {
+        Peer {
+            addr,
+            connections: ps.connections,
+            closes: ps.closes,
+            fin_retransmissions: ps.fin_retransmissions,
+            unacked_fins: ps.unacked_fins,
+            rsts: ps.rsts,
+            fin_ack_p50_us: ps.fin_ack.quantile(0.5),
+            fin_ack_p99_us: ps.fin_ack.quantile(0.99),
+            fin_ack_max_us: ps.fin_ack.max(),
+            wireshark_filter: ps.worst.map(|w| w.wireshark_filter()).unwrap_or_default(),
+            members: None,
+            worst_members: Vec::new(),
+        }
+    }
+}
+
+/// Builds the report document from an analysis.
+pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
+    let s = &a.summary;
+    let p = &s.packets;
+    let mut latency = BTreeMap::new();
+    for (m, mname) in METRIC_NAMES.iter().enumerate() {
+        let mut splits = BTreeMap::new();
+        for (i, sname) in SPLIT_NAMES.iter().enumerate() {
+            splits.insert(sname.to_string(), LatencyStats::of(&s.latency[m][i], true));
+        }
+        latency.insert(mname.to_string(), splits);
+    }
+    let ranked = rank(s.peers.iter(), o.rank_by);
+    let peers = ranked
+        .iter()
+        .take(o.top)
+        .map(|(addr, ps)| Peer::of(addr.to_string(), ps))
+        .collect();
+    let mut tl = timeline::build(&s.timeline, p, &o.limits);
+    let findings = diagnosis::diagnose(s, &tl, &o.limits);
+    tl.diagnosis = findings.clone();
+    let first = p.first_ts.map(|t| t / 1_000);
+    let last = p.last_ts.map(|t| t / 1_000);
+    Report {
+        schema_version: SCHEMA_VERSION,
+        finscope_version: env!("CARGO_PKG_VERSION").to_string(),
+        truncated: a.truncated(),
+        capture: Capture {
+            files: a
+                .files
+                .iter()
+                .map(|f| FileEntry {
+                    path: f.path.clone(),
+                    format: f.format.clone(),
+                    bytes_read: f.bytes,
+                    records: f.records,
+                    truncated: f.truncated,
+                    error: f.error.clone(),
+                })
+                .collect(),
+            link_types: p
+                .link_types
+                .iter()
+                .map(|(lt, n)| LinkTypeCount {
+                    linktype: *lt,
+                    name: linktype::name(*lt),
+                    frames: *n,
+                    supported: linktype::is_supported(*lt),
+                })
+                .collect(),
+            first_ts_us: first,
+            last_ts_us: last,
+            duration_us: match (first, last) {
+                (Some(f), Some(l)) => l.saturating_sub(f),
+                _ => 0,
+            },
+            truncated: a.truncated(),
+            one_sided: s.is_one_sided(),
+        },
+        packets: PacketCounts {
+            frames: p.frames,
+            tcp: p.tcp,
+            syn: p.syn,
+            fin: p.fin,
+            rst: p.rst,
+            pure_ack: p.pure_ack,
+        },
+        skipped: Skip::ALL
+            .iter()
+            .map(|k| (k.name().to_string(), p.skipped[*k as usize]))
+            .collect(),
+        fin_ratio: FinRatio {
+            of_tcp: ratio(p.fin, p.tcp),
+            of_frames: ratio(p.fin, p.frames),
+        },
+        fin_retransmissions: FinRtx {
+            total: s.fin_rtx.total,
+            spurious: s.fin_rtx.spurious,
+            within_1ms: s.fin_rtx.within_1ms,
+            local_to_remote: s.fin_rtx.local_to_remote,
+            remote_to_local: s.fin_rtx.remote_to_local,
+        },
+        connections: Connections {
+            total: s.connections.total,
+            handshake_seen: s.connections.handshake_seen,
+            sides_by_port: s.connections.sides_by_port,
+            sides_by_synack: s.connections.sides_by_synack,
+            fin_moved: s.connections.fin_moved,
+            one_sided: s.connections.one_sided,
+            two_sided: s.connections.two_sided,
+            anomalies: s.connections.anomalies,
+            kills_retracted: s.connections.kills_retracted,
+        },
+        outcomes: Outcomes::from_counts(&s.outcomes),
+        outcomes_by_closer: ByCloser {
+            local_first: Outcomes::from_counts(&s.outcomes_by_closer[0]),
+            remote_first: Outcomes::from_counts(&s.outcomes_by_closer[1]),
+        },
+        latency,
+        unacked_fin_age: LatencyStats::of(&s.unacked_fin_age, false),
+        unacked_fins: UnackedFins {
+            local_to_remote: s.unacked.local_to_remote,
+            remote_to_local: s.unacked.remote_to_local,
+        },
+        inferred_tunables: InferredTunables::of(&s.kernel),
+        rank_by: o.rank_by.name().to_string(),
+        peers_total: s.peers.len() as u64,
+        group_by: None,
+        peers,
+        settings: Settings {
+            local: o.local.clone(),
+            top: o.top,
+            idle_timeout_s: o.idle_timeout_s,
+            time_wait_s: o.time_wait_s,
+            filter: None,
+        },
+        timeline: tl,
+        diagnosis: findings,
+    }
+}

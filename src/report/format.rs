@@ -1,0 +1,84 @@
+//! Number, duration and time formatting shared by every renderer and by
+//! the diagnosis' evidence strings; and the one ratio rule.
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Microseconds with a unit: `850us`, `12.3ms`, `14.0s`.
+pub fn dur(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us}us")
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1e3)
+    } else if us < 600_000_000 {
+        format!("{:.1}s", us as f64 / 1e6)
+    } else {
+        format!("{:.1}min", us as f64 / 6e7)
+    }
+}
+
+pub fn opt_dur(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), dur)
+}
+
+pub fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// UTC time of a microsecond timestamp, `YYYY-MM-DD HH:MM:SS.ffffff`.
+pub fn utc(us: u64) -> String {
+    let secs = us / 1_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (H. Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:06}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        us % 1_000_000
+    )
+}
+
+/// `a / b`, and 0 when `b` is 0 (no traffic: no share).
+pub fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(dur(850), "850us");
+        assert_eq!(dur(12_345), "12.3ms");
+        assert_eq!(dur(14_000_000), "14.0s");
+        assert_eq!(utc(0), "1970-01-01 00:00:00.000000");
+        assert_eq!(utc(1_700_000_000_123_456), "2023-11-14 22:13:20.123456");
+    }
+}

@@ -1,0 +1,64 @@
+//! Reading a saved `analyze --json` report back (`check`, `diff`):
+//! refusing other documents and schema versions this finscope does not
+//! read, with an error that says which.
+
+use super::schema::{Report, SCHEMA_VERSION};
+use std::path::{Path, PathBuf};
+
+/// Oldest report schema this finscope reads.
+pub const MIN_SCHEMA_VERSION: u32 = 1;
+
+/// Why a report could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not JSON: {source}", path.display())]
+    NotJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{}: not a finscope report (no `schema_version`; write one with `finscope analyze --json`)", path.display())]
+    NotAReport { path: PathBuf },
+    #[error("{}: `schema_version` is not a number", path.display())]
+    BadVersion { path: PathBuf },
+    #[error("{}: report schema version {version} is newer than this finscope reads ({SCHEMA_VERSION}); upgrade finscope", path.display())]
+    TooNew { path: PathBuf, version: u64 },
+    #[error("{}: report schema version {version} is no longer read (oldest: {MIN_SCHEMA_VERSION}); re-run `finscope analyze --json` on the capture", path.display())]
+    TooOld { path: PathBuf, version: u64 },
+    #[error("{}: does not match report schema version {version}: {source}", path.display())]
+    Schema {
+        path: PathBuf,
+        version: u64,
+        source: serde_json::Error,
+    },
+}
+
+/// Reads an `analyze --json` report of a schema version this finscope reads.
+pub fn load(path: &Path) -> Result<Report, LoadError> {
+    let p = || path.to_path_buf();
+    let text =
+        std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: p(), source })?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| LoadError::NotJson { path: p(), source })?;
+    let Some(version) = v.get("schema_version") else {
+        return Err(LoadError::NotAReport { path: p() });
+    };
+    let version = version
+        .as_u64()
+        .ok_or_else(|| LoadError::BadVersion { path: p() })?;
+    if version > u64::from(SCHEMA_VERSION) {
+        return Err(LoadError::TooNew { path: p(), version });
+    }
+    if version < u64::from(MIN_SCHEMA_VERSION) {
+        return Err(LoadError::TooOld { path: p(), version });
+    }
+    serde_json::from_value(v).map_err(|source| LoadError::Schema {
+        path: p(),
+        version,
+        source,
+    })
+}

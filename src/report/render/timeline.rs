@@ -1,0 +1,195 @@
+//! The timeline part of the report as CSV, a terminal chart, the peaks
+//! table and the diagnosis list.
+
+use crate::report::format::{dur, thousands, utc};
+use crate::report::schema::{Bucket, Finding, TimelineReport};
+use std::io::{self, Write};
+
+/// Writes the buckets as CSV (one row per bucket, a header line first).
+pub fn write_csv(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        w,
+        "t_us,established,fin_wait_1,fin_wait_2,closing,time_wait,close_wait,last_ack,orphans,frames,tcp,fin,fin_retransmissions,rst,new_connections,closes,syn_sent,syn_recv"
+    )?;
+    for b in &r.buckets {
+        writeln!(
+            w,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            b.t_us,
+            b.established,
+            b.fin_wait_1,
+            b.fin_wait_2,
+            b.closing,
+            b.time_wait,
+            b.close_wait,
+            b.last_ack,
+            b.orphans,
+            b.frames,
+            b.tcp,
+            b.fin,
+            b.fin_retransmissions,
+            b.rst,
+            b.new_connections,
+            b.closes,
+            b.syn_sent,
+            b.syn_recv
+        )?;
+    }
+    Ok(())
+}
+
+const GLYPHS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+const CHART_WIDTH: usize = 96;
+
+/// A terminal chart: one row per state, time left to right, each column the
+/// largest value of the buckets it covers, scaled to the row's peak.
+pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
+    if r.buckets.is_empty() {
+        return writeln!(w, "  (no packets)");
+    }
+    let per_col = r.buckets.len().div_ceil(CHART_WIDTH).max(1);
+    let cols = r.buckets.len().div_ceil(per_col);
+    type Get = fn(&Bucket) -> i64;
+    let rows: [(&str, Get); 10] = [
+        ("ESTABLISHED", |b| b.established),
+        ("FIN-WAIT-1", |b| b.fin_wait_1),
+        ("FIN-WAIT-2", |b| b.fin_wait_2),
+        ("CLOSING", |b| b.closing),
+        ("TIME-WAIT", |b| b.time_wait),
+        ("CLOSE-WAIT", |b| b.close_wait),
+        ("LAST-ACK", |b| b.last_ack),
+        ("orphans", |b| b.orphans),
+        ("FIN segs", |b| b.fin as i64),
+        ("FIN rtx", |b| b.fin_retransmissions as i64),
+    ];
+    writeln!(
+        w,
+        "  {} buckets of {}, {} per column; each row scaled to its own peak",
+        r.buckets.len(),
+        dur(r.bucket_us),
+        dur(r.bucket_us * per_col as u64)
+    )?;
+    for (name, get) in rows {
+        let vals: Vec<i64> = r
+            .buckets
+            .chunks(per_col)
+            .map(|c| c.iter().map(get).max().unwrap_or(0))
+            .collect();
+        let peak = vals.iter().copied().max().unwrap_or(0);
+        let line: String = vals
+            .iter()
+            .map(|v| {
+                if peak <= 0 || *v <= 0 {
+                    GLYPHS[0]
+                } else {
+                    GLYPHS[((v * 8 + peak - 1) / peak).clamp(1, 8) as usize]
+                }
+            })
+            .collect();
+        writeln!(w, "  {name:<11} |{line:<cols$}| peak {peak}")?;
+    }
+    let first = r.buckets.first().map_or(0, |b| b.t_us);
+    let last = r.buckets.last().map_or(0, |b| b.t_us + r.bucket_us);
+    writeln!(w, "  {:<11}  {} .. {} UTC", "", utc(first), utc(last))?;
+    Ok(())
+}
+
+/// The text of `finscope timeline`: chart, peaks, limits, diagnosis.
+pub fn render_text(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        w,
+        "LOCAL SOCKET STATES OVER TIME (reconstructed from the capture)"
+    )?;
+    render_chart(r, w)?;
+    writeln!(w)?;
+    render_peaks(r, w)?;
+    render_diagnosis(&r.diagnosis, w)
+}
+
+/// Peaks, limit crossings and the what-if, as text.
+pub fn render_peaks(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        w,
+        "  {:<20} {:>8}  {:<28} {:>12}",
+        "state", "peak", "at (UTC)", "total time"
+    )?;
+    for (key, label) in [
+        ("fin_wait_1", "FIN-WAIT-1"),
+        ("fin_wait_2", "FIN-WAIT-2"),
+        ("closing", "CLOSING"),
+        ("time_wait", "TIME-WAIT"),
+        ("close_wait", "CLOSE-WAIT"),
+        ("last_ack", "LAST-ACK"),
+        ("orphans", "orphans (estimate)"),
+    ] {
+        if let Some(p) = r.peaks.get(key) {
+            let total = r.state_time_us.get(key).copied().unwrap_or(0);
+            writeln!(
+                w,
+                "  {:<20} {:>8}  {:<28} {:>12}",
+                label,
+                thousands(p.value.max(0) as u64),
+                if p.value > 0 { utc(p.t_us) } else { "-".into() },
+                dur(total)
+            )?;
+        }
+    }
+    if r.close_began_before_capture + r.open_at_end > 0 {
+        writeln!(
+            w,
+            "  flagged: {} connection(s) already closing when the capture began, {} still open at its end",
+            r.close_began_before_capture, r.open_at_end
+        )?;
+    }
+    for (name, c) in [
+        ("tcp_max_orphans", &r.limits.max_orphans),
+        ("tcp_max_tw_buckets", &r.limits.max_tw_buckets),
+    ] {
+        if let Some(c) = c {
+            writeln!(
+                w,
+                "  {name}={}: {} bucket(s) over{}",
+                c.limit,
+                c.buckets_over,
+                c.first_t_us
+                    .map(|t| format!(", first at {} UTC", utc(t)))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
+    if let Some(x) = &r.limits.orphan_retries {
+        writeln!(
+            w,
+            "  tcp_orphan_retries={} what-if: {} orphan(s) killed; FIN-WAIT-1 peak {} -> {}, orphans peak {} -> {}",
+            x.retries,
+            x.orphans_killed,
+            x.fin_wait_1_peak,
+            x.fin_wait_1_peak_limited,
+            x.orphans_peak,
+            x.orphans_peak_limited
+        )?;
+    }
+    Ok(())
+}
+
+/// The diagnosis as text.
+pub fn render_diagnosis(d: &[Finding], w: &mut impl Write) -> io::Result<()> {
+    writeln!(w)?;
+    writeln!(w, "DIAGNOSIS")?;
+    if d.is_empty() {
+        return writeln!(
+            w,
+            "  no finding: nothing in this capture points at a close-state problem"
+        );
+    }
+    for (i, f) in d.iter().enumerate() {
+        writeln!(w, "  {}. {}", i + 1, f.finding)?;
+        for e in &f.evidence {
+            writeln!(w, "     - {e}")?;
+        }
+        if !f.tunables.is_empty() {
+            writeln!(w, "     tunables: {}", f.tunables.join(", "))?;
+        }
+    }
+    Ok(())
+}
