@@ -9,6 +9,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use finscope::capture::{CaptureReader, Status};
 use finscope::decode::{self, Segment};
 use finscope::flow::{FlowConfig, Shard};
+use finscope::metrics::ShardMetrics;
+use finscope::metrics::timeline::TimelineConfig;
 use std::path::Path;
 
 /// The frames of a small generated capture, as (link, bytes, ts).
@@ -55,7 +57,10 @@ fn micro(c: &mut Criterion) {
     g.throughput(Throughput::Elements(segs.len() as u64));
     g.bench_function("flow_update", |b| {
         b.iter(|| {
-            let mut sh = Shard::new(FlowConfig::default());
+            let mut sh = Shard::new(
+                FlowConfig::default(),
+                ShardMetrics::new(TimelineConfig::default(), true),
+            );
             for s in &segs {
                 sh.process(s);
             }

@@ -22,6 +22,8 @@ use finscope::flow::key::{FlowKey, symmetric_hash};
 use finscope::flow::state::{Event, MAX_TRANSITIONS, Machine, Step, TcpState, next};
 use finscope::flow::table::Retired;
 use finscope::flow::{FlowConfig, Shard};
+use finscope::metrics::ShardMetrics;
+use finscope::metrics::timeline::TimelineConfig;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -219,9 +221,11 @@ fn last_ts(segs: &[Segment]) -> u64 {
 }
 
 /// One shard fed everything with `process`, finished at the last timestamp.
-fn run_one(segs: &[Segment]) -> Shard {
-    let mut shard = Shard::new(FlowConfig::default());
-    shard.retired = Some(Vec::new());
+fn run_one(segs: &[Segment]) -> Shard<ShardMetrics> {
+    let mut shard = Shard::new(
+        FlowConfig::default(),
+        ShardMetrics::new(TimelineConfig::default(), true),
+    );
     for s in segs {
         shard.process(s);
     }
@@ -234,12 +238,13 @@ fn run_one(segs: &[Segment]) -> Shard {
 /// first brought to that clock (as `pipeline::drain` does before handing
 /// retired connections on), so that what a lone shard would have swept is
 /// swept, with the same retire clock.
-fn run_split(segs: &[Segment], n: u64, advance: bool) -> Vec<Shard> {
-    let mut shards: Vec<Shard> = (0..n)
+fn run_split(segs: &[Segment], n: u64, advance: bool) -> Vec<Shard<ShardMetrics>> {
+    let mut shards: Vec<Shard<ShardMetrics>> = (0..n)
         .map(|_| {
-            let mut s = Shard::new(FlowConfig::default());
-            s.retired = Some(Vec::new());
-            s
+            Shard::new(
+                FlowConfig::default(),
+                ShardMetrics::new(TimelineConfig::default(), true),
+            )
         })
         .collect();
     let mut now = 0;
@@ -257,15 +262,18 @@ fn run_split(segs: &[Segment], n: u64, advance: bool) -> Vec<Shard> {
     shards
 }
 
-fn retired(shard: &Shard) -> &[Retired] {
-    shard.retired.as_deref().unwrap_or(&[])
+fn retired(shard: &Shard<ShardMetrics>) -> &[Retired] {
+    shard.sink.retired.as_deref().unwrap_or(&[])
 }
 
 /// A retired connection, comparable across runs (with its retire clock
 /// when `clock`).
 type Fingerprint = (FlowKey, u64, u64, u64, bool, Option<u64>, Outcome);
 
-fn fingerprints<'a>(shards: impl IntoIterator<Item = &'a Shard>, clock: bool) -> Vec<Fingerprint> {
+fn fingerprints<'a>(
+    shards: impl IntoIterator<Item = &'a Shard<ShardMetrics>>,
+    clock: bool,
+) -> Vec<Fingerprint> {
     let mut v: Vec<Fingerprint> = shards
         .into_iter()
         .flat_map(retired)
@@ -286,9 +294,9 @@ fn fingerprints<'a>(shards: impl IntoIterator<Item = &'a Shard>, clock: bool) ->
 }
 
 /// Properties 1-4 on one finished shard.
-fn check_shard(shard: &Shard) -> Result<(), TestCaseError> {
+fn check_shard(shard: &Shard<ShardMetrics>) -> Result<(), TestCaseError> {
     let ret = retired(shard);
-    let sum = &shard.summary;
+    let sum = &shard.sink.summary;
 
     // 1. One outcome per connection; the counts add up.
     let total: u64 = sum.outcomes.iter().sum();
@@ -416,8 +424,8 @@ proptest! {
     fn feeding_twice_is_deterministic((pairs, base, ops) in case()) {
         let segs = segments(pairs, base, &ops);
         let (a, b) = (run_one(&segs), run_one(&segs));
-        prop_assert_eq!(a.summary.outcomes, b.summary.outcomes);
-        prop_assert_eq!(a.summary.outcomes_by_closer, b.summary.outcomes_by_closer);
+        prop_assert_eq!(a.sink.summary.outcomes, b.sink.summary.outcomes);
+        prop_assert_eq!(a.sink.summary.outcomes_by_closer, b.sink.summary.outcomes_by_closer);
         let fa: Vec<String> = retired(&a).iter().map(|r| format!("{r:?}")).collect();
         let fb: Vec<String> = retired(&b).iter().map(|r| format!("{r:?}")).collect();
         prop_assert_eq!(fa, fb);
@@ -438,16 +446,16 @@ proptest! {
         let mut total = 0;
         for s in &two {
             check_shard(s)?;
-            total += s.summary.connections.total;
+            total += s.sink.summary.connections.total;
             for i in 0..NOUTCOMES {
-                summed[i] += s.summary.outcomes[i];
-                by_closer[0][i] += s.summary.outcomes_by_closer[0][i];
-                by_closer[1][i] += s.summary.outcomes_by_closer[1][i];
+                summed[i] += s.sink.summary.outcomes[i];
+                by_closer[0][i] += s.sink.summary.outcomes_by_closer[0][i];
+                by_closer[1][i] += s.sink.summary.outcomes_by_closer[1][i];
             }
         }
-        prop_assert_eq!(summed, one.summary.outcomes);
-        prop_assert_eq!(total, one.summary.connections.total);
-        prop_assert_eq!(by_closer, one.summary.outcomes_by_closer);
+        prop_assert_eq!(summed, one.sink.summary.outcomes);
+        prop_assert_eq!(total, one.sink.summary.connections.total);
+        prop_assert_eq!(by_closer, one.sink.summary.outcomes_by_closer);
         prop_assert_eq!(fingerprints(&two, false), fingerprints([&one], false));
         let two = run_split(&segs, 2, true);
         prop_assert_eq!(fingerprints(&two, true), fingerprints([&one], true));
@@ -555,7 +563,7 @@ fn generator_reaches_most_outcomes() {
     for _ in 0..256 {
         let (pairs, base, ops) = strategy.new_tree(&mut runner).expect("a case").current();
         let shard = run_one(&segments(pairs, base, &ops));
-        for (s, n) in seen.iter_mut().zip(shard.summary.outcomes) {
+        for (s, n) in seen.iter_mut().zip(shard.sink.summary.outcomes) {
             *s += n;
         }
     }

@@ -5,6 +5,8 @@ use finscope::capture::{CaptureReader, Status};
 use finscope::decode::seq::SeqNum;
 use finscope::decode::{self, Segment, linktype};
 use finscope::flow::{FlowConfig, Shard};
+use finscope::metrics::ShardMetrics;
+use finscope::metrics::timeline::TimelineConfig;
 use proptest::prelude::*;
 use std::path::Path;
 
@@ -85,7 +87,7 @@ proptest! {
     #[test]
     fn shard_takes_any_segment_sequence(segs in prop::collection::vec(
         (0u64..2_000_000_000_000, any::<bool>(), any::<u8>(), any::<u32>(), any::<u32>(), 0u32..3000), 0..60)) {
-        let mut shard = Shard::new(FlowConfig::default());
+        let mut shard = Shard::new(FlowConfig::default(), ShardMetrics::new(TimelineConfig::default(), true));
         let mut last = 0;
         for (i, (t, dir, flags, seq, ack, len)) in segs.into_iter().enumerate() {
             let (a, b) = ("10.0.0.1".parse().expect("ip"), "192.0.2.9".parse().expect("ip"));
@@ -96,8 +98,8 @@ proptest! {
             shard.process_at(&s, last);
         }
         shard.finish(last);
-        let o: u64 = shard.summary.outcomes.iter().sum();
-        prop_assert_eq!(o, shard.summary.connections.total);
+        let o: u64 = shard.sink.summary.outcomes.iter().sum();
+        prop_assert_eq!(o, shard.sink.summary.connections.total);
     }
 }
 

@@ -5,6 +5,8 @@
 use finscope::capture::{CaptureReader, Status};
 use finscope::decode;
 use finscope::flow::{FlowConfig, Shard};
+use finscope::metrics::ShardMetrics;
+use finscope::metrics::timeline::TimelineConfig;
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
@@ -12,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut r) = CaptureReader::with_buffer(data, Path::new("fuzz"), 65_536) else {
         return;
     };
-    let mut shard = Shard::new(FlowConfig::default());
+    let mut shard = Shard::new(FlowConfig::default(), ShardMetrics::new(TimelineConfig::default(), true));
     let mut frames = Vec::new();
     let mut clock = 0;
     for _ in 0..10_000 {

@@ -14,8 +14,6 @@ use super::conn::{Conn, Timers};
 use super::key::{FlowKey, Side};
 use crate::decode::Segment;
 use crate::decode::net::Cidr;
-use crate::metrics::Summary;
-use crate::metrics::timeline::{self, TimelineConfig};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::collections::hash_map::Entry;
@@ -29,8 +27,8 @@ pub struct FlowConfig {
     pub idle_timeout_ns: u64,
     /// How long (ns) a closed connection's key stays reserved (TIME-WAIT).
     pub time_wait_ns: u64,
-    /// Local socket-state timeline settings.
-    pub timeline: TimelineConfig,
+    /// Orphaned FIN-WAIT-2 lifetime (ns, tcp_fin_timeout).
+    pub fin_timeout_ns: u64,
 }
 
 impl Default for FlowConfig {
@@ -39,7 +37,7 @@ impl Default for FlowConfig {
             local: Vec::new(),
             idle_timeout_ns: 300 * 1_000_000_000,
             time_wait_ns: 60 * 1_000_000_000,
-            timeline: TimelineConfig::default(),
+            fin_timeout_ns: 60 * 1_000_000_000,
         }
     }
 }
@@ -49,7 +47,7 @@ impl FlowConfig {
     pub fn timers(&self) -> Timers {
         Timers {
             time_wait_ns: self.time_wait_ns,
-            fin_timeout_ns: self.timeline.fin_timeout_ns,
+            fin_timeout_ns: self.fin_timeout_ns,
         }
     }
 
@@ -101,8 +99,21 @@ pub struct Retired {
     pub clock: u64,
 }
 
-/// One shard: a connection table and the metrics of what left it.
-pub struct Shard {
+/// What a shard hands on: every connection that leaves its table, and
+/// every segment it processed. The metrics implement it
+/// (`metrics::ShardMetrics`); flow knows nothing of them.
+pub trait ConnSink {
+    /// A connection left the table, its close model finished.
+    fn retire(&mut self, r: Retired);
+    /// One segment was processed; `fin_rtx`: it retransmitted a FIN.
+    fn segment(&mut self, seg: &Segment, fin_rtx: bool);
+    /// The capture ended (after the last `segment`, before the last
+    /// `retire`s).
+    fn flush(&mut self) {}
+}
+
+/// One shard: a connection table, and the sink of what left it.
+pub struct Shard<S: ConnSink> {
     cfg: FlowConfig,
     table: FxHashMap<FlowKey, Conn>,
     /// When each connection may next be dead, bucketed by sweep epoch (a
@@ -112,30 +123,24 @@ pub struct Shard {
     /// Emptied wheel buckets, reused so that sweeping does not free and
     /// re-fault large vectors every epoch.
     spare_buckets: Vec<Vec<(u64, FlowKey)>>,
-    pub summary: Summary,
+    /// Where retired connections and processed segments go.
+    pub sink: S,
     /// Sweep epoch (capture clock / [`SWEEP_EVERY_NS`]) of the last sweep.
     epoch: u64,
     /// Most connections in the table at once.
     pub peak_table: usize,
-    /// When `Some`, every retired connection is also kept here (`--flows`).
-    pub retired: Option<Vec<Retired>>,
 }
 
-impl Shard {
-    pub fn new(cfg: FlowConfig) -> Shard {
-        let timeline = timeline::Timeline::new(cfg.timeline.clone());
+impl<S: ConnSink> Shard<S> {
+    pub fn new(cfg: FlowConfig, sink: S) -> Shard<S> {
         Shard {
             cfg,
             table: FxHashMap::default(),
             expiry: BTreeMap::new(),
             spare_buckets: Vec::new(),
-            summary: Summary {
-                timeline,
-                ..Summary::default()
-            },
+            sink,
             epoch: 0,
             peak_table: 0,
-            retired: None,
         }
     }
 
@@ -144,16 +149,13 @@ impl Shard {
     fn retire(&mut self, mut c: Conn, end_ts: u64, open: bool, clock: u64) {
         c.finish(end_ts, &self.cfg.timers());
         let local = self.cfg.local_side(&c);
-        self.summary.add_conn(&c, local, end_ts, open);
-        if let Some(v) = &mut self.retired {
-            v.push(Retired {
-                conn: c,
-                local,
-                end_ts,
-                open,
-                clock,
-            });
-        }
+        self.sink.retire(Retired {
+            conn: c,
+            local,
+            end_ts,
+            open,
+            clock,
+        });
     }
 
     /// Feeds one segment (segments of a flow must come in capture order),
@@ -218,12 +220,7 @@ impl Shard {
             self.retire(old, end, false, now);
         }
         self.peak_table = self.peak_table.max(self.table.len());
-        self.summary.timeline.count_segment(
-            seg.ts_ns,
-            seg.has(crate::decode::flags::FIN),
-            seg.has(crate::decode::flags::RST),
-            fin_rtx,
-        );
+        self.sink.segment(seg, fin_rtx);
     }
 
     /// Retires every connection that was dead before `now`.
@@ -294,7 +291,7 @@ impl Shard {
     /// Retires everything at the end of the capture (`end` = last timestamp).
     pub fn finish(&mut self, end: u64) {
         self.expiry.clear();
-        self.summary.timeline.flush();
+        self.sink.flush();
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
         let mut all: Vec<(FlowKey, Conn)> = self.table.drain().collect();
         all.sort_unstable_by_key(|(k, _)| *k);

@@ -15,6 +15,7 @@ use crate::decode::{Segment, Skip, flags};
 use crate::flow::conn::{Conn, NOUTCOMES, Outcome, SidesBy};
 use crate::flow::key::Side;
 use crate::flow::state::TcpState;
+use crate::flow::table::{ConnSink, Retired};
 pub use hist::Hist;
 pub use peers::{PeerStats, Worst};
 use rustc_hash::FxHashMap;
@@ -368,6 +369,51 @@ impl Summary {
     /// as many as those with both directions.
     pub fn is_one_sided(&self) -> bool {
         self.connections.one_sided > 0 && self.connections.one_sided >= self.connections.two_sided
+    }
+}
+
+/// A shard's metrics: the [`ConnSink`] the pipeline gives each shard. It
+/// folds every retired connection into its [`Summary`] and, with
+/// `--flows` or `--group-by port`, keeps them for the pipeline to hand on.
+#[derive(Debug, Default)]
+pub struct ShardMetrics {
+    pub summary: Summary,
+    /// When `Some`, every retired connection is also kept here.
+    pub retired: Option<Vec<Retired>>,
+}
+
+impl ShardMetrics {
+    /// Metrics with a timeline of `cfg`; `keep`: keep retired connections.
+    pub fn new(cfg: timeline::TimelineConfig, keep: bool) -> ShardMetrics {
+        ShardMetrics {
+            summary: Summary {
+                timeline: timeline::Timeline::new(cfg),
+                ..Summary::default()
+            },
+            retired: keep.then(Vec::new),
+        }
+    }
+}
+
+impl ConnSink for ShardMetrics {
+    fn retire(&mut self, r: Retired) {
+        self.summary.add_conn(&r.conn, r.local, r.end_ts, r.open);
+        if let Some(v) = &mut self.retired {
+            v.push(r);
+        }
+    }
+
+    fn segment(&mut self, seg: &Segment, fin_rtx: bool) {
+        self.summary.timeline.count_segment(
+            seg.ts_ns,
+            seg.has(flags::FIN),
+            seg.has(flags::RST),
+            fin_rtx,
+        );
+    }
+
+    fn flush(&mut self) {
+        self.summary.timeline.flush();
     }
 }
 

@@ -16,7 +16,8 @@ pub use crate::flow::table::FlowSink;
 use crate::flow::table::Retired;
 use crate::flow::{FlowConfig, Shard};
 use crate::metrics::Analysis;
-use crate::metrics::Packets;
+use crate::metrics::timeline::TimelineConfig;
+use crate::metrics::{Packets, ShardMetrics};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use std::io::{IsTerminal, Read};
@@ -33,6 +34,8 @@ pub struct Options {
     /// Worker threads (and shards); 0 means all cores.
     pub threads: usize,
     pub flow: FlowConfig,
+    /// Local socket-state timeline settings.
+    pub timeline: TimelineConfig,
     /// Show a progress bar when stderr is a terminal and the input is large.
     pub progress: bool,
     /// Reader buffer size in bytes.
@@ -46,6 +49,7 @@ impl Default for Options {
         Options {
             threads: 0,
             flow: FlowConfig::default(),
+            timeline: TimelineConfig::default(),
             progress: false,
             buffer: crate::capture::DEFAULT_BUFFER,
             filter: None,
@@ -140,7 +144,7 @@ fn read_batch<R: Read>(reader: &mut CaptureReader<R>, mut into: Batch) -> (Batch
 /// segments in capture order (one shard per task when `par`).
 fn process(
     batch: &Batch,
-    shards: &mut [Shard],
+    shards: &mut [Shard<ShardMetrics>],
     state: &mut DecodeState,
     packets: &mut Packets,
     par: bool,
@@ -190,7 +194,7 @@ fn process(
         *clock = (*clock).max(d.clock);
     }
     let (used, starts) = (&*used, &starts[..]);
-    let feed = |(i, sh): (usize, &mut Shard)| {
+    let feed = |(i, sh): (usize, &mut Shard<ShardMetrics>)| {
         for (d, start) in used.iter().zip(starts) {
             for (seg, local) in &d.per_shard[i] {
                 sh.process_at(seg, (*start).max(*local));
@@ -223,7 +227,7 @@ fn open_input(path: &Path) -> Result<Opened, CaptureError> {
 /// brought to the clock, so that everything dead by its sweep epoch is
 /// retired, which makes `clock` a watermark (see [`Retired::clock`]).
 fn drain(
-    shards: &mut [Shard],
+    shards: &mut [Shard<ShardMetrics>],
     clock: Option<u64>,
     out: &mut Vec<Retired>,
     sink: &mut dyn FlowSink,
@@ -232,7 +236,7 @@ fn drain(
         if let Some(c) = clock {
             s.advance(c);
         }
-        if let Some(v) = &mut s.retired {
+        if let Some(v) = &mut s.sink.retired {
             out.append(v);
         }
     }
@@ -268,12 +272,12 @@ pub fn analyze_with(
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(opts.buffer);
-    let mut shards: Vec<Shard> = (0..nshards)
-        .map(|_| Shard::new(opts.flow.clone()))
+    let mut shards: Vec<Shard<ShardMetrics>> = (0..nshards)
+        .map(|_| {
+            let m = ShardMetrics::new(opts.timeline.clone(), sink.is_some());
+            Shard::new(opts.flow.clone(), m)
+        })
         .collect();
-    if sink.is_some() {
-        shards.iter_mut().for_each(|s| s.retired = Some(Vec::new()));
-    }
     let mut retired = Vec::new();
     // Frame numbers continue across files, as in the concatenated capture.
     let mut frame_base = 0;
@@ -312,7 +316,7 @@ pub fn analyze_with(
         let ctx = DecodeCtx {
             filter: opts.filter.as_ref(),
             frame_base,
-            bucket_ns: opts.flow.timeline.bucket_ns,
+            bucket_ns: opts.timeline.bucket_ns,
         };
         // Double-buffered: while the pool decodes and tracks batch k, one of
         // its threads reads batch k+1 into the other buffer.
@@ -387,7 +391,7 @@ pub fn analyze_with(
     }
 
     let end = packets.last_ts.unwrap_or(0);
-    let finish = |shards: &mut Vec<Shard>| {
+    let finish = |shards: &mut Vec<Shard<ShardMetrics>>| {
         if threads == 1 {
             shards.iter_mut().for_each(|s| s.finish(end));
         } else {
@@ -404,12 +408,12 @@ pub fn analyze_with(
     // The first shard's summary is the merge target (moved, not copied).
     let mut summary = shards
         .first_mut()
-        .map(|s| std::mem::take(&mut s.summary))
+        .map(|s| std::mem::take(&mut s.sink.summary))
         .unwrap_or_default();
     let mut peak_connections = 0;
     for (i, s) in shards.iter().enumerate() {
         if i > 0 {
-            summary += &s.summary;
+            summary += &s.sink.summary;
         }
         peak_connections += s.peak_table;
     }
