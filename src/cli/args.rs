@@ -1,0 +1,171 @@
+//! What the user typed: the clap definitions of every subcommand.
+
+use super::values::{
+    Limit, non_negative_secs, parse_bucket, parse_count, parse_duration_us, parse_limit,
+    parse_ratio, positive_secs,
+};
+use crate::decode::filter::Filter;
+use crate::decode::net::Cidr;
+use crate::metrics::groups::GroupBy;
+use crate::metrics::peers::RankBy;
+use crate::report::render::flows::FlowsFormat;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "finscope",
+    version,
+    about = "TCP teardown forensics on packet captures: FIN ratio, FIN retransmissions, close latency, slow peers"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse how TCP connections close in one or more captures (pcap or pcapng).
+    Analyze(AnalyzeArgs),
+    /// Analyse captures and check figures against bounds: exit 0 when every
+    /// bound holds, 1 when one is violated (one line each), 2 on bad usage or
+    /// unreadable input, 3 when a capture is corrupt part-way.
+    Check(CheckArgs),
+    /// Compare two `analyze --json` reports: exit 0 without regression, 1 on
+    /// a regression, 2 on bad usage or an unreadable report.
+    Diff(DiffArgs),
+    /// The capturing host's socket states over time (FIN-WAIT-1, TIME-WAIT,
+    /// orphans, ...) reconstructed from the capture, with a diagnosis.
+    Timeline(TimelineArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Print the timeline as JSON (the `timeline` object of `analyze --json`).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the buckets as CSV to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+}
+
+/// What to read and how to analyse it (shared by `analyze` and `check`).
+#[derive(Debug, Args)]
+pub struct AnalysisArgs {
+    /// Capture files (pcap or pcapng, plain or gzip/zstd/xz-compressed,
+    /// recognised by content), directories, or quoted globs; `-` reads
+    /// standard input. Files are read in order of their first packet's
+    /// timestamp and connections continue across them.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Prefixes of the local side, e.g. 10.0.0.0/8,2001:db8::/32.
+    /// Default: the client (SYN sender) is local, the server is the remote peer.
+    #[arg(long, value_name = "CIDR[,CIDR...]", value_delimiter = ',')]
+    pub local: Vec<Cidr>,
+    /// Number of worst remote peers to list.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    /// How to rank remote peers.
+    #[arg(long, value_enum, default_value_t = RankBy::Problems)]
+    pub rank_by: RankBy,
+    /// Aggregate remote peers: ip, prefix:24 (IPv4 /24), prefix:64 (IPv6
+    /// /64), prefix:V4,V6, or port (remote port).
+    #[arg(long, default_value = "ip", value_name = "ip|prefix:N|port")]
+    pub group_by: GroupBy,
+    /// Analyse only segments matching EXPR: host ADDR, net CIDR, port N,
+    /// portrange N-M, vlan N, combined with and/or/not and parentheses.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<Filter>,
+    /// Worker threads (0: all cores). Results do not depend on it.
+    #[arg(short = 'j', long = "threads", default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// Seconds of capture time without packets after which a connection is over.
+    #[arg(long, default_value_t = 300.0, value_name = "SECS", value_parser = positive_secs)]
+    pub idle_timeout: f64,
+    /// Seconds a closed connection's ports stay reserved (Linux TIME-WAIT: 60).
+    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = non_negative_secs)]
+    pub time_wait: f64,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Timeline bucket width, e.g. 1s (default), 500ms, 1m.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_bucket)]
+    pub bucket: u64,
+    /// Lifetime of an orphaned FIN-WAIT-2 socket (tcp_fin_timeout), seconds.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = non_negative_secs)]
+    pub fin_timeout: f64,
+    /// What-if: tcp_max_orphans; marks when the orphan estimate crosses it.
+    #[arg(long, value_name = "N")]
+    pub max_orphans: Option<u64>,
+    /// What-if: tcp_max_tw_buckets; marks when TIME-WAIT crosses it.
+    #[arg(long, value_name = "N")]
+    pub max_tw_buckets: Option<u64>,
+    /// What-if: tcp_orphan_retries; simulates orphans killed after N FIN retransmissions.
+    #[arg(long, value_name = "N")]
+    pub orphan_retries: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Print the JSON report to stdout instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
+    /// Write one record per connection to FILE (columns: docs/flows.md).
+    #[arg(long, value_name = "FILE")]
+    pub flows: Option<PathBuf>,
+    /// Format of --flows.
+    #[arg(long, value_enum, default_value_t = FlowsFormat::Jsonl, requires = "flows")]
+    pub flows_format: FlowsFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Bound on FIN segments / TCP segments, e.g. 0.2 or 20%.
+    #[arg(long, value_name = "RATIO", value_parser = parse_ratio)]
+    pub max_fin_ratio: Option<f64>,
+    /// Bound on FIN retransmissions: a count (5) or a rate per FIN segment (0.05 or 5%).
+    #[arg(long, value_name = "N|RATE", value_parser = parse_limit)]
+    pub max_fin_retrans: Option<Limit>,
+    /// Bound on FINs never ACKed (in connections not reset).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub max_unacked_fins: Option<u64>,
+    /// Bound on the p99 of FIN -> ACK latency, e.g. 1s, 250ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_us)]
+    pub max_p99_fin_ack: Option<u64>,
+    /// Bound on RST segments / TCP segments, e.g. 0.05 or 5%.
+    #[arg(long, value_name = "RATIO", value_parser = parse_ratio)]
+    pub max_rst_ratio: Option<f64>,
+    /// Read bounds from the [check] table of a TOML file; flags given on
+    /// the command line take precedence.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The baseline report (`finscope analyze --json`).
+    #[arg(value_name = "BASE.json")]
+    pub base: PathBuf,
+    /// The report to compare with it.
+    #[arg(value_name = "NEW.json")]
+    pub new: PathBuf,
+    /// Allowed change: 10% (relative, the default) or 0.01 (absolute) for
+    /// every figure, or FIGURE=VALUE for one; repeatable.
+    #[arg(long, value_name = "[FIGURE=]VALUE")]
+    pub tolerance: Vec<String>,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,180 @@
+//! What runs: the objects built from what the user typed (analysis and
+//! report options, `check` bounds, also read from a TOML file).
+
+use super::args::{AnalysisArgs, CheckArgs};
+use super::values::{Limit, parse_count, parse_duration_us, parse_limit, parse_ratio, secs_to_ns};
+use crate::flow::FlowConfig;
+use crate::metrics::timeline::TimelineConfig;
+use crate::pipeline::Options;
+use crate::report::ReportOptions;
+use crate::report::timeline::Limits;
+use std::path::Path;
+
+/// The bounds of one run; `None`: not checked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bounds {
+    pub max_fin_ratio: Option<f64>,
+    pub max_fin_retrans: Option<Limit>,
+    pub max_unacked_fins: Option<u64>,
+    pub max_p99_fin_ack_us: Option<u64>,
+    pub max_rst_ratio: Option<f64>,
+}
+
+/// The `[check]` table of a config file, values as written.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawBounds {
+    max_fin_ratio: Option<toml::Value>,
+    max_fin_retrans: Option<toml::Value>,
+    max_unacked_fins: Option<toml::Value>,
+    max_p99_fin_ack: Option<toml::Value>,
+    max_rst_ratio: Option<toml::Value>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    check: Option<RawBounds>,
+}
+
+fn toml_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        // Keep a decimal point, so that `1.0` stays a rate.
+        toml::Value::Float(f) if f.fract() == 0.0 => format!("{f:.1}"),
+        other => other.to_string(),
+    }
+}
+
+impl Bounds {
+    /// Reads the `[check]` table of a TOML file.
+    pub fn from_file(path: &Path) -> Result<Bounds, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let cfg: ConfigFile =
+            toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+        let raw = cfg.check.unwrap_or_default();
+        let field = |name: &str, v: &Option<toml::Value>| -> Option<(String, String)> {
+            v.as_ref().map(|v| (name.to_string(), toml_text(v)))
+        };
+        let ctx = |(name, text): (String, String), e: String| {
+            format!("{}: [check] {name} = {text}: {e}", path.display())
+        };
+        let mut b = Bounds::default();
+        if let Some(f) = field("max-fin-ratio", &raw.max_fin_ratio) {
+            b.max_fin_ratio = Some(parse_ratio(&f.1).map_err(|e| ctx(f.clone(), e))?);
+        }
+        if let Some(f) = field("max-fin-retrans", &raw.max_fin_retrans) {
+            b.max_fin_retrans = Some(parse_limit(&f.1).map_err(|e| ctx(f.clone(), e))?);
+        }
+        if let Some(f) = field("max-unacked-fins", &raw.max_unacked_fins) {
+            b.max_unacked_fins = Some(parse_count(&f.1).map_err(|e| ctx(f.clone(), e))?);
+        }
+        if let Some(f) = field("max-p99-fin-ack", &raw.max_p99_fin_ack) {
+            b.max_p99_fin_ack_us = Some(parse_duration_us(&f.1).map_err(|e| ctx(f.clone(), e))?);
+        }
+        if let Some(f) = field("max-rst-ratio", &raw.max_rst_ratio) {
+            b.max_rst_ratio = Some(parse_ratio(&f.1).map_err(|e| ctx(f.clone(), e))?);
+        }
+        Ok(b)
+    }
+
+    /// `self` with every bound that `over` sets replaced.
+    pub fn overridden_by(&self, over: &Bounds) -> Bounds {
+        Bounds {
+            max_fin_ratio: over.max_fin_ratio.or(self.max_fin_ratio),
+            max_fin_retrans: over.max_fin_retrans.or(self.max_fin_retrans),
+            max_unacked_fins: over.max_unacked_fins.or(self.max_unacked_fins),
+            max_p99_fin_ack_us: over.max_p99_fin_ack_us.or(self.max_p99_fin_ack_us),
+            max_rst_ratio: over.max_rst_ratio.or(self.max_rst_ratio),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Bounds::default()
+    }
+}
+
+impl CheckArgs {
+    /// The bounds given on the command line.
+    pub fn bounds(&self) -> Bounds {
+        Bounds {
+            max_fin_ratio: self.max_fin_ratio,
+            max_fin_retrans: self.max_fin_retrans,
+            max_unacked_fins: self.max_unacked_fins,
+            max_p99_fin_ack_us: self.max_p99_fin_ack,
+            max_rst_ratio: self.max_rst_ratio,
+        }
+    }
+}
+
+impl AnalysisArgs {
+    pub fn options(&self) -> Options {
+        Options {
+            threads: self.threads,
+            flow: FlowConfig {
+                local: self.local.clone(),
+                idle_timeout_ns: secs_to_ns(self.idle_timeout),
+                time_wait_ns: secs_to_ns(self.time_wait),
+                fin_timeout_ns: secs_to_ns(self.fin_timeout),
+            },
+            timeline: TimelineConfig {
+                bucket_ns: self.bucket.saturating_mul(1_000).max(1_000),
+                time_wait_ns: secs_to_ns(self.time_wait),
+                fin_timeout_ns: secs_to_ns(self.fin_timeout),
+                orphan_retries: self.orphan_retries,
+            },
+            progress: !self.quiet,
+            filter: self.filter.clone(),
+            ..Options::default()
+        }
+    }
+
+    pub fn report_options(&self) -> ReportOptions {
+        ReportOptions {
+            top: self.top,
+            rank_by: self.rank_by,
+            local: self.local.iter().map(|c| c.to_string()).collect(),
+            idle_timeout_s: self.idle_timeout,
+            time_wait_s: self.time_wait,
+            limits: Limits {
+                max_orphans: self.max_orphans,
+                max_tw_buckets: self.max_tw_buckets,
+                orphan_retries: self.orphan_retries,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("finscope.toml");
+        std::fs::write(
+            &p,
+            "[check]\nmax-fin-ratio = 0.2\nmax-fin-retrans = 1.0\nmax-unacked-fins = 0\nmax-p99-fin-ack = \"1s\"\nmax-rst-ratio = \"5%\"\n",
+        )
+        .unwrap();
+        let b = Bounds::from_file(&p).unwrap();
+        assert_eq!(
+            b,
+            Bounds {
+                max_fin_ratio: Some(0.2),
+                max_fin_retrans: Some(Limit::Rate(1.0)),
+                max_unacked_fins: Some(0),
+                max_p99_fin_ack_us: Some(1_000_000),
+                max_rst_ratio: Some(0.05),
+            }
+        );
+        std::fs::write(&p, "[check]\nmax-fin-ration = 0.2\n").unwrap();
+        let e = Bounds::from_file(&p).unwrap_err();
+        assert!(e.contains("max-fin-ration"), "{e}");
+        std::fs::write(&p, "[check]\nmax-p99-fin-ack = \"soon\"\n").unwrap();
+        let e = Bounds::from_file(&p).unwrap_err();
+        assert!(e.contains("max-p99-fin-ack = soon"), "{e}");
+    }
+}

@@ -1,0 +1,121 @@
+//! Values the user types: durations, seconds, ratios, counts, limits.
+//! Each parser returns a message naming what it got and what it expected.
+
+/// A count or a rate (`max-fin-retrans`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Limit {
+    Count(u64),
+    Rate(f64),
+}
+
+/// A ratio: `0.2` or `20%`.
+pub fn parse_ratio(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .map_err(|_| format!("`{s}`: expected a ratio such as 0.2 or 20%"))?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("`{s}`: a ratio must be 0 or more"))
+    }
+}
+
+/// A count (`5`) or a rate (`0.05`, `5%`).
+pub fn parse_limit(s: &str) -> Result<Limit, String> {
+    let t = s.trim();
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(Limit::Count(n));
+    }
+    parse_ratio(t)
+        .map(Limit::Rate)
+        .map_err(|_| format!("`{s}`: expected a count (5) or a rate (0.05 or 5%)"))
+}
+
+/// A count.
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("`{s}`: expected a whole number"))
+}
+
+/// A duration in microseconds: `1s`, `250ms`, `800us`, `2m`; a bare number is seconds.
+pub fn parse_duration_us(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale = match unit.trim() {
+        "" | "s" => 1e6,
+        "ms" => 1e3,
+        "us" | "µs" => 1.0,
+        "m" | "min" => 6e7,
+        _ => f64::NAN,
+    };
+    let v = num.parse::<f64>().map(|v| v * scale).unwrap_or(f64::NAN);
+    if v.is_finite() && v >= 0.0 {
+        Ok(v.round() as u64)
+    } else {
+        Err(format!(
+            "`{s}`: expected a duration such as 1s, 250ms or 800us"
+        ))
+    }
+}
+
+/// Seconds, a finite number >= 0.
+pub fn non_negative_secs(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("`{s}`: expected seconds, a number >= 0")),
+    }
+}
+
+/// Seconds, a finite number > 0.
+pub fn positive_secs(s: &str) -> Result<f64, String> {
+    match non_negative_secs(s)? {
+        0.0 => Err(format!("`{s}`: must be more than 0 seconds")),
+        v => Ok(v),
+    }
+}
+
+/// A timeline bucket width in us: a duration of at least 1 us.
+pub fn parse_bucket(s: &str) -> Result<u64, String> {
+    match parse_duration_us(s)? {
+        0 => Err(format!("`{s}`: the bucket must be at least 1us")),
+        us => Ok(us),
+    }
+}
+
+pub fn secs_to_ns(s: f64) -> u64 {
+    if s.is_finite() && s > 0.0 {
+        (s * 1e9).min(u64::MAX as f64) as u64
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_values() {
+        assert_eq!(parse_ratio("0.2"), Ok(0.2));
+        assert_eq!(parse_ratio("20%"), Ok(0.2));
+        assert!(parse_ratio("-1").is_err());
+        assert!(parse_ratio("x").is_err());
+        assert_eq!(parse_limit("5"), Ok(Limit::Count(5)));
+        assert_eq!(parse_limit("0.05"), Ok(Limit::Rate(0.05)));
+        assert_eq!(parse_limit("5%"), Ok(Limit::Rate(0.05)));
+        assert_eq!(parse_duration_us("1s"), Ok(1_000_000));
+        assert_eq!(parse_duration_us("250ms"), Ok(250_000));
+        assert_eq!(parse_duration_us("800us"), Ok(800));
+        assert_eq!(parse_duration_us("2"), Ok(2_000_000));
+        assert_eq!(parse_duration_us("1.5m"), Ok(90_000_000));
+        assert!(parse_duration_us("1 fortnight").is_err());
+        assert!(parse_duration_us("ms").is_err());
+    }
+}
