@@ -8,8 +8,7 @@
 //! ```
 
 #[allow(dead_code)]
-#[path = "../examples/gencap.rs"]
-mod gencap;
+use finscope_testkit::gencap;
 #[path = "common/scan.rs"]
 mod scan;
 

@@ -2,8 +2,7 @@
 //! and feeding segments to a shard's connection table.
 
 #[allow(dead_code)]
-#[path = "../examples/gencap.rs"]
-mod gencap;
+use finscope_testkit::gencap;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use finscope::capture::{CaptureReader, Status};

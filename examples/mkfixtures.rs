@@ -4,7 +4,7 @@
 //! cargo run --example mkfixtures -- testdata
 //! ```
 //!
-//! The bytes come from [`finscope::synth::fixtures`], so the output is
+//! The bytes come from [`finscope_testkit::synth::fixtures`], so the output is
 //! deterministic; `tests/scenarios.rs` fails when the committed files differ
 //! from what this writes.
 
@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         eprintln!("mkfixtures: cannot create {}: {e}", dir.display());
         return ExitCode::from(2);
     }
-    for (name, bytes) in finscope::synth::fixtures() {
+    for (name, bytes) in finscope_testkit::synth::fixtures() {
         let path = dir.join(name);
         if let Err(e) = std::fs::write(&path, &bytes) {
             eprintln!("mkfixtures: cannot write {}: {e}", path.display());

@@ -13,4 +13,3 @@ pub mod flow;
 pub mod metrics;
 pub mod pipeline;
 pub mod report;
-pub mod synth;

@@ -3,8 +3,7 @@
 //! one thread and with two.
 
 #[allow(dead_code)]
-#[path = "../examples/gencap.rs"]
-mod gencap;
+use finscope_testkit::gencap;
 
 use assert_cmd::Command;
 use serde_json::Value;

@@ -347,7 +347,7 @@ fn analyze(name: &str) -> Report {
 
 #[test]
 fn committed_fixtures_match_generator() {
-    let generated = finscope::synth::fixtures();
+    let generated = finscope_testkit::synth::fixtures();
     let mut stale = Vec::new();
     for (name, bytes) in &generated {
         match std::fs::read(testdata(name)) {

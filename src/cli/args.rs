@@ -144,7 +144,7 @@ pub struct CheckArgs {
     /// Bound on RST segments / TCP segments, e.g. 0.05 or 5%.
     #[arg(long, value_name = "RATIO", value_parser = parse_ratio)]
     pub max_rst_ratio: Option<f64>,
-    /// Read bounds from the [check] table of a TOML file; flags given on
+    /// Read bounds from the `[check]` table of a TOML file; flags given on
     /// the command line take precedence.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

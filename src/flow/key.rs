@@ -1,7 +1,7 @@
 //! Canonical flow keys and directions.
 //!
 //! A key orders its two endpoints (lower address/port first) so both
-//! directions of a connection map to one key; [`Dir`] says which endpoint
+//! directions of a connection map to one key; [`Side`] says which endpoint
 //! sent a segment. The shard hash is symmetric in the same way, so both
 //! directions land in one shard.
 

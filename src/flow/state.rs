@@ -8,7 +8,7 @@
 //! [`Backoff`]). Events are what one segment means to each endpoint (it
 //! sent it, or its peer did) and the timers the observer can infer.
 //!
-//! [`next`] is a pure function; [`Endpoint::apply`] is the only writer of
+//! [`next`] is a pure function; [`Machine::apply`] is the only writer of
 //! a state (smoltcp's `set_state`) and records every change with its time
 //! in [`Transitions`], which everything downstream (outcomes, the timeline,
 //! peers, `--flows`) reads instead of re-deriving states.

@@ -4,7 +4,7 @@
 //! Memory stays bounded by concurrent connections: a connection leaves the
 //! table once it is *dead* (its close was final more than the TIME-WAIT
 //! horizon ago, or it saw no packet for the idle timeout), its figures folded
-//! into the shard's [`Summary`] first. Deadness is a pure function of the
+//! into the shard's sink ([`ConnSink`]) first. Deadness is a pure function of the
 //! connection and a time, and a packet on the key of a dead connection
 //! starts a new one whether or not a sweep removed the old one yet; so
 //! results do not depend on when sweeps run, on batch boundaries, or on
@@ -83,7 +83,7 @@ const SPARE_BUCKETS: usize = 2;
 const SWEEP_EVERY_NS: u64 = 5 * 1_000_000_000;
 
 /// A connection as it left the table, with its local side and the end of
-/// its observation (what [`Summary::add_conn`] was given).
+/// its observation.
 #[derive(Clone, Debug)]
 pub struct Retired {
     pub conn: Conn,
@@ -169,7 +169,7 @@ impl<S: ConnSink> Shard<S> {
     /// Feeds one segment; `now` is the capture clock: the latest timestamp
     /// of all segments up to this one in capture order, *across all shards*.
     ///
-    /// Sweeps run when the clock enters a new [`SWEEP_EVERY_NS`] epoch and
+    /// Sweeps run when the clock enters a new `SWEEP_EVERY_NS` (5 s) epoch and
     /// retire what was dead at the epoch's start. That depends only on the
     /// clock, so a shard that sees a subset of the segments sweeps exactly
     /// as a lone shard would (later, but a sweep changes nothing until the

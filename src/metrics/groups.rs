@@ -85,7 +85,7 @@ impl GroupBy {
 
 /// One ranked group: its label (`198.51.100.0/24`, `port 443`), its
 /// figures (exact sums of its members'), how many members it has, and up
-/// to [`MEMBERS_SHOWN`] of them, worst first.
+/// to `MEMBERS_SHOWN` (5) of them, worst first.
 #[derive(Clone, Debug)]
 pub struct GroupRow {
     pub label: String,
@@ -137,7 +137,7 @@ impl FlowSink for PortGroups {
 /// Groups of one analysis, ranked: the peer rows (at most `top`) and the
 /// number of groups. `None` for [`GroupBy::Ip`] (the report's own peers).
 /// [`GroupBy::Port`] needs `ports`, filled by the pipeline
-/// ([`crate::pipeline::analyze_with`]).
+/// (the pipeline hands it every finished connection).
 pub fn peers(
     a: &Analysis,
     by: GroupBy,

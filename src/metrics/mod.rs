@@ -346,7 +346,7 @@ pub struct Summary {
     /// Outcome counts, indexed by [`Outcome::index`].
     pub outcomes: [u64; NOUTCOMES],
     /// Outcome counts of connections with a FIN, by who sent the first FIN:
-    /// [0] local first, [1] remote first.
+    /// `[0]` local first, `[1]` remote first.
     pub outcomes_by_closer: [[u64; NOUTCOMES]; 2],
     pub fin_rtx: FinRetransmissions,
     /// `latency[metric][split]`, microseconds.

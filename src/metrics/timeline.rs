@@ -1,7 +1,7 @@
 //! The capturing host's socket states over time, reconstructed from packets.
 //!
 //! For every connection the local side's close states are derived as
-//! intervals (see [`intervals`]); each interval adds +1 to its state from the
+//! intervals (`Conn::intervals`, the close model's transitions); each interval adds +1 to its state from the
 //! first bucket whose *end* it covers and -1 from the first bucket end past
 //! it, so a bucket's count is the number of connections in that state at the
 //! bucket's end, like an `ss` snapshot taken then. Deltas and per-bucket

@@ -1,5 +1,5 @@
 //! The report document: these serde types *are* the JSON schema
-//! (docs/report.md documents every field). Built by [`super::build`], drawn
+//! (docs/report.md documents every field). Built by [`super::build()`], drawn
 //! by the renderers in [`super::render`], read back by [`super::load`].
 
 use serde::{Deserialize, Serialize};
