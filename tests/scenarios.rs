@@ -1,6 +1,6 @@
 //! Scenario tests: run `finscope analyze --json` on every fixture in
 //! `testdata/` and compare the report with values computed by hand from the
-//! scripts in `src/synth.rs` (see also `testdata/README.md`).
+//! scripts in `testkit/src/synth.rs` (see also `testdata/README.md`).
 //!
 //! Timestamps in every fixture start at 1_700_000_000 s ([`BASE_US`]).
 //! Conventions used in the comments: `c` = client (local by default),
@@ -367,7 +367,7 @@ fn committed_fixtures_match_generator() {
     }
     assert!(
         stale.is_empty(),
-        "testdata/ drifted from src/synth.rs ({stale:?}); regenerate with \
+        "testdata/ drifted from testkit/src/synth.rs ({stale:?}); regenerate with \
          `cargo run --example mkfixtures -- testdata`"
     );
 }
@@ -970,7 +970,7 @@ fn non_capture_file_exits_2() {
     );
 }
 
-// ---- the close model's real-world cases (src/synth.rs close_model_fixtures) ----
+// ---- the close model's real-world cases (testkit/src/synth.rs close_model_fixtures) ----
 
 #[test]
 fn stray_fin_after_the_ack() {
