@@ -335,7 +335,7 @@ fn analyze_with(name: &str, extra: &[&str]) -> Report {
         v,
         stderr,
     };
-    r.eq("schema_version", 1);
+    r.eq("schema_version", 2);
     r
 }
 

@@ -432,3 +432,68 @@ fn flows_do_not_depend_on_threads_or_batches() {
         assert_eq!(with, plain, "{name}");
     }
 }
+
+/// `diff` and `check` still read version-1 reports: the layout before the
+/// close model (no `killed`/`unanswered`/`rejected`/`one_sided` outcomes,
+/// no `unacked_fins`, `inferred_tunables`, SYN states) and with the
+/// diagnosis also inside `timeline`.
+#[test]
+fn version_1_reports_are_still_read() {
+    let out = finscope()
+        .args(["analyze", "--json", "-q"])
+        .arg(fixture("fin_retransmit.pcap"))
+        .output()
+        .unwrap();
+    let v2: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v2["schema_version"], 2);
+    assert!(v2["timeline"].get("diagnosis").is_none(), "diagnosis once");
+    let mut v1 = v2.clone();
+    v1["schema_version"] = 1.into();
+    v1["timeline"]["diagnosis"] = v2["diagnosis"].clone();
+    for k in ["unacked_fins", "inferred_tunables"] {
+        v1.as_object_mut().unwrap().remove(k);
+    }
+    v1["capture"].as_object_mut().unwrap().remove("one_sided");
+    for path in [
+        &["outcomes"][..],
+        &["outcomes_by_closer", "local_first"],
+        &["outcomes_by_closer", "remote_first"],
+    ] {
+        let o = path.iter().fold(&mut v1, |v, k| &mut v[*k]);
+        for k in ["killed", "unanswered", "rejected", "one_sided"] {
+            o.as_object_mut().unwrap().remove(k);
+        }
+    }
+    for b in v1["timeline"]["buckets"].as_array_mut().unwrap() {
+        b.as_object_mut().unwrap().remove("syn_sent");
+        b.as_object_mut().unwrap().remove("syn_recv");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (dir.path().join("v1.json"), dir.path().join("v2.json"));
+    std::fs::write(&p1, serde_json::to_vec(&v1).unwrap()).unwrap();
+    std::fs::write(&p2, serde_json::to_vec(&v2).unwrap()).unwrap();
+    let out = finscope().arg("diff").arg(&p1).arg(&p2).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = finscope()
+        .args(["check", "--max-fin-ratio", "1"])
+        .arg(&p1)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A version 3 report is refused, naming the version.
+    v1["schema_version"] = 3.into();
+    std::fs::write(&p1, serde_json::to_vec(&v1).unwrap()).unwrap();
+    let out = finscope().arg("diff").arg(&p1).arg(&p2).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("schema version 3"));
+}

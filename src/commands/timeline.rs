@@ -2,6 +2,7 @@
 
 use super::{EXIT_CORRUPT, Error, build_report, damaged, run_analysis, write_json};
 use crate::cli::TimelineArgs;
+use crate::report::TimelineDocument;
 use crate::report::render::timeline as render;
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -27,9 +28,13 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     if t.json {
-        write_json(&mut out, &doc.timeline)?;
+        let d = TimelineDocument {
+            timeline: &doc.timeline,
+            diagnosis: &doc.diagnosis,
+        };
+        write_json(&mut out, &d)?;
     } else {
-        render::render_text(&doc.timeline, &mut out)?;
+        render::render_text(&doc.timeline, &doc.diagnosis, &mut out)?;
     }
     out.flush()?;
     Ok(if damaged(analysis) {

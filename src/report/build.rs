@@ -151,9 +151,8 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         .take(o.top)
         .map(|(addr, ps)| Peer::of(addr.to_string(), ps))
         .collect();
-    let mut tl = timeline::build(&s.timeline, p, &o.limits);
+    let tl = timeline::build(&s.timeline, p, &o.limits);
     let findings = diagnosis::diagnose(s, &tl, &o.limits);
-    tl.diagnosis = findings.clone();
     let first = p.first_ts.map(|t| t / 1_000);
     let last = p.last_ts.map(|t| t / 1_000);
     Report {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of the JSON document. Bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -324,7 +324,15 @@ pub struct TimelineReport {
     /// Connections still in a non-final state at the capture's end.
     pub open_at_end: u64,
     pub limits: LimitsReport,
-    pub diagnosis: Vec<Finding>,
+}
+
+/// What `finscope timeline --json` prints: the timeline and the diagnosis
+/// (in the analyze document the diagnosis is the top-level `diagnosis`).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TimelineDocument<'a> {
+    #[serde(flatten)]
+    pub timeline: &'a TimelineReport,
+    pub diagnosis: &'a [Finding],
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -200,6 +200,5 @@ fn empty(bucket_us: u64, lim: &Limits) -> TimelineReport {
         close_began_before_capture: 0,
         open_at_end: 0,
         limits: LimitsReport::default(),
-        diagnosis: Vec::new(),
     }
 }

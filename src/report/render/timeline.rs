@@ -95,7 +95,7 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
 }
 
 /// The text of `finscope timeline`: chart, peaks, limits, diagnosis.
-pub fn render_text(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
+pub fn render_text(r: &TimelineReport, d: &[Finding], w: &mut impl Write) -> io::Result<()> {
     writeln!(
         w,
         "LOCAL SOCKET STATES OVER TIME (reconstructed from the capture)"
@@ -103,7 +103,7 @@ pub fn render_text(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
     render_chart(r, w)?;
     writeln!(w)?;
     render_peaks(r, w)?;
-    render_diagnosis(&r.diagnosis, w)
+    render_diagnosis(d, w)
 }
 
 /// Peaks, limit crossings and the what-if, as text.
