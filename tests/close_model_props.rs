@@ -18,7 +18,7 @@ use finscope::decode::Segment;
 use finscope::decode::flags::{ACK, FIN, PSH, RST, SYN};
 use finscope::decode::seq::SeqNum;
 use finscope::flow::conn::{Conn, NOUTCOMES, Outcome, Timers};
-use finscope::flow::key::{FlowKey, symmetric_hash};
+use finscope::flow::key::{FlowKey, Side, symmetric_hash};
 use finscope::flow::state::{Event, MAX_TRANSITIONS, Machine, Step, TcpState, next};
 use finscope::flow::table::Retired;
 use finscope::flow::{FlowConfig, Shard};
@@ -316,7 +316,7 @@ fn check_shard(shard: &Shard<ShardMetrics>) -> Result<(), TestCaseError> {
 
     for r in ret {
         let c = &r.conn;
-        for side in 0..2 {
+        for side in Side::BOTH {
             // 2. Intervals: non-empty, in order, disjoint, series states.
             for open in [r.open, !r.open] {
                 let iv = c.intervals(side, r.end_ts, open);
@@ -587,7 +587,7 @@ fn generator_reaches_most_outcomes() {
 fn sent_by<'a>(
     segs: &'a [Segment],
     r: &'a Retired,
-    side: usize,
+    side: Side,
 ) -> impl Iterator<Item = &'a Segment> {
     let c = &r.conn;
     segs.iter().filter(move |s| {
@@ -675,7 +675,7 @@ proptest! {
         for r in retired(&shard) {
             let c = &r.conn;
             if c.outcome() == Outcome::FinUnacked {
-                prop_assert!(c.fin_unacked(0) || c.fin_unacked(1), "{:?}", c);
+                prop_assert!(c.fin_unacked(Side::A) || c.fin_unacked(Side::B), "{:?}", c);
             }
         }
     }
@@ -687,7 +687,7 @@ proptest! {
         let segs = segments(pairs, base, &ops);
         let shard = run_one(&segs);
         for r in retired(&shard) {
-            for side in 0..2 {
+            for side in Side::BOTH {
                 let e = &r.conn.ep[side];
                 let Some(k) = e.killed_at.filter(|_| e.state() == TcpState::Killed) else {
                     continue;
@@ -729,7 +729,12 @@ fn retract_after_overflow_repro() {
     }
     assert_eq!(c.kills_retracted, 1);
     // Was SYN-SENT then ESTABLISHED before the fix (the overwritten slot).
-    assert_eq!(c.ep[0].state(), TcpState::FinWait1, "{:?}", c.ep[0].machine);
+    assert_eq!(
+        c.ep[Side::A].state(),
+        TcpState::FinWait1,
+        "{:?}",
+        c.ep[Side::A].machine
+    );
 }
 
 /// The client's handshake is reset and retried with the same ISN: the
@@ -747,8 +752,8 @@ fn fin_unacked_outcome_repro() {
     let c = one_conn(&s, 4);
     // The retry reopens the server: its FIN counts, and is unACKed.
     assert_eq!(c.outcome(), Outcome::FinUnacked);
-    assert_eq!(c.ep[1].state(), TcpState::FinWait1);
-    assert!(c.fin_unacked(1), "{c:?}");
+    assert_eq!(c.ep[Side::B].state(), TcpState::FinWait1);
+    assert!(c.fin_unacked(Side::B), "{c:?}");
 }
 
 /// An orphan's FIN copies stop, it is inferred killed at 0.81 s; its ACK at
@@ -769,10 +774,10 @@ fn revived_kill_repro() {
     let c = one_conn(&s, 3_000);
     // Was Killed at 0.81 s again before the fix (the old schedule).
     assert_ne!(
-        c.ep[0].state(),
+        c.ep[Side::A].state(),
         TcpState::Killed,
         "killed at {:?} but sent at 2 s: {:?}",
-        c.ep[0].killed_at,
-        c.ep[0].machine
+        c.ep[Side::A].killed_at,
+        c.ep[Side::A].machine
     );
 }

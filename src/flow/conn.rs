@@ -20,7 +20,7 @@
 //! - An ACK once seen stays seen; an ACK that reaches an endpoint after its
 //!   socket is gone (reset, killed) is not an ACK of its FIN.
 
-use super::key::{FlowKey, Side};
+use super::key::{FlowKey, PerSide, Side};
 pub use super::state::DUPLICATE_WINDOW_NS;
 use super::state::{Backoff, Event, Machine, RTO_MAX_NS, RTO_MIN_NS, TIMEOUT_INIT_NS, TcpState};
 use crate::decode::seq::SeqNum;
@@ -239,8 +239,8 @@ pub struct Conn {
     pub first_frame: u64,
     pub last_frame: u64,
     /// Client side (0 or 1), when a handshake decided it.
-    pub client: Option<(u8, SidesBy)>,
-    pub ep: [EndpointState; 2],
+    pub client: Option<(Side, SidesBy)>,
+    pub ep: PerSide<EndpointState>,
     /// Side that sent the first FIN.
     pub first_fin: Option<Side>,
     /// The second FIN was sent before the first was ACKed.
@@ -263,7 +263,7 @@ pub struct Conn {
 
 /// The peer side.
 fn other(side: Side) -> Side {
-    1 - side
+    side.other()
 }
 
 impl Conn {
@@ -275,7 +275,7 @@ impl Conn {
             first_frame: seg.frame,
             last_frame: seg.frame,
             client: None,
-            ep: [EndpointState::default(); 2],
+            ep: PerSide::default(),
             first_fin: None,
             crossed: false,
             rst_ts: None,
@@ -304,7 +304,7 @@ impl Conn {
 
     /// When the close is final (both FINs ACKed, or reset): the time of that.
     pub fn closed_at(&self) -> Option<u64> {
-        if let (Some(a), Some(b)) = (self.ep[0].fin_acked_ts, self.ep[1].fin_acked_ts) {
+        if let (Some(a), Some(b)) = (self.ep[Side::A].fin_acked_ts, self.ep[Side::B].fin_acked_ts) {
             return Some(a.max(b));
         }
         if self.rst_ts.is_some() {
@@ -491,10 +491,10 @@ impl Conn {
         }
         if !synack {
             if !matches!(self.client, Some((_, SidesBy::Syn))) {
-                self.client = Some((side as u8, SidesBy::Syn));
+                self.client = Some((side, SidesBy::Syn));
             }
         } else if self.client.is_none() {
-            self.client = Some((other(side) as u8, SidesBy::SynAck));
+            self.client = Some((other(side), SidesBy::SynAck));
         }
         let event = match (synack, retry) {
             (false, false) => Event::SendSyn,
@@ -691,23 +691,23 @@ impl Conn {
     /// Client side and how it was decided; by port when no handshake was seen.
     pub fn client_side(&self) -> (Side, SidesBy) {
         if let Some((c, by)) = self.client {
-            return (usize::from(c), by);
+            return (c, by);
         }
         let (pa, pb) = (self.key.a.1, self.key.b.1);
         // The server is the well-known port, else the lower port.
         let server = match (pa < 1024, pb < 1024) {
-            (true, false) => 0,
-            (false, true) => 1,
-            _ if pa <= pb => 0,
-            _ => 1,
+            (true, false) => Side::A,
+            (false, true) => Side::B,
+            _ if pa <= pb => Side::A,
+            _ => Side::B,
         };
-        (1 - server, SidesBy::Port)
+        (server.other(), SidesBy::Port)
     }
 
     /// Only one direction was captured: one endpoint sent segments with the
     /// ACK flag (so it received something), the other sent nothing.
     pub fn one_sided(&self) -> bool {
-        let [a, b] = &self.ep;
+        let [a, b] = &self.ep.0;
         (a.segments > 0 && b.segments == 0 && a.sent_ack)
             || (b.segments > 0 && a.segments == 0 && b.sent_ack)
     }
@@ -795,7 +795,7 @@ impl Conn {
                 Outcome::Reset
             };
         }
-        let [a, b] = &self.ep;
+        let [a, b] = &self.ep.0;
         match (a.fin_ts.is_some(), b.fin_ts.is_some()) {
             (false, false) => Outcome::Open,
             (true, true) => {
@@ -1124,7 +1124,7 @@ mod tests {
         let cl = c.client_side().0;
         // Next copy due at 3 + 4 s: gone then.
         assert_eq!(states(&c, cl, 20_000), vec![(TcpState::SynSent, 0, 7000)]);
-        assert_eq!(states(&c, 1 - cl, 20_000), vec![]);
+        assert_eq!(states(&c, cl.other(), 20_000), vec![]);
         // SYN answered by RST.
         let c = run(&[
             seg(true, 0, SYN, 100, 0, 0),
@@ -1141,7 +1141,7 @@ mod tests {
         );
         assert_eq!(c.outcome(), Outcome::Unanswered);
         assert_eq!(
-            states(&c, 1 - cl, 10_000),
+            states(&c, cl.other(), 10_000),
             vec![(TcpState::SynReceived, 1, 1001)]
         );
     }
@@ -1279,6 +1279,6 @@ mod tests {
         s.push(seg(true, 11, RST | ACK, 101, 501, 0));
         let c = run(&s);
         assert_eq!(c.outcome(), Outcome::ResetAfterFin);
-        assert!(!c.fin_unacked(0) && !c.fin_unacked(1));
+        assert!(!c.fin_unacked(Side::A) && !c.fin_unacked(Side::B));
     }
 }

@@ -20,8 +20,74 @@ pub struct FlowKey {
     pub vlan: u32,
 }
 
-/// Index of an endpoint in a [`FlowKey`]: 0 is `a`, 1 is `b`.
-pub type Side = usize;
+/// One endpoint of a [`FlowKey`]: `A` is its lower endpoint `a`, `B` is
+/// `b`. Per-endpoint figures live in a [`PerSide`], indexed by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub const BOTH: [Side; 2] = [Side::A, Side::B];
+
+    /// The other endpoint.
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+}
+
+/// One value per endpoint, indexed by [`Side`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PerSide<T>(pub [T; 2]);
+
+impl<T> PerSide<T> {
+    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.0.iter()
+    }
+
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, T> {
+        self.0.iter_mut()
+    }
+}
+
+impl<T> std::ops::Index<Side> for PerSide<T> {
+    type Output = T;
+    fn index(&self, s: Side) -> &T {
+        match s {
+            Side::A => &self.0[0],
+            Side::B => &self.0[1],
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<Side> for PerSide<T> {
+    fn index_mut(&mut self, s: Side) -> &mut T {
+        match s {
+            Side::A => &mut self.0[0],
+            Side::B => &mut self.0[1],
+        }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a PerSide<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a mut PerSide<T> {
+    type Item = &'a mut T;
+    type IntoIter = std::slice::IterMut<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter_mut()
+    }
+}
 
 impl FlowKey {
     /// The key of a segment and the side that sent it.
@@ -35,7 +101,7 @@ impl FlowKey {
                     b: d,
                     vlan: seg.vlan,
                 },
-                0,
+                Side::A,
             )
         } else {
             (
@@ -44,13 +110,16 @@ impl FlowKey {
                     b: s,
                     vlan: seg.vlan,
                 },
-                1,
+                Side::B,
             )
         }
     }
 
     pub fn endpoint(&self, side: Side) -> Endpoint {
-        if side == 0 { self.a } else { self.b }
+        match side {
+            Side::A => self.a,
+            Side::B => self.b,
+        }
     }
 }
 

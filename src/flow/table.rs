@@ -58,9 +58,9 @@ impl FlowConfig {
             return client;
         }
         let is_local = |s: Side| self.local.iter().any(|n| n.contains(c.key.endpoint(s).0));
-        match (is_local(0), is_local(1)) {
-            (true, false) => 0,
-            (false, true) => 1,
+        match (is_local(Side::A), is_local(Side::B)) {
+            (true, false) => Side::A,
+            (false, true) => Side::B,
             _ => client,
         }
     }

@@ -118,7 +118,7 @@ impl PortGroups {
             self.scratch = Summary::default();
         }
         self.folded += 1;
-        let (ip, port) = r.conn.key.endpoint(1 - r.local);
+        let (ip, port) = r.conn.key.endpoint(r.local.other());
         self.scratch.peers.clear();
         self.scratch.add_conn(&r.conn, r.local, r.end_ts, r.open);
         let pair = self.pairs.entry((port, ip)).or_default();

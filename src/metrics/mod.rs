@@ -266,7 +266,7 @@ impl KernelEvidence {
     }
 
     /// Takes what the local side `local` of `c` shows.
-    fn add(&mut self, c: &Conn, local: usize) {
+    fn add(&mut self, c: &Conn, local: Side) {
         let l = &c.ep[local];
         if l.fin_first_rto_us > 0 && l.fin_rtx_fast == 0 {
             self.first_rto_us.record(u64::from(l.fin_first_rto_us));
@@ -429,7 +429,7 @@ impl Summary {
     /// Everything is read from the close model: outcome, latencies, unACKed
     /// FINs, states.
     pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64, open: bool) {
-        let remote = 1 - local;
+        let remote = local.other();
         let (_, by) = c.client_side();
         let outcome = c.outcome();
         let one_sided = outcome == Outcome::OneSided;

@@ -37,7 +37,7 @@ impl Worst {
     pub fn wireshark_filter(&self) -> String {
         let (l, r) = (
             self.key.endpoint(self.local),
-            self.key.endpoint(1 - self.local),
+            self.key.endpoint(self.local.other()),
         );
         let f = if l.0.is_ipv4() {
             "ip.addr"

@@ -374,7 +374,7 @@ mod tests {
         );
         // Seen from the server, whose FIN left before ours arrived: it never
         // was in CLOSE-WAIT; its own FIN is never ACKed here.
-        let server = states(&c, 1 - local, 20, true);
+        let server = states(&c, local.other(), 20, true);
         assert_eq!(server[..2], [(SynReceived, 1, 2), (Established, 2, 12)]);
         assert_eq!((server[2].0, server[2].1), (Closing, 12));
         assert_eq!(server.len(), 3);

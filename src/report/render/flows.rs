@@ -66,7 +66,7 @@ impl<'a> FlowRecord<'a> {
     pub fn columns(&self) -> Vec<(&'static str, Value)> {
         let c = self.conn();
         let local: Side = self.r.local;
-        let remote = 1 - local;
+        let remote = local.other();
         let (l, r) = (&c.ep[local], &c.ep[remote]);
         let (la, ra) = (c.key.endpoint(local), c.key.endpoint(remote));
         let (client, by) = c.client_side();
@@ -291,7 +291,7 @@ pub fn column_names() -> Vec<&'static str> {
     };
     let r = Retired {
         conn: Conn::new(FlowKey::of(&seg).0, &seg),
-        local: 0,
+        local: crate::flow::key::Side::A,
         end_ts: 0,
         open: false,
         clock: 0,
