@@ -36,11 +36,22 @@ fn bar_chart(w: &mut impl Write, title: &str, s: &LatencyStats) -> io::Result<()
     Ok(())
 }
 
-/// Renders the text report.
+/// Renders the text report: one section after the other.
 pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
-    let p = &r.packets;
     writeln!(w, "finscope {} - TCP teardown report", r.finscope_version)?;
     writeln!(w)?;
+    render_capture(r, w)?;
+    render_teardown(r, w)?;
+    render_connections(r, w)?;
+    render_tunables(r, w)?;
+    render_latency(r, w)?;
+    render_peers(r, w)?;
+    render_states(r, w)
+}
+
+/// CAPTURE: files, link types, time span, frames, warnings.
+fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    let p = &r.packets;
     writeln!(w, "CAPTURE")?;
     for f in &r.capture.files {
         writeln!(
@@ -111,7 +122,12 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
         )?;
     }
     writeln!(w)?;
+    Ok(())
+}
 
+/// TEARDOWN SHARE: FIN ratio and FIN retransmissions.
+fn render_teardown(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    let p = &r.packets;
     writeln!(w, "TEARDOWN SHARE")?;
     writeln!(
         w,
@@ -144,7 +160,11 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
         )?;
     }
     writeln!(w)?;
+    Ok(())
+}
 
+/// CONNECTIONS: outcomes by who closed first, unACKed FINs.
+fn render_connections(r: &Report, w: &mut impl Write) -> io::Result<()> {
     let c = &r.connections;
     writeln!(
         w,
@@ -186,8 +206,11 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
         )?;
     }
     writeln!(w)?;
-    render_tunables(r, w)?;
+    Ok(())
+}
 
+/// CLOSE LATENCY: percentiles and log-scale bar charts.
+fn render_latency(r: &Report, w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "CLOSE LATENCY")?;
     writeln!(
         w,
@@ -217,7 +240,11 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
         }
     }
     writeln!(w)?;
+    Ok(())
+}
 
+/// WORST REMOTE PEERS.
+fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
     writeln!(
         w,
         "WORST REMOTE PEERS  (top {} of {}, ranked by {})",
@@ -279,6 +306,11 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
         }
     }
     writeln!(w)?;
+    Ok(())
+}
+
+/// LOCAL SOCKET STATES and the DIAGNOSIS.
+fn render_states(r: &Report, w: &mut impl Write) -> io::Result<()> {
     writeln!(
         w,
         "LOCAL SOCKET STATES  (reconstructed; `finscope timeline` draws them over time)"
