@@ -152,7 +152,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         .map(|(addr, ps)| Peer::of(addr.to_string(), ps))
         .collect();
     let tl = timeline::build(&s.timeline, p, &o.limits);
-    let findings = diagnosis::diagnose(s, &tl, &o.limits);
+    let findings = diagnosis::diagnose(s, &tl);
     let first = p.first_ts.map(|t| t / 1_000);
     let last = p.last_ts.map(|t| t / 1_000);
     Report {

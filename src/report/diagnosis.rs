@@ -4,7 +4,6 @@
 
 use super::format::{dur, thousands, utc};
 use super::schema::{Crossing, Finding, TimelineReport};
-use super::timeline::Limits;
 use crate::metrics::Summary;
 
 fn pct(a: u64, b: u64) -> f64 {
@@ -52,8 +51,27 @@ const MIN_STATE_TIME_US: u64 = 1_000_000;
 /// further is not advice worth giving (the default is 0, i.e. 8).
 const LOW_ORPHAN_RETRIES: u32 = 3;
 
-/// Derives the findings.
-pub fn diagnose(s: &Summary, tl: &TimelineReport, lim: &Limits) -> Vec<Finding> {
+/// What every rule looks at: the summary, the timeline, and figures
+/// derived from them once.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    s: &'a Summary,
+    tl: &'a TimelineReport,
+    /// Local orphans inferred killed.
+    killed: u64,
+    /// Inferred tcp_orphan_retries and the kills consistent with it.
+    inferred: Option<(u32, u64)>,
+    /// The host already runs tcp_orphan_retries low.
+    runs_low: bool,
+    /// State time summed over sockets, us.
+    fw1: u64,
+    fw2: u64,
+    orphan_time: u64,
+    closing_time: u64,
+}
+
+/// Derives the findings: every rule in docs/diagnosis.md, in order.
+pub fn diagnose(s: &Summary, tl: &TimelineReport) -> Vec<Finding> {
     let mut out = Vec::new();
     if s.is_one_sided() {
         // Nothing about ACKs, kills or close states can be concluded.
@@ -79,230 +97,310 @@ pub fn diagnose(s: &Summary, tl: &TimelineReport, lim: &Limits) -> Vec<Finding> 
     let orphan_time = fw1 + closing + last_ack;
     let closing_time = orphan_time + fw2;
 
-    // 1. FIN-WAIT-1 dominates orphan time: peers do not ACK our FINs.
-    if fw1 >= MIN_STATE_TIME_US && fw1 * 2 >= orphan_time.max(1) {
-        let mut peers: Vec<(&std::net::IpAddr, u128)> = s
-            .peers
-            .iter()
-            .filter(|(_, p)| p.fin_wait_1_ns > 0)
-            .map(|(a, p)| (a, p.fin_wait_1_ns))
-            .collect();
-        peers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let total: u128 = peers.iter().map(|p| p.1).sum::<u128>().max(1);
-        let top: Vec<_> = peers.iter().take(5).collect();
-        let top_sum: u128 = top.iter().map(|p| p.1).sum();
-        let names: Vec<String> = top
-            .iter()
-            .map(|(a, ns)| format!("{a} ({})", dur((*ns / 1_000) as u64)))
-            .collect();
-        let (pk, pt) = peak(tl, "fin_wait_1");
-        let fa = &s.latency[crate::metrics::FIN_ACK][crate::metrics::LOCAL_FIRST];
-        let mut evidence = vec![
-            format!(
-                "FIN-WAIT-1 is {:.0}% of orphan-time ({} of {} summed over sockets); peak {} sockets at {} UTC",
-                pct(fw1, orphan_time),
-                dur(fw1),
-                dur(orphan_time),
-                thousands(pk.max(0) as u64),
-                utc(pt)
-            ),
-            format!(
-                "{:.0}% of FIN-WAIT-1 time is spent waiting on {} peer(s): {}",
-                (top_sum * 100 / total) as f64,
-                top.len(),
-                names.join(", ")
-            ),
-            format!(
-                "local FINs retransmitted {} time(s); local-first FIN->ACK p99 {}, max {}; {} FIN(s) never ACKed",
-                thousands(s.fin_rtx.local_to_remote),
-                fa.quantile(0.99).map_or("-".into(), dur),
-                fa.max().map_or("-".into(), dur),
-                thousands(s.unacked_fin_age.count())
-            ),
-        ];
-        if let (true, Some((v, n))) = (runs_low, inferred) {
-            evidence.push(format!(
-                "the host already kills orphans after few retransmissions: tcp_orphan_retries={v} inferred from {} killed orphan(s) ({} consistent)",
-                thousands(killed),
-                thousands(n)
-            ));
-        }
-        if let Some(x) = &tl.limits.orphan_retries {
-            evidence.push(format!(
-                "with tcp_orphan_retries={} the FIN-WAIT-1 peak would drop from {} to {} ({} orphans killed)",
-                x.retries, x.fin_wait_1_peak, x.fin_wait_1_peak_limited, x.orphans_killed
-            ));
-        }
-        let (finding, tunables) = if runs_low {
-            (
-                "Local sockets sit in FIN-WAIT-1 waiting for peers to ACK their FINs. The host already runs tcp_orphan_retries low (its orphans are killed after a few retransmissions), so lowering it further will not help; what is left is tcp_max_orphans (how many may wait), the peers that do not ACK (see the worst peers), and the application (fewer, longer-lived connections). tcp_fin_timeout bounds only FIN-WAIT-2 and will not help either.",
-                vec!["net.ipv4.tcp_max_orphans".to_string()],
-            )
-        } else {
-            (
-                "Local sockets sit in FIN-WAIT-1 waiting for peers to ACK their FINs. tcp_orphan_retries bounds how long an orphan's FIN is retransmitted (and tcp_max_orphans how many may wait); tcp_fin_timeout bounds only FIN-WAIT-2 and will not help.",
-                vec![
-                    "net.ipv4.tcp_orphan_retries".to_string(),
-                    "net.ipv4.tcp_max_orphans".to_string(),
-                ],
-            )
-        };
-        out.push(Finding {
-            id: "fin_wait_1_dominates".into(),
-            finding: finding.into(),
-            evidence,
-            tunables,
-        });
-    }
+    let cx = Ctx {
+        s,
+        tl,
+        killed,
+        inferred,
+        runs_low,
+        fw1,
+        fw2,
+        orphan_time,
+        closing_time,
+    };
+    let rules: [fn(&Ctx) -> Option<Finding>; 9] = [
+        fin_wait_1_dominates,
+        orphans_killed,
+        fin_timeout_shorter,
+        fin_wait_2_dominates,
+        max_orphans_crossed,
+        max_tw_buckets_crossed,
+        close_wait_buildup,
+        fin_retransmissions,
+        teardown_heavy,
+    ];
+    out.extend(rules.iter().filter_map(|rule| rule(&cx)));
+    out
+}
 
-    // 1b. Orphans killed silently by the kernel.
-    if killed > 0 {
-        let mut evidence = vec![format!(
-            "{} local socket(s) stopped retransmitting their FIN before it was ACKed and sent nothing when the next copy was due; {} of them later answered the peer with a bare RST (no socket)",
+/// FIN-WAIT-1 dominates orphan time: peers do not ACK our FINs.
+fn fin_wait_1_dominates(cx: &Ctx) -> Option<Finding> {
+    let Ctx {
+        s,
+        tl,
+        killed,
+        inferred,
+        runs_low,
+        fw1,
+        orphan_time,
+        ..
+    } = *cx;
+
+    if !(fw1 >= MIN_STATE_TIME_US && fw1 * 2 >= orphan_time.max(1)) {
+        return None;
+    }
+    let mut peers: Vec<(&std::net::IpAddr, u128)> = s
+        .peers
+        .iter()
+        .filter(|(_, p)| p.fin_wait_1_ns > 0)
+        .map(|(a, p)| (a, p.fin_wait_1_ns))
+        .collect();
+    peers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let total: u128 = peers.iter().map(|p| p.1).sum::<u128>().max(1);
+    let top: Vec<_> = peers.iter().take(5).collect();
+    let top_sum: u128 = top.iter().map(|p| p.1).sum();
+    let names: Vec<String> = top
+        .iter()
+        .map(|(a, ns)| format!("{a} ({})", dur((*ns / 1_000) as u64)))
+        .collect();
+    let (pk, pt) = peak(tl, "fin_wait_1");
+    let fa = &s.latency[crate::metrics::FIN_ACK][crate::metrics::LOCAL_FIRST];
+    let mut evidence = vec![
+        format!(
+            "FIN-WAIT-1 is {:.0}% of orphan-time ({} of {} summed over sockets); peak {} sockets at {} UTC",
+            pct(fw1, orphan_time),
+            dur(fw1),
+            dur(orphan_time),
+            thousands(pk.max(0) as u64),
+            utc(pt)
+        ),
+        format!(
+            "{:.0}% of FIN-WAIT-1 time is spent waiting on {} peer(s): {}",
+            (top_sum * 100 / total) as f64,
+            top.len(),
+            names.join(", ")
+        ),
+        format!(
+            "local FINs retransmitted {} time(s); local-first FIN->ACK p99 {}, max {}; {} FIN(s) never ACKed",
+            thousands(s.fin_rtx.local_to_remote),
+            fa.quantile(0.99).map_or("-".into(), dur),
+            fa.max().map_or("-".into(), dur),
+            thousands(s.unacked_fin_age.count())
+        ),
+    ];
+    if let (true, Some((v, n))) = (runs_low, inferred) {
+        evidence.push(format!(
+            "the host already kills orphans after few retransmissions: tcp_orphan_retries={v} inferred from {} killed orphan(s) ({} consistent)",
             thousands(killed),
-            thousands(s.kernel.kills_confirmed)
-        )];
-        if let Some((v, n)) = inferred {
-            evidence.push(format!(
-                "their retransmission schedules are consistent with tcp_orphan_retries={v} ({} of {})",
-                thousands(n),
-                thousands(killed)
-            ));
-        }
-        let value = inferred.map_or("a low value".to_string(), |(v, _)| v.to_string());
-        out.push(Finding {
-            id: "orphans_killed".into(),
-            finding: format!(
-                "The local kernel kills orphans whose FIN stays unACKed (tcp_orphan_retries = {value}, inferred): their peers never learn of the close and may keep the connection open; the socket states above end at the inferred kill. Lowering tcp_orphan_retries further only moves the kill earlier; the peers that do not ACK are the cause."
-            ),
-            evidence,
-            tunables: vec![
-                "net.ipv4.tcp_orphan_retries".into(),
-                "net.ipv4.tcp_max_orphans".into(),
-            ],
-        });
+            thousands(n)
+        ));
     }
+    if let Some(x) = &tl.limits.orphan_retries {
+        evidence.push(format!(
+            "with tcp_orphan_retries={} the FIN-WAIT-1 peak would drop from {} to {} ({} orphans killed)",
+            x.retries, x.fin_wait_1_peak, x.fin_wait_1_peak_limited, x.orphans_killed
+        ));
+    }
+    let (finding, tunables) = if runs_low {
+        (
+            "Local sockets sit in FIN-WAIT-1 waiting for peers to ACK their FINs. The host already runs tcp_orphan_retries low (its orphans are killed after a few retransmissions), so lowering it further will not help; what is left is tcp_max_orphans (how many may wait), the peers that do not ACK (see the worst peers), and the application (fewer, longer-lived connections). tcp_fin_timeout bounds only FIN-WAIT-2 and will not help either.",
+            vec!["net.ipv4.tcp_max_orphans".to_string()],
+        )
+    } else {
+        (
+            "Local sockets sit in FIN-WAIT-1 waiting for peers to ACK their FINs. tcp_orphan_retries bounds how long an orphan's FIN is retransmitted (and tcp_max_orphans how many may wait); tcp_fin_timeout bounds only FIN-WAIT-2 and will not help.",
+            vec![
+                "net.ipv4.tcp_orphan_retries".to_string(),
+                "net.ipv4.tcp_max_orphans".to_string(),
+            ],
+        )
+    };
+    Some(Finding {
+        id: "fin_wait_1_dominates".into(),
+        finding: finding.into(),
+        evidence,
+        tunables,
+    })
+}
 
-    // 1c. FIN-WAIT-2 sockets gone sooner than the model's tcp_fin_timeout.
+/// Orphans killed silently by the kernel.
+fn orphans_killed(cx: &Ctx) -> Option<Finding> {
+    let Ctx {
+        s,
+        killed,
+        inferred,
+        ..
+    } = *cx;
+
+    if killed == 0 {
+        return None;
+    }
+    let mut evidence = vec![format!(
+        "{} local socket(s) stopped retransmitting their FIN before it was ACKed and sent nothing when the next copy was due; {} of them later answered the peer with a bare RST (no socket)",
+        thousands(killed),
+        thousands(s.kernel.kills_confirmed)
+    )];
+    if let Some((v, n)) = inferred {
+        evidence.push(format!(
+            "their retransmission schedules are consistent with tcp_orphan_retries={v} ({} of {})",
+            thousands(n),
+            thousands(killed)
+        ));
+    }
+    let value = inferred.map_or("a low value".to_string(), |(v, _)| v.to_string());
+    Some(Finding {
+        id: "orphans_killed".into(),
+        finding: format!(
+            "The local kernel kills orphans whose FIN stays unACKed (tcp_orphan_retries = {value}, inferred): their peers never learn of the close and may keep the connection open; the socket states above end at the inferred kill. Lowering tcp_orphan_retries further only moves the kill earlier; the peers that do not ACK are the cause."
+        ),
+        evidence,
+        tunables: vec![
+            "net.ipv4.tcp_orphan_retries".into(),
+            "net.ipv4.tcp_max_orphans".into(),
+        ],
+    })
+}
+
+/// FIN-WAIT-2 sockets gone sooner than the model's tcp_fin_timeout.
+fn fin_timeout_shorter(cx: &Ctx) -> Option<Finding> {
+    let Ctx { s, .. } = *cx;
     let fin_timeout_s = tl_fin_timeout_s(s);
-    if let Some(gone_us) = s.kernel.fin_wait_2_gone_min_us
-        && (gone_us as f64 / 1e6) < fin_timeout_s
-    {
-        out.push(Finding {
-            id: "fin_timeout_shorter".into(),
-            finding: format!(
-                "Local FIN-WAIT-2 sockets were gone after at most {} (the host answered the peer's late FIN with a bare RST): the host runs tcp_fin_timeout below the {fin_timeout_s} s assumed here. Run again with --fin-timeout set to it for exact FIN-WAIT-2 and TIME-WAIT counts.",
-                dur(gone_us)
-            ),
-            evidence: vec![format!(
-                "{} FIN-WAIT-2 socket(s) answered the peer's FIN with a bare RST; the shortest after {} in FIN-WAIT-2",
-                thousands(s.kernel.fin_wait_2_gone),
-                dur(gone_us)
-            )],
-            tunables: vec!["net.ipv4.tcp_fin_timeout".into()],
-        });
-    }
+    let gone_us = s
+        .kernel
+        .fin_wait_2_gone_min_us
+        .filter(|g| (*g as f64 / 1e6) < fin_timeout_s)?;
+    Some(Finding {
+        id: "fin_timeout_shorter".into(),
+        finding: format!(
+            "Local FIN-WAIT-2 sockets were gone after at most {} (the host answered the peer's late FIN with a bare RST): the host runs tcp_fin_timeout below the {fin_timeout_s} s assumed here. Run again with --fin-timeout set to it for exact FIN-WAIT-2 and TIME-WAIT counts.",
+            dur(gone_us)
+        ),
+        evidence: vec![format!(
+            "{} FIN-WAIT-2 socket(s) answered the peer's FIN with a bare RST; the shortest after {} in FIN-WAIT-2",
+            thousands(s.kernel.fin_wait_2_gone),
+            dur(gone_us)
+        )],
+        tunables: vec!["net.ipv4.tcp_fin_timeout".into()],
+    })
+}
 
-    // 2. FIN-WAIT-2 dominates the closing states: peers ACK but do not close.
-    if fw2 >= MIN_STATE_TIME_US && fw2 * 2 >= closing_time.max(1) {
-        let (pk, pt) = peak(tl, "fin_wait_2");
-        out.push(Finding {
-            id: "fin_wait_2_dominates".into(),
-            finding: "Peers ACK our FINs but do not close their side: sockets wait in FIN-WAIT-2. For orphans this is bounded by tcp_fin_timeout (Linux turns them into timewait sockets, counted as tw).".into(),
-            evidence: vec![format!(
-                "FIN-WAIT-2 is {:.0}% of the time in closing states ({}); peak {} at {} UTC",
-                pct(fw2, closing_time),
-                dur(fw2),
-                pk,
-                utc(pt)
-            )],
-            tunables: vec!["net.ipv4.tcp_fin_timeout".into()],
-        });
-    }
+/// FIN-WAIT-2 dominates the closing states: peers ACK but do not close.
+fn fin_wait_2_dominates(cx: &Ctx) -> Option<Finding> {
+    let Ctx {
+        tl,
+        fw2,
+        closing_time,
+        ..
+    } = *cx;
 
-    // 3. Orphan estimate over tcp_max_orphans.
-    if let Some(c) = crossed(&tl.limits.max_orphans) {
-        out.push(Finding {
-            id: "max_orphans_crossed".into(),
-            finding: format!(
-                "The orphan estimate crosses tcp_max_orphans={}: the kernel would log \"too many orphaned sockets\" and reset orphans (TcpExtTCPAbortOnMemory). Raising the limit only moves the ceiling while peers keep FINs unACKed.",
-                c.limit
-            ),
-            evidence: vec![crossing_evidence(c, tl, "orphans")],
-            tunables: vec![
-                "net.ipv4.tcp_max_orphans".into(),
-                "net.ipv4.tcp_orphan_retries".into(),
-                "net.ipv4.tcp_mem".into(),
-            ],
-        });
+    if !(fw2 >= MIN_STATE_TIME_US && fw2 * 2 >= closing_time.max(1)) {
+        return None;
     }
+    let (pk, pt) = peak(tl, "fin_wait_2");
+    Some(Finding {
+        id: "fin_wait_2_dominates".into(),
+        finding: "Peers ACK our FINs but do not close their side: sockets wait in FIN-WAIT-2. For orphans this is bounded by tcp_fin_timeout (Linux turns them into timewait sockets, counted as tw).".into(),
+        evidence: vec![format!(
+            "FIN-WAIT-2 is {:.0}% of the time in closing states ({}); peak {} at {} UTC",
+            pct(fw2, closing_time),
+            dur(fw2),
+            pk,
+            utc(pt)
+        )],
+        tunables: vec!["net.ipv4.tcp_fin_timeout".into()],
+    })
+}
 
-    // 4. TIME-WAIT over tcp_max_tw_buckets.
-    if let Some(c) = crossed(&tl.limits.max_tw_buckets) {
-        out.push(Finding {
-            id: "max_tw_buckets_crossed".into(),
-            finding: format!(
-                "TIME-WAIT sockets exceed tcp_max_tw_buckets={}: the kernel destroys new ones at once (\"time wait bucket table overflow\", TcpExtTCPTimeWaitOverflow). tcp_tw_reuse only helps new outgoing connects; tcp_tw_recycle was removed in Linux 4.12.",
-                c.limit
-            ),
-            evidence: vec![crossing_evidence(c, tl, "time_wait")],
-            tunables: vec![
-                "net.ipv4.tcp_max_tw_buckets".into(),
-                "net.ipv4.tcp_tw_reuse".into(),
-            ],
-        });
-    }
+/// Orphan estimate over tcp_max_orphans.
+fn max_orphans_crossed(cx: &Ctx) -> Option<Finding> {
+    let Ctx { tl, .. } = *cx;
 
-    // 5. CLOSE-WAIT build-up: the local application does not close.
+    let c = crossed(&tl.limits.max_orphans)?;
+    Some(Finding {
+        id: "max_orphans_crossed".into(),
+        finding: format!(
+            "The orphan estimate crosses tcp_max_orphans={}: the kernel would log \"too many orphaned sockets\" and reset orphans (TcpExtTCPAbortOnMemory). Raising the limit only moves the ceiling while peers keep FINs unACKed.",
+            c.limit
+        ),
+        evidence: vec![crossing_evidence(c, tl, "orphans")],
+        tunables: vec![
+            "net.ipv4.tcp_max_orphans".into(),
+            "net.ipv4.tcp_orphan_retries".into(),
+            "net.ipv4.tcp_mem".into(),
+        ],
+    })
+}
+
+/// TIME-WAIT over tcp_max_tw_buckets.
+fn max_tw_buckets_crossed(cx: &Ctx) -> Option<Finding> {
+    let Ctx { tl, .. } = *cx;
+
+    let c = crossed(&tl.limits.max_tw_buckets)?;
+    Some(Finding {
+        id: "max_tw_buckets_crossed".into(),
+        finding: format!(
+            "TIME-WAIT sockets exceed tcp_max_tw_buckets={}: the kernel destroys new ones at once (\"time wait bucket table overflow\", TcpExtTCPTimeWaitOverflow). tcp_tw_reuse only helps new outgoing connects; tcp_tw_recycle was removed in Linux 4.12.",
+            c.limit
+        ),
+        evidence: vec![crossing_evidence(c, tl, "time_wait")],
+        tunables: vec![
+            "net.ipv4.tcp_max_tw_buckets".into(),
+            "net.ipv4.tcp_tw_reuse".into(),
+        ],
+    })
+}
+
+/// CLOSE-WAIT build-up: the local application does not close.
+fn close_wait_buildup(cx: &Ctx) -> Option<Finding> {
+    let Ctx {
+        tl, closing_time, ..
+    } = *cx;
     let (cw_peak, cw_t) = peak(tl, "close_wait");
     let cw = time(tl, "close_wait");
-    if cw_peak >= 10 && cw * 2 >= (cw + closing_time).max(1) {
-        out.push(Finding {
-            id: "close_wait_buildup".into(),
-            finding: "Peers close first and the local application does not close its sockets: they pile up in CLOSE-WAIT. No sysctl bounds CLOSE-WAIT; the application must call close().".into(),
-            evidence: vec![format!(
-                "CLOSE-WAIT peak {} at {} UTC; {} summed over sockets",
-                cw_peak,
-                utc(cw_t),
-                dur(cw)
-            )],
-            tunables: Vec::new(),
-        });
+    if !(cw_peak >= 10 && cw * 2 >= (cw + closing_time).max(1)) {
+        return None;
     }
+    Some(Finding {
+        id: "close_wait_buildup".into(),
+        finding: "Peers close first and the local application does not close its sockets: they pile up in CLOSE-WAIT. No sysctl bounds CLOSE-WAIT; the application must call close().".into(),
+        evidence: vec![format!(
+            "CLOSE-WAIT peak {} at {} UTC; {} summed over sockets",
+            cw_peak,
+            utc(cw_t),
+            dur(cw)
+        )],
+        tunables: Vec::new(),
+    })
+}
 
-    // 6. Local FINs retransmitted often.
+/// Local FINs retransmitted often.
+fn fin_retransmissions(cx: &Ctx) -> Option<Finding> {
+    let Ctx { s, .. } = *cx;
     let rtx = s.fin_rtx.local_to_remote;
-    if rtx >= 10 && pct(rtx, s.local_fins) >= 5.0 {
-        out.push(Finding {
-            id: "fin_retransmissions".into(),
-            finding: "Many local FINs are retransmitted: peers or the path lose or ignore them. Each retransmitting orphan holds memory until tcp_orphan_retries gives up.".into(),
-            evidence: vec![format!(
-                "{} FIN retransmissions for {} local FINs ({:.1}%); {} spurious (after the ACK)",
-                thousands(rtx),
-                thousands(s.local_fins),
-                pct(rtx, s.local_fins),
-                thousands(s.fin_rtx.spurious)
-            )],
-            tunables: vec!["net.ipv4.tcp_orphan_retries".into()],
-        });
+    if !(rtx >= 10 && pct(rtx, s.local_fins) >= 5.0) {
+        return None;
     }
+    Some(Finding {
+        id: "fin_retransmissions".into(),
+        finding: "Many local FINs are retransmitted: peers or the path lose or ignore them. Each retransmitting orphan holds memory until tcp_orphan_retries gives up.".into(),
+        evidence: vec![format!(
+            "{} FIN retransmissions for {} local FINs ({:.1}%); {} spurious (after the ACK)",
+            thousands(rtx),
+            thousands(s.local_fins),
+            pct(rtx, s.local_fins),
+            thousands(s.fin_rtx.spurious)
+        )],
+        tunables: vec!["net.ipv4.tcp_orphan_retries".into()],
+    })
+}
 
-    // 7. Teardown-heavy traffic.
+/// Teardown-heavy traffic.
+fn teardown_heavy(cx: &Ctx) -> Option<Finding> {
+    let Ctx { s, .. } = *cx;
     let p = &s.packets;
-    if p.tcp >= 100 && pct(p.fin, p.tcp) >= 20.0 {
-        out.push(Finding {
-            id: "teardown_heavy".into(),
-            finding: "An unusually large share of TCP segments carry FIN: connections are very short, or FINs are being retransmitted.".into(),
-            evidence: vec![format!(
-                "{} of {} TCP segments ({:.1}%) have FIN set; {} are retransmissions",
-                thousands(p.fin),
-                thousands(p.tcp),
-                pct(p.fin, p.tcp),
-                thousands(s.fin_rtx.total)
-            )],
-            tunables: Vec::new(),
-        });
+    if !(p.tcp >= 100 && pct(p.fin, p.tcp) >= 20.0) {
+        return None;
     }
-    let _ = lim;
-    out
+    Some(Finding {
+        id: "teardown_heavy".into(),
+        finding: "An unusually large share of TCP segments carry FIN: connections are very short, or FINs are being retransmitted.".into(),
+        evidence: vec![format!(
+            "{} of {} TCP segments ({:.1}%) have FIN set; {} are retransmissions",
+            thousands(p.fin),
+            thousands(p.tcp),
+            pct(p.fin, p.tcp),
+            thousands(s.fin_rtx.total)
+        )],
+        tunables: Vec::new(),
+    })
 }
