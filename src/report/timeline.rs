@@ -2,6 +2,7 @@
 //! per time bucket, their peaks, limit crossings and the orphan-retries
 //! what-if, from the merged [`Timeline`] (render/timeline.rs draws it).
 
+use super::format::ratio;
 use super::schema::{Bucket, Crossing, LimitsReport, Peak, RetriesWhatIf, TimelineReport};
 use crate::metrics::Packets;
 use crate::metrics::timeline::{
@@ -34,6 +35,128 @@ fn series_key(s: usize) -> &'static str {
     }
 }
 
+/// The bucket grid of a report: `n` buckets of `w` ns from `start` (in
+/// fine buckets of `w0`), `k` fine buckets each.
+#[derive(Clone, Copy)]
+struct Grid {
+    w0: u64,
+    k: u64,
+    w: u64,
+    start: u64,
+    n: usize,
+}
+
+impl Grid {
+    /// The coarse bucket holding fine bucket `b`, if on the grid.
+    fn index(&self, b: u64) -> Option<usize> {
+        let cb = b / self.k;
+        let first = self.start / self.k;
+        (cb >= first)
+            .then(|| (cb - first) as usize)
+            .filter(|i| *i < self.n)
+    }
+}
+
+/// The timeline re-binned onto the grid (exact for end-of-bucket counts: a
+/// delta at fine bucket i is counted from coarse bucket floor(i/k) on).
+struct Rebinned {
+    /// Deltas from before the first bucket.
+    carry: [i64; NSERIES],
+    deltas: Vec<[i64; NSERIES]>,
+    counts: Vec<[u64; 6]>,
+    /// Frames per bucket, when counted on the same fine grid.
+    frames: Option<Vec<u64>>,
+}
+
+fn rebin(t: &Timeline, p: &Packets, g: Grid) -> Rebinned {
+    let mut r = Rebinned {
+        carry: [0; NSERIES],
+        deltas: vec![[0; NSERIES]; g.n],
+        counts: vec![[0; 6]; g.n],
+        frames: (p.bucket_ns == g.w0).then(|| vec![0; g.n]),
+    };
+    let mut keys: Vec<&u64> = t.buckets.keys().collect();
+    keys.sort_unstable();
+    for b in keys {
+        let Some(d) = t.buckets.get(b) else { continue };
+        if b / g.k < g.start / g.k {
+            r.carry.iter_mut().zip(d.delta).for_each(|(c, x)| *c += x);
+            continue;
+        }
+        let Some(idx) = g.index(*b) else { continue };
+        r.deltas[idx]
+            .iter_mut()
+            .zip(d.delta)
+            .for_each(|(c, x)| *c += x);
+        r.counts[idx]
+            .iter_mut()
+            .zip(d.counts)
+            .for_each(|(c, x)| *c += x);
+    }
+    if let Some(frames) = &mut r.frames {
+        for (b, c) in &p.frames_by_bucket {
+            if let Some(i) = g.index(*b) {
+                frames[i] += c;
+            }
+        }
+    }
+    r
+}
+
+/// One bucket's row: the series `level` at its end, its counters.
+fn bucket_row(
+    t_ns: u64,
+    level: &[i64; NSERIES],
+    c: [u64; 6],
+    frames: Option<u64>,
+    lim: &Limits,
+) -> Bucket {
+    let tcp = c[C_SEGMENTS];
+    let st = |s: TcpState| level[series_index(s)];
+    let orphans = level[S_ORPHANS];
+    Bucket {
+        t_us: t_ns / 1_000,
+        established: st(TcpState::Established),
+        fin_wait_1: st(TcpState::FinWait1),
+        fin_wait_2: st(TcpState::FinWait2),
+        closing: st(TcpState::Closing),
+        time_wait: st(TcpState::TimeWait),
+        close_wait: st(TcpState::CloseWait),
+        last_ack: st(TcpState::LastAck),
+        syn_sent: st(TcpState::SynSent),
+        syn_recv: st(TcpState::SynReceived),
+        orphans,
+        frames: frames.unwrap_or(tcp),
+        tcp,
+        fin: c[C_FIN],
+        fin_retransmissions: c[C_FIN_RTX],
+        rst: c[C_RST],
+        new_connections: c[C_NEW],
+        closes: c[C_CLOSES],
+        fin_ratio: ratio(c[C_FIN], tcp),
+        fin_wait_1_limited: lim.orphan_retries.map(|_| level[S_FW1_LIMITED]),
+        orphans_limited: lim.orphan_retries.map(|_| level[S_ORPHANS_LIMITED]),
+        over_max_orphans: lim.max_orphans.is_some_and(|m| orphans > m as i64),
+        over_max_tw_buckets: lim
+            .max_tw_buckets
+            .is_some_and(|m| st(TcpState::TimeWait) > m as i64),
+    }
+}
+
+/// Counts the buckets over a limit.
+fn crossing(limit: Option<u64>, buckets: &[Bucket], over: fn(&Bucket) -> bool) -> Option<Crossing> {
+    let limit = limit?;
+    let mut c = Crossing {
+        limit,
+        ..Crossing::default()
+    };
+    for b in buckets.iter().filter(|b| over(b)) {
+        c.buckets_over += 1;
+        c.first_t_us.get_or_insert(b.t_us);
+    }
+    Some(c)
+}
+
 /// Builds the timeline report over the capture's time range.
 pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
     let w0 = t.cfg.bucket_ns.max(1);
@@ -42,110 +165,31 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
     };
     let (b_first, b_last) = (first / w0, last / w0);
     let k = (b_last - b_first + 1).div_ceil(MAX_BUCKETS).max(1);
-    let w = w0.saturating_mul(k);
-    let start = (b_first / k) * k;
-    let n = ((b_last / k) - (b_first / k) + 1) as usize;
-    // Re-bin deltas and counters by k (exact for end-of-bucket counts: a delta
-    // at fine bucket i is counted from coarse bucket floor(i/k) on).
-    let mut deltas: Vec<[i64; NSERIES]> = vec![[0; NSERIES]; n];
-    let mut counts: Vec<[u64; 6]> = vec![[0; 6]; n];
-    let mut frames: Vec<u64> = vec![0; n];
-    let mut carry = [0i64; NSERIES];
-    let mut keys: Vec<&u64> = t.buckets.keys().collect();
-    keys.sort_unstable();
-    for b in keys {
-        let Some(d) = t.buckets.get(b) else { continue };
-        let cb = b / k;
-        if cb < start / k {
-            carry.iter_mut().zip(d.delta).for_each(|(c, x)| *c += x);
-            continue;
-        }
-        let idx = (cb - start / k) as usize;
-        if idx >= n {
-            continue;
-        }
-        deltas[idx]
-            .iter_mut()
-            .zip(d.delta)
-            .for_each(|(c, x)| *c += x);
-        counts[idx]
-            .iter_mut()
-            .zip(d.counts)
-            .for_each(|(c, x)| *c += x);
-    }
-    if p.bucket_ns == w0 {
-        for (b, c) in &p.frames_by_bucket {
-            let cb = b / k;
-            if cb >= start / k && ((cb - start / k) as usize) < n {
-                frames[(cb - start / k) as usize] += c;
-            }
-        }
-    }
-    let mut level = carry;
-    let mut buckets = Vec::with_capacity(n);
+    let g = Grid {
+        w0,
+        k,
+        w: w0.saturating_mul(k),
+        start: (b_first / k) * k,
+        n: ((b_last / k) - (b_first / k) + 1) as usize,
+    };
+    let r = rebin(t, p, g);
+    let mut level = r.carry;
+    let mut buckets = Vec::with_capacity(g.n);
     let mut peaks = [(0i64, 0u64); NSERIES];
-    let mut over_orph = Crossing::default();
-    let mut over_tw = Crossing::default();
-    for i in 0..n {
-        for s in 0..NSERIES {
-            level[s] += deltas[i][s];
-        }
-        let t_ns = (start / k + i as u64).saturating_mul(w);
-        let end_us = t_ns.saturating_add(w) / 1_000;
-        for s in 0..NSERIES {
-            if level[s] > peaks[s].0 {
-                peaks[s] = (level[s], end_us);
+    for i in 0..g.n {
+        level.iter_mut().zip(r.deltas[i]).for_each(|(l, d)| *l += d);
+        let t_ns = (g.start / k + i as u64).saturating_mul(g.w);
+        let end_us = t_ns.saturating_add(g.w) / 1_000;
+        for (p, l) in peaks.iter_mut().zip(level) {
+            if l > p.0 {
+                *p = (l, end_us);
             }
         }
-        let c = counts[i];
-        let tcp = c[C_SEGMENTS];
-        let st = |s: TcpState| level[series_index(s)];
-        let orphans = level[S_ORPHANS];
-        let oo = lim.max_orphans.is_some_and(|m| orphans > m as i64);
-        let ot = lim
-            .max_tw_buckets
-            .is_some_and(|m| st(TcpState::TimeWait) > m as i64);
-        if oo {
-            over_orph.buckets_over += 1;
-            over_orph.first_t_us.get_or_insert(end_us);
-        }
-        if ot {
-            over_tw.buckets_over += 1;
-            over_tw.first_t_us.get_or_insert(end_us);
-        }
-        buckets.push(Bucket {
-            t_us: t_ns / 1_000,
-            established: st(TcpState::Established),
-            fin_wait_1: st(TcpState::FinWait1),
-            fin_wait_2: st(TcpState::FinWait2),
-            closing: st(TcpState::Closing),
-            time_wait: st(TcpState::TimeWait),
-            close_wait: st(TcpState::CloseWait),
-            last_ack: st(TcpState::LastAck),
-            syn_sent: st(TcpState::SynSent),
-            syn_recv: st(TcpState::SynReceived),
-            orphans,
-            frames: if p.bucket_ns == w0 { frames[i] } else { tcp },
-            tcp,
-            fin: c[C_FIN],
-            fin_retransmissions: c[C_FIN_RTX],
-            rst: c[C_RST],
-            new_connections: c[C_NEW],
-            closes: c[C_CLOSES],
-            fin_ratio: if tcp == 0 {
-                0.0
-            } else {
-                c[C_FIN] as f64 / tcp as f64
-            },
-            fin_wait_1_limited: lim.orphan_retries.map(|_| level[S_FW1_LIMITED]),
-            orphans_limited: lim.orphan_retries.map(|_| level[S_ORPHANS_LIMITED]),
-            over_max_orphans: oo,
-            over_max_tw_buckets: ot,
-        });
+        let frames = r.frames.as_ref().map(|f| f[i]);
+        buckets.push(bucket_row(t_ns, &level, r.counts[i], frames, lim));
     }
-    let mut report = empty(w / 1_000, lim);
-    report.start_us = start.saturating_mul(w0) / 1_000;
-    report.buckets = buckets;
+    let mut report = empty(g.w / 1_000, lim);
+    report.start_us = g.start.saturating_mul(w0) / 1_000;
     for (s, (peak, ns)) in peaks.iter().zip(t.state_ns).enumerate() {
         let key = series_key(s);
         let limited = s == S_FW1_LIMITED || s == S_ORPHANS_LIMITED;
@@ -168,14 +212,15 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
     }
     report.close_began_before_capture = t.close_before_capture;
     report.open_at_end = t.open_at_end;
-    if let Some(m) = lim.max_orphans {
-        over_orph.limit = m;
-        report.limits.max_orphans = Some(over_orph);
-    }
-    if let Some(m) = lim.max_tw_buckets {
-        over_tw.limit = m;
-        report.limits.max_tw_buckets = Some(over_tw);
-    }
+    // Crossings are reported at the bucket end.
+    let end = |mut c: Crossing| {
+        c.first_t_us = c.first_t_us.map(|t| t + g.w / 1_000);
+        c
+    };
+    report.limits.max_orphans =
+        crossing(lim.max_orphans, &buckets, |b| b.over_max_orphans).map(end);
+    report.limits.max_tw_buckets =
+        crossing(lim.max_tw_buckets, &buckets, |b| b.over_max_tw_buckets).map(end);
     if let Some(r) = lim.orphan_retries {
         report.limits.orphan_retries = Some(RetriesWhatIf {
             retries: r,
@@ -186,6 +231,7 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
             orphans_peak_limited: peaks[S_ORPHANS_LIMITED].0,
         });
     }
+    report.buckets = buckets;
     report
 }
 
