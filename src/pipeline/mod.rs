@@ -250,60 +250,107 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureErr
     analyze_with(paths, opts, None)
 }
 
-/// [`analyze`], handing every finished connection to `sink` as it goes.
-pub fn analyze_with(
-    paths: &[PathBuf],
-    opts: &Options,
-    mut sink: Option<&mut dyn FlowSink>,
-) -> Result<Analysis, CaptureError> {
-    let threads = if opts.threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        opts.threads
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .ok();
-    let nshards = threads;
-    // Hidden knob for tests: a tiny buffer makes many small batches, which
-    // must not change the result.
-    let buffer = std::env::var("FINSCOPE_BUFFER")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(opts.buffer);
-    let mut shards: Vec<Shard<ShardMetrics>> = (0..nshards)
-        .map(|_| {
-            let m = ShardMetrics::new(opts.timeline.clone(), sink.is_some());
-            Shard::new(opts.flow.clone(), m)
-        })
-        .collect();
-    let mut retired = Vec::new();
-    // Frame numbers continue across files, as in the concatenated capture.
-    let mut frame_base = 0;
-    let mut packets = Packets::default();
-    let mut files = Vec::new();
-    let mut damage = Vec::new();
-    let mut spare = Batch::default();
-    let mut decoded = DecodeState::default();
-    let mut first_error = None;
+/// The state of one run: the pool, the shards, and what carries over from
+/// file to file (frame numbers, frame counters, reused buffers).
+struct Engine<'o> {
+    opts: &'o Options,
+    threads: usize,
+    pool: Option<rayon::ThreadPool>,
+    /// Reader buffer size.
+    buffer: usize,
+    shards: Vec<Shard<ShardMetrics>>,
+    /// Retired connections on their way to the sink.
+    retired: Vec<Retired>,
+    /// Frame numbers continue across files, as in the concatenated capture.
+    frame_base: u64,
+    packets: Packets,
+    spare: Batch,
+    decoded: DecodeState,
+}
 
-    for path in paths {
-        let (src, len, fault) = match open_input(path) {
-            Ok(x) => x,
-            Err(e) => {
-                first_error.get_or_insert(e);
-                continue;
-            }
+impl<'o> Engine<'o> {
+    /// `keep`: shards keep their retired connections for a sink.
+    fn new(opts: &'o Options, keep: bool) -> Engine<'o> {
+        let threads = if opts.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            opts.threads
         };
-        let mut reader = match CaptureReader::with_buffer(src, path, buffer) {
-            Ok(r) => r,
-            Err(e) => {
-                first_error.get_or_insert(fault.explain(e, path));
-                continue;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .ok();
+        // Hidden knob for tests: a tiny buffer makes many small batches,
+        // which must not change the result.
+        let buffer = std::env::var("FINSCOPE_BUFFER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(opts.buffer);
+        // One shard per thread.
+        let shards = (0..threads)
+            .map(|_| {
+                let m = ShardMetrics::new(opts.timeline.clone(), keep);
+                Shard::new(opts.flow.clone(), m)
+            })
+            .collect();
+        Engine {
+            opts,
+            threads,
+            pool,
+            buffer,
+            shards,
+            retired: Vec::new(),
+            frame_base: 0,
+            packets: Packets::default(),
+            spare: Batch::default(),
+            decoded: DecodeState::default(),
+        }
+    }
+
+    /// Decodes and tracks `batch`, and (with a pool) reads the next batch
+    /// from `reader` meanwhile when `more`: reading is a task like the
+    /// others, so -jN runs exactly N busy threads.
+    fn step<R: Read + Send>(
+        &mut self,
+        batch: &Batch,
+        reader: &mut CaptureReader<R>,
+        more: bool,
+        ctx: DecodeCtx,
+    ) -> Option<(Batch, Status)> {
+        let spare = &mut self.spare;
+        let (shards, decoded, packets) = (&mut self.shards, &mut self.decoded, &mut self.packets);
+        if self.threads == 1 {
+            process(batch, shards, decoded, packets, false, ctx);
+            return more.then(|| read_batch(reader, std::mem::take(spare)));
+        }
+        let mut next = None;
+        let mut job = || process(batch, shards, decoded, packets, true, ctx);
+        match &self.pool {
+            Some(p) => p.scope(|s| {
+                s.spawn(|_| {
+                    next = more.then(|| read_batch(reader, std::mem::take(spare)));
+                });
+                job();
+            }),
+            None => {
+                job();
+                next = more.then(|| read_batch(reader, std::mem::take(spare)));
             }
-        };
-        let bar = progress_bar(opts.progress, len);
+        }
+        next
+    }
+
+    /// Reads one input to its end (or its damage). Returns what was read,
+    /// and the damage that stopped it.
+    fn read_file(
+        &mut self,
+        path: &Path,
+        reader: &mut CaptureReader<Box<dyn Read + Send>>,
+        fault: &crate::capture::open::Fault,
+        len: Option<u64>,
+        mut sink: Option<&mut (dyn FlowSink + '_)>,
+    ) -> (FileInfo, Option<CaptureError>) {
+        let bar = progress_bar(self.opts.progress, len);
         let started = std::time::Instant::now();
         let mut info = FileInfo {
             path: path.display().to_string(),
@@ -314,40 +361,17 @@ pub fn analyze_with(
             error: None,
         };
         let ctx = DecodeCtx {
-            filter: opts.filter.as_ref(),
-            frame_base,
-            bucket_ns: opts.timeline.bucket_ns,
+            filter: self.opts.filter.as_ref(),
+            frame_base: self.frame_base,
+            bucket_ns: self.opts.timeline.bucket_ns,
         };
-        // Double-buffered: while the pool decodes and tracks batch k, one of
-        // its threads reads batch k+1 into the other buffer.
-        let (mut batch, mut status) = read_batch(&mut reader, std::mem::take(&mut spare));
+        let mut damage = None;
+        // Double-buffered: while the pool decodes and tracks batch k, one
+        // of its threads reads batch k+1 into the other buffer.
+        let (mut batch, mut status) = read_batch(reader, std::mem::take(&mut self.spare));
         loop {
             let more = matches!(status, Status::More);
-            let next = if threads == 1 {
-                process(&batch, &mut shards, &mut decoded, &mut packets, false, ctx);
-                more.then(|| read_batch(&mut reader, std::mem::take(&mut spare)))
-            } else {
-                // The pool decodes and tracks this batch while one of its
-                // threads reads the next one: reading is a task like the
-                // others, so -jN runs exactly N busy threads.
-                let mut next = None;
-                let mut job =
-                    || process(&batch, &mut shards, &mut decoded, &mut packets, true, ctx);
-                match &pool {
-                    Some(p) => p.scope(|s| {
-                        s.spawn(|_| {
-                            next =
-                                more.then(|| read_batch(&mut reader, std::mem::take(&mut spare)));
-                        });
-                        job();
-                    }),
-                    None => {
-                        job();
-                        next = more.then(|| read_batch(&mut reader, std::mem::take(&mut spare)));
-                    }
-                }
-                next
-            };
+            let next = self.step(&batch, reader, more, ctx);
             bar.set_position(reader.offset());
             if !bar.is_hidden() {
                 let secs = started.elapsed().as_secs_f64().max(1e-3);
@@ -355,7 +379,12 @@ pub fn analyze_with(
                 bar.set_message(format!("{:.1}M packets/s", rate / 1e6));
             }
             if let Some(sink) = sink.as_deref_mut() {
-                drain(&mut shards, Some(decoded.clock), &mut retired, sink);
+                drain(
+                    &mut self.shards,
+                    Some(self.decoded.clock),
+                    &mut self.retired,
+                    sink,
+                );
             }
             if !more {
                 // A decompressor that stopped early explains the end.
@@ -367,20 +396,100 @@ pub fn analyze_with(
                 Status::Stopped(e) => {
                     info.truncated = e.is_truncation();
                     info.error = Some(e.to_string());
-                    damage.push(e);
+                    damage = Some(e);
                     break;
                 }
             }
             let Some((b, st)) = next else { break };
-            spare = std::mem::replace(&mut batch, b);
+            self.spare = std::mem::replace(&mut batch, b);
             status = st;
         }
-        spare = batch;
+        self.spare = batch;
         bar.finish_and_clear();
         info.bytes = reader.offset();
         info.records = reader.records();
-        frame_base += info.records;
+        self.frame_base += info.records;
+        (info, damage)
+    }
+
+    /// Ends the run: retires what is left, hands it to the sink, merges the
+    /// shards' summaries.
+    fn finish(
+        mut self,
+        files: Vec<FileInfo>,
+        damage: Vec<CaptureError>,
+        sink: Option<&mut dyn FlowSink>,
+    ) -> Analysis {
+        let end = self.packets.last_ts.unwrap_or(0);
+        let threads = self.threads;
+        let finish = |shards: &mut Vec<Shard<ShardMetrics>>| {
+            if threads == 1 {
+                shards.iter_mut().for_each(|s| s.finish(end));
+            } else {
+                shards.par_iter_mut().for_each(|s| s.finish(end));
+            }
+        };
+        match &self.pool {
+            Some(p) if threads > 1 => p.install(|| finish(&mut self.shards)),
+            _ => finish(&mut self.shards),
+        }
+        if let Some(sink) = sink {
+            drain(&mut self.shards, None, &mut self.retired, sink);
+        }
+        // The first shard's summary is the merge target (moved, not copied).
+        let mut summary = self
+            .shards
+            .first_mut()
+            .map(|s| std::mem::take(&mut s.sink.summary))
+            .unwrap_or_default();
+        let mut peak_connections = 0;
+        for (i, s) in self.shards.iter().enumerate() {
+            if i > 0 {
+                summary += &s.sink.summary;
+            }
+            peak_connections += s.peak_table;
+        }
+        summary.packets = self.packets;
+        Analysis {
+            summary,
+            files,
+            damage,
+            threads,
+            peak_connections,
+        }
+    }
+}
+
+/// Runs the analysis over `paths`, read one after another; connections
+/// continue across files. Finished connections are handed to `sink` as
+/// they retire. Fails only when no input could be read at all.
+pub fn analyze_with(
+    paths: &[PathBuf],
+    opts: &Options,
+    mut sink: Option<&mut dyn FlowSink>,
+) -> Result<Analysis, CaptureError> {
+    let mut engine = Engine::new(opts, sink.is_some());
+    let mut files = Vec::new();
+    let mut damage = Vec::new();
+    let mut first_error = None;
+    for path in paths {
+        let (src, len, fault) = match open_input(path) {
+            Ok(x) => x,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        let mut reader = match CaptureReader::with_buffer(src, path, engine.buffer) {
+            Ok(r) => r,
+            Err(e) => {
+                first_error.get_or_insert(fault.explain(e, path));
+                continue;
+            }
+        };
+        let (info, d) = engine.read_file(path, &mut reader, &fault, len, sink.as_deref_mut());
         files.push(info);
+        damage.extend(d);
     }
     if files.is_empty() {
         if let Some(e) = first_error {
@@ -389,42 +498,7 @@ pub fn analyze_with(
     } else if let Some(e) = first_error {
         damage.push(e);
     }
-
-    let end = packets.last_ts.unwrap_or(0);
-    let finish = |shards: &mut Vec<Shard<ShardMetrics>>| {
-        if threads == 1 {
-            shards.iter_mut().for_each(|s| s.finish(end));
-        } else {
-            shards.par_iter_mut().for_each(|s| s.finish(end));
-        }
-    };
-    match &pool {
-        Some(p) if threads > 1 => p.install(|| finish(&mut shards)),
-        _ => finish(&mut shards),
-    }
-    if let Some(sink) = sink {
-        drain(&mut shards, None, &mut retired, sink);
-    }
-    // The first shard's summary is the merge target (moved, not copied).
-    let mut summary = shards
-        .first_mut()
-        .map(|s| std::mem::take(&mut s.sink.summary))
-        .unwrap_or_default();
-    let mut peak_connections = 0;
-    for (i, s) in shards.iter().enumerate() {
-        if i > 0 {
-            summary += &s.sink.summary;
-        }
-        peak_connections += s.peak_table;
-    }
-    summary.packets = packets;
-    Ok(Analysis {
-        summary,
-        files,
-        damage,
-        threads,
-        peak_connections,
-    })
+    Ok(engine.finish(files, damage, sink))
 }
 
 fn progress_bar(enabled: bool, len: Option<u64>) -> ProgressBar {
