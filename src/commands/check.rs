@@ -15,6 +15,7 @@
 
 use super::{EXIT_CORRUPT, EXIT_FAILED, Error, build_report, damaged, run_analysis};
 use crate::cli::{Bounds, CheckArgs, Limit};
+use crate::report::format::ratio;
 use crate::report::load::load;
 use crate::report::{Peer, Report};
 use serde::Serialize;
@@ -62,10 +63,6 @@ pub struct Verdict {
     pub inputs: Vec<String>,
     /// Some input was truncated or damaged.
     pub truncated: bool,
-}
-
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
 /// Up to three peers with the largest positive `key`.

@@ -15,6 +15,7 @@
 
 use super::{EXIT_FAILED, Error};
 use crate::cli::DiffArgs;
+use crate::report::format::share as ratio;
 use crate::report::load::load;
 use crate::report::{Peer, Report};
 use serde::Serialize;
@@ -58,10 +59,6 @@ struct Figure {
     name: &'static str,
     unit: &'static str,
     get: fn(&Report) -> Option<f64>,
-}
-
-fn ratio(a: u64, b: u64) -> Option<f64> {
-    (b > 0).then(|| a as f64 / b as f64)
 }
 
 fn latency(

@@ -2,16 +2,13 @@
 //! capture and the kernel tunables that govern it. The rules and their
 //! sources are listed in docs/diagnosis.md; no rule fires without evidence.
 
-use super::format::{dur, thousands, utc};
+use super::format::{dur, ratio, thousands, utc};
 use super::schema::{Crossing, Finding, TimelineReport};
 use crate::metrics::Summary;
 
+/// `a` as a percentage of `b` ([`ratio`]'s rule for `b` = 0).
 fn pct(a: u64, b: u64) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        a as f64 * 100.0 / b as f64
-    }
+    ratio(a, b) * 100.0
 }
 
 fn peak(tl: &TimelineReport, key: &str) -> (i64, u64) {

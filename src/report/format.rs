@@ -60,9 +60,15 @@ pub fn utc(us: u64) -> String {
     )
 }
 
-/// `a / b`, and 0 when `b` is 0 (no traffic: no share).
+/// `a / b`; `None` when `b` is 0: the one rule for a zero denominator
+/// (no traffic, no share). `diff` skips such figures.
+pub fn share(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+/// [`share`] as a number for the report: 0 when `b` is 0.
 pub fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+    share(a, b).unwrap_or(0.0)
 }
 
 #[cfg(test)]
