@@ -104,6 +104,23 @@ struct Iface {
     offset_s: i64,
 }
 
+impl Iface {
+    /// An interface description block's link type and timestamp units.
+    fn of(idb: &pcap_parser::InterfaceDescriptionBlock) -> Iface {
+        let r = idb.if_tsresol;
+        let tps = if r & 0x80 != 0 {
+            1u64.checked_shl(u32::from(r & 0x7f)).unwrap_or(0)
+        } else {
+            10u64.checked_pow(u32::from(r)).unwrap_or(0)
+        };
+        Iface {
+            link: (idb.linktype.0 & 0xFFFF) as u16,
+            tps: if tps == 0 { 1_000_000 } else { tps },
+            offset_s: idb.if_tsoffset,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum State {
     Pcap {
@@ -462,62 +479,74 @@ impl<R: Read> CaptureReader<R> {
         }
     }
 
+    /// The framing of the pcapng block at `self.start`: its type, total
+    /// length and byte order (a section header sets its own), once every
+    /// length is checked and the whole block is in the buffer.
+    fn pcapng_frame(&self, big_endian: bool) -> Result<(u32, usize, bool), Step> {
+        let a = &self.buf[self.start..self.end];
+        if a.len() < 12 {
+            return Err(Step::NeedMore(12));
+        }
+        let w = |o: usize, be: bool| {
+            let b = [a[o], a[o + 1], a[o + 2], a[o + 3]];
+            if be {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let btype = w(0, big_endian);
+        let mut be = big_endian;
+        if btype == PCAPNG_SHB {
+            be = if w(8, false) == PCAPNG_BOM {
+                false
+            } else if w(8, true) == PCAPNG_BOM {
+                true
+            } else {
+                return Err(Step::Stop(self.corrupt(
+                    self.start,
+                    format!(
+                        "section header with unknown byte-order magic 0x{:08x}",
+                        w(8, false)
+                    ),
+                )));
+            };
+        }
+        let len = w(4, be) as usize;
+        if len < 12 || !len.is_multiple_of(4) || len > MAX_RECORD {
+            return Err(Step::Stop(self.corrupt(
+                self.start,
+                format!("pcapng block of type 0x{btype:08x} has impossible length {len}"),
+            )));
+        }
+        if a.len() < len {
+            return Err(Step::NeedMore(len));
+        }
+        let trailer = w(len - 4, be) as usize;
+        // A section header's trailing length is not needed to find the next
+        // block (its leading length is); tolerate a damaged copy there.
+        if trailer != len && btype != PCAPNG_SHB {
+            return Err(Step::Stop(self.corrupt(
+                self.start,
+                format!(
+                    "pcapng block of type 0x{btype:08x}: length {len} does not match its trailing copy {trailer}"
+                ),
+            )));
+        }
+        Ok((btype, len, be))
+    }
+
     fn parse_pcapng(&mut self, frames: &mut Vec<RawFrame>) -> Step {
         loop {
-            let a = &self.buf[self.start..self.end];
-            if a.len() < 12 {
-                return Step::NeedMore(12);
-            }
             let State::PcapNg { big_endian, .. } = self.state else {
                 return Step::NeedMore(0);
             };
-            let w = |o: usize, be: bool| {
-                let b = [a[o], a[o + 1], a[o + 2], a[o + 3]];
-                if be {
-                    u32::from_be_bytes(b)
-                } else {
-                    u32::from_le_bytes(b)
-                }
+            let (btype, len, be) = match self.pcapng_frame(big_endian) {
+                Ok(f) => f,
+                Err(step) => return step,
             };
-            let btype = w(0, big_endian);
-            let mut be = big_endian;
-            if btype == PCAPNG_SHB {
-                be = if w(8, false) == PCAPNG_BOM {
-                    false
-                } else if w(8, true) == PCAPNG_BOM {
-                    true
-                } else {
-                    return Step::Stop(self.corrupt(
-                        self.start,
-                        format!(
-                            "section header with unknown byte-order magic 0x{:08x}",
-                            w(8, false)
-                        ),
-                    ));
-                };
-            }
-            let len = w(4, be) as usize;
-            if len < 12 || !len.is_multiple_of(4) || len > MAX_RECORD {
-                return Step::Stop(self.corrupt(
-                    self.start,
-                    format!("pcapng block of type 0x{btype:08x} has impossible length {len}"),
-                ));
-            }
-            if a.len() < len {
-                return Step::NeedMore(len);
-            }
+            let a = &self.buf[self.start..self.end];
             let blk_bytes = &a[..len];
-            let trailer = w(len - 4, be) as usize;
-            // A section header's trailing length is not needed to find the next
-            // block (its leading length is); tolerate a damaged copy there.
-            if trailer != len && btype != PCAPNG_SHB {
-                return Step::Stop(self.corrupt(
-                    self.start,
-                    format!(
-                        "pcapng block of type 0x{btype:08x}: length {len} does not match its trailing copy {trailer}"
-                    ),
-                ));
-            }
             if btype == PCAPNG_SHB {
                 // Lenient: only the byte order matters to us; options are skipped
                 // without being parsed (a damaged option does not lose the section).
@@ -559,19 +588,7 @@ impl<R: Read> CaptureReader<R> {
                 return Step::NeedMore(0);
             };
             match block {
-                Block::InterfaceDescription(idb) => {
-                    let r = idb.if_tsresol;
-                    let tps = if r & 0x80 != 0 {
-                        1u64.checked_shl(u32::from(r & 0x7f)).unwrap_or(0)
-                    } else {
-                        10u64.checked_pow(u32::from(r)).unwrap_or(0)
-                    };
-                    ifaces.push(Iface {
-                        link: (idb.linktype.0 & 0xFFFF) as u16,
-                        tps: if tps == 0 { 1_000_000 } else { tps },
-                        offset_s: idb.if_tsoffset,
-                    });
-                }
+                Block::InterfaceDescription(idb) => ifaces.push(Iface::of(&idb)),
                 Block::EnhancedPacket(epb) => {
                     let iface = ifaces.get(epb.if_id as usize).copied();
                     let Some(iface) = iface else {
