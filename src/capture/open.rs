@@ -346,10 +346,28 @@ pub struct Expanded {
     pub skipped: Vec<String>,
 }
 
+/// Why the inputs given could not be expanded into files.
+#[derive(Debug, thiserror::Error)]
+pub enum ExpandError {
+    #[error("{}: {source}", path.display())]
+    Dir { path: PathBuf, source: io::Error },
+    #[error("{}: directory holds no capture file", path.display())]
+    EmptyDir { path: PathBuf },
+    #[error("`{pattern}`: bad glob pattern: {source}")]
+    BadGlob {
+        pattern: String,
+        source: glob::PatternError,
+    },
+    #[error("`{pattern}`: no file matches")]
+    NoMatch { pattern: String },
+    #[error("`-` (standard input) can be given only once")]
+    StdinTwice,
+}
+
 /// Expands directories and globs and orders files by their first record's
 /// timestamp (ties and unreadable files keep the order given). With standard
 /// input among the inputs the order given is kept.
-pub fn expand(args: &[PathBuf]) -> Result<Expanded, String> {
+pub fn expand(args: &[PathBuf]) -> Result<Expanded, ExpandError> {
     let mut out = Expanded::default();
     let mut stdin = 0;
     for a in args {
@@ -358,7 +376,10 @@ pub fn expand(args: &[PathBuf]) -> Result<Expanded, String> {
             out.paths.push(a.clone());
         } else if a.is_dir() {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(a)
-                .map_err(|e| format!("{}: {e}", a.display()))?
+                .map_err(|source| ExpandError::Dir {
+                    path: a.clone(),
+                    source,
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     p.is_file()
@@ -378,17 +399,22 @@ pub fn expand(args: &[PathBuf]) -> Result<Expanded, String> {
                 }
             }
             if out.paths.len() == before {
-                return Err(format!("{}: directory holds no capture file", a.display()));
+                return Err(ExpandError::EmptyDir { path: a.clone() });
             }
         } else if !a.exists() && is_glob(a) {
             let pat = a.to_string_lossy();
             let mut hits: Vec<PathBuf> = glob::glob(&pat)
-                .map_err(|e| format!("`{pat}`: bad glob pattern: {e}"))?
+                .map_err(|source| ExpandError::BadGlob {
+                    pattern: pat.to_string(),
+                    source,
+                })?
                 .filter_map(Result::ok)
                 .filter(|p| p.is_file())
                 .collect();
             if hits.is_empty() {
-                return Err(format!("`{pat}`: no file matches"));
+                return Err(ExpandError::NoMatch {
+                    pattern: pat.to_string(),
+                });
             }
             hits.sort();
             out.paths.append(&mut hits);
@@ -397,7 +423,7 @@ pub fn expand(args: &[PathBuf]) -> Result<Expanded, String> {
         }
     }
     if stdin > 1 {
-        return Err("`-` (standard input) can be given only once".to_string());
+        return Err(ExpandError::StdinTwice);
     }
     if stdin == 0 && out.paths.len() > 1 {
         let mut keyed: Vec<(Option<u64>, PathBuf)> = std::mem::take(&mut out.paths)

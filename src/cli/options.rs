@@ -2,13 +2,15 @@
 //! report options, `check` bounds, also read from a TOML file).
 
 use super::args::{AnalysisArgs, CheckArgs};
-use super::values::{Limit, parse_count, parse_duration_us, parse_limit, parse_ratio, secs_to_ns};
+use super::values::{
+    Limit, ValueError, parse_count, parse_duration_us, parse_limit, parse_ratio, secs_to_ns,
+};
 use crate::flow::FlowConfig;
 use crate::metrics::timeline::TimelineConfig;
 use crate::pipeline::Options;
 use crate::report::ReportOptions;
 use crate::report::timeline::Limits;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The bounds of one run; `None`: not checked.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -47,18 +49,45 @@ fn toml_text(v: &toml::Value) -> String {
     }
 }
 
+/// Why a `--config` file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Toml { path: PathBuf, message: String },
+    #[error("{}: [check] {key} = {text}: {source}", path.display())]
+    Value {
+        path: PathBuf,
+        key: String,
+        text: String,
+        source: ValueError,
+    },
+}
+
 impl Bounds {
     /// Reads the `[check]` table of a TOML file.
-    pub fn from_file(path: &Path) -> Result<Bounds, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let cfg: ConfigFile =
-            toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+    pub fn from_file(path: &Path) -> Result<Bounds, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let cfg: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Toml {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
         let raw = cfg.check.unwrap_or_default();
         let field = |name: &str, v: &Option<toml::Value>| -> Option<(String, String)> {
             v.as_ref().map(|v| (name.to_string(), toml_text(v)))
         };
-        let ctx = |(name, text): (String, String), e: String| {
-            format!("{}: [check] {name} = {text}: {e}", path.display())
+        let ctx = |(key, text): (String, String), source: ValueError| ConfigError::Value {
+            path: path.to_path_buf(),
+            key,
+            text,
+            source,
         };
         let mut b = Bounds::default();
         if let Some(f) = field("max-fin-ratio", &raw.max_fin_ratio) {
@@ -172,9 +201,14 @@ mod tests {
         );
         std::fs::write(&p, "[check]\nmax-fin-ration = 0.2\n").unwrap();
         let e = Bounds::from_file(&p).unwrap_err();
-        assert!(e.contains("max-fin-ration"), "{e}");
+        assert!(matches!(e, ConfigError::Toml { .. }), "{e}");
+        assert!(e.to_string().contains("max-fin-ration"), "{e}");
         std::fs::write(&p, "[check]\nmax-p99-fin-ack = \"soon\"\n").unwrap();
         let e = Bounds::from_file(&p).unwrap_err();
-        assert!(e.contains("max-p99-fin-ack = soon"), "{e}");
+        assert!(
+            matches!(&e, ConfigError::Value { key, .. } if key == "max-p99-fin-ack"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("max-p99-fin-ack = soon"), "{e}");
     }
 }

@@ -1,5 +1,23 @@
 //! Values the user types: durations, seconds, ratios, counts, limits.
-//! Each parser returns a message naming what it got and what it expected.
+//! Each parser fails with a [`ValueError`] naming what it got and what it
+//! expected.
+
+/// A value that is not what its option takes.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("`{input}`: {expected}")]
+pub struct ValueError {
+    /// What was typed.
+    pub input: String,
+    /// What the option takes (or what is wrong with it).
+    pub expected: String,
+}
+
+fn bad(input: &str, expected: impl Into<String>) -> ValueError {
+    ValueError {
+        input: input.to_string(),
+        expected: expected.into(),
+    }
+}
 
 /// A count or a rate (`max-fin-retrans`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -9,40 +27,40 @@ pub enum Limit {
 }
 
 /// A ratio: `0.2` or `20%`.
-pub fn parse_ratio(s: &str) -> Result<f64, String> {
+pub fn parse_ratio(s: &str) -> Result<f64, ValueError> {
     let t = s.trim();
     let v = match t.strip_suffix('%') {
         Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
         None => t.parse::<f64>(),
     }
-    .map_err(|_| format!("`{s}`: expected a ratio such as 0.2 or 20%"))?;
+    .map_err(|_| bad(s, "expected a ratio such as 0.2 or 20%"))?;
     if v.is_finite() && v >= 0.0 {
         Ok(v)
     } else {
-        Err(format!("`{s}`: a ratio must be 0 or more"))
+        Err(bad(s, "a ratio must be 0 or more"))
     }
 }
 
 /// A count (`5`) or a rate (`0.05`, `5%`).
-pub fn parse_limit(s: &str) -> Result<Limit, String> {
+pub fn parse_limit(s: &str) -> Result<Limit, ValueError> {
     let t = s.trim();
     if let Ok(n) = t.parse::<u64>() {
         return Ok(Limit::Count(n));
     }
     parse_ratio(t)
         .map(Limit::Rate)
-        .map_err(|_| format!("`{s}`: expected a count (5) or a rate (0.05 or 5%)"))
+        .map_err(|_| bad(s, "expected a count (5) or a rate (0.05 or 5%)"))
 }
 
 /// A count.
-pub fn parse_count(s: &str) -> Result<u64, String> {
+pub fn parse_count(s: &str) -> Result<u64, ValueError> {
     s.trim()
         .parse::<u64>()
-        .map_err(|_| format!("`{s}`: expected a whole number"))
+        .map_err(|_| bad(s, "expected a whole number"))
 }
 
 /// A duration in microseconds: `1s`, `250ms`, `800us`, `2m`; a bare number is seconds.
-pub fn parse_duration_us(s: &str) -> Result<u64, String> {
+pub fn parse_duration_us(s: &str) -> Result<u64, ValueError> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -59,32 +77,30 @@ pub fn parse_duration_us(s: &str) -> Result<u64, String> {
     if v.is_finite() && v >= 0.0 {
         Ok(v.round() as u64)
     } else {
-        Err(format!(
-            "`{s}`: expected a duration such as 1s, 250ms or 800us"
-        ))
+        Err(bad(s, "expected a duration such as 1s, 250ms or 800us"))
     }
 }
 
 /// Seconds, a finite number >= 0.
-pub fn non_negative_secs(s: &str) -> Result<f64, String> {
+pub fn non_negative_secs(s: &str) -> Result<f64, ValueError> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("`{s}`: expected seconds, a number >= 0")),
+        _ => Err(bad(s, "expected seconds, a number >= 0")),
     }
 }
 
 /// Seconds, a finite number > 0.
-pub fn positive_secs(s: &str) -> Result<f64, String> {
+pub fn positive_secs(s: &str) -> Result<f64, ValueError> {
     match non_negative_secs(s)? {
-        0.0 => Err(format!("`{s}`: must be more than 0 seconds")),
+        0.0 => Err(bad(s, "must be more than 0 seconds")),
         v => Ok(v),
     }
 }
 
 /// A timeline bucket width in us: a duration of at least 1 us.
-pub fn parse_bucket(s: &str) -> Result<u64, String> {
+pub fn parse_bucket(s: &str) -> Result<u64, ValueError> {
     match parse_duration_us(s)? {
-        0 => Err(format!("`{s}`: the bucket must be at least 1us")),
+        0 => Err(bad(s, "the bucket must be at least 1us")),
         us => Ok(us),
     }
 }

@@ -244,13 +244,11 @@ fn is_json_report(path: &Path) -> bool {
 pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
     let mut bounds = c.bounds();
     if let Some(path) = &c.config {
-        bounds = Bounds::from_file(path)
-            .map_err(Error::Usage)?
-            .overridden_by(&bounds);
+        bounds = Bounds::from_file(path)?.overridden_by(&bounds);
     }
     if bounds.is_empty() {
         return Err(Error::Usage(
-            "check: no bound given (--max-fin-ratio, --max-fin-retrans, --max-unacked-fins, --max-p99-fin-ack, --max-rst-ratio, or --config FILE)".into(),
+            "check: no bound given (--max-fin-ratio, --max-fin-retrans, --max-unacked-fins, --max-p99-fin-ack, --max-rst-ratio, or --config FILE)",
         ));
     }
     let files = &c.analysis.files;
@@ -258,7 +256,7 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
     let (doc, corrupt) = if files.iter().any(|p| is_json_report(p)) {
         if files.len() != 1 {
             return Err(Error::Usage(
-                "check: give either one JSON report or capture files, not both".into(),
+                "check: give either one JSON report or capture files, not both",
             ));
         }
         (load(&files[0])?, false)

@@ -143,7 +143,25 @@ impl Default for Tolerances {
     }
 }
 
-fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
+/// A `--tolerance` that is not one.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ToleranceError {
+    #[error("--tolerance {spec}: unknown figure `{name}` (one of: {known})")]
+    UnknownFigure {
+        spec: String,
+        name: String,
+        known: String,
+    },
+    #[error("--tolerance {spec}: `{value}`: {expected}")]
+    BadValue {
+        spec: String,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// A tolerance value, or what is wrong with it.
+fn parse_tolerance(s: &str) -> Result<Tolerance, &'static str> {
     let t = s.trim();
     let v = match t.strip_suffix('%') {
         Some(p) => p
@@ -152,31 +170,42 @@ fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
             .map(|v| Tolerance::Relative(v / 100.0)),
         None => t.parse::<f64>().map(Tolerance::Absolute),
     }
-    .map_err(|_| format!("`{s}`: expected 10% (relative) or 0.01 (absolute)"))?;
+    .map_err(|_| "expected 10% (relative) or 0.01 (absolute)")?;
     match v {
         Tolerance::Relative(x) | Tolerance::Absolute(x) if x.is_finite() && x >= 0.0 => Ok(v),
-        _ => Err(format!("`{s}`: a tolerance must be 0 or more")),
+        _ => Err("a tolerance must be 0 or more"),
     }
 }
 
 impl Tolerances {
     /// From `--tolerance` values: `10%`, `0.01`, `NAME=10%`, `NAME=0.01`.
-    pub fn parse(specs: &[String]) -> Result<Tolerances, String> {
+    pub fn parse(specs: &[String]) -> Result<Tolerances, ToleranceError> {
         let mut t = Tolerances::default();
         for s in specs {
             match s.split_once('=') {
                 Some((name, v)) => {
                     let name = name.trim();
                     if !FIGURES.iter().any(|f| f.name == name) {
-                        return Err(format!(
-                            "--tolerance {s}: unknown figure `{name}` (one of: {})",
-                            figure_names().join(", ")
-                        ));
+                        return Err(ToleranceError::UnknownFigure {
+                            spec: s.clone(),
+                            name: name.to_string(),
+                            known: figure_names().join(", "),
+                        });
                     }
-                    let v = parse_tolerance(v).map_err(|e| format!("--tolerance {s}: {e}"))?;
+                    let v = parse_tolerance(v).map_err(|expected| ToleranceError::BadValue {
+                        spec: s.clone(),
+                        value: v.trim().to_string(),
+                        expected,
+                    })?;
                     t.per_figure.insert(name.to_string(), v);
                 }
-                None => t.default = parse_tolerance(s).map_err(|e| format!("--tolerance {e}"))?,
+                None => {
+                    t.default = parse_tolerance(s).map_err(|expected| ToleranceError::BadValue {
+                        spec: s.clone(),
+                        value: s.trim().to_string(),
+                        expected,
+                    })?
+                }
             }
         }
         Ok(t)
@@ -396,7 +425,7 @@ impl Diff {
 
 /// Runs `diff`.
 pub fn run(d: &DiffArgs) -> Result<ExitCode, Error> {
-    let tol = Tolerances::parse(&d.tolerance).map_err(Error::Usage)?;
+    let tol = Tolerances::parse(&d.tolerance)?;
     let base = load(&d.base)?;
     let new = load(&d.new)?;
     let result = compare(

@@ -9,8 +9,10 @@ pub mod diff;
 pub mod timeline;
 
 use crate::capture::error::CaptureError;
-use crate::capture::open;
+use crate::capture::open::{self, ExpandError};
+use crate::cli::options::ConfigError;
 use crate::cli::{AnalysisArgs, Cli, Command};
+use crate::commands::diff::ToleranceError;
 use crate::flow::table::{FlowSink, Retired};
 use crate::metrics::Analysis;
 use crate::metrics::groups::{self, PortGroups};
@@ -41,9 +43,18 @@ pub enum Error {
     /// Standard output could not be written.
     #[error("standard output: {0}")]
     Stdout(#[from] io::Error),
+    /// The inputs given name no capture file.
+    #[error(transparent)]
+    Inputs(#[from] ExpandError),
+    /// A `--config` file cannot be used.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A `--tolerance` cannot be used.
+    #[error(transparent)]
+    Tolerance(#[from] ToleranceError),
     /// What the user asked for cannot be done (the message says why).
     #[error("{0}")]
-    Usage(String),
+    Usage(&'static str),
 }
 
 impl Error {
@@ -109,7 +120,7 @@ pub(crate) fn run_analysis(
     a: &AnalysisArgs,
     flows: Option<&mut dyn FlowSink>,
 ) -> Result<Run, Error> {
-    let inputs = open::expand(&a.files).map_err(Error::Usage)?;
+    let inputs = open::expand(&a.files)?;
     for s in &inputs.skipped {
         eprintln!("finscope: note: skipped {s}");
     }

@@ -34,17 +34,25 @@ impl Cidr {
     }
 }
 
+/// A `--local` / `net` value that is not a prefix.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CidrError {
+    #[error("`{input}`: not an IP address or CIDR prefix")]
+    NotAnAddress { input: String },
+    #[error("`{input}`: prefix length must be 0..={max}")]
+    PrefixTooLong { input: String, max: u8 },
+}
+
 impl std::str::FromStr for Cidr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Cidr, String> {
+    type Err = CidrError;
+    fn from_str(s: &str) -> Result<Cidr, CidrError> {
         let (a, p) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = a
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{s}`: not an IP address or CIDR prefix"))?;
+        let addr: IpAddr = a.trim().parse().map_err(|_| CidrError::NotAnAddress {
+            input: s.to_string(),
+        })?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
             Some(p) => p
@@ -52,7 +60,10 @@ impl std::str::FromStr for Cidr {
                 .parse::<u8>()
                 .ok()
                 .filter(|v| *v <= max)
-                .ok_or_else(|| format!("`{s}`: prefix length must be 0..={max}"))?,
+                .ok_or_else(|| CidrError::PrefixTooLong {
+                    input: s.to_string(),
+                    max,
+                })?,
             None => max,
         };
         Ok(Cidr { addr, prefix })

@@ -28,10 +28,19 @@ pub enum GroupBy {
     Port,
 }
 
+/// A `--group-by` value that is not one.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("`{input}`: expected ip, port, prefix:N or prefix:V4,V6 (e.g. prefix:24)")]
+pub struct GroupByError {
+    pub input: String,
+}
+
 impl std::str::FromStr for GroupBy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<GroupBy, String> {
-        let bad = || format!("`{s}`: expected ip, port, prefix:N or prefix:V4,V6 (e.g. prefix:24)");
+    type Err = GroupByError;
+    fn from_str(s: &str) -> Result<GroupBy, GroupByError> {
+        let bad = || GroupByError {
+            input: s.to_string(),
+        };
         match s {
             "ip" => return Ok(GroupBy::Ip),
             "port" => return Ok(GroupBy::Port),
