@@ -9,7 +9,7 @@ use crate::decode::{Skip, linktype};
 use crate::flow::conn::{NOUTCOMES, Outcome};
 use crate::metrics::groups::GroupRow;
 use crate::metrics::peers::{PeerStats, RankBy, rank};
-use crate::metrics::{Analysis, Hist, KernelEvidence, METRIC_NAMES, SPLIT_NAMES};
+use crate::metrics::{Analysis, Hist, KernelEvidence, METRIC_NAMES, SPLIT_NAMES, Summary};
 use std::collections::BTreeMap;
 
 /// Report settings.
@@ -137,14 +137,6 @@ impl Peer {
 pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
     let s = &a.summary;
     let p = &s.packets;
-    let mut latency = BTreeMap::new();
-    for (m, mname) in METRIC_NAMES.iter().enumerate() {
-        let mut splits = BTreeMap::new();
-        for (i, sname) in SPLIT_NAMES.iter().enumerate() {
-            splits.insert(sname.to_string(), LatencyStats::of(&s.latency[m][i], true));
-        }
-        latency.insert(mname.to_string(), splits);
-    }
     let ranked = rank(s.peers.iter(), o.rank_by);
     let peers = ranked
         .iter()
@@ -153,44 +145,11 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         .collect();
     let tl = timeline::build(&s.timeline, p, &o.limits);
     let findings = diagnosis::diagnose(s, &tl);
-    let first = p.first_ts.map(|t| t / 1_000);
-    let last = p.last_ts.map(|t| t / 1_000);
     Report {
         schema_version: SCHEMA_VERSION,
         finscope_version: env!("CARGO_PKG_VERSION").to_string(),
         truncated: a.truncated(),
-        capture: Capture {
-            files: a
-                .files
-                .iter()
-                .map(|f| FileEntry {
-                    path: f.path.clone(),
-                    format: f.format.clone(),
-                    bytes_read: f.bytes,
-                    records: f.records,
-                    truncated: f.truncated,
-                    error: f.error.clone(),
-                })
-                .collect(),
-            link_types: p
-                .link_types
-                .iter()
-                .map(|(lt, n)| LinkTypeCount {
-                    linktype: *lt,
-                    name: linktype::name(*lt),
-                    frames: *n,
-                    supported: linktype::is_supported(*lt),
-                })
-                .collect(),
-            first_ts_us: first,
-            last_ts_us: last,
-            duration_us: match (first, last) {
-                (Some(f), Some(l)) => l.saturating_sub(f),
-                _ => 0,
-            },
-            truncated: a.truncated(),
-            one_sided: s.is_one_sided(),
-        },
+        capture: capture_of(a),
         packets: PacketCounts {
             frames: p.frames,
             tcp: p.tcp,
@@ -214,23 +173,13 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
             local_to_remote: s.fin_rtx.local_to_remote,
             remote_to_local: s.fin_rtx.remote_to_local,
         },
-        connections: Connections {
-            total: s.connections.total,
-            handshake_seen: s.connections.handshake_seen,
-            sides_by_port: s.connections.sides_by_port,
-            sides_by_synack: s.connections.sides_by_synack,
-            fin_moved: s.connections.fin_moved,
-            one_sided: s.connections.one_sided,
-            two_sided: s.connections.two_sided,
-            anomalies: s.connections.anomalies,
-            kills_retracted: s.connections.kills_retracted,
-        },
+        connections: connections_of(s),
         outcomes: Outcomes::from_counts(&s.outcomes),
         outcomes_by_closer: ByCloser {
             local_first: Outcomes::from_counts(&s.outcomes_by_closer[0]),
             remote_first: Outcomes::from_counts(&s.outcomes_by_closer[1]),
         },
-        latency,
+        latency: latency_of(s),
         unacked_fin_age: LatencyStats::of(&s.unacked_fin_age, false),
         unacked_fins: UnackedFins {
             local_to_remote: s.unacked.local_to_remote,
@@ -251,4 +200,72 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         timeline: tl,
         diagnosis: findings,
     }
+}
+
+/// What was read: files, link types, time span.
+fn capture_of(a: &Analysis) -> Capture {
+    let s = &a.summary;
+    let p = &s.packets;
+    let first = p.first_ts.map(|t| t / 1_000);
+    let last = p.last_ts.map(|t| t / 1_000);
+    Capture {
+        files: a
+            .files
+            .iter()
+            .map(|f| FileEntry {
+                path: f.path.clone(),
+                format: f.format.clone(),
+                bytes_read: f.bytes,
+                records: f.records,
+                truncated: f.truncated,
+                error: f.error.clone(),
+            })
+            .collect(),
+        link_types: p
+            .link_types
+            .iter()
+            .map(|(lt, n)| LinkTypeCount {
+                linktype: *lt,
+                name: linktype::name(*lt),
+                frames: *n,
+                supported: linktype::is_supported(*lt),
+            })
+            .collect(),
+        first_ts_us: first,
+        last_ts_us: last,
+        duration_us: match (first, last) {
+            (Some(f), Some(l)) => l.saturating_sub(f),
+            _ => 0,
+        },
+        truncated: a.truncated(),
+        one_sided: s.is_one_sided(),
+    }
+}
+
+/// Connection counts.
+fn connections_of(s: &Summary) -> Connections {
+    Connections {
+        total: s.connections.total,
+        handshake_seen: s.connections.handshake_seen,
+        sides_by_port: s.connections.sides_by_port,
+        sides_by_synack: s.connections.sides_by_synack,
+        fin_moved: s.connections.fin_moved,
+        one_sided: s.connections.one_sided,
+        two_sided: s.connections.two_sided,
+        anomalies: s.connections.anomalies,
+        kills_retracted: s.connections.kills_retracted,
+    }
+}
+
+/// Latency statistics: metric -> split -> stats.
+fn latency_of(s: &Summary) -> BTreeMap<String, BTreeMap<String, LatencyStats>> {
+    let mut latency = BTreeMap::new();
+    for (m, mname) in METRIC_NAMES.iter().enumerate() {
+        let mut splits = BTreeMap::new();
+        for (i, sname) in SPLIT_NAMES.iter().enumerate() {
+            splits.insert(sname.to_string(), LatencyStats::of(&s.latency[m][i], true));
+        }
+        latency.insert(mname.to_string(), splits);
+    }
+    latency
 }
