@@ -469,7 +469,6 @@ impl Summary {
             rec(FIN_FIN, lat.fin_fin);
             rec(CLOSE_TOTAL, lat.close_total);
         }
-        let unacked_local = c.fin_unacked(local);
         for (side, n) in [
             (local, &mut self.unacked.local_to_remote),
             (remote, &mut self.unacked.remote_to_local),
@@ -487,7 +486,16 @@ impl Summary {
         }
 
         let states = self.timeline.add_conn(c, local, end_ts, open);
-        self.local_fins += u64::from(l.fin_ts.is_some());
+        self.local_fins += u64::from(c.ep[local].fin_ts.is_some());
+        self.add_peer(c, local, end_ts, &states);
+    }
+
+    /// Folds a connection into its remote peer's figures. A peer answers
+    /// for what it did to local FINs only.
+    fn add_peer(&mut self, c: &Conn, local: Side, end_ts: u64, states: &timeline::ConnStates) {
+        let remote = local.other();
+        let (l, r) = (&c.ep[local], &c.ep[remote]);
+        let unacked_local = c.fin_unacked(local);
         let peer = self.peers.entry(c.key.endpoint(remote).0).or_default();
         for &(st, s, e) in &states.list {
             if st == TcpState::FinWait1 {
@@ -496,7 +504,6 @@ impl Summary {
         }
         peer.connections += 1;
         peer.closes += u64::from(c.first_fin.is_some());
-        // A peer answers for what it did to local FINs only.
         let rtx = u64::from(l.fin_retransmissions());
         peer.fin_retransmissions += rtx;
         peer.unacked_fins += u64::from(unacked_local);
