@@ -2,8 +2,13 @@
 //!
 //! Exit codes: 0 ok; 1 `check` bound violated / `diff` regression; 2 bad
 //! usage or unreadable input; 3 capture corrupt part-way.
+//!
+//! `analyze --json` output is parsed into the typed `finscope::report::Report`;
+//! the `check --json` verdict and the `diff --json` document have no
+//! `Deserialize` type in the library and are read as `serde_json::Value`.
 
 use assert_cmd::Command;
+use finscope::report::Report;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +47,19 @@ fn json_report(dir: &Path, name: &str, args: &[&str]) -> String {
     let r = run(&a);
     assert_eq!(r.code, 0, "{}", r.stderr);
     p
+}
+
+/// An `analyze --json` document as the typed report, checked to serialize
+/// back to exactly the JSON printed (no unknown field, none defaulted).
+fn report(r: &Run) -> Report {
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let printed: Value = serde_json::from_str(&r.stdout).unwrap();
+    let typed: Report = serde_json::from_value(printed.clone()).unwrap();
+    assert!(
+        serde_json::to_value(&typed).unwrap() == printed,
+        "the typed report differs from the JSON printed"
+    );
+    typed
 }
 
 // ---- analyze ----
@@ -95,8 +113,7 @@ fn bzip2_still_asks_to_decompress() {
 #[test]
 fn filter_restricts_and_reports_errors() {
     let s = fixture("sample.pcap");
-    let all = run(&["analyze", "-q", "--json", &s]);
-    let all: Value = serde_json::from_str(&all.stdout).unwrap();
+    let all = report(&run(&["analyze", "-q", "--json", &s]));
     let r = run(&[
         "analyze",
         "-q",
@@ -106,18 +123,16 @@ fn filter_restricts_and_reports_errors() {
         &s,
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let v: Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["settings"]["filter"], "net 198.51.100.0/24");
+    let v = report(&r);
+    assert_eq!(v.settings.filter.as_deref(), Some("net 198.51.100.0/24"));
+    assert_eq!(v.connections.total, 12, "the slow servers' connections");
     assert_eq!(
-        v["connections"]["total"], 12,
-        "the slow servers' connections"
-    );
-    assert_eq!(
-        v["fin_retransmissions"]["total"], 24,
+        v.fin_retransmissions.total, 24,
         "12 slow connections, 2 each"
     );
-    for p in v["peers"].as_array().unwrap() {
-        assert!(p["addr"].as_str().unwrap().starts_with("198.51.100."));
+    assert_eq!(v.peers.len(), 3, "the three slow servers");
+    for p in &v.peers {
+        assert!(p.addr.starts_with("198.51.100."), "{}", p.addr);
     }
     // The complement and the filter add up.
     let r = run(&[
@@ -128,13 +143,13 @@ fn filter_restricts_and_reports_errors() {
         "not net 198.51.100.0/24",
         &s,
     ]);
-    let n: Value = serde_json::from_str(&r.stdout).unwrap();
+    let n = report(&r);
     assert_eq!(
-        v["connections"]["total"].as_u64().unwrap() + n["connections"]["total"].as_u64().unwrap(),
-        all["connections"]["total"].as_u64().unwrap()
+        v.connections.total + n.connections.total,
+        all.connections.total
     );
     assert_eq!(
-        n["packets"]["frames"], n["packets"]["tcp"],
+        n.packets.frames, n.packets.tcp,
         "non-TCP frames are filtered out"
     );
 
@@ -152,32 +167,27 @@ fn group_by_prefix_and_port() {
     let s = fixture("sample.pcap");
     let r = run(&["analyze", "-q", "--json", "--group-by", "prefix:24", &s]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let v: Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["group_by"], "prefix:24,64");
-    let top = &v["peers"][0];
-    assert_eq!(top["addr"], "198.51.100.0/24", "the slow pool ranks first");
-    assert_eq!(top["members"], 3);
-    assert_eq!(top["worst_members"].as_array().unwrap().len(), 3);
-    assert_eq!(top["connections"], 12);
+    let v = report(&r);
+    assert_eq!(v.group_by.as_deref(), Some("prefix:24,64"));
+    let top = &v.peers[0];
+    assert_eq!(top.addr, "198.51.100.0/24", "the slow pool ranks first");
+    assert_eq!(top.members, Some(3));
+    assert_eq!(top.worst_members.len(), 3);
+    assert_eq!(top.connections, 12);
     let r = run(&["analyze", "-q", "--json", "--group-by", "port", &s]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let v: Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["group_by"], "port");
-    let conns: u64 = v["peers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["connections"].as_u64().unwrap())
-        .sum();
-    assert_eq!(conns, v["connections"]["total"].as_u64().unwrap());
-    assert!(v["peers"][0]["addr"].as_str().unwrap().starts_with("port "));
-    let members: u64 = v["peers"][0]["members"].as_u64().unwrap();
-    let shown = v["peers"][0]["worst_members"].as_array().unwrap().len() as u64;
+    let v = report(&r);
+    assert_eq!(v.group_by.as_deref(), Some("port"));
+    let conns: u64 = v.peers.iter().map(|p| p.connections).sum();
+    assert_eq!(conns, v.connections.total);
+    assert!(v.peers[0].addr.starts_with("port "), "{}", v.peers[0].addr);
+    let members: u64 = v.peers[0].members.unwrap();
+    let shown = v.peers[0].worst_members.len() as u64;
     assert_eq!(shown, members.min(5));
     let text = run(&["analyze", "-q", "--group-by", "prefix:24", &s]);
     assert!(text.stdout.contains("198.51.100.0/24"), "{}", text.stdout);
     // A line under each group: its worst members (up to 5) and their count.
-    let first = top["worst_members"][0].as_str().unwrap();
+    let first = &top.worst_members[0];
     assert!(
         text.stdout
             .contains(&format!("      members (3): {first}, ")),
@@ -387,6 +397,17 @@ fn diff_same_and_regressed() {
         &new,
     ]);
     assert!(!r.stdout.contains("WORSE  fin_"), "{}", r.stdout);
+    // Only the peer that appeared is still worse.
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("regression: 0 figure(s) and 1 peer(s) worse"),
+        "{}",
+        r.stdout
+    );
     let r = run(&["diff", "--tolerance", "fin_ration=1", &base, &new]);
     assert_eq!(r.code, 2);
     assert!(

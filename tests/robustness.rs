@@ -1,14 +1,33 @@
 //! Bad input never panics: arbitrary bytes through the decoder and the
 //! reader, and arbitrary segments through a shard, as property tests.
+//! A capture cut anywhere yields exactly the records wholly before the cut.
+//!
+//! Failing property cases are saved to `tests/proptest-regressions/robustness.txt`
+//! (commit that file: proptest replays its seeds first on every run).
 
-use finscope::capture::{CaptureReader, Status};
+use finscope::capture::{CaptureError, CaptureReader, Status};
 use finscope::decode::seq::SeqNum;
 use finscope::decode::{self, Segment, linktype};
 use finscope::flow::{FlowConfig, Shard};
 use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
 use proptest::prelude::*;
-use std::path::Path;
+use proptest::test_runner::FileFailurePersistence;
+use std::path::{Path, PathBuf};
+
+/// Where proptest writes the seeds of failing cases, relative to the package
+/// root (the working directory of integration tests). proptest's default
+/// (`SourceParallel`) looks for `lib.rs`/`main.rs` above the test file and
+/// finds none from `tests/`, so it would save nothing.
+const REGRESSIONS: &str = "tests/proptest-regressions/robustness.txt";
+
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(REGRESSIONS))),
+        ..ProptestConfig::default()
+    }
+}
 
 const LINKS: [u16; 10] = [
     linktype::NULL,
@@ -23,12 +42,40 @@ const LINKS: [u16; 10] = [
     999,
 ];
 
-/// Reads everything; returns the number of records, bounded by a guard.
-fn read_all(bytes: &[u8]) -> u64 {
-    let Ok(mut r) = CaptureReader::with_buffer(bytes, Path::new("fuzz"), 65_536) else {
-        return 0;
+/// How reading an input ended.
+#[derive(Debug)]
+enum End {
+    /// The reader refused the file header.
+    Header(CaptureError),
+    /// The input ended cleanly after its last record.
+    Clean,
+    /// Reading stopped early (truncation or damage).
+    Stopped(CaptureError),
+}
+
+/// What reading an input gave.
+struct Outcome {
+    /// `CaptureReader::records()` at the end.
+    records: u64,
+    /// Frame numbers of every frame handed out, in order.
+    numbers: Vec<u64>,
+    end: End,
+}
+
+/// Reads everything, decoding every frame, bounded by a guard.
+fn read_input(bytes: &[u8]) -> Outcome {
+    let mut r = match CaptureReader::with_buffer(bytes, Path::new("fuzz"), 65_536) {
+        Ok(r) => r,
+        Err(e) => {
+            return Outcome {
+                records: 0,
+                numbers: Vec::new(),
+                end: End::Header(e),
+            };
+        }
     };
     let mut frames = Vec::new();
+    let mut numbers = Vec::new();
     for _ in 0..10_000 {
         let st = r.next_batch(&mut frames);
         for f in &frames {
@@ -37,12 +84,33 @@ fn read_all(bytes: &[u8]) -> u64 {
                 .get(f.off as usize..(f.off + f.caplen) as usize)
                 .expect("frame inside the buffer");
             let _ = decode::decode(f.link, d, f.ts_ns, f.number);
+            numbers.push(f.number);
         }
-        if !matches!(st, Status::More) {
-            return r.records();
-        }
+        let end = match st {
+            Status::More => continue,
+            Status::End => End::Clean,
+            Status::Stopped(e) => End::Stopped(e),
+        };
+        return Outcome {
+            records: r.records(),
+            numbers,
+            end,
+        };
     }
     panic!("reader did not finish");
+}
+
+/// Reads everything; returns the number of records, after checking that
+/// the frames handed out are exactly records 1..=n.
+fn read_all(bytes: &[u8]) -> u64 {
+    let o = read_input(bytes);
+    let want: Vec<u64> = (1..=o.records).collect();
+    assert_eq!(
+        o.numbers, want,
+        "frames handed out vs records() = {}",
+        o.records
+    );
+    o.records
 }
 
 fn pcap_header(link: u32, be: bool) -> Vec<u8> {
@@ -57,7 +125,7 @@ fn pcap_header(link: u32, be: bool) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+    #![proptest_config(config(512))]
 
     #[test]
     fn decoder_never_panics(link in prop::sample::select(LINKS.to_vec()),
@@ -103,17 +171,138 @@ proptest! {
     }
 }
 
+/// Byte ranges of a capture, read from its length fields alone
+/// (independently of finscope's reader).
+struct Layout {
+    /// Bytes before the first record or block the reader parses as one
+    /// (the pcap file header; 0 for pcapng, whose section header is a block).
+    header: usize,
+    /// `(start, end, is_packet)` of every record (pcap) or block (pcapng),
+    /// in file order; `is_packet` for the records that are frames.
+    units: Vec<(usize, usize, bool)>,
+}
+
+fn u32_at(b: &[u8], off: usize, big_endian: bool) -> u32 {
+    let w = [b[off], b[off + 1], b[off + 2], b[off + 3]];
+    if big_endian {
+        u32::from_be_bytes(w)
+    } else {
+        u32::from_le_bytes(w)
+    }
+}
+
+/// A standard pcap file (microsecond or nanosecond magic, either byte
+/// order): a 24-byte header, then records of a 16-byte header (caplen at
+/// offset 8) and caplen bytes.
+fn pcap_layout(b: &[u8]) -> Layout {
+    let big_endian = match u32_at(b, 0, false) {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => false,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => true,
+        m => panic!("not a standard pcap: magic {m:#x}"),
+    };
+    let mut units = Vec::new();
+    let mut off = 24;
+    while off < b.len() {
+        let end = off + 16 + u32_at(b, off + 8, big_endian) as usize;
+        units.push((off, end, true));
+        off = end;
+    }
+    assert_eq!(off, b.len(), "the fixture itself is cut");
+    Layout { header: 24, units }
+}
+
+/// A single-section pcapng file: blocks of (type, total length, body,
+/// total length); EPB (6), SPB (3) and the obsolete PB (2) are frames.
+fn pcapng_layout(b: &[u8]) -> Layout {
+    assert_eq!(u32_at(b, 0, false), 0x0a0d_0d0a, "not pcapng");
+    let big_endian = match u32_at(b, 8, false) {
+        0x1a2b_3c4d => false,
+        0x4d3c_2b1a => true,
+        m => panic!("bad byte-order magic {m:#x}"),
+    };
+    let mut units = Vec::new();
+    let mut off = 0;
+    while off < b.len() {
+        let (kind, len) = (u32_at(b, off, big_endian), u32_at(b, off + 4, big_endian));
+        assert_eq!(len % 4, 0, "block at {off}");
+        assert!(off == 0 || kind != 0x0a0d_0d0a, "a second section at {off}");
+        let end = off + len as usize;
+        units.push((off, end, matches!(kind, 2 | 3 | 6)));
+        off = end;
+    }
+    assert_eq!(off, b.len(), "the fixture itself is cut");
+    Layout { header: 0, units }
+}
+
+/// Reads every prefix of `bytes` and checks it gives exactly the frames
+/// wholly before the cut: records 1..=k, a clean end when the cut falls
+/// between records, a truncation naming the cut record's offset and number
+/// otherwise (never damage, never a panic).
+fn check_every_prefix(name: &str, bytes: &[u8], layout: &Layout) {
+    let total = layout.units.iter().filter(|u| u.2).count() as u64;
+    assert!(total > 0, "{name}: no frames");
+    for n in 0..=bytes.len() {
+        let o = read_input(&bytes[..n]);
+        // Frames whose record ends at or before the cut.
+        let whole = layout.units.iter().filter(|u| u.2 && u.1 <= n).count() as u64;
+        let want: Vec<u64> = (1..=whole).collect();
+        assert_eq!(o.records, whole, "{name}: records() of the {n}-byte prefix");
+        assert_eq!(o.numbers, want, "{name}: frames of the {n}-byte prefix");
+        // The record or block the cut falls inside, if any.
+        let cut = layout.units.iter().find(|u| u.0 < n && n < u.1);
+        match (&o.end, cut) {
+            // Too short for the magic number, or a pcap file header cut short.
+            (End::Header(e), _) if n < layout.header.max(4) => {
+                assert!(n < 4 || e.is_truncation(), "{name}: {n}-byte prefix: {e}");
+            }
+            (End::Clean, None) if n >= layout.header.max(4) => {}
+            (End::Stopped(e @ CaptureError::Truncated { offset, packet, .. }), _) => {
+                // Cut inside the file header (pcapng: its first block) or a record.
+                let start = cut.map_or(layout.header, |u| u.0);
+                assert!(e.is_truncation());
+                assert_eq!(
+                    (*offset, *packet),
+                    (start as u64, whole + 1),
+                    "{name}: truncation of the {n}-byte prefix: {e}"
+                );
+            }
+            (end, _) => panic!("{name}: the {n}-byte prefix ends with {end:?} (cut in {cut:?})"),
+        }
+    }
+    let o = read_input(bytes);
+    assert_eq!(o.records, total, "{name}: the whole file");
+    assert!(matches!(o.end, End::Clean), "{name}: {:?}", o.end);
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(name),
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
 #[test]
 fn every_prefix_of_a_real_fixture_reads_cleanly() {
-    let bytes = std::fs::read(
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/multi_idb.pcapng"),
-    )
-    .expect("fixture");
-    let mut prev = 0;
-    for n in 0..=bytes.len() {
-        let got = read_all(&bytes[..n]);
-        assert!(got >= prev || got == 0, "records went down at prefix {n}");
-        prev = prev.max(got);
+    // pcapng: two interfaces, an SPB, a block of unknown type.
+    let bytes = fixture("multi_idb.pcapng");
+    let layout = pcapng_layout(&bytes);
+    assert_eq!(layout.units.iter().filter(|u| u.2).count(), 21);
+    check_every_prefix("multi_idb.pcapng", &bytes, &layout);
+}
+
+#[test]
+fn every_prefix_of_pcap_fixtures_reads_exactly() {
+    // Little-endian microseconds; big-endian nanoseconds; records cut by a snaplen.
+    for (name, frames) in [
+        ("fin_4way.pcap", 11),
+        ("nanosecond_be.pcap", 11),
+        ("snaplen_64.pcap", 11),
+    ] {
+        let bytes = fixture(name);
+        let layout = pcap_layout(&bytes);
+        assert_eq!(layout.units.len(), frames, "{name}");
+        check_every_prefix(name, &bytes, &layout);
     }
-    assert!(prev > 0);
 }
