@@ -845,14 +845,41 @@ mod tests {
         let mut v = pcap_header(1);
         record(&mut v, 1, 0, &[1; 40]);
         record(&mut v, 2, 0, &[2; 40]);
+        // Records end at 24 + 56 and 24 + 2 x 56 bytes.
+        let ends = [24 + 56, 24 + 112];
         for n in 0..v.len() {
             let r = CaptureReader::with_buffer(&v[..n], Path::new("p"), 65_536);
-            let Ok(mut r) = r else { continue };
+            let Ok(mut r) = r else {
+                // Only a cut inside the file header is refused outright.
+                assert!(n < 24, "prefix {n} refused");
+                continue;
+            };
+            assert!(n >= 24, "prefix {n} of a 24-byte header accepted");
             let mut frames = Vec::new();
+            let mut got = 0;
             let mut guard = 0;
-            while let Status::More = r.next_batch(&mut frames) {
-                guard += 1;
-                assert!(guard < 10);
+            let end = loop {
+                let st = r.next_batch(&mut frames);
+                got += frames.len();
+                match st {
+                    Status::More => {
+                        guard += 1;
+                        assert!(guard < 10);
+                    }
+                    other => break other,
+                }
+            };
+            let whole = ends.iter().filter(|e| **e <= n).count();
+            assert_eq!(got, whole, "prefix {n}");
+            assert_eq!(r.records(), whole as u64, "prefix {n}");
+            let clean = n == 24 || ends.contains(&n);
+            match end {
+                Status::End => assert!(clean, "prefix {n}: cut record not reported"),
+                Status::Stopped(e) => {
+                    assert!(!clean, "prefix {n}: {e}");
+                    assert!(e.is_truncation(), "prefix {n}: {e}");
+                }
+                Status::More => unreachable!(),
             }
         }
     }
