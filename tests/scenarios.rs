@@ -120,10 +120,13 @@ impl Report {
         })
     }
 
-    /// `latency.<metric>.<split>`.
+    /// `latency.<metric>.<split>`, by the JSON names (typed fields behind).
     fn latency(&self, metric: &str, split: &str) -> &LatencyStats {
-        let by_split = self.entry(&self.doc.latency, "latency", metric);
-        self.entry(by_split, &format!("latency.{metric}"), split)
+        self.doc
+            .latency
+            .get(metric)
+            .and_then(|m| m.get(split))
+            .unwrap_or_else(|| panic!("{}: no latency `{metric}.{split}`", self.name))
     }
 
     /// `timeline.state_time_us.<state>`.

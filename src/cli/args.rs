@@ -49,6 +49,10 @@ pub struct TimelineArgs {
     /// Also write the buckets as CSV to FILE.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page with plots to
+    /// FILE (`-`: standard output, instead of the text).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// What to read and how to analyse it (shared by `analyze` and `check`).
@@ -117,6 +121,10 @@ pub struct AnalyzeArgs {
     /// Also write the JSON report to FILE.
     #[arg(long, value_name = "FILE")]
     pub json_out: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page with plots to
+    /// FILE (`-`: standard output, instead of the text report).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Write one record per connection to FILE (columns: docs/flows.md).
     #[arg(long, value_name = "FILE")]
     pub flows: Option<PathBuf>,

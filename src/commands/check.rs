@@ -142,12 +142,7 @@ pub fn evaluate(r: &Report, b: &Bounds, inputs: Vec<String>) -> Verdict {
         );
     }
     if let Some(us) = b.max_p99_fin_ack_us {
-        let p99 = r
-            .latency
-            .get("fin_ack")
-            .and_then(|m| m.get("all"))
-            .and_then(|s| s.p99_us)
-            .unwrap_or(0);
+        let p99 = r.latency.fin_ack.all.p99_us.unwrap_or(0);
         push(
             "max-p99-fin-ack",
             "latency.fin_ack.all.p99_us",

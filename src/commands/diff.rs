@@ -61,16 +61,8 @@ struct Figure {
     get: fn(&Report) -> Option<f64>,
 }
 
-fn latency(
-    r: &Report,
-    metric: &str,
-    q: fn(&crate::report::LatencyStats) -> Option<u64>,
-) -> Option<f64> {
-    r.latency
-        .get(metric)
-        .and_then(|m| m.get("all"))
-        .and_then(q)
-        .map(|v| v as f64)
+fn us(v: Option<u64>) -> Option<f64> {
+    v.map(|v| v as f64)
 }
 
 /// The figures `diff` compares, in output order.
@@ -108,17 +100,17 @@ const FIGURES: &[Figure] = &[
     Figure {
         name: "fin_ack_p50_us",
         unit: "us",
-        get: |r| latency(r, "fin_ack", |s| s.p50_us),
+        get: |r| us(r.latency.fin_ack.all.p50_us),
     },
     Figure {
         name: "fin_ack_p99_us",
         unit: "us",
-        get: |r| latency(r, "fin_ack", |s| s.p99_us),
+        get: |r| us(r.latency.fin_ack.all.p99_us),
     },
     Figure {
         name: "close_total_p99_us",
         unit: "us",
-        get: |r| latency(r, "close_total", |s| s.p99_us),
+        get: |r| us(r.latency.close_total.all.p99_us),
     },
 ];
 

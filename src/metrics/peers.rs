@@ -95,7 +95,18 @@ impl std::ops::AddAssign<&PeerStats> for PeerStats {
 }
 
 /// How `--rank-by` orders peers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum RankBy {
     /// FIN retransmissions + unACKed FINs (default).
     #[default]

@@ -9,8 +9,10 @@ use crate::decode::{Skip, linktype};
 use crate::flow::conn::{NOUTCOMES, Outcome};
 use crate::metrics::groups::GroupRow;
 use crate::metrics::peers::{PeerStats, RankBy, rank};
-use crate::metrics::{Analysis, Hist, KernelEvidence, METRIC_NAMES, SPLIT_NAMES, Summary};
-use std::collections::BTreeMap;
+use crate::metrics::{
+    ALL, Analysis, CLOSE_TOTAL, FIN_ACK, FIN_FIN, Hist, KernelEvidence, LOCAL_FIRST, REMOTE_FIRST,
+    Summary,
+};
 
 /// Report settings.
 #[derive(Clone, Debug, Default)]
@@ -186,7 +188,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
             remote_to_local: s.unacked.remote_to_local,
         },
         inferred_tunables: InferredTunables::of(&s.kernel),
-        rank_by: o.rank_by.name().to_string(),
+        rank_by: o.rank_by,
         peers_total: s.peers.len() as u64,
         group_by: None,
         peers,
@@ -257,15 +259,16 @@ fn connections_of(s: &Summary) -> Connections {
     }
 }
 
-/// Latency statistics: metric -> split -> stats.
-fn latency_of(s: &Summary) -> BTreeMap<String, BTreeMap<String, LatencyStats>> {
-    let mut latency = BTreeMap::new();
-    for (m, mname) in METRIC_NAMES.iter().enumerate() {
-        let mut splits = BTreeMap::new();
-        for (i, sname) in SPLIT_NAMES.iter().enumerate() {
-            splits.insert(sname.to_string(), LatencyStats::of(&s.latency[m][i], true));
-        }
-        latency.insert(mname.to_string(), splits);
+/// Latency statistics: metric, then who closed first.
+fn latency_of(s: &Summary) -> Latency {
+    let splits = |m: usize| LatencySplits {
+        all: LatencyStats::of(&s.latency[m][ALL], true),
+        local_first: LatencyStats::of(&s.latency[m][LOCAL_FIRST], true),
+        remote_first: LatencyStats::of(&s.latency[m][REMOTE_FIRST], true),
+    };
+    Latency {
+        close_total: splits(CLOSE_TOTAL),
+        fin_ack: splits(FIN_ACK),
+        fin_fin: splits(FIN_FIN),
     }
-    latency
 }

@@ -2,6 +2,7 @@
 //! (docs/report.md documents every field). Built by [`super::build()`], drawn
 //! by the renderers in [`super::render`], read back by [`super::load`].
 
+use crate::metrics::peers::RankBy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -25,8 +26,8 @@ pub struct Report {
     pub connections: Connections,
     pub outcomes: Outcomes,
     pub outcomes_by_closer: ByCloser,
-    /// Latency statistics: metric -> split -> stats.
-    pub latency: BTreeMap<String, BTreeMap<String, LatencyStats>>,
+    /// Latency statistics: metric, then who closed first.
+    pub latency: Latency,
     /// Age of FINs never ACKed (docs/report.md): until the end of
     /// observation, or until their sender was killed.
     pub unacked_fin_age: LatencyStats,
@@ -38,7 +39,7 @@ pub struct Report {
     #[serde(default)]
     pub inferred_tunables: InferredTunables,
     /// How peers are ranked.
-    pub rank_by: String,
+    pub rank_by: RankBy,
     /// Number of distinct remote peers, or peer groups with `--group-by`
     /// (before `--top`).
     pub peers_total: u64,
@@ -262,6 +263,64 @@ pub struct ByCloser {
     pub remote_first: Outcomes,
 }
 
+/// The close latencies (docs/report.md, "Latencies"): one block per
+/// metric, each split by who closed first. Fields in the JSON's order.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Latency {
+    /// First FIN -> ACK of the last FIN (or the RST that ended it).
+    pub close_total: LatencySplits,
+    /// First FIN -> the ACK that covers it.
+    pub fin_ack: LatencySplits,
+    /// First FIN -> the other side's FIN.
+    pub fin_fin: LatencySplits,
+}
+
+impl Latency {
+    /// (name, splits) in the JSON's order.
+    pub fn metrics(&self) -> [(&'static str, &LatencySplits); 3] {
+        [
+            ("close_total", &self.close_total),
+            ("fin_ack", &self.fin_ack),
+            ("fin_fin", &self.fin_fin),
+        ]
+    }
+
+    /// A metric by its JSON name.
+    pub fn get(&self, metric: &str) -> Option<&LatencySplits> {
+        self.metrics()
+            .into_iter()
+            .find(|(n, _)| *n == metric)
+            .map(|(_, s)| s)
+    }
+}
+
+/// One latency metric, for every connection and by who closed first.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LatencySplits {
+    pub all: LatencyStats,
+    pub local_first: LatencyStats,
+    pub remote_first: LatencyStats,
+}
+
+impl LatencySplits {
+    /// (name, stats) in the JSON's order.
+    pub fn splits(&self) -> [(&'static str, &LatencyStats); 3] {
+        [
+            ("all", &self.all),
+            ("local_first", &self.local_first),
+            ("remote_first", &self.remote_first),
+        ]
+    }
+
+    /// A split by its JSON name.
+    pub fn get(&self, split: &str) -> Option<&LatencyStats> {
+        self.splits()
+            .into_iter()
+            .find(|(n, _)| *n == split)
+            .map(|(_, s)| s)
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct LatencyStats {
     pub count: u64,
@@ -334,6 +393,96 @@ pub struct TimelineDocument<'a> {
     pub timeline: &'a TimelineReport,
     pub diagnosis: &'a [Finding],
 }
+
+/// A series of the timeline, named once: its JSON key (bucket field,
+/// `peaks`, `state_time_us`), its CSV column, its label in the text chart
+/// and peaks table, and how to read it from a [`Bucket`].
+#[derive(Clone, Copy, Debug)]
+pub struct Series {
+    pub key: &'static str,
+    pub label: &'static str,
+    /// Listed in the text report's peaks table.
+    pub in_peaks_table: bool,
+    pub get: fn(&Bucket) -> i64,
+}
+
+/// The state series, in CSV and chart order.
+pub const STATE_SERIES: [Series; 10] = [
+    Series {
+        key: "established",
+        label: "ESTABLISHED",
+        in_peaks_table: false,
+        get: |b| b.established,
+    },
+    Series {
+        key: "fin_wait_1",
+        label: "FIN-WAIT-1",
+        in_peaks_table: true,
+        get: |b| b.fin_wait_1,
+    },
+    Series {
+        key: "fin_wait_2",
+        label: "FIN-WAIT-2",
+        in_peaks_table: true,
+        get: |b| b.fin_wait_2,
+    },
+    Series {
+        key: "closing",
+        label: "CLOSING",
+        in_peaks_table: true,
+        get: |b| b.closing,
+    },
+    Series {
+        key: "time_wait",
+        label: "TIME-WAIT",
+        in_peaks_table: true,
+        get: |b| b.time_wait,
+    },
+    Series {
+        key: "close_wait",
+        label: "CLOSE-WAIT",
+        in_peaks_table: true,
+        get: |b| b.close_wait,
+    },
+    Series {
+        key: "last_ack",
+        label: "LAST-ACK",
+        in_peaks_table: true,
+        get: |b| b.last_ack,
+    },
+    Series {
+        key: "orphans",
+        label: "orphans (estimate)",
+        in_peaks_table: true,
+        get: |b| b.orphans,
+    },
+    Series {
+        key: "syn_sent",
+        label: "SYN-SENT",
+        in_peaks_table: false,
+        get: |b| b.syn_sent,
+    },
+    Series {
+        key: "syn_recv",
+        label: "SYN-RECEIVED",
+        in_peaks_table: false,
+        get: |b| b.syn_recv,
+    },
+];
+
+/// A per-bucket counter: its JSON key / CSV column and how to read it.
+pub type Counter = (&'static str, fn(&Bucket) -> u64);
+
+/// The per-bucket counters, in CSV order.
+pub const COUNTER_SERIES: [Counter; 7] = [
+    ("frames", |b| b.frames),
+    ("tcp", |b| b.tcp),
+    ("fin", |b| b.fin),
+    ("fin_retransmissions", |b| b.fin_retransmissions),
+    ("rst", |b| b.rst),
+    ("new_connections", |b| b.new_connections),
+    ("closes", |b| b.closes),
+];
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Bucket {
@@ -424,4 +573,43 @@ pub struct Finding {
     pub evidence: Vec<String>,
     /// sysctl names that govern it (may be empty: e.g. an application bug).
     pub tunables: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::state::TcpState;
+
+    /// The one list of series matches the bucket's JSON fields and the
+    /// close model's state names.
+    #[test]
+    fn series_are_named_once() {
+        let b = Bucket {
+            established: 1,
+            fin_wait_1: 2,
+            fin_wait_2: 3,
+            closing: 4,
+            time_wait: 5,
+            close_wait: 6,
+            last_ack: 7,
+            syn_sent: 8,
+            syn_recv: 9,
+            orphans: 10,
+            ..Bucket::default()
+        };
+        let v = serde_json::to_value(&b).unwrap_or_default();
+        for s in STATE_SERIES {
+            assert_eq!(v[s.key].as_i64(), Some((s.get)(&b)), "{}", s.key);
+        }
+        let mut got: Vec<i64> = STATE_SERIES.iter().map(|s| (s.get)(&b)).collect();
+        got.sort_unstable();
+        assert_eq!(got, (1..=10).collect::<Vec<_>>());
+        for st in TcpState::SERIES {
+            assert!(STATE_SERIES.iter().any(|s| s.key == st.key()), "{st}");
+        }
+        for (k, get) in COUNTER_SERIES {
+            assert!(v.get(k).is_some(), "{k}");
+            assert_eq!(get(&b), 0);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The human report: aligned tables, thousands separators, units, and
 //! log-scale bar charts of close latency. Deterministic: no wall-clock values.
 
+use crate::metrics::peers::RankBy;
 use crate::report::format::{dur, opt_dur, pct, thousands, utc};
 use crate::report::{LatencyStats, Report};
 use std::io::{self, Write};
@@ -217,9 +218,8 @@ fn render_latency(r: &Report, w: &mut impl Write) -> io::Result<()> {
         "  {:<12} {:<13} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "metric", "closed first", "count", "p50", "p90", "p99", "p99.9", "max"
     )?;
-    for (metric, splits) in &r.latency {
-        for split in ["all", "local_first", "remote_first"] {
-            let Some(s) = splits.get(split) else { continue };
+    for (metric, splits) in r.latency.metrics() {
+        for (split, s) in splits.splits() {
             writeln!(
                 w,
                 "  {:<12} {:<13} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
@@ -234,11 +234,8 @@ fn render_latency(r: &Report, w: &mut impl Write) -> io::Result<()> {
             )?;
         }
     }
-    for metric in ["fin_ack", "close_total"] {
-        if let Some(s) = r.latency.get(metric).and_then(|m| m.get("all")) {
-            bar_chart(w, metric, s)?;
-        }
-    }
+    bar_chart(w, "fin_ack", &r.latency.fin_ack.all)?;
+    bar_chart(w, "close_total", &r.latency.close_total.all)?;
     writeln!(w)?;
     Ok(())
 }
@@ -250,9 +247,9 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
         "WORST REMOTE PEERS  (top {} of {}, ranked by {})",
         r.peers.len(),
         thousands(r.peers_total),
-        match r.rank_by.as_str() {
-            "problems" => "FIN retransmissions + unACKed FINs",
-            other => other,
+        match r.rank_by {
+            RankBy::Problems => "FIN retransmissions + unACKed FINs",
+            other => other.name(),
         }
     )?;
     if r.peers.is_empty() {

@@ -2,38 +2,23 @@
 //! table and the diagnosis list.
 
 use crate::report::format::{dur, thousands, utc};
-use crate::report::schema::{Bucket, Finding, TimelineReport};
+use crate::report::schema::{Bucket, COUNTER_SERIES, Finding, STATE_SERIES, TimelineReport};
 use std::io::{self, Write};
 
-/// Writes the buckets as CSV (one row per bucket, a header line first).
+/// Writes the buckets as CSV (one row per bucket, a header line first):
+/// `t_us`, every state series, every counter, `fin_ratio`.
 pub fn write_csv(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
-    writeln!(
-        w,
-        "t_us,established,fin_wait_1,fin_wait_2,closing,time_wait,close_wait,last_ack,orphans,frames,tcp,fin,fin_retransmissions,rst,new_connections,closes,syn_sent,syn_recv"
-    )?;
+    let mut header = vec!["t_us"];
+    header.extend(STATE_SERIES.iter().map(|s| s.key));
+    header.extend(COUNTER_SERIES.iter().map(|c| c.0));
+    header.push("fin_ratio");
+    writeln!(w, "{}", header.join(","))?;
     for b in &r.buckets {
-        writeln!(
-            w,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            b.t_us,
-            b.established,
-            b.fin_wait_1,
-            b.fin_wait_2,
-            b.closing,
-            b.time_wait,
-            b.close_wait,
-            b.last_ack,
-            b.orphans,
-            b.frames,
-            b.tcp,
-            b.fin,
-            b.fin_retransmissions,
-            b.rst,
-            b.new_connections,
-            b.closes,
-            b.syn_sent,
-            b.syn_recv
-        )?;
+        let mut row = vec![b.t_us.to_string()];
+        row.extend(STATE_SERIES.iter().map(|s| (s.get)(b).to_string()));
+        row.extend(COUNTER_SERIES.iter().map(|c| (c.1)(b).to_string()));
+        row.push(b.fin_ratio.to_string());
+        writeln!(w, "{}", row.join(","))?;
     }
     Ok(())
 }
@@ -50,18 +35,9 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
     let per_col = r.buckets.len().div_ceil(CHART_WIDTH).max(1);
     let cols = r.buckets.len().div_ceil(per_col);
     type Get = fn(&Bucket) -> i64;
-    let rows: [(&str, Get); 10] = [
-        ("ESTABLISHED", |b| b.established),
-        ("FIN-WAIT-1", |b| b.fin_wait_1),
-        ("FIN-WAIT-2", |b| b.fin_wait_2),
-        ("CLOSING", |b| b.closing),
-        ("TIME-WAIT", |b| b.time_wait),
-        ("CLOSE-WAIT", |b| b.close_wait),
-        ("LAST-ACK", |b| b.last_ack),
-        ("orphans", |b| b.orphans),
-        ("FIN segs", |b| b.fin as i64),
-        ("FIN rtx", |b| b.fin_retransmissions as i64),
-    ];
+    let mut rows: Vec<(&str, Get)> = STATE_SERIES.iter().map(|s| (s.label, s.get)).collect();
+    rows.push(("FIN segs", |b| b.fin as i64));
+    rows.push(("FIN rtx", |b| b.fin_retransmissions as i64));
     writeln!(
         w,
         "  {} buckets of {}, {} per column; each row scaled to its own peak",
@@ -86,11 +62,12 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
                 }
             })
             .collect();
-        writeln!(w, "  {name:<11} |{line:<cols$}| peak {peak}")?;
+        let name: String = name.chars().take(12).collect();
+        writeln!(w, "  {name:<12} |{line:<cols$}| peak {peak}")?;
     }
     let first = r.buckets.first().map_or(0, |b| b.t_us);
     let last = r.buckets.last().map_or(0, |b| b.t_us + r.bucket_us);
-    writeln!(w, "  {:<11}  {} .. {} UTC", "", utc(first), utc(last))?;
+    writeln!(w, "  {:<12}  {} .. {} UTC", "", utc(first), utc(last))?;
     Ok(())
 }
 
@@ -113,15 +90,11 @@ pub fn render_peaks(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
         "  {:<20} {:>8}  {:<28} {:>12}",
         "state", "peak", "at (UTC)", "total time"
     )?;
-    for (key, label) in [
-        ("fin_wait_1", "FIN-WAIT-1"),
-        ("fin_wait_2", "FIN-WAIT-2"),
-        ("closing", "CLOSING"),
-        ("time_wait", "TIME-WAIT"),
-        ("close_wait", "CLOSE-WAIT"),
-        ("last_ack", "LAST-ACK"),
-        ("orphans", "orphans (estimate)"),
-    ] {
+    for (key, label) in STATE_SERIES
+        .iter()
+        .filter(|s| s.in_peaks_table)
+        .map(|s| (s.key, s.label))
+    {
         if let Some(p) = r.peaks.get(key) {
             let total = r.state_time_us.get(key).copied().unwrap_or(0);
             writeln!(
