@@ -15,7 +15,7 @@
 
 use super::{EXIT_CORRUPT, EXIT_FAILED, Error, build_report, damaged, run_analysis};
 use crate::cli::{Bounds, CheckArgs, Limit};
-use crate::report::format::ratio;
+use crate::report::format::{Unit, ratio};
 use crate::report::load::load;
 use crate::report::{Peer, Report};
 use serde::Serialize;
@@ -45,7 +45,7 @@ pub struct Outcome {
     pub value: f64,
     pub limit: f64,
     /// `count`, `ratio` or `us`.
-    pub unit: &'static str,
+    pub unit: Unit,
     pub ok: bool,
     /// For a violated bound: the peers that contribute most (up to 3).
     pub worst_peers: Vec<Culprit>,
@@ -105,7 +105,7 @@ pub fn evaluate(r: &Report, b: &Bounds, inputs: Vec<String>) -> Verdict {
             "fin_ratio.of_tcp",
             r.fin_ratio.of_tcp,
             limit,
-            "ratio",
+            Unit::Ratio,
             &|p| p.closes as f64,
         );
     }
@@ -118,7 +118,7 @@ pub fn evaluate(r: &Report, b: &Bounds, inputs: Vec<String>) -> Verdict {
                 "fin_retransmissions.total",
                 total as f64,
                 n as f64,
-                "count",
+                Unit::Count,
                 &key,
             ),
             Limit::Rate(x) => push(
@@ -126,7 +126,7 @@ pub fn evaluate(r: &Report, b: &Bounds, inputs: Vec<String>) -> Verdict {
                 "fin_retransmissions.total / packets.fin",
                 ratio(total, r.packets.fin),
                 x,
-                "ratio",
+                Unit::Ratio,
                 &key,
             ),
         }
@@ -137,7 +137,7 @@ pub fn evaluate(r: &Report, b: &Bounds, inputs: Vec<String>) -> Verdict {
             "unacked_fin_age.count",
             r.unacked_fin_age.count as f64,
             n as f64,
-            "count",
+            Unit::Count,
             &|p| p.unacked_fins as f64,
         );
     }
@@ -148,7 +148,7 @@ pub fn evaluate(r: &Report, b: &Bounds, inputs: Vec<String>) -> Verdict {
             "latency.fin_ack.all.p99_us",
             p99 as f64,
             us as f64,
-            "us",
+            Unit::Us,
             &|p| p.fin_ack_p99_us.unwrap_or(0) as f64,
         );
     }
@@ -158,7 +158,7 @@ pub fn evaluate(r: &Report, b: &Bounds, inputs: Vec<String>) -> Verdict {
             "packets.rst / packets.tcp",
             ratio(r.packets.rst, r.packets.tcp),
             limit,
-            "ratio",
+            Unit::Ratio,
             &|p| p.rsts as f64,
         );
     }
@@ -173,12 +173,8 @@ pub fn evaluate(r: &Report, b: &Bounds, inputs: Vec<String>) -> Verdict {
     }
 }
 
-fn show(v: f64, unit: &str) -> String {
-    match unit {
-        "count" => format!("{v}"),
-        "us" => crate::report::format::dur(v as u64),
-        _ => format!("{:.2}%", v * 100.0),
-    }
+fn show(v: f64, unit: Unit) -> String {
+    unit.show(v, 2)
 }
 
 impl Outcome {
@@ -201,8 +197,9 @@ impl Outcome {
                     .worst_peers
                     .iter()
                     .map(|c| {
-                        let unit = if self.unit == "ratio" {
-                            "count"
+                        // A peer's share of a ratio is shown as its count.
+                        let unit = if self.unit == Unit::Ratio {
+                            Unit::Count
                         } else {
                             self.unit
                         };

@@ -15,7 +15,7 @@
 
 use super::{EXIT_FAILED, Error};
 use crate::cli::DiffArgs;
-use crate::report::format::share as ratio;
+use crate::report::format::{Unit, share as ratio};
 use crate::report::load::load;
 use crate::report::{Peer, Report};
 use serde::Serialize;
@@ -57,7 +57,7 @@ impl std::fmt::Display for Tolerance {
 /// One figure compared.
 struct Figure {
     name: &'static str,
-    unit: &'static str,
+    unit: Unit,
     get: fn(&Report) -> Option<f64>,
 }
 
@@ -69,22 +69,22 @@ fn us(v: Option<u64>) -> Option<f64> {
 const FIGURES: &[Figure] = &[
     Figure {
         name: "fin_ratio",
-        unit: "ratio",
+        unit: Unit::Ratio,
         get: |r| ratio(r.packets.fin, r.packets.tcp),
     },
     Figure {
         name: "fin_retransmission_rate",
-        unit: "ratio",
+        unit: Unit::Ratio,
         get: |r| ratio(r.fin_retransmissions.total, r.packets.fin),
     },
     Figure {
         name: "unacked_fin_rate",
-        unit: "ratio",
+        unit: Unit::Ratio,
         get: |r| ratio(r.unacked_fin_age.count, r.connections.total),
     },
     Figure {
         name: "reset_rate",
-        unit: "ratio",
+        unit: Unit::Ratio,
         get: |r| {
             ratio(
                 r.outcomes.reset + r.outcomes.reset_after_fin,
@@ -94,22 +94,22 @@ const FIGURES: &[Figure] = &[
     },
     Figure {
         name: "rst_ratio",
-        unit: "ratio",
+        unit: Unit::Ratio,
         get: |r| ratio(r.packets.rst, r.packets.tcp),
     },
     Figure {
         name: "fin_ack_p50_us",
-        unit: "us",
+        unit: Unit::Us,
         get: |r| us(r.latency.fin_ack.all.p50_us),
     },
     Figure {
         name: "fin_ack_p99_us",
-        unit: "us",
+        unit: Unit::Us,
         get: |r| us(r.latency.fin_ack.all.p99_us),
     },
     Figure {
         name: "close_total_p99_us",
-        unit: "us",
+        unit: Unit::Us,
         get: |r| us(r.latency.close_total.all.p99_us),
     },
 ];
@@ -212,7 +212,7 @@ impl Tolerances {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct FigureDiff {
     pub figure: &'static str,
-    pub unit: &'static str,
+    pub unit: Unit,
     pub base: Option<f64>,
     pub new: Option<f64>,
     pub tolerance: Tolerance,
@@ -365,12 +365,8 @@ pub fn compare(base: &Report, new: &Report, t: &Tolerances, names: (String, Stri
     }
 }
 
-fn show(v: Option<f64>, unit: &str) -> String {
-    match v {
-        None => "-".to_string(),
-        Some(v) if unit == "us" => crate::report::format::dur(v as u64),
-        Some(v) => format!("{:.3}%", v * 100.0),
-    }
+fn show(v: Option<f64>, unit: Unit) -> String {
+    v.map_or_else(|| "-".to_string(), |v| unit.show(v, 3))
 }
 
 impl Diff {
@@ -398,8 +394,8 @@ impl Diff {
                     .map_or("-".to_string(), |v| format!("{v:.3}")),
                 p.new_problems_per_conn
                     .map_or("-".to_string(), |v| format!("{v:.3}")),
-                show(p.base_fin_ack_p99_us.map(|v| v as f64), "us"),
-                show(p.new_fin_ack_p99_us.map(|v| v as f64), "us"),
+                show(p.base_fin_ack_p99_us.map(|v| v as f64), Unit::Us),
+                show(p.new_fin_ack_p99_us.map(|v| v as f64), Unit::Us),
             ));
         }
         let nf = self.figures.iter().filter(|f| f.regressed).count();

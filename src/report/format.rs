@@ -60,6 +60,29 @@ pub fn utc(us: u64) -> String {
     )
 }
 
+/// The unit of a figure that `check` and `diff` print (JSON: `ratio`,
+/// `count`, `us`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// A share, printed as a percentage with `decimals` places.
+    Ratio,
+    Count,
+    /// Microseconds, printed as a duration.
+    Us,
+}
+
+impl Unit {
+    /// `v` in this unit; ratios with `decimals` places of percent.
+    pub fn show(self, v: f64, decimals: usize) -> String {
+        match self {
+            Unit::Count => format!("{v}"),
+            Unit::Us => dur(v as u64),
+            Unit::Ratio => format!("{:.*}%", decimals, v * 100.0),
+        }
+    }
+}
+
 /// `a / b`; `None` when `b` is 0: the one rule for a zero denominator
 /// (no traffic, no share). `diff` skips such figures.
 pub fn share(a: u64, b: u64) -> Option<f64> {
