@@ -1176,6 +1176,36 @@ mod tests {
         let c = run_to(&s, 20_000);
         let cl = c.client_side().0;
         assert_eq!(c.outcome(), Outcome::Killed);
+        // The whole machine of each side: the client killed at 1.61 s, the
+        // server (its FIN crossed ours: FIN-WAIT-1 -> CLOSING) reset by the
+        // client host's bare RST.
+        use crate::flow::state::tests::machine;
+        use TcpState::*;
+        assert_eq!(
+            c.ep[cl].machine,
+            machine(
+                &[
+                    (SynSent, 0),
+                    (Established, 1),
+                    (FinWait1, 10),
+                    (Killed, 1610)
+                ],
+                0
+            )
+        );
+        assert_eq!(
+            c.ep[cl.other()].machine,
+            machine(
+                &[
+                    (SynReceived, 1),
+                    (Established, 2),
+                    (FinWait1, 10_000),
+                    (Closing, 10_000),
+                    (Reset, 10_001)
+                ],
+                0
+            )
+        );
         assert_eq!(c.ep[cl].killed_at, Some(1_610_000_000));
         assert!(c.ep[cl].kill_confirmed);
         assert!(c.fin_unacked(cl));

@@ -523,7 +523,7 @@ impl Machine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::Event::*;
     use super::TcpState::*;
     use super::*;
@@ -539,6 +539,18 @@ mod tests {
 
     fn path(m: &Machine) -> Vec<TcpState> {
         m.transitions.iter().map(|(s, _)| s).collect()
+    }
+
+    /// The whole machine a list of (state, since ms) transitions and a
+    /// count of anomalies describe (smoltcp's `sanity!`): compared in one
+    /// `assert_eq!`, so no field is forgotten.
+    pub(crate) fn machine(path: &[(TcpState, u64)], anomalies: u32) -> Machine {
+        let mut m = Machine::default();
+        for &(st, ms) in path {
+            m.set_state(st, ms * 1_000_000);
+        }
+        m.anomalies = anomalies;
+        m
     }
 
     // ---- active close ----
@@ -582,8 +594,10 @@ mod tests {
     #[test]
     fn killed_orphan_stays_killed() {
         let m = run(&[RecvSeg, SendFin, SendFin, SendFin, GiveUp, RecvFin, SendRst]);
-        assert_eq!(path(&m), [Established, FinWait1, Killed]);
-        assert_eq!(m.anomalies, 0);
+        assert_eq!(
+            m,
+            machine(&[(Established, 0), (FinWait1, 1), (Killed, 4)], 0)
+        );
     }
 
     // ---- SYN-SENT: a reset handshake retried ----
