@@ -121,6 +121,46 @@ impl Iface {
     }
 }
 
+/// A packet block's data, original length, link type and timestamp (ns).
+type Packet<'a> = (&'a [u8], u32, u16, u64);
+
+/// What a pcapng block means to the reader: an interface description is
+/// remembered; a packet block gives its data, original length, link type
+/// and timestamp; other blocks give nothing. An error names what is wrong.
+fn packet_of<'a>(
+    block: Block<'a>,
+    ifaces: &mut Vec<Iface>,
+    last_ts: &mut u64,
+) -> Result<Option<Packet<'a>>, String> {
+    match block {
+        Block::InterfaceDescription(idb) => {
+            ifaces.push(Iface::of(&idb));
+            Ok(None)
+        }
+        Block::EnhancedPacket(epb) => {
+            let Some(iface) = ifaces.get(epb.if_id as usize).copied() else {
+                return Err(format!(
+                    "packet block names interface {} but the section defines {}",
+                    epb.if_id,
+                    ifaces.len()
+                ));
+            };
+            let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+            let ts = ticks_to_ns(ticks, iface.tps, iface.offset_s);
+            *last_ts = ts;
+            Ok(Some((epb.data, epb.origlen, iface.link, ts)))
+        }
+        Block::SimplePacket(spb) => {
+            let Some(iface) = ifaces.first().copied() else {
+                return Err("simple packet block before any interface description".into());
+            };
+            // An SPB has no timestamp: it inherits the previous one.
+            Ok(Some((spb.data, spb.origlen, iface.link, *last_ts)))
+        }
+        _ => Ok(None),
+    }
+}
+
 #[derive(Debug)]
 enum State {
     Pcap {
@@ -580,59 +620,27 @@ impl<R: Read> CaptureReader<R> {
                     ));
                 }
             };
-            let data_off = |d: &[u8]| (d.as_ptr() as usize - self.buf.as_ptr() as usize) as u32;
+            let base = self.buf.as_ptr() as usize;
             let State::PcapNg {
                 ifaces, last_ts, ..
             } = &mut self.state
             else {
                 return Step::NeedMore(0);
             };
-            match block {
-                Block::InterfaceDescription(idb) => ifaces.push(Iface::of(&idb)),
-                Block::EnhancedPacket(epb) => {
-                    let iface = ifaces.get(epb.if_id as usize).copied();
-                    let Some(iface) = iface else {
-                        let reason = format!(
-                            "packet block names interface {} but the section defines {}",
-                            epb.if_id,
-                            ifaces.len()
-                        );
-                        return Step::Stop(self.corrupt(self.start, reason));
-                    };
-                    let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                    let ts = ticks_to_ns(ticks, iface.tps, iface.offset_s);
-                    *last_ts = ts;
-                    let off = data_off(epb.data);
+            match packet_of(block, ifaces, last_ts) {
+                Ok(None) => {}
+                Ok(Some((data, orig_len, link, ts_ns))) => {
                     self.records += 1;
                     frames.push(RawFrame {
-                        off,
-                        caplen: epb.data.len() as u32,
-                        orig_len: epb.origlen,
-                        link: iface.link,
-                        ts_ns: ts,
+                        off: (data.as_ptr() as usize - base) as u32,
+                        caplen: data.len() as u32,
+                        orig_len,
+                        link,
+                        ts_ns,
                         number: self.records,
                     });
                 }
-                Block::SimplePacket(spb) => {
-                    let Some(iface) = ifaces.first().copied() else {
-                        return Step::Stop(self.corrupt(
-                            self.start,
-                            "simple packet block before any interface description".into(),
-                        ));
-                    };
-                    let off = data_off(spb.data);
-                    self.records += 1;
-                    frames.push(RawFrame {
-                        off,
-                        caplen: spb.data.len() as u32,
-                        orig_len: spb.origlen,
-                        link: iface.link,
-                        // An SPB has no timestamp: it inherits the previous one.
-                        ts_ns: *last_ts,
-                        number: self.records,
-                    });
-                }
-                _ => {}
+                Err(reason) => return Step::Stop(self.corrupt(self.start, reason)),
             }
             self.start += len;
         }
