@@ -174,8 +174,9 @@ proptest! {
 /// Byte ranges of a capture, read from its length fields alone
 /// (independently of finscope's reader).
 struct Layout {
-    /// Bytes before the first record or block the reader parses as one
-    /// (the pcap file header; 0 for pcapng, whose section header is a block).
+    /// Bytes the reader needs before any record: the pcap file header, or
+    /// pcapng's first section header block (a prefix cut inside either is
+    /// not a capture: the same rule for both formats).
     header: usize,
     /// `(start, end, is_packet)` of every record (pcap) or block (pcapng),
     /// in file order; `is_packet` for the records that are frames.
@@ -221,17 +222,18 @@ fn pcapng_layout(b: &[u8]) -> Layout {
         m => panic!("bad byte-order magic {m:#x}"),
     };
     let mut units = Vec::new();
-    let mut off = 0;
+    let header = u32_at(b, 4, big_endian) as usize;
+    let mut off = header;
     while off < b.len() {
         let (kind, len) = (u32_at(b, off, big_endian), u32_at(b, off + 4, big_endian));
         assert_eq!(len % 4, 0, "block at {off}");
-        assert!(off == 0 || kind != 0x0a0d_0d0a, "a second section at {off}");
+        assert!(kind != 0x0a0d_0d0a, "a second section at {off}");
         let end = off + len as usize;
         units.push((off, end, matches!(kind, 2 | 3 | 6)));
         off = end;
     }
     assert_eq!(off, b.len(), "the fixture itself is cut");
-    Layout { header: 0, units }
+    Layout { header, units }
 }
 
 /// Reads every prefix of `bytes` and checks it gives exactly the frames

@@ -44,6 +44,14 @@ pub enum CaptureError {
         offset: u64,
         packet: u64,
     },
+    /// A capture this reader refuses: a pcapng section of a major version
+    /// other than 1 (as libpcap does).
+    #[error("{path}: unsupported capture at byte offset {offset}: {reason}")]
+    Unsupported {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
     /// A record or block whose header cannot be right.
     #[error("{path}: corrupt capture at byte offset {offset} (record {packet}): {reason}")]
     Corrupt {

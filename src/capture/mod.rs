@@ -270,6 +270,9 @@ impl<R: Read> CaptureReader<R> {
             0xa1b2_cd34 => (false, false, 8),
             0x34cd_b2a1 => (true, false, 8),
             PCAPNG_SHB => {
+                // Like a pcap file cut in its header: a section header that
+                // is not all there is no capture (exit 2), whatever the format.
+                self.pcapng_first_section()?;
                 self.format = Format::PcapNg;
                 self.state = State::PcapNg {
                     big_endian: false,
@@ -312,6 +315,37 @@ impl<R: Read> CaptureReader<R> {
         self.format = Format::Pcap { big_endian, nanos };
         self.start += 24;
         Ok(())
+    }
+
+    /// Checks the first pcapng section header: all there (when the input
+    /// has ended) and of major version 1.
+    fn pcapng_first_section(&self) -> Result<(), CaptureError> {
+        let a = self.avail();
+        let truncated = |needed: usize| CaptureError::Truncated {
+            path: self.path.clone(),
+            offset: 0,
+            packet: 0,
+            needed: needed as u64,
+            available: a.len() as u64,
+        };
+        if a.len() < 28 {
+            return Err(truncated(28));
+        }
+        let bom = u32::from_le_bytes([a[8], a[9], a[10], a[11]]);
+        let be = bom != PCAPNG_BOM;
+        let len = if be {
+            u32::from_be_bytes([a[4], a[5], a[6], a[7]])
+        } else {
+            u32::from_le_bytes([a[4], a[5], a[6], a[7]])
+        } as usize;
+        if self.eof && len <= MAX_RECORD && a.len() < len {
+            return Err(truncated(len));
+        }
+        pcapng::check_version(a, be).map_err(|reason| CaptureError::Unsupported {
+            path: self.path.clone(),
+            offset: 0,
+            reason,
+        })
     }
 
     fn unknown_magic(&self, m: [u8; 4]) -> CaptureError {

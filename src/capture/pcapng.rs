@@ -17,19 +17,53 @@ pub(super) struct Iface {
 }
 
 impl Iface {
-    /// An interface description block's link type and timestamp units.
-    fn of(idb: &pcap_parser::InterfaceDescriptionBlock) -> Iface {
+    /// An interface description block's link type and timestamp units; an
+    /// `if_tsresol` finer than a 64-bit tick count can hold (beyond 10^-19
+    /// or 2^-63 s, e.g. 0x7f or 0xff) is an error, not microseconds.
+    fn of(idb: &pcap_parser::InterfaceDescriptionBlock) -> Result<Iface, String> {
         let r = idb.if_tsresol;
         let tps = if r & 0x80 != 0 {
-            1u64.checked_shl(u32::from(r & 0x7f)).unwrap_or(0)
+            1u64.checked_shl(u32::from(r & 0x7f))
+                .filter(|_| r & 0x7f < 64)
         } else {
-            10u64.checked_pow(u32::from(r)).unwrap_or(0)
+            10u64.checked_pow(u32::from(r))
         };
-        Iface {
+        let Some(tps) = tps.filter(|t| *t > 0) else {
+            return Err(format!(
+                "interface description with if_tsresol 0x{r:02x}: a resolution no timestamp can hold"
+            ));
+        };
+        Ok(Iface {
             link: (idb.linktype.0 & 0xFFFF) as u16,
-            tps: if tps == 0 { 1_000_000 } else { tps },
+            tps,
             offset_s: idb.if_tsoffset,
-        }
+        })
+    }
+}
+
+/// Refuses a section header of a major version other than 1 (`a` starts
+/// with the block; `be`: its byte order), as libpcap does.
+pub(super) fn check_version(a: &[u8], be: bool) -> Result<(), String> {
+    let Some(v) = a.get(12..16) else {
+        return Ok(());
+    };
+    let (major, minor) = if be {
+        (
+            u16::from_be_bytes([v[0], v[1]]),
+            u16::from_be_bytes([v[2], v[3]]),
+        )
+    } else {
+        (
+            u16::from_le_bytes([v[0], v[1]]),
+            u16::from_le_bytes([v[2], v[3]]),
+        )
+    };
+    if major == 1 {
+        Ok(())
+    } else {
+        Err(format!(
+            "pcapng section of version {major}.{minor}: only version 1 is defined"
+        ))
     }
 }
 
@@ -43,7 +77,7 @@ fn packet_of<'a>(
 ) -> Result<Option<Packet<'a>>, String> {
     match block {
         Block::InterfaceDescription(idb) => {
-            ifaces.push(Iface::of(&idb));
+            ifaces.push(Iface::of(&idb)?);
             Ok(None)
         }
         Block::EnhancedPacket(epb) => {
@@ -152,6 +186,15 @@ impl<R: Read> CaptureReader<R> {
             let a = &self.buf[self.start..self.end];
             let blk_bytes = &a[..len];
             if btype == PCAPNG_SHB {
+                // A section of another major version is refused (the data
+                // before it is still reported).
+                if let Err(reason) = check_version(&a[..len], be) {
+                    return Step::Stop(CaptureError::Unsupported {
+                        path: self.path.clone(),
+                        offset: self.base + self.start as u64,
+                        reason,
+                    });
+                }
                 // Lenient: only the byte order matters to us; options are skipped
                 // without being parsed (a damaged option does not lose the section).
                 self.state = State::PcapNg {
@@ -164,8 +207,9 @@ impl<R: Read> CaptureReader<R> {
             }
             if btype == PCAPNG_OPB {
                 let at = self.start;
-                if let Some(f) = self.opb(at, len, be) {
-                    frames.push(f);
+                match self.opb(at, len, be) {
+                    Ok(f) => frames.push(f),
+                    Err(reason) => return Step::Stop(self.corrupt(at, reason)),
                 }
                 self.start += len;
                 continue;
@@ -212,14 +256,18 @@ impl<R: Read> CaptureReader<R> {
 
     /// Obsolete Packet Block (type 2): if_id u16, drops u16, ts high/low,
     /// caplen, origlen, data.
-    fn opb(&mut self, at: usize, len: usize, be: bool) -> Option<RawFrame> {
+    /// An obsolete packet block (pcapng's block type 2): like an enhanced
+    /// one, and an error in the same cases (no such interface, data past
+    /// the block).
+    fn opb(&mut self, at: usize, len: usize, be: bool) -> Result<RawFrame, String> {
         let b = &self.buf[at..at + len];
         let State::PcapNg {
             ifaces, last_ts, ..
         } = &mut self.state
         else {
-            return None;
+            return Err("obsolete packet block outside a pcapng section".into());
         };
+        let short = || "obsolete packet block too short for its header".to_string();
         let r32 = |o: usize| -> Option<u32> {
             let s = b.get(o..o + 4)?;
             let a = [s[0], s[1], s[2], s[3]];
@@ -229,21 +277,29 @@ impl<R: Read> CaptureReader<R> {
                 u32::from_le_bytes(a)
             })
         };
-        let head = r32(8)?;
+        let head = r32(8).ok_or_else(short)?;
         let if_id = if be { head >> 16 } else { head & 0xFFFF };
-        let iface = ifaces.get(if_id as usize).copied()?;
-        let ticks = (u64::from(r32(12)?) << 32) | u64::from(r32(16)?);
-        let caplen = r32(20)?;
-        let orig_len = r32(24)?;
-        let data_end = 28usize.checked_add(caplen as usize)?;
-        if data_end > b.len() - 4 {
-            return None;
+        let Some(iface) = ifaces.get(if_id as usize).copied() else {
+            return Err(format!(
+                "obsolete packet block names interface {if_id} but the section defines {}",
+                ifaces.len()
+            ));
+        };
+        let ticks =
+            (u64::from(r32(12).ok_or_else(short)?) << 32) | u64::from(r32(16).ok_or_else(short)?);
+        let caplen = r32(20).ok_or_else(short)?;
+        let orig_len = r32(24).ok_or_else(short)?;
+        let data_end = 28usize.checked_add(caplen as usize).ok_or_else(short)?;
+        if data_end > b.len().saturating_sub(4) {
+            return Err(format!(
+                "obsolete packet block: {caplen} bytes of data run past its length {len}"
+            ));
         }
         let ts = ticks_to_ns(ticks, iface.tps, iface.offset_s);
         *last_ts = ts;
         let off = (at + 28) as u32;
         self.records += 1;
-        Some(RawFrame {
+        Ok(RawFrame {
             off,
             caplen,
             orig_len,

@@ -82,9 +82,15 @@ pub struct AnalysisArgs {
     /// portrange N-M, vlan N, combined with and/or/not and parentheses.
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<Filter>,
-    /// Worker threads (0: all cores). Results do not depend on it.
-    #[arg(short = 'j', long = "threads", default_value_t = 0, value_name = "N")]
-    pub threads: usize,
+    /// Worker threads (0: all cores; at most 256). Results do not depend on it.
+    #[arg(
+        short = 'j',
+        long = "threads",
+        default_value_t = 0,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(0..=256)
+    )]
+    pub threads: u16,
     /// Seconds of capture time without packets after which a connection is over.
     #[arg(long, default_value_t = 300.0, value_name = "SECS", value_parser = positive_secs)]
     pub idle_timeout: f64,

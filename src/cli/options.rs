@@ -140,7 +140,7 @@ impl CheckArgs {
 impl AnalysisArgs {
     pub fn options(&self) -> Options {
         Options {
-            threads: self.threads,
+            threads: usize::from(self.threads),
             flow: FlowConfig {
                 local: self.local.clone(),
                 idle_timeout_ns: secs_to_ns(self.idle_timeout),

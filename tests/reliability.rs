@@ -1,0 +1,208 @@
+//! Hostile and odd inputs at the edges of the reader and the command line
+//! (issue "Reliability"), as processes: exit code, message and the frames
+//! reported. Every input is generated here, small.
+
+use assert_cmd::Command;
+use finscope::report::Report;
+
+fn finscope() -> Command {
+    Command::cargo_bin("finscope").expect("binary")
+}
+
+/// A pcapng block: type, body, padded, with both length fields.
+fn block(btype: u32, body: &[u8]) -> Vec<u8> {
+    let mut body = body.to_vec();
+    while !body.len().is_multiple_of(4) {
+        body.push(0);
+    }
+    let len = (body.len() + 12) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(&btype.to_le_bytes());
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(&body);
+    b.extend_from_slice(&len.to_le_bytes());
+    b
+}
+
+/// A section header of `major.minor`, little-endian.
+fn shb(major: u16, minor: u16) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+    body.extend_from_slice(&major.to_le_bytes());
+    body.extend_from_slice(&minor.to_le_bytes());
+    body.extend_from_slice(&(-1i64).to_le_bytes());
+    block(0x0A0D_0D0A, &body)
+}
+
+/// An Ethernet interface, with an `if_tsresol` option when given.
+fn idb(tsresol: Option<u8>) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&1u16.to_le_bytes()); // LINKTYPE_ETHERNET
+    body.extend_from_slice(&0u16.to_le_bytes());
+    body.extend_from_slice(&65535u32.to_le_bytes());
+    if let Some(r) = tsresol {
+        body.extend_from_slice(&9u16.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&[r, 0, 0, 0]);
+        body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
+    }
+    block(1, &body)
+}
+
+/// An enhanced packet block on interface `iface` with 60 bytes of data.
+fn epb(iface: u32, ts: u64) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&iface.to_le_bytes());
+    body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+    body.extend_from_slice(&(ts as u32).to_le_bytes());
+    body.extend_from_slice(&60u32.to_le_bytes());
+    body.extend_from_slice(&60u32.to_le_bytes());
+    body.extend_from_slice(&[0u8; 60]);
+    block(6, &body)
+}
+
+/// An obsolete packet block on interface `iface` with 60 bytes of data.
+fn opb(iface: u16, ts: u64) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&iface.to_le_bytes());
+    body.extend_from_slice(&0u16.to_le_bytes()); // drops count
+    body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+    body.extend_from_slice(&(ts as u32).to_le_bytes());
+    body.extend_from_slice(&60u32.to_le_bytes());
+    body.extend_from_slice(&60u32.to_le_bytes());
+    body.extend_from_slice(&[0u8; 60]);
+    block(2, &body)
+}
+
+/// Runs `analyze --json` on `bytes` written to a file: (exit code, stderr,
+/// frames reported when a report was printed).
+fn analyze(bytes: &[u8]) -> (Option<i32>, String, Option<u64>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("x.pcapng");
+    std::fs::write(&p, bytes).expect("write");
+    let out = finscope()
+        .args(["analyze", "--json", "-q"])
+        .arg(&p)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let frames = serde_json::from_slice::<Report>(&out.stdout)
+        .ok()
+        .map(|r| r.packets.frames);
+    (out.status.code(), stderr, frames)
+}
+
+#[test]
+fn pcapng_cut_in_its_section_header_is_not_a_capture_like_pcap() {
+    let whole = shb(1, 0);
+    for n in [4, 12, 27] {
+        let (code, err, frames) = analyze(&whole[..n]);
+        assert_eq!(code, Some(2), "{n} bytes: {err}");
+        assert!(
+            err.contains("x.pcapng") && err.contains("truncated"),
+            "{err}"
+        );
+        assert_eq!(frames, None);
+    }
+    // The same rule for pcap: cut in its 24-byte header.
+    let mut pcap = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
+    pcap.extend_from_slice(&[0; 10]);
+    let (code, err, _) = analyze(&pcap);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[test]
+fn pcapng_of_another_major_version_is_refused() {
+    let mut f = shb(2, 0);
+    f.extend(idb(None));
+    f.extend(epb(0, 1_700_000_000_000_000));
+    let (code, err, frames) = analyze(&f);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("version 2.0") && err.contains("x.pcapng"),
+        "{err}"
+    );
+    assert_eq!(frames, None);
+    // A second section of version 2: what came before is reported (exit 3).
+    let mut f = shb(1, 0);
+    f.extend(idb(None));
+    f.extend(epb(0, 1_700_000_000_000_000));
+    let second = f.len();
+    f.extend(shb(2, 0));
+    f.extend(idb(None));
+    f.extend(epb(0, 1_700_000_001_000_000));
+    let (code, err, frames) = analyze(&f);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains(&format!("byte offset {second}")), "{err}");
+    assert_eq!(frames, Some(1));
+}
+
+#[test]
+fn impossible_timestamp_resolution_is_an_error_not_microseconds() {
+    for r in [0x7f, 0xff, 0x14, 0xc0] {
+        let mut f = shb(1, 0);
+        f.extend(idb(None));
+        f.extend(epb(0, 1_700_000_000_000_000));
+        f.extend(idb(Some(r)));
+        f.extend(epb(1, 1));
+        let (code, err, frames) = analyze(&f);
+        assert_eq!(code, Some(3), "0x{r:02x}: {err}");
+        assert!(err.contains(&format!("if_tsresol 0x{r:02x}")), "{err}");
+        assert_eq!(frames, Some(1), "the packet before it is reported");
+    }
+    // The finest representable ones are fine: 10^-19 and 2^-63 s.
+    for r in [19u8, 0x80 | 63] {
+        let mut f = shb(1, 0);
+        f.extend(idb(Some(r)));
+        f.extend(epb(0, 12_345));
+        let (code, err, frames) = analyze(&f);
+        assert_eq!(code, Some(0), "0x{r:02x}: {err}");
+        assert_eq!(frames, Some(1));
+    }
+}
+
+#[test]
+fn obsolete_packet_block_naming_no_interface_is_counted_as_damage() {
+    let mut f = shb(1, 0);
+    f.extend(idb(None));
+    f.extend(opb(0, 1_700_000_000_000_000));
+    let bad = f.len();
+    f.extend(opb(3, 1_700_000_000_000_001));
+    f.extend(opb(0, 1_700_000_000_000_002));
+    let (code, err, frames) = analyze(&f);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("names interface 3 but the section defines 1")
+            && err.contains(&format!("byte offset {bad}")),
+        "{err}"
+    );
+    assert_eq!(frames, Some(1));
+}
+
+#[test]
+fn thread_count_is_bounded() {
+    let out = finscope()
+        .args([
+            "analyze",
+            "-q",
+            "--threads",
+            "100000",
+            "testdata/fin_4way.pcap",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--threads") && err.contains("256"), "{err}");
+    let out = finscope()
+        .args([
+            "analyze",
+            "-q",
+            "--threads",
+            "256",
+            "testdata/fin_4way.pcap",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+}
