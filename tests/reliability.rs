@@ -206,3 +206,20 @@ fn thread_count_is_bounded() {
         .expect("run");
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn config_file_size_is_capped() {
+    let started = std::time::Instant::now();
+    let out = finscope()
+        .args(["check", "--config", "/dev/zero", "testdata/fin_4way.pcap"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/dev/zero") && err.contains("larger than"),
+        "{err}"
+    );
+    // Refused after reading 1 MiB, not 2 GB (generous bound for a busy CI box).
+    assert!(started.elapsed().as_secs() < 30);
+}

@@ -59,6 +59,8 @@ pub enum ConfigError {
     },
     #[error("{}: {message}", path.display())]
     Toml { path: PathBuf, message: String },
+    #[error("{}: larger than {MAX_CONFIG_BYTES} bytes: not a bounds file", path.display())]
+    TooLarge { path: PathBuf },
     #[error("{}: [check] {key} = {text}: {source}", path.display())]
     Value {
         path: PathBuf,
@@ -68,13 +70,29 @@ pub enum ConfigError {
     },
 }
 
+/// Largest `--config` file read (a bounds file is a few lines; this keeps
+/// `--config /dev/zero` from eating memory).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 impl Bounds {
     /// Reads the `[check]` table of a TOML file.
     pub fn from_file(path: &Path) -> Result<Bounds, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        use std::io::Read;
+        let io = |source| ConfigError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(MAX_CONFIG_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
         let cfg: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Toml {
             path: path.to_path_buf(),
             message: e.message().to_string(),
@@ -171,6 +189,7 @@ impl AnalysisArgs {
                 max_tw_buckets: self.max_tw_buckets,
                 orphan_retries: self.orphan_retries,
             },
+            inputs: Vec::new(),
         }
     }
 }
