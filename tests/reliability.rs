@@ -223,3 +223,53 @@ fn config_file_size_is_capped() {
     // Refused after reading 1 MiB, not 2 GB (generous bound for a busy CI box).
     assert!(started.elapsed().as_secs() < 30);
 }
+
+/// A pipe among several inputs is read once, in the order given: no frame
+/// lost, no hang on a slowly fed FIFO.
+#[cfg(unix)]
+#[test]
+fn a_fifo_next_to_a_file_is_read_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("live.pcap");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: mkfifo not available");
+        return;
+    }
+    let a = std::fs::read("testdata/fin_4way.pcap").expect("fixture");
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&fifo)
+                .expect("open fifo");
+            // Slowly: the header, a pause, the rest.
+            f.write_all(&a[..24]).expect("write");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            f.write_all(&a[24..]).expect("write");
+        })
+    };
+    let out = finscope()
+        .args(["analyze", "--json", "-q"])
+        .arg(&fifo)
+        .arg("testdata/fin_remote_first.pcap")
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("run");
+    writer.join().expect("writer");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Report = serde_json::from_slice(&out.stdout).expect("report");
+    // fin_4way.pcap has 11 frames, fin_remote_first.pcap 9.
+    assert_eq!(r.packets.frames, 20);
+    assert_eq!(r.connections.total, 2);
+}

@@ -366,7 +366,8 @@ pub enum ExpandError {
 
 /// Expands directories and globs and orders files by their first record's
 /// timestamp (ties and unreadable files keep the order given). With standard
-/// input among the inputs the order given is kept.
+/// input, a pipe or a device among the inputs the order given is kept (they
+/// are read once, by the analysis).
 pub fn expand(args: &[PathBuf]) -> Result<Expanded, ExpandError> {
     let mut out = Expanded::default();
     let mut stdin = 0;
@@ -425,7 +426,14 @@ pub fn expand(args: &[PathBuf]) -> Result<Expanded, ExpandError> {
     if stdin > 1 {
         return Err(ExpandError::StdinTwice);
     }
-    if stdin == 0 && out.paths.len() > 1 {
+    // Only regular files are sniffed for their first timestamp: a pipe, a
+    // FIFO or a device (`<(cat a.pcap)`, `/dev/stdin`) can be read once, and
+    // a slowly fed one would block. With any of them the order given is kept.
+    let all_regular = out
+        .paths
+        .iter()
+        .all(|p| std::fs::metadata(p).is_ok_and(|m| m.file_type().is_file()) || !p.exists());
+    if stdin == 0 && all_regular && out.paths.len() > 1 {
         let mut keyed: Vec<(Option<u64>, PathBuf)> = std::mem::take(&mut out.paths)
             .into_iter()
             .map(|p| (first_timestamp(&p).ok().flatten(), p))
