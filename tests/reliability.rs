@@ -273,3 +273,17 @@ fn a_fifo_next_to_a_file_is_read_once() {
     assert_eq!(r.packets.frames, 20);
     assert_eq!(r.connections.total, 2);
 }
+
+#[test]
+fn saved_report_size_is_capped() {
+    let out = finscope()
+        .args(["diff", "/dev/zero", "/dev/zero"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/dev/zero") && err.contains("larger than"),
+        "{err}"
+    );
+}

@@ -5,6 +5,10 @@
 use super::schema::{Report, SCHEMA_VERSION};
 use std::path::{Path, PathBuf};
 
+/// Largest report read (`diff`, `check`): far above any real report, and
+/// keeps `diff /dev/zero x` from eating memory.
+pub const MAX_REPORT_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Oldest report schema this finscope reads.
 pub const MIN_SCHEMA_VERSION: u32 = 1;
 
@@ -16,6 +20,8 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: larger than {MAX_REPORT_BYTES} bytes: not a finscope report", path.display())]
+    TooLarge { path: PathBuf },
     #[error("{}: not JSON: {source}", path.display())]
     NotJson {
         path: PathBuf,
@@ -40,8 +46,17 @@ pub enum LoadError {
 /// Reads an `analyze --json` report of a schema version this finscope reads.
 pub fn load(path: &Path) -> Result<Report, LoadError> {
     let p = || path.to_path_buf();
-    let text =
-        std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: p(), source })?;
+    use std::io::Read;
+    let io = |source| LoadError::Io { path: p(), source };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_REPORT_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_REPORT_BYTES {
+        return Err(LoadError::TooLarge { path: p() });
+    }
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|source| LoadError::NotJson { path: p(), source })?;
     let Some(version) = v.get("schema_version") else {
