@@ -1,6 +1,6 @@
 //! `finscope analyze`: the report (text or JSON), and `--flows`.
 
-use super::{EXIT_CORRUPT, Error, build_report, damaged, run_analysis};
+use super::{EXIT_CORRUPT, Error, build_report, damaged, html_to_stdout, run_analysis, write_html};
 use crate::cli::AnalyzeArgs;
 use crate::flow::table::FlowSink;
 use crate::report::render::{flows, json, text};
@@ -9,6 +9,11 @@ use std::process::ExitCode;
 
 /// Runs `analyze`.
 pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
+    if a.json && html_to_stdout(&a.html) {
+        return Err(Error::Usage(
+            "--json and --html - both write to standard output",
+        ));
+    }
     // Created before the run, so that a bad path fails at once; the
     // records are written while the capture is read.
     let mut writer = match &a.flows {
@@ -43,9 +48,14 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
         })?;
         json::render(&doc, &mut f)?;
     }
+    if let Some(path) = &a.html {
+        write_html(path, &doc)?;
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    if a.json {
+    if html_to_stdout(&a.html) {
+        // The page took standard output.
+    } else if a.json {
         json::render(&doc, &mut out)?;
     } else {
         text::render(&doc, &mut out)?;

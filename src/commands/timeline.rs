@@ -1,6 +1,9 @@
 //! `finscope timeline`: the local socket states over time (chart, JSON, CSV).
 
-use super::{EXIT_CORRUPT, Error, build_report, damaged, run_analysis, write_json};
+use super::{
+    EXIT_CORRUPT, Error, build_report, damaged, html_to_stdout, run_analysis, write_html,
+    write_json,
+};
 use crate::cli::TimelineArgs;
 use crate::report::TimelineDocument;
 use crate::report::render::timeline as render;
@@ -9,6 +12,11 @@ use std::process::ExitCode;
 
 /// Runs `timeline`.
 pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
+    if t.json && html_to_stdout(&t.html) {
+        return Err(Error::Usage(
+            "--json and --html - both write to standard output",
+        ));
+    }
     let run = run_analysis(&t.analysis, None)?;
     let analysis = &run.analysis;
     let doc = build_report(&t.analysis, &run, t.analysis.top);
@@ -25,9 +33,14 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
                 source,
             })?;
     }
+    if let Some(path) = &t.html {
+        write_html(path, &doc)?;
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    if t.json {
+    if html_to_stdout(&t.html) {
+        // The page took standard output.
+    } else if t.json {
         let d = TimelineDocument {
             timeline: &doc.timeline,
             diagnosis: &doc.diagnosis,

@@ -2,6 +2,7 @@
 //! in one format and computes nothing.
 
 pub mod flows;
+pub mod html;
 pub mod json;
 pub mod text;
 pub mod timeline;
