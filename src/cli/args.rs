@@ -37,6 +37,33 @@ pub enum Command {
     /// The capturing host's socket states over time (FIN-WAIT-1, TIME-WAIT,
     /// orphans, ...) reconstructed from the capture, with a diagnosis.
     Timeline(TimelineArgs),
+    /// Merge `analyze --json` reports of many captures into one report, as
+    /// if the captures had been analysed together (each on its own):
+    /// counts add, histograms add exactly, peers are re-ranked, timelines
+    /// summed. Exit 2 when the reports cannot be merged.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports written by `finscope analyze --json` (or by `merge --json`).
+    #[arg(required = true, value_name = "REPORT.json")]
+    pub files: Vec<PathBuf>,
+    /// Print the merged report as JSON (mergeable again).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the merged report as one self-contained HTML page to
+    /// FILE (`-`: standard output, instead of the text).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Number of worst remote peers to list (default: the inputs' `--top`
+    /// when they agree, else 10).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// How to rank remote peers (default: the inputs' when they agree,
+    /// else problems).
+    #[arg(long, value_enum)]
+    pub rank_by: Option<RankBy>,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +127,10 @@ pub struct AnalysisArgs {
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Name of this capture in the report (`settings.label`): its row in
+    /// the INPUTS table of `finscope merge`.
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
     /// Timeline bucket width, e.g. 1s (default), 500ms, 1m.
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_bucket)]
     pub bucket: u64,

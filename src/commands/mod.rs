@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod check;
 pub mod diff;
+pub mod merge;
 pub mod timeline;
 
 use crate::capture::error::CaptureError;
@@ -18,9 +19,10 @@ use crate::metrics::Analysis;
 use crate::metrics::groups::{self, PortGroups};
 use crate::pipeline;
 use crate::report::load::LoadError;
+use crate::report::render::html;
 use crate::report::{self, Report};
-use std::io;
-use std::path::PathBuf;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Exit codes (docs/report.md, docs/ci.md).
@@ -52,6 +54,9 @@ pub enum Error {
     /// A `--tolerance` cannot be used.
     #[error(transparent)]
     Tolerance(#[from] ToleranceError),
+    /// Reports that cannot be merged (`finscope merge`).
+    #[error(transparent)]
+    Merge(#[from] merge::MergeError),
     /// What the user asked for cannot be done (the message says why).
     #[error("{0}")]
     Usage(&'static str),
@@ -76,6 +81,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Check(c) => check::run(c),
         Command::Diff(d) => diff::run(d),
         Command::Timeline(t) => timeline::run(t),
+        Command::Merge(m) => merge::run(m),
     }
 }
 
@@ -171,7 +177,37 @@ pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize) -> Report {
         doc.group_by = Some(a.group_by.to_string());
     }
     doc.settings.filter = a.filter.as_ref().map(|f| f.to_string());
+    doc.settings.label = a.label.clone();
+    if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), run.ports.as_ref()) {
+        m.set_port_peers(p.pairs());
+    }
     doc
+}
+
+/// Writes the HTML page (`--html`) to `path`, or to standard output when
+/// it is `-` (then nothing else goes there).
+pub(crate) fn write_html(path: &Path, doc: &Report) -> Result<(), Error> {
+    if path == Path::new("-") {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        html::render(doc, &mut out)?;
+        out.flush()?;
+        return Ok(());
+    }
+    let write = || {
+        let mut f = io::BufWriter::new(std::fs::File::create(path)?);
+        html::render(doc, &mut f)?;
+        f.flush()
+    };
+    write().map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `--html -` takes standard output for the page.
+pub(crate) fn html_to_stdout(html: &Option<PathBuf>) -> bool {
+    html.as_deref() == Some(Path::new("-"))
 }
 
 pub(crate) fn damaged(analysis: &Analysis) -> bool {

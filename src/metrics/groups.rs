@@ -137,6 +137,19 @@ impl PortGroups {
     }
 }
 
+impl PortGroups {
+    /// The figures per (remote port, remote address), in no order.
+    pub fn pairs(&self) -> impl Iterator<Item = (u16, IpAddr, &PeerStats)> {
+        self.pairs.iter().map(|((port, ip), ps)| (*port, *ip, ps))
+    }
+
+    /// Adds the figures of a (remote port, remote address) pair: how the
+    /// groups of several reports are merged (`finscope merge`).
+    pub fn add_pair(&mut self, port: u16, ip: IpAddr, ps: &PeerStats) {
+        *self.pairs.entry((port, ip)).or_default() += ps;
+    }
+}
+
 impl FlowSink for PortGroups {
     fn retired(&mut self, retired: &mut Vec<Retired>, _watermark: u64) {
         retired.iter().for_each(|r| self.add(r));

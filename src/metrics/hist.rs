@@ -3,6 +3,17 @@
 //! outside the observed range and single samples are exact.
 
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+
+/// Why saved histogram parts (a merged report's input) cannot be a
+/// histogram: they do not decode, or they contradict each other.
+#[derive(Debug, thiserror::Error)]
+pub enum HistError {
+    #[error("not an HdrHistogram V2 serialization: {0}")]
+    Decode(String),
+    #[error("inconsistent histogram: {0}")]
+    Inconsistent(&'static str),
+}
 
 /// A mergeable latency histogram of microsecond values.
 #[derive(Clone, Debug)]
@@ -71,6 +82,71 @@ impl Hist {
         }
         let v = self.h.as_ref().map_or(self.max, |h| h.value_at_quantile(q));
         Some(v.clamp(self.min, self.max))
+    }
+
+    /// Significant decimal digits of the HdrHistogram.
+    pub fn sigfig(&self) -> u8 {
+        self.sigfig
+    }
+
+    /// The HdrHistogram in its V2 serialized form (the standard interchange
+    /// form, uncompressed); `None` when nothing was recorded. The exact
+    /// count, min and max are kept beside it ([`Hist::from_v2`]).
+    pub fn to_v2(&self) -> Option<Vec<u8>> {
+        let h = self.h.as_ref().filter(|_| self.count > 0)?;
+        // A fresh copy: its trackable range follows from the counts alone
+        // (not from the order values were recorded in), so the same samples
+        // always serialize to the same bytes, merged or not.
+        let mut canonical = Histogram::<u64>::new(self.sigfig).ok()?;
+        canonical.add(h).ok()?;
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail, and a histogram of u64 counts
+        // always fits the format.
+        V2Serializer::new().serialize(&canonical, &mut out).ok()?;
+        Some(out)
+    }
+
+    /// A histogram from what [`Hist::to_v2`], [`Hist::count`],
+    /// [`Hist::min`] and [`Hist::max`] gave: exactly the one they came
+    /// from (merging it gives what merging the original gives).
+    pub fn from_v2(v2: Option<&[u8]>, count: u64, min: u64, max: u64) -> Result<Hist, HistError> {
+        let Some(bytes) = v2 else {
+            return if count == 0 {
+                Ok(Hist::default())
+            } else {
+                Err(HistError::Inconsistent("samples without a histogram"))
+            };
+        };
+        let saved: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| HistError::Decode(e.to_string()))?;
+        if saved.len() != count {
+            return Err(HistError::Inconsistent(
+                "the count differs from the histogram's",
+            ));
+        }
+        if count > 0 && (min > max || saved.min() > max || saved.max() < min) {
+            return Err(HistError::Inconsistent(
+                "min and max do not fit the histogram",
+            ));
+        }
+        let sigfig = saved.sigfig();
+        let mut out = Hist::with_sigfig(sigfig);
+        if out.sigfig != sigfig {
+            return Err(HistError::Inconsistent("significant digits out of range"));
+        }
+        if count == 0 {
+            return Ok(out);
+        }
+        // An auto-resizing copy, like a histogram recorded here.
+        if let Some(h) = out.inner() {
+            h.add(&saved)
+                .map_err(|e| HistError::Decode(format!("{e:?}")))?;
+        }
+        out.count = count;
+        out.min = min;
+        out.max = max;
+        Ok(out)
     }
 
     /// Counts per power-of-two-ish bucket for the text report's bar chart:
@@ -149,6 +225,48 @@ mod tests {
             prop_assert_eq!(left.count(), (a.len() + b.len() + c.len()) as u64);
             prop_assert_eq!(left.max(), right.max());
         }
+
+        /// The V2 form and the exact count, min and max give back the same
+        /// histogram: the same figures, the same bytes again, and the same
+        /// merge with another.
+        #[test]
+        fn v2_round_trip_is_exact(a in prop::collection::vec(0u64..100_000_000_000, 0..60),
+                                  b in prop::collection::vec(0u64..1_000_000, 0..20)) {
+            let mk = |v: &Vec<u64>| { let mut h = Hist::default(); for x in v { h.record(*x); } h };
+            let (ha, hb) = (mk(&a), mk(&b));
+            let v2 = ha.to_v2();
+            prop_assert_eq!(v2.is_some(), !a.is_empty());
+            let back = Hist::from_v2(
+                v2.as_deref(), ha.count(), ha.min().unwrap_or(0), ha.max().unwrap_or(0),
+            ).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(back.to_v2(), v2);
+            let (mut x, mut y) = (ha.clone(), back.clone());
+            x += &hb;
+            y += &hb;
+            for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
+                prop_assert_eq!(back.quantile(q), ha.quantile(q));
+                prop_assert_eq!(x.quantile(q), y.quantile(q));
+            }
+            prop_assert_eq!(back.log_buckets(), ha.log_buckets());
+            prop_assert_eq!((back.count(), back.min(), back.max()), (ha.count(), ha.min(), ha.max()));
+        }
+    }
+
+    #[test]
+    fn inconsistent_v2_parts_are_refused() {
+        let mut h = Hist::default();
+        h.record(5);
+        h.record(7_000);
+        let v2 = h.to_v2().unwrap_or_default();
+        assert!(Hist::from_v2(Some(&v2), 2, 5, 7_000).is_ok());
+        assert!(Hist::from_v2(Some(&v2), 3, 5, 7_000).is_err());
+        assert!(Hist::from_v2(Some(&v2), 2, 8_000, 9_000).is_err());
+        assert!(Hist::from_v2(None, 2, 5, 7_000).is_err());
+        assert!(Hist::from_v2(Some(b"not a histogram"), 2, 5, 7_000).is_err());
+        assert_eq!(
+            Hist::from_v2(None, 0, 0, 0).map(|h| h.count()).ok(),
+            Some(0)
+        );
     }
 }
 
@@ -214,6 +332,57 @@ impl CompactHist {
 
     pub fn max(&self) -> Option<u64> {
         (self.count > 0).then_some(self.max)
+    }
+
+    pub fn min(&self) -> Option<u64> {
+        (self.count > 0).then_some(self.min)
+    }
+
+    /// The sparse buckets: (bucket index, count), by index.
+    pub fn buckets(&self) -> &[(u16, u32)] {
+        &self.buckets
+    }
+
+    /// A histogram from what [`CompactHist::buckets`], `count`, `min` and
+    /// `max` gave: exactly the one they came from.
+    pub fn from_parts(
+        buckets: Vec<(u16, u32)>,
+        count: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<CompactHist, HistError> {
+        if count == 0 {
+            return if buckets.is_empty() {
+                Ok(CompactHist::default())
+            } else {
+                Err(HistError::Inconsistent("buckets without samples"))
+            };
+        }
+        if !buckets.windows(2).all(|w| w[0].0 < w[1].0) {
+            return Err(HistError::Inconsistent("bucket indices not ascending"));
+        }
+        let sum: u64 = buckets.iter().map(|b| u64::from(b.1)).sum();
+        // A bucket saturates at u32::MAX samples; then the count is larger.
+        let saturated = buckets.iter().any(|b| b.1 == u32::MAX);
+        if sum != count && !(saturated && sum < count) {
+            return Err(HistError::Inconsistent(
+                "the bucket counts do not add up to the count",
+            ));
+        }
+        let (Some(lo), Some(hi)) = (buckets.first(), buckets.last()) else {
+            return Err(HistError::Inconsistent("samples without buckets"));
+        };
+        if min > max || compact_index(min) != lo.0 || compact_index(max) != hi.0 {
+            return Err(HistError::Inconsistent(
+                "min and max do not fit the buckets",
+            ));
+        }
+        Ok(CompactHist {
+            buckets,
+            count,
+            min,
+            max,
+        })
     }
 
     /// Nearest-rank quantile, clamped into [min, max]; None when empty.
@@ -313,7 +482,30 @@ mod compact_tests {
             let mut all = CompactHist::default();
             a.iter().chain(b.iter()).for_each(|v| all.record(*v));
             ha += &hb;
-            prop_assert_eq!(ha, all);
+            prop_assert_eq!(&ha, &all);
+            let back = CompactHist::from_parts(
+                ha.buckets().to_vec(), ha.count(), ha.min().unwrap_or(0), ha.max().unwrap_or(0),
+            ).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(back, all);
         }
+    }
+
+    #[test]
+    fn inconsistent_parts_are_refused() {
+        let mut h = CompactHist::default();
+        h.record(10);
+        h.record(10_000);
+        let b = h.buckets().to_vec();
+        assert!(CompactHist::from_parts(b.clone(), 2, 10, 10_000).is_ok());
+        assert!(CompactHist::from_parts(b.clone(), 3, 10, 10_000).is_err());
+        assert!(CompactHist::from_parts(b.clone(), 2, 11, 10_000).is_err());
+        let mut rev = b.clone();
+        rev.reverse();
+        assert!(CompactHist::from_parts(rev, 2, 10, 10_000).is_err());
+        assert!(CompactHist::from_parts(b, 0, 0, 0).is_err());
+        assert_eq!(
+            CompactHist::from_parts(Vec::new(), 0, 0, 0).ok(),
+            Some(CompactHist::default())
+        );
     }
 }

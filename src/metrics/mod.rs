@@ -522,6 +522,7 @@ impl Summary {
             last_frame: c.last_frame,
             key: c.key,
             local,
+            input: 0,
         };
         peer.offer_worst(w);
     }

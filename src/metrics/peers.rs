@@ -20,16 +20,21 @@ pub struct Worst {
     pub last_frame: u64,
     pub key: FlowKey,
     pub local: Side,
+    /// Which input of a merged report (`finscope merge`) the connection is
+    /// in (its frame numbers count in that input); 0 in a single analysis.
+    pub input: u32,
 }
 
 impl Worst {
-    /// Sort key: higher score, then higher latency, then earlier connection.
-    fn rank(&self) -> (u64, u64, Reverse<u64>, Reverse<u64>) {
+    /// Sort key: higher score, then higher latency, then earlier connection
+    /// (then the earlier input of a merge).
+    fn rank(&self) -> (u64, u64, Reverse<u64>, Reverse<u64>, Reverse<u32>) {
         (
             self.score,
             self.latency_us,
             Reverse(self.first_ts),
             Reverse(self.first_frame),
+            Reverse(self.input),
         )
     }
 

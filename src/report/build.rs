@@ -3,6 +3,7 @@
 //! [`super::diagnosis`]), once.
 
 use super::format::ratio;
+use super::mergeable::Mergeable;
 use super::schema::*;
 use super::{diagnosis, timeline};
 use crate::decode::{Skip, linktype};
@@ -24,13 +25,21 @@ pub struct ReportOptions {
     pub time_wait_s: f64,
     /// What-if limits for the timeline.
     pub limits: timeline::Limits,
+    /// A merged report's input labels (`finscope merge`), by the input
+    /// index of worst connections; empty for one analysis.
+    pub inputs: Vec<String>,
 }
 
 /// The peer rows of ranked groups (`--group-by`).
 pub fn group_peers(rows: Vec<GroupRow>) -> Vec<Peer> {
+    group_peers_in(rows, &[])
+}
+
+/// The peer rows of ranked groups of a merged report with these `inputs`.
+pub fn group_peers_in(rows: Vec<GroupRow>, inputs: &[String]) -> Vec<Peer> {
     rows.into_iter()
         .map(|g| {
-            let mut p = Peer::of(g.label, &g.stats);
+            let mut p = Peer::of(g.label, &g.stats).in_inputs(&g.stats, inputs);
             p.members = Some(g.members);
             p.worst_members = g.worst_members;
             p
@@ -129,9 +138,19 @@ impl Peer {
             fin_ack_p99_us: ps.fin_ack.quantile(0.99),
             fin_ack_max_us: ps.fin_ack.max(),
             wireshark_filter: ps.worst.map(|w| w.wireshark_filter()).unwrap_or_default(),
+            worst_input: None,
             members: None,
             worst_members: Vec::new(),
         }
+    }
+
+    /// In a merged report with these `inputs`: names the input whose frame
+    /// numbers the worst connection's filter uses.
+    pub fn in_inputs(mut self, ps: &PeerStats, inputs: &[String]) -> Peer {
+        if !inputs.is_empty() {
+            self.worst_input = ps.worst.and_then(|w| inputs.get(w.input as usize)).cloned();
+        }
+        self
     }
 }
 
@@ -143,7 +162,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
     let peers = ranked
         .iter()
         .take(o.top)
-        .map(|(addr, ps)| Peer::of(addr.to_string(), ps))
+        .map(|(addr, ps)| Peer::of(addr.to_string(), ps).in_inputs(ps, &o.inputs))
         .collect();
     let tl = timeline::build(&s.timeline, p, &o.limits);
     let findings = diagnosis::diagnose(s, &tl);
@@ -152,6 +171,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         finscope_version: env!("CARGO_PKG_VERSION").to_string(),
         truncated: a.truncated(),
         capture: capture_of(a),
+        inputs: Vec::new(),
         packets: PacketCounts {
             frames: p.frames,
             tcp: p.tcp,
@@ -198,9 +218,11 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
             idle_timeout_s: o.idle_timeout_s,
             time_wait_s: o.time_wait_s,
             filter: None,
+            label: None,
         },
         timeline: tl,
         diagnosis: findings,
+        mergeable: Some(Mergeable::of(s, o.limits.orphan_retries.is_some())),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod build;
 pub mod diagnosis;
 pub mod format;
 pub mod load;
+pub mod mergeable;
 pub mod render;
 pub mod schema;
 pub mod timeline;

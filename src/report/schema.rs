@@ -18,6 +18,10 @@ pub struct Report {
     /// True when some input ended in the middle of a record.
     pub truncated: bool,
     pub capture: Capture,
+    /// A merged report's inputs (`finscope merge`), one row per analysed
+    /// capture; absent in a report of one analysis.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputRow>,
     pub packets: PacketCounts,
     /// Frames that gave no TCP segment, by reason.
     pub skipped: BTreeMap<String, u64>,
@@ -53,6 +57,29 @@ pub struct Report {
     pub timeline: TimelineReport,
     /// Findings with evidence and tunables (docs/diagnosis.md).
     pub diagnosis: Vec<Finding>,
+    /// What an exact merge of reports needs beyond the figures above
+    /// (`finscope merge`; docs/report.md). Absent in reports written
+    /// before it existed: those cannot be merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mergeable: Option<super::mergeable::Mergeable>,
+}
+
+/// One input of a merged report: the figures of that capture alone.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct InputRow {
+    /// `--label` of its analysis, or else the report's file name.
+    pub label: String,
+    pub frames: u64,
+    pub connections: u64,
+    /// FIN segments / TCP segments.
+    pub fin_ratio: f64,
+    pub fin_retransmissions: u64,
+    /// FINs never ACKed, both directions.
+    pub unacked_fins: u64,
+    pub killed: u64,
+    pub fin_unacked: u64,
+    /// Largest bucket-end orphan estimate of its timeline.
+    pub peak_orphans: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -347,6 +374,10 @@ pub struct Peer {
     pub fin_ack_max_us: Option<u64>,
     /// Display filter for this peer's worst connection.
     pub wireshark_filter: String,
+    /// In a merged report: the input (`inputs[].label`) whose frame
+    /// numbers `wireshark_filter` uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_input: Option<String>,
     /// With `--group-by`: distinct remote addresses in the group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<u64>,
@@ -365,6 +396,9 @@ pub struct Settings {
     /// The `--filter` expression, when one restricted the analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
+    /// `--label`: the capture's name in merged reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -12,7 +12,10 @@ use crate::metrics::timeline::{
 use std::collections::BTreeMap;
 
 /// Most buckets a report holds (a 5.5-hour capture at 1 s): past it the
-/// bucket width grows by a whole factor, keeping the JSON to a few MB.
+/// bucket width grows by a power of two, keeping the JSON to a few MB. A
+/// power of two, so that the widths of any two reports of the same
+/// `--bucket` divide one another and `finscope merge` adds their
+/// timelines exactly on the wider one.
 pub const MAX_BUCKETS: u64 = 20_000;
 
 /// What-if limits (`--max-orphans`, `--max-tw-buckets`, `--orphan-retries`).
@@ -24,7 +27,7 @@ pub struct Limits {
 }
 
 /// The name of series `s`: a state's key, then the derived series.
-fn series_key(s: usize) -> &'static str {
+pub fn series_key(s: usize) -> &'static str {
     match TcpState::SERIES.get(s) {
         Some(st) => st.key(),
         None => match s {
@@ -33,6 +36,11 @@ fn series_key(s: usize) -> &'static str {
             _ => "orphans_limited",
         },
     }
+}
+
+/// The series named `key` ([`series_key`]), if one is.
+pub fn series_of(key: &str) -> Option<usize> {
+    (0..NSERIES).find(|s| series_key(*s) == key)
 }
 
 /// The bucket grid of a report: `n` buckets of `w` ns from `start` (in
@@ -157,21 +165,68 @@ fn crossing(limit: Option<u64>, buckets: &[Bucket], over: fn(&Bucket) -> bool) -
     Some(c)
 }
 
-/// Builds the timeline report over the capture's time range.
-pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
+/// The report's grid over the capture's time range; `None` without frames.
+fn grid(t: &Timeline, p: &Packets) -> Option<Grid> {
     let w0 = t.cfg.bucket_ns.max(1);
-    let (Some(first), Some(last)) = (p.first_ts, p.last_ts) else {
-        return empty(w0 / 1_000, lim);
-    };
+    let (first, last) = (p.first_ts?, p.last_ts?);
     let (b_first, b_last) = (first / w0, last / w0);
-    let k = (b_last - b_first + 1).div_ceil(MAX_BUCKETS).max(1);
-    let g = Grid {
+    let n = |k: u64| b_last / k - b_first / k + 1;
+    let mut k = (b_last - b_first + 1)
+        .div_ceil(MAX_BUCKETS)
+        .max(1)
+        .checked_next_power_of_two()
+        .unwrap_or(1 << 63);
+    // Aligned to multiples of the wider bucket, the range may straddle
+    // one more: widen until it fits, so that a report never holds more
+    // than MAX_BUCKETS (and a merge of one report gives it back).
+    while n(k) > MAX_BUCKETS && k < 1 << 63 {
+        k *= 2;
+    }
+    Some(Grid {
         w0,
         k,
         w: w0.saturating_mul(k),
         start: (b_first / k) * k,
-        n: ((b_last / k) - (b_first / k) + 1) as usize,
+        n: n(k) as usize,
+    })
+}
+
+/// The state changes the report's buckets do not hold: those after its
+/// last bucket (a TIME-WAIT ending after the capture, a connection still
+/// open at its end) and before its first (a state entered at the very
+/// first timestamp, when that is a bucket boundary, counts at the end of
+/// the bucket before). Per bucket of the report's width (its number since
+/// the epoch, `t / bucket_us`), the deltas of every series. With them a
+/// merge continues this timeline into another input's time
+/// (docs/report.md, `mergeable.timeline.outside`).
+pub fn outside(t: &Timeline, p: &Packets) -> Vec<(u64, [i64; NSERIES])> {
+    let g = grid(t, p).unwrap_or(Grid {
+        w0: t.cfg.bucket_ns.max(1),
+        k: 1,
+        w: t.cfg.bucket_ns.max(1),
+        start: 0,
+        n: 0,
+    });
+    let mut out: BTreeMap<u64, [i64; NSERIES]> = BTreeMap::new();
+    for (b, d) in &t.buckets {
+        if g.index(*b).is_some() || d.delta == [0; NSERIES] {
+            continue;
+        }
+        let e = out.entry(b / g.k).or_insert([0; NSERIES]);
+        e.iter_mut().zip(d.delta).for_each(|(x, y)| *x += y);
+    }
+    out.into_iter()
+        .filter(|(_, d)| *d != [0; NSERIES])
+        .collect()
+}
+
+/// Builds the timeline report over the capture's time range.
+pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
+    let w0 = t.cfg.bucket_ns.max(1);
+    let Some(g) = grid(t, p) else {
+        return empty(w0 / 1_000, lim);
     };
+    let k = g.k;
     let r = rebin(t, p, g);
     let mut level = r.carry;
     let mut buckets = Vec::with_capacity(g.n);

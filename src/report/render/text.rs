@@ -42,6 +42,7 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "finscope {} - TCP teardown report", r.finscope_version)?;
     writeln!(w)?;
     render_capture(r, w)?;
+    render_inputs(r, w)?;
     render_teardown(r, w)?;
     render_connections(r, w)?;
     render_tunables(r, w)?;
@@ -122,6 +123,54 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
             thousands(r.connections.total)
         )?;
     }
+    writeln!(w)?;
+    Ok(())
+}
+
+/// INPUTS: a merged report's captures, one row each (`finscope merge`).
+fn render_inputs(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    if r.inputs.is_empty() {
+        return Ok(());
+    }
+    let n = r.inputs.len();
+    writeln!(
+        w,
+        "INPUTS    {} report{} merged",
+        thousands(n as u64),
+        if n == 1 { "" } else { "s" }
+    )?;
+    writeln!(
+        w,
+        "  {:<28} {:>11} {:>9} {:>9} {:>8} {:>8} {:>7} {:>11} {:>8}",
+        "input",
+        "frames",
+        "conns",
+        "FIN ratio",
+        "FIN-rtx",
+        "unacked",
+        "killed",
+        "fin_unacked",
+        "orphans"
+    )?;
+    for i in &r.inputs {
+        writeln!(
+            w,
+            "  {:<28} {:>11} {:>9} {:>9} {:>8} {:>8} {:>7} {:>11} {:>8}",
+            i.label,
+            thousands(i.frames),
+            thousands(i.connections),
+            pct(i.fin_ratio),
+            thousands(i.fin_retransmissions),
+            thousands(i.unacked_fins),
+            thousands(i.killed),
+            thousands(i.fin_unacked),
+            i.peak_orphans
+        )?;
+    }
+    writeln!(
+        w,
+        "  (orphans: peak orphan estimate; worst connections name their input, whose frame numbers they use)"
+    )?;
     writeln!(w)?;
     Ok(())
 }
@@ -298,7 +347,12 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
                 )?;
             }
             if !peer.wireshark_filter.is_empty() {
-                writeln!(w, "      worst: {}", peer.wireshark_filter)?;
+                match &peer.worst_input {
+                    Some(input) => {
+                        writeln!(w, "      worst (in {input}): {}", peer.wireshark_filter)?
+                    }
+                    None => writeln!(w, "      worst: {}", peer.wireshark_filter)?,
+                }
             }
         }
     }

@@ -1,0 +1,353 @@
+//! `finscope merge`: the reduce step over many captures. The `analyze
+//! --json` reports of several captures (a fleet's gateways, a CI corpus)
+//! become one report, as if the captures had been analysed together, each
+//! as an independent capture: every input is turned back into the metrics
+//! it was built from ([`mergeable::analysis`]), the metrics are added with
+//! their own `AddAssign` (counters add, histograms add exactly, peers
+//! merge, timelines add on a common grid), and the sum goes through the
+//! ordinary [`report::build()`]. The result is a normal report (text, or
+//! `--json` that `check`, `diff` and `merge` itself read), with a row per
+//! input in `inputs`.
+//!
+//! Reports analysed with different options that change the figures
+//! (`--local`, `--idle-timeout`, `--time-wait`, `--fin-timeout`,
+//! `--filter`, `--group-by`, the what-if limits) do not add up and are
+//! refused; different bucket widths are not: the timelines are re-gridded
+//! to the least common multiple of the inputs' widths.
+
+use super::{Error, html_to_stdout, write_html};
+use crate::cli::MergeArgs;
+use crate::metrics::groups::{self, GroupBy, PortGroups};
+use crate::metrics::peers::RankBy;
+use crate::metrics::{Analysis, Summary};
+use crate::report::mergeable::{self, MergeableError};
+use crate::report::render::{json, text};
+use crate::report::timeline::Limits;
+use crate::report::{self, InputRow, Report, ReportOptions, load::load};
+use std::io::{self, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// One report to merge and the name it goes by in messages.
+#[derive(Clone, Debug)]
+pub struct Input {
+    /// The file it was read from, as given.
+    pub path: String,
+    pub report: Report,
+}
+
+impl Input {
+    /// Reads a report file.
+    pub fn read(path: &Path) -> Result<Input, Error> {
+        Ok(Input {
+            path: path.display().to_string(),
+            report: load(path)?,
+        })
+    }
+
+    /// Its label: `settings.label`, or else the file name.
+    fn label(&self) -> String {
+        self.report.settings.label.clone().unwrap_or_else(|| {
+            Path::new(&self.path)
+                .file_name()
+                .map_or_else(|| self.path.clone(), |n| n.to_string_lossy().into_owned())
+        })
+    }
+}
+
+/// Why reports cannot be merged (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("nothing to merge")]
+    NoInputs,
+    #[error(
+        "{path}: report schema version {version}, but {first} has version {first_version}: \
+         reports of different versions are not merged; re-run `finscope analyze --json` on \
+         the captures with this finscope"
+    )]
+    SchemaVersions {
+        path: String,
+        version: u32,
+        first: String,
+        first_version: u32,
+    },
+    #[error(
+        "{path}: the report has no `mergeable` object (it was written by an older finscope, \
+         or the object was removed), so it cannot be merged exactly; re-run `finscope analyze \
+         --json` on its capture with this finscope ({}) and merge the new report",
+        env!("CARGO_PKG_VERSION")
+    )]
+    NotMergeable { path: String },
+    #[error(
+        "{path}: analysed with {setting} {value}, but {first} with {first_value}: figures \
+         of different analysis options do not add up; analyse every capture with the same \
+         options"
+    )]
+    Settings {
+        path: String,
+        setting: &'static str,
+        value: String,
+        first: String,
+        first_value: String,
+    },
+    #[error("{path}: timeline buckets of {bucket_us} us and {other_us} us have no common width")]
+    Buckets {
+        path: String,
+        bucket_us: u64,
+        other_us: u64,
+    },
+    #[error("{path}: {source}")]
+    Invalid {
+        path: String,
+        #[source]
+        source: MergeableError,
+    },
+}
+
+/// The analysis options a report's figures depend on, as (option, value):
+/// reports merge only when these are equal.
+fn options_of(r: &Report) -> Vec<(&'static str, String)> {
+    let s = &r.settings;
+    let lim = &r.timeline.limits;
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "(none)".to_string());
+    vec![
+        (
+            "--local",
+            if s.local.is_empty() {
+                "(the client)".to_string()
+            } else {
+                s.local.join(",")
+            },
+        ),
+        ("--idle-timeout", format!("{}s", s.idle_timeout_s)),
+        ("--time-wait", format!("{}s", s.time_wait_s)),
+        ("--filter", opt(s.filter.clone())),
+        (
+            "--group-by",
+            r.group_by.clone().unwrap_or_else(|| "ip".to_string()),
+        ),
+        (
+            "--fin-timeout",
+            r.mergeable.as_ref().map_or(String::new(), |m| {
+                format!("{}s", m.timeline.fin_timeout_ns as f64 / 1e9)
+            }),
+        ),
+        (
+            "--orphan-retries",
+            opt(lim.orphan_retries.as_ref().map(|x| x.retries.to_string())),
+        ),
+        (
+            "--max-orphans",
+            opt(lim.max_orphans.as_ref().map(|x| x.limit.to_string())),
+        ),
+        (
+            "--max-tw-buckets",
+            opt(lim.max_tw_buckets.as_ref().map(|x| x.limit.to_string())),
+        ),
+    ]
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// The input's row (a merged report: its rows).
+fn rows_of(i: &Input) -> Vec<InputRow> {
+    let r = &i.report;
+    if !r.inputs.is_empty() {
+        return r.inputs.clone();
+    }
+    vec![InputRow {
+        label: i.label(),
+        frames: r.packets.frames,
+        connections: r.connections.total,
+        fin_ratio: r.fin_ratio.of_tcp,
+        fin_retransmissions: r.fin_retransmissions.total,
+        unacked_fins: r.unacked_fins.local_to_remote + r.unacked_fins.remote_to_local,
+        killed: r.outcomes.killed,
+        fin_unacked: r.outcomes.fin_unacked,
+        peak_orphans: r.timeline.peaks.get("orphans").map_or(0, |p| p.value),
+    }]
+}
+
+/// The value all inputs agree on, if they do.
+fn common<T: PartialEq + Clone>(inputs: &[Input], f: impl Fn(&Report) -> T) -> Option<T> {
+    let first = f(&inputs.first()?.report);
+    inputs
+        .iter()
+        .all(|i| f(&i.report) == first)
+        .then_some(first)
+}
+
+/// Merges `inputs` into one report; `top` and `rank_by` default to the
+/// inputs' own when they agree (else 10 and problems).
+pub fn merge(
+    inputs: &[Input],
+    top: Option<usize>,
+    rank_by: Option<RankBy>,
+) -> Result<Report, MergeError> {
+    let first = inputs.first().ok_or(MergeError::NoInputs)?;
+    for i in inputs {
+        let (v, fv) = (i.report.schema_version, first.report.schema_version);
+        if v != fv {
+            return Err(MergeError::SchemaVersions {
+                path: i.path.clone(),
+                version: v,
+                first: first.path.clone(),
+                first_version: fv,
+            });
+        }
+    }
+    for i in inputs {
+        if i.report.mergeable.is_none() {
+            return Err(MergeError::NotMergeable {
+                path: i.path.clone(),
+            });
+        }
+    }
+    let first_options = options_of(&first.report);
+    for i in &inputs[1..] {
+        for ((setting, value), (_, first_value)) in
+            options_of(&i.report).into_iter().zip(&first_options)
+        {
+            if value != *first_value {
+                return Err(MergeError::Settings {
+                    path: i.path.clone(),
+                    setting,
+                    value,
+                    first: first.path.clone(),
+                    first_value: first_value.clone(),
+                });
+            }
+        }
+    }
+    // The common grid: the least common multiple of the bucket widths.
+    let mut bucket_us = 1u64;
+    for i in inputs {
+        let w = i.report.timeline.bucket_us.max(1);
+        bucket_us = (bucket_us / gcd(bucket_us, w))
+            .checked_mul(w)
+            .ok_or_else(|| MergeError::Buckets {
+                path: i.path.clone(),
+                bucket_us: w,
+                other_us: bucket_us,
+            })?;
+    }
+
+    let by = match &first.report.group_by {
+        None => GroupBy::Ip,
+        Some(g) => g
+            .parse()
+            .map_err(|e: groups::GroupByError| MergeError::Invalid {
+                path: first.path.clone(),
+                source: MergeableError::Invalid {
+                    field: "group_by".to_string(),
+                    message: e.to_string(),
+                },
+            })?,
+    };
+    // The merged report's rows, by label (so that the order the reports
+    // are given in does not matter); `index[i][j]`: where row j of input i
+    // went (the input index of worst connections).
+    let own: Vec<Vec<InputRow>> = inputs.iter().map(rows_of).collect();
+    let mut order: Vec<(usize, usize)> = own
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| (0..r.len()).map(move |j| (i, j)))
+        .collect();
+    order.sort_by(|a, b| own[a.0][a.1].label.cmp(&own[b.0][b.1].label));
+    let mut index: Vec<Vec<u32>> = own.iter().map(|r| vec![0; r.len()]).collect();
+    for (pos, (i, j)) in order.iter().enumerate() {
+        index[*i][*j] = u32::try_from(pos).unwrap_or(u32::MAX);
+    }
+    let rows: Vec<InputRow> = order.iter().map(|(i, j)| own[*i][*j].clone()).collect();
+
+    let mut total = Analysis {
+        summary: Summary::default(),
+        files: Vec::new(),
+        damage: Vec::new(),
+        threads: 0,
+        peak_connections: 0,
+    };
+    let mut ports = (by == GroupBy::Port).then(PortGroups::default);
+    for (i, index) in inputs.iter().zip(&index) {
+        let invalid = |source| MergeError::Invalid {
+            path: i.path.clone(),
+            source,
+        };
+        let a = mergeable::analysis(&i.report, bucket_us, index).map_err(invalid)?;
+        if let (Some(p), Some(m)) = (ports.as_mut(), i.report.mergeable.as_ref()) {
+            for (port, ip, ps) in m.port_pairs(index).map_err(invalid)? {
+                p.add_pair(port, ip, &ps);
+            }
+        }
+        total.summary += &a.summary;
+        total.files.extend(a.files);
+    }
+    // Files by path: the order of the inputs does not matter.
+    total.files.sort_by(|a, b| a.path.cmp(&b.path));
+
+    let r0 = &first.report;
+    let top = top
+        .or_else(|| common(inputs, |r| r.settings.top))
+        .unwrap_or(10);
+    let rank_by = rank_by
+        .or_else(|| common(inputs, |r| r.rank_by))
+        .unwrap_or_default();
+    let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
+    let lim = &r0.timeline.limits;
+    let opts = ReportOptions {
+        top,
+        rank_by,
+        local: r0.settings.local.clone(),
+        idle_timeout_s: r0.settings.idle_timeout_s,
+        time_wait_s: r0.settings.time_wait_s,
+        limits: Limits {
+            max_orphans: lim.max_orphans.as_ref().map(|c| c.limit),
+            max_tw_buckets: lim.max_tw_buckets.as_ref().map(|c| c.limit),
+            orphan_retries: lim.orphan_retries.as_ref().map(|x| x.retries),
+        },
+        inputs: labels.clone(),
+    };
+    let mut doc = report::build(&total, &opts);
+    if let Some((peers, n)) = groups::peers(&total, by, rank_by, top, ports.as_ref()) {
+        doc.peers = report::build::group_peers_in(peers, &labels);
+        doc.peers_total = n;
+        doc.group_by = r0.group_by.clone();
+    }
+    if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), ports.as_ref()) {
+        m.set_port_peers(p.pairs());
+    }
+    doc.settings.filter = r0.settings.filter.clone();
+    doc.inputs = rows;
+    Ok(doc)
+}
+
+/// Runs `merge`.
+pub fn run(m: &MergeArgs) -> Result<ExitCode, Error> {
+    if m.json && html_to_stdout(&m.html) {
+        return Err(Error::Usage(
+            "--json and --html - both write to standard output",
+        ));
+    }
+    let inputs = m
+        .files
+        .iter()
+        .map(|p| Input::read(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let doc = merge(&inputs, m.top, m.rank_by)?;
+    if let Some(path) = &m.html {
+        write_html(path, &doc)?;
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if html_to_stdout(&m.html) {
+        // The page took standard output.
+    } else if m.json {
+        json::render(&doc, &mut out)?;
+    } else {
+        text::render(&doc, &mut out)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

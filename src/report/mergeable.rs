@@ -1,0 +1,835 @@
+//! The report's `mergeable` object: what an exact merge of reports
+//! (`finscope merge`) needs beyond the report's own figures, and the way
+//! back from a report to the metrics it was built from.
+//!
+//! Nothing is kept twice. What the report holds exactly (packet, outcome,
+//! connection and FIN retransmission counts, most of the kernel evidence,
+//! the timeline's buckets) is read back from the report itself;
+//! `mergeable` holds only what the report rounds (latency histograms, state
+//! times), cuts (peers past `--top`, state changes after the last bucket)
+//! or leaves out. [`analysis`] turns a report into an [`Analysis`] whose
+//! [`Summary`] is the one the report was built from (on a possibly coarser
+//! timeline grid), so a merge is: every input into metrics, added with the
+//! metrics' own `AddAssign`, and one ordinary [`super::build()`].
+//! docs/report.md ("Merging reports") documents every field.
+
+use super::schema::{Bucket, Outcomes, Report, STATE_SERIES};
+use super::timeline::{outside, series_key, series_of};
+use crate::capture::FileInfo;
+use crate::decode::Skip;
+use crate::flow::conn::{NOUTCOMES, Outcome};
+use crate::flow::key::{FlowKey, Side};
+use crate::flow::state::TcpState;
+use crate::metrics::hist::{CompactHist, HistError};
+use crate::metrics::timeline::{
+    C_CLOSES, C_FIN, C_FIN_RTX, C_NEW, C_RST, C_SEGMENTS, NSERIES, S_FW1_LIMITED, S_ORPHANS,
+    S_ORPHANS_LIMITED, Timeline, TimelineConfig,
+};
+use crate::metrics::{
+    ALL, Analysis, CLOSE_TOTAL, FIN_ACK, FIN_FIN, Hist, KernelEvidence, LOCAL_FIRST, PeerStats,
+    REMOTE_FIRST, Summary, Worst,
+};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+/// Version of the `mergeable` object's layout (within schema version 2).
+pub const MERGEABLE_VERSION: u32 = 1;
+
+/// The `mergeable` object of a report.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Mergeable {
+    /// [`MERGEABLE_VERSION`].
+    pub version: u32,
+    /// Every latency histogram of `latency`, exactly.
+    pub latency: LatencyParts,
+    pub unacked_fin_age: HistParts,
+    /// Connections in which the local side sent a FIN (the diagnosis'
+    /// FIN retransmission rate divides by it).
+    pub local_fins: u64,
+    /// The kernel evidence `inferred_tunables` does not hold exactly.
+    pub kernel: KernelParts,
+    /// The timeline's parts `timeline` does not hold.
+    pub timeline: TimelineParts,
+    /// Every remote peer (not only the top N), by address.
+    pub peers: Vec<PeerParts>,
+    /// With `--group-by port` only: the figures per (remote port, remote
+    /// address), by port then address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub port_peers: Vec<PeerParts>,
+}
+
+/// A latency histogram ([`Hist`]): its exact count, minimum and maximum,
+/// and its HdrHistogram in V2 serialized form, base64.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct HistParts {
+    pub count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_us: Option<u64>,
+    /// HdrHistogram V2 serialization (uncompressed), standard base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hdr_v2: Option<String>,
+}
+
+/// One metric's histograms by who closed first.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SplitParts {
+    pub all: HistParts,
+    pub local_first: HistParts,
+    pub remote_first: HistParts,
+}
+
+/// The histograms of `latency`, by metric.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LatencyParts {
+    pub close_total: SplitParts,
+    pub fin_ack: SplitParts,
+    pub fin_fin: SplitParts,
+}
+
+/// A peer's compact FIN->ACK histogram ([`CompactHist`]), exactly.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct CompactParts {
+    pub count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_us: Option<u64>,
+    /// The buckets holding samples, by index: `index:samples` pairs
+    /// separated by spaces (`"573:1 582:2"`; a string, to keep a report
+    /// with every peer small).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub buckets: String,
+}
+
+/// The kernel evidence `inferred_tunables` rounds or leaves out.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct KernelParts {
+    /// `[lowest, highest, killed orphans]`: killed orphans by the range of
+    /// tcp_orphan_retries values their schedule is consistent with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub killed_ranges: Vec<(u32, u32, u64)>,
+    /// `tcp_fin_timeout.at_least_s` in us (exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fin_wait_2_survived_max_us: Option<u64>,
+    /// `tcp_fin_timeout.at_most_s` in us (exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fin_wait_2_gone_min_us: Option<u64>,
+    /// First retransmission intervals of local FINs (`rto_min`).
+    pub first_rto_us: HistParts,
+}
+
+/// The timeline's parts the report's `timeline` does not hold.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TimelineParts {
+    /// `--fin-timeout` of the analysis, ns.
+    pub fin_timeout_ns: u64,
+    /// `timeline.state_time_us` in ns (exact sums), per series.
+    pub state_time_ns: BTreeMap<String, u128>,
+    /// State changes in buckets outside `timeline.buckets`: after its
+    /// last (states lasting past the capture) and before its first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outside: Vec<OutsideBucket>,
+}
+
+/// The state changes in one bucket outside the report's buckets.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct OutsideBucket {
+    /// Bucket number on the report's grid: its start is `bucket *
+    /// timeline.bucket_us` us since the epoch.
+    pub bucket: u64,
+    /// Change of each series' count at the bucket's end (non-zero only).
+    pub deltas: BTreeMap<String, i64>,
+}
+
+/// One remote peer's figures ([`PeerStats`]), exactly.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PeerParts {
+    /// With `--group-by port` (`port_peers`): the remote port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    pub addr: IpAddr,
+    pub connections: u64,
+    pub closes: u64,
+    pub fin_retransmissions: u64,
+    pub unacked_fins: u64,
+    pub rsts: u64,
+    pub fin_wait_1_ns: u128,
+    pub fin_ack: CompactParts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst: Option<WorstParts>,
+}
+
+/// A peer's worst connection ([`Worst`]): what ranks it and what its
+/// Wireshark filter shows.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct WorstParts {
+    pub score: u64,
+    pub latency_us: u64,
+    pub first_ts_ns: u64,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    /// The local endpoint (`addr:port`, `[v6]:port`).
+    pub local: SocketAddr,
+    /// The remote endpoint's port (its address is the peer's).
+    pub remote_port: u16,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub vlan: u32,
+    /// In a merged report: the index in `inputs` of the input whose frame
+    /// numbers these are; absent (0) in a report of one analysis.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub input: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// Why a report cannot be turned back into metrics.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeableError {
+    #[error("`mergeable.{field}`: {source}")]
+    Hist {
+        field: String,
+        #[source]
+        source: HistError,
+    },
+    #[error("`mergeable.{field}`: not base64: {source}")]
+    Base64 {
+        field: String,
+        #[source]
+        source: base64::DecodeError,
+    },
+    #[error("`mergeable` version {0} is not one this finscope reads ({MERGEABLE_VERSION})")]
+    Version(u32),
+    #[error("`{field}`: {message}")]
+    Invalid { field: String, message: String },
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> MergeableError {
+    MergeableError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl HistParts {
+    pub fn of(h: &Hist) -> HistParts {
+        HistParts {
+            count: h.count(),
+            min_us: h.min(),
+            max_us: h.max(),
+            hdr_v2: h.to_v2().map(|b| BASE64.encode(b)),
+        }
+    }
+
+    fn hist(&self, field: &str) -> Result<Hist, MergeableError> {
+        let bytes = match &self.hdr_v2 {
+            Some(s) => Some(BASE64.decode(s).map_err(|source| MergeableError::Base64 {
+                field: field.to_string(),
+                source,
+            })?),
+            None => None,
+        };
+        let hist_err = |source| MergeableError::Hist {
+            field: field.to_string(),
+            source,
+        };
+        match (self.count, self.min_us, self.max_us) {
+            (0, _, _) => Hist::from_v2(bytes.as_deref(), 0, 0, 0).map_err(hist_err),
+            (n, Some(lo), Some(hi)) => Hist::from_v2(bytes.as_deref(), n, lo, hi).map_err(hist_err),
+            _ => Err(invalid(
+                format!("mergeable.{field}"),
+                "samples without min_us and max_us",
+            )),
+        }
+    }
+}
+
+impl CompactParts {
+    fn of(h: &CompactHist) -> CompactParts {
+        CompactParts {
+            count: h.count(),
+            min_us: h.min(),
+            max_us: h.max(),
+            buckets: h
+                .buckets()
+                .iter()
+                .map(|(i, n)| format!("{i}:{n}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+
+    fn hist(&self, field: &str) -> Result<CompactHist, MergeableError> {
+        let (lo, hi) = match (self.count, self.min_us, self.max_us) {
+            (0, _, _) => (0, 0),
+            (_, Some(lo), Some(hi)) => (lo, hi),
+            _ => {
+                return Err(invalid(
+                    format!("mergeable.{field}"),
+                    "samples without min_us and max_us",
+                ));
+            }
+        };
+        let buckets = self
+            .buckets
+            .split_ascii_whitespace()
+            .map(|pair| {
+                let (i, n) = pair.split_once(':')?;
+                Some((i.parse().ok()?, n.parse().ok()?))
+            })
+            .collect::<Option<Vec<(u16, u32)>>>()
+            .ok_or_else(|| {
+                invalid(
+                    format!("mergeable.{field}.buckets"),
+                    "not `index:samples` pairs",
+                )
+            })?;
+        CompactHist::from_parts(buckets, self.count, lo, hi).map_err(|source| {
+            MergeableError::Hist {
+                field: field.to_string(),
+                source,
+            }
+        })
+    }
+}
+
+impl PeerParts {
+    fn of(port: Option<u16>, addr: IpAddr, p: &PeerStats) -> PeerParts {
+        PeerParts {
+            port,
+            addr,
+            connections: p.connections,
+            closes: p.closes,
+            fin_retransmissions: p.fin_retransmissions,
+            unacked_fins: p.unacked_fins,
+            rsts: p.rsts,
+            fin_wait_1_ns: p.fin_wait_1_ns,
+            fin_ack: CompactParts::of(&p.fin_ack),
+            worst: p.worst.map(|w| WorstParts {
+                score: w.score,
+                latency_us: w.latency_us,
+                first_ts_ns: w.first_ts,
+                first_frame: w.first_frame,
+                last_frame: w.last_frame,
+                local: SocketAddr::from(w.key.endpoint(w.local)),
+                remote_port: w.key.endpoint(w.local.other()).1,
+                vlan: w.key.vlan,
+                input: w.input,
+            }),
+        }
+    }
+
+    /// The peer's figures; its worst connection's input index `i` becomes
+    /// `inputs[i]` (the index of that input among a merge's).
+    fn stats(&self, field: &str, inputs: &[u32]) -> Result<PeerStats, MergeableError> {
+        let worst = match &self.worst {
+            None => None,
+            Some(w) => {
+                let input = *inputs.get(w.input as usize).ok_or_else(|| {
+                    invalid(
+                        format!("mergeable.{field}.worst.input"),
+                        format!("{} is not an index of `inputs` ({})", w.input, inputs.len()),
+                    )
+                })?;
+                let l = (w.local.ip(), w.local.port());
+                let r = (self.addr, w.remote_port);
+                let (key, local) = if l <= r {
+                    (
+                        FlowKey {
+                            a: l,
+                            b: r,
+                            vlan: w.vlan,
+                        },
+                        Side::A,
+                    )
+                } else {
+                    (
+                        FlowKey {
+                            a: r,
+                            b: l,
+                            vlan: w.vlan,
+                        },
+                        Side::B,
+                    )
+                };
+                Some(Worst {
+                    score: w.score,
+                    latency_us: w.latency_us,
+                    first_ts: w.first_ts_ns,
+                    first_frame: w.first_frame,
+                    last_frame: w.last_frame,
+                    key,
+                    local,
+                    input,
+                })
+            }
+        };
+        Ok(PeerStats {
+            connections: self.connections,
+            closes: self.closes,
+            fin_retransmissions: self.fin_retransmissions,
+            unacked_fins: self.unacked_fins,
+            rsts: self.rsts,
+            fin_ack: self.fin_ack.hist(&format!("{field}.fin_ack"))?,
+            fin_wait_1_ns: self.fin_wait_1_ns,
+            worst,
+        })
+    }
+}
+
+/// The report's latency metrics by index ([`FIN_ACK`], ...) and name.
+const METRICS: [(usize, &str); 3] = [
+    (CLOSE_TOTAL, "close_total"),
+    (FIN_ACK, "fin_ack"),
+    (FIN_FIN, "fin_fin"),
+];
+
+impl LatencyParts {
+    fn metric(&self, m: usize) -> &SplitParts {
+        match m {
+            CLOSE_TOTAL => &self.close_total,
+            FIN_ACK => &self.fin_ack,
+            _ => &self.fin_fin,
+        }
+    }
+
+    fn metric_mut(&mut self, m: usize) -> &mut SplitParts {
+        match m {
+            CLOSE_TOTAL => &mut self.close_total,
+            FIN_ACK => &mut self.fin_ack,
+            _ => &mut self.fin_fin,
+        }
+    }
+}
+
+impl SplitParts {
+    fn splits(&self) -> [(usize, &str, &HistParts); 3] {
+        [
+            (ALL, "all", &self.all),
+            (LOCAL_FIRST, "local_first", &self.local_first),
+            (REMOTE_FIRST, "remote_first", &self.remote_first),
+        ]
+    }
+}
+
+/// Series whose per-bucket levels and times the report holds: the states
+/// and orphans. The what-if series (`--orphan-retries`) are kept only with
+/// the what-if; without it they equal FIN-WAIT-1 and orphans.
+const REPORTED: std::ops::Range<usize> = 0..S_FW1_LIMITED;
+
+/// Every socket state, to read `killed_in`'s names back.
+const STATES: [TcpState; 13] = [
+    TcpState::Inactive,
+    TcpState::SynSent,
+    TcpState::SynReceived,
+    TcpState::Established,
+    TcpState::FinWait1,
+    TcpState::FinWait2,
+    TcpState::Closing,
+    TcpState::TimeWait,
+    TcpState::CloseWait,
+    TcpState::LastAck,
+    TcpState::Closed,
+    TcpState::Reset,
+    TcpState::Killed,
+];
+
+impl Mergeable {
+    /// What merging needs of `s`, beyond the report built from it.
+    /// `what_if`: the analysis ran `--orphan-retries`.
+    pub fn of(s: &Summary, what_if: bool) -> Mergeable {
+        let mut latency = LatencyParts::default();
+        for (m, _) in METRICS {
+            let h = &s.latency[m];
+            *latency.metric_mut(m) = SplitParts {
+                all: HistParts::of(&h[ALL]),
+                local_first: HistParts::of(&h[LOCAL_FIRST]),
+                remote_first: HistParts::of(&h[REMOTE_FIRST]),
+            };
+        }
+        let kept = |i: usize| what_if || REPORTED.contains(&i);
+        let outside = outside(&s.timeline, &s.packets)
+            .into_iter()
+            .map(|(bucket, d)| OutsideBucket {
+                bucket,
+                deltas: (0..NSERIES)
+                    .filter(|i| d[*i] != 0 && kept(*i))
+                    .map(|i| (series_key(i).to_string(), d[i]))
+                    .collect(),
+            })
+            .filter(|b| !b.deltas.is_empty())
+            .collect();
+        let mut peers: Vec<PeerParts> = s
+            .peers
+            .iter()
+            .map(|(addr, p)| PeerParts::of(None, *addr, p))
+            .collect();
+        peers.sort_by_key(|p| p.addr);
+        let k = &s.kernel;
+        Mergeable {
+            version: MERGEABLE_VERSION,
+            latency,
+            unacked_fin_age: HistParts::of(&s.unacked_fin_age),
+            local_fins: s.local_fins,
+            kernel: KernelParts {
+                killed_ranges: k
+                    .killed_ranges
+                    .iter()
+                    .map(|((lo, hi), n)| (*lo, *hi, *n))
+                    .collect(),
+                fin_wait_2_survived_max_us: k.fin_wait_2_survived_max_us,
+                fin_wait_2_gone_min_us: k.fin_wait_2_gone_min_us,
+                first_rto_us: HistParts::of(&k.first_rto_us),
+            },
+            timeline: TimelineParts {
+                fin_timeout_ns: s.timeline.cfg.fin_timeout_ns,
+                state_time_ns: REPORTED
+                    .map(|i| (series_key(i).to_string(), s.timeline.state_ns[i]))
+                    .collect(),
+                outside,
+            },
+            peers,
+            port_peers: Vec::new(),
+        }
+    }
+
+    /// Sets `port_peers` from `(remote port, remote address, figures)`.
+    pub fn set_port_peers<'a>(
+        &mut self,
+        pairs: impl Iterator<Item = (u16, IpAddr, &'a PeerStats)>,
+    ) {
+        let mut v: Vec<PeerParts> = pairs
+            .map(|(port, ip, ps)| PeerParts::of(Some(port), ip, ps))
+            .collect();
+        v.sort_by_key(|p| (p.port, p.addr));
+        self.port_peers = v;
+    }
+
+    /// The `port_peers` figures: (remote port, remote address, figures),
+    /// worst-connection input indices mapped by `inputs` as in [`analysis`].
+    pub fn port_pairs(
+        &self,
+        inputs: &[u32],
+    ) -> Result<Vec<(u16, IpAddr, PeerStats)>, MergeableError> {
+        self.port_peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let field = format!("port_peers[{i}]");
+                let port = p
+                    .port
+                    .ok_or_else(|| invalid(format!("mergeable.{field}.port"), "missing"))?;
+                Ok((port, p.addr, p.stats(&field, inputs)?))
+            })
+            .collect()
+    }
+}
+
+/// A report's figures of its outcomes table, by [`Outcome::index`].
+fn outcome_counts(o: &Outcomes) -> [u64; NOUTCOMES] {
+    let mut c = [0; NOUTCOMES];
+    for x in Outcome::ALL {
+        c[x.index()] = match x {
+            Outcome::Complete => o.complete,
+            Outcome::Simultaneous => o.simultaneous,
+            Outcome::Reset => o.reset,
+            Outcome::ResetAfterFin => o.reset_after_fin,
+            Outcome::HalfClosed => o.half_closed,
+            Outcome::FinUnacked => o.fin_unacked,
+            Outcome::Open => o.open,
+            Outcome::Killed => o.killed,
+            Outcome::Unanswered => o.unanswered,
+            Outcome::Rejected => o.rejected,
+            Outcome::OneSided => o.one_sided,
+        };
+    }
+    c
+}
+
+/// A bucket's count of every series, at its end: the levels the report
+/// shows ([`STATE_SERIES`]); the what-if series, shown only with
+/// `--orphan-retries`, equal FIN-WAIT-1 and orphans without it.
+fn levels(b: &Bucket) -> [i64; NSERIES] {
+    let mut l = [0; NSERIES];
+    for (i, x) in l.iter_mut().enumerate().take(S_FW1_LIMITED) {
+        let key = series_key(i);
+        *x = STATE_SERIES
+            .iter()
+            .find(|s| s.key == key)
+            .map_or(0, |s| (s.get)(b));
+    }
+    let fw1 = crate::metrics::timeline::series_index(TcpState::FinWait1);
+    l[S_FW1_LIMITED] = b.fin_wait_1_limited.unwrap_or(l[fw1]);
+    l[S_ORPHANS_LIMITED] = b.orphans_limited.unwrap_or(l[S_ORPHANS]);
+    l
+}
+
+/// Seconds to ns, as the analysis options do.
+fn secs_to_ns(s: f64) -> u64 {
+    (s * 1e9).round() as u64
+}
+
+/// The analysis `r` was built from: its [`Summary`] (the timeline on the
+/// grid of `bucket_us`, a multiple of the report's `timeline.bucket_us`)
+/// and its files. `inputs[i]`: the index among a merge's inputs of this
+/// report's input `i` (its row in `inputs`, or the report itself as 0):
+/// its worst connections' input indices are mapped by it.
+pub fn analysis(r: &Report, bucket_us: u64, inputs: &[u32]) -> Result<Analysis, MergeableError> {
+    let m = r.mergeable.as_ref().ok_or_else(|| {
+        invalid(
+            "mergeable",
+            "missing (re-run `finscope analyze --json` with this version)",
+        )
+    })?;
+    if m.version != MERGEABLE_VERSION {
+        return Err(MergeableError::Version(m.version));
+    }
+    let mut s = Summary::default();
+
+    // Packets: the report's exact counts.
+    let p = &mut s.packets;
+    let rp = &r.packets;
+    (p.frames, p.tcp, p.syn, p.fin, p.rst, p.pure_ack) =
+        (rp.frames, rp.tcp, rp.syn, rp.fin, rp.rst, rp.pure_ack);
+    for k in Skip::ALL {
+        p.skipped[k as usize] = r.skipped.get(k.name()).copied().unwrap_or(0);
+    }
+    for l in &r.capture.link_types {
+        *p.link_types.entry(l.linktype).or_default() += l.frames;
+    }
+    p.first_ts = r.capture.first_ts_us.map(|t| t.saturating_mul(1_000));
+    p.last_ts = r.capture.last_ts_us.map(|t| t.saturating_mul(1_000));
+
+    let c = &r.connections;
+    let sc = &mut s.connections;
+    sc.total = c.total;
+    sc.handshake_seen = c.handshake_seen;
+    sc.sides_by_port = c.sides_by_port;
+    sc.sides_by_synack = c.sides_by_synack;
+    sc.fin_moved = c.fin_moved;
+    sc.one_sided = c.one_sided;
+    sc.two_sided = c.two_sided;
+    sc.anomalies = c.anomalies;
+    sc.kills_retracted = c.kills_retracted;
+    s.outcomes = outcome_counts(&r.outcomes);
+    s.outcomes_by_closer = [
+        outcome_counts(&r.outcomes_by_closer.local_first),
+        outcome_counts(&r.outcomes_by_closer.remote_first),
+    ];
+    let f = &r.fin_retransmissions;
+    s.fin_rtx.total = f.total;
+    s.fin_rtx.spurious = f.spurious;
+    s.fin_rtx.within_1ms = f.within_1ms;
+    s.fin_rtx.local_to_remote = f.local_to_remote;
+    s.fin_rtx.remote_to_local = f.remote_to_local;
+    s.unacked.local_to_remote = r.unacked_fins.local_to_remote;
+    s.unacked.remote_to_local = r.unacked_fins.remote_to_local;
+    s.local_fins = m.local_fins;
+
+    // Histograms: from `mergeable`.
+    for (mi, mname) in METRICS {
+        for (si, sname, h) in m.latency.metric(mi).splits() {
+            s.latency[mi][si] = h.hist(&format!("latency.{mname}.{sname}"))?;
+        }
+    }
+    s.unacked_fin_age = m.unacked_fin_age.hist("unacked_fin_age")?;
+    for (i, p) in m.peers.iter().enumerate() {
+        let ps = p.stats(&format!("peers[{i}]"), inputs)?;
+        *s.peers.entry(p.addr).or_default() += &ps;
+    }
+    s.kernel = kernel(r, m)?;
+    s.timeline = timeline(r, m, bucket_us)?;
+    s.packets.bucket_ns = s.timeline.cfg.bucket_ns;
+    s.packets.frames_by_bucket = frames_by_bucket(r, bucket_us);
+
+    let files = r
+        .capture
+        .files
+        .iter()
+        .map(|f| FileInfo {
+            path: f.path.clone(),
+            format: f.format.clone(),
+            bytes: f.bytes_read,
+            records: f.records,
+            truncated: f.truncated,
+            error: f.error.clone(),
+        })
+        .collect();
+    Ok(Analysis {
+        summary: s,
+        files,
+        damage: Vec::new(),
+        threads: 0,
+        peak_connections: 0,
+    })
+}
+
+/// The kernel evidence: `inferred_tunables` plus `mergeable.kernel`.
+fn kernel(r: &Report, m: &Mergeable) -> Result<KernelEvidence, MergeableError> {
+    let t = &r.inferred_tunables;
+    let or = &t.tcp_orphan_retries;
+    let mut k = KernelEvidence::default();
+    for (n, c) in &or.by_retransmissions {
+        let n: u32 = n.parse().map_err(|_| {
+            invalid(
+                "inferred_tunables.tcp_orphan_retries.by_retransmissions",
+                format!("`{n}` is not a number"),
+            )
+        })?;
+        let e = k.killed_by_rtx.entry(n).or_default();
+        *e = e.saturating_add(*c);
+    }
+    for (lo, hi, c) in &m.kernel.killed_ranges {
+        let e = k.killed_ranges.entry((*lo, *hi)).or_default();
+        *e = e.saturating_add(*c);
+    }
+    k.killed_with_probe = or.with_probe;
+    k.kills_confirmed = or.confirmed;
+    for (name, c) in &or.killed_in {
+        let st = STATES.iter().find(|s| s.key() == name).ok_or_else(|| {
+            invalid(
+                "inferred_tunables.tcp_orphan_retries.killed_in",
+                format!("`{name}` is not a state"),
+            )
+        })?;
+        let e = k.killed_in.entry(st.key()).or_default();
+        *e = e.saturating_add(*c);
+    }
+    k.survivor_max_rtx = or.survivor_max_retransmissions;
+    k.fin_wait_2_survived_max_us = m.kernel.fin_wait_2_survived_max_us;
+    k.fin_wait_2_gone_min_us = m.kernel.fin_wait_2_gone_min_us;
+    k.fin_wait_2_gone = t.tcp_fin_timeout.gone;
+    k.fin_wait_2_survived = t.tcp_fin_timeout.survived;
+    k.first_rto_us = m.kernel.first_rto_us.hist("kernel.first_rto_us")?;
+    k.orphans_reset = t.orphans_reset_under_pressure.connections;
+    Ok(k)
+}
+
+/// Bucket `b` of width `from_us` on the grid of width `to_us` (a multiple
+/// of it): the bucket holding its start, so its end counts in that
+/// bucket's end (docs/timeline.md: counts are taken at bucket ends).
+fn regrid(b: u64, from_us: u64, to_us: u64) -> u64 {
+    let t = u128::from(b) * u128::from(from_us);
+    u64::try_from(t / u128::from(to_us.max(1))).unwrap_or(u64::MAX)
+}
+
+/// Frames per bucket of `bucket_us`.
+fn frames_by_bucket(r: &Report, bucket_us: u64) -> Vec<(u64, u64)> {
+    let w = r.timeline.bucket_us.max(1);
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for b in &r.timeline.buckets {
+        let j = regrid(b.t_us / w, w, bucket_us);
+        match out.last_mut() {
+            Some((lb, n)) if *lb == j => *n += b.frames,
+            _ => out.push((j, b.frames)),
+        }
+    }
+    out
+}
+
+/// The timeline: the report's levels turned back into changes, plus the
+/// changes after its last bucket, on the grid of `bucket_us`.
+fn timeline(r: &Report, m: &Mergeable, bucket_us: u64) -> Result<Timeline, MergeableError> {
+    let t = &r.timeline;
+    let w = t.bucket_us.max(1);
+    if !bucket_us.is_multiple_of(w) {
+        return Err(invalid(
+            "timeline.bucket_us",
+            format!("{w} does not divide the merge's bucket of {bucket_us} us"),
+        ));
+    }
+    let what_if = t.limits.orphan_retries.as_ref();
+    let fw1 = crate::metrics::timeline::series_index(TcpState::FinWait1);
+    // The changes outside the buckets, as series deltas by bucket number.
+    let mut out: Vec<(u64, [i64; NSERIES])> = Vec::new();
+    for (i, ob) in m.timeline.outside.iter().enumerate() {
+        let mut d = [0i64; NSERIES];
+        for (name, v) in &ob.deltas {
+            let s = series_of(name).ok_or_else(|| {
+                invalid(
+                    format!("mergeable.timeline.outside[{i}]"),
+                    format!("`{name}` is not a series"),
+                )
+            })?;
+            d[s] = d[s].saturating_add(*v);
+        }
+        if what_if.is_none() {
+            d[S_FW1_LIMITED] = d[fw1];
+            d[S_ORPHANS_LIMITED] = d[S_ORPHANS];
+        }
+        out.push((ob.bucket, d));
+    }
+    // The first bucket's counts include the changes before it.
+    let first = t.buckets.first().map_or(0, |b| b.t_us / w);
+    let mut prev = [0i64; NSERIES];
+    for (b, d) in &out {
+        if *b < first {
+            prev.iter_mut()
+                .zip(d)
+                .for_each(|(x, y)| *x = x.saturating_add(*y));
+        }
+    }
+    let mut tl = Timeline::new(TimelineConfig {
+        bucket_ns: bucket_us.saturating_mul(1_000),
+        time_wait_ns: secs_to_ns(r.settings.time_wait_s),
+        fin_timeout_ns: m.timeline.fin_timeout_ns,
+        orphan_retries: what_if.map(|x| x.retries),
+    });
+    for (i, b) in t.buckets.iter().enumerate() {
+        if !b.t_us.is_multiple_of(w)
+            || (i > 0 && Some(b.t_us) != t.buckets[i - 1].t_us.checked_add(w))
+        {
+            return Err(invalid(
+                "timeline.buckets",
+                format!("bucket at {} us is off the grid of {w} us", b.t_us),
+            ));
+        }
+        let level = levels(b);
+        let e = tl
+            .buckets
+            .entry(regrid(b.t_us / w, w, bucket_us))
+            .or_default();
+        for s in 0..NSERIES {
+            e.delta[s] = e.delta[s].saturating_add(level[s].saturating_sub(prev[s]));
+        }
+        for (c, v) in [
+            (C_SEGMENTS, b.tcp),
+            (C_FIN, b.fin),
+            (C_FIN_RTX, b.fin_retransmissions),
+            (C_RST, b.rst),
+            (C_NEW, b.new_connections),
+            (C_CLOSES, b.closes),
+        ] {
+            e.counts[c] = e.counts[c].saturating_add(v);
+        }
+        prev = level;
+    }
+    for (b, d) in out {
+        let e = tl.buckets.entry(regrid(b, w, bucket_us)).or_default();
+        e.delta
+            .iter_mut()
+            .zip(d)
+            .for_each(|(x, y)| *x = x.saturating_add(y));
+    }
+    for (name, ns) in &m.timeline.state_time_ns {
+        let s = series_of(name).ok_or_else(|| {
+            invalid(
+                "mergeable.timeline.state_time_ns",
+                format!("`{name}` is not a series"),
+            )
+        })?;
+        tl.state_ns[s] = *ns;
+    }
+    tl.state_ns[S_FW1_LIMITED] = tl.state_ns[fw1];
+    tl.state_ns[S_ORPHANS_LIMITED] = tl.state_ns[S_ORPHANS];
+    tl.close_before_capture = t.close_began_before_capture;
+    tl.open_at_end = t.open_at_end;
+    tl.orphans_killed = what_if.map_or(0, |x| x.orphans_killed);
+    Ok(tl)
+}
