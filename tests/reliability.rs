@@ -287,3 +287,61 @@ fn saved_report_size_is_capped() {
         "{err}"
     );
 }
+
+/// Runs a shell line (with `finscope` standing for the binary): exit code,
+/// stdout, stderr.
+#[cfg(target_os = "linux")]
+fn sh(line: &str) -> (Option<i32>, String, String) {
+    let bin = assert_cmd::cargo::cargo_bin("finscope");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(line.replace("finscope", &bin.display().to_string()))
+        .output()
+        .expect("bash");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A failed output names its file, the other outputs are still produced,
+/// and the exit code (4) says something failed.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failed_output_names_its_file_and_the_others_are_written() {
+    let f = "testdata/fin_4way.pcap";
+    // --json-out on a full disk: the text report is still printed.
+    let (code, out, err) = sh(&format!("finscope analyze -q --json-out /dev/full {f}"));
+    assert_eq!(code, Some(4), "{err}");
+    assert!(
+        err.contains("/dev/full") && err.contains("No space left"),
+        "{err}"
+    );
+    assert!(out.contains("TEARDOWN SHARE"), "{out}");
+    // --flows on a full disk: the JSON report is still printed, whole.
+    let (code, out, err) = sh(&format!("finscope analyze -q --json --flows /dev/full {f}"));
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains("/dev/full"), "{err}");
+    let r: Report = serde_json::from_str(&out).expect("the report");
+    assert_eq!(r.packets.frames, 11);
+    // timeline --csv on a full disk: the chart is still printed.
+    let (code, out, err) = sh(&format!("finscope timeline -q --csv /dev/full {f}"));
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains("/dev/full"), "{err}");
+    assert!(out.contains("LOCAL SOCKET STATES"), "{out}");
+    // Standard output closed: said, and the file outputs are written.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let j = dir.path().join("r.json");
+    let (code, _, err) = sh(&format!(
+        "finscope analyze -q --json-out {} {f} >&-",
+        j.display()
+    ));
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains("standard output: closed"), "{err}");
+    let r: Report = serde_json::from_slice(&std::fs::read(&j).expect("json-out")).expect("json");
+    assert_eq!(r.packets.frames, 11);
+    // A reader that goes away is not a failure.
+    let (code, _, err) = sh(&format!("finscope analyze -q {f} | head -1"));
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -1,10 +1,11 @@
 //! `finscope analyze`: the report (text or JSON), and `--flows`.
 
-use super::{EXIT_CORRUPT, Error, build_report, damaged, html_to_stdout, run_analysis, write_html};
+use super::{Error, Outputs, build_report, html_to_stdout, run_analysis};
 use crate::cli::AnalyzeArgs;
 use crate::flow::table::FlowSink;
-use crate::report::render::{flows, json, text};
-use std::io::{self, Write};
+use crate::report::render::{flows, html, json, text};
+use std::io;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Runs `analyze`.
@@ -14,56 +15,44 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
             "--json and --html - both write to standard output",
         ));
     }
-    // Created before the run, so that a bad path fails at once; the
-    // records are written while the capture is read.
-    let mut writer = match &a.flows {
-        Some(path) => {
-            let f = std::fs::File::create(path).map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
-            let w = flows::FlowWriter::new(io::BufWriter::new(f), a.flows_format).map_err(
-                |source| Error::Write {
+    let mut outputs = Outputs::default();
+    // Created before the run (the records are written while the capture is
+    // read); a file that cannot be created is reported, the run goes on.
+    let mut writer = a.flows.as_ref().and_then(|path| {
+        let w = std::fs::File::create(path)
+            .and_then(|f| flows::FlowWriter::new(io::BufWriter::new(f), a.flows_format));
+        match w {
+            Ok(w) => Some(w),
+            Err(source) => {
+                outputs.keep(Err(Error::Write {
                     path: path.clone(),
                     source,
-                },
-            )?;
-            Some(w)
+                }));
+                None
+            }
         }
-        None => None,
-    };
+    });
     let run = run_analysis(&a.analysis, writer.as_mut().map(|w| w as &mut dyn FlowSink))?;
     if let (Some(w), Some(path)) = (writer, &a.flows) {
-        w.finish().map_err(|source| Error::Write {
+        outputs.keep(w.finish().map(drop).map_err(|source| Error::Write {
             path: path.clone(),
             source,
-        })?;
+        }));
     }
-    let analysis = &run.analysis;
     let doc = build_report(&a.analysis, &run, a.analysis.top);
     if let Some(path) = &a.json_out {
-        let mut f = std::fs::File::create(path).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
-        json::render(&doc, &mut f)?;
+        outputs.file(path, |mut w| json::render(&doc, &mut w));
     }
     if let Some(path) = &a.html {
-        write_html(path, &doc)?;
+        outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    if html_to_stdout(&a.html) {
-        // The page took standard output.
-    } else if a.json {
-        json::render(&doc, &mut out)?;
-    } else {
-        text::render(&doc, &mut out)?;
+    if !html_to_stdout(&a.html) && outputs.stdout_open() {
+        let stdout = Path::new("-");
+        if a.json {
+            outputs.file(stdout, |mut w| json::render(&doc, &mut w));
+        } else {
+            outputs.file(stdout, |mut w| text::render(&doc, &mut w));
+        }
     }
-    out.flush()?;
-    Ok(if damaged(analysis) {
-        ExitCode::from(EXIT_CORRUPT)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(outputs.finish(&run.analysis))
 }

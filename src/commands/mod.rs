@@ -210,6 +210,97 @@ pub(crate) fn html_to_stdout(html: &Option<PathBuf>) -> bool {
     html.as_deref() == Some(Path::new("-"))
 }
 
+/// True when standard output was closed when finscope started (`>&-`):
+/// Rust's runtime then opens /dev/null read-write in its place (a shell's
+/// `>/dev/null` opens it write-only), so writes would vanish unreported.
+#[cfg(target_os = "linux")]
+fn stdout_was_closed() -> bool {
+    let to_null = std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
+    let read_write = std::fs::read_to_string("/proc/self/fdinfo/1").is_ok_and(|info| {
+        info.lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+            .is_some_and(|f| f & 0o3 == 0o2)
+    });
+    to_null && read_write
+}
+
+/// Exit code when an output could not be written (the others were).
+pub const EXIT_OUTPUT: u8 = 4;
+
+/// The outputs of one run: each is written even when another failed; the
+/// failures are reported (naming their file) and decide the exit code.
+#[derive(Debug, Default)]
+pub(crate) struct Outputs {
+    failed: Vec<Error>,
+}
+
+impl Outputs {
+    /// Standard output, when it is open (a closed one, `>&-`, swallows
+    /// writes in Rust's standard library: that is a failure to say).
+    pub(crate) fn stdout_open(&mut self) -> bool {
+        #[cfg(target_os = "linux")]
+        if stdout_was_closed() {
+            self.failed.push(Error::Stdout(io::Error::other(
+                "closed (`>&-`): nothing can be printed there",
+            )));
+            return false;
+        }
+        true
+    }
+
+    /// Writes `path` with `write` (`-`: standard output), keeping a failure.
+    pub(crate) fn file(
+        &mut self,
+        path: &Path,
+        write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+    ) {
+        let r = if path == Path::new("-") {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            write(&mut out)
+                .and_then(|()| out.flush())
+                .map_err(Error::Stdout)
+        } else {
+            std::fs::File::create(path)
+                .and_then(|f| {
+                    let mut w = io::BufWriter::new(f);
+                    write(&mut w)?;
+                    w.flush()
+                })
+                .map_err(|source| Error::Write {
+                    path: path.to_path_buf(),
+                    source,
+                })
+        };
+        self.keep(r);
+    }
+
+    /// Keeps a failure (a reader that went away, `| head`, is none).
+    pub(crate) fn keep(&mut self, r: Result<(), Error>) {
+        if let Err(e) = r
+            && !e.is_broken_pipe()
+        {
+            self.failed.push(e);
+        }
+    }
+
+    /// Reports the failures on stderr and gives the exit code: 4 when an
+    /// output failed, else 3 when the capture was damaged, else 0.
+    pub(crate) fn finish(self, analysis: &Analysis) -> ExitCode {
+        for e in &self.failed {
+            eprintln!("finscope: error: {e}");
+        }
+        if !self.failed.is_empty() {
+            ExitCode::from(EXIT_OUTPUT)
+        } else if damaged(analysis) {
+            ExitCode::from(EXIT_CORRUPT)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
 pub(crate) fn damaged(analysis: &Analysis) -> bool {
     analysis.corrupt() || analysis.damage.iter().any(|e| !e.is_partial())
 }

@@ -1,13 +1,12 @@
 //! `finscope timeline`: the local socket states over time (chart, JSON, CSV).
 
-use super::{
-    EXIT_CORRUPT, Error, build_report, damaged, html_to_stdout, run_analysis, write_html,
-    write_json,
-};
+use super::{Error, Outputs, build_report, html_to_stdout, run_analysis};
 use crate::cli::TimelineArgs;
 use crate::report::TimelineDocument;
+use crate::report::render::html;
 use crate::report::render::timeline as render;
-use std::io::{self, Write};
+use std::io;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Runs `timeline`.
@@ -18,41 +17,29 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
         ));
     }
     let run = run_analysis(&t.analysis, None)?;
-    let analysis = &run.analysis;
     let doc = build_report(&t.analysis, &run, t.analysis.top);
+    let mut outputs = Outputs::default();
     if let Some(path) = &t.csv {
-        let f = std::fs::File::create(path).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
-        let mut w = io::BufWriter::new(f);
-        render::write_csv(&doc.timeline, &mut w)
-            .and_then(|()| w.flush())
-            .map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
+        outputs.file(path, |mut w| render::write_csv(&doc.timeline, &mut w));
     }
     if let Some(path) = &t.html {
-        write_html(path, &doc)?;
+        outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    if html_to_stdout(&t.html) {
-        // The page took standard output.
-    } else if t.json {
+    if !html_to_stdout(&t.html) && outputs.stdout_open() {
         let d = TimelineDocument {
             timeline: &doc.timeline,
             diagnosis: &doc.diagnosis,
         };
-        write_json(&mut out, &d)?;
-    } else {
-        render::render_text(&doc.timeline, &doc.diagnosis, &mut out)?;
+        if t.json {
+            outputs.file(Path::new("-"), |w| {
+                serde_json::to_writer_pretty(&mut *w, &d).map_err(io::Error::other)?;
+                writeln!(w)
+            });
+        } else {
+            outputs.file(Path::new("-"), |mut w| {
+                render::render_text(&doc.timeline, &doc.diagnosis, &mut w)
+            });
+        }
     }
-    out.flush()?;
-    Ok(if damaged(analysis) {
-        ExitCode::from(EXIT_CORRUPT)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(outputs.finish(&run.analysis))
 }
