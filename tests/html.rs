@@ -599,10 +599,12 @@ fn html_to_a_file_alongside_the_other_outputs() {
         let both = finscope(&[cmd, "-q", "--json", "--html", "-", "testdata/sample.pcap"]);
         assert_eq!(both.status.code(), Some(2), "{cmd}");
     }
-    // An unwritable path is a write error naming it (exit 2).
+    // An unwritable path is a write error naming it (exit 4); the text
+    // report is still printed.
     let bad = dir.path().join("no/such/dir/r.html");
     let bad_arg = bad.to_string_lossy().into_owned();
     let out = finscope(&["analyze", "-q", "--html", &bad_arg, "testdata/sample.pcap"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("r.html"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TEARDOWN SHARE"));
 }
