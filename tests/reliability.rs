@@ -345,3 +345,32 @@ fn a_failed_output_names_its_file_and_the_others_are_written() {
     let (code, _, err) = sh(&format!("finscope analyze -q {f} | head -1"));
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// One rule for inputs that cannot be read at all: exit 2, also when other
+/// inputs were read; their report is still printed.
+#[test]
+fn an_unreadable_input_among_several_exits_2_with_the_report_of_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "hello world\n").expect("write");
+    for bad in [dir.path().join("missing.pcap"), notes] {
+        let out = finscope()
+            .args(["analyze", "--json", "-q", "testdata/fin_4way.pcap"])
+            .arg(&bad)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        let name = bad.file_name().map(|n| n.to_string_lossy().into_owned());
+        assert!(err.contains(name.as_deref().unwrap_or("?")), "{err}");
+        let r: Report = serde_json::from_slice(&out.stdout).expect("the report of the other");
+        assert_eq!(r.packets.frames, 11);
+        // check says the same.
+        let out = finscope()
+            .args(["check", "--max-fin-ratio", "1", "testdata/fin_4way.pcap"])
+            .arg(&bad)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2));
+    }
+}

@@ -66,7 +66,9 @@ impl CaptureError {
     /// True when what was read before the error is still a valid report
     /// (truncated or corrupt part-way), false when nothing could be read.
     pub fn is_partial(&self) -> bool {
-        self.is_truncation() || matches!(self, CaptureError::Corrupt { .. })
+        self.is_truncation()
+            || matches!(self, CaptureError::Corrupt { .. })
+            || matches!(self, CaptureError::Unsupported { offset, .. } if *offset > 0)
     }
 
     /// True when the input merely ends early (a warning, not damage).

@@ -13,7 +13,7 @@
 //! | `max-p99-fin-ack` DURATION | p99 of FIN -> ACK latency (`latency.fin_ack.all.p99_us`) |
 //! | `max-rst-ratio` R | RST segments / TCP segments |
 
-use super::{EXIT_CORRUPT, EXIT_FAILED, Error, build_report, damaged, run_analysis};
+use super::{EXIT_FAILED, Error, build_report, input_exit, run_analysis};
 use crate::cli::{Bounds, CheckArgs, Limit};
 use crate::report::format::{Unit, ratio};
 use crate::report::load::load;
@@ -251,12 +251,12 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
                 "check: give either one JSON report or capture files, not both",
             ));
         }
-        (load(&files[0])?, false)
+        (load(&files[0])?, None)
     } else {
         let run = run_analysis(&c.analysis, None)?;
         // Every peer, so that the worst ones behind a bound can be named.
         let doc = build_report(&c.analysis, &run, usize::MAX);
-        (doc, damaged(&run.analysis))
+        (doc, input_exit(&run.analysis))
     };
     let verdict = evaluate(&doc, &bounds, inputs);
     let stdout = io::stdout();
@@ -289,9 +289,5 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
         );
         return Ok(ExitCode::from(EXIT_FAILED));
     }
-    Ok(if corrupt {
-        ExitCode::from(EXIT_CORRUPT)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(corrupt.map_or(ExitCode::SUCCESS, ExitCode::from))
 }

@@ -143,7 +143,7 @@ pub(crate) fn run_analysis(
     };
     let analysis = pipeline::analyze_with(&inputs.paths, &opts, sink)?;
     for e in &analysis.damage {
-        let kind = if e.is_partial() && !analysis.corrupt() {
+        let kind = if e.is_truncation() {
             "warning"
         } else {
             "error"
@@ -286,21 +286,30 @@ impl Outputs {
     }
 
     /// Reports the failures on stderr and gives the exit code: 4 when an
-    /// output failed, else 3 when the capture was damaged, else 0.
+    /// output failed, else what the inputs say ([`input_exit`]).
     pub(crate) fn finish(self, analysis: &Analysis) -> ExitCode {
         for e in &self.failed {
             eprintln!("finscope: error: {e}");
         }
         if !self.failed.is_empty() {
             ExitCode::from(EXIT_OUTPUT)
-        } else if damaged(analysis) {
-            ExitCode::from(EXIT_CORRUPT)
         } else {
-            ExitCode::SUCCESS
+            input_exit(analysis).map_or(ExitCode::SUCCESS, ExitCode::from)
         }
     }
 }
 
-pub(crate) fn damaged(analysis: &Analysis) -> bool {
-    analysis.corrupt() || analysis.damage.iter().any(|e| !e.is_partial())
+/// The exit code the inputs call for, one rule for every subcommand: 2
+/// when an input could not be read at all (missing, not a capture) even if
+/// others were (their report is still printed), 3 when one is corrupt or
+/// refused part-way, none when all were read (a truncated tail is a
+/// warning).
+pub(crate) fn input_exit(analysis: &Analysis) -> Option<u8> {
+    if analysis.unreadable() {
+        Some(EXIT_USAGE)
+    } else if analysis.corrupt() {
+        Some(EXIT_CORRUPT)
+    } else {
+        None
+    }
 }

@@ -42,9 +42,18 @@ impl Analysis {
 
     /// True when some input was corrupt (not merely truncated).
     pub fn corrupt(&self) -> bool {
-        self.damage
-            .iter()
-            .any(|e| matches!(e, CaptureError::Corrupt { .. }))
+        self.damage.iter().any(|e| {
+            matches!(
+                e,
+                CaptureError::Corrupt { .. } | CaptureError::Unsupported { .. }
+            )
+        })
+    }
+
+    /// Some input could not be read at all (missing, not a capture,
+    /// refused from its first byte) while others were.
+    pub fn unreadable(&self) -> bool {
+        self.damage.iter().any(|e| !e.is_partial())
     }
 }
 
