@@ -544,3 +544,100 @@ fn ci_doc_example_runs() {
     assert!(stdout.contains("FAIL max-fin-retrans"), "{stdout}");
     assert!(dir.path().join("finscope-verdict.json").exists());
 }
+
+// ---- everyday use: --flows by extension and to stdout, check and diff edges ----
+
+#[test]
+fn flows_format_follows_the_extension_and_dash_is_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("sample.pcap");
+    let csv = dir.path().join("flows.csv").display().to_string();
+    let r = run(&["analyze", "-q", "--flows", &csv, &f]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.starts_with("first_ts_us,"),
+        "CSV header: {}",
+        &text[..40]
+    );
+    assert_eq!(text.lines().count(), 1 + 121);
+    let jsonl = dir.path().join("flows.jsonl").display().to_string();
+    let r = run(&["analyze", "-q", "--flows", &jsonl, &f]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    assert!(text.starts_with("{\"first_ts_us\":"));
+    // A contradiction is an error, before anything is read.
+    let r = run(&[
+        "analyze",
+        "-q",
+        "--flows",
+        &csv,
+        "--flows-format",
+        "jsonl",
+        &f,
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("flows.csv") && r.stderr.contains("csv") && r.stderr.contains("jsonl"),
+        "{}",
+        r.stderr
+    );
+    // `-`: the records on standard output, instead of the report.
+    let r = run(&["analyze", "-q", "--flows", "-", &f]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 121);
+    assert!(r.stdout.lines().all(|l| l.starts_with('{')));
+    let r = run(&["analyze", "-q", "--flows", "-", "--flows-format", "csv", &f]);
+    assert_eq!(r.stdout.lines().count(), 1 + 121);
+    let r = run(&["analyze", "-q", "--json", "--flows", "-", &f]);
+    assert_eq!(r.code, 2, "one standard output");
+}
+
+#[test]
+fn check_of_a_saved_report_refuses_analysis_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let rep = json_report(dir.path(), "r.json", &[&fixture("fin_4way.pcap")]);
+    let r = run(&["check", "--max-fin-ratio", "1", &rep]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for flags in [
+        &["--local", "10.0.0.0/8"][..],
+        &["--filter", "port 80"],
+        &["--group-by", "port"],
+    ] {
+        let mut args = vec!["check", "--max-fin-ratio", "1"];
+        args.extend_from_slice(flags);
+        args.push(&rep);
+        let r = run(&args);
+        assert_eq!(r.code, 2, "{flags:?}");
+        assert!(r.stderr.contains(flags[0]), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn diff_notes_are_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("fin_4way.pcap");
+    let a = json_report(dir.path(), "a.json", &[&f]);
+    let b = json_report(
+        dir.path(),
+        "b.json",
+        &["--local", "10.0.0.0/8", "--filter", "port 80", &f],
+    );
+    let r = run(&["diff", &a, &b]);
+    assert!(
+        r.stderr
+            .contains("--local differs: the client (default) vs 10.0.0.0/8"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("--filter differs: none vs "),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("Some(") && !r.stderr.contains("[\""),
+        "{}",
+        r.stderr
+    );
+}

@@ -162,12 +162,14 @@ pub struct AnalyzeArgs {
     /// FILE (`-`: standard output, instead of the text report).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Write one record per connection to FILE (columns: docs/flows.md).
+    /// Write one record per connection to FILE (columns: docs/flows.md;
+    /// `-`: standard output, instead of the report).
     #[arg(long, value_name = "FILE")]
     pub flows: Option<PathBuf>,
-    /// Format of --flows.
-    #[arg(long, value_enum, default_value_t = FlowsFormat::Jsonl, requires = "flows")]
-    pub flows_format: FlowsFormat,
+    /// Format of --flows (default: from FILE's extension, `.csv` for CSV,
+    /// else JSON Lines).
+    #[arg(long, value_enum, requires = "flows")]
+    pub flows_format: Option<FlowsFormat>,
 }
 
 #[derive(Debug, Args)]

@@ -142,6 +142,36 @@ impl Bounds {
     }
 }
 
+impl super::args::AnalysisArgs {
+    /// The analysis options given that differ from their defaults (they
+    /// mean nothing to a saved report): their flag names.
+    pub fn analysis_flags_given(&self) -> Vec<&'static str> {
+        use crate::metrics::groups::GroupBy;
+        use crate::metrics::peers::RankBy;
+        let mut v = Vec::new();
+        let mut given = |cond: bool, name: &'static str| {
+            if cond {
+                v.push(name);
+            }
+        };
+        given(!self.local.is_empty(), "--local");
+        given(self.top != 10, "--top");
+        given(self.rank_by != RankBy::Problems, "--rank-by");
+        given(self.group_by != GroupBy::Ip, "--group-by");
+        given(self.filter.is_some(), "--filter");
+        given(self.threads != 0, "--threads");
+        given(self.idle_timeout != 300.0, "--idle-timeout");
+        given(self.time_wait != 60.0, "--time-wait");
+        given(self.label.is_some(), "--label");
+        given(self.bucket != 1_000_000, "--bucket");
+        given(self.fin_timeout != 60.0, "--fin-timeout");
+        given(self.max_orphans.is_some(), "--max-orphans");
+        given(self.max_tw_buckets.is_some(), "--max-tw-buckets");
+        given(self.orphan_retries.is_some(), "--orphan-retries");
+        v
+    }
+}
+
 impl CheckArgs {
     /// The bounds given on the command line.
     pub fn bounds(&self) -> Bounds {

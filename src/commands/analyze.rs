@@ -3,6 +3,7 @@
 use super::{Error, Outputs, build_report, html_to_stdout, run_analysis};
 use crate::cli::AnalyzeArgs;
 use crate::flow::table::FlowSink;
+use crate::report::render::flows::FlowsFormat;
 use crate::report::render::{flows, html, json, text};
 use std::io;
 use std::path::Path;
@@ -16,22 +17,40 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
         ));
     }
     let mut outputs = Outputs::default();
+    let flows_format = match &a.flows {
+        Some(path) => Some(flows_format(path, a.flows_format)?),
+        None => None,
+    };
+    let flows_to_stdout = a.flows.as_deref() == Some(Path::new("-"));
+    if flows_to_stdout && (a.json || html_to_stdout(&a.html)) {
+        return Err(Error::Usage(
+            "--flows - takes standard output: give --json-out FILE or --html FILE for the report",
+        ));
+    }
     // Created before the run (the records are written while the capture is
     // read); a file that cannot be created is reported, the run goes on.
-    let mut writer = a.flows.as_ref().and_then(|path| {
-        let w = std::fs::File::create(path)
-            .and_then(|f| flows::FlowWriter::new(io::BufWriter::new(f), a.flows_format));
-        match w {
-            Ok(w) => Some(w),
-            Err(source) => {
-                outputs.keep(Err(Error::Write {
-                    path: path.clone(),
-                    source,
-                }));
-                None
+    let mut writer = a
+        .flows
+        .as_ref()
+        .zip(flows_format)
+        .and_then(|(path, format)| {
+            let out: io::Result<Box<dyn io::Write>> = if flows_to_stdout {
+                Ok(Box::new(io::stdout()))
+            } else {
+                std::fs::File::create(path).map(|f| Box::new(f) as Box<dyn io::Write>)
+            };
+            let w = out.and_then(|o| flows::FlowWriter::new(io::BufWriter::new(o), format));
+            match w {
+                Ok(w) => Some(w),
+                Err(source) => {
+                    outputs.keep(Err(Error::Write {
+                        path: path.clone(),
+                        source,
+                    }));
+                    None
+                }
             }
-        }
-    });
+        });
     let run = run_analysis(&a.analysis, writer.as_mut().map(|w| w as &mut dyn FlowSink))?;
     if let (Some(w), Some(path)) = (writer, &a.flows) {
         outputs.keep(w.finish().map(drop).map_err(|source| Error::Write {
@@ -46,7 +65,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
     if let Some(path) = &a.html {
         outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
-    if !html_to_stdout(&a.html) && outputs.stdout_open() {
+    if !html_to_stdout(&a.html) && !flows_to_stdout && outputs.stdout_open() {
         let stdout = Path::new("-");
         if a.json {
             outputs.file(stdout, |mut w| json::render(&doc, &mut w));
@@ -55,4 +74,30 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
         }
     }
     Ok(outputs.finish(&run.analysis))
+}
+
+/// The `--flows` format: `--flows-format` when given, else from the file's
+/// extension (`.csv`: CSV; otherwise JSON Lines); a contradiction between
+/// the two is an error.
+fn flows_format(path: &Path, given: Option<FlowsFormat>) -> Result<FlowsFormat, Error> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let by_ext = match ext.as_deref() {
+        Some("csv") => Some(FlowsFormat::Csv),
+        Some("jsonl" | "ndjson" | "json") => Some(FlowsFormat::Jsonl),
+        _ => None,
+    };
+    match (given, by_ext) {
+        (Some(g), Some(e)) if g != e => Err(Error::FlowsFormat {
+            path: path.to_path_buf(),
+            ext: ext.unwrap_or_default(),
+            format: match g {
+                FlowsFormat::Csv => "csv",
+                FlowsFormat::Jsonl => "jsonl",
+            },
+        }),
+        (Some(g), _) => Ok(g),
+        (None, e) => Ok(e.unwrap_or_default()),
+    }
 }

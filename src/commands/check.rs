@@ -251,6 +251,12 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
                 "check: give either one JSON report or capture files, not both",
             ));
         }
+        let flags = c.analysis.analysis_flags_given();
+        if !flags.is_empty() {
+            return Err(Error::FlagsForReport {
+                flags: flags.join(", "),
+            });
+        }
         (load(&files[0])?, None)
     } else {
         let run = run_analysis(&c.analysis, None)?;

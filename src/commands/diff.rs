@@ -337,21 +337,36 @@ pub fn compare(base: &Report, new: &Report, t: &Tolerances, names: (String, Stri
     let mut notes = Vec::new();
     let (a, b) = (&base.settings, &new.settings);
     if a.local != b.local {
-        notes.push(format!("--local differs: {:?} vs {:?}", a.local, b.local));
+        let show = |l: &[String]| {
+            if l.is_empty() {
+                "the client (default)".to_string()
+            } else {
+                l.join(",")
+            }
+        };
+        notes.push(format!(
+            "--local differs: {} vs {}",
+            show(&a.local),
+            show(&b.local)
+        ));
     }
     if a.idle_timeout_s != b.idle_timeout_s || a.time_wait_s != b.time_wait_s {
         notes.push("--idle-timeout or --time-wait differs".to_string());
     }
     if a.filter != b.filter {
+        let none = || "none".to_string();
         notes.push(format!(
-            "--filter differs: {:?} vs {:?}",
-            a.filter, b.filter
+            "--filter differs: {} vs {}",
+            a.filter.clone().unwrap_or_else(none),
+            b.filter.clone().unwrap_or_else(none)
         ));
     }
     if base.group_by != new.group_by {
+        let ip = || "ip".to_string();
         notes.push(format!(
-            "--group-by differs: {:?} vs {:?}; peers do not match up",
-            base.group_by, new.group_by
+            "--group-by differs: {} vs {}; peers do not match up",
+            base.group_by.clone().unwrap_or_else(ip),
+            new.group_by.clone().unwrap_or_else(ip)
         ));
     }
     let regression = figures.iter().any(|f| f.regressed) || peers.iter().any(|p| p.regressed);

@@ -57,6 +57,18 @@ pub enum Error {
     /// Reports that cannot be merged (`finscope merge`).
     #[error(transparent)]
     Merge(#[from] merge::MergeError),
+    /// `--flows FILE` whose extension says another format than `--flows-format`.
+    #[error("--flows {}: the extension says {ext}, --flows-format says {format}", path.display())]
+    FlowsFormat {
+        path: PathBuf,
+        ext: String,
+        format: &'static str,
+    },
+    /// Options that mean nothing to a saved report (`check REPORT.json`).
+    #[error(
+        "check: {flags} apply to captures, not to a saved report; re-run `finscope analyze --json` with them"
+    )]
+    FlagsForReport { flags: String },
     /// What the user asked for cannot be done (the message says why).
     #[error("{0}")]
     Usage(&'static str),
