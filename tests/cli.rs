@@ -641,3 +641,51 @@ fn diff_notes_are_plain_words() {
         r.stderr
     );
 }
+
+/// A capture with frames but no decodable TCP segment (an unsupported link
+/// type) says so everywhere, and `check` refuses it rather than passing.
+#[test]
+fn nothing_decoded_is_said_and_check_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("user0.pcap");
+    let mut b = Vec::new();
+    b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&65535u32.to_le_bytes());
+    b.extend_from_slice(&147u32.to_le_bytes()); // LINKTYPE_USER0
+    for i in 0..3u32 {
+        b.extend_from_slice(&(1_700_000_000 + i).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&40u32.to_le_bytes());
+        b.extend_from_slice(&40u32.to_le_bytes());
+        b.extend_from_slice(&[0x45; 40]);
+    }
+    std::fs::write(&p, &b).unwrap();
+    let f = p.display().to_string();
+    let r = run(&["analyze", "-q", &f]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no TCP segment could be decoded"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout
+            .contains("3 frames but no TCP segment could be decoded"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&["analyze", "-q", "--json", &f]);
+    let doc: finscope::report::Report = serde_json::from_str(&r.stdout).unwrap();
+    assert!(doc.capture.no_tcp);
+    assert_eq!((doc.packets.frames, doc.packets.tcp), (3, 0));
+    let r = run(&["check", "--max-fin-ratio", "1", &f]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no TCP segment"), "{}", r.stderr);
+    // A capture with TCP is not flagged.
+    let r = run(&["analyze", "-q", "--json", &fixture("fin_4way.pcap")]);
+    let doc: finscope::report::Report = serde_json::from_str(&r.stdout).unwrap();
+    assert!(!doc.capture.no_tcp);
+}

@@ -264,6 +264,9 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
         let doc = build_report(&c.analysis, &run, usize::MAX);
         (doc, input_exit(&run.analysis))
     };
+    if doc.capture.no_tcp {
+        return Err(Error::NothingToCheck);
+    }
     let verdict = evaluate(&doc, &bounds, inputs);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

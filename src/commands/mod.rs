@@ -64,6 +64,9 @@ pub enum Error {
         ext: String,
         format: &'static str,
     },
+    /// `check` on inputs without any TCP segment: every bound would hold.
+    #[error("check: no TCP segment could be decoded from the input(s): no bound can be checked")]
+    NothingToCheck,
     /// Options that mean nothing to a saved report (`check REPORT.json`).
     #[error(
         "check: {flags} apply to captures, not to a saved report; re-run `finscope analyze --json` with them"
@@ -161,6 +164,13 @@ pub(crate) fn run_analysis(
             "error"
         };
         eprintln!("finscope: {kind}: {e}; the report covers what was read before it");
+    }
+    let p = &analysis.summary.packets;
+    if p.frames > 0 && p.tcp == 0 {
+        eprintln!(
+            "finscope: warning: {} frame(s) but no TCP segment could be decoded (see the link types in the report): nothing was analysed",
+            p.frames
+        );
     }
     if std::env::var_os("FINSCOPE_STATS").is_some() {
         // Engine figures for docs/performance.md; not part of any report.

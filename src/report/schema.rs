@@ -96,6 +96,11 @@ pub struct Capture {
     /// reports written before it existed.
     #[serde(default)]
     pub one_sided: bool,
+    /// The inputs hold frames but no TCP segment could be decoded (e.g. a
+    /// link type finscope does not decode: see `link_types[].supported`):
+    /// nothing was analysed. Absent in reports written before it existed.
+    #[serde(default)]
+    pub no_tcp: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -115,6 +115,25 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
     if !skipped.is_empty() {
         writeln!(w, "  not TCP        {}", skipped.join(", "))?;
     }
+    if r.capture.no_tcp {
+        let unsupported: Vec<&str> = r
+            .capture
+            .link_types
+            .iter()
+            .filter(|l| !l.supported)
+            .map(|l| l.name.as_str())
+            .collect();
+        writeln!(
+            w,
+            "  WARNING        {} frames but no TCP segment could be decoded{}: nothing was analysed",
+            thousands(r.packets.frames),
+            if unsupported.is_empty() {
+                String::new()
+            } else {
+                format!(" (link types not decoded: {})", unsupported.join(", "))
+            }
+        )?;
+    }
     if r.capture.one_sided {
         writeln!(
             w,
