@@ -374,3 +374,51 @@ fn an_unreadable_input_among_several_exits_2_with_the_report_of_the_others() {
         assert_eq!(out.status.code(), Some(2));
     }
 }
+
+/// Deeply nested or huge filters are refused with a clear error, never a
+/// crash (30 KB of parentheses used to overflow the stack).
+#[test]
+fn filter_nesting_and_size_are_bounded() {
+    let deep = format!("{}port 80{}", "(".repeat(30_000), ")".repeat(30_000));
+    let out = finscope()
+        .args(["analyze", "-q", "--filter", &deep, "testdata/fin_4way.pcap"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("words and symbols"),
+        "{}",
+        &err[..err.len().min(300)]
+    );
+    let deep = format!("{}port 80{}", "(".repeat(100), ")".repeat(100));
+    let out = finscope()
+        .args(["analyze", "-q", "--filter", &deep, "testdata/fin_4way.pcap"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at most 64 nested"), "{err}");
+    // 64 levels are fine, and mean the same filter.
+    let ok = format!("{}port 80{}", "(".repeat(64), ")".repeat(64));
+    let out = finscope()
+        .args([
+            "analyze",
+            "-q",
+            "--json",
+            "--filter",
+            &ok,
+            "testdata/fin_4way.pcap",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let r: Report = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(r.packets.frames, 11);
+    let long = vec!["port 80"; 3000].join(" and ");
+    let out = finscope()
+        .args(["analyze", "-q", "--filter", &long, "testdata/fin_4way.pcap"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -112,10 +112,18 @@ fn tokenize(s: &str) -> Vec<Token<'_>> {
     out
 }
 
+/// Most nested parentheses and `not`s in a filter.
+pub const MAX_DEPTH: usize = 64;
+/// Most words and symbols in a filter (a chain of `and`s is parsed into a
+/// tree this deep, walked recursively).
+pub const MAX_TOKENS: usize = 4096;
+
 struct Parser<'a> {
     toks: Vec<Token<'a>>,
     pos: usize,
     end_column: usize,
+    /// Nesting of the factor being parsed.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -164,15 +172,29 @@ impl<'a> Parser<'a> {
         let Some(t) = self.next() else {
             return Err(self.err(PRIM, None));
         };
-        match t.text {
-            "not" | "!" => Ok(Filter::Not(Box::new(self.factor()?))),
-            "(" => {
-                let f = self.expr()?;
-                match self.next() {
-                    Some(c) if c.text == ")" => Ok(f),
-                    other => Err(self.err("`)`", other.as_ref())),
-                }
+        if matches!(t.text, "not" | "!" | "(") {
+            if self.depth >= MAX_DEPTH {
+                let expected = format!("at most {MAX_DEPTH} nested parentheses and `not`s");
+                return Err(self.err(&expected, Some(&t)));
             }
+            self.depth += 1;
+        }
+        let f = match t.text {
+            "not" | "!" => self.factor().map(|f| Filter::Not(Box::new(f))),
+            "(" => self.expr().and_then(|f| match self.next() {
+                Some(c) if c.text == ")" => Ok(f),
+                other => Err(self.err("`)`", other.as_ref())),
+            }),
+            _ => return self.primitive(t),
+        };
+        self.depth -= 1;
+        f
+    }
+
+    /// A primitive (`host`, `net`, ...) starting with `t`.
+    fn primitive(&mut self, t: Token<'a>) -> Result<Filter, FilterError> {
+        const PRIM: &str = "`host`, `net`, `port`, `portrange`, `vlan`, `not` or `(`";
+        match t.text {
             "host" => {
                 let a = self.next();
                 a.as_ref()
@@ -232,7 +254,12 @@ impl std::str::FromStr for Filter {
             toks: tokenize(s),
             pos: 0,
             end_column: s.chars().count() + 1,
+            depth: 0,
         };
+        if let Some(t) = p.toks.get(MAX_TOKENS) {
+            let expected = format!("a filter of at most {MAX_TOKENS} words and symbols");
+            return Err(p.err(&expected, Some(t)));
+        }
         let f = p.expr()?;
         if let Some(t) = p.peek() {
             return Err(p.err("`and`, `or` or end of filter", Some(t)));
