@@ -689,3 +689,34 @@ fn nothing_decoded_is_said_and_check_fails() {
     let doc: finscope::report::Report = serde_json::from_str(&r.stdout).unwrap();
     assert!(!doc.capture.no_tcp);
 }
+
+/// `--help` is grouped under headings and shows examples that run.
+#[test]
+fn help_has_headings_and_examples() {
+    let r = run(&["analyze", "--help"]);
+    assert_eq!(r.code, 0);
+    for h in [
+        "Input:",
+        "Analysis:",
+        "Output:",
+        "Limits (what-if):",
+        "Examples:",
+    ] {
+        assert!(r.stdout.contains(h), "{h} missing:\n{}", r.stdout);
+    }
+    let r = run(&["check", "--help"]);
+    assert!(r.stdout.contains("Check bounds:"), "{}", r.stdout);
+    // The diff example's figure name is one diff knows.
+    let dir = tempfile::tempdir().unwrap();
+    let a = json_report(dir.path(), "a.json", &[&fixture("fin_4way.pcap")]);
+    let r = run(&[
+        "diff",
+        "--tolerance",
+        "5%",
+        "--tolerance",
+        "fin_ack_p99_us=20%",
+        &a,
+        &a,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -26,16 +26,31 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Analyse how TCP connections close in one or more captures (pcap or pcapng).
+    #[command(after_help = "Examples:
+  finscope analyze capture.pcap
+  finscope analyze --local 10.0.0.0/8 --filter 'port 443' 'rotated/*.pcap.gz'
+  tcpdump -U -w - | finscope analyze -
+  finscope analyze --json-out r.json --html r.html --flows flows.csv capture.pcap")]
     Analyze(AnalyzeArgs),
     /// Analyse captures and check figures against bounds: exit 0 when every
     /// bound holds, 1 when one is violated (one line each), 2 on bad usage or
     /// unreadable input, 3 when a capture is corrupt part-way.
+    #[command(after_help = "Examples:
+  finscope check --max-fin-retrans 5% --max-unacked-fins 0 trace.pcap
+  finscope check --config finscope.toml traces/
+  finscope check --max-p99-fin-ack 1s saved-report.json")]
     Check(CheckArgs),
     /// Compare two `analyze --json` reports: exit 0 without regression, 1 on
     /// a regression, 2 on bad usage or an unreadable report.
+    #[command(after_help = "Examples:
+  finscope diff base.json new.json
+  finscope diff --tolerance 5% --tolerance fin_ack_p99_us=20% base.json new.json")]
     Diff(DiffArgs),
     /// The capturing host's socket states over time (FIN-WAIT-1, TIME-WAIT,
     /// orphans, ...) reconstructed from the capture, with a diagnosis.
+    #[command(after_help = "Examples:
+  finscope timeline --local 10.0.0.1/32 --bucket 500ms capture.pcap
+  finscope timeline --max-orphans 65536 --orphan-retries 2 --csv states.csv capture.pcap")]
     Timeline(TimelineArgs),
     /// Merge `analyze --json` reports of many captures into one report, as
     /// if the captures had been analysed together (each on its own):
@@ -50,19 +65,19 @@ pub struct MergeArgs {
     #[arg(required = true, value_name = "REPORT.json")]
     pub files: Vec<PathBuf>,
     /// Print the merged report as JSON (mergeable again).
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub json: bool,
     /// Also write the merged report as one self-contained HTML page to
     /// FILE (`-`: standard output, instead of the text).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Number of worst remote peers to list (default: the inputs' `--top`
     /// when they agree, else 10).
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Output", long, value_name = "N")]
     pub top: Option<usize>,
     /// How to rank remote peers (default: the inputs' when they agree,
     /// else problems).
-    #[arg(long, value_enum)]
+    #[arg(help_heading = "Output", long, value_enum)]
     pub rank_by: Option<RankBy>,
 }
 
@@ -71,14 +86,14 @@ pub struct TimelineArgs {
     #[command(flatten)]
     pub analysis: AnalysisArgs,
     /// Print the timeline as JSON (the `timeline` object of `analyze --json`).
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub json: bool,
     /// Also write the buckets as CSV to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
     /// Also write the report as one self-contained HTML page with plots to
     /// FILE (`-`: standard output, instead of the text).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub html: Option<PathBuf>,
 }
 
@@ -93,24 +108,35 @@ pub struct AnalysisArgs {
     pub files: Vec<PathBuf>,
     /// Prefixes of the local side, e.g. 10.0.0.0/8,2001:db8::/32.
     /// Default: the client (SYN sender) is local, the server is the remote peer.
-    #[arg(long, value_name = "CIDR[,CIDR...]", value_delimiter = ',')]
+    #[arg(
+        help_heading = "Analysis",
+        long,
+        value_name = "CIDR[,CIDR...]",
+        value_delimiter = ','
+    )]
     pub local: Vec<Cidr>,
     /// Number of worst remote peers to list.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(help_heading = "Output", long, default_value_t = 10, value_name = "N")]
     pub top: usize,
     /// How to rank remote peers.
-    #[arg(long, value_enum, default_value_t = RankBy::Problems)]
+    #[arg(help_heading = "Output", long, value_enum, default_value_t = RankBy::Problems)]
     pub rank_by: RankBy,
     /// Aggregate remote peers: ip, prefix:24 (IPv4 /24), prefix:64 (IPv6
     /// /64), prefix:V4,V6, or port (remote port).
-    #[arg(long, default_value = "ip", value_name = "ip|prefix:N|port")]
+    #[arg(
+        help_heading = "Analysis",
+        long,
+        default_value = "ip",
+        value_name = "ip|prefix:N|port"
+    )]
     pub group_by: GroupBy,
     /// Analyse only segments matching EXPR: host ADDR, net CIDR, port N,
     /// portrange N-M, vlan N, combined with and/or/not and parentheses.
-    #[arg(long, value_name = "EXPR")]
+    #[arg(help_heading = "Input", long, value_name = "EXPR")]
     pub filter: Option<Filter>,
     /// Worker threads (0: all cores; at most 256). Results do not depend on it.
     #[arg(
+        help_heading = "Input",
         short = 'j',
         long = "threads",
         default_value_t = 0,
@@ -119,32 +145,32 @@ pub struct AnalysisArgs {
     )]
     pub threads: u16,
     /// Seconds of capture time without packets after which a connection is over.
-    #[arg(long, default_value_t = 300.0, value_name = "SECS", value_parser = positive_secs)]
+    #[arg(help_heading = "Analysis", long, default_value_t = 300.0, value_name = "SECS", value_parser = positive_secs)]
     pub idle_timeout: f64,
     /// Seconds a closed connection's ports stay reserved (Linux TIME-WAIT: 60).
-    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = non_negative_secs)]
+    #[arg(help_heading = "Analysis", long, default_value_t = 60.0, value_name = "SECS", value_parser = non_negative_secs)]
     pub time_wait: f64,
     /// No progress bar.
-    #[arg(short, long)]
+    #[arg(help_heading = "Output", short, long)]
     pub quiet: bool,
     /// Name of this capture in the report (`settings.label`): its row in
     /// the INPUTS table of `finscope merge`.
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "Output", long, value_name = "NAME")]
     pub label: Option<String>,
     /// Timeline bucket width, e.g. 1s (default), 500ms, 1m.
-    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_bucket)]
+    #[arg(help_heading = "Analysis", long, default_value = "1s", value_name = "DURATION", value_parser = parse_bucket)]
     pub bucket: u64,
     /// Lifetime of an orphaned FIN-WAIT-2 socket (tcp_fin_timeout), seconds.
-    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = non_negative_secs)]
+    #[arg(help_heading = "Analysis", long, default_value_t = 60.0, value_name = "SECS", value_parser = non_negative_secs)]
     pub fin_timeout: f64,
     /// What-if: tcp_max_orphans; marks when the orphan estimate crosses it.
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Limits (what-if)", long, value_name = "N")]
     pub max_orphans: Option<u64>,
     /// What-if: tcp_max_tw_buckets; marks when TIME-WAIT crosses it.
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Limits (what-if)", long, value_name = "N")]
     pub max_tw_buckets: Option<u64>,
     /// What-if: tcp_orphan_retries; simulates orphans killed after N FIN retransmissions.
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Limits (what-if)", long, value_name = "N")]
     pub orphan_retries: Option<u32>,
 }
 
@@ -153,22 +179,22 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub analysis: AnalysisArgs,
     /// Print the JSON report to stdout instead of the text report.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub json: bool,
     /// Also write the JSON report to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub json_out: Option<PathBuf>,
     /// Also write the report as one self-contained HTML page with plots to
     /// FILE (`-`: standard output, instead of the text report).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Write one record per connection to FILE (columns: docs/flows.md;
     /// `-`: standard output, instead of the report).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub flows: Option<PathBuf>,
     /// Format of --flows (default: from FILE's extension, `.csv` for CSV,
     /// else JSON Lines).
-    #[arg(long, value_enum, requires = "flows")]
+    #[arg(help_heading = "Output", long, value_enum, requires = "flows")]
     pub flows_format: Option<FlowsFormat>,
 }
 
@@ -177,26 +203,26 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub analysis: AnalysisArgs,
     /// Bound on FIN segments / TCP segments, e.g. 0.2 or 20%.
-    #[arg(long, value_name = "RATIO", value_parser = parse_ratio)]
+    #[arg(help_heading = "Check bounds", long, value_name = "RATIO", value_parser = parse_ratio)]
     pub max_fin_ratio: Option<f64>,
     /// Bound on FIN retransmissions: a count (5) or a rate per FIN segment (0.05 or 5%).
-    #[arg(long, value_name = "N|RATE", value_parser = parse_limit)]
+    #[arg(help_heading = "Check bounds", long, value_name = "N|RATE", value_parser = parse_limit)]
     pub max_fin_retrans: Option<Limit>,
     /// Bound on FINs never ACKed (in connections not reset).
-    #[arg(long, value_name = "N", value_parser = parse_count)]
+    #[arg(help_heading = "Check bounds", long, value_name = "N", value_parser = parse_count)]
     pub max_unacked_fins: Option<u64>,
     /// Bound on the p99 of FIN -> ACK latency, e.g. 1s, 250ms.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_us)]
+    #[arg(help_heading = "Check bounds", long, value_name = "DURATION", value_parser = parse_duration_us)]
     pub max_p99_fin_ack: Option<u64>,
     /// Bound on RST segments / TCP segments, e.g. 0.05 or 5%.
-    #[arg(long, value_name = "RATIO", value_parser = parse_ratio)]
+    #[arg(help_heading = "Check bounds", long, value_name = "RATIO", value_parser = parse_ratio)]
     pub max_rst_ratio: Option<f64>,
     /// Read bounds from the `[check]` table of a TOML file; flags given on
     /// the command line take precedence.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Check bounds", long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the verdict as JSON.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub json: bool,
 }
 
@@ -213,6 +239,6 @@ pub struct DiffArgs {
     #[arg(long, value_name = "[FIGURE=]VALUE")]
     pub tolerance: Vec<String>,
     /// Print the comparison as JSON.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub json: bool,
 }
