@@ -720,3 +720,25 @@ fn help_has_headings_and_examples() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        let r = run(&["completions", shell]);
+        assert_eq!(r.code, 0, "{shell}");
+        assert!(
+            r.stdout.contains("finscope") && r.stdout.contains("analyze"),
+            "{shell}"
+        );
+        assert!(r.stdout.contains("local"), "{shell}");
+    }
+    let r = run(&["man"]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.starts_with(".ie") || r.stdout.contains(".TH"),
+        "{}",
+        &r.stdout[..80]
+    );
+    assert!(r.stdout.contains("finscope"));
+    assert_eq!(run(&["completions", "tcsh"]).code, 2);
+}

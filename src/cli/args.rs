@@ -57,6 +57,14 @@ pub enum Command {
     /// counts add, histograms add exactly, peers are re-ranked, timelines
     /// summed. Exit 2 when the reports cannot be merged.
     Merge(MergeArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish, powershell
+    /// (e.g. `finscope completions bash > /etc/bash_completion.d/finscope`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `finscope man > finscope.1; man ./finscope.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]

@@ -97,6 +97,18 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Diff(d) => diff::run(d),
         Command::Timeline(t) => timeline::run(t),
         Command::Merge(m) => merge::run(m),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = io::stdout();
+            clap_complete::generate(*shell, &mut cmd, "finscope", &mut out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = io::stdout();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
