@@ -59,7 +59,7 @@ pub fn parse_count(s: &str) -> Result<u64, ValueError> {
         .map_err(|_| bad(s, "expected a whole number"))
 }
 
-/// A duration in microseconds: `1s`, `250ms`, `800us`, `2m`; a bare number is seconds.
+/// A duration in microseconds: `1s`, `250ms`, `800us`, `2m`, `1h`; a bare number is seconds.
 pub fn parse_duration_us(s: &str) -> Result<u64, ValueError> {
     let t = s.trim();
     let split = t
@@ -71,6 +71,7 @@ pub fn parse_duration_us(s: &str) -> Result<u64, ValueError> {
         "ms" => 1e3,
         "us" | "µs" => 1.0,
         "m" | "min" => 6e7,
+        "h" => 3.6e9,
         _ => f64::NAN,
     };
     let v = num.parse::<f64>().map(|v| v * scale).unwrap_or(f64::NAN);
@@ -131,6 +132,7 @@ mod tests {
         assert_eq!(parse_duration_us("800us"), Ok(800));
         assert_eq!(parse_duration_us("2"), Ok(2_000_000));
         assert_eq!(parse_duration_us("1.5m"), Ok(90_000_000));
+        assert_eq!(parse_duration_us("1h"), Ok(3_600_000_000));
         assert!(parse_duration_us("1 fortnight").is_err());
         assert!(parse_duration_us("ms").is_err());
     }

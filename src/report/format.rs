@@ -22,8 +22,17 @@ pub fn dur(us: u64) -> String {
         format!("{:.1}ms", us as f64 / 1e3)
     } else if us < 600_000_000 {
         format!("{:.1}s", us as f64 / 1e6)
-    } else {
+    } else if us < 3_600_000_000 {
         format!("{:.1}min", us as f64 / 6e7)
+    } else {
+        // Whole minutes past an hour: `6h 01m`, `3d 04h 05m`.
+        let m = us / 60_000_000;
+        let (d, h, m) = (m / 1_440, m / 60 % 24, m % 60);
+        if d > 0 {
+            format!("{d}d {h:02}h {m:02}m")
+        } else {
+            format!("{h}h {m:02}m")
+        }
     }
 }
 
@@ -107,6 +116,13 @@ mod tests {
         assert_eq!(dur(850), "850us");
         assert_eq!(dur(12_345), "12.3ms");
         assert_eq!(dur(14_000_000), "14.0s");
+        assert_eq!(dur(25 * 60_000_000 + 24_000_000), "25.4min");
+        assert_eq!(dur(21_642_600_000), "6h 00m");
+        assert_eq!(dur(21_706_000_000), "6h 01m");
+        assert_eq!(
+            dur(3 * 86_400_000_000 + 4 * 3_600_000_000 + 5 * 60_000_000),
+            "3d 04h 05m"
+        );
         assert_eq!(utc(0), "1970-01-01 00:00:00.000000");
         assert_eq!(utc(1_700_000_000_123_456), "2023-11-14 22:13:20.123456");
     }

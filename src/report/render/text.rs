@@ -19,19 +19,25 @@ fn bar_chart(w: &mut impl Write, title: &str, s: &LatencyStats) -> io::Result<()
         thousands(s.count)
     )?;
     let peak = s.buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
-    let mut lo = 0;
-    for (hi, n) in &s.buckets {
-        if *n > 0 {
-            let len = (n * BAR_WIDTH).div_ceil(peak) as usize;
-            writeln!(
-                w,
-                "    {:>8} .. {:<8} {:<40} {}",
-                dur(lo),
-                dur(*hi),
-                "#".repeat(len),
-                thousands(*n)
-            )?;
-        }
+    // Every bucket from the first non-empty one to the last, empty ones
+    // included: the gap between quick closes and timer-driven ones shows.
+    let first = s.buckets.iter().position(|b| b.1 > 0).unwrap_or(0);
+    let last = s.buckets.iter().rposition(|b| b.1 > 0).unwrap_or(0);
+    let mut lo = if first == 0 {
+        0
+    } else {
+        s.buckets[first - 1].0
+    };
+    for (hi, n) in s.buckets.iter().take(last + 1).skip(first) {
+        let len = (n * BAR_WIDTH).div_ceil(peak) as usize;
+        writeln!(
+            w,
+            "    {:>8} .. {:<8} {:<40} {}",
+            dur(lo),
+            dur(*hi),
+            "#".repeat(len),
+            thousands(*n)
+        )?;
         lo = *hi;
     }
     Ok(())
@@ -106,6 +112,19 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
         thousands(p.frames),
         thousands(p.tcp)
     )?;
+    // What the figures mean depends on these two: say them.
+    writeln!(
+        w,
+        "  local side     {}",
+        if r.settings.local.is_empty() {
+            "the client of each connection (the SYN sender; --local not given)".to_string()
+        } else {
+            r.settings.local.join(", ")
+        }
+    )?;
+    if let Some(f) = &r.settings.filter {
+        writeln!(w, "  filter         {f}")?;
+    }
     let skipped: Vec<String> = r
         .skipped
         .iter()
@@ -280,6 +299,11 @@ fn render_connections(r: &Report, w: &mut impl Write) -> io::Result<()> {
 
 /// CLOSE LATENCY: percentiles and log-scale bar charts.
 fn render_latency(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    if r.latency.fin_fin.all.count == 0 && r.latency.fin_ack.all.count == 0 {
+        // Nothing to say: one line.
+        writeln!(w, "CLOSE LATENCY  (no close with a FIN was seen)")?;
+        return writeln!(w);
+    }
     writeln!(w, "CLOSE LATENCY")?;
     writeln!(
         w,
