@@ -81,32 +81,35 @@ struct Token<'a> {
     column: usize,
 }
 
+/// Splits a filter into words and the symbols `(`, `)`, `!`; each token's
+/// column counts characters (not bytes) from 1.
 fn tokenize(s: &str) -> Vec<Token<'_>> {
     let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in s.char_indices() {
+    // (byte offset, column) of the word being read.
+    let mut start: Option<(usize, usize)> = None;
+    for (col, (i, c)) in s.char_indices().enumerate() {
         let single = matches!(c, '(' | ')' | '!');
         if c.is_whitespace() || single {
-            if let Some(b) = start.take() {
+            if let Some((b, column)) = start.take() {
                 out.push(Token {
                     text: &s[b..i],
-                    column: b + 1,
+                    column,
                 });
             }
             if single {
                 out.push(Token {
                     text: &s[i..i + 1],
-                    column: i + 1,
+                    column: col + 1,
                 });
             }
         } else if start.is_none() {
-            start = Some(i);
+            start = Some((i, col + 1));
         }
     }
-    if let Some(b) = start {
+    if let Some((b, column)) = start {
         out.push(Token {
             text: &s[b..],
-            column: b + 1,
+            column,
         });
     }
     out
