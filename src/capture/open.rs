@@ -237,11 +237,15 @@ pub fn open(path: &Path) -> Result<Input, CaptureError> {
         err,
     };
     let (src, len): (Box<dyn Read + Send>, Option<u64>) = if path.as_os_str() == "-" {
-        (Box::new(io::stdin()), None)
+        (Box::new(Stream::new(io::stdin())), None)
     } else {
         let f = File::open(path).map_err(io_err)?;
-        let len = f.metadata().ok().map(|m| m.len());
-        (Box::new(f), len)
+        match f.metadata() {
+            Ok(m) if m.is_file() => (Box::new(f), Some(m.len())),
+            // A FIFO or a device: may block, read it where an interrupt
+            // can still end it.
+            _ => (Box::new(Stream::new(f)), None),
+        }
     };
     let (head, rest) = peek(src, MAGIC_LEN).map_err(io_err)?;
     let compression = Compression::detect(&head);
@@ -275,6 +279,99 @@ pub fn open(path: &Path) -> Result<Input, CaptureError> {
         compression,
         fault,
     })
+}
+
+/// Set by SIGINT/SIGTERM: reading ends at the next batch, and a stream
+/// blocked waiting for data ([`Stream`]) ends at once.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks every read to stop (what the signal handler does). Returns true
+/// when it had already been asked.
+pub fn interrupt() -> bool {
+    INTERRUPTED.swap(true, Ordering::SeqCst)
+}
+
+/// An interrupt was asked for.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// Chunks a [`Stream`]'s thread may read ahead (each up to [`STREAM_CHUNK`]).
+const STREAM_AHEAD: usize = 4;
+const STREAM_CHUNK: usize = 256 * 1024;
+/// How often a reader waiting on a stream looks for an interrupt.
+const STREAM_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// A pipe, FIFO or device read on its own thread, so that an interrupt
+/// ends the input even while the writer is silent (a `read` blocked on a
+/// pipe is restarted after a signal). Read-ahead is bounded
+/// (`STREAM_AHEAD` chunks).
+struct Stream {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl Stream {
+    fn new<R: Read + Send + 'static>(mut src: R) -> Stream {
+        let (tx, rx) = std::sync::mpsc::sync_channel(STREAM_AHEAD);
+        std::thread::spawn(move || {
+            loop {
+                let mut buf = vec![0; STREAM_CHUNK];
+                let r = match src.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(buf)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(e),
+                };
+                let failed = r.is_err();
+                if tx.send(r).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Stream {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        use std::sync::mpsc::RecvTimeoutError;
+        while self.pos == self.chunk.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv_timeout(STREAM_POLL) {
+                Ok(Ok(c)) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(RecvTimeoutError::Disconnected) => self.done = true,
+                Err(RecvTimeoutError::Timeout) => {
+                    if interrupted() {
+                        self.done = true;
+                    }
+                }
+            }
+        }
+        let n = out.len().min(self.chunk.len() - self.pos);
+        out[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// Reads up to `n` bytes (fewer only at end of input) and hands back the rest.

@@ -268,6 +268,7 @@ pub fn merge(
         damage: Vec::new(),
         threads: 0,
         peak_connections: 0,
+        interrupted: false,
     };
     let mut ports = (by == GroupBy::Port).then(PortGroups::default);
     for (i, index) in inputs.iter().zip(&index) {
@@ -282,6 +283,7 @@ pub fn merge(
             }
         }
         total.summary += &a.summary;
+        total.interrupted |= a.interrupted;
         total.files.extend(a.files);
     }
     // Files by path: the order of the inputs does not matter.

@@ -21,7 +21,7 @@ use crate::pipeline;
 use crate::report::load::LoadError;
 use crate::report::render::html;
 use crate::report::{self, Report};
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -29,6 +29,9 @@ use std::process::ExitCode;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_CORRUPT: u8 = 3;
+/// Reading was interrupted (SIGINT/SIGTERM); the report of what was read
+/// was printed. 128 + SIGINT, what a shell shows for Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Why a subcommand could not do its work (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -168,7 +171,19 @@ pub(crate) fn run_analysis(
     } else {
         None
     };
+    if inputs.paths.iter().any(|p| p.as_os_str() == "-") && io::stdin().is_terminal() {
+        eprintln!(
+            "finscope: waiting for a capture on standard input (e.g. `tcpdump -U -w - | finscope analyze -`); Ctrl-D ends it, Ctrl-C stops"
+        );
+    }
+    pipeline::catch_interrupts();
     let analysis = pipeline::analyze_with(&inputs.paths, &opts, sink)?;
+    if analysis.interrupted {
+        eprintln!(
+            "finscope: warning: interrupted after {} frame(s); the report covers what was read before it",
+            analysis.summary.packets.frames
+        );
+    }
     for e in &analysis.damage {
         let kind = if e.is_truncation() {
             "warning"
@@ -333,13 +348,16 @@ impl Outputs {
     }
 }
 
-/// The exit code the inputs call for, one rule for every subcommand: 2
+/// The exit code the inputs call for, one rule for every subcommand: 130
+/// when reading was interrupted, 2
 /// when an input could not be read at all (missing, not a capture) even if
 /// others were (their report is still printed), 3 when one is corrupt or
 /// refused part-way, none when all were read (a truncated tail is a
 /// warning).
 pub(crate) fn input_exit(analysis: &Analysis) -> Option<u8> {
-    if analysis.unreadable() {
+    if analysis.interrupted {
+        Some(EXIT_INTERRUPTED)
+    } else if analysis.unreadable() {
         Some(EXIT_USAGE)
     } else if analysis.corrupt() {
         Some(EXIT_CORRUPT)

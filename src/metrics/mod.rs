@@ -32,6 +32,9 @@ pub struct Analysis {
     pub threads: usize,
     /// Most connections tracked at once (sum of the shards' peaks).
     pub peak_connections: usize,
+    /// Reading was stopped by SIGINT/SIGTERM: the summary covers what came
+    /// before.
+    pub interrupted: bool,
 }
 
 impl Analysis {

@@ -9,6 +9,7 @@
 //! the same for any thread count and any batch size.
 
 use crate::capture::FileInfo;
+pub use crate::capture::open::{interrupt, interrupted};
 use crate::capture::{CaptureError, CaptureReader, RawFrame, Status};
 use crate::decode::{self, Segment};
 use crate::flow::key::symmetric_hash;
@@ -22,6 +23,21 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
+
+/// Makes SIGINT (Ctrl-C) and SIGTERM stop reading instead of killing the
+/// process, so the report of everything read is still printed (as tshark
+/// prints its statistics). A second signal exits at once with 130.
+pub fn catch_interrupts() {
+    // Fails only when a handler is already installed: keep that one.
+    let _ = ctrlc::set_handler(|| {
+        if interrupt() {
+            std::process::exit(130);
+        }
+        eprintln!(
+            "finscope: interrupted: stopping; the report covers what was read (interrupt again to quit at once)"
+        );
+    });
+}
 
 /// Fewest frames per parallel decode task.
 const MIN_CHUNK: usize = 1024;
@@ -393,12 +409,17 @@ impl<'o> Engine<'o> {
             match status {
                 Status::More => {}
                 Status::End => break,
+                // A stream ended by an interrupt mid-record is not cut.
+                Status::Stopped(e) if interrupted() && e.is_truncation() => break,
                 Status::Stopped(e) => {
                     info.truncated = e.is_truncation();
                     info.error = Some(e.to_string());
                     damage = Some(e);
                     break;
                 }
+            }
+            if interrupted() {
+                break;
             }
             let Some((b, st)) = next else { break };
             self.spare = std::mem::replace(&mut batch, b);
@@ -456,6 +477,7 @@ impl<'o> Engine<'o> {
             damage,
             threads,
             peak_connections,
+            interrupted: interrupted(),
         }
     }
 }
@@ -473,6 +495,9 @@ pub fn analyze_with(
     let mut damage = Vec::new();
     let mut first_error = None;
     for path in paths {
+        if interrupted() {
+            break;
+        }
         let (src, len, fault) = match open_input(path) {
             Ok(x) => x,
             Err(e) => {

@@ -264,6 +264,7 @@ fn capture_of(a: &Analysis) -> Capture {
         truncated: a.truncated(),
         one_sided: s.is_one_sided(),
         no_tcp: p.frames > 0 && p.tcp == 0,
+        interrupted: a.interrupted,
     }
 }
 

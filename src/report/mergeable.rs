@@ -667,6 +667,7 @@ pub fn analysis(r: &Report, bucket_us: u64, inputs: &[u32]) -> Result<Analysis, 
         damage: Vec::new(),
         threads: 0,
         peak_connections: 0,
+        interrupted: r.capture.interrupted,
     })
 }
 

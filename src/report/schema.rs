@@ -101,6 +101,10 @@ pub struct Capture {
     /// nothing was analysed. Absent in reports written before it existed.
     #[serde(default)]
     pub no_tcp: bool,
+    /// Reading was stopped by SIGINT or SIGTERM (Ctrl-C): the report covers
+    /// what was read before it. Absent in reports written before it existed.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

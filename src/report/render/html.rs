@@ -245,6 +245,12 @@ fn header(r: &Report, w: &mut impl Write) -> io::Result<()> {
             thousands(r.connections.total)
         )?;
     }
+    if r.capture.interrupted {
+        writeln!(
+            w,
+            "<div class=\"warn\" id=\"warn-interrupted\"><b>Interrupted</b>Reading was stopped by a signal (Ctrl-C): the report covers what was read before it.</div>"
+        )?;
+    }
     if r.truncated {
         writeln!(
             w,

@@ -75,6 +75,12 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
             writeln!(w, "  stopped        {e}")?;
         }
     }
+    if r.capture.interrupted {
+        writeln!(
+            w,
+            "  INTERRUPTED    reading stopped by a signal (Ctrl-C): this covers what was read before it"
+        )?;
+    }
     let links: Vec<String> = r
         .capture
         .link_types
