@@ -58,9 +58,35 @@ impl fmt::Display for Filter {
             Filter::Port(p) => write!(f, "port {p}"),
             Filter::PortRange(a, b) => write!(f, "portrange {a}-{b}"),
             Filter::Vlan(v) => write!(f, "vlan {v}"),
-            Filter::Not(x) => write!(f, "not {x}"),
-            Filter::And(a, b) => write!(f, "({a} and {b})"),
-            Filter::Or(a, b) => write!(f, "({a} or {b})"),
+            Filter::Not(x) => match **x {
+                Filter::And(..) | Filter::Or(..) => write!(f, "not ({x})"),
+                _ => write!(f, "not {x}"),
+            },
+            // Only the parentheses the grammar needs (`and` binds tighter,
+            // both chain to the left), so a long `a or b or c ...` displays
+            // as typed and parses back within the nesting limit.
+            Filter::And(a, b) => {
+                let left = matches!(**a, Filter::Or(..));
+                let right = matches!(**b, Filter::Or(..) | Filter::And(..));
+                write!(f, "{} and {}", Paren(a, left), Paren(b, right))
+            }
+            Filter::Or(a, b) => {
+                let right = matches!(**b, Filter::Or(..));
+                write!(f, "{a} or {}", Paren(b, right))
+            }
+        }
+    }
+}
+
+/// A sub-filter, in parentheses when the flag says so.
+struct Paren<'a>(&'a Filter, bool);
+
+impl fmt::Display for Paren<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.1 {
+            write!(f, "({})", self.0)
+        } else {
+            write!(f, "{}", self.0)
         }
     }
 }
@@ -273,6 +299,43 @@ impl std::str::FromStr for Filter {
 
 #[cfg(test)]
 mod tests {
+    /// Display keeps only the needed parentheses and parses back to the
+    /// same filter, even for a chain longer than the nesting limit (found
+    /// by the `filter` fuzz target: every `or` had its own parentheses).
+    #[test]
+    fn display_parses_back_with_minimal_parentheses() {
+        let cases = [
+            ("port 1 or port 2 or port 3", "port 1 or port 2 or port 3"),
+            (
+                "port 1 or (port 2 or port 3)",
+                "port 1 or (port 2 or port 3)",
+            ),
+            ("port 1 and port 2 or port 3", "port 1 and port 2 or port 3"),
+            (
+                "port 1 and (port 2 or port 3)",
+                "port 1 and (port 2 or port 3)",
+            ),
+            (
+                "(port 1 or port 2) and port 3",
+                "(port 1 or port 2) and port 3",
+            ),
+            (
+                "port 1 and (port 2 and port 3)",
+                "port 1 and (port 2 and port 3)",
+            ),
+            ("not (port 1 and port 2)", "not (port 1 and port 2)"),
+            ("not not port 1", "not not port 1"),
+        ];
+        for (input, shown) in cases {
+            let f: Filter = input.parse().expect(input);
+            assert_eq!(f.to_string(), shown);
+            assert_eq!(shown.parse::<Filter>().expect(shown), f);
+        }
+        let long = vec!["port 4"; 200].join(" or ");
+        let f: Filter = long.parse().expect("long chain");
+        assert_eq!(f.to_string(), long);
+    }
+
     use super::*;
 
     fn seg(src: &str, sport: u16, dst: &str, dport: u16) -> Segment {
