@@ -525,22 +525,7 @@ proptest! {
 /// `next` over every pair: a final state only ever moves on a retry.
 #[test]
 fn final_states_leave_only_on_a_retry() {
-    let states = [
-        TcpState::Inactive,
-        TcpState::SynSent,
-        TcpState::SynReceived,
-        TcpState::Established,
-        TcpState::FinWait1,
-        TcpState::FinWait2,
-        TcpState::Closing,
-        TcpState::TimeWait,
-        TcpState::CloseWait,
-        TcpState::LastAck,
-        TcpState::Closed,
-        TcpState::Reset,
-        TcpState::Killed,
-    ];
-    for s in states.into_iter().filter(|s| s.is_final()) {
+    for s in TcpState::ALL.into_iter().filter(|s| s.is_final()) {
         for e in EVENTS {
             if let Step::To(n) = next(s, e) {
                 assert!(

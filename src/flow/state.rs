@@ -44,6 +44,23 @@ pub enum TcpState {
 pub const NSTATES: usize = 9;
 
 impl TcpState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [TcpState; 13] = [
+        TcpState::Inactive,
+        TcpState::SynSent,
+        TcpState::SynReceived,
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::Closing,
+        TcpState::TimeWait,
+        TcpState::CloseWait,
+        TcpState::LastAck,
+        TcpState::Closed,
+        TcpState::Reset,
+        TcpState::Killed,
+    ];
+
     /// The states a socket can be *in* for a while, in timeline series
     /// order (the first seven are the historic order of the JSON).
     pub const SERIES: [TcpState; NSTATES] = [
@@ -177,6 +194,28 @@ pub enum Event {
     TimeWaitEnd,
     /// Timer: an orphaned FIN-WAIT-2 socket timed out (tcp_fin_timeout).
     FinWait2Timeout,
+}
+
+impl Event {
+    /// Every event.
+    pub const ALL: [Event; 16] = [
+        Event::SendSyn,
+        Event::SendSynAck,
+        Event::SynRetry,
+        Event::SynAckRetry,
+        Event::Reopen,
+        Event::SendSeg,
+        Event::SendFin,
+        Event::SendRst,
+        Event::RecvSynAck,
+        Event::RecvSeg,
+        Event::RecvFin,
+        Event::RecvFinAck,
+        Event::RecvRst,
+        Event::GiveUp,
+        Event::TimeWaitEnd,
+        Event::FinWait2Timeout,
+    ];
 }
 
 /// What an event does to a state.
@@ -644,41 +683,8 @@ pub(crate) mod tests {
     #[test]
     fn every_pair_is_decided() {
         // `next` is total; final states never come back without a retry.
-        let states = [
-            Inactive,
-            SynSent,
-            SynReceived,
-            Established,
-            FinWait1,
-            FinWait2,
-            Closing,
-            TimeWait,
-            CloseWait,
-            LastAck,
-            Closed,
-            Reset,
-            Killed,
-        ];
-        let events = [
-            SendSyn,
-            SendSynAck,
-            SynRetry,
-            SynAckRetry,
-            Reopen,
-            SendSeg,
-            SendFin,
-            SendRst,
-            RecvSynAck,
-            RecvSeg,
-            RecvFin,
-            RecvFinAck,
-            RecvRst,
-            GiveUp,
-            TimeWaitEnd,
-            FinWait2Timeout,
-        ];
-        for s in states {
-            for e in events {
+        for s in TcpState::ALL {
+            for e in Event::ALL {
                 if let Step::To(n) = next(s, e)
                     && s.is_final()
                 {

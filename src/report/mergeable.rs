@@ -423,23 +423,6 @@ impl SplitParts {
 /// the what-if; without it they equal FIN-WAIT-1 and orphans.
 const REPORTED: std::ops::Range<usize> = 0..S_FW1_LIMITED;
 
-/// Every socket state, to read `killed_in`'s names back.
-const STATES: [TcpState; 13] = [
-    TcpState::Inactive,
-    TcpState::SynSent,
-    TcpState::SynReceived,
-    TcpState::Established,
-    TcpState::FinWait1,
-    TcpState::FinWait2,
-    TcpState::Closing,
-    TcpState::TimeWait,
-    TcpState::CloseWait,
-    TcpState::LastAck,
-    TcpState::Closed,
-    TcpState::Reset,
-    TcpState::Killed,
-];
-
 impl Mergeable {
     /// What merging needs of `s`, beyond the report built from it.
     /// `what_if`: the analysis ran `--orphan-retries`.
@@ -693,12 +676,15 @@ fn kernel(r: &Report, m: &Mergeable) -> Result<KernelEvidence, MergeableError> {
     k.killed_with_probe = or.with_probe;
     k.kills_confirmed = or.confirmed;
     for (name, c) in &or.killed_in {
-        let st = STATES.iter().find(|s| s.key() == name).ok_or_else(|| {
-            invalid(
-                "inferred_tunables.tcp_orphan_retries.killed_in",
-                format!("`{name}` is not a state"),
-            )
-        })?;
+        let st = TcpState::ALL
+            .iter()
+            .find(|s| s.key() == name)
+            .ok_or_else(|| {
+                invalid(
+                    "inferred_tunables.tcp_orphan_retries.killed_in",
+                    format!("`{name}` is not a state"),
+                )
+            })?;
         let e = k.killed_in.entry(st.key()).or_default();
         *e = e.saturating_add(*c);
     }
