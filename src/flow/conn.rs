@@ -311,15 +311,12 @@ impl Conn {
             return self.rst_ts;
         }
         // Both sockets gone (a kill confirmed by the peer's reset, ...).
-        let ends: Option<Vec<u64>> = self
-            .ep
-            .iter()
-            .map(|e| {
-                let (st, t) = e.machine.transitions.last()?;
-                (st == TcpState::Killed || st == TcpState::Reset).then_some(t)
-            })
-            .collect();
-        ends.and_then(|v| v.into_iter().max())
+        // (No allocation: this runs for every segment.)
+        let gone = |e: &EndpointState| {
+            let (st, t) = e.machine.transitions.last()?;
+            (st == TcpState::Killed || st == TcpState::Reset).then_some(t)
+        };
+        Some(gone(&self.ep[Side::A])?.max(gone(&self.ep[Side::B])?))
     }
 
     /// The moment after which this connection is over and any later packet on

@@ -2,6 +2,7 @@
 //! machine and the connection it tracks), and the per-shard connection
 //! table.
 
+pub mod attempt;
 pub mod conn;
 pub mod key;
 pub mod state;

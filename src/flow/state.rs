@@ -352,7 +352,8 @@ impl Transitions {
 
     /// The last entry.
     pub fn last(&self) -> Option<(TcpState, u64)> {
-        self.iter().last()
+        let i = self.len().checked_sub(1)?;
+        Some((self.st[i], self.ts[i]))
     }
 
     /// Appends; returns false when the list was full (the oldest dropped).

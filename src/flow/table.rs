@@ -10,6 +10,7 @@
 //! results do not depend on when sweeps run, on batch boundaries, or on
 //! the number of shards.
 
+use super::attempt::{Attempt, Attempts};
 use super::conn::{Conn, Timers};
 use super::key::{FlowKey, Side};
 use crate::decode::Segment;
@@ -115,7 +116,15 @@ pub trait ConnSink {
 /// One shard: a connection table, and the sink of what left it.
 pub struct Shard<S: ConnSink> {
     cfg: FlowConfig,
-    table: FxHashMap<FlowKey, Conn>,
+    /// Boxed: a hash table stores its values inline, and a [`Conn`] is
+    /// large; unused slots then cost a pointer, not a connection.
+    table: FxHashMap<FlowKey, Box<Conn>>,
+    /// Keys with a lone SYN ([`Attempt`]); never also in `table`.
+    attempts: Attempts,
+    /// Attempts due to die per sweep epoch (a count, not the keys: a sweep
+    /// that finds one due scans `attempts`, each scan retiring about one
+    /// epoch's worth of the idle timeout's).
+    attempts_due: BTreeMap<u64, u32>,
     /// When each connection may next be dead, bucketed by sweep epoch (a
     /// timing wheel): epoch -> [(time, key)]. One live entry per connection
     /// (its `queued_at`); others are stale and skipped.
@@ -136,6 +145,8 @@ impl<S: ConnSink> Shard<S> {
         Shard {
             cfg,
             table: FxHashMap::default(),
+            attempts: Attempts::default(),
+            attempts_due: BTreeMap::new(),
             expiry: BTreeMap::new(),
             spare_buckets: Vec::new(),
             sink,
@@ -186,6 +197,7 @@ impl<S: ConnSink> Shard<S> {
         let timers = self.cfg.timers();
         let mut old = None;
         let mut fresh = false;
+        let mut promoted = false;
         let c = match self.table.entry(key) {
             Entry::Occupied(o) => {
                 let c = o.into_mut();
@@ -196,20 +208,47 @@ impl<S: ConnSink> Shard<S> {
                     } else {
                         seg.ts_ns
                     };
-                    old = Some((std::mem::replace(c, Conn::new(key, seg)), end));
+                    old = Some((std::mem::replace(&mut **c, Conn::new(key, seg)), end));
                     fresh = true;
                 }
                 c
             }
-            Entry::Vacant(v) => {
-                fresh = true;
-                v.insert(Conn::new(key, seg))
-            }
+            Entry::Vacant(v) => match self.attempts.remove(&key) {
+                // The second segment on an attempt's key: it becomes the
+                // connection it would have been, then takes the segment.
+                Some(a) => {
+                    let prev = a.replay(key, &timers);
+                    let dead_at = prev.dead_at(idle, tw);
+                    if seg.ts_ns > dead_at || prev.is_reuse(seg, side) {
+                        old = Some((prev, dead_at.min(seg.ts_ns)));
+                        fresh = true;
+                        v.insert(Box::new(Conn::new(key, seg)))
+                    } else {
+                        promoted = true;
+                        v.insert(Box::new(prev))
+                    }
+                }
+                None if Attempt::starts(seg) => {
+                    let a = Attempt::new(seg, side);
+                    *self
+                        .attempts_due
+                        .entry(a.dead_at(idle) / SWEEP_EVERY_NS)
+                        .or_default() += 1;
+                    self.attempts.insert(key, a);
+                    self.peak_table = self.peak_table.max(self.live());
+                    self.sink.segment(seg, false);
+                    return;
+                }
+                None => {
+                    fresh = true;
+                    v.insert(Box::new(Conn::new(key, seg)))
+                }
+            },
         };
         let was_closed = c.closed_at().is_some();
         let fin_rtx = c.step(seg, side, &timers);
         // (Re)queue when the connection is new or its close just became final.
-        let requeue = (fresh || (!was_closed && c.closed_at().is_some())).then(|| {
+        let requeue = (fresh || promoted || (!was_closed && c.closed_at().is_some())).then(|| {
             c.queued_at = c.dead_at(idle, tw);
             c.queued_at
         });
@@ -219,7 +258,7 @@ impl<S: ConnSink> Shard<S> {
         if let Some((old, end)) = old {
             self.retire(old, end, false, now);
         }
-        self.peak_table = self.peak_table.max(self.table.len());
+        self.peak_table = self.peak_table.max(self.live());
         self.sink.segment(seg, fin_rtx);
     }
 
@@ -244,7 +283,7 @@ impl<S: ConnSink> Shard<S> {
                 }
                 let d = c.dead_at(idle, tw);
                 if d < now {
-                    if let Some(c) = self.table.remove(&key) {
+                    if let Some(c) = self.table.remove(&key).map(|b| *b) {
                         // The retire clock is the first sweep epoch after its
                         // end, where a lone shard retires it: independent of -j.
                         let clock = (d / SWEEP_EVERY_NS + 1) * SWEEP_EVERY_NS;
@@ -261,6 +300,34 @@ impl<S: ConnSink> Shard<S> {
                 due.clear();
                 self.spare_buckets.push(due);
             }
+        }
+        self.sweep_attempts(now);
+    }
+
+    /// Retires the attempts dead before `now`, when some are due.
+    fn sweep_attempts(&mut self, now: u64) {
+        let last = now / SWEEP_EVERY_NS;
+        let mut any = false;
+        while let Some(e) = self.attempts_due.first_entry() {
+            if *e.key() >= last {
+                break;
+            }
+            e.remove();
+            any = true;
+        }
+        if !any {
+            return;
+        }
+        let idle = self.cfg.idle_timeout_ns;
+        let mut dead = self.attempts.take_dead(now, idle);
+        // In key order, as `finish` retires: the sinks see one order whatever
+        // the hash map's.
+        dead.sort_unstable_by_key(|(k, _)| *k);
+        let timers = self.cfg.timers();
+        for (k, a) in dead {
+            let d = a.dead_at(idle);
+            let clock = (d / SWEEP_EVERY_NS + 1) * SWEEP_EVERY_NS;
+            self.retire(a.replay(k, &timers), d, false, clock);
         }
     }
 
@@ -285,7 +352,7 @@ impl<S: ConnSink> Shard<S> {
 
     /// Connections currently tracked.
     pub fn live(&self) -> usize {
-        self.table.len()
+        self.table.len() + self.attempts.len()
     }
 
     /// Retires everything at the end of the capture (`end` = last timestamp).
@@ -293,11 +360,29 @@ impl<S: ConnSink> Shard<S> {
         self.expiry.clear();
         self.sink.flush();
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
-        let mut all: Vec<(FlowKey, Conn)> = self.table.drain().collect();
-        all.sort_unstable_by_key(|(k, _)| *k);
-        for (_, c) in all {
+        let timers = self.cfg.timers();
+        self.attempts_due.clear();
+        // In key order (one order whatever the hash maps'), one at a time:
+        // only the keys are gathered, not a copy of every connection.
+        let mut keys: Vec<FlowKey> = self
+            .table
+            .keys()
+            .copied()
+            .chain(self.attempts.keys())
+            .collect();
+        keys.sort_unstable();
+        for k in keys {
+            let c = match self.table.remove(&k) {
+                Some(c) => *c,
+                None => match self.attempts.remove(&k) {
+                    Some(a) => a.replay(k, &timers),
+                    None => continue,
+                },
+            };
             let d = c.dead_at(idle, tw);
             self.retire(c, d.min(end), d > end, end);
         }
+        self.table.shrink_to_fit();
+        self.attempts.shrink_to_fit();
     }
 }

@@ -1,0 +1,217 @@
+//! Connection attempts: keys on which only a SYN has been seen, kept small
+//! (scans and SYN floods are millions of them).
+
+use super::conn::{Conn, Timers};
+use super::key::{FlowKey, Side};
+use crate::decode::Segment;
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+
+/// A connection attempt: a key on which only one SYN (no ACK, FIN or RST)
+/// has been seen. Scans and SYN floods are millions of these; each costs
+/// this small entry instead of a [`Conn`] until a second segment proves it
+/// a connection. It keeps every field of its segment but the addresses
+/// (the key's), so [`Attempt::replay`] rebuilds exactly the connection
+/// the segment would have started.
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt {
+    ts_ns: u64,
+    frame: u64,
+    seq: u32,
+    ack: u32,
+    payload_len: u32,
+    flags: u8,
+    /// The SYN came from the key's side B.
+    from_b: bool,
+}
+
+impl Attempt {
+    /// Whether `seg` may start an attempt: a SYN alone.
+    pub fn starts(seg: &Segment) -> bool {
+        use crate::decode::flags::{ACK, FIN, RST, SYN};
+        seg.has(SYN) && !seg.has(ACK | FIN | RST)
+    }
+
+    pub fn new(seg: &Segment, side: Side) -> Attempt {
+        Attempt {
+            ts_ns: seg.ts_ns,
+            frame: seg.frame,
+            seq: seg.seq.0,
+            ack: seg.ack.0,
+            payload_len: seg.payload_len,
+            flags: seg.flags,
+            from_b: side == Side::B,
+        }
+    }
+
+    /// The time after which the attempt is over (its idle timeout).
+    pub fn dead_at(&self, idle: u64) -> u64 {
+        self.ts_ns.saturating_add(idle)
+    }
+
+    /// The connection its SYN started, as if it had been tracked whole.
+    pub fn replay(&self, key: FlowKey, timers: &Timers) -> Conn {
+        let side = if self.from_b { Side::B } else { Side::A };
+        let (src, dst) = (key.endpoint(side), key.endpoint(side.other()));
+        let seg = Segment {
+            ts_ns: self.ts_ns,
+            frame: self.frame,
+            src: src.0,
+            dst: dst.0,
+            sport: src.1,
+            dport: dst.1,
+            vlan: key.vlan,
+            seq: crate::decode::seq::SeqNum(self.seq),
+            ack: crate::decode::seq::SeqNum(self.ack),
+            flags: self.flags,
+            payload_len: self.payload_len,
+        };
+        let mut c = Conn::new(key, &seg);
+        c.step(&seg, side, timers);
+        c
+    }
+}
+
+/// An IPv4 flow key in 16 bytes, against a [`FlowKey`]'s 44: the attempts
+/// of a flood are nearly all IPv4, and a hash table's slots are mostly
+/// keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Key4 {
+    a: [u8; 4],
+    b: [u8; 4],
+    pa: u16,
+    pb: u16,
+    vlan: u32,
+}
+
+impl Key4 {
+    fn of(k: &FlowKey) -> Option<Key4> {
+        match (k.a.0, k.b.0) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => Some(Key4 {
+                a: a.octets(),
+                b: b.octets(),
+                pa: k.a.1,
+                pb: k.b.1,
+                vlan: k.vlan,
+            }),
+            _ => None,
+        }
+    }
+
+    fn key(&self) -> FlowKey {
+        FlowKey {
+            a: (IpAddr::from(self.a), self.pa),
+            b: (IpAddr::from(self.b), self.pb),
+            vlan: self.vlan,
+        }
+    }
+}
+
+/// A shard's attempts, IPv4 ones under a compact key.
+#[derive(Debug, Default)]
+pub struct Attempts {
+    v4: FxHashMap<Key4, Attempt>,
+    other: FxHashMap<FlowKey, Attempt>,
+}
+
+impl Attempts {
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.other.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn insert(&mut self, k: FlowKey, a: Attempt) {
+        match Key4::of(&k) {
+            Some(k4) => self.v4.insert(k4, a),
+            None => self.other.insert(k, a),
+        };
+    }
+
+    pub fn remove(&mut self, k: &FlowKey) -> Option<Attempt> {
+        if self.is_empty() {
+            return None;
+        }
+        match Key4::of(k) {
+            Some(k4) => self.v4.remove(&k4),
+            None => self.other.remove(k),
+        }
+    }
+
+    /// Removes and returns the attempts dead before `now`, in key order.
+    pub fn take_dead(&mut self, now: u64, idle: u64) -> Vec<(FlowKey, Attempt)> {
+        let mut dead = Vec::new();
+        self.v4.retain(|k, a| {
+            let live = a.dead_at(idle) >= now;
+            if !live {
+                dead.push((k.key(), *a));
+            }
+            live
+        });
+        self.other.retain(|k, a| {
+            let live = a.dead_at(idle) >= now;
+            if !live {
+                dead.push((*k, *a));
+            }
+            live
+        });
+        dead.sort_unstable_by_key(|(k, _)| *k);
+        dead
+    }
+
+    /// Every key, in no order.
+    pub fn keys(&self) -> impl Iterator<Item = FlowKey> + '_ {
+        self.v4
+            .keys()
+            .map(Key4::key)
+            .chain(self.other.keys().copied())
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.v4.shrink_to_fit();
+        self.other.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_keys_round_trip_and_stay_small() {
+        let mut s = Segment::between("10.0.0.1", 40000, "192.0.2.7", 80);
+        s.vlan = 5 << 12 | 7;
+        let (k, _) = FlowKey::of(&s);
+        assert_eq!(Key4::of(&k).map(|k4| k4.key()), Some(k));
+        let s6 = Segment::between("2001:db8::1", 40000, "2001:db8::2", 80);
+        assert_eq!(Key4::of(&FlowKey::of(&s6).0), None);
+        assert_eq!(std::mem::size_of::<(Key4, Attempt)>(), 48);
+    }
+
+    #[test]
+    fn an_attempt_replays_the_connection_its_syn_started() {
+        use crate::decode::flags::SYN;
+        const ECE: u8 = 0x40;
+        let mut s = Segment::between("192.0.2.7", 80, "10.0.0.1", 40000);
+        s.ts_ns = 5_000;
+        s.frame = 9;
+        s.flags = SYN | ECE;
+        s.seq = crate::decode::seq::SeqNum(77);
+        s.payload_len = 3;
+        let (k, side) = FlowKey::of(&s);
+        assert!(Attempt::starts(&s));
+        let t = Timers::default();
+        let mut direct = Conn::new(k, &s);
+        direct.step(&s, side, &t);
+        let replayed = Attempt::new(&s, side).replay(k, &t);
+        assert_eq!(format!("{replayed:?}"), format!("{direct:?}"));
+        let mut att = Attempts::default();
+        att.insert(k, Attempt::new(&s, side));
+        assert_eq!(att.keys().collect::<Vec<_>>(), vec![k]);
+        assert_eq!(att.take_dead(6_000, 1_000).len(), 0);
+        assert_eq!(att.take_dead(6_001, 1_000).len(), 1);
+        assert!(att.remove(&k).is_none());
+    }
+}
