@@ -139,6 +139,63 @@ impl Packets {
     }
 }
 
+impl Packets {
+    /// Adds `o`'s frames per bucket on the wider of the two widths (a
+    /// run's widths are one width times powers of two), keeping at most
+    /// [`timeline::MAX_LIVE_BUCKETS`] buckets: past it the width doubles,
+    /// as the timeline's does.
+    fn add_frames_by_bucket(&mut self, o: &Packets) {
+        if o.bucket_ns == 0 {
+            return;
+        }
+        if self.bucket_ns == 0 {
+            self.bucket_ns = o.bucket_ns;
+        }
+        self.widen_frames(o.bucket_ns);
+        let k = (self.bucket_ns / o.bucket_ns).max(1);
+        for &(b, n) in &o.frames_by_bucket {
+            match self.frames_by_bucket.last_mut() {
+                Some((lb, m)) if *lb == b / k => *m += n,
+                _ => self.frames_by_bucket.push((b / k, n)),
+            }
+        }
+        if self.frames_by_bucket.len() > 2 * timeline::MAX_LIVE_BUCKETS {
+            self.compact_frames();
+            while self.frames_by_bucket.len() > timeline::MAX_LIVE_BUCKETS
+                && self.bucket_ns < u64::MAX / 2
+            {
+                self.widen_frames(self.bucket_ns * 2);
+            }
+        }
+    }
+
+    /// Re-buckets the frame counts to width `w` (a multiple of the current).
+    fn widen_frames(&mut self, w: u64) {
+        let w0 = self.bucket_ns;
+        if w0 == 0 || w <= w0 || w % w0 != 0 {
+            return;
+        }
+        let k = w / w0;
+        self.frames_by_bucket.iter_mut().for_each(|(b, _)| *b /= k);
+        self.bucket_ns = w;
+        self.compact_frames();
+    }
+
+    /// One entry per bucket, in bucket order.
+    fn compact_frames(&mut self) {
+        let v = &mut self.frames_by_bucket;
+        v.sort_unstable_by_key(|e| e.0);
+        let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
+        for &(b, n) in v.iter() {
+            match out.last_mut() {
+                Some((lb, m)) if *lb == b => *m += n,
+                _ => out.push((b, n)),
+            }
+        }
+        *v = out;
+    }
+}
+
 impl std::ops::AddAssign<&Packets> for Packets {
     fn add_assign(&mut self, o: &Packets) {
         self.frames += o.frames;
@@ -153,8 +210,7 @@ impl std::ops::AddAssign<&Packets> for Packets {
         for (k, v) in &o.link_types {
             *self.link_types.entry(*k).or_insert(0) += v;
         }
-        self.bucket_ns = self.bucket_ns.max(o.bucket_ns);
-        self.frames_by_bucket.extend_from_slice(&o.frames_by_bucket);
+        self.add_frames_by_bucket(o);
         self.first_ts = match (self.first_ts, o.first_ts) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -578,5 +634,32 @@ impl std::ops::AddAssign<&Summary> for Summary {
         }
         self.timeline += &o.timeline;
         self.local_fins += o.local_fins;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames per bucket over more buckets than the cap: the width doubles,
+    /// no frame is lost, and a finer chunk adds onto the wider grid.
+    #[test]
+    fn frames_by_bucket_stay_bounded() {
+        let ms = 1_000_000u64;
+        let mut total = Packets::with_bucket(ms);
+        let chunks = 5 * timeline::MAX_LIVE_BUCKETS as u64 / 1000;
+        let n = chunks * 1000;
+        for chunk in 0..chunks {
+            let mut p = Packets::with_bucket(ms);
+            p.frames_by_bucket = (0..1000).map(|i| (chunk * 1000 + i, 2)).collect();
+            total += &p;
+        }
+        assert!(total.frames_by_bucket.len() <= 2 * timeline::MAX_LIVE_BUCKETS);
+        assert!(total.bucket_ns > ms);
+        let sum: u64 = total.frames_by_bucket.iter().map(|e| e.1).sum();
+        assert_eq!(sum, 2 * n);
+        let k = total.bucket_ns / ms;
+        assert_eq!(total.bucket_ns % ms, 0);
+        assert_eq!(total.frames_by_bucket[0], (0, 2 * k));
     }
 }

@@ -74,6 +74,17 @@ pub const S_FW1_LIMITED: usize = NSTATES + 1;
 pub const S_ORPHANS_LIMITED: usize = NSTATES + 2;
 pub const NSERIES: usize = NSTATES + 3;
 
+/// Most buckets a timeline holds while reading. Past it the width doubles
+/// (buckets merged pairwise, exactly: see [`Timeline::widen`]), so memory is
+/// bounded whatever the capture's span and `--bucket` (about 10 MB at the
+/// cap: 7/8 of 2^16, the most a hash table of 2^16 slots holds before it
+/// doubles). A report holds at most 20,000 buckets
+/// (`report::timeline::MAX_BUCKETS`) on the same power-of-two ladder, and
+/// this cap is more than twice that (plus room for the states that end
+/// after the capture): the report shows the width it would have chosen
+/// anyway, unless those ends alone fill the cap.
+pub const MAX_LIVE_BUCKETS: usize = 57_344;
+
 /// One bucket's sparse data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BucketDelta {
@@ -94,6 +105,9 @@ pub struct Timeline {
     pub open_at_end: u64,
     /// Orphans the what-if would have killed.
     pub orphans_killed: u64,
+    /// The width asked for, when it was doubled while reading to keep at
+    /// most [`MAX_LIVE_BUCKETS`] buckets ([`Timeline::widen`]).
+    pub widened_from: Option<u64>,
     /// Packet counters of the current bucket, not yet in `buckets`: segments
     /// come in time order, so this saves a map lookup per segment.
     pending: Option<(u64, [u64; NCOUNTERS])>,
@@ -138,12 +152,45 @@ impl Timeline {
         if let Some((b, c)) = self.pending.take() {
             let e = self.buckets.entry(b).or_default();
             e.counts.iter_mut().zip(c).for_each(|(x, y)| *x += y);
+            self.fit();
         }
     }
 
     fn count_at(&mut self, t: u64, counter: usize) {
         let b = self.bucket(t);
         self.buckets.entry(b).or_default().counts[counter] += 1;
+        self.fit();
+    }
+
+    /// Widens while there are more than [`MAX_LIVE_BUCKETS`] buckets.
+    fn fit(&mut self) {
+        while self.buckets.len() >= MAX_LIVE_BUCKETS && self.cfg.bucket_ns < u64::MAX / 2 {
+            self.widen(self.cfg.bucket_ns.max(1) * 2);
+        }
+    }
+
+    /// Re-buckets to width `w`, a multiple of the current one. Exact: a
+    /// counter at time t moves from bucket t/w0 to t/w = (t/w0)/k, and a
+    /// state change counted from the first bucket whose end covers it,
+    /// ceil(t/w0) - 1, moves to ceil(t/w) - 1 = (ceil(t/w0) - 1)/k; so the
+    /// buckets are what a timeline of width `w` would have held.
+    pub fn widen(&mut self, w: u64) {
+        let w0 = self.cfg.bucket_ns.max(1);
+        if w <= w0 || w % w0 != 0 {
+            return;
+        }
+        let k = w / w0;
+        if let Some((b, _)) = &mut self.pending {
+            *b /= k;
+        }
+        let old = std::mem::take(&mut self.buckets);
+        for (b, d) in old {
+            let e = self.buckets.entry(b / k).or_default();
+            e.delta.iter_mut().zip(d.delta).for_each(|(x, y)| *x += y);
+            e.counts.iter_mut().zip(d.counts).for_each(|(x, y)| *x += y);
+        }
+        self.widened_from.get_or_insert(w0);
+        self.cfg.bucket_ns = w;
     }
 
     /// Adds the interval [s, e) to series `series`; its time counts in
@@ -159,6 +206,7 @@ impl Timeline {
         if b1 > b0 {
             self.buckets.entry(b0).or_default().delta[series] += 1;
             self.buckets.entry(b1).or_default().delta[series] -= 1;
+            self.fit();
         }
     }
 
@@ -223,16 +271,23 @@ impl std::ops::AddAssign<&Timeline> for Timeline {
     fn add_assign(&mut self, o: &Timeline) {
         // An empty timeline (a fresh merge target) takes the other's settings;
         // every shard of a run shares one configuration.
-        if self.buckets.is_empty() && self.state_ns == [0; NSERIES] {
+        if self.buckets.is_empty() && self.state_ns == [0; NSERIES] && self.pending.is_none() {
             self.cfg = o.cfg.clone();
         }
         self.flush();
+        // Shards widen on their own: add on the wider grid (widths of one
+        // run are the asked width times powers of two, so they divide).
+        self.widen(o.cfg.bucket_ns);
+        if let Some(w) = o.widened_from {
+            self.widened_from = Some(self.widened_from.map_or(w, |x| x.min(w)));
+        }
+        let k = (self.cfg.bucket_ns.max(1) / o.cfg.bucket_ns.max(1)).max(1);
         if let Some((b, c)) = o.pending {
-            let e = self.buckets.entry(b).or_default();
+            let e = self.buckets.entry(b / k).or_default();
             e.counts.iter_mut().zip(c).for_each(|(x, y)| *x += y);
         }
         for (b, d) in &o.buckets {
-            let x = self.buckets.entry(*b).or_default();
+            let x = self.buckets.entry(*b / k).or_default();
             for i in 0..NSERIES {
                 x.delta[i] += d.delta[i];
             }
@@ -246,6 +301,7 @@ impl std::ops::AddAssign<&Timeline> for Timeline {
         self.close_before_capture += o.close_before_capture;
         self.open_at_end += o.open_at_end;
         self.orphans_killed += o.orphans_killed;
+        self.fit();
     }
 }
 
@@ -423,6 +479,68 @@ mod tests {
         assert_eq!(orphan_kill_after(None, 2), 1_400 * MS);
         // Backoff capped at TCP_RTO_MAX (120 s).
         assert_eq!(orphan_kill_after(Some(100_000 * MS), 1), 220_000 * MS);
+    }
+
+    /// A timeline of width 1 ms widened to 8 ms holds exactly what one of
+    /// width 8 ms holds, whatever the phase of the intervals and segments.
+    #[test]
+    fn widening_is_exact() {
+        let fine = TimelineConfig {
+            bucket_ns: MS,
+            ..TimelineConfig::default()
+        };
+        let coarse = TimelineConfig {
+            bucket_ns: 8 * MS,
+            ..fine.clone()
+        };
+        let (mut a, mut b) = (Timeline::new(fine), Timeline::new(coarse));
+        for start in [0u64, 3, 7, 8, 9, 15, 16, 17, 40] {
+            let (c, local) = conn(&[
+                seg(true, start + 10, FIN | ACK, 101, 501),
+                seg(false, start + 13, ACK, 501, 102),
+                seg(false, start + 29, FIN | ACK, 501, 102),
+                seg(true, start + 31, ACK, 102, 502),
+            ]);
+            for t in [&mut a, &mut b] {
+                t.add_conn(&c, local, (start + 31) * MS, start % 2 == 0);
+                t.count_segment((start + 5) * MS + 1, true, false, start % 3 == 0);
+            }
+        }
+        a.widen(8 * MS);
+        a.flush();
+        b.flush();
+        assert_eq!(a.buckets, b.buckets);
+        assert_eq!(a.widened_from, Some(MS));
+        assert_eq!(a.cfg, b.cfg);
+    }
+
+    /// Segments over more buckets than the cap: the width doubles while
+    /// counting, no count is lost.
+    #[test]
+    fn bucket_count_stays_under_the_cap() {
+        let mut t = Timeline::new(TimelineConfig {
+            bucket_ns: MS,
+            ..TimelineConfig::default()
+        });
+        let n = 3 * MAX_LIVE_BUCKETS as u64;
+        for i in 0..n {
+            t.count_segment(i * MS, i % 2 == 0, false, false);
+        }
+        t.flush();
+        assert!(t.buckets.len() < MAX_LIVE_BUCKETS, "{}", t.buckets.len());
+        assert_eq!(t.cfg.bucket_ns, 4 * MS);
+        assert_eq!(t.widened_from, Some(MS));
+        let total: u64 = t.buckets.values().map(|b| b.counts[C_SEGMENTS]).sum();
+        let fins: u64 = t.buckets.values().map(|b| b.counts[C_FIN]).sum();
+        assert_eq!((total, fins), (n, n / 2));
+        // Shards that widened differently add on the wider grid.
+        let mut other = Timeline::new(TimelineConfig {
+            bucket_ns: MS,
+            ..TimelineConfig::default()
+        });
+        other.count_segment(5 * MS, false, false, false);
+        t += &other;
+        assert_eq!(t.buckets.get(&1).map(|b| b.counts[C_SEGMENTS]), Some(5));
     }
 
     #[test]

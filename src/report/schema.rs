@@ -426,6 +426,12 @@ pub struct TimelineReport {
     /// Connections still in a non-final state at the capture's end.
     pub open_at_end: u64,
     pub limits: LimitsReport,
+    /// The buckets were widened while reading: the asked width needed more
+    /// than 57,344 buckets in memory (a long capture, a fine `--bucket`), so
+    /// `bucket_us` is wider than the 20,000-bucket rule alone would give.
+    /// Absent in reports written before it existed.
+    #[serde(default)]
+    pub widened_while_reading: bool,
 }
 
 /// What `finscope timeline --json` prints: the timeline and the diagnosis

@@ -55,6 +55,11 @@ struct Grid {
 }
 
 impl Grid {
+    /// The bucket holding time `t` (ns), if on the grid.
+    fn index_of_time(&self, t: u64) -> Option<usize> {
+        self.index(t / self.w0)
+    }
+
     /// The coarse bucket holding fine bucket `b`, if on the grid.
     fn index(&self, b: u64) -> Option<usize> {
         let cb = b / self.k;
@@ -81,7 +86,7 @@ fn rebin(t: &Timeline, p: &Packets, g: Grid) -> Rebinned {
         carry: [0; NSERIES],
         deltas: vec![[0; NSERIES]; g.n],
         counts: vec![[0; 6]; g.n],
-        frames: (p.bucket_ns == g.w0).then(|| vec![0; g.n]),
+        frames: (p.bucket_ns > 0 && g.w % p.bucket_ns == 0).then(|| vec![0; g.n]),
     };
     let mut keys: Vec<&u64> = t.buckets.keys().collect();
     keys.sort_unstable();
@@ -103,7 +108,7 @@ fn rebin(t: &Timeline, p: &Packets, g: Grid) -> Rebinned {
     }
     if let Some(frames) = &mut r.frames {
         for (b, c) in &p.frames_by_bucket {
-            if let Some(i) = g.index(*b) {
+            if let Some(i) = g.index_of_time(b.saturating_mul(p.bucket_ns)) {
                 frames[i] += c;
             }
         }
@@ -166,8 +171,8 @@ fn crossing(limit: Option<u64>, buckets: &[Bucket], over: fn(&Bucket) -> bool) -
 }
 
 /// The report's grid over the capture's time range; `None` without frames.
-fn grid(t: &Timeline, p: &Packets) -> Option<Grid> {
-    let w0 = t.cfg.bucket_ns.max(1);
+fn grid(w0: u64, p: &Packets) -> Option<Grid> {
+    let w0 = w0.max(1);
     let (first, last) = (p.first_ts?, p.last_ts?);
     let (b_first, b_last) = (first / w0, last / w0);
     let n = |k: u64| b_last / k - b_first / k + 1;
@@ -200,7 +205,7 @@ fn grid(t: &Timeline, p: &Packets) -> Option<Grid> {
 /// merge continues this timeline into another input's time
 /// (docs/report.md, `mergeable.timeline.outside`).
 pub fn outside(t: &Timeline, p: &Packets) -> Vec<(u64, [i64; NSERIES])> {
-    let g = grid(t, p).unwrap_or(Grid {
+    let g = grid(t.cfg.bucket_ns, p).unwrap_or(Grid {
         w0: t.cfg.bucket_ns.max(1),
         k: 1,
         w: t.cfg.bucket_ns.max(1),
@@ -223,7 +228,7 @@ pub fn outside(t: &Timeline, p: &Packets) -> Vec<(u64, [i64; NSERIES])> {
 /// Builds the timeline report over the capture's time range.
 pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
     let w0 = t.cfg.bucket_ns.max(1);
-    let Some(g) = grid(t, p) else {
+    let Some(g) = grid(t.cfg.bucket_ns, p) else {
         return empty(w0 / 1_000, lim);
     };
     let k = g.k;
@@ -245,6 +250,12 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
     }
     let mut report = empty(g.w / 1_000, lim);
     report.start_us = g.start.saturating_mul(w0) / 1_000;
+    // Widened while reading past the width the report's own rule gives
+    // the asked one.
+    report.widened_while_reading = t
+        .widened_from
+        .and_then(|w| grid(w, p))
+        .is_some_and(|asked| asked.w < g.w);
     for (s, (peak, ns)) in peaks.iter().zip(t.state_ns).enumerate() {
         let key = series_key(s);
         let limited = s == S_FW1_LIMITED || s == S_ORPHANS_LIMITED;
@@ -301,5 +312,6 @@ fn empty(bucket_us: u64, lim: &Limits) -> TimelineReport {
         close_began_before_capture: 0,
         open_at_end: 0,
         limits: LimitsReport::default(),
+        widened_while_reading: false,
     }
 }

@@ -45,6 +45,13 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
         dur(r.bucket_us),
         dur(r.bucket_us * per_col as u64)
     )?;
+    if r.widened_while_reading {
+        writeln!(
+            w,
+            "  note: buckets widened to {} while reading: the asked width needed more than 57,344 in memory",
+            dur(r.bucket_us)
+        )?;
+    }
     for (name, get) in rows {
         let vals: Vec<i64> = r
             .buckets

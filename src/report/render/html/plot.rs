@@ -968,6 +968,7 @@ mod tests {
             state_time_us: Default::default(),
             close_began_before_capture: 0,
             open_at_end: 0,
+            widened_while_reading: false,
             limits: Default::default(),
         };
         let kept: Vec<&Bucket> = chunks(&t)
@@ -990,6 +991,7 @@ mod tests {
             state_time_us: Default::default(),
             close_began_before_capture: 0,
             open_at_end: 0,
+            widened_while_reading: false,
             limits: Default::default(),
         };
         let a = TimeAxis::new(&t);
