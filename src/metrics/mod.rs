@@ -172,7 +172,7 @@ impl Packets {
     /// Re-buckets the frame counts to width `w` (a multiple of the current).
     fn widen_frames(&mut self, w: u64) {
         let w0 = self.bucket_ns;
-        if w0 == 0 || w <= w0 || w % w0 != 0 {
+        if w0 == 0 || w <= w0 || !w.is_multiple_of(w0) {
             return;
         }
         let k = w / w0;

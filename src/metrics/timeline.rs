@@ -176,7 +176,7 @@ impl Timeline {
     /// buckets are what a timeline of width `w` would have held.
     pub fn widen(&mut self, w: u64) {
         let w0 = self.cfg.bucket_ns.max(1);
-        if w <= w0 || w % w0 != 0 {
+        if w <= w0 || !w.is_multiple_of(w0) {
             return;
         }
         let k = w / w0;

@@ -86,7 +86,7 @@ fn rebin(t: &Timeline, p: &Packets, g: Grid) -> Rebinned {
         carry: [0; NSERIES],
         deltas: vec![[0; NSERIES]; g.n],
         counts: vec![[0; 6]; g.n],
-        frames: (p.bucket_ns > 0 && g.w % p.bucket_ns == 0).then(|| vec![0; g.n]),
+        frames: (p.bucket_ns > 0 && g.w.is_multiple_of(p.bucket_ns)).then(|| vec![0; g.n]),
     };
     let mut keys: Vec<&u64> = t.buckets.keys().collect();
     keys.sort_unstable();
