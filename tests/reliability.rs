@@ -422,3 +422,40 @@ fn filter_nesting_and_size_are_bounded() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// What a header claims costs nothing past a documented limit: a section
+/// declaring more interfaces than finscope's limit stops with exit 3 and
+/// the report of the packet before; blocks finscope does not need (name
+/// resolution, statistics) are skipped unread, however many records they
+/// claim; an enhanced packet block's options are not collected.
+#[test]
+fn pcapng_header_claims_are_capped() {
+    let mut f = shb(1, 0);
+    f.extend(idb(None));
+    f.extend(epb(0, 1_700_000_000_000_000));
+    // A name resolution block of 200,000 empty records, and an EPB whose
+    // options are 100,000 empty ones: skipped, not parsed.
+    f.extend(block(4, &vec![0u8; 800_000]));
+    let mut e = epb(0, 1_700_000_000_000_001);
+    let opts = vec![0u8; 400_000];
+    let body_len = e.len() - 12;
+    let mut body = e[8..8 + body_len].to_vec();
+    body.extend_from_slice(&opts);
+    e = block(6, &body);
+    f.extend(e);
+    let (code, err, frames) = analyze(&f);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(frames, Some(2));
+    let one = idb(None);
+    let bad = f.len() + (finscope::capture::MAX_INTERFACES - 1) * one.len();
+    for _ in 0..finscope::capture::MAX_INTERFACES {
+        f.extend_from_slice(&one);
+    }
+    let (code, err, frames) = analyze(&f);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("more than 65536 interfaces") && err.contains(&format!("byte offset {bad}")),
+        "{err}"
+    );
+    assert_eq!(frames, Some(2), "the packets before it are reported");
+}

@@ -17,6 +17,7 @@ pub mod error;
 pub mod open;
 mod pcap;
 mod pcapng;
+pub use pcapng::{MAX_IDB_LEN, MAX_INTERFACES};
 
 use pcapng::Iface;
 
@@ -56,6 +57,9 @@ pub const DEFAULT_BUFFER: usize = 1024 * 1024;
 const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
 const PCAPNG_BOM: u32 = 0x1A2B_3C4D;
 const PCAPNG_OPB: u32 = 0x0000_0002;
+const PCAPNG_IDB: u32 = 0x0000_0001;
+const PCAPNG_SPB: u32 = 0x0000_0003;
+const PCAPNG_EPB: u32 = 0x0000_0006;
 
 /// One packet record in the reader's buffer.
 #[derive(Clone, Copy, Debug)]

@@ -4,6 +4,15 @@
 
 use super::*;
 
+/// Most interfaces a section may define (an obsolete packet block can name
+/// 65,536; no capture has more): past it the file is refused as corrupt,
+/// so what a header claims cannot grow memory without bound.
+pub const MAX_INTERFACES: usize = 65_536;
+
+/// Largest interface description block read (its options: name,
+/// description, filter...), 1 MiB.
+pub const MAX_IDB_LEN: usize = 1 << 20;
+
 /// A packet block's data, original length, link type and timestamp (ns).
 type Packet<'a> = (&'a [u8], u32, u16, u64);
 
@@ -67,9 +76,10 @@ pub(super) fn check_version(a: &[u8], be: bool) -> Result<(), String> {
     }
 }
 
-/// What a pcapng block means to the reader: an interface description is
-/// remembered; a packet block gives its data, original length, link type
-/// and timestamp; other blocks give nothing. An error names what is wrong.
+/// What a parsed pcapng block means to the reader: an interface
+/// description is remembered; a simple packet block gives its data,
+/// original length, link type and timestamp (enhanced and obsolete packet
+/// blocks are read by hand: `packet_block`); other blocks give nothing. An error names what is wrong.
 fn packet_of<'a>(
     block: Block<'a>,
     ifaces: &mut Vec<Iface>,
@@ -79,19 +89,6 @@ fn packet_of<'a>(
         Block::InterfaceDescription(idb) => {
             ifaces.push(Iface::of(&idb)?);
             Ok(None)
-        }
-        Block::EnhancedPacket(epb) => {
-            let Some(iface) = ifaces.get(epb.if_id as usize).copied() else {
-                return Err(format!(
-                    "packet block names interface {} but the section defines {}",
-                    epb.if_id,
-                    ifaces.len()
-                ));
-            };
-            let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-            let ts = ticks_to_ns(ticks, iface.tps, iface.offset_s);
-            *last_ts = ts;
-            Ok(Some((epb.data, epb.origlen, iface.link, ts)))
         }
         Block::SimplePacket(spb) => {
             let Some(iface) = ifaces.first().copied() else {
@@ -205,14 +202,42 @@ impl<R: Read> CaptureReader<R> {
                 self.start += len;
                 continue;
             }
-            if btype == PCAPNG_OPB {
+            if btype == PCAPNG_OPB || btype == PCAPNG_EPB {
                 let at = self.start;
-                match self.opb(at, len, be) {
+                match self.packet_block(at, len, be, btype == PCAPNG_EPB) {
                     Ok(f) => frames.push(f),
                     Err(reason) => return Step::Stop(self.corrupt(at, reason)),
                 }
                 self.start += len;
                 continue;
+            }
+            // Only interface descriptions and simple packets are parsed;
+            // name resolution, statistics, secrets and custom blocks are
+            // skipped unread (what they claim costs nothing). An interface
+            // description is bounded, and so is the interface count.
+            if btype != PCAPNG_IDB && btype != PCAPNG_SPB {
+                self.start += len;
+                continue;
+            }
+            if btype == PCAPNG_IDB {
+                let n = match &self.state {
+                    State::PcapNg { ifaces, .. } => ifaces.len(),
+                    _ => 0,
+                };
+                let reason = if len > MAX_IDB_LEN {
+                    Some(format!(
+                        "interface description block of {len} bytes: more than the {MAX_IDB_LEN} finscope reads"
+                    ))
+                } else if n >= MAX_INTERFACES {
+                    Some(format!(
+                        "the section defines more than {MAX_INTERFACES} interfaces, finscope's limit"
+                    ))
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    return Step::Stop(self.corrupt(self.start, reason));
+                }
             }
             let parsed = if be {
                 parse_block_be(blk_bytes)
@@ -254,12 +279,18 @@ impl<R: Read> CaptureReader<R> {
         }
     }
 
-    /// Obsolete Packet Block (type 2): if_id u16, drops u16, ts high/low,
-    /// caplen, origlen, data.
-    /// An obsolete packet block (pcapng's block type 2): like an enhanced
-    /// one, and an error in the same cases (no such interface, data past
-    /// the block).
-    fn opb(&mut self, at: usize, len: usize, be: bool) -> Result<RawFrame, String> {
+    /// An enhanced packet block (type 6: if_id u32, ts high/low, caplen,
+    /// origlen, data, options) or an obsolete one (type 2: if_id u16, drops
+    /// u16, then the same), read by hand: its options are not parsed (a
+    /// parser would collect them, millions in a 16 MiB block). An error
+    /// when it names no interface or its data runs past the block.
+    fn packet_block(
+        &mut self,
+        at: usize,
+        len: usize,
+        be: bool,
+        enhanced: bool,
+    ) -> Result<RawFrame, String> {
         let b = &self.buf[at..at + len];
         let State::PcapNg {
             ifaces, last_ts, ..
@@ -267,7 +298,12 @@ impl<R: Read> CaptureReader<R> {
         else {
             return Err("obsolete packet block outside a pcapng section".into());
         };
-        let short = || "obsolete packet block too short for its header".to_string();
+        let what = if enhanced {
+            "enhanced packet block"
+        } else {
+            "obsolete packet block"
+        };
+        let short = || format!("{what} too short for its header");
         let r32 = |o: usize| -> Option<u32> {
             let s = b.get(o..o + 4)?;
             let a = [s[0], s[1], s[2], s[3]];
@@ -278,10 +314,14 @@ impl<R: Read> CaptureReader<R> {
             })
         };
         let head = r32(8).ok_or_else(short)?;
-        let if_id = if be { head >> 16 } else { head & 0xFFFF };
+        let if_id = match (enhanced, be) {
+            (true, _) => head,
+            (false, true) => head >> 16,
+            (false, false) => head & 0xFFFF,
+        };
         let Some(iface) = ifaces.get(if_id as usize).copied() else {
             return Err(format!(
-                "obsolete packet block names interface {if_id} but the section defines {}",
+                "{what} names interface {if_id} but the section defines {}",
                 ifaces.len()
             ));
         };
@@ -292,7 +332,7 @@ impl<R: Read> CaptureReader<R> {
         let data_end = 28usize.checked_add(caplen as usize).ok_or_else(short)?;
         if data_end > b.len().saturating_sub(4) {
             return Err(format!(
-                "obsolete packet block: {caplen} bytes of data run past its length {len}"
+                "{what}: {caplen} bytes of data run past its length {len}"
             ));
         }
         let ts = ticks_to_ns(ticks, iface.tps, iface.offset_s);
