@@ -2,7 +2,7 @@
 
 use super::values::{
     Limit, non_negative_secs, parse_bucket, parse_count, parse_duration_us, parse_limit,
-    parse_ratio, positive_secs,
+    parse_memory, parse_ratio, positive_secs,
 };
 use crate::decode::filter::Filter;
 use crate::decode::net::Cidr;
@@ -155,6 +155,11 @@ pub struct AnalysisArgs {
     /// Seconds of capture time without packets after which a connection is over.
     #[arg(help_heading = "Analysis", long, default_value_t = 300.0, value_name = "SECS", value_parser = positive_secs)]
     pub idle_timeout: f64,
+    /// Memory for connection state, e.g. 1GiB (default), 512MiB: past it the
+    /// connections idle longest are evicted early, counted in the report
+    /// (`capture.evicted_early`) and warned about.
+    #[arg(help_heading = "Analysis", long, default_value = "1GiB", value_name = "SIZE", value_parser = parse_memory)]
+    pub max_memory: u64,
     /// Seconds a closed connection's ports stay reserved (Linux TIME-WAIT: 60).
     #[arg(help_heading = "Analysis", long, default_value_t = 60.0, value_name = "SECS", value_parser = non_negative_secs)]
     pub time_wait: f64,

@@ -6,6 +6,7 @@ use super::values::{
     Limit, ValueError, parse_count, parse_duration_us, parse_limit, parse_ratio, secs_to_ns,
 };
 use crate::flow::FlowConfig;
+use crate::flow::table::DEFAULT_MAX_MEMORY;
 use crate::metrics::timeline::TimelineConfig;
 use crate::pipeline::Options;
 use crate::report::ReportOptions;
@@ -162,6 +163,7 @@ impl super::args::AnalysisArgs {
         given(self.threads != 0, "--threads");
         given(self.idle_timeout != 300.0, "--idle-timeout");
         given(self.time_wait != 60.0, "--time-wait");
+        given(self.max_memory != DEFAULT_MAX_MEMORY, "--max-memory");
         given(self.label.is_some(), "--label");
         given(self.bucket != 1_000_000, "--bucket");
         given(self.fin_timeout != 60.0, "--fin-timeout");
@@ -194,6 +196,7 @@ impl AnalysisArgs {
                 idle_timeout_ns: secs_to_ns(self.idle_timeout),
                 time_wait_ns: secs_to_ns(self.time_wait),
                 fin_timeout_ns: secs_to_ns(self.fin_timeout),
+                max_memory: self.max_memory,
             },
             timeline: TimelineConfig {
                 bucket_ns: self.bucket.saturating_mul(1_000).max(1_000),

@@ -106,6 +106,18 @@ pub fn parse_bucket(s: &str) -> Result<u64, ValueError> {
     }
 }
 
+/// A memory size in bytes: `1GiB`, `512MiB`, `200MB`, `1.5 GiB`, or a byte
+/// count (bytesize's syntax); at least 1 MiB.
+pub fn parse_memory(s: &str) -> Result<u64, ValueError> {
+    let b: bytesize::ByteSize = s
+        .parse()
+        .map_err(|_| bad(s, "expected a size such as 1GiB, 512MiB or 200MB"))?;
+    if b.as_u64() < 1 << 20 {
+        return Err(bad(s, "the budget must be at least 1MiB"));
+    }
+    Ok(b.as_u64())
+}
+
 pub fn secs_to_ns(s: f64) -> u64 {
     if s.is_finite() && s > 0.0 {
         (s * 1e9).min(u64::MAX as f64) as u64

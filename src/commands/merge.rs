@@ -269,6 +269,7 @@ pub fn merge(
         threads: 0,
         peak_connections: 0,
         interrupted: false,
+        evicted_early: 0,
     };
     let mut ports = (by == GroupBy::Port).then(PortGroups::default);
     for (i, index) in inputs.iter().zip(&index) {
@@ -284,6 +285,7 @@ pub fn merge(
         }
         total.summary += &a.summary;
         total.interrupted |= a.interrupted;
+        total.evicted_early += a.evicted_early;
         total.files.extend(a.files);
     }
     // Files by path: the order of the inputs does not matter.

@@ -184,6 +184,13 @@ pub(crate) fn run_analysis(
             analysis.summary.packets.frames
         );
     }
+    if analysis.evicted_early > 0 {
+        eprintln!(
+            "finscope: warning: {} connection(s) evicted early to stay within --max-memory {}: their figures end at the eviction (capture.evicted_early)",
+            analysis.evicted_early,
+            bytesize::ByteSize(opts.flow.max_memory).display().iec()
+        );
+    }
     for e in &analysis.damage {
         let kind = if e.is_truncation() {
             "warning"

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 /// the segment would have started.
 #[derive(Clone, Copy, Debug)]
 pub struct Attempt {
-    ts_ns: u64,
+    pub ts_ns: u64,
     frame: u64,
     seq: u32,
     ack: u32,
@@ -159,6 +159,17 @@ impl Attempts {
         });
         dead.sort_unstable_by_key(|(k, _)| *k);
         dead
+    }
+
+    /// When each attempt's SYN came, in no order.
+    pub fn times(&self) -> impl Iterator<Item = u64> + '_ {
+        self.v4.values().chain(self.other.values()).map(|a| a.ts_ns)
+    }
+
+    /// Removes and returns the attempts whose SYN came at or before `t`,
+    /// in key order.
+    pub fn take_idle_since(&mut self, t: u64) -> Vec<(FlowKey, Attempt)> {
+        self.take_dead(t.saturating_add(1), 0)
     }
 
     /// Every key, in no order.

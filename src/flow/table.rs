@@ -30,7 +30,28 @@ pub struct FlowConfig {
     pub time_wait_ns: u64,
     /// Orphaned FIN-WAIT-2 lifetime (ns, tcp_fin_timeout).
     pub fin_timeout_ns: u64,
+    /// Memory budget of the connection state, bytes (`--max-memory`; of
+    /// this shard, once the engine has split it): past it the connections
+    /// idle longest are evicted early ([`Shard::evicted`]).
+    pub max_memory: u64,
 }
+
+/// The default `--max-memory`: 1 GiB, a laptop's share.
+pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
+
+/// What a tracked connection costs, for the budget: the boxed [`Conn`] and
+/// its allocator header, its hash table slot at the lowest load (half full
+/// after the table doubles), and two expiry-wheel entries.
+pub const CONN_BYTES: u64 = (size_of::<Conn>()
+    + 16
+    + 2 * size_of::<(FlowKey, Box<Conn>)>()
+    + 2 * size_of::<(u64, FlowKey)>()) as u64;
+
+/// What an attempt costs: its slot at the lowest load, IPv6 keys.
+pub const ATTEMPT_BYTES: u64 = (2 * size_of::<(FlowKey, Attempt)>()) as u64;
+
+/// An expiry-wheel entry left behind by a connection that moved on.
+const WHEEL_BYTES: u64 = size_of::<(u64, FlowKey)>() as u64;
 
 impl Default for FlowConfig {
     fn default() -> Self {
@@ -39,6 +60,7 @@ impl Default for FlowConfig {
             idle_timeout_ns: 300 * 1_000_000_000,
             time_wait_ns: 60 * 1_000_000_000,
             fin_timeout_ns: 60 * 1_000_000_000,
+            max_memory: DEFAULT_MAX_MEMORY,
         }
     }
 }
@@ -138,6 +160,10 @@ pub struct Shard<S: ConnSink> {
     epoch: u64,
     /// Most connections in the table at once.
     pub peak_table: usize,
+    /// Entries in the expiry wheel, stale ones included.
+    queued: usize,
+    /// Connections and attempts evicted early to stay within the budget.
+    pub evicted: u64,
 }
 
 impl<S: ConnSink> Shard<S> {
@@ -152,6 +178,8 @@ impl<S: ConnSink> Shard<S> {
             sink,
             epoch: 0,
             peak_table: 0,
+            queued: 0,
+            evicted: 0,
         }
     }
 
@@ -191,6 +219,9 @@ impl<S: ConnSink> Shard<S> {
         if epoch > self.epoch {
             self.epoch = epoch;
             self.sweep(epoch * SWEEP_EVERY_NS);
+        }
+        if self.memory() > self.cfg.max_memory {
+            self.evict(now);
         }
         let (key, side) = FlowKey::of(seg);
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
@@ -274,6 +305,7 @@ impl<S: ConnSink> Shard<S> {
                 break;
             }
             let mut due = entry.remove();
+            self.queued -= due.len();
             for &(t, key) in &due {
                 let Some(c) = self.table.get_mut(&key) else {
                     continue;
@@ -348,6 +380,70 @@ impl<S: ConnSink> Shard<S> {
             .entry(t / SWEEP_EVERY_NS)
             .or_insert_with(|| spare.pop().unwrap_or_default())
             .push((t, key));
+        self.queued += 1;
+    }
+
+    /// The budgeted memory in use, bytes (estimated from the counts).
+    pub fn memory(&self) -> u64 {
+        self.table.len() as u64 * CONN_BYTES
+            + self.attempts.len() as u64 * ATTEMPT_BYTES
+            + self.queued.saturating_sub(2 * self.table.len()) as u64 * WHEEL_BYTES
+    }
+
+    /// Over the budget: retires the connections and attempts idle longest
+    /// (their last packet oldest) until a tenth of it is free again, and
+    /// counts them in [`Shard::evicted`]. Each is retired as if its idle
+    /// timeout had ended `now` (the capture clock); a later packet on its
+    /// key starts a new connection. One pass costs a scan of the table, so
+    /// evicting a tenth at a time keeps it rare.
+    fn evict(&mut self, now: u64) {
+        // Wheel entries of connections that moved on (requeued, replaced,
+        // evicted) wait for their epoch; drop them first.
+        if self.queued > 2 * self.table.len() + 4096 {
+            let table = &self.table;
+            for v in self.expiry.values_mut() {
+                v.retain(|(t, k)| table.get(k).is_some_and(|c| c.queued_at == *t));
+            }
+            self.expiry.retain(|_, v| !v.is_empty());
+            self.queued = self.expiry.values().map(Vec::len).sum();
+        }
+        let budget = self.cfg.max_memory;
+        let used = self.memory();
+        if used <= budget {
+            return;
+        }
+        let target = budget - budget / 10;
+        let mut times: Vec<u64> = self.table.values().map(|c| c.last_ts).collect();
+        times.extend(self.attempts.times());
+        let n = times.len();
+        if n == 0 {
+            return;
+        }
+        // Entries to evict, at the average cost of one.
+        let k = ((u128::from(used - target) * n as u128).div_ceil(u128::from(used)) as usize)
+            .clamp(1, n);
+        let (_, &mut cut, _) = times.select_nth_unstable(k - 1);
+        drop(times);
+        let mut keys: Vec<FlowKey> = self
+            .table
+            .iter()
+            .filter(|(_, c)| c.last_ts <= cut)
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort_unstable();
+        for k in keys {
+            if let Some(c) = self.table.remove(&k) {
+                self.evicted += 1;
+                let end = now.max(c.last_ts);
+                self.retire(*c, end, false, now);
+            }
+        }
+        let timers = self.cfg.timers();
+        for (k, a) in self.attempts.take_idle_since(cut) {
+            self.evicted += 1;
+            let end = now.max(a.ts_ns);
+            self.retire(a.replay(k, &timers), end, false, now);
+        }
     }
 
     /// Connections currently tracked.
@@ -358,6 +454,7 @@ impl<S: ConnSink> Shard<S> {
     /// Retires everything at the end of the capture (`end` = last timestamp).
     pub fn finish(&mut self, end: u64) {
         self.expiry.clear();
+        self.queued = 0;
         self.sink.flush();
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
         let timers = self.cfg.timers();
@@ -384,5 +481,72 @@ impl<S: ConnSink> Shard<S> {
         }
         self.table.shrink_to_fit();
         self.attempts.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::flags::{ACK, SYN};
+    use crate::decode::seq::SeqNum;
+
+    #[derive(Default)]
+    struct Count {
+        retired: u64,
+        segments: u64,
+    }
+
+    impl ConnSink for Count {
+        fn retire(&mut self, _: Retired) {
+            self.retired += 1;
+        }
+        fn segment(&mut self, _: &Segment, _: bool) {
+            self.segments += 1;
+        }
+    }
+
+    fn seg(i: u32, from_client: bool, flags: u8, t_ms: u64) -> Segment {
+        let client = format!("10.0.{}.{}", i / 250, i % 250 + 1);
+        let mut s = if from_client {
+            Segment::between(&client, 40000, "192.0.2.7", 443)
+        } else {
+            Segment::between("192.0.2.7", 443, &client, 40000)
+        };
+        s.ts_ns = t_ms * 1_000_000;
+        s.flags = flags;
+        s.seq = SeqNum(if from_client { 100 } else { 500 });
+        s.ack = SeqNum(if flags & ACK != 0 { 501 } else { 0 });
+        s
+    }
+
+    /// The estimate stays within the budget (plus the entry being added),
+    /// the idlest go first, and every connection is retired exactly once.
+    #[test]
+    fn the_budget_bounds_the_table_and_evicts_the_idlest() {
+        let budget = 50 * CONN_BYTES + 100 * ATTEMPT_BYTES;
+        let cfg = FlowConfig {
+            max_memory: budget,
+            ..FlowConfig::default()
+        };
+        let mut s = Shard::new(cfg, Count::default());
+        // Connection 0 keeps talking: it is never the idlest.
+        s.process(&seg(0, true, SYN, 0));
+        s.process(&seg(0, false, SYN | ACK, 0));
+        for i in 1..1_000u32 {
+            let t = u64::from(i);
+            s.process(&seg(i, true, SYN, t));
+            if i % 2 == 0 {
+                s.process(&seg(i, false, SYN | ACK, t));
+            }
+            s.process(&seg(0, true, ACK, t));
+            assert!(s.memory() <= budget + CONN_BYTES, "{i}: {}", s.memory());
+        }
+        assert!(s.evicted > 500, "{}", s.evicted);
+        assert!(s.table.contains_key(&FlowKey::of(&seg(0, true, ACK, 0)).0));
+        let live = s.live() as u64;
+        s.finish(1_000 * 1_000_000);
+        assert_eq!(s.sink.retired, 1_000);
+        assert_eq!(s.sink.retired, live + s.evicted);
+        assert_eq!(s.sink.segments, 1 + 1 + 999 + 499 + 999);
     }
 }

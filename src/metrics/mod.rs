@@ -35,6 +35,8 @@ pub struct Analysis {
     /// Reading was stopped by SIGINT/SIGTERM: the summary covers what came
     /// before.
     pub interrupted: bool,
+    /// Connections evicted early to stay within `--max-memory`.
+    pub evicted_early: u64,
 }
 
 impl Analysis {

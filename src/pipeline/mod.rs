@@ -302,11 +302,15 @@ impl<'o> Engine<'o> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(opts.buffer);
-        // One shard per thread.
+        // One shard per thread, each with its share of the memory budget.
+        let flow = crate::flow::FlowConfig {
+            max_memory: opts.flow.max_memory / threads.max(1) as u64,
+            ..opts.flow.clone()
+        };
         let shards = (0..threads)
             .map(|_| {
                 let m = ShardMetrics::new(opts.timeline.clone(), keep);
-                Shard::new(opts.flow.clone(), m)
+                Shard::new(flow.clone(), m)
             })
             .collect();
         Engine {
@@ -464,11 +468,13 @@ impl<'o> Engine<'o> {
             .map(|s| std::mem::take(&mut s.sink.summary))
             .unwrap_or_default();
         let mut peak_connections = 0;
+        let mut evicted_early = 0;
         for (i, s) in self.shards.iter().enumerate() {
             if i > 0 {
                 summary += &s.sink.summary;
             }
             peak_connections += s.peak_table;
+            evicted_early += s.evicted;
         }
         summary.packets = self.packets;
         Analysis {
@@ -478,6 +484,7 @@ impl<'o> Engine<'o> {
             threads,
             peak_connections,
             interrupted: interrupted(),
+            evicted_early,
         }
     }
 }

@@ -265,6 +265,7 @@ fn capture_of(a: &Analysis) -> Capture {
         one_sided: s.is_one_sided(),
         no_tcp: p.frames > 0 && p.tcp == 0,
         interrupted: a.interrupted,
+        evicted_early: a.evicted_early,
     }
 }
 

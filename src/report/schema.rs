@@ -105,6 +105,12 @@ pub struct Capture {
     /// what was read before it. Absent in reports written before it existed.
     #[serde(default)]
     pub interrupted: bool,
+    /// Connections retired before their end to stay within `--max-memory`
+    /// (the ones idle longest): each one's figures end at its eviction, and
+    /// a later packet on its ports started a new connection. 0 when the
+    /// budget was never reached. Absent in reports written before it existed.
+    #[serde(default)]
+    pub evicted_early: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

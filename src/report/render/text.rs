@@ -81,6 +81,13 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
             "  INTERRUPTED    reading stopped by a signal (Ctrl-C): this covers what was read before it"
         )?;
     }
+    if r.capture.evicted_early > 0 {
+        writeln!(
+            w,
+            "  EVICTED        {} connection(s) retired early to stay within --max-memory (idle longest first): their figures end there",
+            thousands(r.capture.evicted_early)
+        )?;
+    }
     let links: Vec<String> = r
         .capture
         .link_types

@@ -1,0 +1,191 @@
+//! Memory bounds, as processes: the `--max-memory` budget evicts and says
+//! so, lone SYNs and long captures do not change the figures, the timeline
+//! stays bounded. (The memory figures themselves are benchmarks:
+//! benches/memory.py, docs/performance.md.)
+
+use assert_cmd::Command;
+use finscope::report::Report;
+use finscope_testkit::gencap;
+use finscope_testkit::synth::{Conv, PcapOpts, Record, write_pcap};
+use std::path::Path;
+
+fn finscope() -> Command {
+    Command::cargo_bin("finscope").expect("binary")
+}
+
+fn run(args: &[&str], path: &Path) -> (Option<i32>, String, String) {
+    let out = finscope().args(args).arg(path).output().expect("run");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn report(stdout: &str) -> Report {
+    serde_json::from_str(stdout).expect("a JSON report")
+}
+
+/// A generated gateway capture: with the default budget nothing is evicted
+/// and every scripted connection is counted; with a 1 MiB budget (about a
+/// thousand connections) the ones idle longest are evicted, counted in
+/// `capture.evicted_early`, warned about on stderr and in the text report,
+/// and every frame is still counted.
+#[test]
+fn budget_evicts_the_idlest_and_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("gen.pcap");
+    let cfg = gencap::Config {
+        packets: 60_000,
+        seed: 3,
+        servers: 500,
+        rate: 1_500,
+        ..gencap::Config::default()
+    };
+    let file = std::fs::File::create(&path).expect("create");
+    let expected = gencap::generate(&cfg, file).expect("generate");
+
+    let (code, out, err) = run(&["analyze", "--json", "-q", "-j1"], &path);
+    assert_eq!(code, Some(0), "{err}");
+    let whole = report(&out);
+    assert_eq!(whole.capture.evicted_early, 0);
+    assert_eq!(whole.connections.total, expected.connections);
+    assert!(!err.contains("evicted"), "{err}");
+
+    for j in ["1", "2"] {
+        let (code, out, err) = run(
+            &["analyze", "--json", "-q", "-j", j, "--max-memory", "1MiB"],
+            &path,
+        );
+        assert_eq!(code, Some(0), "{err}");
+        let r = report(&out);
+        assert!(
+            r.capture.evicted_early > 100,
+            "-j{j}: {}",
+            r.capture.evicted_early
+        );
+        assert!(
+            err.contains(&format!(
+                "warning: {} connection(s) evicted early to stay within --max-memory 1.0 MiB",
+                r.capture.evicted_early
+            )),
+            "{err}"
+        );
+        // Nothing read is lost; an evicted connection that speaks again is
+        // a new one.
+        assert_eq!(r.packets.frames, whole.packets.frames);
+        assert_eq!(r.packets.fin, whole.packets.fin);
+        assert!(r.connections.total >= whole.connections.total);
+    }
+    let (code, out, _) = run(&["analyze", "-q", "-j1", "--max-memory", "1MiB"], &path);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("  EVICTED        "), "{out}");
+
+    let (code, _, err) = run(&["analyze", "-q", "--max-memory", "100KiB"], &path);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("at least 1MiB"), "{err}");
+}
+
+/// One connection over 70,000 one-millisecond buckets: more than the
+/// timeline keeps in memory at that width. It is widened while reading,
+/// exactly: the report is the one the 20,000-bucket rule gives (4 ms), it
+/// counts every frame, and it is the same with two threads.
+#[test]
+fn a_long_timeline_is_widened_while_reading_without_loss() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("long.pcap");
+    let ms = 1_000_000u64;
+    let t0 = 1_700_000_000_000 * ms;
+    let mut c = Conv::new(
+        "10.0.0.1:40000".parse().expect("addr"),
+        "192.0.2.7:443".parse().expect("addr"),
+        100,
+        500,
+    );
+    c.syn(t0).syn_ack(t0 + ms).ack_c(t0 + 2 * ms);
+    let n = 70_000u64;
+    for i in 3..n {
+        if i % 2 == 0 {
+            c.ack_c(t0 + i * ms);
+        } else {
+            c.ack_s(t0 + i * ms);
+        }
+    }
+    let records: Vec<Record> = c.records;
+    let mut f = std::fs::File::create(&path).expect("create");
+    write_pcap(&mut f, 1, &records, &PcapOpts::default()).expect("write");
+    drop(f);
+
+    let mut outs = Vec::new();
+    for j in ["1", "2"] {
+        let (code, out, err) = run(
+            &["timeline", "--json", "-q", "--bucket", "1ms", "-j", j],
+            &path,
+        );
+        assert_eq!(code, Some(0), "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let t = &v;
+        assert_eq!(t["bucket_us"], 4_000);
+        assert_eq!(t["widened_while_reading"], false);
+        let frames: u64 = t["buckets"]
+            .as_array()
+            .expect("buckets")
+            .iter()
+            .map(|b| b["frames"].as_u64().unwrap_or(0))
+            .sum();
+        assert_eq!(frames, n);
+        let peak = &t["peaks"]["established"];
+        assert_eq!(peak["value"], 1);
+        outs.push(out);
+    }
+    assert_eq!(outs[0], outs[1]);
+}
+
+/// A scan: 3,000 lone SYNs (kept as small attempts) among real
+/// connections give the figures every connection tracked whole gives:
+/// each attempt is `unanswered`, a SYN answered in time makes one
+/// connection, a SYN-ACK past the idle timeout a new (one-sided) one.
+#[test]
+fn lone_syns_are_attempts_with_exact_figures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("scan.pcap");
+    let ms = 1_000_000u64;
+    let t0 = 1_700_000_000_000 * ms;
+    let mut records = Vec::new();
+    for i in 0..3_000u64 {
+        let mut c = Conv::new(
+            format!("10.0.{}.{}:{}", i / 250, i % 250 + 1, 20_000 + i)
+                .parse()
+                .expect("addr"),
+            "192.0.2.7:443".parse().expect("addr"),
+            i as u32,
+            0,
+        );
+        c.syn(t0 + i * ms);
+        if i % 3 == 0 {
+            // Answered after 400 s of silence: past the idle timeout, so
+            // the attempt is over and the SYN-ACK starts a new connection.
+            c.syn_ack(t0 + 400_000 * ms + i * ms);
+        } else if i % 3 == 1 {
+            c.syn_ack(t0 + i * ms + ms / 2).ack_c(t0 + i * ms + ms);
+        }
+        records.extend(c.records);
+    }
+    records.sort_by_key(|r| r.ts_ns);
+    let mut f = std::fs::File::create(&path).expect("create");
+    write_pcap(&mut f, 1, &records, &PcapOpts::default()).expect("write");
+    drop(f);
+    let mut outs = Vec::new();
+    for j in ["1", "2"] {
+        let (code, out, err) = run(&["analyze", "--json", "-q", "-j", j], &path);
+        assert_eq!(code, Some(0), "{err}");
+        let r = report(&out);
+        assert_eq!(r.connections.total, 4_000);
+        // The late SYN-ACKs alone: one direction only.
+        assert_eq!(r.outcomes.unanswered, 2_000);
+        assert_eq!(r.outcomes.one_sided, 1_000);
+        assert_eq!(r.outcomes.open, 1_000);
+        outs.push(out);
+    }
+    assert_eq!(outs[0], outs[1]);
+}
