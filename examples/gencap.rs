@@ -10,7 +10,7 @@ use finscope_testkit::gencap::{Config, Expected, generate};
 use std::io;
 
 fn main() -> std::process::ExitCode {
-    let usage = "usage: gencap [--packets N] [--out FILE] [--seed S] [--servers N] [--rate CONN/S] [--snaplen N]";
+    let usage = "usage: gencap [--profile default|gateway] [--packets N] [--out FILE] [--seed S] [--servers N] [--rate CONN/S] [--snaplen N] [--dns-pct P]";
     let mut cfg = Config::default();
     let mut out = std::path::PathBuf::from("gen.pcap");
     let mut args = std::env::args().skip(1);
@@ -23,6 +23,12 @@ fn main() -> std::process::ExitCode {
             "--servers" => num(val()).map(|v| cfg.servers = v as u32),
             "--rate" => num(val()).map(|v| cfg.rate = v),
             "--snaplen" => num(val()).map(|v| cfg.snaplen = v as u32),
+            "--dns-pct" => num(val()).map(|v| cfg.dns_pct = v.min(100)),
+            "--profile" => match val().as_str() {
+                "gateway" => Some(cfg = Config::gateway(cfg.packets)),
+                "default" => Some(cfg = Config::default()),
+                _ => None,
+            },
             "--out" => {
                 out = val().into();
                 Some(())
