@@ -266,21 +266,6 @@ pub(crate) fn html_to_stdout(html: &Option<PathBuf>) -> bool {
     html.as_deref() == Some(Path::new("-"))
 }
 
-/// True when standard output was closed when finscope started (`>&-`):
-/// Rust's runtime then opens /dev/null read-write in its place (a shell's
-/// `>/dev/null` opens it write-only), so writes would vanish unreported.
-#[cfg(target_os = "linux")]
-fn stdout_was_closed() -> bool {
-    let to_null = std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
-    let read_write = std::fs::read_to_string("/proc/self/fdinfo/1").is_ok_and(|info| {
-        info.lines()
-            .find_map(|l| l.strip_prefix("flags:"))
-            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
-            .is_some_and(|f| f & 0o3 == 0o2)
-    });
-    to_null && read_write
-}
-
 /// Exit code when an output could not be written (the others were).
 pub const EXIT_OUTPUT: u8 = 4;
 
@@ -292,16 +277,13 @@ pub(crate) struct Outputs {
 }
 
 impl Outputs {
-    /// Standard output, when it is open (a closed one, `>&-`, swallows
-    /// writes in Rust's standard library: that is a failure to say).
+    /// Standard output is usable. A stdout closed with `>&-` cannot be
+    /// told apart: Rust's runtime replaces it with /dev/null opened
+    /// read-write before `main`, exactly as `subprocess.DEVNULL`, systemd
+    /// and CI runners pass /dev/null (an earlier check of that failed
+    /// those runs with exit 4). Writes then vanish; `--json-out` keeps a
+    /// copy.
     pub(crate) fn stdout_open(&mut self) -> bool {
-        #[cfg(target_os = "linux")]
-        if stdout_was_closed() {
-            self.failed.push(Error::Stdout(io::Error::other(
-                "closed (`>&-`): nothing can be printed there",
-            )));
-            return false;
-        }
         true
     }
 

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Memory regression benchmarks: finscope's peak RSS on the worst captures
+a forensic tool is pointed at, against the targets of docs/performance.md.
+Exits 1 when a target is missed.
+
+    cargo build --release --examples
+    python3 benches/memory.py [--big] [--dir DIR]
+
+The captures are generated once into DIR (default /tmp/finscope-mem) by
+examples/memcases.rs and examples/gencap.rs (about 3 GB; --big adds the
+20M-packet gateway capture, 8.5 GB). Peak RSS is the child's own
+(os.wait4), so nothing but Python's standard library is needed.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--big", action="store_true", help="also the 20M-packet gateway capture")
+ap.add_argument("--dir", default="/tmp/finscope-mem")
+args = ap.parse_args()
+os.makedirs(args.dir, exist_ok=True)
+
+BIN = "./target/release"
+FINSCOPE = f"{BIN}/finscope"
+MIB = 1024
+
+
+def path(name):
+    return os.path.join(args.dir, name)
+
+
+def make(name, cmd):
+    """Generates `name` with `cmd` unless it exists."""
+    if not os.path.exists(path(name)):
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def run(cmd):
+    """(exit code, seconds, peak RSS KiB) of one process."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    return os.waitstatus_to_exitcode(status), time.perf_counter() - t, ru.ru_maxrss
+
+
+mem = f"{BIN}/examples/memcases"
+gen = f"{BIN}/examples/gencap"
+make("flood.pcap", [mem, "syn-flood", "1000000", path("flood.pcap")])
+make("flows.pcap", [mem, "syn-flows", "1000000", path("flows.pcap")])
+make("open.pcap", [mem, "open-flows", "1000000", path("open.pcap")])
+make("one.pcap", [mem, "one-flow", "10000000", path("one.pcap")])
+make("dense.pcap", [mem, "dense", "10800000", path("dense.pcap")])
+make("ifaces.pcapng.gz", [mem, "ifaces", "50000000", path("ifaces.pcapng.gz")])
+make("gw5m.pcap", [gen, "--profile", "gateway", "--packets", "5000000", "--out", path("gw5m.pcap")])
+if args.big:
+    make("gw20m.pcap", [gen, "--profile", "gateway", "--packets", "20000000", "--out", path("gw20m.pcap")])
+
+analyze = [FINSCOPE, "analyze", "--json", "-q"]
+# (case, command, expected exit code, RSS limit in KiB or None)
+cases = [
+    ("1M random SYNs (a flood)", analyze + [path("flood.pcap")], 0, 200 * MIB),
+    ("1M never-closing flows (SYN only)", analyze + [path("flows.pcap")], 0, 200 * MIB),
+    ("1M handshaken flows never closed", analyze + [path("open.pcap")], 0, None),
+    ("same, --max-memory 256MiB", analyze + ["--max-memory", "256MiB", path("open.pcap")], 0, 256 * MIB + 64 * MIB),
+    ("one flow, 10M packets 1 s apart", analyze + [path("one.pcap")], 0, 64 * MIB),
+    ("3 h at 1 kHz, timeline --bucket 1ms", [FINSCOPE, "timeline", "--json", "-q", "--bucket", "1ms", path("dense.pcap")], 0, 64 * MIB),
+    ("gzip of 50M pcapng interface blocks", analyze + [path("ifaces.pcapng.gz")], 3, 64 * MIB),
+    ("gateway mix, 5M packets, -j2", analyze + ["-j2", path("gw5m.pcap")], 0, 100 * MIB),
+]
+if args.big:
+    cases.append(("gateway mix, 20M packets, -j2", analyze + ["-j2", path("gw20m.pcap")], 0, 100 * MIB))
+
+failed = False
+rss = {}
+print("| case | exit | time | peak RSS | target |")
+print("|---|---|---|---|---|")
+for name, cmd, code, limit in cases:
+    rc, secs, kib = run(cmd)
+    rss[name] = kib
+    ok = rc == code and (limit is None or kib <= limit)
+    failed |= not ok
+    target = f"<= {limit // MIB} MiB" if limit else "(budget 1 GiB)"
+    mark = "" if ok else "  **MISSED**"
+    print(f"| {name} | {rc} | {secs:.2f} s | {kib / MIB:.1f} MiB | {target}{mark} |")
+if args.big:
+    a, b = rss["gateway mix, 5M packets, -j2"], rss["gateway mix, 20M packets, -j2"]
+    within = abs(b - a) <= 0.1 * a
+    failed |= not within
+    print(f"\ngateway 20M vs 5M peak RSS: {b / a:.3f} (target within 10%){'' if within else '  **MISSED**'}")
+sys.exit(1 if failed else 0)
