@@ -25,8 +25,14 @@ fn main() -> std::process::ExitCode {
             "--snaplen" => num(val()).map(|v| cfg.snaplen = v as u32),
             "--dns-pct" => num(val()).map(|v| cfg.dns_pct = v.min(100)),
             "--profile" => match val().as_str() {
-                "gateway" => Some(cfg = Config::gateway(cfg.packets)),
-                "default" => Some(cfg = Config::default()),
+                "gateway" => {
+                    cfg = Config::gateway(cfg.packets);
+                    Some(())
+                }
+                "default" => {
+                    cfg = Config::default();
+                    Some(())
+                }
                 _ => None,
             },
             "--out" => {
