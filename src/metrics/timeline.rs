@@ -77,13 +77,13 @@ pub const NSERIES: usize = NSTATES + 3;
 /// Most buckets a timeline holds while reading. Past it the width doubles
 /// (buckets merged pairwise, exactly: see [`Timeline::widen`]), so memory is
 /// bounded whatever the capture's span and `--bucket` (about 10 MB at the
-/// cap: 7/8 of 2^16, the most a hash table of 2^16 slots holds before it
-/// doubles). A report holds at most 20,000 buckets
+/// cap: just under 7/8 of 2^16, the most a hash table of 2^16 slots holds
+/// before it doubles, so that half of it fits one of 2^15). A report holds at most 20,000 buckets
 /// (`report::timeline::MAX_BUCKETS`) on the same power-of-two ladder, and
 /// this cap is more than twice that (plus room for the states that end
 /// after the capture): the report shows the width it would have chosen
 /// anyway, unless those ends alone fill the cap.
-pub const MAX_LIVE_BUCKETS: usize = 57_344;
+pub const MAX_LIVE_BUCKETS: usize = 57_280;
 
 /// One bucket's sparse data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -183,7 +183,13 @@ impl Timeline {
         if let Some((b, _)) = &mut self.pending {
             *b /= k;
         }
-        let old = std::mem::take(&mut self.buckets);
+        // Sized for the result: a table grown insert by insert could reach
+        // the old one's size again before the old one is freed.
+        let fewer = FxHashMap::with_capacity_and_hasher(
+            self.buckets.len() / k.min(usize::MAX as u64) as usize + 16,
+            Default::default(),
+        );
+        let old = std::mem::replace(&mut self.buckets, fewer);
         for (b, d) in old {
             let e = self.buckets.entry(b / k).or_default();
             e.delta.iter_mut().zip(d.delta).for_each(|(x, y)| *x += y);

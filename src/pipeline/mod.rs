@@ -461,16 +461,25 @@ impl<'o> Engine<'o> {
         if let Some(sink) = sink {
             drain(&mut self.shards, None, &mut self.retired, sink);
         }
-        // The first shard's summary is the merge target (moved, not copied).
+        // The merge target is moved, not copied: the shard with the largest
+        // timeline, so that the merge does not build a second one as large.
+        let target = (0..self.shards.len())
+            .max_by_key(|&i| {
+                (
+                    self.shards[i].sink.summary.timeline.buckets.len(),
+                    usize::MAX - i,
+                )
+            })
+            .unwrap_or(0);
         let mut summary = self
             .shards
-            .first_mut()
+            .get_mut(target)
             .map(|s| std::mem::take(&mut s.sink.summary))
             .unwrap_or_default();
         let mut peak_connections = 0;
         let mut evicted_early = 0;
         for (i, s) in self.shards.iter().enumerate() {
-            if i > 0 {
+            if i != target {
                 summary += &s.sink.summary;
             }
             peak_connections += s.peak_table;

@@ -433,7 +433,7 @@ pub struct TimelineReport {
     pub open_at_end: u64,
     pub limits: LimitsReport,
     /// The buckets were widened while reading: the asked width needed more
-    /// than 57,344 buckets in memory (a long capture, a fine `--bucket`), so
+    /// than 57,280 buckets in memory (a long capture, a fine `--bucket`), so
     /// `bucket_us` is wider than the 20,000-bucket rule alone would give.
     /// Absent in reports written before it existed.
     #[serde(default)]

@@ -48,7 +48,7 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
     if r.widened_while_reading {
         writeln!(
             w,
-            "  note: buckets widened to {} while reading: the asked width needed more than 57,344 in memory",
+            "  note: buckets widened to {} while reading: the asked width needed more than 57,280 in memory",
             dur(r.bucket_us)
         )?;
     }
