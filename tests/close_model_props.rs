@@ -21,7 +21,7 @@ use finscope::flow::conn::{Conn, NOUTCOMES, Outcome, Timers};
 use finscope::flow::key::{FlowKey, Side, symmetric_hash};
 use finscope::flow::state::{Event, MAX_TRANSITIONS, Machine, Step, TcpState, next};
 use finscope::flow::table::Retired;
-use finscope::flow::{FlowConfig, Shard};
+use finscope::flow::{FlowConfig, Shard, compact};
 use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
 use proptest::prelude::*;
@@ -648,6 +648,32 @@ proptest! {
                 history.last().copied().unwrap_or(TcpState::Inactive),
                 "history {:?}, transitions {:?}", history, m.transitions
             );
+        }
+    }
+
+    /// The compact form a closed connection waits in gives back an equal
+    /// connection, after every segment and once finished.
+    #[test]
+    fn compact_form_round_trips((pairs, base, ops) in case()) {
+        let segs = segments(pairs, base, &ops);
+        let mut conns: std::collections::HashMap<FlowKey, Conn> = Default::default();
+        let t = Timers::default();
+        let mut buf = Vec::new();
+        for s in &segs {
+            let (k, side) = FlowKey::of(s);
+            let c = conns.entry(k).or_insert_with(|| Conn::new(k, s));
+            c.step(s, side, &t);
+            buf.clear();
+            compact::encode(c, &mut buf);
+            let back = compact::decode(k, &buf);
+            prop_assert_eq!(back.as_ref(), Some(&*c));
+        }
+        for r in retired(&run_one(&segs)) {
+            buf.clear();
+            compact::encode(&r.conn, &mut buf);
+            let back = compact::decode(r.conn.key, &buf);
+            prop_assert_eq!(back.as_ref(), Some(&r.conn));
+            prop_assert!(compact::decode(r.conn.key, &buf[..buf.len() - 1]).is_none());
         }
     }
 

@@ -231,7 +231,7 @@ pub struct Latencies {
 }
 
 /// Live state of one connection (one generation of a flow key).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Conn {
     pub key: FlowKey,
     pub first_ts: u64,

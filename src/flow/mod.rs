@@ -3,6 +3,7 @@
 //! table.
 
 pub mod attempt;
+pub mod compact;
 pub mod conn;
 pub mod key;
 pub mod state;

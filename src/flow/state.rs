@@ -325,14 +325,33 @@ pub const MAX_TRANSITIONS: usize = 8;
 
 /// An endpoint's state changes, in time order: state `st[i]` from `ts[i]`
 /// until `ts[i + 1]` (or the end of observation).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Eq)]
 pub struct Transitions {
     ts: [u64; MAX_TRANSITIONS],
     st: [TcpState; MAX_TRANSITIONS],
     len: u8,
 }
 
+/// Equal when they list the same entries (what lies past `len` is unused).
+impl PartialEq for Transitions {
+    fn eq(&self, o: &Transitions) -> bool {
+        self.iter().eq(o.iter())
+    }
+}
+
 impl Transitions {
+    /// The list of `entries` (at most [`MAX_TRANSITIONS`]; `None` past it).
+    pub fn from_entries(entries: impl IntoIterator<Item = (TcpState, u64)>) -> Option<Transitions> {
+        let mut t = Transitions::default();
+        for (st, ts) in entries {
+            if t.len() == MAX_TRANSITIONS {
+                return None;
+            }
+            t.push(st, ts);
+        }
+        Some(t)
+    }
+
     pub fn len(&self) -> usize {
         usize::from(self.len)
     }

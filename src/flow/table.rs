@@ -11,6 +11,7 @@
 //! the number of shards.
 
 use super::attempt::{Attempt, Attempts};
+use super::compact;
 use super::conn::{Conn, Timers};
 use super::key::{FlowKey, Side};
 use crate::decode::Segment;
@@ -122,6 +123,33 @@ pub struct Retired {
     pub clock: u64,
 }
 
+/// A closed connection waiting for its dead time: its compact form
+/// ([`compact::encode`]) and its expiry-queue time (`Conn::queued_at`).
+#[derive(Debug)]
+struct Closed {
+    queued_at: u64,
+    blob: Box<[u8]>,
+}
+
+/// What a closed connection costs besides its compact form: its slot at
+/// the lowest load, the allocator's header, an expiry-wheel entry.
+const CLOSED_BYTES: u64 =
+    (2 * size_of::<(FlowKey, Closed)>() + 16 + size_of::<(u64, FlowKey)>()) as u64;
+
+/// Removes the closed connection on `key` from `closed` (whose compact
+/// forms add up to `bytes`), whole again.
+fn take_closed(
+    closed: &mut FxHashMap<FlowKey, Closed>,
+    bytes: &mut u64,
+    key: FlowKey,
+) -> Option<Conn> {
+    let z = closed.remove(&key)?;
+    *bytes -= z.blob.len() as u64;
+    let mut c = compact::decode(key, &z.blob)?;
+    c.queued_at = z.queued_at;
+    Some(c)
+}
+
 /// What a shard hands on: every connection that leaves its table, and
 /// every segment it processed. The metrics implement it
 /// (`metrics::ShardMetrics`); flow knows nothing of them.
@@ -141,6 +169,13 @@ pub struct Shard<S: ConnSink> {
     /// Boxed: a hash table stores its values inline, and a [`Conn`] is
     /// large; unused slots then cost a pointer, not a connection.
     table: FxHashMap<FlowKey, Box<Conn>>,
+    /// Closed connections in compact form until their dead time; never
+    /// also in `table`.
+    closed: FxHashMap<FlowKey, Closed>,
+    /// Bytes of the compact forms in `closed`.
+    closed_bytes: u64,
+    /// Reused encoding buffer.
+    scratch: Vec<u8>,
     /// Keys with a lone SYN ([`Attempt`]); never also in `table`.
     attempts: Attempts,
     /// Attempts due to die per sweep epoch (a count, not the keys: a sweep
@@ -171,6 +206,9 @@ impl<S: ConnSink> Shard<S> {
         Shard {
             cfg,
             table: FxHashMap::default(),
+            closed: FxHashMap::default(),
+            closed_bytes: 0,
+            scratch: Vec::new(),
             attempts: Attempts::default(),
             attempts_due: BTreeMap::new(),
             expiry: BTreeMap::new(),
@@ -226,71 +264,110 @@ impl<S: ConnSink> Shard<S> {
         let (key, side) = FlowKey::of(seg);
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
         let timers = self.cfg.timers();
-        let mut old = None;
-        let mut fresh = false;
+        // The connection on this key is over when the segment comes after
+        // its dead time or opens a new one: it is replaced (and retired).
+        let replace = |c: &mut Conn| {
+            let dead_at = c.dead_at(idle, tw);
+            (seg.ts_ns > dead_at || c.is_reuse(seg, side)).then(|| {
+                (
+                    std::mem::replace(c, Conn::new(key, seg)),
+                    dead_at.min(seg.ts_ns),
+                )
+            })
+        };
+        let old;
+        let fresh;
         let mut promoted = false;
         let c = match self.table.entry(key) {
             Entry::Occupied(o) => {
                 let c = o.into_mut();
-                let dead_at = c.dead_at(idle, tw);
-                if seg.ts_ns > dead_at || c.is_reuse(seg, side) {
-                    let end = if seg.ts_ns > dead_at {
-                        dead_at
-                    } else {
-                        seg.ts_ns
-                    };
-                    old = Some((std::mem::replace(&mut **c, Conn::new(key, seg)), end));
-                    fresh = true;
-                }
+                old = replace(c);
+                fresh = old.is_some();
                 c
             }
-            Entry::Vacant(v) => match self.attempts.remove(&key) {
-                // The second segment on an attempt's key: it becomes the
-                // connection it would have been, then takes the segment.
-                Some(a) => {
-                    let prev = a.replay(key, &timers);
-                    let dead_at = prev.dead_at(idle, tw);
-                    if seg.ts_ns > dead_at || prev.is_reuse(seg, side) {
-                        old = Some((prev, dead_at.min(seg.ts_ns)));
-                        fresh = true;
-                        v.insert(Box::new(Conn::new(key, seg)))
-                    } else {
-                        promoted = true;
+            Entry::Vacant(v) => {
+                // A key not in the table may hold a closed connection or an
+                // attempt: it is brought back whole, then takes the segment.
+                let back = match take_closed(&mut self.closed, &mut self.closed_bytes, key) {
+                    Some(c) => Some(c),
+                    None => match self.attempts.remove(&key) {
+                        Some(a) => {
+                            // An attempt was never queued.
+                            promoted = true;
+                            Some(a.replay(key, &timers))
+                        }
+                        None if Attempt::starts(seg) => {
+                            let a = Attempt::new(seg, side);
+                            *self
+                                .attempts_due
+                                .entry(a.dead_at(idle) / SWEEP_EVERY_NS)
+                                .or_default() += 1;
+                            self.attempts.insert(key, a);
+                            self.peak_table = self.peak_table.max(self.live());
+                            self.sink.segment(seg, false);
+                            return;
+                        }
+                        None => None,
+                    },
+                };
+                match back {
+                    Some(mut prev) => {
+                        old = replace(&mut prev);
+                        fresh = old.is_some();
                         v.insert(Box::new(prev))
                     }
+                    None => {
+                        old = None;
+                        fresh = true;
+                        v.insert(Box::new(Conn::new(key, seg)))
+                    }
                 }
-                None if Attempt::starts(seg) => {
-                    let a = Attempt::new(seg, side);
-                    *self
-                        .attempts_due
-                        .entry(a.dead_at(idle) / SWEEP_EVERY_NS)
-                        .or_default() += 1;
-                    self.attempts.insert(key, a);
-                    self.peak_table = self.peak_table.max(self.live());
-                    self.sink.segment(seg, false);
-                    return;
-                }
-                None => {
-                    fresh = true;
-                    v.insert(Box::new(Conn::new(key, seg)))
-                }
-            },
+            }
         };
         let was_closed = c.closed_at().is_some();
         let fin_rtx = c.step(seg, side, &timers);
+        let closed = c.closed_at().is_some();
         // (Re)queue when the connection is new or its close just became final.
-        let requeue = (fresh || promoted || (!was_closed && c.closed_at().is_some())).then(|| {
+        let requeue = (fresh || promoted || (!was_closed && closed)).then(|| {
             c.queued_at = c.dead_at(idle, tw);
             c.queued_at
         });
         if let Some(d) = requeue {
             self.queue(d, key);
         }
+        // A closed connection waits for its dead time in compact form.
+        if closed {
+            self.compact(key);
+        }
         if let Some((old, end)) = old {
             self.retire(old, end, false, now);
         }
         self.peak_table = self.peak_table.max(self.live());
         self.sink.segment(seg, fin_rtx);
+    }
+
+    /// Removes the closed connection on `key`, whole again.
+    fn take_closed(&mut self, key: FlowKey) -> Option<Conn> {
+        take_closed(&mut self.closed, &mut self.closed_bytes, key)
+    }
+
+    /// Moves the connection on `key` from the table to the closed store.
+    fn compact(&mut self, key: FlowKey) {
+        let Some(c) = self.table.remove(&key) else {
+            return;
+        };
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        compact::encode(&c, &mut buf);
+        self.closed_bytes += buf.len() as u64;
+        self.closed.insert(
+            key,
+            Closed {
+                queued_at: c.queued_at,
+                blob: buf.as_slice().into(),
+            },
+        );
+        self.scratch = buf;
     }
 
     /// Retires every connection that was dead before `now`.
@@ -308,6 +385,7 @@ impl<S: ConnSink> Shard<S> {
             self.queued -= due.len();
             for &(t, key) in &due {
                 let Some(c) = self.table.get_mut(&key) else {
+                    self.sweep_closed(t, key, now);
                     continue;
                 };
                 if c.queued_at != t {
@@ -334,6 +412,33 @@ impl<S: ConnSink> Shard<S> {
             }
         }
         self.sweep_attempts(now);
+    }
+
+    /// The expiry entry (`t`, `key`) of a closed connection, if it is its
+    /// live one: retired when dead before `now`, else queued again.
+    fn sweep_closed(&mut self, t: u64, key: FlowKey, now: u64) {
+        let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
+        let Some(z) = self.closed.get_mut(&key) else {
+            return;
+        };
+        if z.queued_at != t {
+            return;
+        }
+        let Some(mut c) = compact::decode(key, &z.blob) else {
+            return;
+        };
+        c.queued_at = t;
+        let d = c.dead_at(idle, tw);
+        if d < now {
+            if let Some(z) = self.closed.remove(&key) {
+                self.closed_bytes -= z.blob.len() as u64;
+            }
+            let clock = (d / SWEEP_EVERY_NS + 1) * SWEEP_EVERY_NS;
+            self.retire(c, d, false, clock);
+        } else {
+            z.queued_at = d;
+            self.queue(d, key);
+        }
     }
 
     /// Retires the attempts dead before `now`, when some are due.
@@ -386,8 +491,13 @@ impl<S: ConnSink> Shard<S> {
     /// The budgeted memory in use, bytes (estimated from the counts).
     pub fn memory(&self) -> u64 {
         self.table.len() as u64 * CONN_BYTES
+            + self.closed.len() as u64 * CLOSED_BYTES
+            + self.closed_bytes
             + self.attempts.len() as u64 * ATTEMPT_BYTES
-            + self.queued.saturating_sub(2 * self.table.len()) as u64 * WHEEL_BYTES
+            + self
+                .queued
+                .saturating_sub(2 * self.table.len() + self.closed.len()) as u64
+                * WHEEL_BYTES
     }
 
     /// Over the budget: retires the connections and attempts idle longest
@@ -399,10 +509,13 @@ impl<S: ConnSink> Shard<S> {
     fn evict(&mut self, now: u64) {
         // Wheel entries of connections that moved on (requeued, replaced,
         // evicted) wait for their epoch; drop them first.
-        if self.queued > 2 * self.table.len() + 4096 {
-            let table = &self.table;
+        if self.queued > 2 * (self.table.len() + self.closed.len()) + 4096 {
+            let (table, closed) = (&self.table, &self.closed);
             for v in self.expiry.values_mut() {
-                v.retain(|(t, k)| table.get(k).is_some_and(|c| c.queued_at == *t));
+                v.retain(|(t, k)| match table.get(k) {
+                    Some(c) => c.queued_at == *t,
+                    None => closed.get(k).is_some_and(|z| z.queued_at == *t),
+                });
             }
             self.expiry.retain(|_, v| !v.is_empty());
             self.queued = self.expiry.values().map(Vec::len).sum();
@@ -414,6 +527,11 @@ impl<S: ConnSink> Shard<S> {
         }
         let target = budget - budget / 10;
         let mut times: Vec<u64> = self.table.values().map(|c| c.last_ts).collect();
+        times.extend(
+            self.closed
+                .values()
+                .filter_map(|z| compact::last_ts(&z.blob)),
+        );
         times.extend(self.attempts.times());
         let n = times.len();
         if n == 0 {
@@ -438,6 +556,20 @@ impl<S: ConnSink> Shard<S> {
                 self.retire(*c, end, false, now);
             }
         }
+        let mut keys: Vec<FlowKey> = self
+            .closed
+            .iter()
+            .filter(|(_, z)| compact::last_ts(&z.blob).is_some_and(|t| t <= cut))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort_unstable();
+        for k in keys {
+            if let Some(c) = self.take_closed(k) {
+                self.evicted += 1;
+                let end = now.max(c.last_ts);
+                self.retire(c, end, false, now);
+            }
+        }
         let timers = self.cfg.timers();
         for (k, a) in self.attempts.take_idle_since(cut) {
             self.evicted += 1;
@@ -448,7 +580,7 @@ impl<S: ConnSink> Shard<S> {
 
     /// Connections currently tracked.
     pub fn live(&self) -> usize {
-        self.table.len() + self.attempts.len()
+        self.table.len() + self.closed.len() + self.attempts.len()
     }
 
     /// Retires everything at the end of the capture (`end` = last timestamp).
@@ -464,6 +596,7 @@ impl<S: ConnSink> Shard<S> {
         let mut keys: Vec<FlowKey> = self
             .table
             .keys()
+            .chain(self.closed.keys())
             .copied()
             .chain(self.attempts.keys())
             .collect();
@@ -471,15 +604,19 @@ impl<S: ConnSink> Shard<S> {
         for k in keys {
             let c = match self.table.remove(&k) {
                 Some(c) => *c,
-                None => match self.attempts.remove(&k) {
-                    Some(a) => a.replay(k, &timers),
-                    None => continue,
+                None => match self.take_closed(k) {
+                    Some(c) => c,
+                    None => match self.attempts.remove(&k) {
+                        Some(a) => a.replay(k, &timers),
+                        None => continue,
+                    },
                 },
             };
             let d = c.dead_at(idle, tw);
             self.retire(c, d.min(end), d > end, end);
         }
         self.table.shrink_to_fit();
+        self.closed.shrink_to_fit();
         self.attempts.shrink_to_fit();
     }
 }
