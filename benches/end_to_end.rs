@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! cargo bench --bench end_to_end            # 1M packets (FINSCOPE_BENCH_PACKETS)
+//! FINSCOPE_BENCH_PROFILE=gateway cargo bench --bench end_to_end   # the gateway mix
 //! ```
 
 #[allow(dead_code)]
@@ -25,9 +26,13 @@ fn capture() -> (tempfile::TempDir, PathBuf, u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bench.pcap");
     let f = std::fs::File::create(&path).expect("create");
-    let cfg = gencap::Config {
-        packets,
-        ..gencap::Config::default()
+    // FINSCOPE_BENCH_PROFILE=gateway: the busy gateway mix.
+    let cfg = match std::env::var("FINSCOPE_BENCH_PROFILE").as_deref() {
+        Ok("gateway") => gencap::Config::gateway(packets),
+        _ => gencap::Config {
+            packets,
+            ..gencap::Config::default()
+        },
     };
     gencap::generate(&cfg, f).expect("generate");
     (dir, path, packets)

@@ -11,7 +11,7 @@
 
 use super::conn::{Conn, EndpointState, SidesBy};
 use super::key::{FlowKey, PerSide, Side};
-use super::state::{Backoff, Machine, TcpState, Transitions};
+use super::state::{Backoff, MAX_TRANSITIONS, Machine, TcpState, Transitions};
 use crate::decode::seq::SeqNum;
 
 /// Writes integers as LEB128 varints, times relative to a base.
@@ -273,14 +273,17 @@ impl Reader<'_> {
 
     fn machine(&mut self) -> Option<Machine> {
         let state = self.state()?;
-        let n = self.u()?;
-        let mut list = Vec::new();
-        for _ in 0..n.min(64) {
-            list.push((self.state()?, self.ts()?));
+        let n = usize::try_from(self.u()?).ok()?;
+        if n > MAX_TRANSITIONS {
+            return None;
+        }
+        let mut list = [(TcpState::Inactive, 0); MAX_TRANSITIONS];
+        for e in &mut list[..n] {
+            *e = (self.state()?, self.ts()?);
         }
         Some(Machine {
             state,
-            transitions: Transitions::from_entries(list)?,
+            transitions: Transitions::from_entries(list[..n].iter().copied())?,
             anomalies: self.u32()?,
             overflow: self.u32()?,
         })
