@@ -100,8 +100,13 @@ pub trait FlowSink {
     fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64);
 }
 
-/// Emptied expiry-wheel buckets kept for reuse.
+/// A connection without packets for this long (capture time) waits in
+/// compact form; its next packet brings it back whole.
+const COMPACT_IDLE_NS: u64 = 15 * 1_000_000_000;
+
+/// Emptied expiry-wheel buckets kept for reuse, and their capacity.
 const SPARE_BUCKETS: usize = 2;
+const SPARE_CAPACITY: usize = 512;
 
 /// How often (capture time, ns) a shard sweeps its table for dead connections.
 const SWEEP_EVERY_NS: u64 = 5 * 1_000_000_000;
@@ -123,7 +128,7 @@ pub struct Retired {
     pub clock: u64,
 }
 
-/// A closed connection waiting for its dead time: its compact form
+/// A closed or idle connection waiting: its compact form
 /// ([`compact::encode`]) and its expiry-queue time (`Conn::queued_at`).
 #[derive(Debug)]
 struct Closed {
@@ -169,13 +174,15 @@ pub struct Shard<S: ConnSink> {
     /// Boxed: a hash table stores its values inline, and a [`Conn`] is
     /// large; unused slots then cost a pointer, not a connection.
     table: FxHashMap<FlowKey, Box<Conn>>,
-    /// Closed connections in compact form until their dead time; never
+    /// Closed and idle connections in compact form ([`compact`]); never
     /// also in `table`.
     closed: FxHashMap<FlowKey, Closed>,
     /// Bytes of the compact forms in `closed`.
     closed_bytes: u64,
     /// Reused encoding buffer.
     scratch: Vec<u8>,
+    /// Segments since the last scan for idle connections.
+    since_scan: usize,
     /// Keys with a lone SYN ([`Attempt`]); never also in `table`.
     attempts: Attempts,
     /// Attempts due to die per sweep epoch (a count, not the keys: a sweep
@@ -209,6 +216,7 @@ impl<S: ConnSink> Shard<S> {
             closed: FxHashMap::default(),
             closed_bytes: 0,
             scratch: Vec::new(),
+            since_scan: 0,
             attempts: Attempts::default(),
             attempts_due: BTreeMap::new(),
             expiry: BTreeMap::new(),
@@ -261,6 +269,7 @@ impl<S: ConnSink> Shard<S> {
         if self.memory() > self.cfg.max_memory {
             self.evict(now);
         }
+        self.since_scan += 1;
         let (key, side) = FlowKey::of(seg);
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
         let timers = self.cfg.timers();
@@ -328,8 +337,16 @@ impl<S: ConnSink> Shard<S> {
         let fin_rtx = c.step(seg, side, &timers);
         let closed = c.closed_at().is_some();
         // (Re)queue when the connection is new or its close just became final.
+        // A new one is looked at again once it could be idle (most close
+        // sooner, and their first entry is then dropped, not kept for the
+        // whole idle timeout).
         let requeue = (fresh || promoted || (!was_closed && closed)).then(|| {
-            c.queued_at = c.dead_at(idle, tw);
+            let soon = if closed {
+                u64::MAX
+            } else {
+                seg.ts_ns.saturating_add(COMPACT_IDLE_NS)
+            };
+            c.queued_at = c.dead_at(idle, tw).min(soon);
             c.queued_at
         });
         if let Some(d) = requeue {
@@ -404,14 +421,40 @@ impl<S: ConnSink> Shard<S> {
                     self.queue(d, key);
                 }
             }
-            // Keep a few emptied buckets for reuse, not all: their capacity
-            // would otherwise stay allocated for the whole run.
+            // Keep a few emptied buckets for reuse, not all, and not at
+            // their size: a reused bucket may be one far ahead that few
+            // entries reach, and each bucket in flight would keep the
+            // largest capacity seen (35 MB of a 20M-packet gateway run).
             if self.spare_buckets.len() < SPARE_BUCKETS {
                 due.clear();
+                due.shrink_to(SPARE_CAPACITY);
                 self.spare_buckets.push(due);
             }
         }
         self.sweep_attempts(now);
+        self.compact_idle(now);
+    }
+
+    /// Moves the connections idle for [`COMPACT_IDLE_NS`] to the compact
+    /// store (a gateway's keep-alive and abandoned connections wait there
+    /// for the idle timeout). A scan of the table, run when at least a
+    /// quarter of its size in segments came since the last one: amortised
+    /// constant time per segment, whatever the epochs do.
+    fn compact_idle(&mut self, now: u64) {
+        if self.since_scan.saturating_mul(4) < self.table.len() {
+            return;
+        }
+        self.since_scan = 0;
+        let cut = now.saturating_sub(COMPACT_IDLE_NS);
+        let idle: Vec<FlowKey> = self
+            .table
+            .iter()
+            .filter(|(_, c)| c.last_ts < cut)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in idle {
+            self.compact(k);
+        }
     }
 
     /// The expiry entry (`t`, `key`) of a closed connection, if it is its
