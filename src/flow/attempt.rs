@@ -107,14 +107,24 @@ impl Key4 {
     }
 }
 
-/// A shard's attempts, IPv4 ones under a compact key.
-#[derive(Debug, Default)]
-pub struct Attempts {
-    v4: FxHashMap<Key4, Attempt>,
-    other: FxHashMap<FlowKey, Attempt>,
+/// A map from flow keys, IPv4 ones stored as a [`Key4`]: the attempts and
+/// the compact store of a busy shard hold hundreds of thousands of keys.
+#[derive(Debug)]
+pub struct KeyMap<V> {
+    v4: FxHashMap<Key4, V>,
+    other: FxHashMap<FlowKey, V>,
 }
 
-impl Attempts {
+impl<V> Default for KeyMap<V> {
+    fn default() -> Self {
+        KeyMap {
+            v4: FxHashMap::default(),
+            other: FxHashMap::default(),
+        }
+    }
+}
+
+impl<V> KeyMap<V> {
     pub fn len(&self) -> usize {
         self.v4.len() + self.other.len()
     }
@@ -123,14 +133,14 @@ impl Attempts {
         self.len() == 0
     }
 
-    pub fn insert(&mut self, k: FlowKey, a: Attempt) {
+    pub fn insert(&mut self, k: FlowKey, v: V) {
         match Key4::of(&k) {
-            Some(k4) => self.v4.insert(k4, a),
-            None => self.other.insert(k, a),
+            Some(k4) => self.v4.insert(k4, v),
+            None => self.other.insert(k, v),
         };
     }
 
-    pub fn remove(&mut self, k: &FlowKey) -> Option<Attempt> {
+    pub fn remove(&mut self, k: &FlowKey) -> Option<V> {
         if self.is_empty() {
             return None;
         }
@@ -140,25 +150,57 @@ impl Attempts {
         }
     }
 
+    pub fn get(&self, k: &FlowKey) -> Option<&V> {
+        match Key4::of(k) {
+            Some(k4) => self.v4.get(&k4),
+            None => self.other.get(k),
+        }
+    }
+
+    pub fn get_mut(&mut self, k: &FlowKey) -> Option<&mut V> {
+        match Key4::of(k) {
+            Some(k4) => self.v4.get_mut(&k4),
+            None => self.other.get_mut(k),
+        }
+    }
+
+    /// Every entry, in no order.
+    pub fn iter(&self) -> impl Iterator<Item = (FlowKey, &V)> + '_ {
+        self.v4
+            .iter()
+            .map(|(k, v)| (k.key(), v))
+            .chain(self.other.iter().map(|(k, v)| (*k, v)))
+    }
+
+    /// Every key, in no order.
+    pub fn keys(&self) -> impl Iterator<Item = FlowKey> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// Removes and returns the entries `pred` picks, in key order.
+    pub fn take_if(&mut self, mut pred: impl FnMut(&V) -> bool) -> Vec<(FlowKey, V)> {
+        let mut out = Vec::new();
+        for (k, v) in self.v4.extract_if(|_, v| pred(v)) {
+            out.push((k.key(), v));
+        }
+        out.extend(self.other.extract_if(|_, v| pred(v)));
+        out.sort_unstable_by_key(|(k, _)| *k);
+        out
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.v4.shrink_to_fit();
+        self.other.shrink_to_fit();
+    }
+}
+
+/// A shard's attempts.
+pub type Attempts = KeyMap<Attempt>;
+
+impl KeyMap<Attempt> {
     /// Removes and returns the attempts dead before `now`, in key order.
     pub fn take_dead(&mut self, now: u64, idle: u64) -> Vec<(FlowKey, Attempt)> {
-        let mut dead = Vec::new();
-        self.v4.retain(|k, a| {
-            let live = a.dead_at(idle) >= now;
-            if !live {
-                dead.push((k.key(), *a));
-            }
-            live
-        });
-        self.other.retain(|k, a| {
-            let live = a.dead_at(idle) >= now;
-            if !live {
-                dead.push((*k, *a));
-            }
-            live
-        });
-        dead.sort_unstable_by_key(|(k, _)| *k);
-        dead
+        self.take_if(|a| a.dead_at(idle) < now)
     }
 
     /// When each attempt's SYN came, in no order.
@@ -169,20 +211,7 @@ impl Attempts {
     /// Removes and returns the attempts whose SYN came at or before `t`,
     /// in key order.
     pub fn take_idle_since(&mut self, t: u64) -> Vec<(FlowKey, Attempt)> {
-        self.take_dead(t.saturating_add(1), 0)
-    }
-
-    /// Every key, in no order.
-    pub fn keys(&self) -> impl Iterator<Item = FlowKey> + '_ {
-        self.v4
-            .keys()
-            .map(Key4::key)
-            .chain(self.other.keys().copied())
-    }
-
-    pub fn shrink_to_fit(&mut self) {
-        self.v4.shrink_to_fit();
-        self.other.shrink_to_fit();
+        self.take_if(|a| a.ts_ns <= t)
     }
 }
 

@@ -10,7 +10,7 @@
 //! results do not depend on when sweeps run, on batch boundaries, or on
 //! the number of shards.
 
-use super::attempt::{Attempt, Attempts};
+use super::attempt::{Attempt, Attempts, KeyMap};
 use super::compact;
 use super::conn::{Conn, Timers};
 use super::key::{FlowKey, Side};
@@ -143,11 +143,7 @@ const CLOSED_BYTES: u64 =
 
 /// Removes the closed connection on `key` from `closed` (whose compact
 /// forms add up to `bytes`), whole again.
-fn take_closed(
-    closed: &mut FxHashMap<FlowKey, Closed>,
-    bytes: &mut u64,
-    key: FlowKey,
-) -> Option<Conn> {
+fn take_closed(closed: &mut KeyMap<Closed>, bytes: &mut u64, key: FlowKey) -> Option<Conn> {
     let z = closed.remove(&key)?;
     *bytes -= z.blob.len() as u64;
     let mut c = compact::decode(key, &z.blob)?;
@@ -176,7 +172,7 @@ pub struct Shard<S: ConnSink> {
     table: FxHashMap<FlowKey, Box<Conn>>,
     /// Closed and idle connections in compact form ([`compact`]); never
     /// also in `table`.
-    closed: FxHashMap<FlowKey, Closed>,
+    closed: KeyMap<Closed>,
     /// Bytes of the compact forms in `closed`.
     closed_bytes: u64,
     /// Reused encoding buffer.
@@ -213,7 +209,7 @@ impl<S: ConnSink> Shard<S> {
         Shard {
             cfg,
             table: FxHashMap::default(),
-            closed: FxHashMap::default(),
+            closed: KeyMap::default(),
             closed_bytes: 0,
             scratch: Vec::new(),
             since_scan: 0,
@@ -572,8 +568,8 @@ impl<S: ConnSink> Shard<S> {
         let mut times: Vec<u64> = self.table.values().map(|c| c.last_ts).collect();
         times.extend(
             self.closed
-                .values()
-                .filter_map(|z| compact::last_ts(&z.blob)),
+                .iter()
+                .filter_map(|(_, z)| compact::last_ts(&z.blob)),
         );
         times.extend(self.attempts.times());
         let n = times.len();
@@ -599,15 +595,13 @@ impl<S: ConnSink> Shard<S> {
                 self.retire(*c, end, false, now);
             }
         }
-        let mut keys: Vec<FlowKey> = self
+        let gone = self
             .closed
-            .iter()
-            .filter(|(_, z)| compact::last_ts(&z.blob).is_some_and(|t| t <= cut))
-            .map(|(k, _)| *k)
-            .collect();
-        keys.sort_unstable();
-        for k in keys {
-            if let Some(c) = self.take_closed(k) {
+            .take_if(|z| compact::last_ts(&z.blob).is_none_or(|t| t <= cut));
+        for (k, z) in gone {
+            self.closed_bytes -= z.blob.len() as u64;
+            if let Some(mut c) = compact::decode(k, &z.blob) {
+                c.queued_at = z.queued_at;
                 self.evicted += 1;
                 let end = now.max(c.last_ts);
                 self.retire(c, end, false, now);
@@ -639,8 +633,8 @@ impl<S: ConnSink> Shard<S> {
         let mut keys: Vec<FlowKey> = self
             .table
             .keys()
-            .chain(self.closed.keys())
             .copied()
+            .chain(self.closed.keys())
             .chain(self.attempts.keys())
             .collect();
         keys.sort_unstable();
