@@ -107,7 +107,7 @@ impl Key4 {
     }
 }
 
-/// A map from flow keys, IPv4 ones stored as a [`Key4`]: the attempts and
+/// A map from flow keys, IPv4 ones stored in 16 bytes: the attempts and
 /// the compact store of a busy shard hold hundreds of thousands of keys.
 #[derive(Debug)]
 pub struct KeyMap<V> {
