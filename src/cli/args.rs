@@ -2,12 +2,13 @@
 
 use super::values::{
     Limit, non_negative_secs, parse_bucket, parse_count, parse_duration_us, parse_limit,
-    parse_memory, parse_ratio, positive_secs,
+    parse_memory, parse_ratio, parse_time_bound, positive_secs,
 };
 use crate::decode::filter::Filter;
 use crate::decode::net::Cidr;
 use crate::metrics::groups::GroupBy;
 use crate::metrics::peers::RankBy;
+use crate::pipeline::TimeBound;
 use crate::report::render::flows::FlowsFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -142,6 +143,14 @@ pub struct AnalysisArgs {
     /// portrange N-M, vlan N, combined with and/or/not and parentheses.
     #[arg(help_heading = "Input", long, value_name = "EXPR")]
     pub filter: Option<Filter>,
+    /// Analyse only frames from this time on: an RFC 3339 time with its
+    /// offset (2026-11-30T10:15:00Z) or a duration after the first packet
+    /// (10s: skip the first ten seconds).
+    #[arg(help_heading = "Input", long, value_name = "TIME", value_parser = parse_time_bound)]
+    pub since: Option<TimeBound>,
+    /// Analyse only frames before this time (same forms as --since).
+    #[arg(help_heading = "Input", long, value_name = "TIME", value_parser = parse_time_bound)]
+    pub until: Option<TimeBound>,
     /// Worker threads (0: all cores; at most 256). Results do not depend on it.
     #[arg(
         help_heading = "Input",

@@ -160,6 +160,8 @@ impl super::args::AnalysisArgs {
         given(self.rank_by != RankBy::Problems, "--rank-by");
         given(self.group_by != GroupBy::Ip, "--group-by");
         given(self.filter.is_some(), "--filter");
+        given(self.since.is_some(), "--since");
+        given(self.until.is_some(), "--until");
         given(self.threads != 0, "--threads");
         given(self.idle_timeout != 300.0, "--idle-timeout");
         given(self.time_wait != 60.0, "--time-wait");
@@ -206,6 +208,8 @@ impl AnalysisArgs {
             },
             progress: !self.quiet,
             filter: self.filter.clone(),
+            since: self.since,
+            until: self.until,
             ..Options::default()
         }
     }

@@ -82,6 +82,26 @@ pub fn parse_duration_us(s: &str) -> Result<u64, ValueError> {
     }
 }
 
+/// A `--since` / `--until` bound: an RFC 3339 time with its offset
+/// (`2026-11-30T10:15:00Z`, `2026-11-30T11:15:00+01:00`), or a duration
+/// after the capture's first packet (`10s`, `5m`, `1h`).
+pub fn parse_time_bound(s: &str) -> Result<crate::pipeline::TimeBound, ValueError> {
+    use crate::pipeline::TimeBound;
+    if let Ok(us) = parse_duration_us(s) {
+        return Ok(TimeBound::After(us.saturating_mul(1_000)));
+    }
+    let t: jiff::Timestamp = s.trim().parse().map_err(|_| {
+        bad(
+            s,
+            "expected an RFC 3339 time with its offset (2026-11-30T10:15:00Z) or a duration from the first packet (10s, 5m)",
+        )
+    })?;
+    let ns = t.as_nanosecond();
+    u64::try_from(ns)
+        .map(TimeBound::At)
+        .map_err(|_| bad(s, "a time before 1970 holds no packet"))
+}
+
 /// Seconds, a finite number >= 0.
 pub fn non_negative_secs(s: &str) -> Result<f64, ValueError> {
     match s.trim().parse::<f64>() {

@@ -270,6 +270,7 @@ pub fn merge(
         peak_connections: 0,
         interrupted: false,
         evicted_early: 0,
+        time_range: None,
     };
     let mut ports = (by == GroupBy::Port).then(PortGroups::default);
     for (i, index) in inputs.iter().zip(&index) {

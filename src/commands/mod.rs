@@ -233,6 +233,10 @@ pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize) -> Report {
         doc.group_by = Some(a.group_by.to_string());
     }
     doc.settings.filter = a.filter.as_ref().map(|f| f.to_string());
+    if let Some((since, until)) = run.analysis.time_range {
+        doc.settings.since_us = (since > 0).then_some(since / 1_000);
+        doc.settings.until_us = (until < u64::MAX).then_some(until / 1_000);
+    }
     doc.settings.label = a.label.clone();
     if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), run.ports.as_ref()) {
         m.set_port_peers(p.pairs());

@@ -37,6 +37,9 @@ pub struct Analysis {
     pub interrupted: bool,
     /// Connections evicted early to stay within `--max-memory`.
     pub evicted_early: u64,
+    /// The time range analysed (ns, [since, until)), when `--since` or
+    /// `--until` restricted it.
+    pub time_range: Option<(u64, u64)>,
 }
 
 impl Analysis {

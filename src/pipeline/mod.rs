@@ -58,6 +58,29 @@ pub struct Options {
     pub buffer: usize,
     /// Only segments passing this filter are analysed (`--filter`).
     pub filter: Option<crate::decode::filter::Filter>,
+    /// Only frames from this time on are analysed (`--since`).
+    pub since: Option<TimeBound>,
+    /// Only frames before this time are analysed (`--until`).
+    pub until: Option<TimeBound>,
+}
+
+/// A bound of the analysed time range (`--since`, `--until`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeBound {
+    /// A time, ns since the epoch.
+    At(u64),
+    /// A duration (ns) after the capture's first packet.
+    After(u64),
+}
+
+impl TimeBound {
+    /// The time it names, given the capture's first packet time.
+    pub fn resolve(self, first_ts: u64) -> u64 {
+        match self {
+            TimeBound::At(t) => t,
+            TimeBound::After(d) => first_ts.saturating_add(d),
+        }
+    }
 }
 
 impl Default for Options {
@@ -69,6 +92,8 @@ impl Default for Options {
             progress: false,
             buffer: crate::capture::DEFAULT_BUFFER,
             filter: None,
+            since: None,
+            until: None,
         }
     }
 }
@@ -104,12 +129,20 @@ struct DecodeCtx<'a> {
     frame_base: u64,
     /// Timeline bucket width: frames are also counted per bucket.
     bucket_ns: u64,
+    /// Frames outside [since, until) (ns) are skipped (`--since`,
+    /// `--until`); `None`: every frame (timestamps may saturate at u64::MAX).
+    range: Option<(u64, u64)>,
 }
 
 fn decode_chunk(frames: &[RawFrame], data: &[u8], out: &mut Decoded, ctx: DecodeCtx) {
     let shards = out.per_shard.len();
     out.packets.bucket_ns = ctx.bucket_ns;
     for f in frames {
+        if let Some((since, until)) = ctx.range
+            && (f.ts_ns < since || f.ts_ns >= until)
+        {
+            continue;
+        }
         let start = f.off as usize;
         let bytes = data.get(start..start + f.caplen as usize).unwrap_or(&[]);
         let r = decode::decode(f.link, bytes, f.ts_ns, f.number + ctx.frame_base);
@@ -282,6 +315,8 @@ struct Engine<'o> {
     packets: Packets,
     spare: Batch,
     decoded: DecodeState,
+    /// The analysed time range, once the first packet fixed it.
+    range: Option<(u64, u64)>,
 }
 
 impl<'o> Engine<'o> {
@@ -324,6 +359,7 @@ impl<'o> Engine<'o> {
             packets: Packets::default(),
             spare: Batch::default(),
             decoded: DecodeState::default(),
+            range: None,
         }
     }
 
@@ -380,15 +416,27 @@ impl<'o> Engine<'o> {
             truncated: false,
             error: None,
         };
-        let ctx = DecodeCtx {
-            filter: self.opts.filter.as_ref(),
-            frame_base: self.frame_base,
-            bucket_ns: self.opts.timeline.bucket_ns,
-        };
         let mut damage = None;
         // Double-buffered: while the pool decodes and tracks batch k, one
         // of its threads reads batch k+1 into the other buffer.
         let (mut batch, mut status) = read_batch(reader, std::mem::take(&mut self.spare));
+        // Durations count from the capture's first packet: the first one
+        // read (inputs are read in the order of their first packets).
+        if self.range.is_none()
+            && (self.opts.since.is_some() || self.opts.until.is_some())
+            && let Some(first) = batch.frames.first()
+        {
+            let o = self.opts;
+            let since = o.since.map_or(0, |b| b.resolve(first.ts_ns));
+            let until = o.until.map_or(u64::MAX, |b| b.resolve(first.ts_ns));
+            self.range = Some((since, until));
+        }
+        let ctx = DecodeCtx {
+            filter: self.opts.filter.as_ref(),
+            frame_base: self.frame_base,
+            bucket_ns: self.opts.timeline.bucket_ns,
+            range: self.range,
+        };
         loop {
             let more = matches!(status, Status::More);
             let next = self.step(&batch, reader, more, ctx);
@@ -494,6 +542,7 @@ impl<'o> Engine<'o> {
             peak_connections,
             interrupted: interrupted(),
             evicted_early,
+            time_range: self.range,
         }
     }
 }

@@ -218,6 +218,8 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
             idle_timeout_s: o.idle_timeout_s,
             time_wait_s: o.time_wait_s,
             filter: None,
+            since_us: None,
+            until_us: None,
             label: None,
         },
         timeline: tl,

@@ -652,6 +652,7 @@ pub fn analysis(r: &Report, bucket_us: u64, inputs: &[u32]) -> Result<Analysis, 
         peak_connections: 0,
         interrupted: r.capture.interrupted,
         evicted_early: r.capture.evicted_early,
+        time_range: None,
     })
 }
 

@@ -411,6 +411,14 @@ pub struct Settings {
     /// The `--filter` expression, when one restricted the analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
+    /// `--since`: frames before this time (us since the epoch) were not
+    /// analysed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_us: Option<u64>,
+    /// `--until`: frames from this time (us since the epoch) on were not
+    /// analysed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_us: Option<u64>,
     /// `--label`: the capture's name in merged reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,

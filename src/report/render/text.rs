@@ -138,6 +138,15 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
     if let Some(f) = &r.settings.filter {
         writeln!(w, "  filter         {f}")?;
     }
+    match (r.settings.since_us, r.settings.until_us) {
+        (None, None) => {}
+        (since, until) => writeln!(
+            w,
+            "  time range     {} to {} (--since/--until; frames outside not analysed)",
+            since.map_or("the start".to_string(), utc),
+            until.map_or("the end".to_string(), utc)
+        )?,
+    }
     let skipped: Vec<String> = r
         .skipped
         .iter()

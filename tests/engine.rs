@@ -1,7 +1,8 @@
-//! Memory bounds, as processes: the `--max-memory` budget evicts and says
-//! so, lone SYNs and long captures do not change the figures, the timeline
-//! stays bounded. (The memory figures themselves are benchmarks:
-//! benches/memory.py, docs/performance.md.)
+//! The engine as a process: the `--max-memory` budget evicts and says so,
+//! lone SYNs and long captures do not change the figures, the timeline
+//! stays bounded, `--since`/`--until` select what is read. (The memory
+//! figures themselves are benchmarks: benches/memory.py,
+//! docs/performance.md.)
 
 use assert_cmd::Command;
 use finscope::report::Report;
@@ -188,4 +189,72 @@ fn lone_syns_are_attempts_with_exact_figures() {
         outs.push(out);
     }
     assert_eq!(outs[0], outs[1]);
+}
+
+/// `--since` / `--until`: durations count from the first packet, RFC 3339
+/// times are absolute; frames outside are not analysed; the report says
+/// which range it covers; a bad bound is a usage error.
+#[test]
+fn since_and_until_select_a_time_range() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("three.pcap");
+    let s = 1_000_000_000u64;
+    let t0 = 1_764_496_800 * s; // 2025-11-30T10:00:00Z
+    let mut records = Vec::new();
+    for (i, at) in [0u64, 10, 20].into_iter().enumerate() {
+        let mut c = Conv::new(
+            format!("10.0.0.{}:4000{i}", i + 1).parse().expect("addr"),
+            "192.0.2.7:443".parse().expect("addr"),
+            100,
+            500,
+        );
+        let t = t0 + at * s;
+        c.syn(t).syn_ack(t + s / 100).ack_c(t + s / 50);
+        c.fin_c(t + s / 10).ack_s(t + s / 10 + 1_000);
+        c.fin_s(t + s / 5).ack_c(t + s / 5 + 1_000);
+        records.extend(c.records);
+    }
+    let mut f = std::fs::File::create(&path).expect("create");
+    write_pcap(&mut f, 1, &records, &PcapOpts::default()).expect("write");
+    drop(f);
+    let total = |args: &[&str]| {
+        let mut a = vec!["analyze", "--json", "-q"];
+        a.extend_from_slice(args);
+        let (code, out, err) = run(&a, &path);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        let r = report(&out);
+        (
+            r.connections.total,
+            r.packets.frames,
+            r.settings.since_us,
+            r.settings.until_us,
+        )
+    };
+    assert_eq!(total(&[]), (3, 21, None, None));
+    assert_eq!(
+        total(&["--since", "5s", "--until", "15s"]),
+        (
+            1,
+            7,
+            Some((t0 + 5 * s) / 1_000),
+            Some((t0 + 15 * s) / 1_000)
+        )
+    );
+    assert_eq!(
+        total(&["--since", "2025-11-30T10:00:15Z"]),
+        (1, 7, Some((t0 + 15 * s) / 1_000), None)
+    );
+    assert_eq!(
+        total(&["--until", "2025-11-30T11:00:10+01:00"]),
+        (1, 7, None, Some((t0 + 10 * s) / 1_000))
+    );
+    let (code, out, _) = run(&["analyze", "-q", "--since", "15s"], &path);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("  time range     2025-11-30 10:00:15"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["analyze", "-q", "--since", "yesterday"], &path);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("RFC 3339"), "{err}");
 }
