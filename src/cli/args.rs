@@ -139,8 +139,10 @@ pub struct AnalysisArgs {
         value_name = "ip|prefix:N|port"
     )]
     pub group_by: GroupBy,
-    /// Analyse only segments matching EXPR: host ADDR, net CIDR, port N,
-    /// portrange N-M, vlan N, combined with and/or/not and parentheses.
+    /// Analyse only connections matching EXPR, tcpdump's primitives: tcp,
+    /// ip, ip6, [src|dst] host ADDR | net NET | port N|NAME | portrange N-M,
+    /// vlan N, with and/or/not (&&, ||, !) and parentheses. A connection
+    /// passes when EXPR holds in one of its two directions.
     #[arg(help_heading = "Input", long, value_name = "EXPR")]
     pub filter: Option<Filter>,
     /// Analyse only frames from this time on: an RFC 3339 time with its

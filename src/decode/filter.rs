@@ -1,63 +1,198 @@
-//! `--filter`: a small expression language that restricts an analysis to
-//! some TCP segments, in the spirit of tcpdump's:
+//! `--filter`: the part of tcpdump's filter language that selects TCP
+//! connections:
 //!
 //! ```text
 //! expr   := term ("or" term)*          also `||`
 //! term   := factor ("and" factor)*     also `&&`
 //! factor := "not" factor | "(" expr ")" | prim      `not` also `!`
-//! prim   := "host" ADDR | "net" CIDR | "port" N | "portrange" N-M | "vlan" N
+//! prim   := proto | [proto] [dir] kind VALUE | "vlan" N
+//! proto  := "tcp" | "ip" | "ip6"
+//! dir    := "src" | "dst" | "src or dst"
+//! kind   := "host" ADDR | "net" NET | "port" PORT | "portrange" N-M
 //! ```
 //!
-//! Every primitive is symmetric (it holds for either address or either
-//! port), so both directions of a connection pass or fail together and
-//! close tracking stays whole. Frames that do not pass (including those that
-//! carry no TCP segment) are left out of every figure, as if a capture filter
-//! had dropped them.
+//! NET is a CIDR prefix or a partial IPv4 network (`net 198.51.100` is
+//! 198.51.100.0/24, `net 10` 10.0.0.0/8); PORT a number or a service name
+//! (`port https`, from a built-in table of the usual /etc/services names,
+//! so a filter means the same on every machine).
+//!
+//! A connection is filtered whole, so close tracking stays whole: a segment
+//! passes when the expression holds for it as it is *or with its source and
+//! destination swapped*, and both directions of a connection therefore pass
+//! or fail together. Without `src`/`dst` that is tcpdump's meaning;
+//! `src net 10.0.0.0/8 and dst port 443` selects the connections from that
+//! network to port 443, with the packets of both directions. Frames that do
+//! not pass (including those that carry no TCP segment) are left out of
+//! every figure, as if a capture filter had dropped them.
 
 use crate::decode::Segment;
 use crate::decode::net::Cidr;
 use std::fmt;
 use std::net::IpAddr;
 
+/// Which endpoint of a segment a primitive looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// Either (tcpdump's default, `src or dst`).
+    Any,
+    Src,
+    Dst,
+}
+
 /// A parsed filter expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Filter {
-    Host(IpAddr),
-    Net(Cidr),
-    Port(u16),
-    PortRange(u16, u16),
+    Host(Dir, IpAddr),
+    Net(Dir, Cidr),
+    Port(Dir, u16),
+    PortRange(Dir, u16, u16),
     Vlan(u32),
+    /// `tcp`: every segment (only TCP reaches the filter).
+    Tcp,
+    /// `ip`: carried over IPv4.
+    Ip4,
+    /// `ip6`: carried over IPv6.
+    Ip6,
     Not(Box<Filter>),
     And(Box<Filter>, Box<Filter>),
     Or(Box<Filter>, Box<Filter>),
 }
 
 impl Filter {
-    /// True when the segment passes.
+    /// True when the segment passes: the expression holds for it, or for it
+    /// with source and destination swapped (see the module's text).
     pub fn matches(&self, s: &Segment) -> bool {
+        self.eval(s, false) || (self.directed() && self.eval(s, true))
+    }
+
+    /// Some primitive names `src` or `dst`.
+    fn directed(&self) -> bool {
         match self {
-            Filter::Host(a) => s.src == *a || s.dst == *a,
-            Filter::Net(n) => n.contains(s.src) || n.contains(s.dst),
-            Filter::Port(p) => s.sport == *p || s.dport == *p,
-            Filter::PortRange(lo, hi) => {
-                (*lo..=*hi).contains(&s.sport) || (*lo..=*hi).contains(&s.dport)
-            }
-            Filter::Vlan(v) => s.vlan == *v || s.vlan >> 12 == *v || s.vlan & 0xfff == *v,
-            Filter::Not(f) => !f.matches(s),
-            Filter::And(a, b) => a.matches(s) && b.matches(s),
-            Filter::Or(a, b) => a.matches(s) || b.matches(s),
+            Filter::Host(d, _)
+            | Filter::Net(d, _)
+            | Filter::Port(d, _)
+            | Filter::PortRange(d, ..) => *d != Dir::Any,
+            Filter::Vlan(_) | Filter::Tcp | Filter::Ip4 | Filter::Ip6 => false,
+            Filter::Not(f) => f.directed(),
+            Filter::And(a, b) | Filter::Or(a, b) => a.directed() || b.directed(),
         }
     }
+
+    /// The expression on `s`, its endpoints swapped when `swap`.
+    fn eval(&self, s: &Segment, swap: bool) -> bool {
+        let (src, dst, sport, dport) = if swap {
+            (s.dst, s.src, s.dport, s.sport)
+        } else {
+            (s.src, s.dst, s.sport, s.dport)
+        };
+        let either = |d: Dir, a: bool, b: bool| match d {
+            Dir::Any => a || b,
+            Dir::Src => a,
+            Dir::Dst => b,
+        };
+        match self {
+            Filter::Host(d, a) => either(*d, src == *a, dst == *a),
+            Filter::Net(d, n) => either(*d, n.contains(src), n.contains(dst)),
+            Filter::Port(d, p) => either(*d, sport == *p, dport == *p),
+            Filter::PortRange(d, lo, hi) => {
+                let r = *lo..=*hi;
+                either(*d, r.contains(&sport), r.contains(&dport))
+            }
+            Filter::Vlan(v) => s.vlan == *v || s.vlan >> 12 == *v || s.vlan & 0xfff == *v,
+            Filter::Tcp => true,
+            Filter::Ip4 => s.src.is_ipv4(),
+            Filter::Ip6 => s.src.is_ipv6(),
+            Filter::Not(f) => !f.eval(s, swap),
+            Filter::And(a, b) => a.eval(s, swap) && b.eval(s, swap),
+            Filter::Or(a, b) => a.eval(s, swap) || b.eval(s, swap),
+        }
+    }
+}
+
+impl fmt::Display for Dir {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dir::Any => Ok(()),
+            Dir::Src => write!(f, "src "),
+            Dir::Dst => write!(f, "dst "),
+        }
+    }
+}
+
+/// Service names `port` accepts: the usual /etc/services entries for TCP.
+const SERVICES: [(&str, u16); 32] = [
+    ("ftp-data", 20),
+    ("ftp", 21),
+    ("ssh", 22),
+    ("telnet", 23),
+    ("smtp", 25),
+    ("domain", 53),
+    ("http", 80),
+    ("www", 80),
+    ("kerberos", 88),
+    ("pop3", 110),
+    ("sunrpc", 111),
+    ("nntp", 119),
+    ("ntp", 123),
+    ("imap", 143),
+    ("imap2", 143),
+    ("bgp", 179),
+    ("ldap", 389),
+    ("https", 443),
+    ("microsoft-ds", 445),
+    ("submissions", 465),
+    ("submission", 587),
+    ("ldaps", 636),
+    ("imaps", 993),
+    ("pop3s", 995),
+    ("mysql", 3306),
+    ("rdp", 3389),
+    ("ms-wbt-server", 3389),
+    ("postgresql", 5432),
+    ("redis", 6379),
+    ("http-alt", 8080),
+    ("webcache", 8080),
+    ("https-alt", 8443),
+];
+
+/// A port number or a service name.
+fn port_of(s: &str) -> Option<u16> {
+    s.parse()
+        .ok()
+        .or_else(|| SERVICES.iter().find(|(n, _)| *n == s).map(|(_, p)| *p))
+}
+
+/// A CIDR prefix, or a partial IPv4 network: 1 to 3 dotted numbers, the
+/// prefix 8 bits per number (tcpdump's `net 10`, `net 198.51.100`).
+fn net_of(s: &str) -> Option<Cidr> {
+    if s.contains('/') {
+        return s.parse().ok();
+    }
+    let parts: Vec<u8> = s
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    if parts.is_empty() || parts.len() > 3 {
+        return None;
+    }
+    let mut o = [0u8; 4];
+    o[..parts.len()].copy_from_slice(&parts);
+    format!("{}/{}", std::net::Ipv4Addr::from(o), 8 * parts.len())
+        .parse()
+        .ok()
 }
 
 impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Filter::Host(a) => write!(f, "host {a}"),
-            Filter::Net(n) => write!(f, "net {n}"),
-            Filter::Port(p) => write!(f, "port {p}"),
-            Filter::PortRange(a, b) => write!(f, "portrange {a}-{b}"),
+            Filter::Host(d, a) => write!(f, "{d}host {a}"),
+            Filter::Net(d, n) => write!(f, "{d}net {n}"),
+            Filter::Port(d, p) => write!(f, "{d}port {p}"),
+            Filter::PortRange(d, a, b) => write!(f, "{d}portrange {a}-{b}"),
             Filter::Vlan(v) => write!(f, "vlan {v}"),
+            Filter::Tcp => write!(f, "tcp"),
+            Filter::Ip4 => write!(f, "ip"),
+            Filter::Ip6 => write!(f, "ip6"),
             Filter::Not(x) => match **x {
                 Filter::And(..) | Filter::Or(..) => write!(f, "not ({x})"),
                 _ => write!(f, "not {x}"),
@@ -197,7 +332,7 @@ impl<'a> Parser<'a> {
     }
 
     fn factor(&mut self) -> Result<Filter, FilterError> {
-        const PRIM: &str = "`host`, `net`, `port`, `portrange`, `vlan`, `not` or `(`";
+        const PRIM: &str = "`host`, `net`, `port`, `portrange`, `src`, `dst`, `tcp`, `ip`, `ip6`, `vlan`, `not` or `(`";
         let Some(t) = self.next() else {
             return Err(self.err(PRIM, None));
         };
@@ -220,44 +355,101 @@ impl<'a> Parser<'a> {
         f
     }
 
-    /// A primitive (`host`, `net`, ...) starting with `t`.
+    /// A primitive starting with `t`: a protocol, optionally qualifying
+    /// the primitive after it, or a direction and kind.
     fn primitive(&mut self, t: Token<'a>) -> Result<Filter, FilterError> {
-        const PRIM: &str = "`host`, `net`, `port`, `portrange`, `vlan`, `not` or `(`";
-        match t.text {
+        let proto = match t.text {
+            "tcp" => Some(Filter::Tcp),
+            "ip" => Some(Filter::Ip4),
+            "ip6" => Some(Filter::Ip6),
+            _ => None,
+        };
+        let Some(proto) = proto else {
+            return self.qualified(t);
+        };
+        if !self.peek_is(&["src", "dst", "host", "net", "port", "portrange"]) {
+            return Ok(proto);
+        }
+        let Some(next) = self.next() else {
+            return Ok(proto);
+        };
+        let q = self.qualified(next)?;
+        // `tcp port 443` is `port 443`: only TCP reaches the filter.
+        Ok(match proto {
+            Filter::Tcp => q,
+            p => Filter::And(Box::new(p), Box::new(q)),
+        })
+    }
+
+    /// `[dir] kind VALUE` or `vlan N`, starting with `t`.
+    fn qualified(&mut self, t: Token<'a>) -> Result<Filter, FilterError> {
+        const PRIM: &str = "`host`, `net`, `port`, `portrange`, `src`, `dst`, `tcp`, `ip`, `ip6`, `vlan`, `not` or `(`";
+        let (dir, kind) = match t.text {
+            "src" | "dst" => {
+                let mut dir = if t.text == "src" { Dir::Src } else { Dir::Dst };
+                // `src or dst host X`: either endpoint.
+                let other = if dir == Dir::Src { "dst" } else { "src" };
+                if self.peek_is(&["or"])
+                    && self.toks.get(self.pos + 1).is_some_and(|x| x.text == other)
+                {
+                    self.pos += 2;
+                    dir = Dir::Any;
+                }
+                let k = self.next();
+                match k {
+                    Some(k) if matches!(k.text, "host" | "net" | "port" | "portrange") => (dir, k),
+                    other => {
+                        return Err(self.err(
+                            &format!("`host`, `net`, `port` or `portrange` after `{}`", t.text),
+                            other.as_ref(),
+                        ));
+                    }
+                }
+            }
+            _ => (Dir::Any, t),
+        };
+        match kind.text {
             "host" => {
                 let a = self.next();
                 a.as_ref()
                     .and_then(|a| a.text.parse().ok())
-                    .map(Filter::Host)
+                    .map(|a| Filter::Host(dir, a))
                     .ok_or_else(|| self.err("an IP address after `host`", a.as_ref()))
             }
             "net" => {
                 let a = self.next();
                 a.as_ref()
-                    .filter(|a| a.text.contains('/'))
-                    .and_then(|a| a.text.parse().ok())
-                    .map(Filter::Net)
+                    .and_then(|a| net_of(a.text))
+                    .map(|n| Filter::Net(dir, n))
                     .ok_or_else(|| {
-                        self.err("a CIDR prefix after `net` (e.g. 10.0.0.0/8)", a.as_ref())
+                        self.err(
+                            "a network after `net` (10.0.0.0/8, or a partial IPv4 net: 10, 198.51.100)",
+                            a.as_ref(),
+                        )
                     })
             }
             "port" => {
                 let a = self.next();
                 a.as_ref()
-                    .and_then(|a| a.text.parse().ok())
-                    .map(Filter::Port)
-                    .ok_or_else(|| self.err("a port number (0-65535) after `port`", a.as_ref()))
+                    .and_then(|a| port_of(a.text))
+                    .map(|p| Filter::Port(dir, p))
+                    .ok_or_else(|| {
+                        self.err(
+                            "a port number (0-65535) or service name (https, ssh...) after `port`",
+                            a.as_ref(),
+                        )
+                    })
             }
             "portrange" => {
                 let a = self.next();
                 a.as_ref()
                     .and_then(|a| a.text.split_once('-'))
-                    .and_then(|(l, h)| Some((l.parse::<u16>().ok()?, h.parse::<u16>().ok()?)))
+                    .and_then(|(l, h)| Some((port_of(l)?, port_of(h)?)))
                     .filter(|(l, h)| l <= h)
-                    .map(|(l, h)| Filter::PortRange(l, h))
+                    .map(|(l, h)| Filter::PortRange(dir, l, h))
                     .ok_or_else(|| self.err("a range LOW-HIGH after `portrange`", a.as_ref()))
             }
-            "vlan" => {
+            "vlan" if dir == Dir::Any => {
                 let a = self.next();
                 a.as_ref()
                     .and_then(|a| a.text.parse::<u32>().ok())
@@ -265,13 +457,12 @@ impl<'a> Parser<'a> {
                     .map(Filter::Vlan)
                     .ok_or_else(|| self.err("a VLAN id (0-4095) after `vlan`", a.as_ref()))
             }
-            "src" | "dst" => Err(FilterError {
-                column: t.column,
-                expected: "a direction-free primitive (`src`/`dst` would split connections)"
-                    .to_string(),
-                found: format!("`{}`", t.text),
+            "udp" | "icmp" | "icmp6" | "arp" | "sctp" => Err(FilterError {
+                column: kind.column,
+                expected: "a TCP primitive (finscope analyses TCP only)".to_string(),
+                found: format!("`{}`", kind.text),
             }),
-            _ => Err(self.err(PRIM, Some(&t))),
+            _ => Err(self.err(PRIM, Some(&kind))),
         }
     }
 }
@@ -364,6 +555,51 @@ mod tests {
         assert!(!f("not (host 10.0.0.1 or port 1)").matches(&out));
     }
 
+    /// tcpdump's primitives: protocols, directions, service names, partial
+    /// nets, `&&`/`||`/`!`; a connection passes or fails whole.
+    #[test]
+    fn tcpdump_primitives() {
+        let out = seg("10.0.0.1", 40000, "192.0.2.7", 443);
+        let back = seg("192.0.2.7", 443, "10.0.0.1", 40000);
+        let other = seg("192.0.2.7", 40000, "10.0.0.1", 443);
+        let v6 = seg("2001:db8::1", 40000, "2001:db8::2", 443);
+        let cases: [(&str, [bool; 3]); 17] = [
+            ("tcp", [true, true, true]),
+            ("ip", [true, true, false]),
+            ("ip6", [false, false, true]),
+            ("tcp port 443", [true, true, true]),
+            ("tcp port https", [true, true, true]),
+            ("ip host 192.0.2.7", [true, true, false]),
+            // Alone, a direction selects the same connections as none.
+            ("src host 10.0.0.1", [true, true, false]),
+            ("dst port 443", [true, true, true]),
+            ("src net 10 and dst port https", [true, false, false]),
+            ("src net 10.0.0.0/8 && dst port 443", [true, false, false]),
+            ("dst net 192.0.2", [true, true, false]),
+            ("src or dst host 10.0.0.1", [true, true, false]),
+            ("src port 40000", [true, true, true]),
+            // Some orientation of each has a source port other than 40000.
+            ("!src port 40000 || ip6", [true, true, true]),
+            ("tcp src portrange 40000-40010", [true, true, true]),
+            ("ip and not dst port 443", [true, true, false]),
+            ("ip and not port 443", [false, false, false]),
+        ];
+        for (e, want) in cases {
+            let flt = f(e);
+            let got = [flt.matches(&out), flt.matches(&other), flt.matches(&v6)];
+            assert_eq!(got, want, "{e}");
+            assert_eq!(
+                flt.matches(&out),
+                flt.matches(&back),
+                "{e}: both directions"
+            );
+            let shown = flt.to_string();
+            assert_eq!(f(&shown), flt, "{e} shown as {shown}");
+        }
+        assert_eq!(f("net 198.51.100").to_string(), "net 198.51.100.0/24");
+        assert_eq!(f("port https").to_string(), "port 443");
+    }
+
     #[test]
     fn errors_name_the_column() {
         let e = "port 443 and hots 1.2.3.4".parse::<Filter>().unwrap_err();
@@ -375,8 +611,14 @@ mod tests {
         assert_eq!(e.found, "end of filter");
         let e = "port 1 port 2".parse::<Filter>().unwrap_err();
         assert_eq!(e.column, 8);
-        assert!("src host 1.2.3.4".parse::<Filter>().is_err());
         assert!("".parse::<Filter>().is_err());
+        let e = "udp port 53".parse::<Filter>().unwrap_err();
+        assert!(e.expected.contains("TCP only"), "{e}");
+        let e = "src vlan 3".parse::<Filter>().unwrap_err();
+        assert_eq!(e.found, "`vlan`");
+        let e = "port htps".parse::<Filter>().unwrap_err();
+        assert!(e.expected.contains("service name"), "{e}");
+        assert!("net 1.2.3.4.5".parse::<Filter>().is_err());
         assert!("net 10.0.0.1".parse::<Filter>().is_err());
     }
 }
