@@ -742,3 +742,46 @@ fn completions_and_man_page() {
     assert!(r.stdout.contains("finscope"));
     assert_eq!(run(&["completions", "tcsh"]).code, 2);
 }
+
+/// At 80 columns (a terminal's width, or `$COLUMNS`) no line of the text
+/// outputs is wider; a pipe without `$COLUMNS` keeps whole lines.
+#[test]
+fn text_fits_80_columns() {
+    let sample = fixture("sample.pcap");
+    for args in [
+        vec!["analyze", "-q", sample.as_str()],
+        vec!["timeline", "-q", sample.as_str()],
+        vec![
+            "analyze",
+            "-q",
+            "--top",
+            "3",
+            "--group-by",
+            "port",
+            sample.as_str(),
+        ],
+    ] {
+        let out = Command::cargo_bin("finscope")
+            .expect("binary")
+            .env("COLUMNS", "80")
+            .args(&args)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let wide: Vec<&str> = text.lines().filter(|l| l.chars().count() > 80).collect();
+        assert!(wide.is_empty(), "{args:?}: {wide:#?}");
+        assert!(text.lines().count() > 20, "{text}");
+    }
+    let out = Command::cargo_bin("finscope")
+        .expect("binary")
+        .env_remove("COLUMNS")
+        .args(["analyze", "-q", sample.as_str()])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.chars().count() > 80),
+        "unwrapped in a pipe"
+    );
+}

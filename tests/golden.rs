@@ -31,6 +31,8 @@ fn run(args: &[&str]) -> Vec<u8> {
     let out = Command::cargo_bin("finscope")
         .expect("binary")
         .current_dir(root())
+        // Whole lines, whatever the environment's width.
+        .env_remove("COLUMNS")
         .args(args)
         .output()
         .expect("run finscope");

@@ -4,7 +4,7 @@ use super::{Error, Outputs, build_report, html_to_stdout, run_analysis};
 use crate::cli::AnalyzeArgs;
 use crate::flow::table::FlowSink;
 use crate::report::render::flows::FlowsFormat;
-use crate::report::render::{flows, html, json, text};
+use crate::report::render::{fitted, flows, html, json, text};
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
@@ -70,7 +70,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
         if a.json {
             outputs.file(stdout, |mut w| json::render(&doc, &mut w));
         } else {
-            outputs.file(stdout, |mut w| text::render(&doc, &mut w));
+            outputs.file(stdout, |w| fitted(w, |b| text::render(&doc, b)));
         }
     }
     Ok(outputs.finish(&run.analysis))

@@ -351,7 +351,7 @@ pub fn run(m: &MergeArgs) -> Result<ExitCode, Error> {
     } else if m.json {
         json::render(&doc, &mut out)?;
     } else {
-        text::render(&doc, &mut out)?;
+        crate::report::render::fitted(&mut out, |b| text::render(&doc, b))?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -94,6 +94,8 @@ impl Error {
 
 /// Runs the subcommand the user typed.
 pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
+    // Text on a terminal (or with $COLUMNS set) fits its width.
+    crate::report::render::set_width(crate::report::render::terminal_width());
     match &cli.command {
         Command::Analyze(a) => analyze::run(a),
         Command::Check(c) => check::run(c),

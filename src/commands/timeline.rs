@@ -36,8 +36,10 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
                 writeln!(w)
             });
         } else {
-            outputs.file(Path::new("-"), |mut w| {
-                render::render_text(&doc.timeline, &doc.diagnosis, &mut w)
+            outputs.file(Path::new("-"), |w| {
+                crate::report::render::fitted(w, |b| {
+                    render::render_text(&doc.timeline, &doc.diagnosis, b)
+                })
             });
         }
     }

@@ -6,3 +6,92 @@ pub mod html;
 pub mod json;
 pub mod text;
 pub mod timeline;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Columns the text output fits in; 0: no limit.
+static WIDTH: AtomicUsize = AtomicUsize::new(0);
+
+/// Narrowest width honoured: below it lines are left as they are.
+const MIN_WIDTH: usize = 40;
+
+/// Sets the columns the text output must fit (`None`: no limit).
+pub fn set_width(cols: Option<usize>) {
+    WIDTH.store(cols.unwrap_or(0), Ordering::Relaxed);
+}
+
+/// The columns the text output must fit, if any.
+pub fn width() -> Option<usize> {
+    Some(WIDTH.load(Ordering::Relaxed)).filter(|w| *w >= MIN_WIDTH)
+}
+
+/// The width of the terminal on standard output, else `$COLUMNS`, else
+/// none (a pipe or file keeps whole lines, for grep).
+pub fn terminal_width() -> Option<usize> {
+    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
+        return Some(usize::from(w));
+    }
+    std::env::var("COLUMNS").ok()?.trim().parse().ok()
+}
+
+/// Writes what `render` writes, fitted to [`width`] when one is set.
+pub fn fitted(
+    w: &mut dyn std::io::Write,
+    render: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    render(&mut buf)?;
+    match width() {
+        Some(n) => w.write_all(fit(&String::from_utf8_lossy(&buf), n).as_bytes()),
+        None => w.write_all(&buf),
+    }
+}
+
+/// Wraps every line of `text` wider than `width` at word boundaries; the
+/// continuation lines are indented to where the line's value starts (after
+/// a label and two spaces), so a `label   value` row stays readable.
+pub fn fit(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if textwrap::core::display_width(line) <= width {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let lead = line.len() - line.trim_start().len();
+        let value = line[lead..]
+            .find("  ")
+            .map(|i| {
+                let rest = &line[lead + i..];
+                lead + i + (rest.len() - rest.trim_start().len())
+            })
+            .filter(|v| *v + 20 <= width)
+            .unwrap_or(lead + 4);
+        let indent = " ".repeat(value.min(width / 2));
+        let opts = textwrap::Options::new(width)
+            .subsequent_indent(&indent)
+            .wrap_algorithm(textwrap::WrapAlgorithm::FirstFit)
+            .break_words(true);
+        for l in textwrap::wrap(line, opts) {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fit_wraps_at_words_under_the_value_column() {
+        let text = "  file           a-long-name.pcap (pcap, 139,051 bytes, 1,209 records, and more words here)\nshort\n";
+        let got = super::fit(text, 60);
+        for l in got.lines() {
+            assert!(l.chars().count() <= 60, "{l}");
+        }
+        assert_eq!(
+            got,
+            "  file           a-long-name.pcap (pcap, 139,051 bytes,\n                 1,209 records, and more words here)\nshort\n"
+        );
+    }
+}

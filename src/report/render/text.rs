@@ -329,14 +329,14 @@ fn render_latency(r: &Report, w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "CLOSE LATENCY")?;
     writeln!(
         w,
-        "  {:<12} {:<13} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "  {:<11} {:<12} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8}",
         "metric", "closed first", "count", "p50", "p90", "p99", "p99.9", "max"
     )?;
     for (metric, splits) in r.latency.metrics() {
         for (split, s) in splits.splits() {
             writeln!(
                 w,
-                "  {:<12} {:<13} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "  {:<11} {:<12} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8}",
                 metric,
                 split.replace('_', " "),
                 thousands(s.count),
@@ -369,9 +369,18 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
     if r.peers.is_empty() {
         writeln!(w, "  (none)")?;
     } else {
+        // The peer column is as wide as the longest address, not an IPv6
+        // address's 39 characters.
+        let aw = r
+            .peers
+            .iter()
+            .map(|p| p.addr.len())
+            .max()
+            .unwrap_or(0)
+            .max(4);
         writeln!(
             w,
-            "  {:<40} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9}",
+            "  {:<aw$} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9}",
             "peer",
             "conns",
             "closes",
@@ -385,7 +394,7 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
         for peer in &r.peers {
             writeln!(
                 w,
-                "  {:<40} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9}",
+                "  {:<aw$} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9}",
                 peer.addr,
                 thousands(peer.connections),
                 thousands(peer.closes),

@@ -24,7 +24,13 @@ pub fn write_csv(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
 }
 
 const GLYPHS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// Columns of the chart at most; fewer to fit [`super::width`].
 const CHART_WIDTH: usize = 96;
+
+/// Columns of the chart: its label, bars and peak fit the output width.
+fn chart_width() -> usize {
+    super::width().map_or(CHART_WIDTH, |w| w.saturating_sub(30).clamp(10, CHART_WIDTH))
+}
 
 /// A terminal chart: one row per state, time left to right, each column the
 /// largest value of the buckets it covers, scaled to the row's peak.
@@ -32,7 +38,7 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
     if r.buckets.is_empty() {
         return writeln!(w, "  (no packets)");
     }
-    let per_col = r.buckets.len().div_ceil(CHART_WIDTH).max(1);
+    let per_col = r.buckets.len().div_ceil(chart_width()).max(1);
     let cols = r.buckets.len().div_ceil(per_col);
     type Get = fn(&Bucket) -> i64;
     let mut rows: Vec<(&str, Get)> = STATE_SERIES.iter().map(|s| (s.label, s.get)).collect();
