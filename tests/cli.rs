@@ -785,3 +785,51 @@ fn text_fits_80_columns() {
         "unwrapped in a pipe"
     );
 }
+
+/// `--color always` paints FAIL and the diagnosis headlines; `never`, and
+/// `auto` into a pipe (NO_COLOR or not), write plain text.
+#[test]
+fn color_when_asked_plain_otherwise() {
+    let sample = fixture("sample.pcap");
+    let run_with = |color: &str, no_color: bool| {
+        let mut c = Command::cargo_bin("finscope").expect("binary");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        let out = c
+            .args([
+                "check",
+                "--color",
+                color,
+                "--max-fin-ratio",
+                "0.1",
+                sample.as_str(),
+            ])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        run_with("always", false).starts_with("\u{1b}[1m\u{1b}[31mFAIL\u{1b}[0m max-fin-ratio")
+    );
+    for (color, no_color) in [("never", false), ("auto", false), ("auto", true)] {
+        let out = run_with(color, no_color);
+        assert!(
+            out.starts_with("FAIL max-fin-ratio") && !out.contains('\u{1b}'),
+            "{color}: {out}"
+        );
+    }
+    let out = Command::cargo_bin("finscope")
+        .expect("binary")
+        .args(["analyze", "-q", "--color", "always", sample.as_str()])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  1. \u{1b}[1mLocal sockets sit in FIN-WAIT-1"),
+        "{text}"
+    );
+}

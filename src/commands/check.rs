@@ -17,6 +17,7 @@ use super::{EXIT_FAILED, Error, build_report, input_exit, run_analysis};
 use crate::cli::{Bounds, CheckArgs, Limit};
 use crate::report::format::{Unit, ratio};
 use crate::report::load::load;
+use crate::report::render::{Paint, paint};
 use crate::report::{Peer, Report};
 use serde::Serialize;
 use std::io::{self, Read, Write};
@@ -182,7 +183,11 @@ impl Outcome {
     pub fn line(&self) -> String {
         let mut s = format!(
             "{} {}: {} {} {} {}",
-            if self.ok { "ok" } else { "FAIL" },
+            if self.ok {
+                "ok".to_string()
+            } else {
+                paint(Paint::Bad, "FAIL")
+            },
             self.bound,
             self.figure,
             show(self.value, self.unit),

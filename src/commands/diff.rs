@@ -17,6 +17,7 @@ use super::{EXIT_FAILED, Error};
 use crate::cli::DiffArgs;
 use crate::report::format::{Unit, share as ratio};
 use crate::report::load::load;
+use crate::report::render::{Paint, paint};
 use crate::report::{Peer, Report};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -392,7 +393,11 @@ impl Diff {
         for f in self.figures.iter().filter(|f| f.moved) {
             out.push(format!(
                 "{} {}: {} -> {} (tolerance {})",
-                if f.regressed { "WORSE " } else { "moved " },
+                if f.regressed {
+                    paint(Paint::Bad, "WORSE ")
+                } else {
+                    "moved ".to_string()
+                },
                 f.figure,
                 show(f.base, f.unit),
                 show(f.new, f.unit),
@@ -402,7 +407,11 @@ impl Diff {
         for p in &self.peers {
             out.push(format!(
                 "{} peer {} {}: problems/connection {} -> {}, FIN->ACK p99 {} -> {}",
-                if p.regressed { "WORSE " } else { "peer  " },
+                if p.regressed {
+                    paint(Paint::Bad, "WORSE ")
+                } else {
+                    "peer  ".to_string()
+                },
                 p.addr,
                 p.change,
                 p.base_problems_per_conn

@@ -96,6 +96,7 @@ impl Error {
 pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
     // Text on a terminal (or with $COLUMNS set) fits its width.
     crate::report::render::set_width(crate::report::render::terminal_width());
+    crate::report::render::set_color(cli.color.enabled());
     match &cli.command {
         Command::Analyze(a) => analyze::run(a),
         Command::Check(c) => check::run(c),

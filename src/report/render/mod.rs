@@ -12,6 +12,39 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Columns the text output fits in; 0: no limit.
 static WIDTH: AtomicUsize = AtomicUsize::new(0);
 
+/// Colour in the text output (`--color`).
+static COLOR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns colour in the text output on or off.
+pub fn set_color(on: bool) {
+    COLOR.store(on, Ordering::Relaxed);
+}
+
+/// What a painted piece of text is.
+#[derive(Clone, Copy, Debug)]
+pub enum Paint {
+    /// A failed bound, a regression: bold red.
+    Bad,
+    /// A warning (damage, interruption, eviction): yellow.
+    Warn,
+    /// A diagnosis headline: bold.
+    Headline,
+}
+
+/// `text` in the colour of `what` when colour is on, else as it is.
+pub fn paint(what: Paint, text: &str) -> String {
+    use anstyle::{AnsiColor, Style};
+    if !COLOR.load(Ordering::Relaxed) {
+        return text.to_string();
+    }
+    let style = match what {
+        Paint::Bad => Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
+        Paint::Warn => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
+        Paint::Headline => Style::new().bold(),
+    };
+    format!("{style}{text}{style:#}")
+}
+
 /// Narrowest width honoured: below it lines are left as they are.
 const MIN_WIDTH: usize = 40;
 

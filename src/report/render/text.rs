@@ -1,6 +1,7 @@
 //! The human report: aligned tables, thousands separators, units, and
 //! log-scale bar charts of close latency. Deterministic: no wall-clock values.
 
+use super::{Paint, paint};
 use crate::metrics::peers::RankBy;
 use crate::report::format::{dur, opt_dur, pct, thousands, utc};
 use crate::report::{LatencyStats, Report};
@@ -72,19 +73,21 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
             if f.truncated { ", TRUNCATED" } else { "" }
         )?;
         if let Some(e) = &f.error {
-            writeln!(w, "  stopped        {e}")?;
+            writeln!(w, "  {}        {e}", paint(Paint::Warn, "stopped"))?;
         }
     }
     if r.capture.interrupted {
         writeln!(
             w,
-            "  INTERRUPTED    reading stopped by a signal (Ctrl-C): this covers what was read before it"
+            "  {}    reading stopped by a signal (Ctrl-C): this covers what was read before it",
+            paint(Paint::Warn, "INTERRUPTED")
         )?;
     }
     if r.capture.evicted_early > 0 {
         writeln!(
             w,
-            "  EVICTED        {} connection(s) retired early to stay within --max-memory (idle longest first): their figures end there",
+            "  {}        {} connection(s) retired early to stay within --max-memory (idle longest first): their figures end there",
+            paint(Paint::Warn, "EVICTED"),
             thousands(r.capture.evicted_early)
         )?;
     }

@@ -169,7 +169,12 @@ pub fn render_diagnosis(d: &[Finding], w: &mut impl Write) -> io::Result<()> {
         );
     }
     for (i, f) in d.iter().enumerate() {
-        writeln!(w, "  {}. {}", i + 1, f.finding)?;
+        writeln!(
+            w,
+            "  {}. {}",
+            i + 1,
+            super::paint(super::Paint::Headline, &f.finding)
+        )?;
         for e in &f.evidence {
             writeln!(w, "     - {e}")?;
         }
