@@ -141,11 +141,37 @@ fn csv_and_bucket_width() {
     assert_eq!(t["bucket_us"], 500_000);
     let text = std::fs::read_to_string(&csv).expect("csv");
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("t_us,established,fin_wait_1,"));
-    assert_eq!(
-        lines.len(),
-        1 + t["buckets"].as_array().map_or(0, |b| b.len())
-    );
+    assert!(lines[0].starts_with("t_us,end_us,established,fin_wait_1,"));
+    let buckets = t["buckets"].as_array().expect("buckets");
+    assert_eq!(lines.len(), 1 + buckets.len());
+    // Every series of the JSON buckets is a column, with the same values;
+    // the what-if columns are there (empty or false) without their options.
+    let header: Vec<&str> = lines[0].split(',').collect();
+    for col in [
+        "fin_ratio",
+        "fin_wait_1_limited",
+        "orphans_limited",
+        "over_max_orphans",
+        "over_max_tw_buckets",
+    ] {
+        assert!(header.contains(&col), "{col}");
+    }
+    for (line, b) in lines[1..].iter().zip(buckets) {
+        let cells: Vec<&str> = line.split(',').collect();
+        for (key, v) in b.as_object().expect("bucket") {
+            let i = header
+                .iter()
+                .position(|h| h == key)
+                .unwrap_or_else(|| panic!("no column {key}"));
+            match v.as_f64() {
+                Some(x) => assert_eq!(cells[i].parse::<f64>().ok(), Some(x), "{key}"),
+                None => assert_eq!(cells[i], v.to_string(), "{key}"),
+            }
+        }
+        let start = b["t_us"].as_u64().unwrap_or(0);
+        let end_col = header.iter().position(|h| *h == "end_us").unwrap_or(0);
+        assert_eq!(cells[end_col], (start + 500_000).to_string());
+    }
 }
 
 #[test]

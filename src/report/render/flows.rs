@@ -173,7 +173,9 @@ impl<W: Write> FlowWriter<W> {
     /// A writer to `out` (the CSV header is written at once).
     pub fn new(mut out: W, format: FlowsFormat) -> io::Result<Self> {
         if format == FlowsFormat::Csv {
-            writeln!(out, "{}", column_names().join(","))?;
+            let mut w = csv::Writer::from_writer(&mut out);
+            w.write_record(column_names())?;
+            w.flush()?;
         }
         Ok(FlowWriter {
             out,
@@ -227,45 +229,36 @@ fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// Writes records (already sorted, no header) in `format`.
 fn write_records(flows: &[Retired], format: FlowsFormat, w: &mut impl Write) -> io::Result<()> {
+    if format == FlowsFormat::Csv {
+        // The csv crate quotes what needs it (commas, quotes, line breaks).
+        let mut out = csv::Writer::from_writer(w);
+        for f in flows {
+            out.write_record(FlowRecord::new(f).columns().iter().map(|(_, v)| match v {
+                Value::U64(x) => x.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Str(s) => s.to_string(),
+                Value::Null => String::new(),
+            }))?;
+        }
+        return out.flush();
+    }
     for f in flows {
         let cols = FlowRecord::new(f).columns();
-        let line: Vec<String> = match format {
-            FlowsFormat::Jsonl => cols
-                .iter()
-                .map(|(n, v)| {
-                    let v = match v {
-                        Value::U64(x) => x.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        Value::Str(s) => json_string(s),
-                        Value::Null => "null".to_string(),
-                    };
-                    format!("{}:{v}", json_string(n))
-                })
-                .collect(),
-            FlowsFormat::Csv => cols
-                .iter()
-                .map(|(_, v)| match v {
+        let line: Vec<String> = cols
+            .iter()
+            .map(|(n, v)| {
+                let v = match v {
                     Value::U64(x) => x.to_string(),
                     Value::Bool(b) => b.to_string(),
-                    Value::Str(s) => csv_cell(s),
-                    Value::Null => String::new(),
-                })
-                .collect(),
-        };
-        match format {
-            FlowsFormat::Jsonl => writeln!(w, "{{{}}}", line.join(","))?,
-            FlowsFormat::Csv => writeln!(w, "{}", line.join(","))?,
-        }
+                    Value::Str(s) => json_string(s),
+                    Value::Null => "null".to_string(),
+                };
+                format!("{}:{v}", json_string(n))
+            })
+            .collect();
+        writeln!(w, "{{{}}}", line.join(","))?;
     }
     Ok(())
 }

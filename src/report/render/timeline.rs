@@ -8,19 +8,67 @@ use std::io::{self, Write};
 /// Writes the buckets as CSV (one row per bucket, a header line first):
 /// `t_us`, every state series, every counter, `fin_ratio`.
 pub fn write_csv(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
-    let mut header = vec!["t_us"];
-    header.extend(STATE_SERIES.iter().map(|s| s.key));
-    header.extend(COUNTER_SERIES.iter().map(|c| c.0));
-    header.push("fin_ratio");
-    writeln!(w, "{}", header.join(","))?;
+    let cols = csv_columns();
+    let mut out = csv::Writer::from_writer(w);
+    out.write_record(cols.iter().map(|c| c.0))?;
     for b in &r.buckets {
-        let mut row = vec![b.t_us.to_string()];
-        row.extend(STATE_SERIES.iter().map(|s| (s.get)(b).to_string()));
-        row.extend(COUNTER_SERIES.iter().map(|c| (c.1)(b).to_string()));
-        row.push(b.fin_ratio.to_string());
-        writeln!(w, "{}", row.join(","))?;
+        out.write_record(cols.iter().map(|c| c.1.cell(b, r.bucket_us)))?;
     }
-    Ok(())
+    out.flush()
+}
+
+/// How a timeline CSV column reads a bucket.
+#[derive(Clone, Copy)]
+enum Col {
+    State(fn(&Bucket) -> i64),
+    Counter(fn(&Bucket) -> u64),
+    Other(fn(&Bucket, u64) -> String),
+}
+
+impl Col {
+    /// Its cell for bucket `b` of width `bucket_us`.
+    fn cell(self, b: &Bucket, bucket_us: u64) -> String {
+        match self {
+            Col::State(get) => get(b).to_string(),
+            Col::Counter(get) => get(b).to_string(),
+            Col::Other(get) => get(b, bucket_us),
+        }
+    }
+}
+
+/// Every CSV column, in order: the bucket's start and end (the state counts
+/// are taken at its end), then every series of the JSON buckets; the
+/// what-if columns are empty without their option.
+fn csv_columns() -> Vec<(&'static str, Col)> {
+    fn opt(v: Option<i64>) -> String {
+        v.map_or(String::new(), |v| v.to_string())
+    }
+    let mut cols = vec![
+        ("t_us", Col::Other(|b, _| b.t_us.to_string())),
+        (
+            "end_us",
+            Col::Other(|b, w| b.t_us.saturating_add(w).to_string()),
+        ),
+    ];
+    cols.extend(STATE_SERIES.iter().map(|s| (s.key, Col::State(s.get))));
+    cols.extend(COUNTER_SERIES.iter().map(|c| (c.0, Col::Counter(c.1))));
+    cols.extend([
+        ("fin_ratio", Col::Other(|b, _| b.fin_ratio.to_string())),
+        (
+            "fin_wait_1_limited",
+            Col::Other(|b, _| opt(b.fin_wait_1_limited)),
+        ),
+        ("orphans_limited", Col::Other(|b, _| opt(b.orphans_limited))),
+        (
+            "over_max_orphans",
+            Col::Other(|b, _| b.over_max_orphans.to_string()),
+        ),
+        (
+            "over_max_tw_buckets",
+            Col::Other(|b, _| b.over_max_tw_buckets.to_string()),
+        ),
+    ]);
+    cols
 }
 
 const GLYPHS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
