@@ -7,10 +7,14 @@ pub const DLT_RAW_12: u16 = 12;
 /// DLT_RAW on OpenBSD.
 pub const DLT_RAW_14: u16 = 14;
 pub const RAW: u16 = 101;
+/// Cisco HDLC (DLT_C_HDLC).
+pub const C_HDLC: u16 = 104;
 pub const LOOP: u16 = 108;
 pub const LINUX_SLL: u16 = 113;
 pub const IPV4: u16 = 228;
 pub const IPV6: u16 = 229;
+/// Linux netfilter log messages (`tcpdump -i nflog`).
+pub const NFLOG: u16 = 239;
 pub const LINUX_SLL2: u16 = 276;
 
 /// Human name of a link type (tcpdump's names), or `LINKTYPE_<n>`.
@@ -24,6 +28,8 @@ pub fn name(link: u16) -> String {
         IPV4 => "IPV4".into(),
         IPV6 => "IPV6".into(),
         LINUX_SLL2 => "LINUX_SLL2".into(),
+        C_HDLC => "C_HDLC".into(),
+        NFLOG => "NFLOG".into(),
         other => format!("LINKTYPE_{other}"),
     }
 }
@@ -41,5 +47,7 @@ pub fn is_supported(link: u16) -> bool {
             | IPV4
             | IPV6
             | LINUX_SLL2
+            | C_HDLC
+            | NFLOG
     )
 }

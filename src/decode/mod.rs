@@ -171,8 +171,52 @@ fn link_payload<'a>(link: u16, d: &'a [u8], vlan: &mut u32) -> Result<&'a [u8], 
                 _ => Err(Skip::NotIp),
             }
         }
+        lt::C_HDLC => {
+            // Address, control, then the protocol as an ethertype.
+            let et = be16(d, 2).ok_or(Skip::LinkTruncated)?;
+            ethertype_payload(et, d.get(4..).ok_or(Skip::LinkTruncated)?, vlan)
+        }
+        lt::NFLOG => nflog_payload(d),
         _ => Err(Skip::UnknownLinkType),
     }
+}
+
+/// NFLOG's packet: after the 4-byte header (address family, version,
+/// resource id), type-length-value attributes, each padded to 4 bytes, in
+/// the capturing host's byte order; the packet is attribute 9
+/// (NFULA_PAYLOAD).
+fn nflog_payload(d: &[u8]) -> Result<&[u8], Skip> {
+    const NFULA_PAYLOAD: u16 = 9;
+    match d.first() {
+        Some(2 | 10) => {}
+        Some(_) => return Err(Skip::NotIp),
+        None => return Err(Skip::LinkTruncated),
+    }
+    // The byte order that makes the first attribute's length fit.
+    let first_le = d.get(4..6).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let le = first_le.is_some_and(|l| l >= 4 && usize::from(l) <= d.len() - 4);
+    let rd = |o: usize| -> Option<u16> {
+        let b = d.get(o..o + 2)?;
+        Some(if le {
+            u16::from_le_bytes([b[0], b[1]])
+        } else {
+            u16::from_be_bytes([b[0], b[1]])
+        })
+    };
+    let mut off = 4;
+    // Each attribute is at least 4 bytes: bounded by the frame.
+    while off + 4 <= d.len() {
+        let len = usize::from(rd(off).ok_or(Skip::LinkTruncated)?);
+        let ty = rd(off + 2).ok_or(Skip::LinkTruncated)? & 0x7fff;
+        if len < 4 {
+            return Err(Skip::LinkTruncated);
+        }
+        if ty == NFULA_PAYLOAD {
+            return d.get(off + 4..off + len).ok_or(Skip::LinkTruncated);
+        }
+        off += len.div_ceil(4) * 4;
+    }
+    Err(Skip::NotIp)
 }
 
 fn ethertype_payload<'a>(mut et: u16, mut p: &'a [u8], vlan: &mut u32) -> Result<&'a [u8], Skip> {
@@ -220,6 +264,7 @@ const IPPROTO_GRE: u8 = 47;
 const IPPROTO_UDP: u8 = 17;
 const UDP_VXLAN: u16 = 4789;
 const UDP_GENEVE: u16 = 6081;
+const UDP_L2TP: u16 = 1701;
 const ETH_TEB: u16 = 0x6558;
 const ETH_PPP: u16 = 0x880B;
 
@@ -262,8 +307,12 @@ fn tunnel_payload(proto: u8, p: &[u8], depth: u8, vlan: &mut u32) -> Result<Segm
             tunnel_ethertype(ethertype, inner, depth, vlan)
         }
         IPPROTO_UDP => {
+            let sport = be16(p, 0).ok_or(Skip::LinkTruncated)?;
             let dport = be16(p, 2).ok_or(Skip::LinkTruncated)?;
             let body = p.get(8..).ok_or(Skip::LinkTruncated)?;
+            if dport == UDP_L2TP || sport == UDP_L2TP {
+                return l2tp_payload(body, depth, vlan);
+            }
             match dport {
                 UDP_VXLAN => tunnel_ethertype(
                     ETH_TEB,
@@ -282,6 +331,26 @@ fn tunnel_payload(proto: u8, p: &[u8], depth: u8, vlan: &mut u32) -> Result<Segm
         }
         _ => Err(Skip::NotTcp),
     }
+}
+
+/// An L2TPv2 data message (RFC 2661): flags and version, the optional
+/// length, tunnel and session ids, the optional Ns/Nr and offset, then a
+/// PPP frame. Control messages and other versions carry no TCP.
+fn l2tp_payload(p: &[u8], depth: u8, vlan: &mut u32) -> Result<Segment, Skip> {
+    let flags = be16(p, 0).ok_or(Skip::LinkTruncated)?;
+    if flags & 0x8000 != 0 || flags & 0x000f != 2 {
+        return Err(Skip::NotTcp);
+    }
+    let mut off = 2 + 2 * usize::from(flags & 0x4000 != 0) + 4;
+    if flags & 0x0800 != 0 {
+        off += 4;
+    }
+    if flags & 0x0200 != 0 {
+        let pad = be16(p, off).ok_or(Skip::LinkTruncated)?;
+        off += 2 + usize::from(pad);
+    }
+    let ppp = p.get(off..).ok_or(Skip::LinkTruncated)?;
+    tunnel_ethertype(ETH_PPP, ppp, depth, vlan)
 }
 
 /// A tunnel's payload by its ethertype: IP, an Ethernet frame, or PPP.
