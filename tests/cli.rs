@@ -833,3 +833,54 @@ fn color_when_asked_plain_otherwise() {
         "{text}"
     );
 }
+
+/// Every `--flows` column is documented in docs/flows.md, and the CSV and
+/// JSON Lines records carry the same columns.
+#[test]
+fn flows_columns_are_documented() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("f.csv");
+    let jsonl = dir.path().join("f.jsonl");
+    let sample = fixture("vlan_qinq.pcap");
+    for out in [&csv, &jsonl] {
+        let o = Command::cargo_bin("finscope")
+            .expect("binary")
+            .args(["analyze", "-q", "--flows"])
+            .arg(out)
+            .arg(&sample)
+            .output()
+            .expect("run");
+        assert!(o.status.success());
+    }
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    let header: Vec<&str> = text.lines().next().unwrap_or("").split(',').collect();
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(&jsonl)
+            .expect("jsonl")
+            .lines()
+            .next()
+            .unwrap_or("{}"),
+    )
+    .expect("json line");
+    let keys: Vec<&str> = first
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let doc =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/flows.md"))
+            .expect("docs/flows.md");
+    for col in &header {
+        assert!(doc.contains(&format!("`{col}`")), "{col} undocumented");
+        assert!(keys.contains(col), "{col} not in JSON Lines");
+    }
+    assert_eq!(header.len(), keys.len());
+    assert_eq!(first["vlan_outer"], 100);
+    assert_eq!(first["vlan_inner"], 200);
+    assert!(
+        first["first_time"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+}

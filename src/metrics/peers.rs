@@ -40,20 +40,24 @@ impl Worst {
 
     /// A Wireshark display filter that shows exactly this connection.
     pub fn wireshark_filter(&self) -> String {
-        let (l, r) = (
-            self.key.endpoint(self.local),
-            self.key.endpoint(self.local.other()),
-        );
-        let f = if l.0.is_ipv4() {
-            "ip.addr"
-        } else {
-            "ipv6.addr"
-        };
-        format!(
-            "{f}=={} && tcp.port=={} && {f}=={} && tcp.port=={} && frame.number>={} && frame.number<={}",
-            l.0, l.1, r.0, r.1, self.first_frame, self.last_frame
-        )
+        wireshark_filter(&self.key, self.local, self.first_frame, self.last_frame)
     }
+}
+
+/// A Wireshark display filter that shows exactly the connection on `key`
+/// (local side first) between frames `first` and `last`: its endpoints and
+/// the frame range of its generation (a reused port pair is another one).
+pub fn wireshark_filter(key: &FlowKey, local: Side, first: u64, last: u64) -> String {
+    let (l, r) = (key.endpoint(local), key.endpoint(local.other()));
+    let f = if l.0.is_ipv4() {
+        "ip.addr"
+    } else {
+        "ipv6.addr"
+    };
+    format!(
+        "{f}=={} && tcp.port=={} && {f}=={} && tcp.port=={} && frame.number>={first} && frame.number<={last}",
+        l.0, l.1, r.0, r.1
+    )
 }
 
 /// Figures for one remote address.

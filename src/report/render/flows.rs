@@ -53,6 +53,32 @@ pub struct FlowRecord<'a> {
     r: &'a Retired,
 }
 
+/// A time (ns since the epoch) in ISO 8601 / RFC 3339, UTC, to the
+/// microsecond as the `*_ts_us` columns.
+fn iso(ns: u64) -> String {
+    let us = i64::try_from(ns / 1_000).unwrap_or(i64::MAX);
+    jiff::Timestamp::from_microsecond(us).map_or(String::new(), |t| t.to_string())
+}
+
+/// The outer VLAN id of a key's `vlan` (outer << 12 | inner; one tag: the
+/// tag), if tagged.
+fn vlan_outer(v: u32) -> Option<u64> {
+    match v {
+        0 => None,
+        v if v > 0xfff => Some(u64::from(v >> 12)),
+        v => Some(u64::from(v)),
+    }
+}
+
+/// The inner VLAN id (the second tag), if there were two.
+fn vlan_inner(v: u32) -> Option<u64> {
+    (v > 0xfff).then_some(u64::from(v & 0xfff))
+}
+
+fn opt(v: Option<u64>) -> Value {
+    v.map_or(Value::Null, Value::U64)
+}
+
 impl<'a> FlowRecord<'a> {
     pub fn new(r: &'a Retired) -> Self {
         FlowRecord { r }
@@ -143,6 +169,19 @@ impl<'a> FlowRecord<'a> {
             ("remote_fin_unacked", Value::Bool(c.fin_unacked(remote))),
             ("anomalies", Value::U64(c.anomalies())),
             ("retired_ts_us", Value::U64(us(self.r.clock))),
+            ("first_time", str(&iso(c.first_ts))),
+            ("last_time", str(&iso(c.last_ts))),
+            ("vlan_outer", opt(vlan_outer(c.key.vlan))),
+            ("vlan_inner", opt(vlan_inner(c.key.vlan))),
+            (
+                "wireshark_filter",
+                str(&crate::metrics::peers::wireshark_filter(
+                    &c.key,
+                    local,
+                    c.first_frame,
+                    c.last_frame,
+                )),
+            ),
         ]
     }
 }
