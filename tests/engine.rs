@@ -258,3 +258,64 @@ fn since_and_until_select_a_time_range() {
     assert_eq!(code, Some(2));
     assert!(err.contains("RFC 3339"), "{err}");
 }
+
+/// `--interval`: summaries on stderr (JSON lines with --json) that tile
+/// the capture's time and add up to the report's counts, which do not
+/// change.
+#[test]
+fn interval_summaries_add_up() {
+    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.pcap");
+    let plain = finscope()
+        .args(["analyze", "--json", "-q"])
+        .arg(&sample)
+        .output()
+        .expect("run");
+    for buffer in ["4096", "1048576"] {
+        let out = finscope()
+            .env("FINSCOPE_BUFFER", buffer)
+            .args(["analyze", "--json", "-q", "--interval", "5s"])
+            .arg(&sample)
+            .output()
+            .expect("run");
+        assert!(out.status.success());
+        assert_eq!(out.stdout, plain.stdout, "the report does not change");
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        let r = report(&String::from_utf8_lossy(&out.stdout));
+        let sum = |k: &str| {
+            lines
+                .iter()
+                .map(|l| l[k].as_u64().unwrap_or(0))
+                .sum::<u64>()
+        };
+        assert_eq!(sum("frames"), r.packets.frames, "{buffer}");
+        assert_eq!(sum("fin"), r.packets.fin, "{buffer}");
+        assert_eq!(sum("rst"), r.packets.rst, "{buffer}");
+        assert_eq!(
+            lines.first().map(|l| l["start_us"].clone()),
+            Some(r.capture.first_ts_us.into())
+        );
+        for w in lines.windows(2) {
+            assert_eq!(w[0]["end_us"], w[1]["start_us"], "{buffer}: contiguous");
+        }
+        assert_eq!(lines.last().map(|l| l["last"].clone()), Some(true.into()));
+        if buffer == "4096" {
+            // 64 KiB batches (the smallest buffer): one summary per batch
+            // that passed an interval end, and the last.
+            assert_eq!(lines.len(), 4, "{lines:?}");
+        }
+    }
+    let out = finscope()
+        .args(["analyze", "-q", "--interval", "10s"])
+        .arg(&sample)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("finscope: 2023-11-14 22:13:20.025945 .. "),
+        "{err}"
+    );
+    assert!(err.contains("(end)"), "{err}");
+}

@@ -134,6 +134,8 @@ pub enum Status {
 
 /// Streaming reader over any `Read` (file or standard input).
 pub struct CaptureReader<R> {
+    /// Return a batch of what has arrived rather than a full buffer.
+    eager: bool,
     src: R,
     path: PathBuf,
     buf: Vec<u8>,
@@ -156,7 +158,21 @@ impl<R: Read> CaptureReader<R> {
 
     /// As [`CaptureReader::new`] with a chosen buffer size (at least 64 KiB).
     pub fn with_buffer(src: R, path: &Path, buffer: usize) -> Result<Self, CaptureError> {
+        Self::with_buffer_eager(src, path, buffer, false)
+    }
+
+    /// As [`CaptureReader::with_buffer`]; `eager`: a batch is whatever has
+    /// arrived (each refill returns after one successful read, once the
+    /// file header is in) instead of a full buffer, so that a slow live
+    /// pipe is followed as it comes (`--interval`).
+    pub fn with_buffer_eager(
+        src: R,
+        path: &Path,
+        buffer: usize,
+        eager: bool,
+    ) -> Result<Self, CaptureError> {
         let mut r = CaptureReader {
+            eager,
             src,
             path: path.to_path_buf(),
             buf: vec![0; buffer.max(65_536)],
@@ -244,7 +260,13 @@ impl<R: Read> CaptureReader<R> {
         while !self.eof && self.end < self.buf.len() {
             match self.src.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
-                Ok(n) => self.end += n,
+                Ok(n) => {
+                    self.end += n;
+                    // Past any file header: return what came.
+                    if self.eager && self.end >= 64 {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.io_err(e)),
             }

@@ -182,6 +182,11 @@ pub struct AnalysisArgs {
     /// Analyse only frames before this time (same forms as --since).
     #[arg(help_heading = "Input", long, value_name = "TIME", value_parser = parse_time_bound)]
     pub until: Option<TimeBound>,
+    /// Print a summary every DURATION of capture time on stderr while
+    /// reading (frames, FIN, RST, tracked connections; a JSON object per
+    /// line with --json), e.g. 10s, 1m: for a live pipe or a long file.
+    #[arg(help_heading = "Output", long, value_name = "DURATION", value_parser = parse_bucket)]
+    pub interval: Option<u64>,
     /// Worker threads (0: all cores; at most 256). Results do not depend on it.
     #[arg(
         help_heading = "Input",

@@ -162,6 +162,7 @@ impl super::args::AnalysisArgs {
         given(self.filter.is_some(), "--filter");
         given(self.since.is_some(), "--since");
         given(self.until.is_some(), "--until");
+        given(self.interval.is_some(), "--interval");
         given(self.threads != 0, "--threads");
         given(self.idle_timeout != 300.0, "--idle-timeout");
         given(self.time_wait != 60.0, "--time-wait");
@@ -210,6 +211,7 @@ impl AnalysisArgs {
             filter: self.filter.clone(),
             since: self.since,
             until: self.until,
+            interval_ns: self.interval.map(|us| us.saturating_mul(1_000)),
             ..Options::default()
         }
     }

@@ -51,7 +51,11 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
                 }
             }
         });
-    let run = run_analysis(&a.analysis, writer.as_mut().map(|w| w as &mut dyn FlowSink))?;
+    let run = run_analysis(
+        &a.analysis,
+        writer.as_mut().map(|w| w as &mut dyn FlowSink),
+        a.json,
+    )?;
     if let (Some(w), Some(path)) = (writer, &a.flows) {
         outputs.keep(w.finish().map(drop).map_err(|source| Error::Write {
             path: path.clone(),

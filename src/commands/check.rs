@@ -264,7 +264,7 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
         }
         (load(&files[0])?, None)
     } else {
-        let run = run_analysis(&c.analysis, None)?;
+        let run = run_analysis(&c.analysis, None, c.json)?;
         // Every peer, so that the worst ones behind a bound can be named.
         let doc = build_report(&c.analysis, &run, usize::MAX);
         (doc, input_exit(&run.analysis))

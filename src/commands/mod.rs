@@ -128,6 +128,29 @@ pub(crate) fn write_json<T: serde::Serialize>(
     Ok(())
 }
 
+/// One `--interval` summary as a line of text.
+fn interval_line(s: &crate::metrics::Interval) -> String {
+    use crate::report::format::{pct, thousands, utc};
+    format!(
+        "{} .. {}{}  frames {}  TCP {}  SYN {}  FIN {} ({})  RST {}  tracked {}{}",
+        utc(s.start_us),
+        utc(s.end_us),
+        if s.last { " (end)" } else { "" },
+        thousands(s.frames),
+        thousands(s.tcp),
+        thousands(s.syn),
+        thousands(s.fin),
+        pct(s.fin_ratio),
+        thousands(s.rst),
+        thousands(s.tracked),
+        if s.evicted_early > 0 {
+            format!("  evicted {}", thousands(s.evicted_early))
+        } else {
+            String::new()
+        }
+    )
+}
+
 /// An analysis and what was gathered from its connections on the way.
 pub(crate) struct Run {
     pub(crate) analysis: Analysis,
@@ -140,9 +163,27 @@ pub(crate) struct Run {
 struct Sinks<'a, 'b> {
     ports: Option<&'a mut PortGroups>,
     flows: Option<&'b mut dyn FlowSink>,
+    /// `--interval`: print summaries on stderr, as JSON lines when true.
+    intervals: Option<bool>,
 }
 
 impl FlowSink for Sinks<'_, '_> {
+    fn wants_connections(&self) -> bool {
+        self.ports.is_some() || self.flows.is_some()
+    }
+
+    fn interval(&mut self, s: &crate::metrics::Interval) {
+        match self.intervals {
+            Some(true) => {
+                if let Ok(line) = serde_json::to_string(s) {
+                    eprintln!("{line}");
+                }
+            }
+            Some(false) => eprintln!("finscope: {}", interval_line(s)),
+            None => {}
+        }
+    }
+
     fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64) {
         if let Some(p) = self.ports.as_deref_mut() {
             p.retired(retired, watermark);
@@ -158,6 +199,7 @@ impl FlowSink for Sinks<'_, '_> {
 pub(crate) fn run_analysis(
     a: &AnalysisArgs,
     flows: Option<&mut dyn FlowSink>,
+    json: bool,
 ) -> Result<Run, Error> {
     let inputs = open::expand(&a.files)?;
     for s in &inputs.skipped {
@@ -168,12 +210,14 @@ pub(crate) fn run_analysis(
     let mut sinks = Sinks {
         ports: ports.as_mut(),
         flows,
+        intervals: a.interval.map(|_| json),
     };
-    let sink: Option<&mut dyn FlowSink> = if sinks.ports.is_some() || sinks.flows.is_some() {
-        Some(&mut sinks)
-    } else {
-        None
-    };
+    let sink: Option<&mut dyn FlowSink> =
+        if sinks.ports.is_some() || sinks.flows.is_some() || sinks.intervals.is_some() {
+            Some(&mut sinks)
+        } else {
+            None
+        };
     if inputs.paths.iter().any(|p| p.as_os_str() == "-") && io::stdin().is_terminal() {
         eprintln!(
             "finscope: waiting for a capture on standard input (e.g. `tcpdump -U -w - | finscope analyze -`); Ctrl-D ends it, Ctrl-C stops"

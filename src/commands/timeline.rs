@@ -16,7 +16,7 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
             "--json and --html - both write to standard output",
         ));
     }
-    let run = run_analysis(&t.analysis, None)?;
+    let run = run_analysis(&t.analysis, None, t.json)?;
     let doc = build_report(&t.analysis, &run, t.analysis.top);
     let mut outputs = Outputs::default();
     if let Some(path) = &t.csv {

@@ -98,6 +98,15 @@ pub trait FlowSink {
     /// afterwards). Every connection retired later has a
     /// [`Retired::clock`] of at least `watermark` (`u64::MAX` at the end).
     fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64);
+
+    /// Whether it wants the retired connections (else only `interval`):
+    /// shards then keep them until handed over.
+    fn wants_connections(&self) -> bool {
+        true
+    }
+
+    /// A periodic summary (`--interval`).
+    fn interval(&mut self, _summary: &crate::metrics::Interval) {}
 }
 
 /// A connection without packets for this long (capture time) waits in

@@ -22,6 +22,30 @@ use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+/// What happened in one `--interval` of capture time: counts within it
+/// and the state at its end (docs/report.md, "Following a capture").
+#[derive(Clone, Debug, Default, serde::Serialize, PartialEq)]
+pub struct Interval {
+    /// The interval, us since the epoch: [start_us, end_us). The first
+    /// starts at the first packet; one summary covers several intervals
+    /// when the capture had nothing in between.
+    pub start_us: u64,
+    pub end_us: u64,
+    pub frames: u64,
+    pub tcp: u64,
+    pub syn: u64,
+    pub fin: u64,
+    pub rst: u64,
+    /// fin / tcp within the interval.
+    pub fin_ratio: f64,
+    /// Connections tracked at its end (live, closed in TIME-WAIT, attempts).
+    pub tracked: u64,
+    /// Connections evicted early so far (`--max-memory`).
+    pub evicted_early: u64,
+    /// The last summary: the capture ended (or was interrupted) inside it.
+    pub last: bool,
+}
+
 /// The result of an analysis: the summary, and what was read.
 #[derive(Debug)]
 pub struct Analysis {

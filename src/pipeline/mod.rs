@@ -62,6 +62,18 @@ pub struct Options {
     pub since: Option<TimeBound>,
     /// Only frames before this time are analysed (`--until`).
     pub until: Option<TimeBound>,
+    /// Periodic summaries every this many ns of capture time (`--interval`),
+    /// handed to the sink.
+    pub interval_ns: Option<u64>,
+}
+
+/// The current `--interval`: [start, end) ns, and the frame, TCP, SYN,
+/// FIN and RST counts at its start.
+#[derive(Clone, Copy, Debug)]
+struct Tick {
+    start: u64,
+    end: u64,
+    base: [u64; 5],
 }
 
 /// A bound of the analysed time range (`--since`, `--until`).
@@ -94,6 +106,7 @@ impl Default for Options {
             filter: None,
             since: None,
             until: None,
+            interval_ns: None,
         }
     }
 }
@@ -317,6 +330,8 @@ struct Engine<'o> {
     decoded: DecodeState,
     /// The analysed time range, once the first packet fixed it.
     range: Option<(u64, u64)>,
+    /// `--interval`: the current interval.
+    tick: Option<Tick>,
 }
 
 impl<'o> Engine<'o> {
@@ -360,6 +375,7 @@ impl<'o> Engine<'o> {
             spare: Batch::default(),
             decoded: DecodeState::default(),
             range: None,
+            tick: None,
         }
     }
 
@@ -439,7 +455,11 @@ impl<'o> Engine<'o> {
         };
         loop {
             let more = matches!(status, Status::More);
-            let next = self.step(&batch, reader, more, ctx);
+            // Following a live input (`--interval`), the next batch is read
+            // after this one is reported, not meanwhile: its read may wait
+            // for the writer.
+            let prefetch = more && self.opts.interval_ns.is_none();
+            let next = self.step(&batch, reader, prefetch, ctx);
             bar.set_position(reader.offset());
             if !bar.is_hidden() {
                 let secs = started.elapsed().as_secs_f64().max(1e-3);
@@ -453,6 +473,7 @@ impl<'o> Engine<'o> {
                     &mut self.retired,
                     sink,
                 );
+                self.interval(sink, false);
             }
             if !more {
                 // A decompressor that stopped early explains the end.
@@ -473,6 +494,12 @@ impl<'o> Engine<'o> {
             if interrupted() {
                 break;
             }
+            let next = match next {
+                None if more && !prefetch => {
+                    Some(read_batch(reader, std::mem::take(&mut self.spare)))
+                }
+                n => n,
+            };
             let Some((b, st)) = next else { break };
             self.spare = std::mem::replace(&mut batch, b);
             status = st;
@@ -485,14 +512,71 @@ impl<'o> Engine<'o> {
         (info, damage)
     }
 
+    /// `--interval`: hands the sink a summary once the capture clock has
+    /// passed the current interval's end (checked after every batch, so the
+    /// counts are those read by the end of that batch), and at the end
+    /// (`last`) one for the interval the capture ended in.
+    fn interval(&mut self, sink: &mut dyn FlowSink, last: bool) {
+        let Some(iv) = self.opts.interval_ns.filter(|v| *v > 0) else {
+            return;
+        };
+        let Some(first) = self.packets.first_ts else {
+            return;
+        };
+        let p = &self.packets;
+        let now = [p.frames, p.tcp, p.syn, p.fin, p.rst];
+        let clock = self.decoded.clock.max(p.last_ts.unwrap_or(0));
+        let tick = self.tick.get_or_insert(Tick {
+            start: first,
+            end: first.saturating_add(iv),
+            base: [0; 5],
+        });
+        let to = if clock >= tick.end {
+            // One summary for every interval end the clock passed.
+            let passed = (clock - tick.end) / iv;
+            tick.end.saturating_add(iv.saturating_mul(passed))
+        } else if last {
+            clock
+        } else {
+            return;
+        };
+        let d: Vec<u64> = now.iter().zip(tick.base).map(|(n, b)| n - b).collect();
+        let summary = crate::metrics::Interval {
+            start_us: tick.start / 1_000,
+            end_us: to / 1_000,
+            frames: d[0],
+            tcp: d[1],
+            syn: d[2],
+            fin: d[3],
+            rst: d[4],
+            fin_ratio: if d[1] == 0 {
+                0.0
+            } else {
+                d[3] as f64 / d[1] as f64
+            },
+            tracked: self.shards.iter().map(|s| s.live() as u64).sum(),
+            evicted_early: self.shards.iter().map(|s| s.evicted).sum(),
+            last,
+        };
+        *tick = Tick {
+            start: to,
+            end: to.saturating_add(iv),
+            base: now,
+        };
+        sink.interval(&summary);
+    }
+
     /// Ends the run: retires what is left, hands it to the sink, merges the
     /// shards' summaries.
     fn finish(
         mut self,
         files: Vec<FileInfo>,
         damage: Vec<CaptureError>,
-        sink: Option<&mut dyn FlowSink>,
+        mut sink: Option<&mut dyn FlowSink>,
     ) -> Analysis {
+        if let Some(s) = sink.as_deref_mut() {
+            self.interval(s, true);
+        }
         let end = self.packets.last_ts.unwrap_or(0);
         let threads = self.threads;
         let finish = |shards: &mut Vec<Shard<ShardMetrics>>| {
@@ -555,7 +639,7 @@ pub fn analyze_with(
     opts: &Options,
     mut sink: Option<&mut dyn FlowSink>,
 ) -> Result<Analysis, CaptureError> {
-    let mut engine = Engine::new(opts, sink.is_some());
+    let mut engine = Engine::new(opts, sink.as_ref().is_some_and(|s| s.wants_connections()));
     let mut files = Vec::new();
     let mut damage = Vec::new();
     let mut first_error = None;
@@ -570,7 +654,12 @@ pub fn analyze_with(
                 continue;
             }
         };
-        let mut reader = match CaptureReader::with_buffer(src, path, engine.buffer) {
+        let mut reader = match CaptureReader::with_buffer_eager(
+            src,
+            path,
+            engine.buffer,
+            opts.interval_ns.is_some(),
+        ) {
             Ok(r) => r,
             Err(e) => {
                 first_error.get_or_insert(fault.explain(e, path));
