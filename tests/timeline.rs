@@ -197,3 +197,35 @@ fn bucket_width_grows_past_the_cap() {
     assert_eq!(t["state_time_us"], wide["state_time_us"]);
     assert_eq!(t["peaks"]["fin_wait_1"]["value"], 1);
 }
+
+/// The chart marks the columns over a `--max-*` limit; without limits
+/// there is no such row.
+#[test]
+fn chart_marks_limit_crossings() {
+    let run = |args: &[&str]| {
+        let out = Command::cargo_bin("finscope")
+            .expect("binary")
+            .env_remove("COLUMNS")
+            .args(["timeline", "-q"])
+            .args(args)
+            .arg("testdata/sample.pcap")
+            .output()
+            .expect("run");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = run(&["--max-tw-buckets", "50"]);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("  limits "))
+        .expect("a limits row");
+    // TIME-WAIT passes 50 from the 15th 1 s bucket of 30 on.
+    assert_eq!(
+        row,
+        format!(
+            "  limits       |{}{}| over a limit",
+            " ".repeat(14),
+            "^".repeat(16)
+        )
+    );
+    assert!(!run(&[]).contains("  limits "));
+}

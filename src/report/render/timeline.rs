@@ -126,6 +126,20 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
         let name: String = name.chars().take(12).collect();
         writeln!(w, "  {name:<12} |{line:<cols$}| peak {peak}")?;
     }
+    // Limit crossings (--max-orphans, --max-tw-buckets): a mark under the
+    // columns whose buckets are over a limit.
+    let over: Vec<bool> = r
+        .buckets
+        .chunks(per_col)
+        .map(|c| {
+            c.iter()
+                .any(|b| b.over_max_orphans || b.over_max_tw_buckets)
+        })
+        .collect();
+    if over.iter().any(|o| *o) {
+        let marks: String = over.iter().map(|o| if *o { '^' } else { ' ' }).collect();
+        writeln!(w, "  {:<12} |{marks:<cols$}| over a limit", "limits")?;
+    }
     let first = r.buckets.first().map_or(0, |b| b.t_us);
     let last = r.buckets.last().map_or(0, |b| b.t_us + r.bucket_us);
     writeln!(w, "  {:<12}  {} .. {} UTC", "", utc(first), utc(last))?;
