@@ -8,7 +8,7 @@
 
 use assert_cmd::Command;
 use finscope::report::Report;
-use finscope_testkit::synth::{Conv, PcapOpts, Record, write_pcap};
+use finscope_testkit::synth::{Conv, PcapOpts, Record, udp_packet_with, write_pcap};
 
 /// The IP packets of a 4-way close (Ethernet stripped).
 fn close_ip_packets() -> Vec<(u64, Vec<u8>)> {
@@ -133,24 +133,14 @@ fn nflog_both_byte_orders() {
     }
 }
 
-/// IPv4/UDP from 1701 to 1701 around `payload`, checksum 0.
+/// IPv4/UDP from 1701 to 1701 around `payload`.
 fn udp_l2tp(payload: &[u8]) -> Vec<u8> {
-    let total = (20 + 8 + payload.len()) as u16;
-    let mut ip = vec![
-        0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0, 203, 0, 113, 1, 203, 0, 113, 2,
-    ];
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    let mut sum = 0u32;
-    for c in ip.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-    let mut udp = vec![0x06, 0xa5, 0x06, 0xa5, 0, 0, 0, 0];
-    udp[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    [ip, udp, payload.to_vec()].concat()
+    udp_packet_with(
+        "203.0.113.1:1701".parse().expect("addr"),
+        "203.0.113.2:1701".parse().expect("addr"),
+        payload,
+        1,
+    )
 }
 
 #[test]
