@@ -9,18 +9,12 @@ use finscope::cli::Bounds;
 use finscope::cli::values::Limit;
 use libfuzzer_sys::fuzz_target;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+
+#[path = "common/scratch.rs"]
+mod common;
 
 fn scratch() -> &'static PathBuf {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let dir = if std::path::Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        dir.join(format!("finscope-fuzz-bounds-{}.toml", std::process::id()))
-    })
+    common::scratch("bounds.toml")
 }
 
 fuzz_target!(|data: &[u8]| {

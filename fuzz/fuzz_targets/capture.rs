@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut r) = CaptureReader::with_buffer(data, Path::new("fuzz"), 65_536) else {
         return;
     };
-    let mut shard = Shard::new(FlowConfig::default(), ShardMetrics::new(TimelineConfig::default(), true));
+    let mut shard = Shard::new(
+        FlowConfig::default(),
+        ShardMetrics::new(TimelineConfig::default(), true),
+    );
     let mut frames = Vec::new();
     let mut clock = 0;
     for _ in 0..10_000 {

@@ -16,19 +16,12 @@ use finscope::pipeline::{Options, analyze};
 use libfuzzer_sys::fuzz_target;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
-/// A per-process scratch file, in memory where /dev/shm exists.
+#[path = "common/scratch.rs"]
+mod common;
+
 fn scratch() -> &'static PathBuf {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let dir = if std::path::Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        dir.join(format!("finscope-fuzz-decompress-{}", std::process::id()))
-    })
+    common::scratch("decompress")
 }
 
 const GZIP: &[u8] = &[0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 0x03];
@@ -67,6 +60,9 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Err(e) = analyze(std::slice::from_ref(path), &opts) {
         let msg = e.to_string();
-        assert!(msg.contains("finscope-fuzz-decompress"), "unnamed error: {msg}");
+        assert!(
+            msg.contains("finscope-fuzz-decompress"),
+            "unnamed error: {msg}"
+        );
     }
 });

@@ -47,16 +47,11 @@ fn close(a: &serde_json::Value, b: &serde_json::Value, ulps: u64) -> bool {
     }
 }
 
+#[path = "common/scratch.rs"]
+mod common;
+
 fn scratch() -> &'static PathBuf {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let dir = if std::path::Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        dir.join(format!("finscope-fuzz-report-{}.json", std::process::id()))
-    })
+    common::scratch("report.json")
 }
 
 fuzz_target!(|data: &[u8]| {
