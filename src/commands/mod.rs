@@ -128,29 +128,6 @@ pub(crate) fn write_json<T: serde::Serialize>(
     Ok(())
 }
 
-/// One `--interval` summary as a line of text.
-fn interval_line(s: &crate::metrics::Interval) -> String {
-    use crate::report::format::{pct, thousands, utc};
-    format!(
-        "{} .. {}{}  frames {}  TCP {}  SYN {}  FIN {} ({})  RST {}  tracked {}{}",
-        utc(s.start_us),
-        utc(s.end_us),
-        if s.last { " (end)" } else { "" },
-        thousands(s.frames),
-        thousands(s.tcp),
-        thousands(s.syn),
-        thousands(s.fin),
-        pct(s.fin_ratio),
-        thousands(s.rst),
-        thousands(s.tracked),
-        if s.evicted_early > 0 {
-            format!("  evicted {}", thousands(s.evicted_early))
-        } else {
-            String::new()
-        }
-    )
-}
-
 /// An analysis and what was gathered from its connections on the way.
 pub(crate) struct Run {
     pub(crate) analysis: Analysis,
@@ -172,14 +149,15 @@ impl FlowSink for Sinks<'_, '_> {
         self.ports.is_some() || self.flows.is_some()
     }
 
-    fn interval(&mut self, s: &crate::metrics::Interval) {
+    fn interval(&mut self, i: &crate::metrics::Interval) {
+        let s = &report::build::interval_line(i);
         match self.intervals {
             Some(true) => {
                 if let Ok(line) = serde_json::to_string(s) {
                     eprintln!("{line}");
                 }
             }
-            Some(false) => eprintln!("finscope: {}", interval_line(s)),
+            Some(false) => eprintln!("finscope: {}", report::render::text::interval_line(s)),
             None => {}
         }
     }

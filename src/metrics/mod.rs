@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// What happened in one `--interval` of capture time: counts within it
-/// and the state at its end (docs/report.md, "Following a capture").
-#[derive(Clone, Debug, Default, serde::Serialize, PartialEq)]
+/// and the state at its end (the report's line: `report::IntervalLine`).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Interval {
     /// The interval, us since the epoch: [start_us, end_us). The first
     /// starts at the first packet; one summary covers several intervals
@@ -36,8 +36,6 @@ pub struct Interval {
     pub syn: u64,
     pub fin: u64,
     pub rst: u64,
-    /// fin / tcp within the interval.
-    pub fin_ratio: f64,
     /// Connections tracked at its end (live, closed in TIME-WAIT, attempts).
     pub tracked: u64,
     /// Connections evicted early so far (`--max-memory`).

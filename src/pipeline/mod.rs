@@ -540,7 +540,7 @@ impl<'o> Engine<'o> {
         } else {
             return;
         };
-        let d: Vec<u64> = now.iter().zip(tick.base).map(|(n, b)| n - b).collect();
+        let d: [u64; 5] = std::array::from_fn(|i| now[i].saturating_sub(tick.base[i]));
         let summary = crate::metrics::Interval {
             start_us: tick.start / 1_000,
             end_us: to / 1_000,
@@ -549,11 +549,6 @@ impl<'o> Engine<'o> {
             syn: d[2],
             fin: d[3],
             rst: d[4],
-            fin_ratio: if d[1] == 0 {
-                0.0
-            } else {
-                d[3] as f64 / d[1] as f64
-            },
             tracked: self.shards.iter().map(|s| s.live() as u64).sum(),
             evicted_early: self.shards.iter().map(|s| s.evicted).sum(),
             last,

@@ -299,3 +299,20 @@ fn latency_of(s: &Summary) -> Latency {
         fin_fin: splits(FIN_FIN),
     }
 }
+
+/// The printed form of an `--interval` summary.
+pub fn interval_line(i: &crate::metrics::Interval) -> super::schema::IntervalLine {
+    super::schema::IntervalLine {
+        start_us: i.start_us,
+        end_us: i.end_us,
+        frames: i.frames,
+        tcp: i.tcp,
+        syn: i.syn,
+        fin: i.fin,
+        rst: i.rst,
+        fin_ratio: super::format::ratio(i.fin, i.tcp),
+        tracked: i.tracked,
+        evicted_early: i.evicted_early,
+        last: i.last,
+    }
+}

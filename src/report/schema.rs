@@ -676,3 +676,21 @@ mod tests {
         }
     }
 }
+
+/// One `--interval` summary as printed (docs/report.md, "Following a
+/// capture").
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct IntervalLine {
+    pub start_us: u64,
+    pub end_us: u64,
+    pub frames: u64,
+    pub tcp: u64,
+    pub syn: u64,
+    pub fin: u64,
+    pub rst: u64,
+    /// fin / tcp within the interval.
+    pub fin_ratio: f64,
+    pub tracked: u64,
+    pub evicted_early: u64,
+    pub last: bool,
+}

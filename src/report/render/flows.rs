@@ -38,6 +38,21 @@ pub enum Value {
     Null,
 }
 
+impl Value {
+    /// The value as a JSON literal (`json`) or a CSV cell (strings bare,
+    /// null empty; the csv writer quotes).
+    fn cell(&self, json: bool) -> String {
+        match self {
+            Value::U64(x) => x.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Str(s) if json => json_string(s),
+            Value::Str(s) => s.clone(),
+            Value::Null if json => "null".to_string(),
+            Value::Null => String::new(),
+        }
+    }
+}
+
 impl From<Option<u64>> for Value {
     fn from(v: Option<u64>) -> Value {
         v.map_or(Value::Null, Value::U64)
@@ -73,10 +88,6 @@ fn vlan_outer(v: u32) -> Option<u64> {
 /// The inner VLAN id (the second tag), if there were two.
 fn vlan_inner(v: u32) -> Option<u64> {
     (v > 0xfff).then_some(u64::from(v & 0xfff))
-}
-
-fn opt(v: Option<u64>) -> Value {
-    v.map_or(Value::Null, Value::U64)
 }
 
 impl<'a> FlowRecord<'a> {
@@ -171,8 +182,8 @@ impl<'a> FlowRecord<'a> {
             ("retired_ts_us", Value::U64(us(self.r.clock))),
             ("first_time", str(&iso(c.first_ts))),
             ("last_time", str(&iso(c.last_ts))),
-            ("vlan_outer", opt(vlan_outer(c.key.vlan))),
-            ("vlan_inner", opt(vlan_inner(c.key.vlan))),
+            ("vlan_outer", vlan_outer(c.key.vlan).into()),
+            ("vlan_inner", vlan_inner(c.key.vlan).into()),
             (
                 "wireshark_filter",
                 str(&crate::metrics::peers::wireshark_filter(
@@ -274,12 +285,12 @@ fn write_records(flows: &[Retired], format: FlowsFormat, w: &mut impl Write) -> 
         // The csv crate quotes what needs it (commas, quotes, line breaks).
         let mut out = csv::Writer::from_writer(w);
         for f in flows {
-            out.write_record(FlowRecord::new(f).columns().iter().map(|(_, v)| match v {
-                Value::U64(x) => x.to_string(),
-                Value::Bool(b) => b.to_string(),
-                Value::Str(s) => s.to_string(),
-                Value::Null => String::new(),
-            }))?;
+            out.write_record(
+                FlowRecord::new(f)
+                    .columns()
+                    .iter()
+                    .map(|(_, v)| v.cell(false)),
+            )?;
         }
         return out.flush();
     }
@@ -287,15 +298,7 @@ fn write_records(flows: &[Retired], format: FlowsFormat, w: &mut impl Write) -> 
         let cols = FlowRecord::new(f).columns();
         let line: Vec<String> = cols
             .iter()
-            .map(|(n, v)| {
-                let v = match v {
-                    Value::U64(x) => x.to_string(),
-                    Value::Bool(b) => b.to_string(),
-                    Value::Str(s) => json_string(s),
-                    Value::Null => "null".to_string(),
-                };
-                format!("{}:{v}", json_string(n))
-            })
+            .map(|(n, v)| format!("{}:{}", json_string(n), v.cell(true)))
             .collect();
         writeln!(w, "{{{}}}", line.join(","))?;
     }

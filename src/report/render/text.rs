@@ -508,3 +508,25 @@ fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> {
     }
     writeln!(w)
 }
+
+/// One `--interval` summary as a line of text.
+pub fn interval_line(s: &crate::report::IntervalLine) -> String {
+    format!(
+        "{} .. {}{}  frames {}  TCP {}  SYN {}  FIN {} ({})  RST {}  tracked {}{}",
+        utc(s.start_us),
+        utc(s.end_us),
+        if s.last { " (end)" } else { "" },
+        thousands(s.frames),
+        thousands(s.tcp),
+        thousands(s.syn),
+        thousands(s.fin),
+        pct(s.fin_ratio),
+        thousands(s.rst),
+        thousands(s.tracked),
+        if s.evicted_early > 0 {
+            format!("  evicted {}", thousands(s.evicted_early))
+        } else {
+            String::new()
+        }
+    )
+}
