@@ -462,3 +462,137 @@ fn pcapng_header_claims_are_capped() {
     );
     assert_eq!(frames, Some(2), "the packets before it are reported");
 }
+
+/// The records of testdata/sample.pcap repeated until the capture holds at
+/// least `min` records: (the pcap, the end offset of every record).
+fn repeated_sample(min: usize) -> (Vec<u8>, Vec<usize>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.pcap");
+    let sample = std::fs::read(path).expect("sample");
+    assert_eq!(
+        sample[..4],
+        0xa1b2_c3d4u32.to_le_bytes(),
+        "little-endian pcap"
+    );
+    let mut records = Vec::new();
+    let mut at = 24;
+    while at + 16 <= sample.len() {
+        let caplen = u32::from_le_bytes(sample[at + 8..at + 12].try_into().expect("4")) as usize;
+        records.push(&sample[at..at + 16 + caplen]);
+        at += 16 + caplen;
+    }
+    let mut out = sample[..24].to_vec();
+    let mut ends = Vec::new();
+    while ends.len() < min {
+        for r in &records {
+            out.extend_from_slice(r);
+            ends.push(out.len());
+        }
+    }
+    (out, ends)
+}
+
+/// `analyze --json` of `bytes` in a file named `name`: (exit code, stderr,
+/// records read from the file).
+fn analyze_named(name: &str, bytes: &[u8]) -> (Option<i32>, String, Option<u64>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join(name);
+    std::fs::write(&p, bytes).expect("write");
+    let out = finscope()
+        .args(["analyze", "--json", "-q"])
+        .arg(&p)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let records = serde_json::from_slice::<Report>(&out.stdout)
+        .ok()
+        .map(|r| r.capture.files.iter().map(|f| f.records).sum());
+    (out.status.code(), stderr, records)
+}
+
+/// Compresses `pcap` with `enc`, flushing after every `step` records:
+/// the compressed bytes and, per flush, (compressed length, records before).
+fn compress_with_flushes<W: std::io::Write>(
+    mut enc: W,
+    pcap: &[u8],
+    ends: &[usize],
+    step: usize,
+    len: impl Fn(&mut W) -> usize,
+) -> (W, Vec<(usize, usize)>) {
+    let mut flushes = Vec::new();
+    enc.write_all(&pcap[..24]).expect("write");
+    let mut from = 24;
+    for (i, &end) in ends.iter().enumerate() {
+        enc.write_all(&pcap[from..end]).expect("write");
+        from = end;
+        if (i + 1) % step == 0 {
+            enc.flush().expect("flush");
+            flushes.push((len(&mut enc), i + 1));
+        }
+    }
+    (enc, flushes)
+}
+
+#[test]
+fn cut_zstd_and_xz_give_every_record_decoded_before_the_cut() {
+    let (pcap, ends) = repeated_sample(20_000);
+    // zstd with a 128 MiB window and no content size (as `tcpdump -w - |
+    // zstd --long=27` writes it): a decoder that holds its window back
+    // until the frame ends would report nothing of a cut file.
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).expect("zstd");
+    enc.window_log(27).expect("window");
+    enc.long_distance_matching(true).expect("ldm");
+    enc.include_contentsize(false).expect("no size");
+    let (enc, flushes) = compress_with_flushes(enc, &pcap, &ends, 1000, |e| e.get_ref().len());
+    let zst = enc.finish().expect("finish");
+    // xz, one block per flush.
+    let enc = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    // (The encoder keeps a flush's last output until its next write.)
+    let (enc, xz_flushes) = compress_with_flushes(enc, &pcap, &ends, 1000, |e| {
+        std::io::Write::write(e, &[]).expect("write");
+        e.get_ref().len()
+    });
+    let xz = enc.finish().expect("finish");
+    for (name, data, flushes) in [
+        ("cut.pcap.zst", zst, flushes),
+        ("cut.pcap.xz", xz, xz_flushes),
+    ] {
+        for which in [1, flushes.len() / 2, flushes.len() - 2] {
+            // Halfway between two flushes.
+            let (at, before) = flushes[which];
+            let cut = (at + flushes[which + 1].0) / 2;
+            let (code, err, records) = analyze_named(name, &data[..cut]);
+            assert_eq!(code, Some(0), "{name} at {cut}: {err}");
+            assert!(
+                err.contains(name) && err.contains("cut short"),
+                "{name}: {err}"
+            );
+            let records = records.expect("a report") as usize;
+            assert!(
+                records >= before && records < before + 1000,
+                "{name} cut at {cut}: {records} records, {before} before the cut"
+            );
+            if name.ends_with("zst") {
+                // A block decodes whole or not at all: exactly the flushed ones.
+                assert_eq!(records, before, "{name} cut at {cut}");
+            }
+        }
+    }
+}
+
+#[test]
+fn zstd_window_over_the_limit_is_refused_with_the_command_that_reads_it() {
+    let (pcap, _) = repeated_sample(2_000);
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).expect("zstd");
+    enc.window_log(28).expect("window");
+    enc.long_distance_matching(true).expect("ldm");
+    enc.include_contentsize(false).expect("no size");
+    std::io::Write::write_all(&mut enc, &pcap).expect("write");
+    let zst = enc.finish().expect("finish");
+    let (code, err, records) = analyze_named("long.pcap.zst", &zst);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("long.pcap.zst") && err.contains("zstd -d --long=31"),
+        "{err}"
+    );
+    assert_eq!(records, None);
+}

@@ -17,13 +17,14 @@
 //!   compressor or the copy was interrupted: the decoder wants more and the
 //!   file has no more) is a truncation like a plain file's cut tail; anything
 //!   else the decoder rejects (bad checksum, impossible code) is corruption.
-//!   gzip delivers everything decodable before the damage; zstd loses the
-//!   frame being decoded (at most its window, a few MiB), xz the block being
-//!   decoded when block sizes are recorded (multi-threaded `xz`).
+//!   Everything decodable before the damage is delivered, as `gzip -dc`,
+//!   `zstd -dc` and `xz -dc` deliver it: gzip and xz up to the last
+//!   decodable byte, zstd every complete block (a block holds at most
+//!   128 KiB), whatever the window size.
 
 use crate::capture::{CaptureError, CaptureReader, Status};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -200,7 +201,7 @@ impl<D: Read> Read for Decoded<D> {
                 let f = if cut {
                     StreamFault::Cut
                 } else {
-                    StreamFault::Corrupt(e.to_string())
+                    StreamFault::Corrupt(reason(self.compression, &e))
                 };
                 self.fault.set(self.compression, f);
                 self.stopped = true;
@@ -208,6 +209,25 @@ impl<D: Read> Read for Decoded<D> {
             }
             r => r,
         }
+    }
+}
+
+/// A decoder's error as the report says it; the memory limits name the
+/// command that reads such a file.
+fn reason(c: Compression, e: &io::Error) -> String {
+    let msg = e.to_string();
+    match c {
+        Compression::Zstd if msg.contains("too much memory") => format!(
+            "{msg}: the frame's window is over the {} MiB limit (written with `zstd --long=28` \
+             or more); decompress it with `zstd -d --long=31` first",
+            1 << (ZSTD_WINDOW_LOG_MAX - 20)
+        ),
+        Compression::Xz if msg.contains("limit") || msg.contains("MemLimit") => format!(
+            "{msg}: the stream's dictionary is over the {} MiB limit; decompress it with \
+             `xz -d` first",
+            XZ_MEMLIMIT >> 20
+        ),
+        _ => msg,
     }
 }
 
@@ -261,8 +281,8 @@ pub fn open(path: &Path) -> Result<Input, CaptureError> {
             };
             let inner: Box<dyn Read + Send> = match c {
                 Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
-                Compression::Zstd => Box::new(ZstdFrames::new(src)),
-                Compression::Xz => Box::new(lzma_rust2::XzReader::new(src, true)),
+                Compression::Zstd => zstd_reader(src).map_err(io_err)?,
+                Compression::Xz => xz_reader(src).map_err(io_err)?,
             };
             Box::new(Decoded {
                 inner,
@@ -390,48 +410,33 @@ fn peek<R: Read>(mut src: R, n: usize) -> io::Result<(Vec<u8>, R)> {
     Ok((head, src))
 }
 
-/// A zstd stream of one or more frames (as `zstd` and `pzstd` write them).
-struct ZstdFrames<R: Read> {
-    /// The current frame's decoder; `None` between frames.
-    frame: Option<ruzstd::decoding::StreamingDecoder<BufReader<R>, ruzstd::decoding::FrameDecoder>>,
-    /// The source while no frame is open.
-    idle: Option<BufReader<R>>,
+/// Largest zstd window accepted: 128 MiB (`windowLog` 27), libzstd's and
+/// the `zstd` command's default limit. A frame written with a larger window
+/// (`zstd --long=31`) is refused with a clear error instead of reserving
+/// up to 2 GiB on the word of a header.
+const ZSTD_WINDOW_LOG_MAX: u32 = 27;
+
+/// Largest memory the xz decoder may use (its dictionary, as the stream's
+/// header declares it): 512 MiB, 8 times what `xz -9` needs.
+const XZ_MEMLIMIT: u64 = 512 * 1024 * 1024;
+
+/// A zstd decoder for a stream of one or more frames (as `zstd` and `pzstd`
+/// write them; skippable frames pass).
+fn zstd_reader<R: Read + Send + 'static>(src: R) -> io::Result<Box<dyn Read + Send>> {
+    let mut d = zstd::stream::read::Decoder::new(src)?;
+    d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
+    Ok(Box::new(d))
 }
 
-impl<R: Read> ZstdFrames<R> {
-    fn new(src: R) -> Self {
-        ZstdFrames {
-            frame: None,
-            idle: Some(BufReader::new(src)),
-        }
-    }
-}
-
-impl<R: Read> Read for ZstdFrames<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            if let Some(d) = &mut self.frame {
-                let n = d.read(buf)?;
-                if n > 0 {
-                    return Ok(n);
-                }
-                // This frame is done; another may follow.
-                self.idle = self.frame.take().map(|d| d.into_inner());
-            }
-            let Some(mut src) = self.idle.take() else {
-                return Ok(0);
-            };
-            if src.fill_buf()?.is_empty() {
-                return Ok(0);
-            }
-            let d = ruzstd::decoding::StreamingDecoder::new(src)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}")))?;
-            self.frame = Some(d);
-        }
-    }
+/// An xz decoder for one or more concatenated streams (as `xz -dc` reads
+/// them).
+fn xz_reader<R: Read + Send + 'static>(src: R) -> io::Result<Box<dyn Read + Send>> {
+    let stream =
+        liblzma::stream::Stream::new_stream_decoder(XZ_MEMLIMIT, liblzma::stream::CONCATENATED)?;
+    Ok(Box::new(liblzma::read::XzDecoder::new_stream(
+        BufReader::new(src),
+        stream,
+    )))
 }
 
 /// What [`expand`] made of the command line's inputs.
@@ -589,16 +594,28 @@ mod tests {
 
     #[test]
     fn zstd_frames_concatenate() {
-        let a = ruzstd::encoding::compress_to_vec(
-            &b"hello "[..],
-            ruzstd::encoding::CompressionLevel::Fastest,
-        );
-        let b = ruzstd::encoding::compress_to_vec(
-            &b"world"[..],
-            ruzstd::encoding::CompressionLevel::Fastest,
-        );
+        let a = zstd::encode_all(&b"hello "[..], 1).unwrap();
+        let b = zstd::encode_all(&b"world"[..], 1).unwrap();
         let mut out = String::new();
-        ZstdFrames::new(Cursor::new([a, b].concat()))
+        zstd_reader(Cursor::new([a, b].concat()))
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "hello world");
+    }
+
+    #[test]
+    fn xz_streams_concatenate() {
+        let xz = |b: &[u8]| {
+            let mut out = Vec::new();
+            liblzma::read::XzEncoder::new(b, 1)
+                .read_to_end(&mut out)
+                .unwrap();
+            out
+        };
+        let mut out = String::new();
+        xz_reader(Cursor::new([xz(b"hello "), xz(b"world")].concat()))
+            .unwrap()
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, "hello world");
