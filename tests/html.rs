@@ -489,23 +489,21 @@ fn every_capture_gives_a_well_formed_self_contained_page_with_the_json_numbers()
 #[test]
 fn settings_limits_and_thinning_on_the_kernel_capture() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (page, report) = page_and_report(
-        dir.path(),
-        &[
-            "--local",
-            "10.77.0.1/32",
-            "--max-orphans",
-            "300",
-            "--max-tw-buckets",
-            "1500",
-            "--bucket",
-            "1ms",
-            "--filter",
-            "port 80 or not port 80",
-            "testdata/kernel/orphan_retries/capture.pcap",
-        ],
-    );
-    assert!(page.len() < 3_000_000, "page of {} bytes", page.len());
+    let args = [
+        "--local",
+        "10.77.0.1/32",
+        "--max-orphans",
+        "300",
+        "--max-tw-buckets",
+        "1500",
+        "--bucket",
+        "1ms",
+        "--filter",
+        "port 80 or not port 80",
+        "testdata/kernel/orphan_retries/capture.pcap",
+    ];
+    // The analyze report holds a chart's worth of buckets.
+    let (page, report) = page_and_report(dir.path(), &args);
     let html = parse(&page).expect("well-formed");
     assert_eq!(html.by_id("local").text(), "10.77.0.1/32");
     assert_eq!(
@@ -513,7 +511,26 @@ fn settings_limits_and_thinning_on_the_kernel_capture() {
         report.settings.filter.clone()
     );
     let n = report.timeline.buckets.len();
+    assert!(n <= 1_000, "{n} buckets in the analyze report");
+    // The timeline command's page has the full series, thinned to draw.
+    let mut all = vec!["timeline", "-q", "--html", "-"];
+    all.extend_from_slice(&args);
+    let out = finscope(&all);
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8(out.stdout).expect("UTF-8 page");
+    assert!(page.len() < 3_000_000, "page of {} bytes", page.len());
+    let html = parse(&page).expect("well-formed");
+    let mut all = vec!["timeline", "-q", "--json"];
+    all.extend_from_slice(&args);
+    let out = finscope(&all);
+    assert_eq!(out.status.code(), Some(0));
+    let mut doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    doc.as_object_mut().expect("object").remove("diagnosis");
+    let timeline: finscope::report::TimelineReport =
+        serde_json::from_value(doc).expect("timeline document");
+    let n = timeline.buckets.len();
     assert!(n > 10_000, "{n} buckets: the thinning is not exercised");
+    assert_eq!(timeline.state_time_us, report.timeline.state_time_us);
     let states = html.by_id("states");
     let svg = &svgs_in(states, "plot-states")[0];
     let lines = svg.find(|x| x.name == "polyline");
@@ -534,11 +551,8 @@ fn settings_limits_and_thinning_on_the_kernel_capture() {
         .map(|t| t.text())
         .collect();
     for (limit, c) in [
-        ("tcp_max_orphans = 300", &report.timeline.limits.max_orphans),
-        (
-            "tcp_max_tw_buckets = 1500",
-            &report.timeline.limits.max_tw_buckets,
-        ),
+        ("tcp_max_orphans = 300", &timeline.limits.max_orphans),
+        ("tcp_max_tw_buckets = 1500", &timeline.limits.max_tw_buckets),
     ] {
         let c = c.as_ref().expect("limit in the JSON");
         assert!(c.buckets_over > 0);
@@ -550,14 +564,8 @@ fn settings_limits_and_thinning_on_the_kernel_capture() {
         );
     }
     // Shaded buckets: the report has some over each limit.
-    assert!(report.timeline.buckets.iter().any(|b| b.over_max_orphans));
-    assert!(
-        report
-            .timeline
-            .buckets
-            .iter()
-            .any(|b| b.over_max_tw_buckets)
-    );
+    assert!(timeline.buckets.iter().any(|b| b.over_max_orphans));
+    assert!(timeline.buckets.iter().any(|b| b.over_max_tw_buckets));
 }
 
 #[test]

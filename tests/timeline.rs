@@ -198,6 +198,54 @@ fn bucket_width_grows_past_the_cap() {
     assert_eq!(t["peaks"]["fin_wait_1"]["value"], 1);
 }
 
+#[test]
+fn analyze_report_holds_a_chart_of_buckets_the_timeline_the_full_series() {
+    // 31 s at 1 ms: the timeline document widens by 2 (under 20,000
+    // buckets), the analyze report by 32 (under 1,000), on the same
+    // power-of-two ladder, so that `merge` adds either exactly.
+    let out = Command::cargo_bin("finscope")
+        .expect("binary")
+        .args(["analyze", "--json", "--bucket", "1ms"])
+        .arg("testdata/fin_unacked.pcap")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let a: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let t = timeline(&["--bucket", "1ms", "testdata/fin_unacked.pcap"]);
+    assert_eq!(a["timeline"]["bucket_us"], 32_000);
+    let n = a["timeline"]["buckets"].as_array().map_or(0, |b| b.len());
+    assert!((900..=1_000).contains(&n), "{n} buckets");
+    assert_eq!(t["bucket_us"], 2_000);
+    assert_eq!(a["timeline"]["state_time_us"], t["state_time_us"]);
+    // Every 16th bucket of the timeline ends where one of the report's
+    // ends, with the same counts.
+    let (ab, tb) = (
+        a["timeline"]["buckets"].as_array().expect("buckets"),
+        t["buckets"].as_array().expect("buckets"),
+    );
+    let a0 = a["timeline"]["start_us"].as_u64().expect("start");
+    let t0 = t["start_us"].as_u64().expect("start");
+    let mut compared = 0;
+    for (i, b) in tb.iter().enumerate() {
+        let end = t0 + (i as u64 + 1) * 2_000;
+        if (end - a0).is_multiple_of(32_000) {
+            let j = ((end - a0) / 32_000 - 1) as usize;
+            if let Some(x) = ab.get(j) {
+                assert_eq!(x["fin_wait_1"], b["fin_wait_1"], "bucket ending {end}");
+                assert_eq!(x["orphans"], b["orphans"], "bucket ending {end}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 900, "{compared} buckets compared");
+    let tl_bytes = serde_json::to_vec(&t).expect("json").len();
+    assert!(
+        out.stdout.len() * 5 < tl_bytes,
+        "analyze {} bytes, timeline {tl_bytes}",
+        out.stdout.len()
+    );
+}
+
 /// The chart marks the columns over a `--max-*` limit; without limits
 /// there is no such row.
 #[test]

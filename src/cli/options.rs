@@ -229,6 +229,7 @@ impl AnalysisArgs {
                 orphan_retries: self.orphan_retries,
             },
             inputs: Vec::new(),
+            max_buckets: crate::report::timeline::REPORT_MAX_BUCKETS,
         }
     }
 }

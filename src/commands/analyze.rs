@@ -5,6 +5,7 @@ use crate::cli::AnalyzeArgs;
 use crate::flow::table::FlowSink;
 use crate::report::render::flows::FlowsFormat;
 use crate::report::render::{fitted, flows, html, json, text};
+use crate::report::timeline::REPORT_MAX_BUCKETS;
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
@@ -62,7 +63,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
             source,
         }));
     }
-    let doc = build_report(&a.analysis, &run, a.analysis.top);
+    let doc = build_report(&a.analysis, &run, a.analysis.top, REPORT_MAX_BUCKETS);
     if let Some(path) = &a.json_out {
         outputs.file(path, |mut w| json::render(&doc, &mut w));
     }

@@ -18,6 +18,7 @@ use crate::cli::{Bounds, CheckArgs, Limit};
 use crate::report::format::{Unit, ratio};
 use crate::report::load::load;
 use crate::report::render::{Paint, paint};
+use crate::report::timeline::REPORT_MAX_BUCKETS;
 use crate::report::{Peer, Report};
 use serde::Serialize;
 use std::io::{self, Read, Write};
@@ -266,7 +267,7 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
     } else {
         let run = run_analysis(&c.analysis, None, c.json)?;
         // Every peer, so that the worst ones behind a bound can be named.
-        let doc = build_report(&c.analysis, &run, usize::MAX);
+        let doc = build_report(&c.analysis, &run, usize::MAX, REPORT_MAX_BUCKETS);
         (doc, input_exit(&run.analysis))
     };
     if doc.capture.no_tcp {

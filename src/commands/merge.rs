@@ -313,6 +313,7 @@ pub fn merge(
             orphan_retries: lim.orphan_retries.as_ref().map(|x| x.retries),
         },
         inputs: labels.clone(),
+        max_buckets: crate::report::timeline::REPORT_MAX_BUCKETS,
     };
     let mut doc = report::build(&total, &opts);
     if let Some((peers, n)) = groups::peers(&total, by, rank_by, top, ports.as_ref()) {

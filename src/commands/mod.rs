@@ -241,10 +241,12 @@ pub(crate) fn run_analysis(
     Ok(Run { analysis, ports })
 }
 
-/// The report document, with peer groups and the filter applied.
-pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize) -> Report {
+/// The report document, with peer groups and the filter applied, its
+/// timeline at most `max_buckets` long.
+pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize, max_buckets: u64) -> Report {
     let mut opts = a.report_options();
     opts.top = top;
+    opts.max_buckets = max_buckets;
     let mut doc = report::build(&run.analysis, &opts);
     if let Some((peers, total)) = groups::peers(
         &run.analysis,

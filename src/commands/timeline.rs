@@ -5,6 +5,7 @@ use crate::cli::TimelineArgs;
 use crate::report::TimelineDocument;
 use crate::report::render::html;
 use crate::report::render::timeline as render;
+use crate::report::timeline::MAX_BUCKETS;
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,7 +18,7 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
         ));
     }
     let run = run_analysis(&t.analysis, None, t.json)?;
-    let doc = build_report(&t.analysis, &run, t.analysis.top);
+    let doc = build_report(&t.analysis, &run, t.analysis.top, MAX_BUCKETS);
     let mut outputs = Outputs::default();
     if let Some(path) = &t.csv {
         outputs.file(path, |mut w| render::write_csv(&doc.timeline, &mut w));

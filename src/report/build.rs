@@ -28,6 +28,18 @@ pub struct ReportOptions {
     /// A merged report's input labels (`finscope merge`), by the input
     /// index of worst connections; empty for one analysis.
     pub inputs: Vec<String>,
+    /// Most timeline buckets: [`timeline::REPORT_MAX_BUCKETS`] (also when
+    /// 0), or [`timeline::MAX_BUCKETS`] for the `timeline` command.
+    pub max_buckets: u64,
+}
+
+impl ReportOptions {
+    fn max_buckets(&self) -> u64 {
+        match self.max_buckets {
+            0 => timeline::REPORT_MAX_BUCKETS,
+            n => n,
+        }
+    }
 }
 
 /// The peer rows of ranked groups (`--group-by`).
@@ -164,7 +176,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         .take(o.top)
         .map(|(addr, ps)| Peer::of(addr.to_string(), ps).in_inputs(ps, &o.inputs))
         .collect();
-    let tl = timeline::build(&s.timeline, p, &o.limits);
+    let tl = timeline::build(&s.timeline, p, &o.limits, o.max_buckets());
     let findings = diagnosis::diagnose(s, &tl);
     Report {
         schema_version: SCHEMA_VERSION,
@@ -224,7 +236,11 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         },
         timeline: tl,
         diagnosis: findings,
-        mergeable: Some(Mergeable::of(s, o.limits.orphan_retries.is_some())),
+        mergeable: Some(Mergeable::of(
+            s,
+            o.limits.orphan_retries.is_some(),
+            o.max_buckets(),
+        )),
     }
 }
 

@@ -425,8 +425,9 @@ const REPORTED: std::ops::Range<usize> = 0..S_FW1_LIMITED;
 
 impl Mergeable {
     /// What merging needs of `s`, beyond the report built from it.
-    /// `what_if`: the analysis ran `--orphan-retries`.
-    pub fn of(s: &Summary, what_if: bool) -> Mergeable {
+    /// `what_if`: the analysis ran `--orphan-retries`; `max_buckets`: the
+    /// report's timeline rule ([`crate::report::timeline::build`]).
+    pub fn of(s: &Summary, what_if: bool, max_buckets: u64) -> Mergeable {
         let mut latency = LatencyParts::default();
         for (m, _) in METRICS {
             let h = &s.latency[m];
@@ -437,7 +438,7 @@ impl Mergeable {
             };
         }
         let kept = |i: usize| what_if || REPORTED.contains(&i);
-        let outside = outside(&s.timeline, &s.packets)
+        let outside = outside(&s.timeline, &s.packets, max_buckets)
             .into_iter()
             .map(|(bucket, d)| OutsideBucket {
                 bucket,

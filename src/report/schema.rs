@@ -426,7 +426,8 @@ pub struct Settings {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TimelineReport {
-    /// Bucket width, us (wider than asked when the capture would need more than 20,000 buckets).
+    /// Bucket width, us (wider than asked when the capture would need more
+    /// than 20,000 buckets, 1,000 in the analyze report).
     pub bucket_us: u64,
     /// Start of the first bucket, us since the epoch.
     pub start_us: u64,

@@ -11,12 +11,17 @@ use crate::metrics::timeline::{
 };
 use std::collections::BTreeMap;
 
-/// Most buckets a report holds (a 5.5-hour capture at 1 s): past it the
-/// bucket width grows by a power of two, keeping the JSON to a few MB. A
-/// power of two, so that the widths of any two reports of the same
-/// `--bucket` divide one another and `finscope merge` adds their
-/// timelines exactly on the wider one.
+/// Most buckets the `timeline` command's document holds, the full series
+/// (a 5.5-hour capture at 1 s): past it the bucket width grows by a power
+/// of two, keeping the JSON to a few MB. A power of two, so that the
+/// widths of any two reports of the same `--bucket` divide one another and
+/// `finscope merge` adds their timelines exactly on the wider one.
 pub const MAX_BUCKETS: u64 = 20_000;
+
+/// Most buckets the analyze document holds (`analyze`, `check`, `merge`):
+/// a chart's resolution, so that the report of a long capture stays small
+/// (about 0.4 MB of buckets); widened by the same power-of-two rule.
+pub const REPORT_MAX_BUCKETS: u64 = 1_000;
 
 /// What-if limits (`--max-orphans`, `--max-tw-buckets`, `--orphan-retries`).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -170,21 +175,23 @@ fn crossing(limit: Option<u64>, buckets: &[Bucket], over: fn(&Bucket) -> bool) -
     Some(c)
 }
 
-/// The report's grid over the capture's time range; `None` without frames.
-fn grid(w0: u64, p: &Packets) -> Option<Grid> {
+/// The report's grid over the capture's time range, at most `max` buckets;
+/// `None` without frames.
+fn grid(w0: u64, p: &Packets, max: u64) -> Option<Grid> {
+    let max = max.max(1);
     let w0 = w0.max(1);
     let (first, last) = (p.first_ts?, p.last_ts?);
     let (b_first, b_last) = (first / w0, last / w0);
     let n = |k: u64| b_last / k - b_first / k + 1;
     let mut k = (b_last - b_first + 1)
-        .div_ceil(MAX_BUCKETS)
+        .div_ceil(max)
         .max(1)
         .checked_next_power_of_two()
         .unwrap_or(1 << 63);
     // Aligned to multiples of the wider bucket, the range may straddle
     // one more: widen until it fits, so that a report never holds more
-    // than MAX_BUCKETS (and a merge of one report gives it back).
-    while n(k) > MAX_BUCKETS && k < 1 << 63 {
+    // than `max` (and a merge of one report gives it back).
+    while n(k) > max && k < 1 << 63 {
         k *= 2;
     }
     Some(Grid {
@@ -204,8 +211,8 @@ fn grid(w0: u64, p: &Packets) -> Option<Grid> {
 /// the epoch, `t / bucket_us`), the deltas of every series. With them a
 /// merge continues this timeline into another input's time
 /// (docs/report.md, `mergeable.timeline.outside`).
-pub fn outside(t: &Timeline, p: &Packets) -> Vec<(u64, [i64; NSERIES])> {
-    let g = grid(t.cfg.bucket_ns, p).unwrap_or(Grid {
+pub fn outside(t: &Timeline, p: &Packets, max: u64) -> Vec<(u64, [i64; NSERIES])> {
+    let g = grid(t.cfg.bucket_ns, p, max).unwrap_or(Grid {
         w0: t.cfg.bucket_ns.max(1),
         k: 1,
         w: t.cfg.bucket_ns.max(1),
@@ -225,10 +232,11 @@ pub fn outside(t: &Timeline, p: &Packets) -> Vec<(u64, [i64; NSERIES])> {
         .collect()
 }
 
-/// Builds the timeline report over the capture's time range.
-pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
+/// Builds the timeline report over the capture's time range, at most
+/// `max` buckets ([`MAX_BUCKETS`], [`REPORT_MAX_BUCKETS`]).
+pub fn build(t: &Timeline, p: &Packets, lim: &Limits, max: u64) -> TimelineReport {
     let w0 = t.cfg.bucket_ns.max(1);
-    let Some(g) = grid(t.cfg.bucket_ns, p) else {
+    let Some(g) = grid(t.cfg.bucket_ns, p, max) else {
         return empty(w0 / 1_000, lim);
     };
     let k = g.k;
@@ -254,7 +262,7 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits) -> TimelineReport {
     // the asked one.
     report.widened_while_reading = t
         .widened_from
-        .and_then(|w| grid(w, p))
+        .and_then(|w| grid(w, p, max))
         .is_some_and(|asked| asked.w < g.w);
     for (s, (peak, ns)) in peaks.iter().zip(t.state_ns).enumerate() {
         let key = series_key(s);
