@@ -1,38 +1,59 @@
 //! Number, duration and time formatting shared by every renderer and by
 //! the diagnosis' evidence strings; and the one ratio rule.
 
-/// `1234567` -> `1,234,567`.
+use jiff::fmt::friendly::{Designator, FractionalUnit, SpanPrinter};
+use jiff::{SignedDuration, Span, SpanRound, Timestamp};
+use num_format::{Locale, ToFormattedString};
+
+/// `1234567` -> `1,234,567` (num-format, English grouping).
 pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    n.to_formatted_string(&Locale::en)
 }
 
-/// Microseconds with a unit: `850us`, `12.3ms`, `14.0s`.
+/// Microseconds as a person reads them (jiff's friendly format, ASCII
+/// units): `850us`, `12.3ms`, `14.0s`, `1m 12.5s` (a tenth of the
+/// smallest unit, rounded, under ten minutes), then whole units: `25m 24s`
+/// under an hour, `6h 1m`, `3d 4h 5m`.
 pub fn dur(us: u64) -> String {
+    let printer = SpanPrinter::new().designator(Designator::HumanTime);
+    let tenth = |unit: u64| us.saturating_add(unit / 20) / (unit / 10) * (unit / 10);
+    let micros = |v: u64| SignedDuration::from_micros(i64::try_from(v).unwrap_or(i64::MAX));
     if us < 1_000 {
-        format!("{us}us")
-    } else if us < 1_000_000 {
-        format!("{:.1}ms", us as f64 / 1e3)
-    } else if us < 600_000_000 {
-        format!("{:.1}s", us as f64 / 1e6)
-    } else if us < 3_600_000_000 {
-        format!("{:.1}min", us as f64 / 6e7)
+        return printer.duration_to_string(&micros(us));
+    }
+    // One decimal of the largest unit, rounded half up (the printer
+    // truncates); a value that rounds up to the next unit moves to it.
+    let ms = tenth(1_000);
+    if ms < 1_000_000 {
+        return printer
+            .fractional(Some(FractionalUnit::Millisecond))
+            .precision(Some(1))
+            .duration_to_string(&micros(ms));
+    }
+    let s = tenth(1_000_000);
+    if s < 600_000_000 {
+        return printer
+            .fractional(Some(FractionalUnit::Second))
+            .precision(Some(1))
+            .duration_to_string(&micros(s));
+    }
+    let smallest = if us < 3_600_000_000 {
+        jiff::Unit::Second
     } else {
-        // Whole minutes past an hour: `6h 01m`, `3d 04h 05m`.
-        let m = us / 60_000_000;
-        let (d, h, m) = (m / 1_440, m / 60 % 24, m % 60);
-        if d > 0 {
-            format!("{d}d {h:02}h {m:02}m")
-        } else {
-            format!("{h}h {m:02}m")
-        }
+        jiff::Unit::Minute
+    };
+    let span = Span::try_from(micros(us)).and_then(|span| {
+        span.round(
+            SpanRound::new()
+                .largest(jiff::Unit::Day)
+                .smallest(smallest)
+                .days_are_24_hours(),
+        )
+    });
+    match span {
+        Ok(span) => printer.span_to_string(&span),
+        // Beyond what a span holds (about 600,000 years).
+        Err(_) => printer.duration_to_string(&micros(us)),
     }
 }
 
@@ -44,29 +65,17 @@ pub fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-/// UTC time of a microsecond timestamp, `YYYY-MM-DD HH:MM:SS.ffffff`.
+/// UTC time of a microsecond timestamp, `YYYY-MM-DD HH:MM:SS.ffffff`
+/// (jiff); a timestamp past the year 9999 (a damaged pcapng timestamp)
+/// is shown as microseconds since the epoch.
 pub fn utc(us: u64) -> String {
-    let secs = us / 1_000_000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil-from-days (H. Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:06}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        us % 1_000_000
-    )
+    i64::try_from(us)
+        .ok()
+        .and_then(|v| Timestamp::from_microsecond(v).ok())
+        .map_or_else(
+            || format!("{us} us since the epoch"),
+            |t| t.strftime("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+        )
 }
 
 /// The unit of a figure that `check` and `diff` print (JSON: `ratio`,
@@ -115,15 +124,22 @@ mod tests {
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(dur(850), "850us");
         assert_eq!(dur(12_345), "12.3ms");
+        assert_eq!(dur(12_350), "12.4ms");
+        assert_eq!(dur(999_949), "999.9ms");
+        assert_eq!(dur(999_950), "1.0s");
         assert_eq!(dur(14_000_000), "14.0s");
-        assert_eq!(dur(25 * 60_000_000 + 24_000_000), "25.4min");
-        assert_eq!(dur(21_642_600_000), "6h 00m");
-        assert_eq!(dur(21_706_000_000), "6h 01m");
+        assert_eq!(dur(72_460_000), "1m 12.5s");
+        assert_eq!(dur(599_960_000), "10m");
+        assert_eq!(dur(25 * 60_000_000 + 24_000_000), "25m 24s");
+        assert_eq!(dur(21_642_600_000), "6h 1m");
+        assert_eq!(dur(21_706_000_000), "6h 2m");
         assert_eq!(
             dur(3 * 86_400_000_000 + 4 * 3_600_000_000 + 5 * 60_000_000),
-            "3d 04h 05m"
+            "3d 4h 5m"
         );
+        assert!(!dur(u64::MAX).is_empty());
         assert_eq!(utc(0), "1970-01-01 00:00:00.000000");
         assert_eq!(utc(1_700_000_000_123_456), "2023-11-14 22:13:20.123456");
+        assert_eq!(utc(u64::MAX), "18446744073709551615 us since the epoch");
     }
 }
