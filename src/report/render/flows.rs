@@ -193,6 +193,10 @@ impl<'a> FlowRecord<'a> {
                     c.last_frame,
                 )),
             ),
+            (
+                "local_fin_wait_us",
+                c.fin_wait_us(local, self.r.end_ts).into(),
+            ),
         ]
     }
 }
