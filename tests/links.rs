@@ -179,3 +179,26 @@ fn l2tpv2_data_messages_with_ppp_inside() {
     let r = analyze(1, frames);
     assert_one_close(&r, 8, "L2TPv2");
 }
+
+#[test]
+fn l2tpv2_over_pppoe() {
+    // Ethernet -> PPPoE session (0x8864) -> PPP IPv4 -> UDP 1701 -> L2TPv2
+    // -> PPP (protocol field only, address/control left out) -> IPv4 -> TCP.
+    let pppoe = |ip: Vec<u8>| {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0x64];
+        f.extend_from_slice(&[0x11, 0x00, 0x00, 0x07]);
+        f.extend_from_slice(&((ip.len() + 2) as u16).to_be_bytes());
+        f.extend_from_slice(&[0x00, 0x21]);
+        f.extend_from_slice(&ip);
+        f
+    };
+    let frames: Vec<(u64, Vec<u8>)> = close_ip_packets()
+        .into_iter()
+        .map(|(t, ip)| {
+            let inner = [&[0x00, 0x02, 0x12, 0x34, 0x56, 0x78, 0x00, 0x21][..], &ip].concat();
+            (t, pppoe(udp_l2tp(&inner)))
+        })
+        .collect();
+    let r = analyze(1, frames);
+    assert_one_close(&r, 7, "L2TPv2 over PPPoE");
+}

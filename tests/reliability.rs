@@ -596,3 +596,17 @@ fn zstd_window_over_the_limit_is_refused_with_the_command_that_reads_it() {
     );
     assert_eq!(records, None);
 }
+
+#[test]
+fn an_error_says_its_cause_once() {
+    let out = finscope()
+        .args(["diff", "/nonexistent/a.json", "/nonexistent/b.json"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end(),
+        "finscope: error: /nonexistent/a.json: No such file or directory (os error 2)"
+    );
+}
