@@ -884,3 +884,41 @@ fn flows_columns_are_documented() {
             .is_some_and(|t| t.ends_with('Z'))
     );
 }
+
+/// With a terminal on standard input, `analyze -` says that it waits for a
+/// capture (run under `script`, util-linux's pseudo-terminal, which every
+/// Debian has); Ctrl-D (end of input) then ends it: no capture, exit 2.
+#[test]
+fn analyze_of_a_terminal_says_it_waits() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("NOTICE: no `script` (util-linux): the terminal-on-stdin test is skipped");
+        return;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("finscope");
+    let line = format!(
+        "(sleep 1; printf '\\004') | timeout 20 script -qfec '{} analyze -' /dev/null",
+        bin.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &line])
+        .output()
+        .expect("sh");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("finscope: waiting for a capture on standard input"),
+        "{text}"
+    );
+    assert!(text.contains("not a pcap or pcapng capture"), "{text}");
+    // A pipe is not a terminal: no such line.
+    let out = Command::cargo_bin("finscope")
+        .expect("binary")
+        .args(["analyze", "-"])
+        .write_stdin(Vec::new())
+        .output()
+        .expect("run");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("waiting"));
+}
