@@ -532,16 +532,23 @@ fn compress_with_flushes<W: std::io::Write>(
     (enc, flushes)
 }
 
+/// A zstd encoder with a window of 2^`log` bytes and no content size in
+/// the frame header (as `tcpdump -w - | zstd --long=N` writes).
+fn zstd_long(log: u32) -> zstd::stream::write::Encoder<'static, Vec<u8>> {
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).expect("zstd");
+    enc.window_log(log).expect("window");
+    enc.long_distance_matching(true).expect("ldm");
+    enc.include_contentsize(false).expect("no size");
+    enc
+}
+
 #[test]
 fn cut_zstd_and_xz_give_every_record_decoded_before_the_cut() {
     let (pcap, ends) = repeated_sample(20_000);
     // zstd with a 128 MiB window and no content size (as `tcpdump -w - |
     // zstd --long=27` writes it): a decoder that holds its window back
     // until the frame ends would report nothing of a cut file.
-    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).expect("zstd");
-    enc.window_log(27).expect("window");
-    enc.long_distance_matching(true).expect("ldm");
-    enc.include_contentsize(false).expect("no size");
+    let enc = zstd_long(27);
     let (enc, flushes) = compress_with_flushes(enc, &pcap, &ends, 1000, |e| e.get_ref().len());
     let zst = enc.finish().expect("finish");
     // xz, one block per flush.
@@ -582,10 +589,7 @@ fn cut_zstd_and_xz_give_every_record_decoded_before_the_cut() {
 #[test]
 fn zstd_window_over_the_limit_is_refused_with_the_command_that_reads_it() {
     let (pcap, _) = repeated_sample(2_000);
-    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).expect("zstd");
-    enc.window_log(28).expect("window");
-    enc.long_distance_matching(true).expect("ldm");
-    enc.include_contentsize(false).expect("no size");
+    let mut enc = zstd_long(28);
     std::io::Write::write_all(&mut enc, &pcap).expect("write");
     let zst = enc.finish().expect("finish");
     let (code, err, records) = analyze_named("long.pcap.zst", &zst);

@@ -16,26 +16,23 @@ pub fn thousands(n: u64) -> String {
 /// under an hour, `6h 1m`, `3d 4h 5m`.
 pub fn dur(us: u64) -> String {
     let printer = SpanPrinter::new().designator(Designator::HumanTime);
-    let tenth = |unit: u64| us.saturating_add(unit / 20) / (unit / 10) * (unit / 10);
     let micros = |v: u64| SignedDuration::from_micros(i64::try_from(v).unwrap_or(i64::MAX));
     if us < 1_000 {
         return printer.duration_to_string(&micros(us));
     }
-    // One decimal of the largest unit, rounded half up (the printer
-    // truncates); a value that rounds up to the next unit moves to it.
-    let ms = tenth(1_000);
-    if ms < 1_000_000 {
-        return printer
-            .fractional(Some(FractionalUnit::Millisecond))
-            .precision(Some(1))
-            .duration_to_string(&micros(ms));
-    }
-    let s = tenth(1_000_000);
-    if s < 600_000_000 {
-        return printer
-            .fractional(Some(FractionalUnit::Second))
-            .precision(Some(1))
-            .duration_to_string(&micros(s));
+    // A tenth of the unit, rounded half up (the printer truncates); a
+    // value that rounds up to the next unit moves to it.
+    for (unit, fraction, below) in [
+        (1_000, FractionalUnit::Millisecond, 1_000_000),
+        (1_000_000, FractionalUnit::Second, 600_000_000),
+    ] {
+        let v = us.saturating_add(unit / 20) / (unit / 10) * (unit / 10);
+        if v < below {
+            return printer
+                .fractional(Some(fraction))
+                .precision(Some(1))
+                .duration_to_string(&micros(v));
+        }
     }
     let smallest = if us < 3_600_000_000 {
         jiff::Unit::Second
