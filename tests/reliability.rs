@@ -74,11 +74,11 @@ fn opb(iface: u16, ts: u64) -> Vec<u8> {
     block(2, &body)
 }
 
-/// Runs `analyze --json` on `bytes` written to a file: (exit code, stderr,
-/// frames reported when a report was printed).
-fn analyze(bytes: &[u8]) -> (Option<i32>, String, Option<u64>) {
+/// Runs `analyze --json` on `bytes` written to a file named `name`: (exit
+/// code, stderr, the report when one was printed).
+fn analyze_report(name: &str, bytes: &[u8]) -> (Option<i32>, String, Option<Report>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = dir.path().join("x.pcapng");
+    let p = dir.path().join(name);
     std::fs::write(&p, bytes).expect("write");
     let out = finscope()
         .args(["analyze", "--json", "-q"])
@@ -86,10 +86,17 @@ fn analyze(bytes: &[u8]) -> (Option<i32>, String, Option<u64>) {
         .output()
         .expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let frames = serde_json::from_slice::<Report>(&out.stdout)
-        .ok()
-        .map(|r| r.packets.frames);
-    (out.status.code(), stderr, frames)
+    (
+        out.status.code(),
+        stderr,
+        serde_json::from_slice::<Report>(&out.stdout).ok(),
+    )
+}
+
+/// [`analyze_report`] of `x.pcapng`: the frames reported.
+fn analyze(bytes: &[u8]) -> (Option<i32>, String, Option<u64>) {
+    let (code, err, r) = analyze_report("x.pcapng", bytes);
+    (code, err, r.map(|r| r.packets.frames))
 }
 
 #[test]
@@ -491,22 +498,14 @@ fn repeated_sample(min: usize) -> (Vec<u8>, Vec<usize>) {
     (out, ends)
 }
 
-/// `analyze --json` of `bytes` in a file named `name`: (exit code, stderr,
-/// records read from the file).
+/// [`analyze_report`] of a file named `name`: the records read.
 fn analyze_named(name: &str, bytes: &[u8]) -> (Option<i32>, String, Option<u64>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = dir.path().join(name);
-    std::fs::write(&p, bytes).expect("write");
-    let out = finscope()
-        .args(["analyze", "--json", "-q"])
-        .arg(&p)
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let records = serde_json::from_slice::<Report>(&out.stdout)
-        .ok()
-        .map(|r| r.capture.files.iter().map(|f| f.records).sum());
-    (out.status.code(), stderr, records)
+    let (code, err, r) = analyze_report(name, bytes);
+    (
+        code,
+        err,
+        r.map(|r| r.capture.files.iter().map(|f| f.records).sum()),
+    )
 }
 
 /// Compresses `pcap` with `enc`, flushing after every `step` records:
