@@ -150,3 +150,55 @@ fn saved_report_floats_load_back_exactly() {
         &lost[..lost.len().min(5)]
     );
 }
+
+/// F5 (`report_load`, its renderers added): a saved report whose timeline
+/// bucket lies far outside its own time range (`t_us` doubled), or whose
+/// times sit at the end of `u64`, drew points billions of pixels off the
+/// plot (an overflow inside plotters; a panic with overflow checks) and
+/// added times past `u64::MAX`. Every renderer keeps them on the axis.
+#[test]
+fn renderers_keep_a_saved_reports_odd_times_on_the_axis() {
+    let golden = format!(
+        "{}/tests/golden/sample.pcap.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let template: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(golden).expect("golden report")).expect("JSON");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("report.json");
+    let mut far = template.clone();
+    far["timeline"]["buckets"][11]["t_us"] = serde_json::json!(3_400_000_022_000_000u64);
+    let mut end = template.clone();
+    end["timeline"]["start_us"] = serde_json::json!(u64::MAX - 5);
+    let n = end["timeline"]["buckets"].as_array().map_or(0, |b| b.len());
+    for i in 0..n {
+        end["timeline"]["buckets"][i]["t_us"] = serde_json::json!(u64::MAX - 5 + i as u64 / 8);
+    }
+    end["timeline"]["bucket_us"] = serde_json::json!(u64::MAX / 2);
+    // And counts at the ends of their types.
+    for i in 0..n {
+        let b = &mut end["timeline"]["buckets"][i];
+        for key in ["fin_wait_1", "time_wait", "orphans", "established"] {
+            b[key] = serde_json::json!(if i % 2 == 0 { i64::MAX } else { i64::MIN });
+        }
+        for key in ["frames", "tcp", "fin", "closes", "new_connections"] {
+            b[key] = serde_json::json!(u64::MAX);
+        }
+    }
+    end["timeline"]["close_began_before_capture"] = serde_json::json!(u64::MAX);
+    end["timeline"]["open_at_end"] = serde_json::json!(u64::MAX);
+    for v in [far, end] {
+        std::fs::write(&path, serde_json::to_vec(&v).expect("ser")).expect("write");
+        let r = load(&path).expect("a valid report");
+        let mut out = Vec::new();
+        finscope::report::render::html::render(&r, &mut out).expect("html");
+        assert!(!out.is_empty());
+        out.clear();
+        finscope::report::render::text::render(&r, &mut out).expect("text");
+        out.clear();
+        finscope::report::render::timeline::render_text(&r.timeline, &r.diagnosis, &mut out)
+            .expect("timeline");
+        out.clear();
+        finscope::report::render::timeline::write_csv(&r.timeline, &mut out).expect("csv");
+    }
+}

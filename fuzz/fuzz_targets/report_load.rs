@@ -6,11 +6,12 @@
 //! `render::json` writes it) without error, and that output is accepted
 //! again, as an equal report that serializes to the same text; what `diff`
 //! and `check` do with a loaded report does not panic, and a report is no
-//! regression of itself.
+//! regression of itself; the text, JSON, HTML and timeline renderers and
+//! `merge` (of the report with itself) do not panic on what was accepted.
 #![no_main]
 
 use finscope::cli::{Bounds, Limit};
-use finscope::commands::{check, diff};
+use finscope::commands::{check, diff, merge};
 use finscope::report::load::load;
 use finscope::report::render::json;
 use libfuzzer_sys::fuzz_target;
@@ -120,4 +121,32 @@ fuzz_target!(|data: &[u8]| {
     for o in &v.checks {
         let _ = o.line();
     }
+
+    // The renderers on what was accepted, and `merge` (which turns a
+    // report back into the metrics it was built from) of it once and twice.
+    render_all(&report);
+    let input = |p: &str| merge::Input {
+        path: p.to_string(),
+        report: report.clone(),
+    };
+    for n in [1, 2] {
+        let inputs: Vec<merge::Input> = (0..n).map(|i| input(&format!("in{i}"))).collect();
+        if let Ok(m) = merge::merge(&inputs, None, None) {
+            render_all(&m);
+        }
+    }
 });
+
+/// Text, JSON and HTML of `r`, into memory: no panic.
+fn render_all(r: &finscope::report::Report) {
+    let mut out = Vec::new();
+    let _ = finscope::report::render::text::render(r, &mut out);
+    out.clear();
+    let _ = json::render(r, &mut out);
+    out.clear();
+    let _ = finscope::report::render::html::render(r, &mut out);
+    out.clear();
+    let _ = finscope::report::render::timeline::render_text(&r.timeline, &r.diagnosis, &mut out);
+    out.clear();
+    let _ = finscope::report::render::timeline::write_csv(&r.timeline, &mut out);
+}

@@ -97,7 +97,7 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
         "  {} buckets of {}, {} per column; each row scaled to its own peak",
         r.buckets.len(),
         dur(r.bucket_us),
-        dur(r.bucket_us * per_col as u64)
+        dur(r.bucket_us.saturating_mul(per_col as u64))
     )?;
     if r.widened_while_reading {
         writeln!(
@@ -119,7 +119,10 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
                 if peak <= 0 || *v <= 0 {
                     GLYPHS[0]
                 } else {
-                    GLYPHS[((v * 8 + peak - 1) / peak).clamp(1, 8) as usize]
+                    // Eighths of the peak, rounded up (in i128: saved
+                    // counts may be anything).
+                    let eighths = (i128::from(*v) * 8 + i128::from(peak) - 1) / i128::from(peak);
+                    GLYPHS[eighths.clamp(1, 8) as usize]
                 }
             })
             .collect();
@@ -141,7 +144,10 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
         writeln!(w, "  {:<12} |{marks:<cols$}| over a limit", "limits")?;
     }
     let first = r.buckets.first().map_or(0, |b| b.t_us);
-    let last = r.buckets.last().map_or(0, |b| b.t_us + r.bucket_us);
+    let last = r
+        .buckets
+        .last()
+        .map_or(0, |b| b.t_us.saturating_add(r.bucket_us));
     writeln!(w, "  {:<12}  {} .. {} UTC", "", utc(first), utc(last))?;
     Ok(())
 }
@@ -182,7 +188,7 @@ pub fn render_peaks(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
             )?;
         }
     }
-    if r.close_began_before_capture + r.open_at_end > 0 {
+    if r.close_began_before_capture > 0 || r.open_at_end > 0 {
         writeln!(
             w,
             "  flagged: {} connection(s) already closing when the capture began, {} still open at its end",

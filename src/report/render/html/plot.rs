@@ -150,8 +150,8 @@ impl TimeAxis {
         let end_us = t
             .buckets
             .last()
-            .map_or(start_us, |b| b.t_us + t.bucket_us)
-            .max(start_us + 1);
+            .map_or(start_us, |b| b.t_us.saturating_add(t.bucket_us))
+            .max(start_us.saturating_add(1));
         const S: u64 = 1_000_000;
         let steps = [
             1_000,
@@ -192,10 +192,10 @@ impl TimeAxis {
             .find(|s| span / s <= 10)
             .unwrap_or(span.div_ceil(10).max(1));
         let mut ticks = Vec::new();
-        let mut tick = start_us.div_ceil(step_us) * step_us;
-        while tick <= end_us {
-            ticks.push((tick - start_us) as f64 / 1e6);
-            tick += step_us;
+        let mut tick = start_us.div_ceil(step_us).checked_mul(step_us);
+        while let Some(at) = tick.filter(|at| *at <= end_us) {
+            ticks.push((at - start_us) as f64 / 1e6);
+            tick = at.checked_add(step_us);
         }
         TimeAxis {
             start_us,
@@ -205,8 +205,10 @@ impl TimeAxis {
         }
     }
 
+    /// The abscissa of `t_us`, kept on the axis (a saved report's buckets
+    /// are not trusted to lie inside its own time range).
     fn x(&self, t_us: u64) -> f64 {
-        t_us.saturating_sub(self.start_us) as f64 / 1e6
+        (t_us.saturating_sub(self.start_us) as f64 / 1e6).min(self.span_s)
     }
 
     fn range(&self) -> Ticked {
@@ -214,7 +216,7 @@ impl TimeAxis {
     }
 
     fn label(&self, x: f64) -> String {
-        let s = utc(self.start_us + (x * 1e6).round() as u64);
+        let s = utc(self.start_us.saturating_add((x * 1e6).round() as u64));
         let (from, to) = if self.step_us < 1_000_000 {
             (11, 23)
         } else if self.span_s >= 2.0 * 86_400.0 {
@@ -231,7 +233,7 @@ impl TimeAxis {
         let day = |us: u64| utc(us).get(0..10).unwrap_or_default().to_string();
         let (a, b) = (
             day(self.start_us),
-            day(self.start_us + (self.span_s * 1e6) as u64),
+            day(self.start_us.saturating_add((self.span_s * 1e6) as u64)),
         );
         if a == b {
             format!("time, UTC ({a})")
@@ -400,7 +402,7 @@ fn count_panel(t: &TimelineReport, axis: &TimeAxis, area: &Area, p: &Panel) -> D
         if !run.iter().any(p.over) {
             continue;
         }
-        let (from, to) = (first.t_us, last.t_us + t.bucket_us);
+        let (from, to) = (first.t_us, last.t_us.saturating_add(t.bucket_us));
         match runs.last_mut() {
             Some(r) if r.1 == from => r.1 = to,
             _ => runs.push((from, to)),
@@ -416,7 +418,12 @@ fn count_panel(t: &TimelineReport, axis: &TimeAxis, area: &Area, p: &Panel) -> D
     for s in p.lines {
         let points: Vec<(f64, f64)> = chunks(t)
             .filter_map(|run| top_of(run, s.get))
-            .map(|b| (axis.x(b.t_us + t.bucket_us), (s.get)(b) as f64))
+            .map(|b| {
+                (
+                    axis.x(b.t_us.saturating_add(t.bucket_us)),
+                    (s.get)(b) as f64,
+                )
+            })
             .collect();
         chart.draw_series(LineSeries::new(points, s.color.stroke_width(s.width)))?;
     }
@@ -502,7 +509,7 @@ fn fin_panel(t: &TimelineReport, axis: &TimeAxis, area: &Area) -> Drawn {
             let last = run.last()?;
             (top.fin_retransmissions > 0).then_some((
                 run.first()?.t_us,
-                last.t_us + t.bucket_us,
+                last.t_us.saturating_add(t.bucket_us),
                 top.fin_retransmissions as f64,
             ))
         })
@@ -517,7 +524,7 @@ fn fin_panel(t: &TimelineReport, axis: &TimeAxis, area: &Area) -> Drawn {
     }))?;
     let ratio: Vec<(f64, f64)> = chunks(t)
         .filter_map(|run| top_of(run, |b| b.fin_ratio))
-        .map(|b| (axis.x(b.t_us + t.bucket_us / 2), b.fin_ratio))
+        .map(|b| (axis.x(b.t_us.saturating_add(t.bucket_us / 2)), b.fin_ratio))
         .collect();
     chart.draw_series(LineSeries::new(ratio, FIN_SHARE.stroke_width(2)))?;
     Ok(())
