@@ -613,3 +613,44 @@ fn an_error_says_its_cause_once() {
         "finscope: error: /nonexistent/a.json: No such file or directory (os error 2)"
     );
 }
+
+#[test]
+fn corrupt_zstd_or_xz_mid_file_exits_3_with_the_records_before() {
+    let (pcap, ends) = repeated_sample(20_000);
+    let total = ends.len() as u64;
+    let (zst, zst_flushes) = {
+        let (enc, f) =
+            compress_with_flushes(zstd_long(27), &pcap, &ends, 1000, |e| e.get_ref().len());
+        (enc.finish().expect("finish"), f)
+    };
+    let (xz, xz_flushes) = {
+        let enc = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        let (enc, f) = compress_with_flushes(enc, &pcap, &ends, 1000, |e| {
+            std::io::Write::write(e, &[]).expect("write");
+            e.get_ref().len()
+        });
+        (enc.finish().expect("finish"), f)
+    };
+    for (name, mut data, flushes) in [
+        ("bad.pcap.zst", zst, zst_flushes),
+        ("bad.pcap.xz", xz, xz_flushes),
+    ] {
+        // Damage the block after the 10th flush (records 10,000 on).
+        let (at, before) = flushes[9];
+        let next = flushes[10].0;
+        for b in &mut data[at + (next - at) / 3..at + (next - at) / 2] {
+            *b ^= 0x5a;
+        }
+        let (code, err, records) = analyze_named(name, &data);
+        assert_eq!(code, Some(3), "{name}: {err}");
+        assert!(
+            err.contains(name) && err.contains("corrupt") && err.contains("the report covers"),
+            "{name}: {err}"
+        );
+        let records = records.expect("the report of what came before") as u64;
+        assert!(
+            records >= before as u64 && records < total,
+            "{name}: {records} records, {before} before the damage, {total} in all"
+        );
+    }
+}
