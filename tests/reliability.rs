@@ -647,7 +647,7 @@ fn corrupt_zstd_or_xz_mid_file_exits_3_with_the_records_before() {
             err.contains(name) && err.contains("corrupt") && err.contains("the report covers"),
             "{name}: {err}"
         );
-        let records = records.expect("the report of what came before") as u64;
+        let records = records.expect("the report of what came before");
         assert!(
             records >= before as u64 && records < total,
             "{name}: {records} records, {before} before the damage, {total} in all"
