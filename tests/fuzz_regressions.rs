@@ -202,3 +202,35 @@ fn renderers_keep_a_saved_reports_odd_times_on_the_axis() {
         finscope::report::render::timeline::write_csv(&r.timeline, &mut out).expect("csv");
     }
 }
+
+/// F6 (`report_load`, with `merge`): a saved report whose HdrHistogram
+/// (`mergeable.latency.*.hdr_v2`) header claims a payload of nearly 3 GB
+/// while holding a few bytes: `merge` reserved it before reading (2.9 GB
+/// of memory for a 14 KB file). Now refused at once, naming the field.
+#[test]
+fn histogram_payload_claims_are_checked_before_allocating() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let golden = format!(
+        "{}/tests/golden/sample.pcap.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(golden).expect("golden report")).expect("JSON");
+    let field = &mut v["mergeable"]["latency"]["fin_ack"]["all"]["hdr_v2"];
+    let mut bytes = b64.decode(field.as_str().expect("hdr_v2")).expect("base64");
+    bytes[4..8].copy_from_slice(&0xb000_0003u32.to_be_bytes());
+    bytes.truncate(43);
+    *field = serde_json::json!(b64.encode(&bytes));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("report.json");
+    std::fs::write(&path, serde_json::to_vec(&v).expect("ser")).expect("write");
+    let out = finscope().arg("merge").arg(&path).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mergeable.latency.fin_ack.all")
+            && err.contains("claims 2952790019 payload bytes, it holds 3"),
+        "{err}"
+    );
+}

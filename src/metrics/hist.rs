@@ -117,6 +117,19 @@ impl Hist {
                 Err(HistError::Inconsistent("samples without a histogram"))
             };
         };
+        // The V2 header (40 bytes) states its payload's length, which the
+        // deserializer allocates before reading: a saved report must not
+        // make it reserve gigabytes it does not hold.
+        const HEADER: usize = 40;
+        if let Some(claimed) = bytes.get(4..8) {
+            let claimed = u32::from_be_bytes([claimed[0], claimed[1], claimed[2], claimed[3]]);
+            let held = bytes.len().saturating_sub(HEADER);
+            if claimed as usize > held {
+                return Err(HistError::Decode(format!(
+                    "its header claims {claimed} payload bytes, it holds {held}"
+                )));
+            }
+        }
         let saved: Histogram<u64> = Deserializer::new()
             .deserialize(&mut &bytes[..])
             .map_err(|e| HistError::Decode(e.to_string()))?;
@@ -249,6 +262,19 @@ mod tests {
             }
             prop_assert_eq!(back.log_buckets(), ha.log_buckets());
             prop_assert_eq!((back.count(), back.min(), back.max()), (ha.count(), ha.min(), ha.max()));
+        }
+    }
+
+    #[test]
+    fn v2_payload_longer_than_held_is_refused_before_allocating() {
+        let mut h = Hist::default();
+        h.record(5);
+        let mut v2 = h.to_v2().unwrap_or_default();
+        assert!(Hist::from_v2(Some(&v2), 1, 5, 5).is_ok());
+        v2[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        match Hist::from_v2(Some(&v2), 1, 5, 5) {
+            Err(HistError::Decode(m)) => assert!(m.contains("4294967295 payload bytes"), "{m}"),
+            other => panic!("{other:?}"),
         }
     }
 
