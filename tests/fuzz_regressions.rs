@@ -234,3 +234,37 @@ fn histogram_payload_claims_are_checked_before_allocating() {
         "{err}"
     );
 }
+
+/// F7 (`report_load`): a saved report listing one peer twice was a
+/// regression of itself in `diff` (which pairs peers by address: the two
+/// rows were paired crosswise). finscope never writes such a report;
+/// loading one is refused, naming the row.
+#[test]
+fn a_report_listing_a_peer_twice_is_refused() {
+    let golden = format!(
+        "{}/tests/golden/sample.pcap.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(golden).expect("golden report")).expect("JSON");
+    let first = v["peers"][0]["addr"].clone();
+    v["peers"][2]["addr"] = first.clone();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("report.json");
+    std::fs::write(&path, serde_json::to_vec(&v).expect("ser")).expect("write");
+    let out = finscope()
+        .arg("diff")
+        .arg(&path)
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "`peers[2]`: peer `{}` is listed twice",
+            first.as_str().expect("addr")
+        )),
+        "{err}"
+    );
+}

@@ -41,6 +41,12 @@ pub enum LoadError {
         version: u64,
         source: serde_json::Error,
     },
+    #[error("{}: `peers[{index}]`: peer `{addr}` is listed twice (not a report finscope wrote)", path.display())]
+    DuplicatePeer {
+        path: PathBuf,
+        index: usize,
+        addr: String,
+    },
 }
 
 /// Reads an `analyze --json` report of a schema version this finscope reads.
@@ -71,9 +77,24 @@ pub fn load(path: &Path) -> Result<Report, LoadError> {
     if version < u64::from(MIN_SCHEMA_VERSION) {
         return Err(LoadError::TooOld { path: p(), version });
     }
-    serde_json::from_value(v).map_err(|source| LoadError::Schema {
+    let report: Report = serde_json::from_value(v).map_err(|source| LoadError::Schema {
         path: p(),
         version,
         source,
-    })
+    })?;
+    // `diff` pairs peers by address (or group label): one row each.
+    let mut seen = std::collections::HashSet::new();
+    if let Some((index, peer)) = report
+        .peers
+        .iter()
+        .enumerate()
+        .find(|(_, peer)| !seen.insert(peer.addr.as_str()))
+    {
+        return Err(LoadError::DuplicatePeer {
+            path: p(),
+            index,
+            addr: peer.addr.clone(),
+        });
+    }
+    Ok(report)
 }
