@@ -180,10 +180,13 @@ fn crossing(limit: Option<u64>, buckets: &[Bucket], over: fn(&Bucket) -> bool) -
 fn grid(w0: u64, p: &Packets, max: u64) -> Option<Grid> {
     let max = max.max(1);
     let w0 = w0.max(1);
+    // (A merged saved report may say its last packet came first.)
     let (first, last) = (p.first_ts?, p.last_ts?);
+    let last = last.max(first);
     let (b_first, b_last) = (first / w0, last / w0);
-    let n = |k: u64| b_last / k - b_first / k + 1;
-    let mut k = (b_last - b_first + 1)
+    let n = |k: u64| (b_last / k - b_first / k).saturating_add(1);
+    let mut k = (b_last - b_first)
+        .saturating_add(1)
         .div_ceil(max)
         .max(1)
         .checked_next_power_of_two()
