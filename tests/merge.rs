@@ -944,3 +944,37 @@ fn scale_doc_pipeline_runs() {
         .sum();
     assert_eq!(u(&fleet["packets"]["frames"]), frames);
 }
+
+/// Saved reports may hold any count: merging two whose frames are at the
+/// end of `u64` gives that end (saturating), not a wrapped number or, with
+/// overflow checks, a panic.
+#[test]
+fn counts_at_the_end_of_their_range_saturate() {
+    let golden = root().join("tests/golden/sample.pcap.json");
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(golden).expect("golden report")).expect("JSON");
+    v["packets"]["frames"] = serde_json::json!(u64::MAX);
+    let n = v["timeline"]["buckets"].as_array().map_or(0, |b| b.len());
+    for i in 0..n {
+        v["timeline"]["buckets"][i]["frames"] = serde_json::json!(u64::MAX);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.json");
+    std::fs::write(&path, serde_json::to_vec(&v).expect("ser")).expect("write");
+    let out = Command::cargo_bin("finscope")
+        .expect("binary")
+        .args(["merge", "--json"])
+        .arg(&path)
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Report = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(r.packets.frames, u64::MAX);
+    assert!(r.timeline.buckets.iter().all(|b| b.frames == u64::MAX));
+}

@@ -182,7 +182,7 @@ impl Packets {
         let k = (self.bucket_ns / o.bucket_ns).max(1);
         for &(b, n) in &o.frames_by_bucket {
             match self.frames_by_bucket.last_mut() {
-                Some((lb, m)) if *lb == b / k => *m += n,
+                Some((lb, m)) if *lb == b / k => add(m, n),
                 _ => self.frames_by_bucket.push((b / k, n)),
             }
         }
@@ -223,19 +223,43 @@ impl Packets {
     }
 }
 
+/// A counter's type, added saturating ([`add`]).
+pub(crate) trait Counter: Copy {
+    fn saturating(self, o: Self) -> Self;
+}
+
+macro_rules! counter {
+    ($($t:ty),*) => {$(
+        impl Counter for $t {
+            fn saturating(self, o: Self) -> Self {
+                self.saturating_add(o)
+            }
+        }
+    )*};
+}
+counter!(u32, u64, u128, i64);
+
+/// `*a += b`, saturating. Merging adds metrics turned back from saved
+/// reports (`finscope merge`), whose counts may be anything: a sum past
+/// the type's range stays at its end instead of wrapping (or panicking
+/// with overflow checks).
+pub(crate) fn add<T: Counter>(a: &mut T, b: impl std::borrow::Borrow<T>) {
+    *a = a.saturating(*b.borrow());
+}
+
 impl std::ops::AddAssign<&Packets> for Packets {
     fn add_assign(&mut self, o: &Packets) {
-        self.frames += o.frames;
-        self.tcp += o.tcp;
-        self.syn += o.syn;
-        self.fin += o.fin;
-        self.rst += o.rst;
-        self.pure_ack += o.pure_ack;
+        add(&mut self.frames, o.frames);
+        add(&mut self.tcp, o.tcp);
+        add(&mut self.syn, o.syn);
+        add(&mut self.fin, o.fin);
+        add(&mut self.rst, o.rst);
+        add(&mut self.pure_ack, o.pure_ack);
         for (a, b) in self.skipped.iter_mut().zip(o.skipped.iter()) {
-            *a += b;
+            add(a, b);
         }
         for (k, v) in &o.link_types {
-            *self.link_types.entry(*k).or_insert(0) += v;
+            add(self.link_types.entry(*k).or_insert(0), v);
         }
         self.add_frames_by_bucket(o);
         self.first_ts = match (self.first_ts, o.first_ts) {
@@ -316,16 +340,16 @@ pub struct KernelEvidence {
 impl std::ops::AddAssign<&KernelEvidence> for KernelEvidence {
     fn add_assign(&mut self, o: &KernelEvidence) {
         for (k, v) in &o.killed_by_rtx {
-            *self.killed_by_rtx.entry(*k).or_default() += v;
+            add(self.killed_by_rtx.entry(*k).or_default(), v);
         }
         for (k, v) in &o.killed_ranges {
-            *self.killed_ranges.entry(*k).or_default() += v;
+            add(self.killed_ranges.entry(*k).or_default(), v);
         }
         for (k, v) in &o.killed_in {
-            *self.killed_in.entry(k).or_default() += v;
+            add(self.killed_in.entry(k).or_default(), v);
         }
-        self.killed_with_probe += o.killed_with_probe;
-        self.kills_confirmed += o.kills_confirmed;
+        add(&mut self.killed_with_probe, o.killed_with_probe);
+        add(&mut self.kills_confirmed, o.kills_confirmed);
         self.survivor_max_rtx = self.survivor_max_rtx.max(o.survivor_max_rtx);
         self.fin_wait_2_survived_max_us = self
             .fin_wait_2_survived_max_us
@@ -335,10 +359,10 @@ impl std::ops::AddAssign<&KernelEvidence> for KernelEvidence {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        self.fin_wait_2_gone += o.fin_wait_2_gone;
-        self.fin_wait_2_survived += o.fin_wait_2_survived;
+        add(&mut self.fin_wait_2_gone, o.fin_wait_2_gone);
+        add(&mut self.fin_wait_2_survived, o.fin_wait_2_survived);
         self.first_rto_us += &o.first_rto_us;
-        self.orphans_reset += o.orphans_reset;
+        add(&mut self.orphans_reset, o.orphans_reset);
     }
 }
 
@@ -627,40 +651,46 @@ impl std::ops::AddAssign<&Summary> for Summary {
     fn add_assign(&mut self, o: &Summary) {
         self.packets += &o.packets;
         let (a, b) = (&mut self.connections, &o.connections);
-        a.total += b.total;
-        a.handshake_seen += b.handshake_seen;
-        a.sides_by_port += b.sides_by_port;
-        a.sides_by_synack += b.sides_by_synack;
-        a.fin_moved += b.fin_moved;
-        a.one_sided += b.one_sided;
-        a.two_sided += b.two_sided;
-        a.anomalies += b.anomalies;
-        a.kills_retracted += b.kills_retracted;
+        add(&mut a.total, b.total);
+        add(&mut a.handshake_seen, b.handshake_seen);
+        add(&mut a.sides_by_port, b.sides_by_port);
+        add(&mut a.sides_by_synack, b.sides_by_synack);
+        add(&mut a.fin_moved, b.fin_moved);
+        add(&mut a.one_sided, b.one_sided);
+        add(&mut a.two_sided, b.two_sided);
+        add(&mut a.anomalies, b.anomalies);
+        add(&mut a.kills_retracted, b.kills_retracted);
         for i in 0..NOUTCOMES {
-            self.outcomes[i] += o.outcomes[i];
-            self.outcomes_by_closer[0][i] += o.outcomes_by_closer[0][i];
-            self.outcomes_by_closer[1][i] += o.outcomes_by_closer[1][i];
+            add(&mut self.outcomes[i], o.outcomes[i]);
+            add(
+                &mut self.outcomes_by_closer[0][i],
+                o.outcomes_by_closer[0][i],
+            );
+            add(
+                &mut self.outcomes_by_closer[1][i],
+                o.outcomes_by_closer[1][i],
+            );
         }
         let (a, b) = (&mut self.fin_rtx, &o.fin_rtx);
-        a.total += b.total;
-        a.spurious += b.spurious;
-        a.within_1ms += b.within_1ms;
-        a.local_to_remote += b.local_to_remote;
-        a.remote_to_local += b.remote_to_local;
+        add(&mut a.total, b.total);
+        add(&mut a.spurious, b.spurious);
+        add(&mut a.within_1ms, b.within_1ms);
+        add(&mut a.local_to_remote, b.local_to_remote);
+        add(&mut a.remote_to_local, b.remote_to_local);
         for m in 0..3 {
             for s in 0..3 {
                 self.latency[m][s] += &o.latency[m][s];
             }
         }
         self.unacked_fin_age += &o.unacked_fin_age;
-        self.unacked.local_to_remote += o.unacked.local_to_remote;
-        self.unacked.remote_to_local += o.unacked.remote_to_local;
+        add(&mut self.unacked.local_to_remote, o.unacked.local_to_remote);
+        add(&mut self.unacked.remote_to_local, o.unacked.remote_to_local);
         self.kernel += &o.kernel;
         for (k, v) in &o.peers {
             *self.peers.entry(*k).or_default() += v;
         }
         self.timeline += &o.timeline;
-        self.local_fins += o.local_fins;
+        add(&mut self.local_fins, o.local_fins);
     }
 }
 

@@ -3,6 +3,7 @@
 //! Peer figures are compact (counters and one coarse histogram), so memory
 //! grows with the number of distinct peers, not with capture length.
 
+use super::add;
 use super::hist::CompactHist;
 use crate::flow::key::{FlowKey, Side};
 use std::cmp::{Ordering, Reverse};
@@ -90,13 +91,13 @@ impl PeerStats {
 
 impl std::ops::AddAssign<&PeerStats> for PeerStats {
     fn add_assign(&mut self, o: &PeerStats) {
-        self.connections += o.connections;
-        self.closes += o.closes;
-        self.fin_retransmissions += o.fin_retransmissions;
-        self.unacked_fins += o.unacked_fins;
-        self.rsts += o.rsts;
+        add(&mut self.connections, o.connections);
+        add(&mut self.closes, o.closes);
+        add(&mut self.fin_retransmissions, o.fin_retransmissions);
+        add(&mut self.unacked_fins, o.unacked_fins);
+        add(&mut self.rsts, o.rsts);
         self.fin_ack += &o.fin_ack;
-        self.fin_wait_1_ns += o.fin_wait_1_ns;
+        add(&mut self.fin_wait_1_ns, o.fin_wait_1_ns);
         if let Some(w) = o.worst {
             self.offer_worst(w);
         }

@@ -23,6 +23,7 @@
 //!   socket when tcp_fin_timeout <= TCP_TIMEWAIT_LEN, and /proc/net/sockstat
 //!   counts it under `tw`, not `orphan` (net/ipv4/tcp.c, tcp_close()).
 
+use super::add;
 use crate::flow::conn::{Conn, orphan_kill_after};
 use crate::flow::key::Side;
 pub use crate::flow::state::{NSTATES, TcpState};
@@ -290,23 +291,23 @@ impl std::ops::AddAssign<&Timeline> for Timeline {
         let k = (self.cfg.bucket_ns.max(1) / o.cfg.bucket_ns.max(1)).max(1);
         if let Some((b, c)) = o.pending {
             let e = self.buckets.entry(b / k).or_default();
-            e.counts.iter_mut().zip(c).for_each(|(x, y)| *x += y);
+            e.counts.iter_mut().zip(c).for_each(|(x, y)| add(x, y));
         }
         for (b, d) in &o.buckets {
             let x = self.buckets.entry(*b / k).or_default();
             for i in 0..NSERIES {
-                x.delta[i] += d.delta[i];
+                add(&mut x.delta[i], d.delta[i]);
             }
             for i in 0..NCOUNTERS {
-                x.counts[i] += d.counts[i];
+                add(&mut x.counts[i], d.counts[i]);
             }
         }
         for i in 0..NSERIES {
-            self.state_ns[i] += o.state_ns[i];
+            add(&mut self.state_ns[i], o.state_ns[i]);
         }
-        self.close_before_capture += o.close_before_capture;
-        self.open_at_end += o.open_at_end;
-        self.orphans_killed += o.orphans_killed;
+        add(&mut self.close_before_capture, o.close_before_capture);
+        add(&mut self.open_at_end, o.open_at_end);
+        add(&mut self.orphans_killed, o.orphans_killed);
         self.fit();
     }
 }

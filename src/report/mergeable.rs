@@ -716,7 +716,7 @@ fn frames_by_bucket(r: &Report, bucket_us: u64) -> Vec<(u64, u64)> {
     for b in &r.timeline.buckets {
         let j = regrid(b.t_us / w, w, bucket_us);
         match out.last_mut() {
-            Some((lb, n)) if *lb == j => *n += b.frames,
+            Some((lb, n)) if *lb == j => *n = n.saturating_add(b.frames),
             _ => out.push((j, b.frames)),
         }
     }

@@ -4,11 +4,11 @@
 
 use super::format::ratio;
 use super::schema::{Bucket, Crossing, LimitsReport, Peak, RetriesWhatIf, TimelineReport};
-use crate::metrics::Packets;
 use crate::metrics::timeline::{
     C_CLOSES, C_FIN, C_FIN_RTX, C_NEW, C_RST, C_SEGMENTS, NSERIES, S_FW1_LIMITED, S_ORPHANS,
     S_ORPHANS_LIMITED, TcpState, Timeline, series_index,
 };
+use crate::metrics::{Packets, add};
 use std::collections::BTreeMap;
 
 /// Most buckets the `timeline` command's document holds, the full series
@@ -98,23 +98,23 @@ fn rebin(t: &Timeline, p: &Packets, g: Grid) -> Rebinned {
     for b in keys {
         let Some(d) = t.buckets.get(b) else { continue };
         if b / g.k < g.start / g.k {
-            r.carry.iter_mut().zip(d.delta).for_each(|(c, x)| *c += x);
+            r.carry.iter_mut().zip(d.delta).for_each(|(c, x)| add(c, x));
             continue;
         }
         let Some(idx) = g.index(*b) else { continue };
         r.deltas[idx]
             .iter_mut()
             .zip(d.delta)
-            .for_each(|(c, x)| *c += x);
+            .for_each(|(c, x)| add(c, x));
         r.counts[idx]
             .iter_mut()
             .zip(d.counts)
-            .for_each(|(c, x)| *c += x);
+            .for_each(|(c, x)| add(c, x));
     }
     if let Some(frames) = &mut r.frames {
         for (b, c) in &p.frames_by_bucket {
             if let Some(i) = g.index_of_time(b.saturating_mul(p.bucket_ns)) {
-                frames[i] += c;
+                add(&mut frames[i], c);
             }
         }
     }
@@ -228,7 +228,7 @@ pub fn outside(t: &Timeline, p: &Packets, max: u64) -> Vec<(u64, [i64; NSERIES])
             continue;
         }
         let e = out.entry(b / g.k).or_insert([0; NSERIES]);
-        e.iter_mut().zip(d.delta).for_each(|(x, y)| *x += y);
+        e.iter_mut().zip(d.delta).for_each(|(x, y)| add(x, y));
     }
     out.into_iter()
         .filter(|(_, d)| *d != [0; NSERIES])
@@ -248,7 +248,10 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits, max: u64) -> TimelineRepor
     let mut buckets = Vec::with_capacity(g.n);
     let mut peaks = [(0i64, 0u64); NSERIES];
     for i in 0..g.n {
-        level.iter_mut().zip(r.deltas[i]).for_each(|(l, d)| *l += d);
+        level
+            .iter_mut()
+            .zip(r.deltas[i])
+            .for_each(|(l, d)| add(l, d));
         let t_ns = (g.start / k + i as u64).saturating_mul(g.w);
         let end_us = t_ns.saturating_add(g.w) / 1_000;
         for (p, l) in peaks.iter_mut().zip(level) {
