@@ -296,3 +296,26 @@ fn merge_of_a_report_whose_last_packet_comes_first() {
         json::render(&m, &mut out).expect("render");
     }
 }
+
+/// F9 (`report_load`, the HTML renderer): a saved report whose
+/// `outcomes_by_closer` counts exceed its `outcomes` totals drew bars past
+/// the axis that the totals gave, and plotters overflowed computing their
+/// pixels. Every value is now kept within a range length of its axis.
+#[test]
+fn html_bars_beyond_their_axis_stay_near_it() {
+    let golden = format!(
+        "{}/tests/golden/sample.pcap.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(golden).expect("golden report")).expect("JSON");
+    v["outcomes_by_closer"]["local_first"]["complete"] = serde_json::json!(u64::MAX / 3);
+    v["outcomes_by_closer"]["remote_first"]["complete"] = serde_json::json!(u64::MAX / 3);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("report.json");
+    std::fs::write(&path, serde_json::to_vec(&v).expect("ser")).expect("write");
+    let r = load(&path).expect("loads");
+    let mut out = Vec::new();
+    finscope::report::render::html::render(&r, &mut out).expect("html");
+    assert!(!out.is_empty());
+}

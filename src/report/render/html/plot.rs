@@ -103,8 +103,13 @@ impl Ranged for Ticked {
     type FormatOption = DefaultFormatting;
     type ValueType = f64;
 
+    /// A value far off the range (a saved report's counts are not trusted
+    /// to fit the axis their own maximum gave) is drawn at most one range
+    /// length beyond its end, so that its pixel stays a small number.
     fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
-        RangedCoordf64::from(self.range.clone()).map(v, limit)
+        let len = (self.range.end - self.range.start).abs();
+        let v = v.clamp(self.range.start - len, self.range.end + len);
+        RangedCoordf64::from(self.range.clone()).map(&v, limit)
     }
 
     fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
