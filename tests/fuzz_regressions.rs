@@ -16,6 +16,24 @@ fn fixture(name: &str) -> String {
     format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The golden report of testdata/sample.pcap, as JSON to edit.
+fn golden_sample() -> serde_json::Value {
+    let golden = format!(
+        "{}/tests/golden/sample.pcap.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_slice(&std::fs::read(golden).expect("golden report")).expect("JSON")
+}
+
+/// `v` written to a report file in a new temporary directory (kept alive
+/// by the first value).
+fn saved(v: &serde_json::Value) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("report.json");
+    std::fs::write(&path, serde_json::to_vec(v).expect("ser")).expect("write");
+    (dir, path)
+}
+
 /// Target `filter`, minimised to 4 bytes: `"\u{2000}p"` (U+2000 EN QUAD,
 /// white space of 3 UTF-8 bytes, then an unknown word). The error named
 /// column 4, past the end of the 2-character expression: a token's column
@@ -158,12 +176,7 @@ fn saved_report_floats_load_back_exactly() {
 /// added times past `u64::MAX`. Every renderer keeps them on the axis.
 #[test]
 fn renderers_keep_a_saved_reports_odd_times_on_the_axis() {
-    let golden = format!(
-        "{}/tests/golden/sample.pcap.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let template: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(golden).expect("golden report")).expect("JSON");
+    let template = golden_sample();
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("report.json");
     let mut far = template.clone();
@@ -211,20 +224,13 @@ fn renderers_keep_a_saved_reports_odd_times_on_the_axis() {
 fn histogram_payload_claims_are_checked_before_allocating() {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let golden = format!(
-        "{}/tests/golden/sample.pcap.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(golden).expect("golden report")).expect("JSON");
+    let mut v = golden_sample();
     let field = &mut v["mergeable"]["latency"]["fin_ack"]["all"]["hdr_v2"];
     let mut bytes = b64.decode(field.as_str().expect("hdr_v2")).expect("base64");
     bytes[4..8].copy_from_slice(&0xb000_0003u32.to_be_bytes());
     bytes.truncate(43);
     *field = serde_json::json!(b64.encode(&bytes));
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("report.json");
-    std::fs::write(&path, serde_json::to_vec(&v).expect("ser")).expect("write");
+    let (_dir, path) = saved(&v);
     let out = finscope().arg("merge").arg(&path).output().expect("run");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -241,17 +247,10 @@ fn histogram_payload_claims_are_checked_before_allocating() {
 /// loading one is refused, naming the row.
 #[test]
 fn a_report_listing_a_peer_twice_is_refused() {
-    let golden = format!(
-        "{}/tests/golden/sample.pcap.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(golden).expect("golden report")).expect("JSON");
+    let mut v = golden_sample();
     let first = v["peers"][0]["addr"].clone();
     v["peers"][2]["addr"] = first.clone();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("report.json");
-    std::fs::write(&path, serde_json::to_vec(&v).expect("ser")).expect("write");
+    let (_dir, path) = saved(&v);
     let out = finscope()
         .arg("diff")
         .arg(&path)
@@ -275,16 +274,9 @@ fn a_report_listing_a_peer_twice_is_refused() {
 /// grid now ends no earlier than it starts.
 #[test]
 fn merge_of_a_report_whose_last_packet_comes_first() {
-    let golden = format!(
-        "{}/tests/golden/sample.pcap.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(golden).expect("golden report")).expect("JSON");
+    let mut v = golden_sample();
     v["capture"]["first_ts_us"] = serde_json::json!(3_400_000_000_000_000u64);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("report.json");
-    std::fs::write(&path, serde_json::to_vec(&v).expect("ser")).expect("write");
+    let (_dir, path) = saved(&v);
     let r = load(&path).expect("loads");
     let inputs = [finscope::commands::merge::Input {
         path: "a".into(),
@@ -303,17 +295,10 @@ fn merge_of_a_report_whose_last_packet_comes_first() {
 /// pixels. Every value is now kept within a range length of its axis.
 #[test]
 fn html_bars_beyond_their_axis_stay_near_it() {
-    let golden = format!(
-        "{}/tests/golden/sample.pcap.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(golden).expect("golden report")).expect("JSON");
+    let mut v = golden_sample();
     v["outcomes_by_closer"]["local_first"]["complete"] = serde_json::json!(u64::MAX / 3);
     v["outcomes_by_closer"]["remote_first"]["complete"] = serde_json::json!(u64::MAX / 3);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("report.json");
-    std::fs::write(&path, serde_json::to_vec(&v).expect("ser")).expect("write");
+    let (_dir, path) = saved(&v);
     let r = load(&path).expect("loads");
     let mut out = Vec::new();
     finscope::report::render::html::render(&r, &mut out).expect("html");
