@@ -270,7 +270,7 @@ fn chart_marks_limit_crossings() {
     assert_eq!(
         row,
         format!(
-            "  limits       |{}{}| over a limit",
+            "  limits             |{}{}| over a limit",
             " ".repeat(14),
             "^".repeat(16)
         )

@@ -72,7 +72,9 @@ pub enum Error {
     NothingToCheck,
     /// Options that mean nothing to a saved report (`check REPORT.json`).
     #[error(
-        "check: {flags} apply to captures, not to a saved report; re-run `finscope analyze --json` with them"
+        "check: {flags} {verb} to captures, not to a saved report; re-run `finscope analyze --json` with {them}",
+        verb = if flags.contains(", ") { "apply" } else { "applies" },
+        them = if flags.contains(", ") { "them" } else { "it" }
     )]
     FlagsForReport { flags: String },
     /// What the user asked for cannot be done (the message says why).

@@ -75,9 +75,14 @@ const GLYPHS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇',
 /// Columns of the chart at most; fewer to fit [`super::width`].
 const CHART_WIDTH: usize = 96;
 
+/// Columns of a row's label (the longest, "orphans (estimate)").
+const LABEL_WIDTH: usize = 18;
+
 /// Columns of the chart: its label, bars and peak fit the output width.
 fn chart_width() -> usize {
-    super::width().map_or(CHART_WIDTH, |w| w.saturating_sub(30).clamp(10, CHART_WIDTH))
+    super::width().map_or(CHART_WIDTH, |w| {
+        w.saturating_sub(LABEL_WIDTH + 18).clamp(10, CHART_WIDTH)
+    })
 }
 
 /// A terminal chart: one row per state, time left to right, each column the
@@ -94,8 +99,9 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
     rows.push(("FIN rtx", |b| b.fin_retransmissions as i64));
     writeln!(
         w,
-        "  {} buckets of {}, {} per column; each row scaled to its own peak",
+        "  {} bucket{} of {}, {} per column; each row scaled to its own peak",
         r.buckets.len(),
+        if r.buckets.len() == 1 { "" } else { "s" },
         dur(r.bucket_us),
         dur(r.bucket_us.saturating_mul(per_col as u64))
     )?;
@@ -126,8 +132,8 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
                 }
             })
             .collect();
-        let name: String = name.chars().take(12).collect();
-        writeln!(w, "  {name:<12} |{line:<cols$}| peak {peak}")?;
+        let name: String = name.chars().take(LABEL_WIDTH).collect();
+        writeln!(w, "  {name:<LABEL_WIDTH$} |{line:<cols$}| peak {peak}")?;
     }
     // Limit crossings (--max-orphans, --max-tw-buckets): a mark under the
     // columns whose buckets are over a limit.
@@ -141,14 +147,20 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
         .collect();
     if over.iter().any(|o| *o) {
         let marks: String = over.iter().map(|o| if *o { '^' } else { ' ' }).collect();
-        writeln!(w, "  {:<12} |{marks:<cols$}| over a limit", "limits")?;
+        writeln!(w, "  {:<LABEL_WIDTH$} |{marks:<cols$}| over a limit", "limits")?;
     }
     let first = r.buckets.first().map_or(0, |b| b.t_us);
     let last = r
         .buckets
         .last()
         .map_or(0, |b| b.t_us.saturating_add(r.bucket_us));
-    writeln!(w, "  {:<12}  {} .. {} UTC", "", utc(first), utc(last))?;
+    // Under the bars when it fits, else from the left margin.
+    let range = format!("{} .. {} UTC", utc(first), utc(last));
+    let pad = match super::width() {
+        Some(w) if LABEL_WIDTH + 4 + range.chars().count() > w => 2,
+        _ => LABEL_WIDTH + 4,
+    };
+    writeln!(w, "{:pad$}{range}", "")?;
     Ok(())
 }
 
