@@ -5,6 +5,8 @@
 //! tracking, sharded) -> `metrics` (mergeable summaries) -> `report` (text,
 //! JSON). Only `pipeline` and `cli` wire stages together.
 
+#![forbid(unsafe_code)]
+
 pub mod capture;
 pub mod cli;
 pub mod commands;

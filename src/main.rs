@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use finscope::cli::Cli;
-use finscope::commands::{self, EXIT_USAGE};
+use finscope::commands;
 use std::error::Error;
 use std::process::ExitCode;
 
@@ -24,6 +24,30 @@ fn message(e: &dyn Error) -> String {
     msg
 }
 
+/// Whether standard output was closed when the process started (`>&-`),
+/// looked at before Rust's runtime replaces a closed descriptor 0-2 with
+/// /dev/null (after which it cannot be told from /dev/null given on
+/// purpose). A function in `.init_array` runs before `main`'s runtime set-up.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod stdout_at_start {
+    /// Declaring a function in `.init_array` is `unsafe` to the compiler;
+    /// the function itself is safe code and only sets an atomic flag.
+    #[allow(unsafe_code)]
+    #[used]
+    #[unsafe(link_section = ".init_array")]
+    static LOOK: extern "C" fn() = look;
+
+    extern "C" fn look() {
+        // A closed descriptor has no entry in /proc/self/fd (when /proc is
+        // there at all: without it nothing is said).
+        let gone = std::fs::symlink_metadata("/proc/self/fd/1")
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+        if gone && std::path::Path::new("/proc/self/fd").is_dir() {
+            finscope::commands::mark_stdout_closed();
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match commands::run(&cli) {
@@ -31,7 +55,7 @@ fn main() -> ExitCode {
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("finscope: error: {}", message(&e));
-            ExitCode::from(EXIT_USAGE)
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -337,18 +337,34 @@ fn a_failed_output_names_its_file_and_the_others_are_written() {
     assert_eq!(code, Some(4), "{err}");
     assert!(err.contains("/dev/full"), "{err}");
     assert!(out.contains("LOCAL SOCKET STATES"), "{out}");
-    // Standard output closed (Rust's runtime puts /dev/null read-write in
-    // its place, as `subprocess.DEVNULL` does: not a failure, or every
-    // such automated run would fail); the file outputs are written.
+    // Standard output closed: exit 4, said on stderr, the file outputs
+    // written. /dev/null given on purpose (read-write, as
+    // `subprocess.DEVNULL` passes it, or write-only) is no failure.
     let dir = tempfile::tempdir().expect("tempdir");
     let j = dir.path().join("r.json");
     let (code, _, err) = sh(&format!(
         "finscope analyze -q --json-out {} {f} >&-",
         j.display()
     ));
-    assert_eq!(code, Some(0), "{err}");
-    let (code, _, err) = sh(&format!("finscope analyze -q {f} 1<>/dev/null"));
-    assert_eq!(code, Some(0), "/dev/null read-write: {err}");
+    assert_eq!(code, Some(4), "{err}");
+    assert!(
+        err.contains("standard output: closed when finscope started"),
+        "{err}"
+    );
+    for cmd in [
+        format!("finscope timeline -q {f} >&-"),
+        format!("finscope analyze -q --flows - {f} >&-"),
+        format!("finscope check -q --max-fin-ratio 1 {f} >&-"),
+        "finscope completions bash >&-".to_string(),
+    ] {
+        let (code, _, err) = sh(&cmd);
+        assert_eq!(code, Some(4), "{cmd}: {err}");
+        assert!(err.contains("standard output: closed"), "{cmd}: {err}");
+    }
+    for null in ["1<>/dev/null", ">/dev/null"] {
+        let (code, _, err) = sh(&format!("finscope analyze -q {f} {null}"));
+        assert_eq!(code, Some(0), "{null}: {err}");
+    }
     let r: Report = serde_json::from_slice(&std::fs::read(&j).expect("json-out")).expect("json");
     assert_eq!(r.packets.frames, 11);
     // A reader that goes away is not a failure.

@@ -36,7 +36,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
         .zip(flows_format)
         .and_then(|(path, format)| {
             let out: io::Result<Box<dyn io::Write>> = if flows_to_stdout {
-                Ok(Box::new(io::stdout()))
+                super::stdout().map(|s| Box::new(s) as Box<dyn io::Write>)
             } else {
                 std::fs::File::create(path).map(|f| Box::new(f) as Box<dyn io::Write>)
             };
@@ -70,7 +70,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
     if let Some(path) = &a.html {
         outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
-    if !html_to_stdout(&a.html) && !flows_to_stdout && outputs.stdout_open() {
+    if !html_to_stdout(&a.html) && !flows_to_stdout {
         let stdout = Path::new("-");
         if a.json {
             outputs.file(stdout, |mut w| json::render(&doc, &mut w));

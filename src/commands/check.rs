@@ -274,7 +274,7 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
         return Err(Error::NothingToCheck);
     }
     let verdict = evaluate(&doc, &bounds, inputs);
-    let stdout = io::stdout();
+    let stdout = super::stdout()?;
     let mut out = io::BufWriter::new(stdout.lock());
     if c.json {
         super::write_json(&mut out, &verdict)?;

@@ -449,7 +449,7 @@ pub fn run(d: &DiffArgs) -> Result<ExitCode, Error> {
     for n in &result.notes {
         eprintln!("finscope: note: {n}");
     }
-    let stdout = io::stdout();
+    let stdout = super::stdout()?;
     let mut out = io::BufWriter::new(stdout.lock());
     if d.json {
         super::write_json(&mut out, &result)?;

@@ -345,7 +345,7 @@ pub fn run(m: &MergeArgs) -> Result<ExitCode, Error> {
     if let Some(path) = &m.html {
         write_html(path, &doc)?;
     }
-    let stdout = io::stdout();
+    let stdout = super::stdout()?;
     let mut out = io::BufWriter::new(stdout.lock());
     if html_to_stdout(&m.html) {
         // The page took standard output.

@@ -24,6 +24,7 @@ use crate::report::{self, Report};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Exit codes (docs/report.md, docs/ci.md).
 pub const EXIT_FAILED: u8 = 1;
@@ -43,7 +44,7 @@ pub enum Error {
     #[error(transparent)]
     Load(#[from] LoadError),
     /// An output file could not be written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", if path == Path::new("-") { "standard output".into() } else { path.display().to_string() })]
     Write { path: PathBuf, source: io::Error },
     /// Standard output could not be written.
     #[error("standard output: {0}")]
@@ -83,6 +84,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The exit code of a run that ended with this error: 4 when an output
+    /// could not be written, else 2 (docs/report.md).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Stdout(_) | Error::Write { .. } => EXIT_OUTPUT,
+            _ => EXIT_USAGE,
+        }
+    }
+
     /// The reader of our output went away (`finscope ... | head`): not an
     /// error.
     pub fn is_broken_pipe(&self) -> bool {
@@ -107,13 +117,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Merge(m) => merge::run(m),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            let mut out = io::stdout();
+            let mut out = stdout()?;
             clap_complete::generate(*shell, &mut cmd, "finscope", &mut out);
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
             let cmd = <Cli as clap::CommandFactory>::command();
-            let mut out = io::stdout();
+            let mut out = stdout()?;
             clap_mangen::Man::new(cmd).render(&mut out)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -277,7 +287,7 @@ pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize, max_buckets:
 /// it is `-` (then nothing else goes there).
 pub(crate) fn write_html(path: &Path, doc: &Report) -> Result<(), Error> {
     if path == Path::new("-") {
-        let stdout = io::stdout();
+        let stdout = stdout()?;
         let mut out = io::BufWriter::new(stdout.lock());
         html::render(doc, &mut out)?;
         out.flush()?;
@@ -299,6 +309,30 @@ pub(crate) fn html_to_stdout(html: &Option<PathBuf>) -> bool {
     html.as_deref() == Some(Path::new("-"))
 }
 
+/// Standard output was closed when the process started (`>&-`).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Says that standard output was closed when the process started: Rust's
+/// runtime puts /dev/null in its place before `main`, where a closed one
+/// can no longer be told from /dev/null passed on purpose (as
+/// `subprocess.DEVNULL` and CI runners do), so the binary looks earlier
+/// and says so here.
+pub fn mark_stdout_closed() {
+    STDOUT_CLOSED.store(true, Ordering::Relaxed);
+}
+
+/// Standard output, or the error of one closed when the process started:
+/// what was meant for it is lost, and the exit code says so.
+pub(crate) fn stdout() -> io::Result<io::Stdout> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        Err(io::Error::other(
+            "closed when finscope started (`>&-`): nothing could be printed there",
+        ))
+    } else {
+        Ok(io::stdout())
+    }
+}
+
 /// Exit code when an output could not be written (the others were).
 pub const EXIT_OUTPUT: u8 = 4;
 
@@ -310,16 +344,6 @@ pub(crate) struct Outputs {
 }
 
 impl Outputs {
-    /// Standard output is usable. A stdout closed with `>&-` cannot be
-    /// told apart: Rust's runtime replaces it with /dev/null opened
-    /// read-write before `main`, exactly as `subprocess.DEVNULL`, systemd
-    /// and CI runners pass /dev/null (an earlier check of that failed
-    /// those runs with exit 4). Writes then vanish; `--json-out` keeps a
-    /// copy.
-    pub(crate) fn stdout_open(&mut self) -> bool {
-        true
-    }
-
     /// Writes `path` with `write` (`-`: standard output), keeping a failure.
     pub(crate) fn file(
         &mut self,
@@ -327,11 +351,12 @@ impl Outputs {
         write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
     ) {
         let r = if path == Path::new("-") {
-            let stdout = io::stdout();
-            let mut out = io::BufWriter::new(stdout.lock());
-            write(&mut out)
-                .and_then(|()| out.flush())
-                .map_err(Error::Stdout)
+            stdout().map_err(Error::Stdout).and_then(|stdout| {
+                let mut out = io::BufWriter::new(stdout.lock());
+                write(&mut out)
+                    .and_then(|()| out.flush())
+                    .map_err(Error::Stdout)
+            })
         } else {
             std::fs::File::create(path)
                 .and_then(|f| {

@@ -26,7 +26,7 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
     if let Some(path) = &t.html {
         outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
-    if !html_to_stdout(&t.html) && outputs.stdout_open() {
+    if !html_to_stdout(&t.html) {
         let d = TimelineDocument {
             timeline: &doc.timeline,
             diagnosis: &doc.diagnosis,

@@ -147,7 +147,11 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
         .collect();
     if over.iter().any(|o| *o) {
         let marks: String = over.iter().map(|o| if *o { '^' } else { ' ' }).collect();
-        writeln!(w, "  {:<LABEL_WIDTH$} |{marks:<cols$}| over a limit", "limits")?;
+        writeln!(
+            w,
+            "  {:<LABEL_WIDTH$} |{marks:<cols$}| over a limit",
+            "limits"
+        )?;
     }
     let first = r.buckets.first().map_or(0, |b| b.t_us);
     let last = r
