@@ -372,42 +372,57 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
     if r.peers.is_empty() {
         writeln!(w, "  (none)")?;
     } else {
-        // The peer column is as wide as the longest address, not an IPv6
-        // address's 39 characters.
-        let aw = r
+        // Each column as wide as its widest cell (the peer column is not
+        // padded to an IPv6 address's 39 characters), two spaces apart, or
+        // one when two do not fit the output width.
+        let header = [
+            "peer", "conns", "closes", "FIN-rtx", "unacked", "RSTs", "ack p50", "ack p99",
+            "ack max",
+        ]
+        .map(String::from);
+        let rows: Vec<[String; 9]> = r
             .peers
             .iter()
-            .map(|p| p.addr.len())
-            .max()
-            .unwrap_or(0)
-            .max(4);
-        writeln!(
-            w,
-            "  {:<aw$} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9}",
-            "peer",
-            "conns",
-            "closes",
-            "FIN-rtx",
-            "unacked",
-            "RSTs",
-            "ack p50",
-            "ack p99",
-            "ack max"
-        )?;
-        for peer in &r.peers {
-            writeln!(
-                w,
-                "  {:<aw$} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9}",
-                peer.addr,
-                thousands(peer.connections),
-                thousands(peer.closes),
-                thousands(peer.fin_retransmissions),
-                thousands(peer.unacked_fins),
-                thousands(peer.rsts),
-                opt_dur(peer.fin_ack_p50_us),
-                opt_dur(peer.fin_ack_p99_us),
-                opt_dur(peer.fin_ack_max_us)
-            )?;
+            .map(|peer| {
+                [
+                    peer.addr.clone(),
+                    thousands(peer.connections),
+                    thousands(peer.closes),
+                    thousands(peer.fin_retransmissions),
+                    thousands(peer.unacked_fins),
+                    thousands(peer.rsts),
+                    opt_dur(peer.fin_ack_p50_us),
+                    opt_dur(peer.fin_ack_p99_us),
+                    opt_dur(peer.fin_ack_max_us),
+                ]
+            })
+            .collect();
+        let mut widths = [0usize; 9];
+        for row in std::iter::once(&header).chain(&rows) {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let total = 2 + widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+        let gap = if super::width().is_some_and(|w| total > w) {
+            1
+        } else {
+            2
+        };
+        let line = |row: &[String; 9]| {
+            let mut l = String::from("  ");
+            for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+                if i == 0 {
+                    l.push_str(&format!("{cell:<w$}"));
+                } else {
+                    l.push_str(&format!("{:gap$}{cell:>w$}", ""));
+                }
+            }
+            l.trim_end().to_string()
+        };
+        writeln!(w, "{}", line(&header))?;
+        for (peer, row) in r.peers.iter().zip(&rows) {
+            writeln!(w, "{}", line(row))?;
             if let Some(n) = peer.members {
                 let more = n.saturating_sub(peer.worst_members.len() as u64);
                 // Up to 5 addresses, worst first, and how many are not shown.
