@@ -930,3 +930,29 @@ fn analyze_of_a_terminal_says_it_waits() {
         .expect("run");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("waiting"));
 }
+
+/// Sections with nothing to say (no FIN at all, no socket ever closing)
+/// are one line each; with FINs they are whole.
+#[test]
+fn sections_without_fins_collapse_to_one_line() {
+    let text = |f: &str| {
+        let out = Command::cargo_bin("finscope")
+            .expect("binary")
+            .env_remove("COLUMNS")
+            .args(["analyze", "-q", &fixture(f)])
+            .output()
+            .expect("run");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let t = text("open.pcap");
+    assert!(
+        t.contains("\nTEARDOWN SHARE  no FIN segment  (SYN 2, RST 0, pure ACK 2)\n\nCONNECTIONS"),
+        "{t}"
+    );
+    assert!(t.contains("\nLOCAL SOCKET STATES  no local socket in a closing state at any time\n"));
+    assert!(!t.contains("FIN-WAIT-1"), "{t}");
+    let t = text("fin_4way.pcap");
+    assert!(t.contains("\nTEARDOWN SHARE\n  FIN segments   2 "), "{t}");
+    assert!(t.contains("  FIN-WAIT-1  "), "{t}");
+}

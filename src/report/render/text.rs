@@ -241,6 +241,18 @@ fn render_inputs(r: &Report, w: &mut impl Write) -> io::Result<()> {
 /// TEARDOWN SHARE: FIN ratio and FIN retransmissions.
 fn render_teardown(r: &Report, w: &mut impl Write) -> io::Result<()> {
     let p = &r.packets;
+    let fr = &r.fin_retransmissions;
+    if p.fin == 0 && fr.total == 0 {
+        // Nothing to say: one line.
+        writeln!(
+            w,
+            "TEARDOWN SHARE  no FIN segment  (SYN {}, RST {}, pure ACK {})",
+            thousands(p.syn),
+            thousands(p.rst),
+            thousands(p.pure_ack)
+        )?;
+        return writeln!(w);
+    }
     writeln!(w, "TEARDOWN SHARE")?;
     writeln!(
         w,
@@ -256,7 +268,6 @@ fn render_teardown(r: &Report, w: &mut impl Write) -> io::Result<()> {
         thousands(p.rst),
         thousands(p.pure_ack)
     )?;
-    let fr = &r.fin_retransmissions;
     writeln!(
         w,
         "  FIN retransmissions {}  (local->remote {}, remote->local {}; spurious, after the ACK: {})",
@@ -454,11 +465,18 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
 
 /// LOCAL SOCKET STATES and the DIAGNOSIS.
 fn render_states(r: &Report, w: &mut impl Write) -> io::Result<()> {
-    writeln!(
-        w,
-        "LOCAL SOCKET STATES  (reconstructed; `finscope timeline` draws them over time)"
-    )?;
-    super::timeline::render_peaks(&r.timeline, w)?;
+    use super::timeline::{NEVER_CLOSING, never_closing, render_peak_notes, render_peaks};
+    if never_closing(&r.timeline) {
+        // Nothing to say: one line (and the notes, when there are any).
+        writeln!(w, "LOCAL SOCKET STATES  {NEVER_CLOSING}")?;
+        render_peak_notes(&r.timeline, w)?;
+    } else {
+        writeln!(
+            w,
+            "LOCAL SOCKET STATES  (reconstructed; `finscope timeline` draws them over time)"
+        )?;
+        render_peaks(&r.timeline, w)?;
+    }
     super::timeline::render_diagnosis(&r.diagnosis, w)
 }
 

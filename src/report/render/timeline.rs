@@ -182,6 +182,28 @@ pub fn render_text(r: &TimelineReport, d: &[Finding], w: &mut impl Write) -> io:
 
 /// Peaks, limit crossings and the what-if, as text.
 pub fn render_peaks(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
+    if never_closing(r) {
+        writeln!(w, "  {NEVER_CLOSING}")?;
+    } else {
+        render_peak_table(r, w)?;
+    }
+    render_peak_notes(r, w)
+}
+
+/// What the peaks table says when it has nothing to say.
+pub const NEVER_CLOSING: &str = "no local socket in a closing state at any time";
+
+/// No state of the peaks table (FIN-WAIT-1 .. LAST-ACK, orphans) was ever
+/// held by a local socket: the table collapses to one line.
+pub fn never_closing(r: &TimelineReport) -> bool {
+    STATE_SERIES.iter().filter(|s| s.in_peaks_table).all(|s| {
+        r.peaks.get(s.key).is_none_or(|p| p.value <= 0)
+            && r.state_time_us.get(s.key).copied().unwrap_or(0) == 0
+    })
+}
+
+/// The peaks table: one row per closing state.
+fn render_peak_table(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
     writeln!(
         w,
         "  {:<20} {:>8}  {:<28} {:>12}",
@@ -204,6 +226,11 @@ pub fn render_peaks(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
             )?;
         }
     }
+    Ok(())
+}
+
+/// Under the peaks: flagged connections, limit crossings, the what-if.
+pub fn render_peak_notes(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
     if r.close_began_before_capture > 0 || r.open_at_end > 0 {
         writeln!(
             w,
