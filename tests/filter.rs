@@ -43,6 +43,12 @@ fn tcpdump_primitives_select_whole_connections() {
             "ip and (port 80 or port 443)",
         ),
         ("! ip6", 3, "not ip6"),
+        ("src net 10/8", 3, "src net 10.0.0.0/8"),
+        (
+            "net 192.0.2.0 mask 255.255.255.248 and dst port 443",
+            1,
+            "net 192.0.2.0/29 and dst port 443",
+        ),
         (
             "dst host 10.0.0.3 and src port 50000",
             1,

@@ -8,11 +8,13 @@
 //! prim   := proto | [proto] [dir] kind VALUE | "vlan" N
 //! proto  := "tcp" | "ip" | "ip6"
 //! dir    := "src" | "dst" | "src or dst"
-//! kind   := "host" ADDR | "net" NET | "port" PORT | "portrange" N-M
+//! kind   := "host" ADDR | "net" NET ["mask" MASK] | "port" PORT | "portrange" N-M
 //! ```
 //!
 //! NET is a CIDR prefix or a partial IPv4 network (`net 198.51.100` is
-//! 198.51.100.0/24, `net 10` 10.0.0.0/8); PORT a number or a service name
+//! 198.51.100.0/24, `net 10` 10.0.0.0/8, `net 172.16/12` 172.16.0.0/12), or
+//! an IPv4 network and a contiguous netmask (`net 10.0.0.0 mask 255.0.0.0`);
+//! PORT a number or a service name
 //! (`port https`, from a built-in table of the usual /etc/services names,
 //! so a filter means the same on every machine).
 //!
@@ -163,12 +165,19 @@ fn port_of(s: &str) -> Option<u16> {
 }
 
 /// A CIDR prefix, or a partial IPv4 network: 1 to 3 dotted numbers, the
-/// prefix 8 bits per number (tcpdump's `net 10`, `net 198.51.100`).
+/// prefix 8 bits per number (tcpdump's `net 10`, `net 198.51.100`) unless
+/// one is given (`net 10/8`, `net 172.16/12`).
 fn net_of(s: &str) -> Option<Cidr> {
-    if s.contains('/') {
-        return s.parse().ok();
+    let (a, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l.parse::<u8>().ok()?)),
+        None => (s, None),
+    };
+    if let Ok(addr) = a.parse::<IpAddr>() {
+        // A whole address is a network only with its length (`host` is
+        // the primitive for one address).
+        return format!("{addr}/{}", len?).parse().ok();
     }
-    let parts: Vec<u8> = s
+    let parts: Vec<u8> = a
         .split('.')
         .map(|p| p.parse().ok())
         .collect::<Option<_>>()?;
@@ -177,9 +186,18 @@ fn net_of(s: &str) -> Option<Cidr> {
     }
     let mut o = [0u8; 4];
     o[..parts.len()].copy_from_slice(&parts);
-    format!("{}/{}", std::net::Ipv4Addr::from(o), 8 * parts.len())
+    let len = len.unwrap_or(8 * parts.len() as u8);
+    format!("{}/{len}", std::net::Ipv4Addr::from(o))
         .parse()
         .ok()
+}
+
+/// The prefix length of a contiguous dotted IPv4 netmask (`255.255.0.0`:
+/// 16); none for another mask.
+fn mask_len(s: &str) -> Option<u8> {
+    let m = u32::from(s.parse::<std::net::Ipv4Addr>().ok()?);
+    let len = m.leading_ones();
+    (m.checked_shl(len).unwrap_or(0) == 0).then_some(len as u8)
 }
 
 impl fmt::Display for Filter {
@@ -418,12 +436,29 @@ impl<'a> Parser<'a> {
             }
             "net" => {
                 let a = self.next();
+                if self.peek_is(&["mask"]) {
+                    // `net 10.0.0.0 mask 255.0.0.0` (IPv4, a contiguous mask).
+                    self.next();
+                    let m = self.next();
+                    let addr = a
+                        .as_ref()
+                        .and_then(|a| a.text.parse::<std::net::Ipv4Addr>().ok())
+                        .ok_or_else(|| self.err("an IPv4 address before `mask`", a.as_ref()))?;
+                    let prefix = m.as_ref().and_then(|m| mask_len(m.text)).ok_or_else(|| {
+                        self.err(
+                            "a contiguous IPv4 netmask (255.255.0.0) after `mask`",
+                            m.as_ref(),
+                        )
+                    })?;
+                    let addr = IpAddr::V4(addr);
+                    return Ok(Filter::Net(dir, Cidr { addr, prefix }));
+                }
                 a.as_ref()
                     .and_then(|a| net_of(a.text))
                     .map(|n| Filter::Net(dir, n))
                     .ok_or_else(|| {
                         self.err(
-                            "a network after `net` (10.0.0.0/8, or a partial IPv4 net: 10, 198.51.100)",
+                            "a network after `net` (10.0.0.0/8, 10/8, a partial IPv4 net: 10, 198.51.100, or NET mask MASK)",
                             a.as_ref(),
                         )
                     })
@@ -563,7 +598,7 @@ mod tests {
         let back = seg("192.0.2.7", 443, "10.0.0.1", 40000);
         let other = seg("192.0.2.7", 40000, "10.0.0.1", 443);
         let v6 = seg("2001:db8::1", 40000, "2001:db8::2", 443);
-        let cases: [(&str, [bool; 3]); 17] = [
+        let cases: [(&str, [bool; 3]); 21] = [
             ("tcp", [true, true, true]),
             ("ip", [true, true, false]),
             ("ip6", [false, false, true]),
@@ -583,6 +618,13 @@ mod tests {
             ("tcp src portrange 40000-40010", [true, true, true]),
             ("ip and not dst port 443", [true, true, false]),
             ("ip and not port 443", [false, false, false]),
+            ("src net 10/8", [true, true, false]),
+            ("net 192.0/16", [true, true, false]),
+            (
+                "src net 10.0.0.0 mask 255.0.0.0 and dst port 443",
+                [true, false, false],
+            ),
+            ("net 2001:db8::/32", [false, false, true]),
         ];
         for (e, want) in cases {
             let flt = f(e);
@@ -598,6 +640,20 @@ mod tests {
         }
         assert_eq!(f("net 198.51.100").to_string(), "net 198.51.100.0/24");
         assert_eq!(f("port https").to_string(), "port 443");
+        assert_eq!(f("net 172.16/12").to_string(), "net 172.16.0.0/12");
+        assert_eq!(
+            f("net 192.0.2.0 mask 255.255.255.128").to_string(),
+            "net 192.0.2.0/25"
+        );
+        for bad in [
+            "net 10.0.0.0 mask 255.0.255.0",
+            "net 10/8 mask 255.0.0.0",
+            "net 2001:db8:: mask 255.0.0.0",
+            "net 10.0.0.0 mask",
+            "net 10/33",
+        ] {
+            assert!(bad.parse::<Filter>().is_err(), "{bad}");
+        }
     }
 
     #[test]
