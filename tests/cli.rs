@@ -593,6 +593,39 @@ fn flows_format_follows_the_extension_and_dash_is_stdout() {
     assert_eq!(r.code, 2, "one standard output");
 }
 
+/// An output given as `-` takes standard output instead of the report
+/// (nothing else is mixed into it); two of them are refused, naming both.
+#[test]
+fn one_output_takes_standard_output() {
+    let f = fixture("sample.pcap");
+    let r = run(&["analyze", "-q", "--json-out", "-", &f]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("only the JSON");
+    assert_eq!(doc["packets"]["frames"], 1209);
+    let r = run(&["timeline", "-q", "--csv", "-", &f]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("t_us,end_us,"), "{}", r.stdout);
+    // 30 buckets of 1 s and the header: no chart after them.
+    assert_eq!(r.stdout.lines().count(), 31, "{}", r.stdout);
+    for (cmd, a, b) in [
+        ("analyze", "--json-out", "--html"),
+        ("analyze", "--json-out", "--flows"),
+        ("timeline", "--csv", "--html"),
+    ] {
+        let r = run(&[cmd, "-q", a, "-", b, "-", &f]);
+        assert_eq!(r.code, 2, "{cmd} {a} - {b} -");
+        assert!(
+            r.stderr
+                .contains(&format!("{a} - and {b} - both write to standard output")),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty());
+    }
+    let r = run(&["timeline", "-q", "--json", "--csv", "-", &f]);
+    assert_eq!(r.code, 2);
+}
+
 #[test]
 fn check_of_a_saved_report_refuses_analysis_flags() {
     let dir = tempfile::tempdir().unwrap();

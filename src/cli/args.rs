@@ -126,7 +126,8 @@ pub struct TimelineArgs {
     /// Print the timeline as JSON (the `timeline` object of `analyze --json`).
     #[arg(help_heading = "Output", long)]
     pub json: bool,
-    /// Also write the buckets as CSV to FILE.
+    /// Also write the buckets as CSV to FILE (`-`: standard output, instead
+    /// of the chart).
     #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
     /// Also write the report as one self-contained HTML page with plots to
@@ -239,7 +240,8 @@ pub struct AnalyzeArgs {
     /// Print the JSON report to stdout instead of the text report.
     #[arg(help_heading = "Output", long)]
     pub json: bool,
-    /// Also write the JSON report to FILE.
+    /// Also write the JSON report to FILE (`-`: standard output, instead
+    /// of the text report).
     #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub json_out: Option<PathBuf>,
     /// Also write the report as one self-contained HTML page with plots to

@@ -1,6 +1,6 @@
 //! `finscope analyze`: the report (text or JSON), and `--flows`.
 
-use super::{Error, Outputs, build_report, html_to_stdout, run_analysis};
+use super::{Error, Outputs, build_report, is_stdout, run_analysis, stdout_taker};
 use crate::cli::AnalyzeArgs;
 use crate::flow::table::FlowSink;
 use crate::report::render::flows::FlowsFormat;
@@ -12,22 +12,18 @@ use std::process::ExitCode;
 
 /// Runs `analyze`.
 pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
-    if a.json && html_to_stdout(&a.html) {
-        return Err(Error::Usage(
-            "--json and --html - both write to standard output",
-        ));
-    }
+    let taker = stdout_taker(&[
+        ("--json", a.json),
+        ("--json-out -", is_stdout(&a.json_out)),
+        ("--html -", is_stdout(&a.html)),
+        ("--flows -", is_stdout(&a.flows)),
+    ])?;
     let mut outputs = Outputs::default();
     let flows_format = match &a.flows {
         Some(path) => Some(flows_format(path, a.flows_format)?),
         None => None,
     };
-    let flows_to_stdout = a.flows.as_deref() == Some(Path::new("-"));
-    if flows_to_stdout && (a.json || html_to_stdout(&a.html)) {
-        return Err(Error::Usage(
-            "--flows - takes standard output: give --json-out FILE or --html FILE for the report",
-        ));
-    }
+    let flows_to_stdout = is_stdout(&a.flows);
     // Created before the run (the records are written while the capture is
     // read); a file that cannot be created is reported, the run goes on.
     let mut writer = a
@@ -70,7 +66,8 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
     if let Some(path) = &a.html {
         outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
-    if !html_to_stdout(&a.html) && !flows_to_stdout {
+    // The report goes to standard output unless another output took it.
+    if matches!(taker, None | Some("--json")) {
         let stdout = Path::new("-");
         if a.json {
             outputs.file(stdout, |mut w| json::render(&doc, &mut w));

@@ -78,6 +78,9 @@ pub enum Error {
         them = if flags.contains(", ") { "them" } else { "it" }
     )]
     FlagsForReport { flags: String },
+    /// Two outputs asked for standard output.
+    #[error("{flags} both write to standard output: give one of them a file")]
+    StdoutTwice { flags: String },
     /// What the user asked for cannot be done (the message says why).
     #[error("{0}")]
     Usage(&'static str),
@@ -302,6 +305,29 @@ pub(crate) fn write_html(path: &Path, doc: &Report) -> Result<(), Error> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// The outputs a run was asked for that write to standard output (`--json`,
+/// or a file output given as `-`): at most one may, or they would be mixed
+/// into one stream. `None` when none does; the main report then goes there.
+pub(crate) fn stdout_taker(takers: &[(&'static str, bool)]) -> Result<Option<&'static str>, Error> {
+    let on: Vec<&str> = takers
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(f, _)| *f)
+        .collect();
+    match on.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        more => Err(Error::StdoutTwice {
+            flags: more.join(" and "),
+        }),
+    }
+}
+
+/// A file output given as `-` (standard output).
+pub(crate) fn is_stdout(path: &Option<PathBuf>) -> bool {
+    path.as_deref() == Some(Path::new("-"))
 }
 
 /// `--html -` takes standard output for the page.

@@ -1,6 +1,6 @@
 //! `finscope timeline`: the local socket states over time (chart, JSON, CSV).
 
-use super::{Error, Outputs, build_report, html_to_stdout, run_analysis};
+use super::{Error, Outputs, build_report, is_stdout, run_analysis, stdout_taker};
 use crate::cli::TimelineArgs;
 use crate::report::TimelineDocument;
 use crate::report::render::html;
@@ -12,11 +12,11 @@ use std::process::ExitCode;
 
 /// Runs `timeline`.
 pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
-    if t.json && html_to_stdout(&t.html) {
-        return Err(Error::Usage(
-            "--json and --html - both write to standard output",
-        ));
-    }
+    let taker = stdout_taker(&[
+        ("--json", t.json),
+        ("--csv -", is_stdout(&t.csv)),
+        ("--html -", is_stdout(&t.html)),
+    ])?;
     let run = run_analysis(&t.analysis, None, t.json)?;
     let doc = build_report(&t.analysis, &run, t.analysis.top, MAX_BUCKETS);
     let mut outputs = Outputs::default();
@@ -26,7 +26,9 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
     if let Some(path) = &t.html {
         outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
-    if !html_to_stdout(&t.html) {
+    // The chart (or --json) goes to standard output unless another output
+    // took it.
+    if matches!(taker, None | Some("--json")) {
         let d = TimelineDocument {
             timeline: &doc.timeline,
             diagnosis: &doc.diagnosis,
