@@ -710,6 +710,20 @@ fn nothing_decoded_is_said_and_check_fails() {
         "{}",
         r.stdout
     );
+    // The sections with nothing to say are a line each.
+    for line in [
+        "TEARDOWN SHARE  no FIN segment  (SYN 0, RST 0, pure ACK 0)",
+        "CONNECTIONS    0",
+        "CLOSE LATENCY  (no close with a FIN was seen)",
+        "WORST REMOTE PEERS  (none)",
+        "LOCAL SOCKET STATES  no local socket in a closing state at any time",
+    ] {
+        assert!(
+            r.stdout.contains(&format!("\n{line}\n\n")),
+            "{line}: {}",
+            r.stdout
+        );
+    }
     let r = run(&["analyze", "-q", "--json", &f]);
     let doc: finscope::report::Report = serde_json::from_str(&r.stdout).unwrap();
     assert!(doc.capture.no_tcp);

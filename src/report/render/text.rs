@@ -290,6 +290,11 @@ fn render_teardown(r: &Report, w: &mut impl Write) -> io::Result<()> {
 /// CONNECTIONS: outcomes by who closed first, unACKed FINs.
 fn render_connections(r: &Report, w: &mut impl Write) -> io::Result<()> {
     let c = &r.connections;
+    if c.total == 0 {
+        // Nothing to say: one line.
+        writeln!(w, "CONNECTIONS    0")?;
+        return writeln!(w);
+    }
     writeln!(
         w,
         "CONNECTIONS    {}  (handshake seen {}, sides guessed by port {})",
@@ -370,6 +375,11 @@ fn render_latency(r: &Report, w: &mut impl Write) -> io::Result<()> {
 
 /// WORST REMOTE PEERS.
 fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    if r.peers.is_empty() && r.peers_total == 0 {
+        // Nothing to say: one line.
+        writeln!(w, "WORST REMOTE PEERS  (none)")?;
+        return writeln!(w);
+    }
     writeln!(
         w,
         "WORST REMOTE PEERS  (top {} of {}, ranked by {})",
