@@ -301,10 +301,21 @@ fn interval_summaries_add_up() {
             assert_eq!(w[0]["end_us"], w[1]["start_us"], "{buffer}: contiguous");
         }
         assert_eq!(lines.last().map(|l| l["last"].clone()), Some(true.into()));
-        if buffer == "4096" {
-            // 64 KiB batches (the smallest buffer): one summary per batch
-            // that passed an interval end, and the last.
-            assert_eq!(lines.len(), 4, "{lines:?}");
+        // One summary per 5 s interval, whatever the batches (the whole
+        // file is one batch with the larger buffer), each counting exactly
+        // the frames of its interval (read here from the file itself).
+        let first = r.capture.first_ts_us.expect("a first packet");
+        let mut want = vec![0u64; 6];
+        for ts in pcap_times_us(&std::fs::read(&sample).expect("read")) {
+            want[((ts - first) / 5_000_000) as usize] += 1;
+        }
+        let got: Vec<u64> = lines
+            .iter()
+            .map(|l| l["frames"].as_u64().unwrap_or(0))
+            .collect();
+        assert_eq!(got, want, "{buffer}");
+        for (i, l) in lines.iter().enumerate().take(5) {
+            assert_eq!(l["end_us"], first + 5_000_000 * (i as u64 + 1), "{buffer}");
         }
     }
     let out = finscope()
@@ -318,4 +329,71 @@ fn interval_summaries_add_up() {
         "{err}"
     );
     assert!(err.contains("(end)"), "{err}");
+}
+
+/// The record timestamps (us) of a little-endian microsecond pcap.
+fn pcap_times_us(b: &[u8]) -> Vec<u64> {
+    let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+    let mut off = 24;
+    let mut out = Vec::new();
+    while off + 16 <= b.len() {
+        out.push(u64::from(u32_at(off)) * 1_000_000 + u64::from(u32_at(off + 4)));
+        off += 16 + u32_at(off + 8) as usize;
+    }
+    out
+}
+
+/// `--interval` over a silence longer than several intervals: the interval
+/// before it, one empty summary for the whole intervals without a frame,
+/// then the interval the capture ends in.
+#[test]
+fn interval_summaries_span_a_silence_in_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("gap.pcap");
+    let s = 1_000_000_000u64;
+    let t0 = 1_700_000_000 * s;
+    let mut records = Vec::new();
+    for (i, at) in [0, 35 * s].into_iter().enumerate() {
+        let mut conv = Conv::new(
+            format!("10.0.0.{}:40000", i + 1).parse().expect("addr"),
+            "192.0.2.7:443".parse().expect("addr"),
+            100,
+            500,
+        );
+        let t = t0 + at;
+        conv.syn(t).syn_ack(t + s / 100).ack_c(t + s / 50);
+        conv.fin_c(t + s / 10).ack_s(t + s / 5);
+        conv.fin_s(t + s / 4).ack_c(t + s / 2);
+        records.extend(conv.records);
+    }
+    let mut f = std::fs::File::create(&path).expect("create");
+    write_pcap(&mut f, 1, &records, &PcapOpts::default()).expect("write");
+    drop(f);
+    let out = finscope()
+        .args(["analyze", "--json", "-q", "--interval", "10s"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let t0us = t0 / 1_000;
+    let got: Vec<(u64, u64, u64)> = lines
+        .iter()
+        .map(|l| {
+            let n = |k: &str| l[k].as_u64().unwrap_or(u64::MAX);
+            (n("start_us") - t0us, n("end_us") - t0us, n("frames"))
+        })
+        .collect();
+    let sec = 1_000_000;
+    assert_eq!(
+        got,
+        [
+            (0, 10 * sec, 7),
+            (10 * sec, 30 * sec, 0),
+            (30 * sec, 35 * sec + sec / 2, 7)
+        ]
+    );
 }

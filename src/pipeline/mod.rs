@@ -194,6 +194,13 @@ struct Batch {
     frames: Vec<RawFrame>,
 }
 
+impl Batch {
+    /// The frames and the bytes they point into.
+    fn parts(&self) -> (&[RawFrame], &[u8]) {
+        (&self.frames, &self.data)
+    }
+}
+
 /// Reads the next batch into `into`'s vectors (reused) and returns it with
 /// the status that ended it.
 fn read_batch<R: Read>(reader: &mut CaptureReader<R>, mut into: Batch) -> (Batch, Status) {
@@ -205,7 +212,7 @@ fn read_batch<R: Read>(reader: &mut CaptureReader<R>, mut into: Batch) -> (Batch
 /// Decodes a batch (in parallel chunks when `par`) and feeds every shard its
 /// segments in capture order (one shard per task when `par`).
 fn process(
-    batch: &Batch,
+    (frames, data): (&[RawFrame], &[u8]),
     shards: &mut [Shard<ShardMetrics>],
     state: &mut DecodeState,
     packets: &mut Packets,
@@ -213,8 +220,6 @@ fn process(
     ctx: DecodeCtx,
 ) {
     let nshards = shards.len();
-    let frames = &batch.frames;
-    let data = &batch.data[..];
     // Several chunks per thread, so work-stealing can balance them.
     let chunk = if par {
         frames
@@ -392,11 +397,11 @@ impl<'o> Engine<'o> {
         let spare = &mut self.spare;
         let (shards, decoded, packets) = (&mut self.shards, &mut self.decoded, &mut self.packets);
         if self.threads == 1 {
-            process(batch, shards, decoded, packets, false, ctx);
+            process(batch.parts(), shards, decoded, packets, false, ctx);
             return more.then(|| read_batch(reader, std::mem::take(spare)));
         }
         let mut next = None;
-        let mut job = || process(batch, shards, decoded, packets, true, ctx);
+        let mut job = || process(batch.parts(), shards, decoded, packets, true, ctx);
         match &self.pool {
             Some(p) => p.scope(|s| {
                 s.spawn(|_| {
@@ -410,6 +415,69 @@ impl<'o> Engine<'o> {
             }
         }
         next
+    }
+
+    /// With `--interval`: processes a batch in pieces that end at interval
+    /// ends, handing the sink each interval's summary before the first
+    /// frame past its end, so that a summary counts exactly the frames of
+    /// its interval however many intervals one batch spans (a file is read
+    /// in batches of up to 1 MiB: minutes of a slow capture).
+    fn step_by_interval(&mut self, batch: &Batch, ctx: DecodeCtx, sink: &mut dyn FlowSink) {
+        let (frames, data) = batch.parts();
+        let mut lo = 0;
+        while lo < frames.len() {
+            let hi = match self.tick.map(|t| t.end) {
+                // Until the first analysed frame starts the first interval
+                // (frames before it may be filtered out): one at a time.
+                None => lo + 1,
+                Some(end) => match frames[lo..].iter().position(|f| f.ts_ns >= end) {
+                    Some(0) => {
+                        let now = frames[lo].ts_ns;
+                        drain(
+                            &mut self.shards,
+                            Some(self.decoded.clock),
+                            &mut self.retired,
+                            sink,
+                        );
+                        self.interval(sink, false, now);
+                        if self.tick.is_some_and(|t| t.end > now) {
+                            continue;
+                        }
+                        // The end of time: no later interval can start.
+                        frames.len()
+                    }
+                    Some(k) => lo + k,
+                    None => frames.len(),
+                },
+            };
+            let par = self.threads > 1 && hi - lo > MIN_CHUNK;
+            let piece = (&frames[lo..hi], data);
+            let (shards, decoded, packets) =
+                (&mut self.shards, &mut self.decoded, &mut self.packets);
+            let mut job = || process(piece, shards, decoded, packets, par, ctx);
+            match &self.pool {
+                Some(p) if par => p.install(job),
+                _ => job(),
+            }
+            lo = hi;
+            if self.tick.is_none() {
+                self.start_tick();
+            }
+        }
+    }
+
+    /// Starts the first `--interval` at the first analysed frame.
+    fn start_tick(&mut self) {
+        if let (Some(iv), Some(first)) = (
+            self.opts.interval_ns.filter(|v| *v > 0),
+            self.packets.first_ts,
+        ) {
+            self.tick = Some(Tick {
+                start: first,
+                end: first.saturating_add(iv),
+                base: [0; 5],
+            });
+        }
     }
 
     /// Reads one input to its end (or its damage). Returns what was read,
@@ -459,7 +527,13 @@ impl<'o> Engine<'o> {
             // after this one is reported, not meanwhile: its read may wait
             // for the writer.
             let prefetch = more && self.opts.interval_ns.is_none();
-            let next = self.step(&batch, reader, prefetch, ctx);
+            let next = match sink.as_deref_mut() {
+                Some(s) if self.opts.interval_ns.is_some_and(|v| v > 0) => {
+                    self.step_by_interval(&batch, ctx, s);
+                    None
+                }
+                _ => self.step(&batch, reader, prefetch, ctx),
+            };
             bar.set_position(reader.offset());
             if !bar.is_hidden() {
                 let secs = started.elapsed().as_secs_f64().max(1e-3);
@@ -473,7 +547,7 @@ impl<'o> Engine<'o> {
                     &mut self.retired,
                     sink,
                 );
-                self.interval(sink, false);
+                self.interval(sink, false, 0);
             }
             if !more {
                 // A decompressor that stopped early explains the end.
@@ -516,49 +590,58 @@ impl<'o> Engine<'o> {
     /// passed the current interval's end (checked after every batch, so the
     /// counts are those read by the end of that batch), and at the end
     /// (`last`) one for the interval the capture ended in.
-    fn interval(&mut self, sink: &mut dyn FlowSink, last: bool) {
+    fn interval(&mut self, sink: &mut dyn FlowSink, last: bool, now: u64) {
         let Some(iv) = self.opts.interval_ns.filter(|v| *v > 0) else {
             return;
         };
-        let Some(first) = self.packets.first_ts else {
-            return;
-        };
+        if self.tick.is_none() {
+            self.start_tick();
+        }
         let p = &self.packets;
-        let now = [p.frames, p.tcp, p.syn, p.fin, p.rst];
-        let clock = self.decoded.clock.max(p.last_ts.unwrap_or(0));
-        let tick = self.tick.get_or_insert(Tick {
-            start: first,
-            end: first.saturating_add(iv),
-            base: [0; 5],
-        });
-        let to = if clock >= tick.end {
-            // One summary for every interval end the clock passed.
-            let passed = (clock - tick.end) / iv;
-            tick.end.saturating_add(iv.saturating_mul(passed))
-        } else if last {
-            clock
-        } else {
+        let counts = [p.frames, p.tcp, p.syn, p.fin, p.rst];
+        let clock = self.decoded.clock.max(p.last_ts.unwrap_or(0)).max(now);
+        let tracked = self.shards.iter().map(|s| s.live() as u64).sum();
+        let evicted_early = self.shards.iter().map(|s| s.evicted).sum();
+        let Some(tick) = self.tick.as_mut() else {
             return;
         };
-        let d: [u64; 5] = std::array::from_fn(|i| now[i].saturating_sub(tick.base[i]));
-        let summary = crate::metrics::Interval {
-            start_us: tick.start / 1_000,
-            end_us: to / 1_000,
+        let summary = |start: u64, end: u64, d: [u64; 5], last: bool| crate::metrics::Interval {
+            start_us: start / 1_000,
+            end_us: end / 1_000,
             frames: d[0],
             tcp: d[1],
             syn: d[2],
             fin: d[3],
             rst: d[4],
-            tracked: self.shards.iter().map(|s| s.live() as u64).sum(),
-            evicted_early: self.shards.iter().map(|s| s.evicted).sum(),
+            tracked,
+            evicted_early,
             last,
         };
+        let d: [u64; 5] = std::array::from_fn(|i| counts[i].saturating_sub(tick.base[i]));
+        if clock < tick.end {
+            if last {
+                sink.interval(&summary(tick.start, clock, d, true));
+            }
+            return;
+        }
+        // The interval that ended, then the whole intervals the clock
+        // passed without a frame (one summary for them all), and at the end
+        // the interval the capture ended in.
+        sink.interval(&summary(tick.start, tick.end, d, false));
+        let passed = (clock - tick.end) / iv;
+        let to = tick.end.saturating_add(iv.saturating_mul(passed));
+        if to > tick.end {
+            sink.interval(&summary(tick.end, to, [0; 5], false));
+        }
         *tick = Tick {
             start: to,
             end: to.saturating_add(iv),
-            base: now,
+            base: counts,
         };
-        sink.interval(&summary);
+        if last {
+            let end = clock.max(to);
+            sink.interval(&summary(to, end, [0; 5], true));
+        }
     }
 
     /// Ends the run: retires what is left, hands it to the sink, merges the
@@ -570,7 +653,7 @@ impl<'o> Engine<'o> {
         mut sink: Option<&mut dyn FlowSink>,
     ) -> Analysis {
         if let Some(s) = sink.as_deref_mut() {
-            self.interval(s, true);
+            self.interval(s, true, 0);
         }
         let end = self.packets.last_ts.unwrap_or(0);
         let threads = self.threads;
