@@ -7,6 +7,17 @@
 
 #![forbid(unsafe_code)]
 
+/// `eprintln!` that does not panic: a standard error that cannot be written
+/// (its reader gone, `2>&1 | head`) is no reason to stop, the exit code
+/// still says how the run ended.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod capture;
 pub mod cli;
 pub mod commands;

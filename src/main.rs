@@ -54,7 +54,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("finscope: error: {}", message(&e));
+            finscope::say!("finscope: error: {}", message(&e));
             ExitCode::from(e.exit_code())
         }
     }

@@ -257,6 +257,20 @@ fn since_and_until_select_a_time_range() {
     let (code, _, err) = run(&["analyze", "-q", "--since", "yesterday"], &path);
     assert_eq!(code, Some(2));
     assert!(err.contains("RFC 3339"), "{err}");
+    // An empty range is refused before reading (same kinds compared).
+    for (since, until) in [
+        ("15s", "5s"),
+        ("10s", "10s"),
+        ("2025-11-30T10:00:15Z", "2025-11-30T10:00:05Z"),
+    ] {
+        let (code, out, err) = run(
+            &["analyze", "-q", "--since", since, "--until", until],
+            &path,
+        );
+        assert_eq!(code, Some(2), "{since} {until}");
+        assert!(err.contains("--since is not before --until"), "{err}");
+        assert!(out.is_empty());
+    }
 }
 
 /// `--interval`: summaries on stderr (JSON lines with --json) that tile

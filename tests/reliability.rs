@@ -370,6 +370,27 @@ fn a_failed_output_names_its_file_and_the_others_are_written() {
     // A reader that goes away is not a failure.
     let (code, _, err) = sh(&format!("finscope analyze -q {f} | head -1"));
     assert_eq!(code, Some(0), "{err}");
+    // Nor on standard error (`2>&1 | head`): no panic (exit 101) when a
+    // summary, warning or error can no longer be written there. A pipe
+    // whose reader is gone before finscope starts: every write fails.
+    for args in [
+        &["--interval", "1us"][..],
+        &["--json", "--interval", "1us"],
+        &["--filter", "port 1"],
+        &["--nonsense"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("finscope"))
+            .args(["analyze", "-q"])
+            .args(args)
+            .arg(f)
+            .stderr(writer)
+            .output()
+            .expect("run");
+        let want = if args[0] == "--nonsense" { 2 } else { 0 };
+        assert_eq!(out.status.code(), Some(want), "{args:?}");
+    }
 }
 
 /// One rule for inputs that cannot be read at all: exit 2, also when other

@@ -121,7 +121,7 @@ pub fn positive_secs(s: &str) -> Result<f64, ValueError> {
 /// A timeline bucket width in us: a duration of at least 1 us.
 pub fn parse_bucket(s: &str) -> Result<u64, ValueError> {
     match parse_duration_us(s)? {
-        0 => Err(bad(s, "the bucket must be at least 1us")),
+        0 => Err(bad(s, "must be at least 1us")),
         us => Ok(us),
     }
 }

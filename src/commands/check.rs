@@ -301,7 +301,7 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::from(super::EXIT_INTERRUPTED));
     }
     if !verdict.ok {
-        eprintln!(
+        crate::say!(
             "finscope: check: {} of {} bound(s) violated",
             verdict.violated,
             verdict.checks.len()

@@ -447,7 +447,7 @@ pub fn run(d: &DiffArgs) -> Result<ExitCode, Error> {
         (d.base.display().to_string(), d.new.display().to_string()),
     );
     for n in &result.notes {
-        eprintln!("finscope: note: {n}");
+        crate::say!("finscope: note: {n}");
     }
     let stdout = super::stdout()?;
     let mut out = io::BufWriter::new(stdout.lock());

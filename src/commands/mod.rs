@@ -169,10 +169,10 @@ impl FlowSink for Sinks<'_, '_> {
         match self.intervals {
             Some(true) => {
                 if let Ok(line) = serde_json::to_string(s) {
-                    eprintln!("{line}");
+                    crate::say!("{line}");
                 }
             }
-            Some(false) => eprintln!("finscope: {}", report::render::text::interval_line(s)),
+            Some(false) => crate::say!("finscope: {}", report::render::text::interval_line(s)),
             None => {}
         }
     }
@@ -194,9 +194,18 @@ pub(crate) fn run_analysis(
     flows: Option<&mut dyn FlowSink>,
     json: bool,
 ) -> Result<Run, Error> {
+    use crate::pipeline::TimeBound::{After, At};
+    // A range that is empty whatever the capture: refused before reading.
+    if let (Some(since), Some(until)) = (a.since, a.until)
+        && matches!((since, until), (At(s), At(u)) | (After(s), After(u)) if s >= u)
+    {
+        return Err(Error::Usage(
+            "--since is not before --until: the time range is empty",
+        ));
+    }
     let inputs = open::expand(&a.files)?;
     for s in &inputs.skipped {
-        eprintln!("finscope: note: skipped {s}");
+        crate::say!("finscope: note: skipped {s}");
     }
     let opts = a.options();
     let mut ports = a.group_by.needs_flows().then(PortGroups::default);
@@ -212,20 +221,20 @@ pub(crate) fn run_analysis(
             None
         };
     if inputs.paths.iter().any(|p| p.as_os_str() == "-") && io::stdin().is_terminal() {
-        eprintln!(
+        crate::say!(
             "finscope: waiting for a capture on standard input (e.g. `tcpdump -U -w - | finscope analyze -`); Ctrl-D ends it, Ctrl-C stops"
         );
     }
     pipeline::catch_interrupts();
     let analysis = pipeline::analyze_with(&inputs.paths, &opts, sink)?;
     if analysis.interrupted {
-        eprintln!(
+        crate::say!(
             "finscope: warning: interrupted after {} frame(s); the report covers what was read before it",
             analysis.summary.packets.frames
         );
     }
     if analysis.evicted_early > 0 {
-        eprintln!(
+        crate::say!(
             "finscope: warning: {} connection(s) evicted early to stay within --max-memory {}: their figures end at the eviction (capture.evicted_early)",
             analysis.evicted_early,
             bytesize::ByteSize(opts.flow.max_memory).display().iec()
@@ -237,20 +246,21 @@ pub(crate) fn run_analysis(
         } else {
             "error"
         };
-        eprintln!("finscope: {kind}: {e}; the report covers what was read before it");
+        crate::say!("finscope: {kind}: {e}; the report covers what was read before it");
     }
     let p = &analysis.summary.packets;
     if p.frames > 0 && p.tcp == 0 {
-        eprintln!(
+        crate::say!(
             "finscope: warning: {} frame(s) but no TCP segment could be decoded (see the link types in the report): nothing was analysed",
             p.frames
         );
     }
     if std::env::var_os("FINSCOPE_STATS").is_some() {
         // Engine figures for docs/performance.md; not part of any report.
-        eprintln!(
+        crate::say!(
             "finscope: stats: {} threads, peak tracked connections {} (sum over shards)",
-            analysis.threads, analysis.peak_connections
+            analysis.threads,
+            analysis.peak_connections
         );
     }
     Ok(Run { analysis, ports })
@@ -411,7 +421,7 @@ impl Outputs {
     /// output failed, else what the inputs say ([`input_exit`]).
     pub(crate) fn finish(self, analysis: &Analysis) -> ExitCode {
         for e in &self.failed {
-            eprintln!("finscope: error: {e}");
+            crate::say!("finscope: error: {e}");
         }
         if !self.failed.is_empty() {
             ExitCode::from(EXIT_OUTPUT)

@@ -33,7 +33,7 @@ pub fn catch_interrupts() {
         if interrupt() {
             std::process::exit(130);
         }
-        eprintln!(
+        crate::say!(
             "finscope: interrupted: stopping; the report covers what was read (interrupt again to quit at once)"
         );
     });
