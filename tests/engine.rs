@@ -200,23 +200,7 @@ fn since_and_until_select_a_time_range() {
     let path = dir.path().join("three.pcap");
     let s = 1_000_000_000u64;
     let t0 = 1_764_496_800 * s; // 2025-11-30T10:00:00Z
-    let mut records = Vec::new();
-    for (i, at) in [0u64, 10, 20].into_iter().enumerate() {
-        let mut c = Conv::new(
-            format!("10.0.0.{}:4000{i}", i + 1).parse().expect("addr"),
-            "192.0.2.7:443".parse().expect("addr"),
-            100,
-            500,
-        );
-        let t = t0 + at * s;
-        c.syn(t).syn_ack(t + s / 100).ack_c(t + s / 50);
-        c.fin_c(t + s / 10).ack_s(t + s / 10 + 1_000);
-        c.fin_s(t + s / 5).ack_c(t + s / 5 + 1_000);
-        records.extend(c.records);
-    }
-    let mut f = std::fs::File::create(&path).expect("create");
-    write_pcap(&mut f, 1, &records, &PcapOpts::default()).expect("write");
-    drop(f);
+    closed_connections(&path, t0, &[0, 10 * s, 20 * s]);
     let total = |args: &[&str]| {
         let mut a = vec!["analyze", "--json", "-q"];
         a.extend_from_slice(args);
@@ -366,23 +350,7 @@ fn interval_summaries_span_a_silence_in_one_line() {
     let path = dir.path().join("gap.pcap");
     let s = 1_000_000_000u64;
     let t0 = 1_700_000_000 * s;
-    let mut records = Vec::new();
-    for (i, at) in [0, 35 * s].into_iter().enumerate() {
-        let mut conv = Conv::new(
-            format!("10.0.0.{}:40000", i + 1).parse().expect("addr"),
-            "192.0.2.7:443".parse().expect("addr"),
-            100,
-            500,
-        );
-        let t = t0 + at;
-        conv.syn(t).syn_ack(t + s / 100).ack_c(t + s / 50);
-        conv.fin_c(t + s / 10).ack_s(t + s / 5);
-        conv.fin_s(t + s / 4).ack_c(t + s / 2);
-        records.extend(conv.records);
-    }
-    let mut f = std::fs::File::create(&path).expect("create");
-    write_pcap(&mut f, 1, &records, &PcapOpts::default()).expect("write");
-    drop(f);
+    closed_connections(&path, t0, &[0, 35 * s]);
     let out = finscope()
         .args(["analyze", "--json", "-q", "--interval", "10s"])
         .arg(&path)
@@ -407,7 +375,30 @@ fn interval_summaries_span_a_silence_in_one_line() {
         [
             (0, 10 * sec, 7),
             (10 * sec, 30 * sec, 0),
-            (30 * sec, 35 * sec + sec / 2, 7)
+            (30 * sec, 35 * sec + sec / 5 + 1, 7)
         ]
     );
+}
+
+/// Writes a pcap of one whole connection (handshake, local FIN first, 7
+/// frames over 0.2 s) starting at each of `t0 + starts[i]` (ns), from
+/// 10.0.0.(i+1):4000i to 192.0.2.7:443.
+fn closed_connections(path: &Path, t0: u64, starts: &[u64]) {
+    let s = 1_000_000_000u64;
+    let mut records = Vec::new();
+    for (i, at) in starts.iter().enumerate() {
+        let mut c = Conv::new(
+            format!("10.0.0.{}:4000{i}", i + 1).parse().expect("addr"),
+            "192.0.2.7:443".parse().expect("addr"),
+            100,
+            500,
+        );
+        let t = t0 + at;
+        c.syn(t).syn_ack(t + s / 100).ack_c(t + s / 50);
+        c.fin_c(t + s / 10).ack_s(t + s / 10 + 1_000);
+        c.fin_s(t + s / 5).ack_c(t + s / 5 + 1_000);
+        records.extend(c.records);
+    }
+    let mut f = std::fs::File::create(path).expect("create");
+    write_pcap(&mut f, 1, &records, &PcapOpts::default()).expect("write");
 }
