@@ -64,14 +64,16 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Analyse captures and check figures against bounds: exit 0 when every
     /// bound holds, 1 when one is violated (one line each), 2 on bad usage or
-    /// unreadable input, 3 when a capture is corrupt part-way.
+    /// unreadable input, 3 when a capture is corrupt part-way, 4 when the
+    /// verdict cannot be written, 130 when interrupted.
     #[command(after_help = "Examples:
   finscope check --max-fin-retrans 5% --max-unacked-fins 0 trace.pcap
   finscope check --config finscope.toml traces/
   finscope check --max-p99-fin-ack 1s saved-report.json")]
     Check(CheckArgs),
     /// Compare two `analyze --json` reports: exit 0 without regression, 1 on
-    /// a regression, 2 on bad usage or an unreadable report.
+    /// a regression, 2 on bad usage or an unreadable report, 4 when the
+    /// comparison cannot be written.
     #[command(after_help = "Examples:
   finscope diff base.json new.json
   finscope diff --tolerance 5% --tolerance fin_ack_p99_us=20% base.json new.json")]
