@@ -147,6 +147,30 @@ pub struct AnalysisArgs {
     /// timestamp and connections continue across them.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Analyse only connections matching EXPR, tcpdump's primitives: tcp,
+    /// ip, ip6, [src|dst] host ADDR | net NET | port N|NAME | portrange N-M,
+    /// vlan N, with and/or/not (&&, ||, !) and parentheses. A connection
+    /// passes when EXPR holds in one of its two directions.
+    #[arg(help_heading = "Input", long, value_name = "EXPR")]
+    pub filter: Option<Filter>,
+    /// Analyse only frames from this time on: an RFC 3339 time with its
+    /// offset (2026-11-30T10:15:00Z) or a duration after the first packet
+    /// (10s: skip the first ten seconds).
+    #[arg(help_heading = "Input", long, value_name = "TIME", value_parser = parse_time_bound)]
+    pub since: Option<TimeBound>,
+    /// Analyse only frames before this time (same forms as --since).
+    #[arg(help_heading = "Input", long, value_name = "TIME", value_parser = parse_time_bound)]
+    pub until: Option<TimeBound>,
+    /// Worker threads (0: all cores; at most 256). Results do not depend on it.
+    #[arg(
+        help_heading = "Input",
+        short = 'j',
+        long = "threads",
+        default_value_t = 0,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(0..=256)
+    )]
+    pub threads: u16,
     /// Prefixes of the local side, e.g. 10.0.0.0/8,2001:db8::/32.
     /// Default: the client (SYN sender) is local, the server is the remote peer.
     #[arg(
@@ -171,35 +195,11 @@ pub struct AnalysisArgs {
         value_name = "ip|prefix:N|port"
     )]
     pub group_by: GroupBy,
-    /// Analyse only connections matching EXPR, tcpdump's primitives: tcp,
-    /// ip, ip6, [src|dst] host ADDR | net NET | port N|NAME | portrange N-M,
-    /// vlan N, with and/or/not (&&, ||, !) and parentheses. A connection
-    /// passes when EXPR holds in one of its two directions.
-    #[arg(help_heading = "Input", long, value_name = "EXPR")]
-    pub filter: Option<Filter>,
-    /// Analyse only frames from this time on: an RFC 3339 time with its
-    /// offset (2026-11-30T10:15:00Z) or a duration after the first packet
-    /// (10s: skip the first ten seconds).
-    #[arg(help_heading = "Input", long, value_name = "TIME", value_parser = parse_time_bound)]
-    pub since: Option<TimeBound>,
-    /// Analyse only frames before this time (same forms as --since).
-    #[arg(help_heading = "Input", long, value_name = "TIME", value_parser = parse_time_bound)]
-    pub until: Option<TimeBound>,
     /// Print a summary every DURATION of capture time on stderr while
     /// reading (frames, FIN, RST, tracked connections; a JSON object per
     /// line with --json), e.g. 10s, 1m: for a live pipe or a long file.
     #[arg(help_heading = "Output", long, value_name = "DURATION", value_parser = parse_bucket)]
     pub interval: Option<u64>,
-    /// Worker threads (0: all cores; at most 256). Results do not depend on it.
-    #[arg(
-        help_heading = "Input",
-        short = 'j',
-        long = "threads",
-        default_value_t = 0,
-        value_name = "N",
-        value_parser = clap::value_parser!(u16).range(0..=256)
-    )]
-    pub threads: u16,
     /// Seconds of capture time without packets after which a connection is over.
     #[arg(help_heading = "Analysis", long, default_value_t = 300.0, value_name = "SECS", value_parser = positive_secs)]
     pub idle_timeout: f64,
