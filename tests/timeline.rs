@@ -277,3 +277,33 @@ fn chart_marks_limit_crossings() {
     );
     assert!(!run(&[]).contains("  limits "));
 }
+
+/// Peaks are bucket-end samples: with buckets wider than the states last
+/// (`--bucket 1h` on a 30 s capture) every peak is 0 beside a total time,
+/// and the table says why.
+#[test]
+fn peaks_between_bucket_ends_are_explained() {
+    let text = |bucket: &str| {
+        let out = Command::cargo_bin("finscope")
+            .expect("binary")
+            .env_remove("COLUMNS")
+            .args(["timeline", "-q", "--bucket", bucket, "testdata/sample.pcap"])
+            .output()
+            .expect("run");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let note = "  peaks are counts at bucket ends (every 1h, what `ss` run then would show)";
+    let t = text("1h");
+    let row = t
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("  FIN-WAIT-1 "))
+        .expect("a row of the peaks table");
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["FIN-WAIT-1", "0", "-", "1m", "12.5s"]
+    );
+    assert!(t.contains(note), "{t}");
+    assert!(text("1s").contains("(every 1.0s, what `ss` run then would show)"));
+}

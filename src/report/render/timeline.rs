@@ -226,6 +226,17 @@ fn render_peak_table(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
             )?;
         }
     }
+    let between = STATE_SERIES.iter().filter(|s| s.in_peaks_table).any(|s| {
+        r.peaks.get(s.key).is_some_and(|p| p.value <= 0)
+            && r.state_time_us.get(s.key).is_some_and(|t| *t > 0)
+    });
+    if between {
+        writeln!(
+            w,
+            "  peaks are counts at bucket ends (every {}, what `ss` run then would show): a state held only between them has a total time but peak 0",
+            dur(r.bucket_us)
+        )?;
+    }
     Ok(())
 }
 
