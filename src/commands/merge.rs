@@ -15,7 +15,7 @@
 //! refused; different bucket widths are not: the timelines are re-gridded
 //! to the least common multiple of the inputs' widths.
 
-use super::{Error, html_to_stdout, write_html};
+use super::{Error, is_stdout, stdout_taker, write_html};
 use crate::cli::MergeArgs;
 use crate::metrics::groups::{self, GroupBy, PortGroups};
 use crate::metrics::peers::RankBy;
@@ -331,11 +331,7 @@ pub fn merge(
 
 /// Runs `merge`.
 pub fn run(m: &MergeArgs) -> Result<ExitCode, Error> {
-    if m.json && html_to_stdout(&m.html) {
-        return Err(Error::Usage(
-            "--json and --html - both write to standard output",
-        ));
-    }
+    let taker = stdout_taker(&[("--json", m.json), ("--html -", is_stdout(&m.html))])?;
     let inputs = m
         .files
         .iter()
@@ -347,7 +343,7 @@ pub fn run(m: &MergeArgs) -> Result<ExitCode, Error> {
     }
     let stdout = super::stdout()?;
     let mut out = io::BufWriter::new(stdout.lock());
-    if html_to_stdout(&m.html) {
+    if taker == Some("--html -") {
         // The page took standard output.
     } else if m.json {
         json::render(&doc, &mut out)?;

@@ -340,11 +340,6 @@ pub(crate) fn is_stdout(path: &Option<PathBuf>) -> bool {
     path.as_deref() == Some(Path::new("-"))
 }
 
-/// `--html -` takes standard output for the page.
-pub(crate) fn html_to_stdout(html: &Option<PathBuf>) -> bool {
-    html.as_deref() == Some(Path::new("-"))
-}
-
 /// Standard output was closed when the process started (`>&-`).
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
