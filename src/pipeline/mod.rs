@@ -547,7 +547,6 @@ impl<'o> Engine<'o> {
                     &mut self.retired,
                     sink,
                 );
-                self.interval(sink, false, 0);
             }
             if !more {
                 // A decompressor that stopped early explains the end.
@@ -586,17 +585,14 @@ impl<'o> Engine<'o> {
         (info, damage)
     }
 
-    /// `--interval`: hands the sink a summary once the capture clock has
-    /// passed the current interval's end (checked after every batch, so the
-    /// counts are those read by the end of that batch), and at the end
-    /// (`last`) one for the interval the capture ended in.
+    /// `--interval`: hands the sink the summary of the current interval once
+    /// the capture clock (or `now`, the time of the next frame) has passed
+    /// its end ([`Self::step_by_interval`] calls it before the first frame
+    /// past it), and at the end (`last`) the one the capture ended in.
     fn interval(&mut self, sink: &mut dyn FlowSink, last: bool, now: u64) {
         let Some(iv) = self.opts.interval_ns.filter(|v| *v > 0) else {
             return;
         };
-        if self.tick.is_none() {
-            self.start_tick();
-        }
         let p = &self.packets;
         let counts = [p.frames, p.tcp, p.syn, p.fin, p.rst];
         let clock = self.decoded.clock.max(p.last_ts.unwrap_or(0)).max(now);
