@@ -189,7 +189,7 @@ impl std::ops::AddAssign<&Hist> for Hist {
         if o.count == 0 {
             return;
         }
-        self.count = self.count.saturating_add(o.count);
+        super::add(&mut self.count, o.count);
         self.min = self.min.min(o.min);
         self.max = self.max.max(o.max);
         // Auto-resizing histograms accept any value of another.
@@ -437,7 +437,7 @@ impl std::ops::AddAssign<&CompactHist> for CompactHist {
             *self = o.clone();
             return;
         }
-        self.count = self.count.saturating_add(o.count);
+        super::add(&mut self.count, o.count);
         self.min = self.min.min(o.min);
         self.max = self.max.max(o.max);
         let mut merged = Vec::with_capacity(self.buckets.len() + o.buckets.len());
