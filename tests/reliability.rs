@@ -391,6 +391,27 @@ fn a_failed_output_names_its_file_and_the_others_are_written() {
         let want = if args[0] == "--nonsense" { 2 } else { 0 };
         assert_eq!(out.status.code(), Some(want), "{args:?}");
     }
+    // The same on standard output, for every way a record reaches it (the
+    // CSV writer wraps the broken pipe in its own error).
+    for args in [
+        &["analyze", "-q"][..],
+        &["analyze", "-q", "--json"],
+        &["analyze", "-q", "--flows", "-"],
+        &["analyze", "-q", "--flows", "-", "--flows-format", "csv"],
+        &["timeline", "-q", "--csv", "-"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("finscope"))
+            .args(args)
+            .arg(f)
+            .stdout(writer)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
 }
 
 /// One rule for inputs that cannot be read at all: exit 2, also when other

@@ -103,7 +103,25 @@ impl Error {
             Error::Stdout(e) | Error::Write { source: e, .. } => e,
             _ => return false,
         };
-        io.kind() == io::ErrorKind::BrokenPipe
+        // Also when wrapped: an io::Error made of a csv::Error made of the
+        // writer's io::Error (csv's errors name no `source`).
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(io);
+        while let Some(e) = cause {
+            cause = if let Some(io) = e.downcast_ref::<io::Error>() {
+                if io.kind() == io::ErrorKind::BrokenPipe {
+                    return true;
+                }
+                io.get_ref()
+                    .map(|inner| inner as &(dyn std::error::Error + 'static))
+            } else if let Some(csv::ErrorKind::Io(io)) =
+                e.downcast_ref::<csv::Error>().map(|c| c.kind())
+            {
+                Some(io)
+            } else {
+                e.source()
+            };
+        }
+        false
     }
 }
 
@@ -138,7 +156,7 @@ pub(crate) fn write_json<T: serde::Serialize>(
     out: &mut impl io::Write,
     v: &T,
 ) -> Result<(), Error> {
-    serde_json::to_writer_pretty(&mut *out, v).map_err(|e| Error::Stdout(io::Error::other(e)))?;
+    serde_json::to_writer_pretty(&mut *out, v).map_err(|e| Error::Stdout(io::Error::from(e)))?;
     writeln!(out)?;
     Ok(())
 }

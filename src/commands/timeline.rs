@@ -35,7 +35,7 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
         };
         if t.json {
             outputs.file(Path::new("-"), |w| {
-                serde_json::to_writer_pretty(&mut *w, &d).map_err(io::Error::other)?;
+                serde_json::to_writer_pretty(&mut *w, &d).map_err(io::Error::from)?;
                 writeln!(w)
             });
         } else {
