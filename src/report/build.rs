@@ -284,6 +284,7 @@ fn capture_of(a: &Analysis) -> Capture {
         no_tcp: p.frames > 0 && p.tcp == 0,
         interrupted: a.interrupted,
         evicted_early: a.evicted_early,
+        selection: None,
     }
 }
 

@@ -111,6 +111,49 @@ pub struct Capture {
     /// budget was never reached. Absent in reports written before it existed.
     #[serde(default)]
     pub evicted_early: u64,
+    /// What `--filter`, `--since` and `--until` kept of what was read;
+    /// absent when none was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
+}
+
+/// What a selection (`--filter`, `--since`, `--until`) kept. An empty one
+/// is said on stderr and in every report, and `check` refuses it (exit 2):
+/// a gate that checked nothing has not passed.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Selection {
+    /// What selected: `filter`, `time range` or `filter and time range`.
+    pub by: String,
+    /// Frames (records) read from the inputs.
+    pub frames_read: u64,
+    /// Frames that passed the selection (`packets.frames`).
+    pub frames_selected: u64,
+    /// TCP segments that passed it (`packets.tcp`).
+    pub tcp_selected: u64,
+    /// Connections analysed (`connections.total`).
+    pub connections_selected: u64,
+    /// No TCP segment passed: the report holds nothing.
+    pub empty: bool,
+}
+
+impl Selection {
+    /// "the filter `host 192.0.2.1` matched 0 of 1,209 frames (0 connections)".
+    pub fn sentence(&self, filter: Option<&str>) -> String {
+        let what = match (self.by.as_str(), filter) {
+            ("filter", Some(f)) => format!("the filter `{f}`"),
+            ("filter and time range", Some(f)) => {
+                format!("the filter `{f}` and the time range")
+            }
+            (by, _) => format!("the {by}"),
+        };
+        format!(
+            "{what} matched {} of {} frames ({} TCP segments, {} connections)",
+            super::format::thousands(self.frames_selected),
+            super::format::thousands(self.frames_read),
+            super::format::thousands(self.tcp_selected),
+            super::format::thousands(self.connections_selected),
+        )
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -141,6 +141,18 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
     if let Some(f) = &r.settings.filter {
         writeln!(w, "  filter         {f}")?;
     }
+    if let Some(sel) = &r.capture.selection {
+        let s = sel.sentence(r.settings.filter.as_deref());
+        if sel.empty {
+            writeln!(
+                w,
+                "  {}          {s}: nothing was analysed, every figure below is empty",
+                paint(Paint::Warn, "EMPTY")
+            )?;
+        } else {
+            writeln!(w, "  selected       {s}")?;
+        }
+    }
     match (r.settings.since_us, r.settings.until_us) {
         (None, None) => {}
         (since, until) => writeln!(
