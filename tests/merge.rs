@@ -963,7 +963,7 @@ fn counts_at_the_end_of_their_range_saturate() {
     std::fs::write(&path, serde_json::to_vec(&v).expect("ser")).expect("write");
     let out = Command::cargo_bin("finscope")
         .expect("binary")
-        .args(["merge", "--json"])
+        .args(["merge", "--json", "--allow-duplicates"])
         .arg(&path)
         .arg(&path)
         .output()

@@ -119,6 +119,11 @@ pub struct MergeArgs {
     /// else problems).
     #[arg(help_heading = "Output", long, value_enum)]
     pub rank_by: Option<RankBy>,
+    /// Merge reports even when two of them count the same capture (the
+    /// same report twice, or reports sharing a capture file over the same
+    /// time): by default refused, as the sum would count it twice.
+    #[arg(long)]
+    pub allow_duplicates: bool,
 }
 
 #[derive(Debug, Args)]
