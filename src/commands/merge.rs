@@ -324,6 +324,7 @@ pub fn merge(
         },
         inputs: labels.clone(),
         max_buckets: crate::report::timeline::REPORT_MAX_BUCKETS,
+        what_if: Vec::new(),
     };
     let mut doc = report::build(&total, &opts);
     if let Some((peers, n)) = groups::peers(&total, by, rank_by, top, ports.as_ref()) {
