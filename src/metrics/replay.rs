@@ -812,6 +812,32 @@ fn quantile(sorted: &[u64], q: f64) -> u64 {
     sorted[i]
 }
 
+/// The threshold T (a check resets iff its count > T) that misclassifies
+/// fewest of `passed` and `reset` (both sorted), and the range of those
+/// within 2% of all checks of the fewest: (best, low, high).
+fn threshold(passed: &[u64], reset: &[u64]) -> (u64, u64, u64) {
+    let mut cands: Vec<u64> = passed.iter().chain(reset).copied().collect();
+    cands.sort_unstable();
+    cands.dedup();
+    let errors = |t: u64| {
+        // Resets at or below t, passes above it.
+        reset.partition_point(|v| *v <= t) + (passed.len() - passed.partition_point(|v| *v <= t))
+    };
+    let scored: Vec<(u64, usize)> = cands.iter().map(|t| (*t, errors(*t))).collect();
+    let best = scored.iter().map(|x| x.1).min().unwrap_or(0);
+    let slack = (passed.len() + reset.len()) / 50;
+    let at_best: Vec<u64> = scored.iter().filter(|x| x.1 == best).map(|x| x.0).collect();
+    let near: Vec<u64> = scored
+        .iter()
+        .filter(|x| x.1 <= best + slack)
+        .map(|x| x.0)
+        .collect();
+    let value = at_best.get(at_best.len() / 2).copied().unwrap_or(0);
+    let low = near.first().copied().unwrap_or(value).min(value);
+    let high = near.last().copied().unwrap_or(value).max(value);
+    (value, low, high)
+}
+
 impl Lives {
     /// Infers tcp_max_orphans from the kernel's resets: at each check the
     /// kernel makes (a close; a retransmission timer of a waiting orphan)
@@ -877,13 +903,12 @@ impl Lives {
         }
         reset.sort_unstable();
         passed.sort_unstable();
-        // A reset means cache > limit: the limit is below the lowest counts
-        // at resets (the 5th percentile, against estimation noise) ...
-        let r5 = quantile(&reset, 0.05);
-        let high = r5.saturating_sub(1);
-        // ... and at or above the counts at checks that passed near it.
-        let near: Vec<u64> = passed.iter().copied().filter(|v| *v <= high).collect();
-        let low = quantile(&near, 0.95).min(high);
+        // A reset means cache > limit, a pass cache <= limit; the rebuilt
+        // count is off by a few percent (the kernel's 100 ms timer has its
+        // own phase; the capture shows FINs, not close() calls), so the
+        // limit is the threshold that misclassifies fewest checks, and its
+        // range the thresholds within 2% of the checks of that.
+        let (value, low, high) = threshold(&passed, &reset);
         let med = quantile(&reset, 0.5).max(1);
         let plateau = quantile(&reset, 0.1) * 10 >= med * 8 && med >= 8;
         let first_reset_ns = self
@@ -897,7 +922,7 @@ impl Lives {
             .min()
             .unwrap_or(0);
         Some(LimitEstimate {
-            value: (low + high).div_ceil(2),
+            value,
             low,
             high,
             resets: resets.len() as u64 * w,

@@ -132,7 +132,8 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
         time_wait_peak: free.time_wait_peak,
     };
     let worst = replay.worst_peers(WORST_PEERS);
-    let mut rows = Vec::new();
+    // The rows to replay: (row without its prediction, setting).
+    let mut plan: Vec<(Remedy, Setting)> = Vec::new();
     let mut push = |w: WhatIf, why: &str, asked: bool| {
         let mut set = base.clone();
         match w {
@@ -146,19 +147,22 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
         }
         let (setting, value) = w.key_value();
         if !asked
-            && rows
+            && plan
                 .iter()
-                .any(|r: &Remedy| r.setting == setting && r.value == value)
+                .any(|(r, _)| r.setting == setting && r.value == value)
         {
             return;
         }
-        rows.push(Remedy {
-            setting: setting.to_string(),
-            value,
-            asked,
-            why: why.to_string(),
-            predicted: predicted(replay.run(&set)),
-        });
+        plan.push((
+            Remedy {
+                setting: setting.to_string(),
+                value,
+                asked,
+                why: why.to_string(),
+                predicted: Predicted::default(),
+            },
+            set,
+        ));
     };
     match (limit, inferred_retries) {
         (Some(l), _) => push(WhatIf::MaxOrphans(l.value), "as inferred", false),
@@ -199,6 +203,15 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
     for w in asked {
         push(*w, "asked (--what-if)", true);
     }
+    // Each replay is independent: one per thread.
+    use rayon::prelude::*;
+    let rows: Vec<Remedy> = plan
+        .into_par_iter()
+        .map(|(mut r, set)| {
+            r.predicted = predicted(replay.run(&set));
+            r
+        })
+        .collect();
     Remedies {
         limit,
         demand: Some(demand),
