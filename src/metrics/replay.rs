@@ -639,9 +639,9 @@ impl Replay {
     }
 
     /// The peers that hold orphans: most orphan time in the demand first,
-    /// those whose median orphan wait is at least twice everyone's and at
-    /// least 200 ms (TCP_RTO_MIN: a FIN that needed a retransmission), at
-    /// most `n`, until they hold 90% of the orphan time.
+    /// those whose median orphan wait is at least 200 ms (TCP_RTO_MIN: a
+    /// FIN that needed a retransmission), at most `n`, until they hold 90%
+    /// of the orphan time.
     pub fn worst_peers(&self, n: usize) -> Vec<IpAddr> {
         let mut by: BTreeMap<IpAddr, (u128, Vec<u64>)> = BTreeMap::new();
         for (d, p) in self.demand.iter().zip(&self.peers) {
@@ -649,9 +649,6 @@ impl Replay {
             e.0 += u128::from(d.len);
             e.1.push(d.len);
         }
-        let mut all: Vec<u64> = self.demand.iter().map(|d| d.len).collect();
-        all.sort_unstable();
-        let overall = median(&all).unwrap_or(0);
         let total: u128 = by.values().map(|x| x.0).sum::<u128>().max(1);
         let mut v: Vec<(IpAddr, u128, u64)> = by
             .into_iter()
@@ -659,7 +656,7 @@ impl Replay {
                 l.sort_unstable();
                 (p, t, median(&l).unwrap_or(0))
             })
-            .filter(|x| x.2 >= RTO_MIN_NS && x.2 >= overall.saturating_mul(2))
+            .filter(|x| x.2 >= RTO_MIN_NS)
             .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let mut out = Vec::new();

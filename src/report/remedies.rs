@@ -266,7 +266,29 @@ pub fn orphan_limit_hit(r: &Remedies, s: &Summary) -> Option<Finding> {
         ),
     ];
     if !r.worst.is_empty() {
-        evidence.push(format!("the orphans wait on {}", r.worst.join(", ")));
+        let named: Vec<String> = r
+            .worst
+            .iter()
+            .map(|p| {
+                let ps = p
+                    .parse::<std::net::IpAddr>()
+                    .ok()
+                    .and_then(|ip| s.peers.get(&ip));
+                match ps {
+                    Some(ps) => format!(
+                        "{p} ({} closes, FIN->ACK p50 {}, max {})",
+                        thousands(ps.closes),
+                        ps.fin_ack.quantile(0.5).map_or("-".into(), dur),
+                        ps.fin_ack.max().map_or("-".into(), dur)
+                    ),
+                    None => p.clone(),
+                }
+            })
+            .collect();
+        evidence.push(format!(
+            "the orphans wait on these peers' ACKs: {}",
+            named.join(", ")
+        ));
     }
     let mut effects = Vec::new();
     if let Some(x) = row(r, "tcp_max_orphans", "the limit +5%") {
