@@ -339,6 +339,7 @@ fn merge_equals_the_union_of_per_connection_records() {
                 "two_sided",
                 "anomalies",
                 "kills_retracted",
+                "aborted_on_data",
             ],
         ),
         ("fin_retransmissions", &["within_1ms"]),

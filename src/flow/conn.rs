@@ -876,6 +876,27 @@ impl Conn {
         }
     }
 
+    /// Why the RST that ended the connection was sent, as far as the
+    /// capture shows (`--flows` column `rst_cause`; docs/flows.md):
+    /// `abort_on_data` (its sender answered data that came after its own
+    /// FIN: Linux TCPAbortOnData), `orphan_reset` (RST|ACK while its FIN was
+    /// unACKed: tcp_max_orphans / tcp_mem, or an application abort),
+    /// `fin_wait_2_gone` (a bare RST to the peer's FIN: the FIN-WAIT-2
+    /// socket had timed out), `other`; `None` when no RST ended it.
+    pub fn rst_cause(&self) -> Option<&'static str> {
+        self.rst_ts?;
+        let e = &self.ep[self.rst_by?];
+        Some(if e.abort_on_data {
+            "abort_on_data"
+        } else if e.reset_awaiting_ack {
+            "orphan_reset"
+        } else if e.fin_wait_2_gone {
+            "fin_wait_2_gone"
+        } else {
+            "other"
+        })
+    }
+
     /// When the close began: the first FIN or RST.
     pub fn close_began(&self) -> Option<u64> {
         match (self.first_fin.and_then(|f| self.ep[f].fin_ts), self.rst_ts) {

@@ -292,6 +292,9 @@ pub struct Connections {
     pub anomalies: u64,
     /// Kill inferences a later segment disproved.
     pub kills_retracted: u64,
+    /// Connections whose local side answered data that came after its
+    /// FIN with a bare RST (Linux TCPAbortOnData).
+    pub aborted_on_data: u64,
 }
 
 /// FINs never ACKed (docs/report.md: one definition, per direction).
@@ -561,6 +564,7 @@ impl Summary {
         self.connections.two_sided += u64::from(c.two_sided());
         self.connections.anomalies += c.anomalies();
         self.connections.kills_retracted += u64::from(c.kills_retracted);
+        self.connections.aborted_on_data += u64::from(c.ep[local].abort_on_data);
         self.outcomes[outcome.index()] += 1;
 
         let (l, r) = (&c.ep[local], &c.ep[remote]);
@@ -660,6 +664,7 @@ impl std::ops::AddAssign<&Summary> for Summary {
         add(&mut a.two_sided, b.two_sided);
         add(&mut a.anomalies, b.anomalies);
         add(&mut a.kills_retracted, b.kills_retracted);
+        add(&mut a.aborted_on_data, b.aborted_on_data);
         for i in 0..NOUTCOMES {
             add(&mut self.outcomes[i], o.outcomes[i]);
             add(

@@ -299,6 +299,7 @@ fn connections_of(s: &Summary) -> Connections {
         two_sided: s.connections.two_sided,
         anomalies: s.connections.anomalies,
         kills_retracted: s.connections.kills_retracted,
+        aborted_on_data: s.connections.aborted_on_data,
     }
 }
 

@@ -180,6 +180,10 @@ pub struct Connections {
     /// Silent-kill inferences a later segment of the same socket disproved.
     #[serde(default)]
     pub kills_retracted: u64,
+    /// Connections whose local side answered data that came after its FIN
+    /// with a bare RST (Linux TCPAbortOnData). Absent in older reports.
+    #[serde(default)]
+    pub aborted_on_data: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

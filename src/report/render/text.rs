@@ -501,6 +501,7 @@ fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> {
         && ft.at_least_s.is_none_or(|s| s < 1.0)
         && t.rto_min.value_ms.is_none()
         && !t.orphans_reset_under_pressure.value
+        && r.connections.aborted_on_data == 0
     {
         return Ok(());
     }
@@ -547,6 +548,13 @@ fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> {
             w,
             "  orphans reset        {} local orphans sent RST while their FIN was unACKed (tcp_max_orphans / memory pressure, or an abort)",
             thousands(t.orphans_reset_under_pressure.connections)
+        )?;
+    }
+    if r.connections.aborted_on_data > 0 {
+        writeln!(
+            w,
+            "  aborts on data       {} local sockets answered data that came after their FIN with a RST (TCPAbortOnData: closed while the peer still sent; says nothing of tcp_fin_timeout)",
+            thousands(r.connections.aborted_on_data)
         )?;
     }
     writeln!(w)
