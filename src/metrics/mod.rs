@@ -306,6 +306,10 @@ pub struct UnackedFins {
     pub remote_to_local: u64,
 }
 
+/// Share of all connections that must be one-sided before the capture as a
+/// whole is judged one-sided ([`Summary::is_one_sided`]): most of them.
+pub const ONE_SIDED_SHARE: f64 = 0.5;
+
 /// Evidence of the capturing host's kernel settings, mergeable.
 #[derive(Clone, Debug, Default)]
 pub struct KernelEvidence {
@@ -487,10 +491,12 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Only one direction was captured: one-sided connections are at least
-    /// as many as those with both directions.
+    /// Only one direction was captured: most connections (more than
+    /// [`ONE_SIDED_SHARE`] of them) are one-sided. Fewer are a share the
+    /// report warns about, no capture-wide verdict (docs/diagnosis.md).
     pub fn is_one_sided(&self) -> bool {
-        self.connections.one_sided > 0 && self.connections.one_sided >= self.connections.two_sided
+        let c = &self.connections;
+        c.one_sided > 0 && c.one_sided as f64 > ONE_SIDED_SHARE * c.total as f64
     }
 }
 

@@ -178,12 +178,21 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
             }
         )?;
     }
+    let one_sided_share = format!(
+        "{} of {} connections ({:.0}%)",
+        thousands(r.connections.one_sided),
+        thousands(r.connections.total),
+        crate::report::format::ratio(r.connections.one_sided, r.connections.total) * 100.0
+    );
     if r.capture.one_sided {
         writeln!(
             w,
-            "  WARNING        only one direction was captured ({} of {} connections show packets from one side only): FIN ACKs, close states and kills cannot be judged",
-            thousands(r.connections.one_sided),
-            thousands(r.connections.total)
+            "  WARNING        only one direction was captured ({one_sided_share} show packets from one side only): FIN ACKs, close states and kills cannot be judged",
+        )?;
+    } else if r.connections.one_sided > 0 {
+        writeln!(
+            w,
+            "  WARNING        {one_sided_share} show packets from one side only: their closes are not judged (the rest are)",
         )?;
     }
     writeln!(w)?;
