@@ -526,10 +526,22 @@ fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> {
         };
         writeln!(
             w,
-            "  tcp_orphan_retries   {}  ({} orphans killed silently{confirmed}; {} consistent with this value)",
-            or.value.map_or("-".to_string(), |v| v.to_string()),
+            "  tcp_orphan_retries   {}  ({} orphans killed silently{confirmed}{})",
+            match or.value {
+                // The sysctl's default: 0 means 8 (tcp_timer.c).
+                Some(8) => "8 (or 0, which means 8)".to_string(),
+                Some(v) => v.to_string(),
+                None => format!(
+                    "not inferred (fewer than {} kills fit one value)",
+                    crate::metrics::MIN_EVIDENCE
+                ),
+            },
             thousands(or.killed),
-            thousands(or.consistent)
+            if or.value.is_some() {
+                format!("; {} consistent with this value", thousands(or.consistent))
+            } else {
+                String::new()
+            }
         )?;
     }
     // A lower bound alone is shown only when it says something (>= 1 s).
