@@ -615,6 +615,18 @@ impl Conn {
         let ts = seg.ts_ns;
         let peer = other(side);
         let peer_fin = self.ep[peer].fin_ts;
+        if self.rst_ts.is_none()
+            && self
+                .ep
+                .iter()
+                .all(|x| x.fin_acked_ts.is_some_and(|a| a <= ts))
+        {
+            // Both FINs were ACKed before it: the close was complete, and a
+            // later RST (a host answering a stray segment for a socket it
+            // no longer has, or from TIME-WAIT) ends nothing.
+            self.ep[side].rsts += 1;
+            return;
+        }
         let e = &mut self.ep[side];
         e.rsts += 1;
         if e.state() == TcpState::SynSent
@@ -625,6 +637,7 @@ impl Conn {
             // socket stays in SYN-SENT and retransmits its SYN.
             return;
         }
+
         e.bare_rst |= !seg.has(flags::ACK);
         let awaiting = e.state().awaits_fin_ack() && e.fin_pending();
         if e.state() == TcpState::Killed {
