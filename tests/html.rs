@@ -482,6 +482,11 @@ fn every_capture_gives_a_well_formed_self_contained_page_with_the_json_numbers()
         // Warnings in the header, exactly when the JSON says so.
         let warned = |id: &str| !html.find(|n| n.attr("id") == Some(id)).is_empty();
         assert_eq!(warned("warn-one-sided"), report.capture.one_sided, "{name}");
+        assert_eq!(
+            warned("warn-one-sided-share"),
+            !report.capture.one_sided && report.connections.one_sided > 0,
+            "{name}"
+        );
         assert_eq!(warned("warn-truncated"), report.truncated, "{name}");
     }
 }

@@ -131,7 +131,11 @@ fn the_orphan_limit_is_named_and_sized_where_it_was_hit() {
         meta_u64(&dir, "nstat_TcpExtTCPAbortOnMemory"),
         0.10,
     );
-    assert_eq!(r["diagnosis"][0]["id"], "orphan_limit_hit", "{}", r["diagnosis"]);
+    assert_eq!(
+        r["diagnosis"][0]["id"], "orphan_limit_hit",
+        "{}",
+        r["diagnosis"]
+    );
     let text = r["diagnosis"][0].to_string();
     assert!(text.contains("+5%") || text.contains("5%"), "{text}");
     assert!(text.contains("tcp_fin_timeout=1 would not help"), "{text}");
@@ -150,7 +154,11 @@ fn the_orphan_limit_is_named_and_sized_where_it_was_hit() {
             r["inferred_tunables"]["tcp_max_orphans"]
         );
         let ids = r["diagnosis"].to_string();
-        assert!(!ids.contains("orphan_limit_hit"), "{}: {ids}", other.display());
+        assert!(
+            !ids.contains("orphan_limit_hit"),
+            "{}: {ids}",
+            other.display()
+        );
     }
 }
 

@@ -104,6 +104,10 @@ impl Writer<'_> {
             kill_disproved,
             fin_wait_2_gone,
             reset_awaiting_ack,
+            data_end,
+            challenge_ack,
+            data_after_fin,
+            abort_on_data,
             machine,
         } = *e;
         let bits = [
@@ -118,6 +122,10 @@ impl Writer<'_> {
             kill_disproved,
             fin_wait_2_gone,
             reset_awaiting_ack,
+            data_end.is_some(),
+            challenge_ack.is_some(),
+            data_after_fin,
+            abort_on_data,
         ];
         self.u(bits_of(&bits));
         self.opt_ts(fin_ts);
@@ -138,6 +146,9 @@ impl Writer<'_> {
         self.backoff(&backoff);
         self.opt_ts(killed_at);
         self.opt_ts(retracted_kill);
+        for v in [data_end, challenge_ack].into_iter().flatten() {
+            self.u(u64::from(v.0));
+        }
         self.machine(&machine);
     }
 }
@@ -312,6 +323,16 @@ impl Reader<'_> {
         let backoff = self.backoff()?;
         let killed_at = self.opt_ts(bit(3))?;
         let retracted_kill = self.opt_ts(bit(4))?;
+        let data_end = if bit(11) {
+            Some(SeqNum(self.u32()?))
+        } else {
+            None
+        };
+        let challenge_ack = if bit(12) {
+            Some(SeqNum(self.u32()?))
+        } else {
+            None
+        };
         let machine = self.machine()?;
         Some(EndpointState {
             fin_ts,
@@ -336,6 +357,10 @@ impl Reader<'_> {
             kill_disproved: bit(8),
             fin_wait_2_gone: bit(9),
             reset_awaiting_ack: bit(10),
+            data_end,
+            challenge_ack,
+            data_after_fin: bit(13),
+            abort_on_data: bit(14),
             machine,
         })
     }

@@ -196,6 +196,19 @@ pub struct EndpointState {
     /// Sent RST|ACK while its FIN was unACKed: the kernel reset the orphan
     /// (tcp_max_orphans / memory pressure) or the application aborted.
     pub reset_awaiting_ack: bool,
+    /// End (seq + length) of the furthest payload it sent: a FIN below it
+    /// is not at its sender's highest sequence, and no ACK accepts it.
+    pub data_end: Option<SeqNum>,
+    /// In SYN-SENT it received an ACK that does not acknowledge its SYN
+    /// (a challenge ACK for an older connection): the ACK number, which
+    /// its reply RST carries as its sequence number (RFC 9293 3.10.7.3).
+    pub challenge_ack: Option<SeqNum>,
+    /// The peer sent new data after this endpoint's FIN.
+    pub data_after_fin: bool,
+    /// It answered that data with a bare RST: a socket closed for reading
+    /// (close(), an orphan) aborts on data (Linux TCPAbortOnData). The
+    /// socket was alive: no timer (tcp_fin_timeout) ended it.
+    pub abort_on_data: bool,
     /// The state machine.
     pub machine: Machine,
 }
@@ -212,6 +225,13 @@ impl EndpointState {
     /// Sent a FIN that no ACK covered while its socket was alive.
     fn fin_pending(&self) -> bool {
         self.fin_ts.is_some() && self.fin_acked_ts.is_none()
+    }
+
+    /// Its FIN is unACKed and an ACK can accept it: the FIN lies at its
+    /// highest sequence (not below data it already sent: a receiver that
+    /// took that data is past the FIN's sequence number and drops it).
+    fn fin_acceptable(&self) -> bool {
+        self.fin_pending() && self.data_end.is_none_or(|d| self.fin_pos >= d)
     }
 
     fn apply(&mut self, e: Event, ts: u64) {
@@ -356,9 +376,16 @@ impl Conn {
                             _ => break,
                         }
                     }
-                    s if s.awaits_fin_ack() && e.fin_pending() && !e.kill_disproved => {
+                    s if s.awaits_fin_ack()
+                        && e.fin_pending()
+                        && !e.kill_disproved
+                        && e.sent_ack =>
+                    {
                         // Dead when its next copy was due, unless it sent
                         // something after that (then the schedule is off).
+                        // Only a synchronized stack's FIN: every segment it
+                        // sends carries ACK (RFC 9293 3.10.7.4); FINs
+                        // without one are crafted (a port scan's).
                         match e.backoff.overdue(None) {
                             Some((due, slack))
                                 if due.saturating_add(slack) < now && e.last_sent_ts <= due =>
@@ -396,6 +423,41 @@ impl Conn {
                 ep.last_sent_ts = ep.last_sent_ts.max(ts);
             }
         }
+        // New data (past any the sender sent before) after the peer's FIN.
+        if seg.payload_len > 0 && !seg.has(flags::RST) {
+            let start = if seg.has(flags::SYN) {
+                seg.seq + 1
+            } else {
+                seg.seq
+            };
+            let end = start + seg.payload_len;
+            let ep = &mut self.ep[side];
+            let new = ep.data_end.is_none_or(|d| end > d);
+            if new {
+                ep.data_end = Some(end);
+                if self.ep[peer].fin_ts.is_some() {
+                    self.ep[peer].data_after_fin = true;
+                }
+            }
+        }
+        if self.unacceptable_in_syn_sent(seg, peer) {
+            // RFC 9293 3.10.7.3: in SYN-SENT an ACK that does not cover
+            // the SYN (SEG.ACK =< ISS or > SND.NXT) is answered with a
+            // reset <SEQ=SEG.ACK> and the state stays SYN-SENT: typically
+            // the challenge ACK of a host that still holds an older
+            // connection on these ports (RFC 5961 4). Neither endpoint
+            // of this connection moves.
+            self.ep[peer].challenge_ack = Some(seg.ack);
+            return false;
+        }
+        if !seg.has(flags::RST) {
+            // A handshake given up for silence is alive when its endpoint
+            // sends, or when the ACK of its SYN (SYN-ACK) reaches it.
+            self.revive_handshake(side);
+            if seg.has(flags::ACK) && self.ep[peer].isn.is_some_and(|i| seg.ack == i + 1) {
+                self.revive_handshake(peer);
+            }
+        }
 
         // An endpoint inferred killed sends again (not a RST): the
         // inference was wrong (a slower timer than modelled, or copies the
@@ -413,7 +475,8 @@ impl Conn {
         }
         // ACK first: a FIN|ACK that acknowledges the peer's FIN did not
         // cross it. An ACK reaching a socket that is gone acknowledges nothing.
-        if seg.has(flags::ACK) && self.ep[peer].fin_pending() && seg.ack > self.ep[peer].fin_pos {
+        if seg.has(flags::ACK) && self.ep[peer].fin_acceptable() && seg.ack > self.ep[peer].fin_pos
+        {
             let p = &mut self.ep[peer];
             if p.state() == TcpState::Killed && !p.kill_confirmed {
                 // The peer ACKs a FIN we thought abandoned: unless its host
@@ -445,6 +508,23 @@ impl Conn {
             self.established |= self.ep.iter().any(|e| e.state().is_synchronized());
         }
         fin_rtx
+    }
+
+    /// `seg` carries an ACK that `receiver`, in SYN-SENT, cannot accept:
+    /// not a SYN, no RST, and its ACK number outside (ISS, SND.NXT] (the
+    /// SYN and any data it carried).
+    fn unacceptable_in_syn_sent(&self, seg: &Segment, receiver: Side) -> bool {
+        let r = &self.ep[receiver];
+        let Some(iss) = r.isn else { return false };
+        if r.state() != TcpState::SynSent
+            || !seg.has(flags::ACK)
+            || seg.has(flags::SYN)
+            || seg.has(flags::RST)
+        {
+            return false;
+        }
+        let snd_nxt = iss + 1 + u32::try_from(r.bytes).unwrap_or(u32::MAX);
+        seg.ack <= iss || seg.ack > snd_nxt
     }
 
     /// Takes back the kill inferred for `side` (a segment at `ts` shows it
@@ -513,13 +593,51 @@ impl Conn {
         }
     }
 
+    /// Takes back the give-up of `side`'s handshake that silence implied
+    /// (SYN-SENT or SYN-RECEIVED -> CLOSED): a segment shows it alive.
+    /// Nothing else ends a handshake in CLOSED (a RST ends it in RESET).
+    fn revive_handshake(&mut self, side: Side) {
+        let m = &mut self.ep[side].machine;
+        let tr = &m.transitions;
+        let gave_up = m.state == TcpState::Closed
+            && tr.len() >= 2
+            && tr
+                .iter()
+                .nth(tr.len() - 2)
+                .is_some_and(|x| matches!(x.0, TcpState::SynSent | TcpState::SynReceived));
+        if gave_up {
+            m.retract();
+        }
+    }
+
     /// A RST from `side`.
     fn on_rst(&mut self, seg: &Segment, side: Side) {
         let ts = seg.ts_ns;
         let peer = other(side);
         let peer_fin = self.ep[peer].fin_ts;
+        if self.rst_ts.is_none()
+            && self
+                .ep
+                .iter()
+                .all(|x| x.fin_acked_ts.is_some_and(|a| a <= ts))
+        {
+            // Both FINs were ACKed before it: the close was complete, and a
+            // later RST (a host answering a stray segment for a socket it
+            // no longer has, or from TIME-WAIT) ends nothing.
+            self.ep[side].rsts += 1;
+            return;
+        }
         let e = &mut self.ep[side];
         e.rsts += 1;
+        if e.state() == TcpState::SynSent
+            && !seg.has(flags::ACK)
+            && e.challenge_ack == Some(seg.seq)
+        {
+            // Its reply to the unacceptable ACK (RFC 9293 3.10.7.3): the
+            // socket stays in SYN-SENT and retransmits its SYN.
+            return;
+        }
+
         e.bare_rst |= !seg.has(flags::ACK);
         let awaiting = e.state().awaits_fin_ack() && e.fin_pending();
         if e.state() == TcpState::Killed {
@@ -562,6 +680,26 @@ impl Conn {
             self.ep[peer].apply(Event::RecvRst, ts);
             return;
         }
+        if !seg.has(flags::ACK) && e.fin_ts.is_some() && e.data_after_fin {
+            // A bare RST after the peer sent new data past its FIN: a
+            // socket closed for reading aborts on data (Linux
+            // tcp_rcv_state_process, TCPAbortOnData; tcp_timewait_state_process
+            // for a FIN-WAIT-2 timewait socket). The socket was alive:
+            // neither a kill nor a FIN-WAIT-2 timeout, and the peer's FIN
+            // that came with the data never moved it (the data reset it).
+            e.abort_on_data = true;
+            let tr = &e.machine.transitions;
+            if let (Some(pf), Some((st, t))) = (peer_fin, tr.last())
+                && t == pf
+                && matches!(st, TcpState::TimeWait | TcpState::Closing)
+            {
+                e.machine.retract();
+            }
+            e.apply(Event::SendRst, ts);
+            self.ep[peer].apply(Event::RecvRst, ts);
+            self.set_rst(ts, side);
+            return;
+        }
         if awaiting {
             e.reset_awaiting_ack = true;
         }
@@ -584,6 +722,11 @@ impl Conn {
         }
         e.apply(Event::SendRst, ts);
         self.ep[peer].apply(Event::RecvRst, ts);
+        self.set_rst(ts, side);
+    }
+
+    /// The RST at `ts` from `side` ends the connection (unless one did already).
+    fn set_rst(&mut self, ts: u64, side: Side) {
         if self.rst_ts.is_none() {
             self.rst_ts = Some(ts);
             self.rst_by = Some(side);
@@ -744,6 +887,27 @@ impl Conn {
             }
             None => None,
         }
+    }
+
+    /// Why the RST that ended the connection was sent, as far as the
+    /// capture shows (`--flows` column `rst_cause`; docs/flows.md):
+    /// `abort_on_data` (its sender answered data that came after its own
+    /// FIN: Linux TCPAbortOnData), `orphan_reset` (RST|ACK while its FIN was
+    /// unACKed: tcp_max_orphans / tcp_mem, or an application abort),
+    /// `fin_wait_2_gone` (a bare RST to the peer's FIN: the FIN-WAIT-2
+    /// socket had timed out), `other`; `None` when no RST ended it.
+    pub fn rst_cause(&self) -> Option<&'static str> {
+        self.rst_ts?;
+        let e = &self.ep[self.rst_by?];
+        Some(if e.abort_on_data {
+            "abort_on_data"
+        } else if e.reset_awaiting_ack {
+            "orphan_reset"
+        } else if e.fin_wait_2_gone {
+            "fin_wait_2_gone"
+        } else {
+            "other"
+        })
     }
 
     /// When the close began: the first FIN or RST.
@@ -1307,5 +1471,175 @@ mod tests {
         let c = run(&s);
         assert_eq!(c.outcome(), Outcome::ResetAfterFin);
         assert!(!c.fin_unacked(Side::A) && !c.fin_unacked(Side::B));
+    }
+
+    // ---- issue 21 case 4: a challenge ACK in SYN-SENT ----
+    #[test]
+    fn challenge_ack_in_syn_sent_keeps_the_handshake() {
+        // The server still holds an older connection: it answers the SYN
+        // with a bare ACK for that one (ack 7777, not 101). The client
+        // answers with RST seq=7777 and stays in SYN-SENT; its SYN again
+        // (same ISN) 3 s later opens the connection, which closes FIN/FIN/ACK.
+        let s = vec![
+            seg(true, 0, SYN, 100, 0, 0),
+            seg(false, 1, ACK, 9000, 7777, 0),
+            seg(true, 2, RST, 7777, 0, 0),
+            seg(true, 3000, SYN, 100, 0, 0),
+            seg(false, 3001, SYN | ACK, 500, 101, 0),
+            seg(true, 3002, ACK, 101, 501, 0),
+            seg(true, 5000, FIN | ACK, 101, 501, 0),
+            seg(false, 5010, FIN | ACK, 501, 102, 0),
+            seg(true, 5011, ACK, 102, 502, 0),
+        ];
+        let c = run_to(&s, 5_011);
+        assert_eq!(c.outcome(), Outcome::Complete);
+        assert_eq!(c.rst_ts, None);
+        assert_eq!(c.anomalies(), 0);
+        let cl = c.client_side().0;
+        assert_eq!(c.ep[cl].challenge_ack, Some(SeqNum(7777)));
+        assert_eq!(c.latencies().fin_ack, Some(10_000));
+        assert_eq!(c.closed_at(), Some(5_011_000_000));
+        use TcpState::*;
+        assert_eq!(
+            states(&c, cl, 100_000),
+            vec![
+                (SynSent, 0, 3001),
+                (Established, 3001, 5000),
+                (FinWait1, 5000, 5010),
+                (TimeWait, 5010, 65_010),
+            ]
+        );
+        assert_eq!(
+            states(&c, cl.other(), 100_000),
+            vec![
+                (SynReceived, 3001, 3002),
+                (Established, 3002, 5000),
+                (CloseWait, 5000, 5010),
+                (LastAck, 5010, 5011),
+            ]
+        );
+    }
+
+    // ---- issue 21 case 5a: SYN copies 3 s and 6 s apart ----
+    #[test]
+    fn slow_syn_copies_are_not_a_give_up() {
+        // SYNs at 63, 66, 72 s (a 3 s initial RTO): the next is due at
+        // 72 + 12 s, so the SYN-ACK at 78.5 s finds the client in SYN-SENT.
+        let s = vec![
+            seg(true, 63_000, SYN, 100, 0, 0),
+            seg(true, 66_000, SYN, 100, 0, 0),
+            seg(true, 72_000, SYN, 100, 0, 0),
+            seg(false, 78_500, SYN | ACK, 500, 101, 0),
+            seg(true, 78_501, ACK, 101, 501, 0),
+            seg(true, 80_000, FIN | ACK, 101, 501, 0),
+            seg(false, 80_010, ACK, 501, 102, 0),
+            seg(false, 80_020, FIN | ACK, 501, 102, 0),
+            seg(true, 80_021, ACK, 102, 502, 0),
+        ];
+        let c = run_to(&s, 80_021);
+        assert_eq!(c.outcome(), Outcome::Complete);
+        assert_eq!(c.anomalies(), 0);
+        let cl = c.client_side().0;
+        assert_eq!(c.latencies().fin_ack, Some(10_000));
+        use TcpState::*;
+        assert_eq!(
+            states(&c, cl, 200_000),
+            vec![
+                (SynSent, 63_000, 78_500),
+                (Established, 78_500, 80_000),
+                (FinWait1, 80_000, 80_010),
+                (FinWait2, 80_010, 80_020),
+                (TimeWait, 80_020, 140_020),
+            ]
+        );
+        // Without the SYN-ACK the attempt still gives up: at 72 + 12 s.
+        let c = run_to(&s[..3], 100_000);
+        assert_eq!(c.outcome(), Outcome::Unanswered);
+        assert_eq!(states(&c, cl, 200_000), vec![(SynSent, 63_000, 84_000)]);
+    }
+
+    // ---- issue 21 case 5b: a FIN below data its sender already sent ----
+    #[test]
+    fn fin_below_sent_data_is_never_acked() {
+        // The client sent bytes 101..1101, then a FIN at 601: the server's
+        // ACK 1101 covers the data, not that FIN.
+        let mut s = established(100, 500);
+        s.push(seg(true, 10, ACK | PSH, 101, 501, 1000));
+        s.push(seg(true, 20, FIN | ACK, 601, 501, 0));
+        s.push(seg(false, 30, ACK, 501, 1101, 0));
+        let c = run_to(&s, 100);
+        let cl = c.client_side().0;
+        assert_eq!(c.ep[cl].fin_acked_ts, None);
+        assert_eq!(c.ep[cl].data_end, Some(SeqNum(1101)));
+        assert_eq!(c.outcome(), Outcome::FinUnacked);
+        assert!(c.fin_unacked(cl));
+        // The FIN at the sender's highest sequence is ACKed as before.
+        let mut s = established(100, 500);
+        s.push(seg(true, 10, ACK | PSH, 101, 501, 1000));
+        s.push(seg(true, 20, FIN | ACK, 1101, 501, 0));
+        s.push(seg(false, 30, ACK, 501, 1102, 0));
+        let c = run_to(&s, 100);
+        assert_eq!(c.ep[cl].fin_acked_ts, Some(30_000_000));
+        assert_eq!(c.outcome(), Outcome::HalfClosed);
+    }
+
+    // ---- issue 21 case 3a: data after the local FIN answered by RST ----
+    #[test]
+    fn rst_answering_data_after_close_is_an_abort_on_data() {
+        // The client closes (FIN ACKed: FIN-WAIT-2); 1.5 ms later the
+        // server sends 125 bytes with its FIN; the client's host answers
+        // with a bare RST 8 ms later: TCPAbortOnData, not a FIN-WAIT-2
+        // timeout.
+        let mut s = established(100, 500);
+        s.push(seg(true, 10, FIN | ACK, 101, 501, 0));
+        s.push(seg(false, 11, ACK, 501, 102, 0));
+        s.push(seg(false, 13, FIN | ACK | PSH, 501, 102, 125));
+        s.push(seg(true, 21, RST, 102, 0, 0));
+        let c = run_to(&s, 1_000);
+        let cl = c.client_side().0;
+        assert!(c.ep[cl].abort_on_data);
+        assert!(!c.ep[cl].fin_wait_2_gone);
+        assert!(!c.ep[cl].reset_awaiting_ack);
+        assert_eq!(c.outcome(), Outcome::ResetAfterFin);
+        assert_eq!(c.rst_ts, Some(21_000_000));
+        assert_eq!(c.rst_by, Some(cl));
+        use TcpState::*;
+        assert_eq!(
+            c.ep[cl].machine,
+            crate::flow::state::tests::machine(
+                &[
+                    (SynSent, 0),
+                    (Established, 1),
+                    (FinWait1, 10),
+                    (FinWait2, 11),
+                    (Reset, 21)
+                ],
+                0
+            )
+        );
+        // A bare FIN (no data) 5 s later answered by a bare RST is still
+        // a FIN-WAIT-2 socket gone.
+        let mut s = established(100, 500);
+        s.push(seg(true, 10, FIN | ACK, 101, 501, 0));
+        s.push(seg(false, 11, ACK, 501, 102, 0));
+        s.push(seg(false, 5_000, FIN | ACK, 501, 102, 0));
+        s.push(seg(true, 5_000, RST, 102, 0, 0));
+        let c = run_to(&s, 6_000);
+        assert!(c.ep[cl].fin_wait_2_gone);
+        assert!(!c.ep[cl].abort_on_data);
+    }
+
+    // ---- issue 21 case 3b: a port scan's crafted FINs ----
+    #[test]
+    fn crafted_fins_without_ack_are_never_killed() {
+        // Two FINs without ACK, no handshake, no data, 1 s apart, no reply.
+        let s = vec![
+            seg(true, 0, FIN, 100, 0, 0),
+            seg(true, 1_000, FIN, 100, 0, 0),
+        ];
+        let c = run_to(&s, 30_000);
+        let cl = c.client_side().0;
+        assert_eq!(c.ep[cl].killed_at, None);
+        assert_eq!(c.outcome(), Outcome::FinUnacked);
     }
 }

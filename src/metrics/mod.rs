@@ -293,6 +293,9 @@ pub struct Connections {
     pub anomalies: u64,
     /// Kill inferences a later segment disproved.
     pub kills_retracted: u64,
+    /// Connections whose local side answered data that came after its
+    /// FIN with a bare RST (Linux TCPAbortOnData).
+    pub aborted_on_data: u64,
 }
 
 /// FINs never ACKed (docs/report.md: one definition, per direction).
@@ -303,6 +306,14 @@ pub struct UnackedFins {
     /// Remote FINs the local side never ACKed.
     pub remote_to_local: u64,
 }
+
+/// Share of all connections that must be one-sided before the capture as a
+/// whole is judged one-sided ([`Summary::is_one_sided`]): most of them.
+pub const ONE_SIDED_SHARE: f64 = 0.5;
+
+/// The fewest supporting connections for a tunable to be inferred or a
+/// finding raised (docs/diagnosis.md, "Evidence thresholds").
+pub const MIN_EVIDENCE: u64 = 3;
 
 /// Evidence of the capturing host's kernel settings, mergeable.
 #[derive(Clone, Debug, Default)]
@@ -369,9 +380,13 @@ impl std::ops::AddAssign<&KernelEvidence> for KernelEvidence {
 
 impl KernelEvidence {
     /// The tcp_orphan_retries value most killed orphans are consistent
-    /// with, and how many are.
+    /// with, and how many are; `None` when fewer than [`MIN_EVIDENCE`] are.
+    /// Only values the sysctl can take effect with: 0 means 8 for an orphan
+    /// that is alive (net/ipv4/tcp_timer.c, `tcp_orphan_retries()`; an
+    /// orphan gives up at once only after an ICMP error), so a schedule
+    /// that fits 0 retries alone names no setting.
     pub fn orphan_retries(&self) -> Option<(u32, u64)> {
-        (0..=crate::flow::state::MAX_ORPHAN_RETRIES)
+        (1..=crate::flow::state::MAX_ORPHAN_RETRIES)
             .map(|n| {
                 let k: u64 = self
                     .killed_ranges
@@ -381,8 +396,28 @@ impl KernelEvidence {
                     .sum();
                 (n, k)
             })
-            .filter(|(_, k)| *k > 0)
+            .filter(|(_, k)| *k >= MIN_EVIDENCE)
             .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+    }
+
+    /// tcp_fin_timeout bounds in whole seconds (the sysctl's unit), each
+    /// from at least [`MIN_EVIDENCE`] FIN-WAIT-2 sockets: (at least, at
+    /// most; a lower bound below 1 s says nothing and is left out). A
+    /// socket that outlived another one's "timeout" contradicts it: then
+    /// neither bound is inferred.
+    pub fn fin_timeout_bounds(&self) -> (Option<u64>, Option<u64>) {
+        let at_least = self
+            .fin_wait_2_survived_max_us
+            .filter(|_| self.fin_wait_2_survived >= MIN_EVIDENCE)
+            .map(|us| us / 1_000_000)
+            .filter(|s| *s >= 1);
+        let at_most = self
+            .fin_wait_2_gone_min_us
+            .filter(|_| self.fin_wait_2_gone >= MIN_EVIDENCE);
+        match (self.fin_wait_2_survived_max_us, at_most) {
+            (Some(lived), Some(gone)) if lived > gone => (None, None),
+            _ => (at_least, at_most.map(|us| us / 1_000_000)),
+        }
     }
 
     /// Takes what the local side `local` of `c` shows.
@@ -488,10 +523,12 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Only one direction was captured: one-sided connections are at least
-    /// as many as those with both directions.
+    /// Only one direction was captured: most connections (more than
+    /// [`ONE_SIDED_SHARE`] of them) are one-sided. Fewer are a share the
+    /// report warns about, no capture-wide verdict (docs/diagnosis.md).
     pub fn is_one_sided(&self) -> bool {
-        self.connections.one_sided > 0 && self.connections.one_sided >= self.connections.two_sided
+        let c = &self.connections;
+        c.one_sided > 0 && c.one_sided as f64 > ONE_SIDED_SHARE * c.total as f64
     }
 }
 
@@ -565,6 +602,7 @@ impl Summary {
         self.connections.two_sided += u64::from(c.two_sided());
         self.connections.anomalies += c.anomalies();
         self.connections.kills_retracted += u64::from(c.kills_retracted);
+        self.connections.aborted_on_data += u64::from(c.ep[local].abort_on_data);
         self.outcomes[outcome.index()] += 1;
 
         let (l, r) = (&c.ep[local], &c.ep[remote]);
@@ -667,6 +705,7 @@ impl std::ops::AddAssign<&Summary> for Summary {
         add(&mut a.two_sided, b.two_sided);
         add(&mut a.anomalies, b.anomalies);
         add(&mut a.kills_retracted, b.kills_retracted);
+        add(&mut a.aborted_on_data, b.aborted_on_data);
         for i in 0..NOUTCOMES {
             add(&mut self.outcomes[i], o.outcomes[i]);
             add(

@@ -84,8 +84,8 @@ impl InferredTunables {
     pub(crate) fn of(k: &KernelEvidence) -> InferredTunables {
         let killed: u64 = k.killed_by_rtx.values().sum();
         let best = k.orphan_retries();
+        let fin_timeout = k.fin_timeout_bounds();
         let ms = |us: u64| (us as f64 / 1_000.0 * 10.0).round() / 10.0;
-        let s = |us: u64| (us as f64 / 1_000.0).round() / 1_000.0;
         InferredTunables {
             tcp_max_orphans: MaxOrphans::default(),
             tcp_orphan_retries: OrphanRetries {
@@ -107,8 +107,8 @@ impl InferredTunables {
                 survivor_max_retransmissions: k.survivor_max_rtx,
             },
             tcp_fin_timeout: FinTimeout {
-                at_least_s: k.fin_wait_2_survived_max_us.map(s),
-                at_most_s: k.fin_wait_2_gone_min_us.map(s),
+                at_least_s: fin_timeout.0.map(|v| v as f64),
+                at_most_s: fin_timeout.1.map(|v| v as f64),
                 survived: k.fin_wait_2_survived,
                 gone: k.fin_wait_2_gone,
             },
@@ -311,6 +311,7 @@ fn connections_of(s: &Summary) -> Connections {
         two_sided: s.connections.two_sided,
         anomalies: s.connections.anomalies,
         kills_retracted: s.connections.kills_retracted,
+        aborted_on_data: s.connections.aborted_on_data,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::format::{dur, ratio, thousands, utc};
 use super::schema::{Crossing, Finding, TimelineReport};
-use crate::metrics::Summary;
+use crate::metrics::{MIN_EVIDENCE, Summary};
 
 /// `a` as a percentage of `b` ([`ratio`]'s rule for `b` = 0).
 fn pct(a: u64, b: u64) -> f64 {
@@ -45,7 +45,8 @@ fn tl_fin_timeout_s(s: &Summary) -> f64 {
 const MIN_STATE_TIME_US: u64 = 1_000_000;
 
 /// An inferred tcp_orphan_retries at or below this "runs low": lowering it
-/// further is not advice worth giving (the default is 0, i.e. 8).
+/// further is not advice worth giving (the default is 0, i.e. 8; an
+/// inferred value is never 0, see `KernelEvidence::orphan_retries`).
 const LOW_ORPHAN_RETRIES: u32 = 3;
 
 /// What every rule looks at: the summary, the timeline, and figures
@@ -65,6 +66,17 @@ struct Ctx<'a> {
     fw2: u64,
     orphan_time: u64,
     closing_time: u64,
+}
+
+impl Ctx<'_> {
+    /// "N of M connections", M all connections of the capture.
+    fn of_conns(&self, n: u64) -> String {
+        format!(
+            "{} of {} connections",
+            thousands(n),
+            thousands(self.s.connections.total)
+        )
+    }
 }
 
 /// Derives the findings: every rule in docs/diagnosis.md, in order.
@@ -133,7 +145,8 @@ fn fin_wait_1_dominates(cx: &Ctx) -> Option<Finding> {
         ..
     } = *cx;
 
-    if !(fw1 >= MIN_STATE_TIME_US && fw1 * 2 >= orphan_time.max(1)) {
+    if !(fw1 >= MIN_STATE_TIME_US && fw1 * 2 >= orphan_time.max(1) && s.local_fins >= MIN_EVIDENCE)
+    {
         return None;
     }
     let mut peers: Vec<(&std::net::IpAddr, u128)> = s
@@ -188,6 +201,10 @@ fn fin_wait_1_dominates(cx: &Ctx) -> Option<Finding> {
             x.retries, x.fin_wait_1_peak, x.fin_wait_1_peak_limited, x.orphans_killed
         ));
     }
+    evidence.push(format!(
+        "{} closed by a local FIN",
+        cx.of_conns(s.local_fins)
+    ));
     let (finding, tunables) = if runs_low {
         (
             "Local sockets sit in FIN-WAIT-1 waiting for peers to ACK their FINs. The host already runs tcp_orphan_retries low (its orphans are killed after a few retransmissions), so lowering it further will not help; what is left is tcp_max_orphans (how many may wait), the peers that do not ACK (see the worst peers), and the application (fewer, longer-lived connections). tcp_fin_timeout bounds only FIN-WAIT-2 and will not help either.",
@@ -219,12 +236,12 @@ fn orphans_killed(cx: &Ctx) -> Option<Finding> {
         ..
     } = *cx;
 
-    if killed == 0 {
+    if killed < MIN_EVIDENCE {
         return None;
     }
     let mut evidence = vec![format!(
-        "{} local socket(s) stopped retransmitting their FIN before it was ACKed and sent nothing when the next copy was due; {} of them later answered the peer with a bare RST (no socket)",
-        thousands(killed),
+        "{}: the local socket stopped retransmitting its FIN before it was ACKed and sent nothing when the next copy was due; {} of them later answered the peer with a bare RST (no socket)",
+        cx.of_conns(killed),
         thousands(s.kernel.kills_confirmed)
     )];
     if let Some((v, n)) = inferred {
@@ -234,11 +251,14 @@ fn orphans_killed(cx: &Ctx) -> Option<Finding> {
             thousands(killed)
         ));
     }
-    let value = inferred.map_or("a low value".to_string(), |(v, _)| v.to_string());
+    let value = inferred.map_or(
+        format!("tcp_orphan_retries not inferred: fewer than {MIN_EVIDENCE} kills fit one value"),
+        |(v, _)| format!("tcp_orphan_retries = {v}, inferred"),
+    );
     Some(Finding {
         id: "orphans_killed".into(),
         finding: format!(
-            "The local kernel kills orphans whose FIN stays unACKed (tcp_orphan_retries = {value}, inferred): their peers never learn of the close and may keep the connection open; the socket states above end at the inferred kill. Lowering tcp_orphan_retries further only moves the kill earlier; the peers that do not ACK are the cause."
+            "The local kernel kills orphans whose FIN stays unACKed ({value}): their peers never learn of the close and may keep the connection open; the socket states above end at the inferred kill. Lowering tcp_orphan_retries further only moves the kill earlier; the peers that do not ACK are the cause."
         ),
         evidence,
         tunables: vec![
@@ -252,19 +272,22 @@ fn orphans_killed(cx: &Ctx) -> Option<Finding> {
 fn fin_timeout_shorter(cx: &Ctx) -> Option<Finding> {
     let Ctx { s, .. } = *cx;
     let fin_timeout_s = tl_fin_timeout_s(s);
-    let gone_us = s
+    // Whole seconds, from enough sockets, not contradicted by a survivor.
+    let at_most_s = s
         .kernel
-        .fin_wait_2_gone_min_us
-        .filter(|g| (*g as f64 / 1e6) < fin_timeout_s)?;
+        .fin_timeout_bounds()
+        .1
+        .filter(|g| (*g as f64) < fin_timeout_s)?;
+    let gone_us = s.kernel.fin_wait_2_gone_min_us?;
     Some(Finding {
         id: "fin_timeout_shorter".into(),
         finding: format!(
-            "Local FIN-WAIT-2 sockets were gone after at most {} (the host answered the peer's late FIN with a bare RST): the host runs tcp_fin_timeout below the {fin_timeout_s} s assumed here. Run again with --fin-timeout set to it for exact FIN-WAIT-2 and TIME-WAIT counts.",
+            "Local FIN-WAIT-2 sockets were gone after {} (the host answered the peer's late FIN with a bare RST): the host runs tcp_fin_timeout at most {at_most_s} s, below the {fin_timeout_s} s assumed here. Run again with --fin-timeout set to it for exact FIN-WAIT-2 and TIME-WAIT counts.",
             dur(gone_us)
         ),
         evidence: vec![format!(
-            "{} FIN-WAIT-2 socket(s) answered the peer's FIN with a bare RST; the shortest after {} in FIN-WAIT-2",
-            thousands(s.kernel.fin_wait_2_gone),
+            "{}: the local FIN-WAIT-2 socket answered the peer's FIN with a bare RST; the shortest after {} in FIN-WAIT-2",
+            cx.of_conns(s.kernel.fin_wait_2_gone),
             dur(gone_us)
         )],
         tunables: vec!["net.ipv4.tcp_fin_timeout".into()],
@@ -274,26 +297,33 @@ fn fin_timeout_shorter(cx: &Ctx) -> Option<Finding> {
 /// FIN-WAIT-2 dominates the closing states: peers ACK but do not close.
 fn fin_wait_2_dominates(cx: &Ctx) -> Option<Finding> {
     let Ctx {
+        s,
         tl,
         fw2,
         closing_time,
         ..
     } = *cx;
-
-    if !(fw2 >= MIN_STATE_TIME_US && fw2 * 2 >= closing_time.max(1)) {
+    let acked = s.latency[crate::metrics::FIN_ACK][crate::metrics::LOCAL_FIRST].count();
+    if !(fw2 >= MIN_STATE_TIME_US && fw2 * 2 >= closing_time.max(1) && acked >= MIN_EVIDENCE) {
         return None;
     }
     let (pk, pt) = peak(tl, "fin_wait_2");
     Some(Finding {
         id: "fin_wait_2_dominates".into(),
         finding: "Peers ACK our FINs but do not close their side: sockets wait in FIN-WAIT-2. For orphans this is bounded by tcp_fin_timeout (Linux turns them into timewait sockets, counted as tw).".into(),
-        evidence: vec![format!(
-            "FIN-WAIT-2 is {:.0}% of the time in closing states ({}); peak {} at {} UTC",
-            pct(fw2, closing_time),
-            dur(fw2),
-            pk,
-            utc(pt)
-        )],
+        evidence: vec![
+            format!(
+                "FIN-WAIT-2 is {:.0}% of the time in closing states ({}); peak {} at {} UTC",
+                pct(fw2, closing_time),
+                dur(fw2),
+                pk,
+                utc(pt)
+            ),
+            format!(
+                "{}: the peer ACKed the local FIN of a local-first close",
+                cx.of_conns(acked)
+            ),
+        ],
         tunables: vec!["net.ipv4.tcp_fin_timeout".into()],
     })
 }
@@ -340,22 +370,29 @@ fn max_tw_buckets_crossed(cx: &Ctx) -> Option<Finding> {
 /// CLOSE-WAIT build-up: the local application does not close.
 fn close_wait_buildup(cx: &Ctx) -> Option<Finding> {
     let Ctx {
-        tl, closing_time, ..
+        s,
+        tl,
+        closing_time,
+        ..
     } = *cx;
     let (cw_peak, cw_t) = peak(tl, "close_wait");
     let cw = time(tl, "close_wait");
-    if !(cw_peak >= 10 && cw * 2 >= (cw + closing_time).max(1)) {
+    let remote_first: u64 = s.outcomes_by_closer[1].iter().sum();
+    if !(cw_peak >= 10 && cw * 2 >= (cw + closing_time).max(1) && remote_first >= MIN_EVIDENCE) {
         return None;
     }
     Some(Finding {
         id: "close_wait_buildup".into(),
         finding: "Peers close first and the local application does not close its sockets: they pile up in CLOSE-WAIT. No sysctl bounds CLOSE-WAIT; the application must call close().".into(),
-        evidence: vec![format!(
-            "CLOSE-WAIT peak {} at {} UTC; {} summed over sockets",
-            cw_peak,
-            utc(cw_t),
-            dur(cw)
-        )],
+        evidence: vec![
+            format!(
+                "CLOSE-WAIT peak {} at {} UTC; {} summed over sockets",
+                cw_peak,
+                utc(cw_t),
+                dur(cw)
+            ),
+            format!("{} closed first by the peer", cx.of_conns(remote_first)),
+        ],
         tunables: Vec::new(),
     })
 }
@@ -364,16 +401,16 @@ fn close_wait_buildup(cx: &Ctx) -> Option<Finding> {
 fn fin_retransmissions(cx: &Ctx) -> Option<Finding> {
     let Ctx { s, .. } = *cx;
     let rtx = s.fin_rtx.local_to_remote;
-    if !(rtx >= 10 && pct(rtx, s.local_fins) >= 5.0) {
+    if !(rtx >= 10 && pct(rtx, s.local_fins) >= 5.0 && s.local_fins >= MIN_EVIDENCE) {
         return None;
     }
     Some(Finding {
         id: "fin_retransmissions".into(),
         finding: "Many local FINs are retransmitted: peers or the path lose or ignore them. Each retransmitting orphan holds memory until tcp_orphan_retries gives up.".into(),
         evidence: vec![format!(
-            "{} FIN retransmissions for {} local FINs ({:.1}%); {} spurious (after the ACK)",
+            "{} FIN retransmissions for the local FINs of {} ({:.1}%); {} spurious (after the ACK)",
             thousands(rtx),
-            thousands(s.local_fins),
+            cx.of_conns(s.local_fins),
             pct(rtx, s.local_fins),
             thousands(s.fin_rtx.spurious)
         )],
@@ -385,17 +422,19 @@ fn fin_retransmissions(cx: &Ctx) -> Option<Finding> {
 fn teardown_heavy(cx: &Ctx) -> Option<Finding> {
     let Ctx { s, .. } = *cx;
     let p = &s.packets;
-    if !(p.tcp >= 100 && pct(p.fin, p.tcp) >= 20.0) {
+    let total = s.connections.total;
+    if !(p.tcp >= 100 && pct(p.fin, p.tcp) >= 20.0 && total >= MIN_EVIDENCE) {
         return None;
     }
     Some(Finding {
         id: "teardown_heavy".into(),
         finding: "An unusually large share of TCP segments carry FIN: connections are very short, or FINs are being retransmitted.".into(),
         evidence: vec![format!(
-            "{} of {} TCP segments ({:.1}%) have FIN set; {} are retransmissions",
+            "{} of {} TCP segments ({:.1}%) have FIN set, over {} connections; {} are retransmissions",
             thousands(p.fin),
             thousands(p.tcp),
             pct(p.fin, p.tcp),
+            thousands(total),
             thousands(s.fin_rtx.total)
         )],
         tunables: Vec::new(),

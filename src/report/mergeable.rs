@@ -601,6 +601,7 @@ pub fn analysis(r: &Report, bucket_us: u64, inputs: &[u32]) -> Result<Analysis, 
     sc.two_sided = c.two_sided;
     sc.anomalies = c.anomalies;
     sc.kills_retracted = c.kills_retracted;
+    sc.aborted_on_data = c.aborted_on_data;
     s.outcomes = outcome_counts(&r.outcomes);
     s.outcomes_by_closer = [
         outcome_counts(&r.outcomes_by_closer.local_first),

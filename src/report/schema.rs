@@ -231,6 +231,10 @@ pub struct Connections {
     /// Silent-kill inferences a later segment of the same socket disproved.
     #[serde(default)]
     pub kills_retracted: u64,
+    /// Connections whose local side answered data that came after its FIN
+    /// with a bare RST (Linux TCPAbortOnData). Absent in older reports.
+    #[serde(default)]
+    pub aborted_on_data: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -382,11 +386,14 @@ pub struct OrphanRetries {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct FinTimeout {
-    /// An orphaned FIN-WAIT-2 socket still ACKed the peer's FIN this long
-    /// after entering FIN-WAIT-2 (s): the value is at least this.
+    /// Orphaned FIN-WAIT-2 sockets still ACKed the peer's FIN this long
+    /// after entering FIN-WAIT-2: the value is at least this (whole
+    /// seconds, rounded down; from at least 3 sockets, else null).
     pub at_least_s: Option<f64>,
-    /// A FIN-WAIT-2 socket was gone (the peer's FIN answered by a bare
-    /// RST) this long after entering FIN-WAIT-2 (s): at most this.
+    /// FIN-WAIT-2 sockets were gone (the peer's FIN answered by a bare RST)
+    /// this long after entering FIN-WAIT-2: at most this (whole seconds,
+    /// rounded down; from at least 3 sockets, else null). Both null when a
+    /// socket outlived the shortest "gone" one (the evidence disagrees).
     pub at_most_s: Option<f64>,
     /// Connections behind the two bounds.
     pub survived: u64,

@@ -197,6 +197,7 @@ impl<'a> FlowRecord<'a> {
                 "local_fin_wait_us",
                 c.fin_wait_us(local, self.r.end_ts).into(),
             ),
+            ("rst_cause", c.rst_cause().map_or(Value::Null, str)),
         ]
     }
 }

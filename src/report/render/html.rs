@@ -244,6 +244,14 @@ fn header(r: &Report, w: &mut impl Write) -> io::Result<()> {
             thousands(r.connections.one_sided),
             thousands(r.connections.total)
         )?;
+    } else if r.connections.one_sided > 0 {
+        writeln!(
+            w,
+            "<div class=\"warn\" id=\"warn-one-sided-share\"><b>Some connections were captured in one direction</b>{} of {} connections ({:.0}%) show packets from one side only: their closes are not judged; the rest are.</div>",
+            thousands(r.connections.one_sided),
+            thousands(r.connections.total),
+            crate::report::format::ratio(r.connections.one_sided, r.connections.total) * 100.0
+        )?;
     }
     if let Some(sel) = r.capture.selection.as_ref().filter(|s| s.empty) {
         writeln!(

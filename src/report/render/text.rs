@@ -191,12 +191,21 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
             }
         )?;
     }
+    let one_sided_share = format!(
+        "{} of {} connections ({:.0}%)",
+        thousands(r.connections.one_sided),
+        thousands(r.connections.total),
+        crate::report::format::ratio(r.connections.one_sided, r.connections.total) * 100.0
+    );
     if r.capture.one_sided {
         writeln!(
             w,
-            "  WARNING        only one direction was captured ({} of {} connections show packets from one side only): FIN ACKs, close states and kills cannot be judged",
-            thousands(r.connections.one_sided),
-            thousands(r.connections.total)
+            "  WARNING        only one direction was captured ({one_sided_share} show packets from one side only): FIN ACKs, close states and kills cannot be judged",
+        )?;
+    } else if r.connections.one_sided > 0 {
+        writeln!(
+            w,
+            "  WARNING        {one_sided_share} show packets from one side only: their closes are not judged (the rest are)",
         )?;
     }
     writeln!(w)?;
@@ -515,6 +524,7 @@ fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> {
         && t.rto_min.value_ms.is_none()
         && !t.orphans_reset_under_pressure.value
         && t.tcp_max_orphans.value.is_none()
+        && r.connections.aborted_on_data == 0
     {
         return Ok(());
     }
@@ -544,10 +554,22 @@ fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> {
         };
         writeln!(
             w,
-            "  tcp_orphan_retries   {}  ({} orphans killed silently{confirmed}; {} consistent with this value)",
-            or.value.map_or("-".to_string(), |v| v.to_string()),
+            "  tcp_orphan_retries   {}  ({} orphans killed silently{confirmed}{})",
+            match or.value {
+                // The sysctl's default: 0 means 8 (tcp_timer.c).
+                Some(8) => "8 (or 0, which means 8)".to_string(),
+                Some(v) => v.to_string(),
+                None => format!(
+                    "not inferred (fewer than {} kills fit one value)",
+                    crate::metrics::MIN_EVIDENCE
+                ),
+            },
             thousands(or.killed),
-            thousands(or.consistent)
+            if or.value.is_some() {
+                format!("; {} consistent with this value", thousands(or.consistent))
+            } else {
+                String::new()
+            }
         )?;
     }
     // A lower bound alone is shown only when it says something (>= 1 s).
@@ -575,6 +597,13 @@ fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> {
             w,
             "  orphans reset        {} local orphans sent RST while their FIN was unACKed (tcp_max_orphans / memory pressure, or an abort)",
             thousands(t.orphans_reset_under_pressure.connections)
+        )?;
+    }
+    if r.connections.aborted_on_data > 0 {
+        writeln!(
+            w,
+            "  aborts on data       {} local sockets answered data that came after their FIN with a RST (TCPAbortOnData: closed while the peer still sent; says nothing of tcp_fin_timeout)",
+            thousands(r.connections.aborted_on_data)
         )?;
     }
     writeln!(w)
