@@ -206,8 +206,9 @@ pub struct EndpointState {
     /// The peer sent new data after this endpoint's FIN.
     pub data_after_fin: bool,
     /// It answered that data with a bare RST: a socket closed for reading
-    /// (close(), an orphan) aborts on data (Linux TCPAbortOnData). The
-    /// socket was alive: no timer (tcp_fin_timeout) ended it.
+    /// (close(), an orphan) aborts on data (Linux TCPAbortOnData), and so
+    /// would a host without the socket: the RST shows no timer
+    /// (tcp_fin_timeout) and no kill.
     pub abort_on_data: bool,
     /// The state machine.
     pub machine: Machine,
@@ -684,9 +685,10 @@ impl Conn {
             // A bare RST after the peer sent new data past its FIN: a
             // socket closed for reading aborts on data (Linux
             // tcp_rcv_state_process, TCPAbortOnData; tcp_timewait_state_process
-            // for a FIN-WAIT-2 timewait socket). The socket was alive:
-            // neither a kill nor a FIN-WAIT-2 timeout, and the peer's FIN
-            // that came with the data never moved it (the data reset it).
+            // for a FIN-WAIT-2 timewait socket), as a host without the
+            // socket would: the RST shows neither a kill nor a FIN-WAIT-2
+            // timeout, and the peer's FIN that came with the data never
+            // moved it (the data reset it first).
             e.abort_on_data = true;
             let tr = &e.machine.transitions;
             if let (Some(pf), Some((st, t))) = (peer_fin, tr.last())
