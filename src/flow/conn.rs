@@ -1644,4 +1644,21 @@ mod tests {
         assert_eq!(c.ep[cl].killed_at, None);
         assert_eq!(c.outcome(), Outcome::FinUnacked);
     }
+
+    // ---- a RST after a complete close ends nothing ----
+    #[test]
+    fn rst_after_a_complete_close_keeps_it_complete() {
+        let mut s = established(100, 500);
+        s.push(seg(true, 10, FIN | ACK, 101, 501, 0));
+        s.push(seg(false, 20, FIN | ACK, 501, 102, 0));
+        s.push(seg(true, 21, ACK, 102, 502, 0));
+        // The server host, its LAST-ACK socket gone, resets a stray segment.
+        s.push(seg(false, 4_000, RST, 502, 0, 0));
+        let c = run_to(&s, 5_000);
+        assert_eq!(c.outcome(), Outcome::Complete);
+        assert_eq!(c.rst_ts, None);
+        assert_eq!(c.rst_cause(), None);
+        assert_eq!(c.ep[c.client_side().0.other()].rsts, 1);
+        assert_eq!(c.closed_at(), Some(21_000_000));
+    }
 }
