@@ -513,12 +513,15 @@ impl Conn {
 
     /// `seg` carries an ACK that `receiver`, in SYN-SENT, cannot accept:
     /// not a SYN, no RST, and its ACK number outside (ISS, SND.NXT] (the
-    /// SYN and any data it carried).
+    /// SYN and any data it carried). Only a pure ACK (a challenge ACK
+    /// carries no data): a data segment means the capture missed the
+    /// handshake, as before.
     fn unacceptable_in_syn_sent(&self, seg: &Segment, receiver: Side) -> bool {
         let r = &self.ep[receiver];
         let Some(iss) = r.isn else { return false };
         if r.state() != TcpState::SynSent
             || !seg.has(flags::ACK)
+            || seg.payload_len > 0
             || seg.has(flags::SYN)
             || seg.has(flags::RST)
         {
