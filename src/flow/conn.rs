@@ -206,8 +206,9 @@ pub struct EndpointState {
     /// The peer sent new data after this endpoint's FIN.
     pub data_after_fin: bool,
     /// It answered that data with a bare RST: a socket closed for reading
-    /// (close(), an orphan) aborts on data (Linux TCPAbortOnData). The
-    /// socket was alive: no timer (tcp_fin_timeout) ended it.
+    /// (close(), an orphan) aborts on data (Linux TCPAbortOnData), and so
+    /// would a host without the socket: the RST shows no timer
+    /// (tcp_fin_timeout) and no kill.
     pub abort_on_data: bool,
     /// The state machine.
     pub machine: Machine,
@@ -512,12 +513,15 @@ impl Conn {
 
     /// `seg` carries an ACK that `receiver`, in SYN-SENT, cannot accept:
     /// not a SYN, no RST, and its ACK number outside (ISS, SND.NXT] (the
-    /// SYN and any data it carried).
+    /// SYN and any data it carried). Only a pure ACK (a challenge ACK
+    /// carries no data): a data segment means the capture missed the
+    /// handshake, as before.
     fn unacceptable_in_syn_sent(&self, seg: &Segment, receiver: Side) -> bool {
         let r = &self.ep[receiver];
         let Some(iss) = r.isn else { return false };
         if r.state() != TcpState::SynSent
             || !seg.has(flags::ACK)
+            || seg.payload_len > 0
             || seg.has(flags::SYN)
             || seg.has(flags::RST)
         {
@@ -684,9 +688,10 @@ impl Conn {
             // A bare RST after the peer sent new data past its FIN: a
             // socket closed for reading aborts on data (Linux
             // tcp_rcv_state_process, TCPAbortOnData; tcp_timewait_state_process
-            // for a FIN-WAIT-2 timewait socket). The socket was alive:
-            // neither a kill nor a FIN-WAIT-2 timeout, and the peer's FIN
-            // that came with the data never moved it (the data reset it).
+            // for a FIN-WAIT-2 timewait socket), as a host without the
+            // socket would: the RST shows neither a kill nor a FIN-WAIT-2
+            // timeout, and the peer's FIN that came with the data never
+            // moved it (the data reset it first).
             e.abort_on_data = true;
             let tr = &e.machine.transitions;
             if let (Some(pf), Some((st, t))) = (peer_fin, tr.last())
@@ -1641,5 +1646,22 @@ mod tests {
         let cl = c.client_side().0;
         assert_eq!(c.ep[cl].killed_at, None);
         assert_eq!(c.outcome(), Outcome::FinUnacked);
+    }
+
+    // ---- a RST after a complete close ends nothing ----
+    #[test]
+    fn rst_after_a_complete_close_keeps_it_complete() {
+        let mut s = established(100, 500);
+        s.push(seg(true, 10, FIN | ACK, 101, 501, 0));
+        s.push(seg(false, 20, FIN | ACK, 501, 102, 0));
+        s.push(seg(true, 21, ACK, 102, 502, 0));
+        // The server host, its LAST-ACK socket gone, resets a stray segment.
+        s.push(seg(false, 4_000, RST, 502, 0, 0));
+        let c = run_to(&s, 5_000);
+        assert_eq!(c.outcome(), Outcome::Complete);
+        assert_eq!(c.rst_ts, None);
+        assert_eq!(c.rst_cause(), None);
+        assert_eq!(c.ep[c.client_side().0.other()].rsts, 1);
+        assert_eq!(c.closed_at(), Some(21_000_000));
     }
 }

@@ -745,6 +745,51 @@ impl std::ops::AddAssign<&Summary> for Summary {
 mod tests {
     use super::*;
 
+    /// tcp_fin_timeout bounds: whole seconds, from 3 sockets, none when
+    /// they contradict each other (issue 21: "at least 0.002s, at most 0s").
+    #[test]
+    fn fin_timeout_bounds_are_whole_seconds_and_agree() {
+        let k = KernelEvidence {
+            fin_wait_2_survived_max_us: Some(2_000),
+            fin_wait_2_survived: 2,
+            fin_wait_2_gone_min_us: Some(211),
+            fin_wait_2_gone: 27,
+            ..KernelEvidence::default()
+        };
+        // A survivor outlived the shortest "gone": neither bound.
+        assert_eq!(k.fin_timeout_bounds(), (None, None));
+        let k = KernelEvidence {
+            fin_wait_2_survived_max_us: Some(4_900_000),
+            fin_wait_2_survived: 3,
+            fin_wait_2_gone_min_us: Some(10_600_000),
+            fin_wait_2_gone: 3,
+            ..KernelEvidence::default()
+        };
+        assert_eq!(k.fin_timeout_bounds(), (Some(4), Some(10)));
+        // Two "gone" sockets are below the evidence minimum.
+        let k = KernelEvidence {
+            fin_wait_2_gone: 2,
+            ..k
+        };
+        assert_eq!(k.fin_timeout_bounds(), (Some(4), None));
+    }
+
+    /// tcp_orphan_retries: never 0 (it means 8), and from 3 kills.
+    #[test]
+    fn orphan_retries_needs_three_kills_and_is_never_zero() {
+        let mut k = KernelEvidence::default();
+        k.killed_ranges.insert((0, 2), 5);
+        assert_eq!(k.orphan_retries(), Some((1, 5)));
+        let mut k = KernelEvidence::default();
+        k.killed_ranges.insert((0, 0), 5);
+        assert_eq!(k.orphan_retries(), None);
+        let mut k = KernelEvidence::default();
+        k.killed_ranges.insert((2, 2), 2);
+        assert_eq!(k.orphan_retries(), None);
+        k.killed_ranges.insert((1, 3), 1);
+        assert_eq!(k.orphan_retries(), Some((2, 3)));
+    }
+
     /// Frames per bucket over more buckets than the cap: the width doubles,
     /// no frame is lost, and a finer chunk adds onto the wider grid.
     #[test]

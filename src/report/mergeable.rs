@@ -113,10 +113,10 @@ pub struct KernelParts {
     /// tcp_orphan_retries values their schedule is consistent with.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub killed_ranges: Vec<(u32, u32, u64)>,
-    /// `tcp_fin_timeout.at_least_s` in us (exact).
+    /// The longest FIN-WAIT-2 survival in us (exact; `tcp_fin_timeout.at_least_s` is its whole seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fin_wait_2_survived_max_us: Option<u64>,
-    /// `tcp_fin_timeout.at_most_s` in us (exact).
+    /// The shortest FIN-WAIT-2 wait before a bare RST in us (exact; `tcp_fin_timeout.at_most_s` is its whole seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fin_wait_2_gone_min_us: Option<u64>,
     /// First retransmission intervals of local FINs (`rto_min`).
