@@ -137,9 +137,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Timeline(t) => timeline::run(t),
         Command::Merge(m) => merge::run(m),
         Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics when its writer
+            // fails (`>/dev/full`, `| true`); written like every output.
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            let mut out = stdout()?;
-            clap_complete::generate(*shell, &mut cmd, "finscope", &mut out);
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "finscope", &mut buf);
+            print_all(&buf)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
@@ -149,6 +152,16 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Writes `bytes` to standard output and flushes it (a closed pipe is
+/// [`Error::is_broken_pipe`], a full disk exit 4).
+fn print_all(bytes: &[u8]) -> Result<(), Error> {
+    let out = stdout()?;
+    let mut out = out.lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Writes a value as pretty JSON and a newline.

@@ -1,0 +1,90 @@
+//! Issue 20 ("Trust"), items 6-18: what a new user trips over, each run as
+//! a process. Every test here failed before its fix.
+
+#![cfg(unix)]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn bin() -> String {
+    assert_cmd::cargo::cargo_bin("finscope")
+        .display()
+        .to_string()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let out = Command::cargo_bin("finscope")
+        .expect("binary")
+        .env_remove("FINSCOPE_BUFFER")
+        .env_remove("COLUMNS")
+        .args(args)
+        .output()
+        .expect("run");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs a shell line with `$FS` the binary; its exit status is the line's
+/// (`${PIPESTATUS[0]}` is echoed by the caller when it needs finscope's).
+fn sh(line: &str) -> Run {
+    let out = std::process::Command::new("bash")
+        .args(["-c", line])
+        .env("FS", bin())
+        .env_remove("COLUMNS")
+        .output()
+        .expect("bash");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json_report(dir: &Path, name: &str, args: &[&str]) -> String {
+    let p = dir.join(name).display().to_string();
+    let mut a = vec!["analyze", "-q", "--json-out", &p];
+    a.extend_from_slice(args);
+    let r = run(&a);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    p
+}
+
+// ---- 15: completions and man written like every other output ----
+
+#[test]
+fn completions_on_a_full_disk_exit_4_and_on_a_closed_pipe_0() {
+    for sub in ["completions bash", "completions zsh", "man"] {
+        let r = sh(&format!("$FS {sub} >/dev/full"));
+        assert_eq!(r.code, 4, "{sub}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("finscope: error: standard output: No space left on device"),
+            "{}",
+            r.stderr
+        );
+        let r = sh(&format!("$FS {sub} | true; echo ${{PIPESTATUS[0]}}"));
+        assert_eq!(r.stdout.trim(), "0", "{sub}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+    let r = run(&["completions", "bash"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("_finscope()"), "{}", r.stdout);
+}
