@@ -88,3 +88,79 @@ fn completions_on_a_full_disk_exit_4_and_on_a_closed_pipe_0() {
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("_finscope()"), "{}", r.stdout);
 }
+
+// ---- 10: diff/merge given a capture ----
+
+#[test]
+fn diff_and_merge_of_a_capture_say_run_analyze_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = json_report(dir.path(), "r.json", &[&fixture("sample.pcap")]);
+    // A gzip-compressed capture is a capture too.
+    let gz = dir.path().join("x.pcap.gz");
+    let r = sh(&format!(
+        "gzip -c {} > {}",
+        fixture("sample.pcap"),
+        gz.display()
+    ));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let gz = gz.display().to_string();
+    for (args, named) in [
+        (
+            vec!["diff", report.as_str(), &fixture("sample.pcap")],
+            fixture("sample.pcap"),
+        ),
+        (
+            vec!["diff", &fixture("ipv6.pcap"), report.as_str()],
+            fixture("ipv6.pcap"),
+        ),
+        (
+            vec!["merge", report.as_str(), &fixture("multi_idb.pcapng")],
+            fixture("multi_idb.pcapng"),
+        ),
+        (vec!["merge", gz.as_str()], gz.clone()),
+    ] {
+        let r = run(&args);
+        assert_eq!(r.code, 2, "{args:?}");
+        assert_eq!(
+            r.stderr,
+            format!(
+                "finscope: error: {named} is a capture, not a report: run `finscope analyze --json` on it first\n"
+            ),
+            "{args:?}"
+        );
+        assert!(r.stdout.is_empty());
+    }
+}
+
+// ---- 18: what was silently accepted ----
+
+#[test]
+fn a_report_with_a_key_twice_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = json_report(dir.path(), "r.json", &[&fixture("sample.pcap")]);
+    let text = std::fs::read_to_string(&report).expect("read");
+    // `"frames": N` in `packets` given a second time with another value.
+    let at = text.find("\"packets\": {").expect("packets") + 14;
+    let doubled = format!("{}\n    \"frames\": 999999,{}", &text[..at], &text[at..]);
+    let bad = dir.path().join("dup.json");
+    std::fs::write(&bad, doubled).expect("write");
+    let bad = bad.display().to_string();
+    for args in [
+        vec!["diff", report.as_str(), bad.as_str()],
+        vec!["merge", bad.as_str()],
+        vec!["check", "--max-unacked-fins", "100", bad.as_str()],
+    ] {
+        let r = run(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stdout);
+        assert!(
+            r.stderr.contains(&format!(
+                "{bad}: key `frames` appears twice in one object (at `packets`)"
+            )),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    // The report as written loads.
+    let r = run(&["diff", report.as_str(), report.as_str()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
