@@ -164,3 +164,68 @@ fn a_report_with_a_key_twice_is_refused() {
     let r = run(&["diff", report.as_str(), report.as_str()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+// ---- 12: --group-by prefix:33, --bucket 1us, analyse ----
+
+#[test]
+fn group_by_an_ipv4_prefix_past_32_is_refused() {
+    let s = fixture("sample.pcap");
+    for bad in ["prefix:33", "prefix:47", "prefix:33,64", "prefix:24,129"] {
+        let r = run(&["analyze", "-q", "--group-by", bad, &s]);
+        assert_eq!(r.code, 2, "{bad}");
+        assert!(
+            r.stderr.contains(&format!("`{bad}`: an IP")),
+            "{}",
+            r.stderr
+        );
+    }
+    let r = run(&["analyze", "-q", "--group-by", "prefix:33", &s]);
+    assert!(
+        r.stderr.contains("an IPv4 prefix is at most 32"),
+        "{}",
+        r.stderr
+    );
+    // The documented forms still hold.
+    for good in ["prefix:32", "prefix:48", "prefix:64", "prefix:24,40"] {
+        let r = run(&["analyze", "-q", "--json", "--group-by", good, &s]);
+        assert_eq!(r.code, 0, "{good}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn a_bucket_widened_past_the_one_asked_is_said() {
+    let s = fixture("sample.pcap");
+    let r = run(&["timeline", "-q", "--bucket", "1us", &s]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // 29.78 s in at most 20,000 buckets: 1us doubled eleven times.
+    assert_eq!(
+        r.stderr,
+        "finscope: note: --bucket 1us: the buckets are 2,048us wide (the capture spans 29.8s: 29,779,968 buckets of 1us would cover it, at most 20,000 are kept)\n"
+    );
+    let r = run(&["timeline", "-q", "--json", "--bucket", "1us", &s]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(v["bucket_us"], 2048);
+    // A width that fits is not remarked on; nor is the default.
+    let r = run(&["timeline", "-q", "--bucket", "100ms", &s]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    let r = run(&["timeline", "-q", &s]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    // The analyze report keeps 1,000.
+    let r = run(&["analyze", "-q", "--bucket", "10ms", &s]);
+    assert!(
+        r.stderr.contains(
+            "--bucket 10.0ms: the buckets are 40.0ms wide (the capture spans 29.8s: 2,984 buckets of 10.0ms would cover it, at most 1,000 are kept)"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn analyse_is_analyze() {
+    let s = fixture("sample.pcap");
+    let a = run(&["analyse", "-q", "--json", &s]);
+    let b = run(&["analyze", "-q", "--json", &s]);
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    assert_eq!(a.stdout, b.stdout);
+}

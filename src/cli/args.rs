@@ -56,11 +56,14 @@ impl ColorWhen {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Analyse how TCP connections close in one or more captures (pcap or pcapng).
-    #[command(after_help = "Examples:
+    #[command(
+        alias = "analyse",
+        after_help = "Examples:
   finscope analyze capture.pcap
   finscope analyze --local 10.0.0.0/8 --filter 'port 443' 'rotated/*.pcap.gz'
   tcpdump -U -w - | finscope analyze -
-  finscope analyze --json-out r.json --html r.html --flows flows.csv capture.pcap")]
+  finscope analyze --json-out r.json --html r.html --flows flows.csv capture.pcap"
+    )]
     Analyze(AnalyzeArgs),
     /// Analyse captures and check figures against bounds: exit 0 when every
     /// bound holds, 1 when one is violated (one line each), 2 on bad usage or

@@ -60,6 +60,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
         }));
     }
     let doc = build_report(&a.analysis, &run, a.analysis.top, REPORT_MAX_BUCKETS);
+    super::timeline::bucket_note(&a.analysis, &doc.timeline, REPORT_MAX_BUCKETS);
     if let Some(path) = &a.json_out {
         outputs.file(path, |mut w| json::render(&doc, &mut w));
     }
