@@ -229,3 +229,164 @@ fn analyse_is_analyze() {
     assert_eq!(a.code, 0, "{}", a.stderr);
     assert_eq!(a.stdout, b.stdout);
 }
+
+#[test]
+fn values_past_what_a_count_holds_are_refused() {
+    let s = fixture("sample.pcap");
+    for (args, msg) in [
+        (
+            vec!["--max-memory", "100000EiB"],
+            "`100000EiB`: too large: a size below 16EiB",
+        ),
+        (
+            vec!["--since", "99999999999999999999s"],
+            "`99999999999999999999s`: too long: at most 584 years after the first packet",
+        ),
+        (
+            vec!["--until", "10000000h"],
+            "`10000000h`: too long: at most 584 years after the first packet",
+        ),
+        (
+            vec!["--filter", "net 10.0.0.1/8"],
+            "column 5: expected a network, whose bits past its length are 0 (10.0.0.0/8, or `host 10.0.0.1`): tcpdump too refuses non-network bits, found `10.0.0.1/8`",
+        ),
+        (
+            vec!["--filter", "src net 2001:db8::1/32"],
+            "expected a network, whose bits past its length are 0 (2001:db8::/32, or `host 2001:db8::1`)",
+        ),
+        (
+            vec!["--filter", "net 192.0.2.1 mask 255.255.255.0"],
+            "(192.0.2.0/24, or `host 192.0.2.1`)",
+        ),
+    ] {
+        let mut a = vec!["analyze", "-q"];
+        a.extend_from_slice(&args);
+        a.push(&s);
+        let r = run(&a);
+        assert_eq!(r.code, 2, "{args:?}");
+        assert!(r.stderr.contains(msg), "{args:?}: {}", r.stderr);
+    }
+    // The largest that fits still runs; a network without host bits too.
+    let r = run(&["analyze", "-q", "--max-memory", "15EiB", &s]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&[
+        "analyze",
+        "-q",
+        "--json",
+        "--filter",
+        "net 192.0.2.0/24",
+        &s,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn a_time_range_empty_once_the_first_packet_is_known_is_warned_about() {
+    let s = fixture("sample.pcap");
+    // The sample's first packet is at 22:13:20.025945 UTC: 0.5s after it
+    // is before 22:13:30.
+    let r = run(&[
+        "analyze",
+        "-q",
+        "--json",
+        "--since",
+        "2023-11-14T22:13:30Z",
+        "--until",
+        "0.5s",
+        &s,
+    ]);
+    assert!(
+        r.stderr.contains(
+            "finscope: warning: --since (2023-11-14 22:13:30.000000) is not before --until (500.0ms after the first packet, 2023-11-14 22:13:20.525945): the time range is empty, no frame was analysed"
+        ),
+        "{}",
+        r.stderr
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(v["packets"]["frames"], 0);
+    // Decidable before reading: refused.
+    let r = run(&["analyze", "-q", "--since", "2s", "--until", "0.5s", &s]);
+    assert_eq!(r.code, 2);
+    // A range that holds frames: no warning.
+    let r = run(&[
+        "analyze",
+        "-q",
+        "--since",
+        "2023-11-14T22:13:30Z",
+        "--until",
+        "15s",
+        &s,
+    ]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+}
+
+#[test]
+fn merge_says_when_a_sum_saturates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = json_report(dir.path(), "a.json", &[&fixture("fin_4way.pcap")]);
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).expect("read")).expect("json");
+    v["packets"]["frames"] = serde_json::json!(u64::MAX - 5);
+    let big = dir.path().join("big.json");
+    std::fs::write(&big, serde_json::to_string_pretty(&v).expect("ser")).expect("write");
+    let big = big.display().to_string();
+    let r = run(&["merge", "--json", &big, &p]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "finscope: warning: `packets.frames` reached 18,446,744,073,709,551,615, the largest count a report holds: the sum stopped there (a lower bound)\n"
+    );
+    let m: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(m["packets"]["frames"], u64::MAX);
+    // Sums that fit: nothing said.
+    let r = run(&["merge", "--json", &p, &p]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+}
+
+// ---- 11: a Wireshark display filter given to --filter ----
+
+#[test]
+fn a_wireshark_filter_gets_its_tcpdump_translation() {
+    let s = fixture("sample.pcap");
+    for (f, hint) in [
+        ("tcp.port==443", "try --filter 'port 443'\n"),
+        (
+            "ip.addr==10.0.0.1 && tcp.port==5555 && ip.addr==10.0.0.2 && tcp.port==443 && frame.number>=12 && frame.number<=40",
+            "try --filter 'host 10.0.0.1 and port 5555 and host 10.0.0.2 and port 443' (the frame.number bounds have no tcpdump form: --since/--until cut by time)\n",
+        ),
+        (
+            "tcp.port eq 443 || !(ip.src==10.0.0.0/8)",
+            "try --filter 'port 443 or not (src net 10.0.0.0/8)'\n",
+        ),
+        (
+            "tcp.flags.fin==1",
+            "not Wireshark's display filters; see `finscope analyze --help` for the primitives\n",
+        ),
+    ] {
+        let r = run(&["analyze", "-q", "--filter", f, &s]);
+        assert_eq!(r.code, 2, "{f}");
+        assert!(
+            r.stderr.contains(
+                "\n  note: --filter takes tcpdump's filter language (`host 192.0.2.1 and port 443`), not Wireshark's display filters"
+            ),
+            "{f}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains(hint), "{f}: {}", r.stderr);
+    }
+    // The translation given is one finscope takes, and selects the same
+    // connections as the tcpdump filter typed by hand.
+    let a = run(&[
+        "analyze",
+        "-q",
+        "--json",
+        "--filter",
+        "port 443 or not (src net 10.0.0.0/8)",
+        &s,
+    ]);
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    // A tcpdump mistake gets no Wireshark note.
+    let r = run(&["analyze", "-q", "--filter", "port 4x3", &s]);
+    assert_eq!(r.code, 2);
+    assert!(!r.stderr.contains("Wireshark"), "{}", r.stderr);
+}

@@ -258,6 +258,7 @@ pub(crate) fn run_analysis(
     }
     pipeline::catch_interrupts();
     let analysis = pipeline::analyze_with(&inputs.paths, &opts, sink)?;
+    empty_range_warning(a, &analysis);
     if analysis.interrupted {
         crate::say!(
             "finscope: warning: interrupted after {} frame(s); the report covers what was read before it",
@@ -472,5 +473,29 @@ pub(crate) fn input_exit(analysis: &Analysis) -> Option<u8> {
         Some(EXIT_CORRUPT)
     } else {
         None
+    }
+}
+
+/// A `--since`/`--until` pair that could only be compared once the first
+/// packet was read (a time and a duration after it): a warning when it
+/// left nothing (those of one kind are refused before reading).
+fn empty_range_warning(a: &AnalysisArgs, analysis: &Analysis) {
+    use crate::report::format::utc;
+    if let (Some(since), Some(until), Some((s, u))) = (a.since, a.until, analysis.time_range)
+        && s >= u
+    {
+        let said = |b: pipeline::TimeBound, ns: u64| match b {
+            pipeline::TimeBound::At(_) => utc(ns / 1_000),
+            pipeline::TimeBound::After(d) => format!(
+                "{} after the first packet, {}",
+                crate::report::format::dur(d / 1_000),
+                utc(ns / 1_000)
+            ),
+        };
+        crate::say!(
+            "finscope: warning: --since ({}) is not before --until ({}): the time range is empty, no frame was analysed",
+            said(since, s),
+            said(until, u)
+        );
     }
 }

@@ -61,7 +61,7 @@ pub(crate) fn bucket_note(
     use crate::report::format::{dur, thousands};
     // 2.048ms is not 2.0ms: a width that dur() would round is said in us.
     let exact = |us: u64| {
-        if us < 1_000_000 && us % 100 != 0 && us >= 1_000 {
+        if us < 1_000_000 && !us.is_multiple_of(100) && us >= 1_000 {
             format!("{}us", thousands(us))
         } else {
             dur(us)
