@@ -390,3 +390,53 @@ fn a_wireshark_filter_gets_its_tcpdump_translation() {
     assert_eq!(r.code, 2);
     assert!(!r.stderr.contains("Wireshark"), "{}", r.stderr);
 }
+
+// ---- 17: strings from a report reach the terminal escaped ----
+
+#[test]
+fn a_reports_strings_cannot_act_on_the_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let evil = "evil\u{1b}[2J\nFAKE LINE\r\u{202e}";
+    let a = json_report(
+        dir.path(),
+        "a.json",
+        &["--label", evil, &fixture("fin_4way.pcap")],
+    );
+    // The JSON keeps the label as given.
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&a).expect("read")).expect("json");
+    assert_eq!(v["settings"]["label"], evil);
+    let r = run(&["merge", &a]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for c in ['\u{1b}', '\r', '\u{202e}'] {
+        assert!(!r.stdout.contains(c), "{c:?} in {}", r.stdout);
+    }
+    assert!(
+        !r.stdout.lines().any(|l| l.starts_with("FAKE")),
+        "{}",
+        r.stdout
+    );
+    let row = r.stdout.lines().find(|l| l.contains("evil")).expect("row");
+    assert!(
+        row.starts_with("  evil\\u{1b}[2J\\nFAKE LINE\\r\\u{202e} "),
+        "{row}"
+    );
+    // A peer whose address holds an escape sequence, in diff's text.
+    let b = json_report(dir.path(), "b.json", &[&fixture("fin_4way.pcap")]);
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&b).expect("read")).expect("json");
+    v["peers"][0]["addr"] = serde_json::json!("203.0.113.10\u{1b}]0;owned\u{7}");
+    let c = dir.path().join("c.json");
+    std::fs::write(&c, serde_json::to_string(&v).expect("ser")).expect("write");
+    let r = run(&["diff", &b, &c.display().to_string()]);
+    assert!(
+        !r.stdout.contains('\u{1b}') && !r.stdout.contains('\u{7}'),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("203.0.113.10\\u{1b}]0;owned\\u{7}"),
+        "{}",
+        r.stdout
+    );
+}

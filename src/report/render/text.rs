@@ -46,6 +46,10 @@ fn bar_chart(w: &mut impl Write, title: &str, s: &LatencyStats) -> io::Result<()
 
 /// Renders the text report: one section after the other.
 pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    // Strings from a report file or the command line (labels, file names,
+    // peers) cannot act on the terminal.
+    let clean = super::escaped(r);
+    let r = clean.as_ref().unwrap_or(r);
     writeln!(w, "finscope {} - TCP teardown report", r.finscope_version)?;
     writeln!(w)?;
     render_capture(r, w)?;
