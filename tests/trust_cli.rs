@@ -440,3 +440,108 @@ fn a_reports_strings_cannot_act_on_the_terminal() {
         r.stdout
     );
 }
+
+// ---- 8, 16: an interrupt while waiting ends with 130 and a report ----
+
+/// Spawns `finscope ARGS` (stdin a pipe kept open and silent), sends `sig`
+/// after a second, and gives (exit code, stdout, stderr); fails when it
+/// does not end within 20 s.
+fn interrupted_while_waiting(args: &[&str], sig: &str, dir: &Path) -> (i32, String, String) {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let file = |name: &str| std::fs::File::create(dir.join(name)).expect("create");
+    let mut child = std::process::Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(file("stdout"))
+        .stderr(file("stderr"))
+        .spawn()
+        .expect("spawn");
+    let stdin = child.stdin.take();
+    std::thread::sleep(Duration::from_millis(1000));
+    let st = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    let t = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if t.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("{args:?}: still running 20 s after {sig}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(stdin);
+    let status = child.wait().expect("status");
+    let read =
+        |n: &str| String::from_utf8_lossy(&std::fs::read(dir.join(n)).expect("read")).into_owned();
+    (status.code().unwrap_or(-1), read("stdout"), read("stderr"))
+}
+
+fn mkfifo(p: &Path) {
+    let st = std::process::Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .expect("mkfifo");
+    assert!(st.success());
+}
+
+#[test]
+fn ctrl_c_on_a_silent_stdin_exits_130_with_an_empty_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out, err) =
+        interrupted_while_waiting(&["analyze", "--json", "-"], "-INT", dir.path());
+    assert_eq!(code, 130, "{err}");
+    assert!(!err.contains("too short"), "{err}");
+    assert!(err.contains("interrupted after 0 frame(s)"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("a JSON report");
+    assert_eq!(v["capture"]["interrupted"], true);
+    assert_eq!(v["packets"]["frames"], 0);
+    // The text report too, with its INTERRUPTED line.
+    let (code, out, _) = interrupted_while_waiting(&["analyze", "-"], "-TERM", dir.path());
+    assert_eq!(code, 130);
+    assert!(out.contains("  INTERRUPTED "), "{out}");
+}
+
+#[test]
+fn an_interrupt_ends_the_wait_for_a_fifo_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    mkfifo(&dir.path().join("nw.fifo"));
+    for sig in ["-INT", "-TERM"] {
+        let (code, out, err) =
+            interrupted_while_waiting(&["analyze", "--json", "nw.fifo"], sig, dir.path());
+        assert_eq!(code, 130, "{sig}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("a JSON report");
+        assert_eq!(v["capture"]["interrupted"], true);
+        assert_eq!(v["packets"]["frames"], 0);
+    }
+    // check too: an interrupted gate exits 130, not "ok".
+    let (code, _, err) = interrupted_while_waiting(
+        &["check", "--max-unacked-fins", "0", "nw.fifo"],
+        "-INT",
+        dir.path(),
+    );
+    assert_eq!(code, 130, "{err}");
+}
+
+#[test]
+fn an_interrupt_ends_the_wait_for_a_flows_fifo_reader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    mkfifo(&dir.path().join("fr.fifo"));
+    let sample = fixture("sample.pcap");
+    let (code, out, err) = interrupted_while_waiting(
+        &["analyze", "--flows", "fr.fifo", &sample],
+        "-INT",
+        dir.path(),
+    );
+    assert_eq!(code, 130, "{err}");
+    assert!(
+        err.contains(
+            "finscope: warning: --flows fr.fifo: interrupted while waiting for the other end of the FIFO to be opened: no record written"
+        ),
+        "{err}"
+    );
+    assert!(out.contains("  INTERRUPTED "), "{out}");
+}

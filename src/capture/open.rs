@@ -259,7 +259,7 @@ pub fn open(path: &Path) -> Result<Input, CaptureError> {
     let (src, len): (Box<dyn Read + Send>, Option<u64>) = if path.as_os_str() == "-" {
         (Box::new(Stream::new(io::stdin())), None)
     } else {
-        let f = File::open(path).map_err(io_err)?;
+        let f = open_waiting(path, |p| File::open(p)).map_err(io_err)?;
         match f.metadata() {
             Ok(m) if m.is_file() => (Box::new(f), Some(m.len())),
             // A FIFO or a device: may block, read it where an interrupt
@@ -314,6 +314,48 @@ pub fn interrupt() -> bool {
 /// An interrupt was asked for.
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// Opens `path` with `open`; when it is not a regular file (a FIFO, whose
+/// open(2) blocks until the other end is opened, and which a signal does
+/// not end), on a thread of its own, so that an interrupt arriving while
+/// it waits ends the wait: an error of kind `Interrupted` (the thread is
+/// left blocked; the process ends soon after).
+fn open_waiting(
+    path: &Path,
+    open: impl FnOnce(&Path) -> io::Result<File> + Send + 'static,
+) -> io::Result<File> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file()) || !path.exists() {
+        return open(path);
+    }
+    let before = interrupted();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(open(&owned));
+    });
+    loop {
+        match rx.recv_timeout(STREAM_POLL) {
+            Ok(r) => return r,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(io::Error::other("the opening thread ended"));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if !before && interrupted() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::Interrupted,
+                        "interrupted while waiting for the other end of the FIFO to be opened",
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Creates (or truncates) an output file; a FIFO is opened as
+/// [`open_waiting`] does, so that Ctrl-C ends a wait for its reader.
+pub fn create_output(path: &Path) -> io::Result<File> {
+    open_waiting(path, |p| File::create(p))
 }
 
 /// Chunks a [`Stream`]'s thread may read ahead (each up to [`STREAM_CHUNK`]).

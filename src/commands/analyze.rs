@@ -19,6 +19,8 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
         ("--flows -", is_stdout(&a.flows)),
     ])?;
     let mut outputs = Outputs::default();
+    // Before --flows is opened: a FIFO waits for its reader there.
+    crate::pipeline::catch_interrupts();
     let flows_format = match &a.flows {
         Some(path) => Some(flows_format(path, a.flows_format)?),
         None => None,
@@ -34,11 +36,20 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
             let out: io::Result<Box<dyn io::Write>> = if flows_to_stdout {
                 super::stdout().map(|s| Box::new(s) as Box<dyn io::Write>)
             } else {
-                std::fs::File::create(path).map(|f| Box::new(f) as Box<dyn io::Write>)
+                crate::capture::open::create_output(path).map(|f| Box::new(f) as Box<dyn io::Write>)
             };
             let w = out.and_then(|o| flows::FlowWriter::new(io::BufWriter::new(o), format));
             match w {
                 Ok(w) => Some(w),
+                // Ctrl-C while a FIFO waited for its reader: the run ends
+                // as interrupted (130), with the report of nothing read.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    crate::say!(
+                        "finscope: warning: --flows {}: {e}: no record written",
+                        path.display()
+                    );
+                    None
+                }
                 Err(source) => {
                     outputs.keep(Err(Error::Write {
                         path: path.clone(),

@@ -721,8 +721,12 @@ pub fn analyze_with(
         if interrupted() {
             break;
         }
+        // An interrupt while waiting for an input (a FIFO no writer
+        // opened, a silent pipe that gave no header): nothing was read of
+        // it, which is no error; the run ends with the report so far.
         let (src, len, fault) = match open_input(path) {
             Ok(x) => x,
+            Err(_) if interrupted() => break,
             Err(e) => {
                 first_error.get_or_insert(e);
                 continue;
@@ -735,6 +739,7 @@ pub fn analyze_with(
             opts.interval_ns.is_some(),
         ) {
             Ok(r) => r,
+            Err(_) if interrupted() => break,
             Err(e) => {
                 first_error.get_or_insert(fault.explain(e, path));
                 continue;
