@@ -545,3 +545,66 @@ fn an_interrupt_ends_the_wait_for_a_flows_fifo_reader() {
     );
     assert!(out.contains("  INTERRUPTED "), "{out}");
 }
+
+// ---- 6: piped output keeps whole lines; a filter is never wrapped ----
+
+#[test]
+fn piped_output_from_a_terminal_is_not_wrapped() {
+    if sh("script --version").code != 0 {
+        eprintln!("NOTICE: no `script` (util-linux): the piped-from-a-terminal test is skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out.txt");
+    // stderr and stdin an 80-column terminal, stdout a pipe, no $COLUMNS.
+    let r = sh(&format!(
+        "timeout 20 script -qfec 'stty cols 80 rows 24; $FS analyze -q {} | cat > {}' /dev/null </dev/null",
+        fixture("sample.pcap"),
+        out.display()
+    ));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(&out).expect("out");
+    let worst: Vec<&str> = text.lines().filter(|l| l.contains("worst: ")).collect();
+    assert_eq!(worst.len(), 10, "{text}");
+    for l in worst {
+        assert!(
+            l.starts_with("      worst: ip") && l.contains("&& frame.number<="),
+            "cut: {l}"
+        );
+    }
+    // Redirected to a file, likewise.
+    let r = sh(&format!(
+        "timeout 20 script -qfec 'stty cols 80 rows 24; $FS analyze -q {} > {}' /dev/null </dev/null",
+        fixture("sample.pcap"),
+        out.display()
+    ));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text2 = std::fs::read_to_string(&out).expect("out");
+    assert_eq!(text, text2);
+}
+
+#[test]
+fn at_a_width_a_filter_gets_a_line_of_its_own_never_wrapped() {
+    let out = Command::cargo_bin("finscope")
+        .expect("binary")
+        .env("COLUMNS", "80")
+        .args(["analyze", "-q", &fixture("sample.pcap")])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut filters = 0;
+    for (i, l) in lines.iter().enumerate() {
+        if l.chars().count() > 80 {
+            // Only a filter is wider, whole, under its `worst:` label.
+            assert!(l.starts_with("        ip"), "{l}");
+            assert!(l.contains("&& frame.number<="), "{l}");
+            assert_eq!(lines[i - 1], "      worst:");
+            filters += 1;
+        }
+    }
+    assert_eq!(filters, 10, "{text}");
+    // The worst peer's filter, exactly.
+    assert!(text.contains("\n      worst:\n        ip.addr==10.0.0.3 && tcp.port==40029 && ip.addr==198.51.100.66 && tcp.port==443 && frame.number>=266 && frame.number<=789\n"));
+}

@@ -122,9 +122,10 @@ pub fn width() -> Option<usize> {
 }
 
 /// The width of the terminal on standard output, else `$COLUMNS`, else
-/// none (a pipe or file keeps whole lines, for grep).
+/// none (a pipe or file keeps whole lines, for grep). Standard output
+/// only: `terminal_size()` would take stderr's terminal for a pipe.
 pub fn terminal_width() -> Option<usize> {
-    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
+    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size_of(std::io::stdout()) {
         return Some(usize::from(w));
     }
     std::env::var("COLUMNS").ok()?.trim().parse().ok()
@@ -143,13 +144,20 @@ pub fn fitted(
     }
 }
 
+/// A Wireshark display filter on a line of its own (a peer's worst
+/// connection): never wrapped, so that it is copied whole.
+fn is_filter(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with("ip.addr==") || t.starts_with("ipv6.addr==")
+}
+
 /// Wraps every line of `text` wider than `width` at word boundaries; the
 /// continuation lines are indented to where the line's value starts (after
 /// a label and two spaces), so a `label   value` row stays readable.
 pub fn fit(text: &str, width: usize) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
-        if textwrap::core::display_width(line) <= width {
+        if textwrap::core::display_width(line) <= width || is_filter(line) {
             out.push_str(line);
             out.push('\n');
             continue;

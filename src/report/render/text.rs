@@ -464,11 +464,19 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
                 )?;
             }
             if !peer.wireshark_filter.is_empty() {
-                match &peer.worst_input {
-                    Some(input) => {
-                        writeln!(w, "      worst (in {input}): {}", peer.wireshark_filter)?
-                    }
-                    None => writeln!(w, "      worst: {}", peer.wireshark_filter)?,
+                let head = match &peer.worst_input {
+                    Some(input) => format!("      worst (in {input}):"),
+                    None => "      worst:".to_string(),
+                };
+                let f = &peer.wireshark_filter;
+                // Whole, to paste into Wireshark: beside its label when
+                // both fit the width (or none is set: a pipe), else on a
+                // line of its own, which is never wrapped (render::fit).
+                let one = head.chars().count() + 1 + f.chars().count();
+                if super::width().is_none_or(|cols| one <= cols) {
+                    writeln!(w, "{head} {f}")?;
+                } else {
+                    writeln!(w, "{head}\n        {f}")?;
                 }
             }
         }
