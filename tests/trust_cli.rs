@@ -608,3 +608,25 @@ fn at_a_width_a_filter_gets_a_line_of_its_own_never_wrapped() {
     // The worst peer's filter, exactly.
     assert!(text.contains("\n      worst:\n        ip.addr==10.0.0.3 && tcp.port==40029 && ip.addr==198.51.100.66 && tcp.port==443 && frame.number>=266 && frame.number<=789\n"));
 }
+
+// ---- 9: the peers' ack columns are not LATENCY's fin_ack ----
+
+#[test]
+fn the_peers_table_says_its_ack_columns_hold_unacked_ages() {
+    let r = run(&["analyze", "-q", &fixture("fin_unacked.pcap")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // No FIN was ACKed (fin_ack has no sample) while the peer shows the
+    // 30 s its FIN waited.
+    assert!(
+        r.stdout.contains(
+            "\n  203.0.113.20      1       1        0        1     0    30.0s    30.0s    30.0s\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    let note = "  (ack p50/p99/max: each local FIN to this peer's ACK of it; a FIN never ACKed counts with its age, a lower bound, so they can exceed LATENCY's fin_ack: first FINs, ACKed only)\n";
+    assert!(r.stdout.contains(note), "{}", r.stdout);
+    // Without an unACKed FIN among the peers: no such line.
+    let r = run(&["analyze", "-q", &fixture("fin_4way.pcap")]);
+    assert!(!r.stdout.contains("(ack p50/p99/max"), "{}", r.stdout);
+}

@@ -480,6 +480,15 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
                 }
             }
         }
+        // The ack columns are not LATENCY's fin_ack: a local FIN never
+        // ACKed counts there with its age (docs/report.md), which can be
+        // longer than any ACKed one.
+        if r.peers.iter().any(|p| p.unacked_fins > 0) {
+            writeln!(
+                w,
+                "  (ack p50/p99/max: each local FIN to this peer's ACK of it; a FIN never ACKed counts with its age, a lower bound, so they can exceed LATENCY's fin_ack: first FINs, ACKed only)"
+            )?;
+        }
     }
     writeln!(w)?;
     Ok(())
