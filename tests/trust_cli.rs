@@ -630,3 +630,189 @@ fn the_peers_table_says_its_ack_columns_hold_unacked_ages() {
     let r = run(&["analyze", "-q", &fixture("fin_4way.pcap")]);
     assert!(!r.stdout.contains("(ack p50/p99/max"), "{}", r.stdout);
 }
+
+// ---- 7: the progress bar ----
+
+/// A terminal of `cols` columns, enough of one for what indicatif and
+/// finscope write: printable characters (autowrap at the last column),
+/// `\r`, `\n`, and the CSI sequences `nA`, `nB` (cursor up, down), `K`
+/// and `2K` (erase); other sequences are ignored. Gives the logical lines
+/// on the screen at the end (rows joined where they wrapped).
+fn screen(bytes: &[u8], cols: usize) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut rows: Vec<(Vec<char>, bool)> = vec![(Vec::new(), false)];
+    let (mut r, mut c) = (0usize, 0usize);
+    let mut chars = text.chars().peekable();
+    let row = |rows: &mut Vec<(Vec<char>, bool)>, r: usize| {
+        while rows.len() <= r {
+            rows.push((Vec::new(), false));
+        }
+    };
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\r' => c = 0,
+            // A terminal's output goes through onlcr: a newline is \r\n.
+            '\n' => {
+                r += 1;
+                c = 0;
+                row(&mut rows, r);
+            }
+            '\u{1b}' => {
+                if chars.peek() != Some(&'[') {
+                    continue;
+                }
+                chars.next();
+                let mut param = String::new();
+                let mut fin = ' ';
+                for x in chars.by_ref() {
+                    if x.is_ascii_alphabetic() || x == '@' || x == '~' {
+                        fin = x;
+                        break;
+                    }
+                    param.push(x);
+                }
+                let n: usize = param.parse().unwrap_or(1);
+                match (fin, param.as_str()) {
+                    ('A', _) => r = r.saturating_sub(n),
+                    ('B', _) => {
+                        r += n;
+                        row(&mut rows, r);
+                    }
+                    ('K', "2") => {
+                        rows[r].0.clear();
+                        rows[r].1 = false;
+                    }
+                    ('K', "" | "0") => rows[r].0.truncate(c),
+                    _ => {}
+                }
+            }
+            ch if ch.is_control() => {}
+            ch => {
+                if c == cols {
+                    rows[r].1 = true;
+                    r += 1;
+                    c = 0;
+                    row(&mut rows, r);
+                    rows[r].0.clear();
+                }
+                let line = &mut rows[r].0;
+                while line.len() < c {
+                    line.push(' ');
+                }
+                if c < line.len() {
+                    line[c] = ch;
+                } else {
+                    line.push(ch);
+                }
+                c += 1;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for (line, wrapped) in rows {
+        cur.extend(line);
+        if !wrapped {
+            out.push(cur.trim_end().to_string());
+            cur = String::new();
+        }
+    }
+    out
+}
+
+/// The progress bar's frames in a terminal's bytes: the pieces between
+/// carriage returns that show a rate, without escape sequences.
+fn bar_frames(bytes: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut frames = Vec::new();
+    for piece in text.split(['\r', '\n']) {
+        let mut plain = String::new();
+        let mut it = piece.chars();
+        while let Some(ch) = it.next() {
+            if ch == '\u{1b}' {
+                for x in it.by_ref() {
+                    if x.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                plain.push(ch);
+            }
+        }
+        if plain.contains("B/s") {
+            frames.push(plain);
+        }
+    }
+    frames
+}
+
+fn script_available() -> bool {
+    let ok = sh("script --version").code == 0;
+    if !ok {
+        eprintln!("NOTICE: no `script` (util-linux): a progress bar test is skipped");
+    }
+    ok
+}
+
+#[test]
+fn the_progress_bar_of_a_compressed_file_counts_its_compressed_bytes_and_fits() {
+    if !script_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gz = dir.path().join("s.pcap.gz");
+    assert_eq!(
+        sh(&format!(
+            "gzip -c {} > {}",
+            fixture("sample.pcap"),
+            gz.display()
+        ))
+        .code,
+        0
+    );
+    let len = std::fs::metadata(&gz).expect("gz").len();
+    let total = format!("/{:.2} KiB ", len as f64 / 1024.0);
+    let out = dir.path().join("tty");
+    let r = sh(&format!(
+        "FINSCOPE_PROGRESS_MIN_BYTES=0 timeout 20 script -qfec 'stty cols 80 rows 24; $FS analyze {} > /dev/null' {} </dev/null",
+        gz.display(),
+        out.display()
+    ));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let tty = std::fs::read(&out).expect("typescript");
+    let frames = bar_frames(&tty);
+    assert!(!frames.is_empty(), "{}", String::from_utf8_lossy(&tty));
+    for f in &frames {
+        // Against the file's 27.68 KiB, not the 135.79 KiB decompressed.
+        assert!(f.contains(&total), "{total}: {f:?}");
+        assert!(
+            f.chars().count() <= 80,
+            "{} columns: {f:?}",
+            f.chars().count()
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_under_the_progress_bar_keeps_its_message() {
+    if !script_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("in.fifo");
+    mkfifo(&fifo);
+    // A live input (--interval reads what came), its writer silent after
+    // the sample; Ctrl-C while the bar shows.
+    let r = sh(&format!(
+        "timeout 30 script -qfec 'stty cols 80 rows 24; (cat {}; sleep 4) > {f} & $FS analyze --interval 1h {f} > /dev/null & P=$!; sleep 1.5; kill -INT $P; wait $P; echo rc=$?' /dev/null </dev/null",
+        fixture("sample.pcap"),
+        f = fifo.display(),
+    ));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let tty = r.stdout.as_bytes();
+    assert!(!bar_frames(tty).is_empty(), "no bar shown");
+    let lines = screen(tty, 80);
+    let msg = "finscope: interrupted: stopping; the report covers what was read (interrupt again to quit at once)";
+    assert!(lines.iter().any(|l| l == msg), "{lines:#?}");
+    assert!(lines.iter().any(|l| l == "rc=130"), "{lines:#?}");
+}
