@@ -816,3 +816,76 @@ fn ctrl_c_under_the_progress_bar_keeps_its_message() {
     assert!(lines.iter().any(|l| l == msg), "{lines:#?}");
     assert!(lines.iter().any(|l| l == "rc=130"), "{lines:#?}");
 }
+
+// ---- 13: a manual page per subcommand ----
+
+#[test]
+fn man_has_a_page_per_subcommand_with_its_options() {
+    let r = run(&["man", "analyze"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(".TH finscope-analyze 1 "), "{}", r.stdout);
+    for opt in ["max\\-memory", "flows\\-format", "since", "group\\-by"] {
+        assert!(r.stdout.contains(&format!("\\fB\\-\\-{opt}\\fR")), "{opt}");
+    }
+    let r = run(&["man", "check"]);
+    assert!(
+        r.stdout.contains("\\fB\\-\\-max\\-fin\\-ratio\\fR"),
+        "{}",
+        r.stdout
+    );
+    // analyse is analyze here too; an unknown name is refused.
+    assert_eq!(
+        run(&["man", "analyse"]).stdout,
+        run(&["man", "analyze"]).stdout
+    );
+    let r = run(&["man", "nope"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("man: `nope` is not a subcommand"),
+        "{}",
+        r.stderr
+    );
+    // finscope(1) names the others.
+    let r = run(&["man"]);
+    assert!(
+        r.stdout.contains(
+            ".SH \"SEE ALSO\"\n\\fBfinscope\\-analyze\\fR(1), \\fBfinscope\\-check\\fR(1)"
+        ),
+        "{}",
+        r.stdout
+    );
+    // --dir writes them all and names each.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().display().to_string();
+    let r = run(&["man", "--dir", &d]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let names: Vec<String> = r
+        .stdout
+        .lines()
+        .map(|l| l.strip_prefix(&format!("{d}/")).unwrap_or(l).to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "finscope.1",
+            "finscope-analyze.1",
+            "finscope-check.1",
+            "finscope-diff.1",
+            "finscope-timeline.1",
+            "finscope-merge.1",
+            "finscope-completions.1",
+            "finscope-man.1"
+        ]
+    );
+    let page = std::fs::read_to_string(dir.path().join("finscope-timeline.1")).expect("page");
+    assert!(page.contains("\\fB\\-\\-bucket\\fR"), "{page}");
+    // A directory that cannot be written: exit 4, naming the file.
+    let r = run(&["man", "--dir", "/nonexistent/dir"]);
+    assert_eq!(r.code, 4);
+    assert!(
+        r.stderr
+            .contains("/nonexistent/dir/finscope.1: No such file"),
+        "{}",
+        r.stderr
+    );
+}

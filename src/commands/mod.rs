@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod check;
 pub mod diff;
+pub mod man;
 pub mod merge;
 pub mod timeline;
 
@@ -81,6 +82,9 @@ pub enum Error {
     /// Two outputs asked for standard output.
     #[error("{flags} both write to standard output: give one of them a file")]
     StdoutTwice { flags: String },
+    /// `finscope man NAME` of no subcommand.
+    #[error(transparent)]
+    Man(#[from] man::NoSuchPage),
     /// What the user asked for cannot be done (the message says why).
     #[error("{0}")]
     Usage(&'static str),
@@ -145,18 +149,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             print_all(&buf)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            let mut out = stdout()?;
-            clap_mangen::Man::new(cmd).render(&mut out)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Man { subcommand, dir } => man::run(subcommand.as_deref(), dir.as_deref()),
     }
 }
 
 /// Writes `bytes` to standard output and flushes it (a closed pipe is
 /// [`Error::is_broken_pipe`], a full disk exit 4).
-fn print_all(bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn print_all(bytes: &[u8]) -> Result<(), Error> {
     let out = stdout()?;
     let mut out = out.lock();
     out.write_all(bytes)?;
