@@ -889,3 +889,164 @@ fn man_has_a_page_per_subcommand_with_its_options() {
         r.stderr
     );
 }
+
+// ---- 14: the HTML page ----
+
+fn html_page(args: &[&str]) -> String {
+    let mut a = vec!["analyze", "-q", "--html", "-"];
+    a.extend_from_slice(args);
+    let r = run(&a);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.stdout
+}
+
+/// The `<svg class="CLASS" ...>...</svg>` elements of a page.
+fn svgs<'a>(page: &'a str, class: &str) -> Vec<&'a str> {
+    let open = format!("<svg class=\"{class}\"");
+    page.match_indices(&open)
+        .map(|(i, _)| {
+            let end = page[i..].find("</svg>").expect("closed svg");
+            &page[i..i + end]
+        })
+        .collect()
+}
+
+/// The `<text>` elements of an SVG: (x, y, text-anchor, content).
+fn texts(svg: &str) -> Vec<(f64, f64, String, String)> {
+    let attr = |tag: &str, name: &str| {
+        let k = format!(" {name}=\"");
+        tag.find(&k).map(|i| {
+            let rest = &tag[i + k.len()..];
+            rest[..rest.find('"').expect("quoted")].to_string()
+        })
+    };
+    svg.match_indices("<text ")
+        .map(|(i, _)| {
+            let tag_end = svg[i..].find('>').expect("tag") + i;
+            let tag = &svg[i..tag_end];
+            let close = svg[tag_end..].find("</text>").expect("closed") + tag_end;
+            let content = svg[tag_end + 1..close].trim().to_string();
+            let num = |n: &str| attr(tag, n).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+            (
+                num("x"),
+                num("y"),
+                attr(tag, "text-anchor").unwrap_or_else(|| "start".into()),
+                content,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn html_latency_labels_stay_inside_their_plot_and_apart() {
+    let page = html_page(&[&fixture("sample.pcap")]);
+    let svg = svgs(&page, "plot-latency");
+    assert_eq!(svg.len(), 1);
+    let all = texts(svg[0]);
+    let is_tick = |t: &str| {
+        let unit = t.trim_start_matches(|c: char| c.is_ascii_digit());
+        unit.len() < t.len() && matches!(unit, "us" | "ms" | "s")
+    };
+    let mut checked = 0;
+    // Three panels of 250 px, one above the other.
+    for panel in 0..3 {
+        let ys = 250.0 * panel as f64..250.0 * (panel + 1) as f64;
+        let ticks: Vec<f64> = all
+            .iter()
+            .filter(|t| ys.contains(&t.1) && is_tick(&t.3))
+            .map(|t| t.0)
+            .collect();
+        let (left, right) = (
+            ticks.iter().copied().fold(f64::MAX, f64::min),
+            ticks.iter().copied().fold(f64::MIN, f64::max),
+        );
+        assert!(left < right, "panel {panel}: ticks {ticks:?}");
+        // Each label's extent: 12 px text, at most 0.6 em a character.
+        let spans: Vec<(f64, f64, f64, &str)> = all
+            .iter()
+            .filter(|t| ys.contains(&t.1) && (t.3.starts_with("p50 ") || t.3.starts_with("p99 ")))
+            .map(|(x, y, anchor, text)| {
+                let w = text.chars().count() as f64 * 7.2;
+                let start = match anchor.as_str() {
+                    "end" => x - w,
+                    "middle" => x - w / 2.0,
+                    _ => *x,
+                };
+                (start, start + w, *y, text.as_str())
+            })
+            .collect();
+        for (i, a) in spans.iter().enumerate() {
+            assert!(
+                a.0 >= left && a.1 <= right,
+                "panel {panel}: {:?} leaves the plot {left}..{right}",
+                a
+            );
+            for b in &spans[i + 1..] {
+                let apart = a.2 != b.2 || a.1 <= b.0 || b.1 <= a.0;
+                assert!(apart, "panel {panel}: {a:?} and {b:?} overlap");
+            }
+            checked += 1;
+        }
+    }
+    // p50 and p99 of both splits in the three panels.
+    assert_eq!(checked, 12);
+}
+
+#[test]
+fn html_of_an_empty_selection_says_so_instead_of_blank_plots() {
+    let page = html_page(&["--filter", "host 192.0.2.1", &fixture("sample.pcap")]);
+    for class in ["plot-states", "plot-latency", "plot-outcomes"] {
+        assert!(svgs(&page, class).is_empty(), "{class} drawn empty");
+    }
+    let note = "<p class=\"empty\">Nothing to draw: the filter selected no TCP segment of the 1,209 frame(s) read.</p>";
+    assert_eq!(page.matches(note).count(), 3, "{page}");
+    for id in ["states", "latency", "outcomes", "peers"] {
+        assert!(page.contains(&format!("<section id=\"{id}\">")), "{id}");
+    }
+    let page = html_page(&["--since", "1h", &fixture("sample.pcap")]);
+    assert!(page.contains(
+        "Nothing to draw: the time range selected no TCP segment of the 1,209 frame(s) read."
+    ));
+    // With segments: the plots.
+    let page = html_page(&[&fixture("sample.pcap")]);
+    assert!(!page.contains("class=\"empty\""));
+    assert_eq!(svgs(&page, "plot-states").len(), 1);
+}
+
+#[test]
+fn html_filters_copy_without_javascript_and_peer_plots_keep_their_size() {
+    let page = html_page(&[&fixture("sample.pcap")]);
+    // The filters: selectable whole by a click (CSS), said on the page;
+    // the buttons only appear when the script runs.
+    assert!(page.contains("code.wsf{user-select:all;"));
+    assert_eq!(
+        page.matches("<code class=\"wsf\" title=\"a click selects the whole filter\">")
+            .count(),
+        10
+    );
+    assert_eq!(
+        page.matches("<button type=\"button\" class=\"copy\" hidden>copy</button>")
+            .count(),
+        10
+    );
+    assert!(page.contains("A click on a filter selects all of it, to copy (no JavaScript needed); where JavaScript runs, a copy button beside it copies it."));
+    // The mini plots keep their size (they shrank to ~7 px labels in a
+    // narrow window), the table scrolls instead.
+    assert!(page.contains("td.spark svg,th.spark svg{max-width:none;width:250px;height:22px}"));
+    assert!(page.contains("<div class=\"scroll\"><table class=\"peers\">"));
+    // The axis labels stand apart: 13 px text, at most 0.6 em a
+    // character, at least 8 px between two.
+    let axis = svgs(&page, "spark-axis");
+    assert_eq!(axis.len(), 1);
+    let mut labels = texts(axis[0]);
+    labels.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(
+        labels.iter().map(|l| l.3.as_str()).collect::<Vec<_>>(),
+        ["10ms", "100ms", "1s", "10s"]
+    );
+    for w in labels.windows(2) {
+        let half = |t: &str| t.chars().count() as f64 * 7.8 / 2.0;
+        let gap = (w[1].0 - w[0].0) - half(&w[0].3) - half(&w[1].3);
+        assert!(gap >= 8.0, "{:?} and {:?}: {gap} px apart", w[0].3, w[1].3);
+    }
+}
