@@ -297,31 +297,27 @@ fn wireshark_hint(s: &str) -> Option<String> {
 fn translate_wireshark(s: &str) -> Option<(String, bool)> {
     // Tokens: symbols, operators and words (fields, values, keywords).
     let mut toks: Vec<String> = Vec::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i] as char;
-        let two = s.get(i..i + 2).unwrap_or("");
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let two = s[i..].get(..2).unwrap_or("");
         if c.is_whitespace() {
-            i += 1;
         } else if ["&&", "||", "==", "!=", ">=", "<="].contains(&two) {
             toks.push(two.to_string());
-            i += 2;
+            chars.next();
         } else if "()!<>".contains(c) {
             toks.push(c.to_string());
-            i += 1;
+        } else if "=&|".contains(c) {
+            return None; // a lone `=`, `&` or `|`
         } else {
-            let start = i;
-            while i < b.len()
-                && !(b[i] as char).is_whitespace()
-                && !"()!=<>&|".contains(b[i] as char)
-            {
-                i += 1;
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if d.is_whitespace() || "()!=<>&|".contains(d) {
+                    break;
+                }
+                end = j + d.len_utf8();
+                chars.next();
             }
-            if i == start {
-                return None; // a lone `=`, `&` or `|`
-            }
-            toks.push(s[start..i].to_string());
+            toks.push(s[i..end].to_string());
         }
     }
     let only_and = toks
@@ -726,6 +722,28 @@ mod tests {
 
     fn f(s: &str) -> Filter {
         s.parse().unwrap()
+    }
+
+    /// A Wireshark filter gets its translation; text that is not ASCII
+    /// (a no-break space inside a word, U+00A0 as its UTF-8 bytes) is no
+    /// panic.
+    #[test]
+    fn wireshark_filters_are_translated() {
+        let hint = |s: &str| s.parse::<Filter>().unwrap_err().hint;
+        assert_eq!(
+            translate_wireshark("tcp.dstport==443 && !ip.src==10.0.0.0/8"),
+            Some(("dst port 443 and not src net 10.0.0.0/8".to_string(), false))
+        );
+        assert_eq!(translate_wireshark("tcp.port>=443"), None);
+        for s in [
+            "tcp.port==\u{e0}\u{a0}",
+            "ip.addr==\u{a0}1 && \u{85}",
+            "tcp.port==4=",
+            "é==é",
+        ] {
+            let _ = hint(s);
+        }
+        assert!(hint("port 4x3").is_none());
     }
 
     #[test]
