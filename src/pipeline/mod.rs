@@ -278,6 +278,27 @@ fn process(
     }
 }
 
+/// Whether an interrupt explains why `path` gave no capture: asked for
+/// already, or, for a stream (standard input, a FIFO), within a fifth of a
+/// second. Ctrl-C on `sleep 8 | finscope analyze -` reaches both: the
+/// pipe's end can be read before the handler has run, and without the
+/// wait the run ended with exit 2, "file too short" (7 times in 20).
+fn interrupted_soon(path: &Path) -> bool {
+    if interrupted() {
+        return true;
+    }
+    let stream = path.as_os_str() == "-" || std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    if stream {
+        for _ in 0..20 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            if interrupted() {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// An opened input: its bytes, its progress (size on disk and bytes read
 /// of it, for a regular file), and its decompressor's fault.
 type Opened = (
@@ -735,7 +756,7 @@ pub fn analyze_with(
         // it, which is no error; the run ends with the report so far.
         let (src, progress, fault) = match open_input(path) {
             Ok(x) => x,
-            Err(_) if interrupted() => break,
+            Err(_) if interrupted_soon(path) => break,
             Err(e) => {
                 first_error.get_or_insert(e);
                 continue;
@@ -748,7 +769,7 @@ pub fn analyze_with(
             opts.interval_ns.is_some(),
         ) {
             Ok(r) => r,
-            Err(_) if interrupted() => break,
+            Err(_) if interrupted_soon(path) => break,
             Err(e) => {
                 first_error.get_or_insert(fault.explain(e, path));
                 continue;
