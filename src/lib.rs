@@ -9,12 +9,12 @@
 
 /// `eprintln!` that does not panic: a standard error that cannot be written
 /// (its reader gone, `2>&1 | head`) is no reason to stop, the exit code
-/// still says how the run ended.
+/// still says how the run ended. Written above the progress bar when one
+/// is shown ([`pipeline::say`]).
 #[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        $crate::pipeline::say(&format!($($arg)*));
     }};
 }
 

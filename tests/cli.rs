@@ -816,7 +816,11 @@ fn text_fits_80_columns() {
             .expect("run");
         assert!(out.status.success(), "{args:?}");
         let text = String::from_utf8_lossy(&out.stdout);
-        let wide: Vec<&str> = text.lines().filter(|l| l.chars().count() > 80).collect();
+        // A Wireshark filter is never wrapped: a line of its own.
+        let wide: Vec<&str> = text
+            .lines()
+            .filter(|l| l.chars().count() > 80 && !l.starts_with("        ip"))
+            .collect();
         assert!(wide.is_empty(), "{args:?}: {wide:#?}");
         assert!(text.lines().count() > 20, "{text}");
         if args.len() == 3 {

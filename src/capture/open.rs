@@ -26,7 +26,7 @@ use crate::capture::{CaptureError, CaptureReader, Status};
 use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A compression format recognised by its magic number.
@@ -64,9 +64,12 @@ const MAGIC_LEN: usize = 6;
 pub struct Input {
     /// The capture bytes, decompressed.
     pub reader: Box<dyn Read + Send>,
-    /// Size of the file on disk when the bytes are read as they are (for a
-    /// progress bar); `None` for standard input and compressed files.
+    /// Size of the file on disk (for a progress bar, compressed or not);
+    /// `None` for standard input, a pipe or a device.
     pub len: Option<u64>,
+    /// Bytes read so far from the file as stored (compressed bytes for a
+    /// compressed file): the progress bar's position against `len`.
+    pub read: Option<Arc<AtomicU64>>,
     pub compression: Option<Compression>,
     /// Set when the decompressor stopped early.
     pub fault: Fault,
@@ -256,12 +259,19 @@ pub fn open(path: &Path) -> Result<Input, CaptureError> {
         path: path.to_path_buf(),
         err,
     };
+    let read = Arc::new(AtomicU64::new(0));
     let (src, len): (Box<dyn Read + Send>, Option<u64>) = if path.as_os_str() == "-" {
         (Box::new(Stream::new(io::stdin())), None)
     } else {
-        let f = File::open(path).map_err(io_err)?;
+        let f = open_waiting(path, |p| File::open(p)).map_err(io_err)?;
         match f.metadata() {
-            Ok(m) if m.is_file() => (Box::new(f), Some(m.len())),
+            Ok(m) if m.is_file() => {
+                let counted = Counted {
+                    inner: f,
+                    read: Arc::clone(&read),
+                };
+                (Box::new(counted), Some(m.len()))
+            }
             // A FIFO or a device: may block, read it where an interrupt
             // can still end it.
             _ => (Box::new(Stream::new(f)), None),
@@ -295,10 +305,27 @@ pub fn open(path: &Path) -> Result<Input, CaptureError> {
     };
     Ok(Input {
         reader,
-        len: if compression.is_some() { None } else { len },
+        read: len.is_some().then_some(read),
+        len,
         compression,
         fault,
     })
+}
+
+/// A file's bytes, counted as they are read (the progress bar's position:
+/// for a compressed file, the decompressed offset says nothing of how
+/// far into the file the reading is).
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// Set by SIGINT/SIGTERM: reading ends at the next batch, and a stream
@@ -314,6 +341,48 @@ pub fn interrupt() -> bool {
 /// An interrupt was asked for.
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// Opens `path` with `open`; when it is not a regular file (a FIFO, whose
+/// open(2) blocks until the other end is opened, and which a signal does
+/// not end), on a thread of its own, so that an interrupt arriving while
+/// it waits ends the wait: an error of kind `Interrupted` (the thread is
+/// left blocked; the process ends soon after).
+fn open_waiting(
+    path: &Path,
+    open: impl FnOnce(&Path) -> io::Result<File> + Send + 'static,
+) -> io::Result<File> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file()) || !path.exists() {
+        return open(path);
+    }
+    let before = interrupted();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(open(&owned));
+    });
+    loop {
+        match rx.recv_timeout(STREAM_POLL) {
+            Ok(r) => return r,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(io::Error::other("the opening thread ended"));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if !before && interrupted() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::Interrupted,
+                        "interrupted while waiting for the other end of the FIFO to be opened",
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Creates (or truncates) an output file; a FIFO is opened as
+/// [`open_waiting`] does, so that Ctrl-C ends a wait for its reader.
+pub fn create_output(path: &Path) -> io::Result<File> {
+    open_waiting(path, |p| File::create(p))
 }
 
 /// Chunks a [`Stream`]'s thread may read ahead (each up to [`STREAM_CHUNK`]).

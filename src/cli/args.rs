@@ -56,11 +56,14 @@ impl ColorWhen {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Analyse how TCP connections close in one or more captures (pcap or pcapng).
-    #[command(after_help = "Examples:
+    #[command(
+        alias = "analyse",
+        after_help = "Examples:
   finscope analyze capture.pcap
   finscope analyze --local 10.0.0.0/8 --filter 'port 443' 'rotated/*.pcap.gz'
   tcpdump -U -w - | finscope analyze -
-  finscope analyze --json-out r.json --html r.html --flows flows.csv capture.pcap")]
+  finscope analyze --json-out r.json --html r.html --flows flows.csv capture.pcap"
+    )]
     Analyze(AnalyzeArgs),
     /// Analyse captures and check figures against bounds: exit 0 when every
     /// bound holds, 1 when one is violated (one line each), 2 on bad usage or
@@ -95,8 +98,23 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff): `finscope man > finscope.1; man ./finscope.1`.
-    Man,
+    /// Print a manual page (roff): finscope(1), or a subcommand's own page
+    /// with all its options (finscope-analyze(1), ...); `--dir` writes
+    /// every page.
+    #[command(after_help = "Examples:
+  finscope man > finscope.1; man ./finscope.1
+  finscope man analyze | man -l -
+  finscope man --dir ~/.local/share/man/man1")]
+    Man {
+        /// The subcommand whose page to print: analyze, check, diff,
+        /// timeline, merge, completions or man.
+        #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
+        subcommand: Option<String>,
+        /// Write every page into DIR instead (finscope.1,
+        /// finscope-analyze.1, ...), naming each on standard output.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -90,8 +90,11 @@ pub fn parse_duration_us(s: &str) -> Result<u64, ValueError> {
         _ => f64::NAN,
     };
     let v = num.parse::<f64>().map(|v| v * scale).unwrap_or(f64::NAN);
-    if v.is_finite() && v >= 0.0 {
+    // `as u64` would saturate a longer one to 584,542 years without a word.
+    if v.is_finite() && v >= 0.0 && v.round() < u64::MAX as f64 {
         Ok(v.round() as u64)
+    } else if v.is_finite() && v > 0.0 {
+        Err(bad(s, "too long: at most 584,542 years"))
     } else {
         Err(bad(s, "expected a duration such as 1s, 250ms or 800us"))
     }
@@ -102,8 +105,18 @@ pub fn parse_duration_us(s: &str) -> Result<u64, ValueError> {
 /// after the capture's first packet (`10s`, `5m`, `1h`).
 pub fn parse_time_bound(s: &str) -> Result<crate::pipeline::TimeBound, ValueError> {
     use crate::pipeline::TimeBound;
-    if let Ok(us) = parse_duration_us(s) {
-        return Ok(TimeBound::After(us.saturating_mul(1_000)));
+    match parse_duration_us(s) {
+        Ok(us) => {
+            // Time bounds are ns since the epoch: 584 years of them.
+            return us
+                .checked_mul(1_000)
+                .map(TimeBound::After)
+                .ok_or_else(|| bad(s, "too long: at most 584 years after the first packet"));
+        }
+        Err(e) if e.expected.starts_with("too long") => {
+            return Err(bad(s, "too long: at most 584 years after the first packet"));
+        }
+        Err(_) => {}
     }
     let t: jiff::Timestamp = s.trim().parse().map_err(|_| {
         bad(
@@ -147,6 +160,10 @@ pub fn parse_memory(s: &str) -> Result<u64, ValueError> {
     let b: bytesize::ByteSize = s
         .parse()
         .map_err(|_| bad(s, "expected a size such as 1GiB, 512MiB or 200MB"))?;
+    // bytesize saturates a size past 16 EiB (`100000EiB`) to u64::MAX.
+    if b.as_u64() == u64::MAX {
+        return Err(bad(s, "too large: a size below 16EiB"));
+    }
     if b.as_u64() < 1 << 20 {
         return Err(bad(s, "the budget must be at least 1MiB"));
     }

@@ -32,6 +32,8 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
     }
     guard::check(&a.analysis.files, &file_outputs)?;
     let mut outputs = Outputs::default();
+    // Before --flows is opened: a FIFO waits for its reader there.
+    crate::pipeline::catch_interrupts();
     let flows_format = match &a.flows {
         Some(path) => Some(flows_format(path, a.flows_format)?),
         None => None,
@@ -47,11 +49,20 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
             let out: io::Result<Box<dyn io::Write>> = if flows_to_stdout {
                 super::stdout().map(|s| Box::new(s) as Box<dyn io::Write>)
             } else {
-                std::fs::File::create(path).map(|f| Box::new(f) as Box<dyn io::Write>)
+                crate::capture::open::create_output(path).map(|f| Box::new(f) as Box<dyn io::Write>)
             };
             let w = out.and_then(|o| flows::FlowWriter::new(io::BufWriter::new(o), format));
             match w {
                 Ok(w) => Some(w),
+                // Ctrl-C while a FIFO waited for its reader: the run ends
+                // as interrupted (130), with the report of nothing read.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    crate::say!(
+                        "finscope: warning: --flows {}: {e}: no record written",
+                        path.display()
+                    );
+                    None
+                }
                 Err(source) => {
                     outputs.keep(Err(Error::Write {
                         path: path.clone(),
@@ -73,6 +84,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
         }));
     }
     let doc = build_report(&a.analysis, &run, a.analysis.top, REPORT_MAX_BUCKETS);
+    super::timeline::bucket_note(&a.analysis, &doc.timeline, REPORT_MAX_BUCKETS);
     if let Some(path) = &a.json_out {
         outputs.file(path, |mut w| json::render(&doc, &mut w));
     }

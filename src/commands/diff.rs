@@ -412,7 +412,7 @@ impl Diff {
                 } else {
                     "peer  ".to_string()
                 },
-                p.addr,
+                crate::report::render::escape(&p.addr),
                 p.change,
                 p.base_problems_per_conn
                     .map_or("-".to_string(), |v| format!("{v:.3}")),
@@ -447,7 +447,7 @@ pub fn run(d: &DiffArgs) -> Result<ExitCode, Error> {
         (d.base.display().to_string(), d.new.display().to_string()),
     );
     for n in &result.notes {
-        crate::say!("finscope: note: {n}");
+        crate::say!("finscope: note: {}", crate::report::render::escape(n));
     }
     let stdout = super::stdout()?;
     let mut out = io::BufWriter::new(stdout.lock());

@@ -97,7 +97,7 @@ pub fn check(inputs: &[PathBuf], outputs: &[Output<'_>]) -> Result<(), GuardErro
     }
     for (i, a) in outputs.iter().enumerate() {
         for b in &outputs[i + 1..] {
-            if a.path == b.path || same_file::is_same_file(a.path, b.path).unwrap_or(false) {
+            if a.path == b.path || same_file(a.path, b.path) {
                 return Err(GuardError::Twice {
                     first: a.flag,
                     second: b.flag,
@@ -109,8 +109,7 @@ pub fn check(inputs: &[PathBuf], outputs: &[Output<'_>]) -> Result<(), GuardErro
     let inputs = input_files(inputs);
     for o in &outputs {
         for input in &inputs {
-            if o.path == input.as_path() || same_file::is_same_file(o.path, input).unwrap_or(false)
-            {
+            if o.path == input.as_path() || same_file(o.path, input) {
                 return Err(GuardError::IsInput {
                     flag: o.flag,
                     path: o.path.to_path_buf(),
@@ -139,6 +138,27 @@ pub fn check(inputs: &[PathBuf], outputs: &[Output<'_>]) -> Result<(), GuardErro
         }
     }
     Ok(())
+}
+
+/// `a` and `b` are one file, whatever their spelling: the same device and
+/// inode, read with stat(2) (never opened: opening a FIFO blocks until its
+/// other end appears).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                x.dev() == y.dev() && x.ino() == y.ino()
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = (x, y);
+                matches!((a.canonicalize(), b.canonicalize()), (Ok(p), Ok(q)) if p == q)
+            }
+        }
+        _ => false,
+    }
 }
 
 /// The files the inputs name: files as given, the files of a directory,

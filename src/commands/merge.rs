@@ -413,6 +413,7 @@ pub fn run(m: &MergeArgs) -> Result<ExitCode, Error> {
         duplicates(&inputs)?;
     }
     let doc = merge(&inputs, m.top, m.rank_by)?;
+    saturation_warning(&doc);
     if let Some(path) = &m.html {
         write_html(path, &doc)?;
     }
@@ -427,4 +428,46 @@ pub fn run(m: &MergeArgs) -> Result<ExitCode, Error> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says which counts of the merged report stopped at the largest a count
+/// holds (18,446,744,073,709,551,615): sums past it saturate, so the
+/// figure is a lower bound.
+fn saturation_warning(doc: &Report) {
+    fn walk(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(x, &p, out);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(x, &format!("{path}[{i}]"), out);
+                }
+            }
+            serde_json::Value::Number(n) if n.as_u64() == Some(u64::MAX) => out.push(path.into()),
+            _ => {}
+        }
+    }
+    let Ok(v) = serde_json::to_value(doc) else {
+        return;
+    };
+    let mut full = Vec::new();
+    walk(&v, "", &mut full);
+    if let Some(first) = full.first() {
+        let more = match full.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        crate::say!(
+            "finscope: warning: `{first}`{more} reached {}, the largest count a report holds: the sum stopped there (a lower bound)",
+            crate::report::format::thousands(u64::MAX)
+        );
+    }
 }

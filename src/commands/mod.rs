@@ -7,6 +7,7 @@ pub mod analyze;
 pub mod check;
 pub mod diff;
 pub mod guard;
+pub mod man;
 pub mod merge;
 pub mod timeline;
 
@@ -90,6 +91,9 @@ pub enum Error {
     /// Two outputs asked for standard output.
     #[error("{flags} both write to standard output: give one of them a file")]
     StdoutTwice { flags: String },
+    /// `finscope man NAME` of no subcommand.
+    #[error(transparent)]
+    Man(#[from] man::NoSuchPage),
     /// What the user asked for cannot be done (the message says why).
     #[error("{0}")]
     Usage(&'static str),
@@ -146,18 +150,26 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Timeline(t) => timeline::run(t),
         Command::Merge(m) => merge::run(m),
         Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics when its writer
+            // fails (`>/dev/full`, `| true`); written like every output.
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            let mut out = stdout()?;
-            clap_complete::generate(*shell, &mut cmd, "finscope", &mut out);
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "finscope", &mut buf);
+            print_all(&buf)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            let mut out = stdout()?;
-            clap_mangen::Man::new(cmd).render(&mut out)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Man { subcommand, dir } => man::run(subcommand.as_deref(), dir.as_deref()),
     }
+}
+
+/// Writes `bytes` to standard output and flushes it (a closed pipe is
+/// [`Error::is_broken_pipe`], a full disk exit 4).
+pub(crate) fn print_all(bytes: &[u8]) -> Result<(), Error> {
+    let out = stdout()?;
+    let mut out = out.lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Writes a value as pretty JSON and a newline.
@@ -254,6 +266,7 @@ pub(crate) fn run_analysis(
     }
     pipeline::catch_interrupts();
     let analysis = pipeline::analyze_with(&inputs.paths, &opts, sink)?;
+    empty_range_warning(a, &analysis);
     if analysis.interrupted {
         crate::say!(
             "finscope: warning: interrupted after {} frame(s); the report covers what was read before it",
@@ -497,5 +510,29 @@ pub(crate) fn input_exit(analysis: &Analysis) -> Option<u8> {
         Some(EXIT_CORRUPT)
     } else {
         None
+    }
+}
+
+/// A `--since`/`--until` pair that could only be compared once the first
+/// packet was read (a time and a duration after it): a warning when it
+/// left nothing (those of one kind are refused before reading).
+fn empty_range_warning(a: &AnalysisArgs, analysis: &Analysis) {
+    use crate::report::format::utc;
+    if let (Some(since), Some(until), Some((s, u))) = (a.since, a.until, analysis.time_range)
+        && s >= u
+    {
+        let said = |b: pipeline::TimeBound, ns: u64| match b {
+            pipeline::TimeBound::At(_) => utc(ns / 1_000),
+            pipeline::TimeBound::After(d) => format!(
+                "{} after the first packet, {}",
+                crate::report::format::dur(d / 1_000),
+                utc(ns / 1_000)
+            ),
+        };
+        crate::say!(
+            "finscope: warning: --since ({}) is not before --until ({}): the time range is empty, no frame was analysed",
+            said(since, s),
+            said(until, u)
+        );
     }
 }

@@ -31,6 +31,7 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
     guard::check(&t.analysis.files, &file_outputs)?;
     let run = run_analysis(&t.analysis, None, t.json)?;
     let doc = build_report(&t.analysis, &run, t.analysis.top, MAX_BUCKETS);
+    bucket_note(&t.analysis, &doc.timeline, MAX_BUCKETS);
     let mut outputs = Outputs::default();
     if let Some(path) = &t.csv {
         outputs.file(path, |mut w| render::write_csv(&doc.timeline, &mut w));
@@ -59,4 +60,44 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
         }
     }
     Ok(outputs.finish(&run.analysis))
+}
+
+/// Says on stderr when the `--bucket` given is not the width of the
+/// report's buckets: widths double from the one asked until the capture's
+/// span fits in `max` buckets (or the buckets in memory, while reading).
+pub(crate) fn bucket_note(
+    a: &crate::cli::AnalysisArgs,
+    r: &crate::report::TimelineReport,
+    max: u64,
+) {
+    use crate::report::format::{dur, thousands};
+    // 2.048ms is not 2.0ms: a width that dur() would round is said in us.
+    let exact = |us: u64| {
+        if us < 1_000_000 && !us.is_multiple_of(100) && us >= 1_000 {
+            format!("{}us", thousands(us))
+        } else {
+            dur(us)
+        }
+    };
+    let asked = a.bucket;
+    // The default (1s) was not typed: its widening is no surprise.
+    if asked == 1_000_000 || r.buckets.is_empty() || r.bucket_us == asked {
+        return;
+    }
+    let why = if r.widened_while_reading {
+        "more than 57,280 buckets in memory while reading".to_string()
+    } else {
+        format!(
+            "{} buckets of {} would cover it, at most {} are kept",
+            thousands(r.buckets.len() as u64 * r.bucket_us.div_ceil(asked.max(1))),
+            exact(asked),
+            thousands(max)
+        )
+    };
+    crate::say!(
+        "finscope: note: --bucket {}: the buckets are {} wide (the capture spans {}: {why})",
+        exact(asked),
+        exact(r.bucket_us),
+        dur(r.buckets.len() as u64 * r.bucket_us),
+    );
 }

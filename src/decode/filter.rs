@@ -247,11 +247,137 @@ impl fmt::Display for Paren<'_> {
 /// Why a filter did not parse: what was expected, what was found, where
 /// (1-based column of the token).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("column {column}: expected {expected}, found {found}")]
+#[error("column {column}: expected {expected}, found {found}{}", hint.as_deref().map(|h| format!("\n  note: {h}")).unwrap_or_default())]
 pub struct FilterError {
     pub column: usize,
     pub expected: String,
     pub found: String,
+    /// What the user most likely meant (a Wireshark display filter given
+    /// for a tcpdump one), said after the error.
+    pub hint: Option<String>,
+}
+
+/// A Wireshark display filter (`tcp.port==443`, finscope's own
+/// `wireshark_filter`s) given to `--filter`: what to say about it, with
+/// the tcpdump filter it means when each of its comparisons has one.
+/// `None` when `s` does not look like a display filter.
+fn wireshark_hint(s: &str) -> Option<String> {
+    const FIELDS: [&str; 8] = [
+        "tcp.", "ip.", "ipv6.", "frame.", "eth.", "udp.", "vlan.", "ip6.",
+    ];
+    let words = s.split(|c: char| c.is_whitespace() || "()!=<>&|".contains(c));
+    let looks = s.contains("==")
+        || s.contains("!=")
+        || words
+            .into_iter()
+            .any(|w| FIELDS.iter().any(|f| w.starts_with(f)));
+    if !looks {
+        return None;
+    }
+    let base = "--filter takes tcpdump's filter language (`host 192.0.2.1 and port 443`), not Wireshark's display filters";
+    Some(match translate_wireshark(s) {
+        Some((t, dropped)) if parse(&t).is_ok() => {
+            let frames = if dropped {
+                " (the frame.number bounds have no tcpdump form: --since/--until cut by time)"
+            } else {
+                ""
+            };
+            format!("{base}: try --filter '{t}'{frames}")
+        }
+        _ => format!("{base}; see `finscope analyze --help` for the primitives"),
+    })
+}
+
+/// The tcpdump filter a simple display filter means: comparisons
+/// `FIELD==VALUE` (or `eq`) of tcp.port, tcp.srcport, tcp.dstport,
+/// ip(v6).addr, ip(v6).src, ip(v6).dst and vlan.id, joined by `&&`, `||`,
+/// `!`, `and`, `or`, `not` and parentheses; in an expression of `&&` only,
+/// `frame.number` comparisons (finscope's own filters end with them) are
+/// dropped, and the second value says so. `None` for anything else.
+fn translate_wireshark(s: &str) -> Option<(String, bool)> {
+    // Tokens: symbols, operators and words (fields, values, keywords).
+    let mut toks: Vec<String> = Vec::new();
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let two = s[i..].get(..2).unwrap_or("");
+        if c.is_whitespace() {
+        } else if ["&&", "||", "==", "!=", ">=", "<="].contains(&two) {
+            toks.push(two.to_string());
+            chars.next();
+        } else if "()!<>".contains(c) {
+            toks.push(c.to_string());
+        } else if "=&|".contains(c) {
+            return None; // a lone `=`, `&` or `|`
+        } else {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if d.is_whitespace() || "()!=<>&|".contains(d) {
+                    break;
+                }
+                end = j + d.len_utf8();
+                chars.next();
+            }
+            toks.push(s[i..end].to_string());
+        }
+    }
+    let only_and = toks
+        .iter()
+        .all(|t| !matches!(t.as_str(), "||" | "or" | "!" | "not" | "(" | ")"));
+    let mut out: Vec<String> = Vec::new();
+    let mut dropped = false;
+    let mut k = 0;
+    while k < toks.len() {
+        let t = toks[k].as_str();
+        match t {
+            "&&" | "and" => out.push("and".into()),
+            "||" | "or" => out.push("or".into()),
+            "!" | "not" => out.push("not".into()),
+            "(" | ")" => out.push(t.into()),
+            "tcp" | "ip" => out.push(t.into()),
+            "ipv6" => out.push("ip6".into()),
+            _ => {
+                let op = toks.get(k + 1).map(String::as_str);
+                let v = toks.get(k + 2)?;
+                if t == "frame.number" && only_and {
+                    if !matches!(
+                        op,
+                        Some("==" | "eq" | ">=" | "<=" | ">" | "<" | "ge" | "le" | "gt" | "lt")
+                    ) {
+                        return None;
+                    }
+                    // Drop it and the `and` before it (or after it, first).
+                    if out.last().is_some_and(|l| l == "and") {
+                        out.pop();
+                    } else if toks.get(k + 3).is_some_and(|n| n == "&&" || n == "and") {
+                        k += 1;
+                    }
+                    dropped = true;
+                    k += 3;
+                    continue;
+                }
+                if !matches!(op, Some("==" | "eq")) {
+                    return None;
+                }
+                let net = if v.contains('/') { "net" } else { "host" };
+                let prim = match t {
+                    "tcp.port" => format!("port {v}"),
+                    "tcp.srcport" => format!("src port {v}"),
+                    "tcp.dstport" => format!("dst port {v}"),
+                    "ip.addr" | "ipv6.addr" | "ip.host" => format!("{net} {v}"),
+                    "ip.src" | "ipv6.src" => format!("src {net} {v}"),
+                    "ip.dst" | "ipv6.dst" => format!("dst {net} {v}"),
+                    "vlan.id" => format!("vlan {v}"),
+                    _ => return None,
+                };
+                out.push(prim);
+                k += 3;
+                continue;
+            }
+        }
+        k += 1;
+    }
+    let text = out.join(" ").replace("( ", "(").replace(" )", ")");
+    (!out.is_empty()).then_some((text, dropped))
 }
 
 #[derive(Clone, Debug)]
@@ -324,7 +450,24 @@ impl<'a> Parser<'a> {
             column: t.map_or(self.end_column, |t| t.column),
             expected: expected.to_string(),
             found: t.map_or("end of filter".to_string(), |t| format!("`{}`", t.text)),
+            hint: None,
         }
+    }
+
+    /// `net N`: refused, as tcpdump does ("non-network bits set"), when
+    /// the address has bits set past the prefix length (`10.0.0.1/8`):
+    /// the user meant a host, or another length.
+    fn network(&self, n: Cidr, dir: Dir, t: Option<&Token<'_>>) -> Result<Filter, FilterError> {
+        let net = crate::decode::net::mask(n.addr, n.prefix);
+        if net == n.addr {
+            return Ok(Filter::Net(dir, n));
+        }
+        let expected = format!(
+            "a network, whose bits past its length are 0 ({net}/{len}, or `host {addr}`): tcpdump too refuses non-network bits",
+            len = n.prefix,
+            addr = n.addr
+        );
+        Err(self.err(&expected, t))
     }
 
     fn peek_is(&self, words: &[&str]) -> bool {
@@ -451,17 +594,15 @@ impl<'a> Parser<'a> {
                         )
                     })?;
                     let addr = IpAddr::V4(addr);
-                    return Ok(Filter::Net(dir, Cidr { addr, prefix }));
+                    return self.network(Cidr { addr, prefix }, dir, a.as_ref());
                 }
-                a.as_ref()
-                    .and_then(|a| net_of(a.text))
-                    .map(|n| Filter::Net(dir, n))
-                    .ok_or_else(|| {
-                        self.err(
-                            "a network after `net` (10.0.0.0/8, 10/8, a partial IPv4 net: 10, 198.51.100, or NET mask MASK)",
-                            a.as_ref(),
-                        )
-                    })
+                let n = a.as_ref().and_then(|a| net_of(a.text)).ok_or_else(|| {
+                    self.err(
+                        "a network after `net` (10.0.0.0/8, 10/8, a partial IPv4 net: 10, 198.51.100, or NET mask MASK)",
+                        a.as_ref(),
+                    )
+                })?;
+                self.network(n, dir, a.as_ref())
             }
             "port" => {
                 let a = self.next();
@@ -496,6 +637,7 @@ impl<'a> Parser<'a> {
                 column: kind.column,
                 expected: "a TCP primitive (finscope analyses TCP only)".to_string(),
                 found: format!("`{}`", kind.text),
+                hint: None,
             }),
             _ => Err(self.err(PRIM, Some(&kind))),
         }
@@ -505,6 +647,16 @@ impl<'a> Parser<'a> {
 impl std::str::FromStr for Filter {
     type Err = FilterError;
     fn from_str(s: &str) -> Result<Filter, FilterError> {
+        parse(s).map_err(|mut e| {
+            e.hint = e.hint.or_else(|| wireshark_hint(s));
+            e
+        })
+    }
+}
+
+/// Parses a filter, without hints.
+fn parse(s: &str) -> Result<Filter, FilterError> {
+    {
         let mut p = Parser {
             toks: tokenize(s),
             pos: 0,
@@ -570,6 +722,28 @@ mod tests {
 
     fn f(s: &str) -> Filter {
         s.parse().unwrap()
+    }
+
+    /// A Wireshark filter gets its translation; text that is not ASCII
+    /// (a no-break space inside a word, U+00A0 as its UTF-8 bytes) is no
+    /// panic.
+    #[test]
+    fn wireshark_filters_are_translated() {
+        let hint = |s: &str| s.parse::<Filter>().unwrap_err().hint;
+        assert_eq!(
+            translate_wireshark("tcp.dstport==443 && !ip.src==10.0.0.0/8"),
+            Some(("dst port 443 and not src net 10.0.0.0/8".to_string(), false))
+        );
+        assert_eq!(translate_wireshark("tcp.port>=443"), None);
+        for s in [
+            "tcp.port==\u{e0}\u{a0}",
+            "ip.addr==\u{a0}1 && \u{85}",
+            "tcp.port==4=",
+            "é==é",
+        ] {
+            let _ = hint(s);
+        }
+        assert!(hint("port 4x3").is_none());
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! - `ip`: each remote address is a peer (the default).
 //! - `prefix:N` / `prefix:V4,V6`: remote addresses in one IPv4 /V4 or IPv6
 //!   /V6 network form a peer. A single N sets the IPv4 length when N <= 32,
-//!   otherwise the IPv6 length; the other family keeps its default (/24, /64).
+//!   the IPv6 length when 48 <= N <= 128 (prefix:48, prefix:64); the other
+//!   family keeps its default (/24, /64). A single N from 33 to 47 is
+//!   refused: most likely an IPv4 length past /32 (an IPv6 /40 is
+//!   `prefix:24,40`).
 //! - `port`: connections to one remote port form a peer.
 //!
 //! Group figures are exact sums of the member peers' figures
@@ -30,9 +33,11 @@ pub enum GroupBy {
 
 /// A `--group-by` value that is not one.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("`{input}`: expected ip, port, prefix:N or prefix:V4,V6 (e.g. prefix:24)")]
+#[error("`{input}`: {}", why.unwrap_or("expected ip, port, prefix:N or prefix:V4,V6 (e.g. prefix:24)"))]
 pub struct GroupByError {
     pub input: String,
+    /// What is wrong, when more is known than "not a grouping".
+    pub why: Option<&'static str>,
 }
 
 impl std::str::FromStr for GroupBy {
@@ -40,6 +45,11 @@ impl std::str::FromStr for GroupBy {
     fn from_str(s: &str) -> Result<GroupBy, GroupByError> {
         let bad = || GroupByError {
             input: s.to_string(),
+            why: None,
+        };
+        let wrong = |why| GroupByError {
+            input: s.to_string(),
+            why: Some(why),
         };
         match s {
             "ip" => return Ok(GroupBy::Ip),
@@ -54,8 +64,16 @@ impl std::str::FromStr for GroupBy {
             .map_err(|_| bad())?;
         let (v4, v6) = match nums[..] {
             [n] if n <= 32 => (n, 64),
+            [n] if n < 48 => {
+                return Err(wrong(
+                    "an IPv4 prefix is at most 32; a single N is an IPv6 length from 48 on (prefix:64); an IPv6 length below 48 needs both: prefix:24,N",
+                ));
+            }
             [n] if n <= 128 => (24, n),
             [a, b] if a <= 32 && b <= 128 => (a, b),
+            [a, _] if a > 32 => return Err(wrong("an IPv4 prefix is at most 32")),
+            [_, _] => return Err(wrong("an IPv6 prefix is at most 128")),
+            [_] => return Err(wrong("a prefix is at most 32 (IPv4) or 128 (IPv6)")),
             _ => return Err(bad()),
         };
         Ok(GroupBy::Prefix { v4, v6 })
@@ -231,6 +249,13 @@ mod tests {
             Ok(GroupBy::Prefix { v4: 16, v6: 56 })
         );
         assert!("prefix:129".parse::<GroupBy>().is_err());
+        assert!("prefix:33".parse::<GroupBy>().is_err());
+        assert!("prefix:47".parse::<GroupBy>().is_err());
+        assert!("prefix:33,64".parse::<GroupBy>().is_err());
+        assert_eq!(
+            "prefix:24,40".parse(),
+            Ok(GroupBy::Prefix { v4: 24, v6: 40 })
+        );
         assert!("prefix:".parse::<GroupBy>().is_err());
         assert!("asn".parse::<GroupBy>().is_err());
         let g = GroupBy::Prefix { v4: 24, v6: 64 };

@@ -278,15 +278,41 @@ fn process(
     }
 }
 
+/// Whether an interrupt explains why `path` gave no capture: asked for
+/// already, or, for a stream (standard input, a FIFO), within a fifth of a
+/// second. Ctrl-C on `sleep 8 | finscope analyze -` reaches both: the
+/// pipe's end can be read before the handler has run, and without the
+/// wait the run ended with exit 2, "file too short" (7 times in 20).
+fn interrupted_soon(path: &Path) -> bool {
+    if interrupted() {
+        return true;
+    }
+    let stream = path.as_os_str() == "-" || std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    if stream {
+        for _ in 0..20 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            if interrupted() {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// An opened input: its bytes, its progress (size on disk and bytes read
+/// of it, for a regular file), and its decompressor's fault.
 type Opened = (
     Box<dyn Read + Send>,
-    Option<u64>,
+    Option<Progress>,
     crate::capture::open::Fault,
 );
 
+/// A file's size on disk and the bytes read of it so far.
+type Progress = (u64, std::sync::Arc<std::sync::atomic::AtomicU64>);
+
 fn open_input(path: &Path) -> Result<Opened, CaptureError> {
     let input = crate::capture::open::open(path)?;
-    Ok((input.reader, input.len, input.fault))
+    Ok((input.reader, input.len.zip(input.read), input.fault))
 }
 
 /// After a batch (`clock`: the capture clock at its end), or at the end
@@ -487,10 +513,11 @@ impl<'o> Engine<'o> {
         path: &Path,
         reader: &mut CaptureReader<Box<dyn Read + Send>>,
         fault: &crate::capture::open::Fault,
-        len: Option<u64>,
+        progress: Option<Progress>,
         mut sink: Option<&mut (dyn FlowSink + '_)>,
     ) -> (FileInfo, Option<CaptureError>) {
-        let bar = progress_bar(self.opts.progress, len);
+        let bar = progress_bar(self.opts.progress, progress.as_ref().map(|p| p.0));
+        let _shown = ShownBar::new(&bar);
         let started = std::time::Instant::now();
         let mut info = FileInfo {
             path: path.display().to_string(),
@@ -534,7 +561,10 @@ impl<'o> Engine<'o> {
                 }
                 _ => self.step(&batch, reader, prefetch, ctx),
             };
-            bar.set_position(reader.offset());
+            bar.set_position(match &progress {
+                Some((_, read)) => read.load(std::sync::atomic::Ordering::Relaxed),
+                None => reader.offset(),
+            });
             if !bar.is_hidden() {
                 let secs = started.elapsed().as_secs_f64().max(1e-3);
                 let rate = reader.records() as f64 / secs;
@@ -721,8 +751,12 @@ pub fn analyze_with(
         if interrupted() {
             break;
         }
-        let (src, len, fault) = match open_input(path) {
+        // An interrupt while waiting for an input (a FIFO no writer
+        // opened, a silent pipe that gave no header): nothing was read of
+        // it, which is no error; the run ends with the report so far.
+        let (src, progress, fault) = match open_input(path) {
             Ok(x) => x,
+            Err(_) if interrupted_soon(path) => break,
             Err(e) => {
                 first_error.get_or_insert(e);
                 continue;
@@ -735,12 +769,13 @@ pub fn analyze_with(
             opts.interval_ns.is_some(),
         ) {
             Ok(r) => r,
+            Err(_) if interrupted_soon(path) => break,
             Err(e) => {
                 first_error.get_or_insert(fault.explain(e, path));
                 continue;
             }
         };
-        let (info, d) = engine.read_file(path, &mut reader, &fault, len, sink.as_deref_mut());
+        let (info, d) = engine.read_file(path, &mut reader, &fault, progress, sink.as_deref_mut());
         files.push(info);
         damage.extend(d);
     }
@@ -754,21 +789,79 @@ pub fn analyze_with(
     Ok(engine.finish(files, damage, sink))
 }
 
+/// The smallest input given a progress bar: [`PROGRESS_MIN_BYTES`], or
+/// `FINSCOPE_PROGRESS_MIN_BYTES` (for the tests, which show the bar on a
+/// small file).
+fn progress_min_bytes() -> u64 {
+    std::env::var("FINSCOPE_PROGRESS_MIN_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PROGRESS_MIN_BYTES)
+}
+
+/// A progress bar on stderr when it is a terminal: against the file's size
+/// on disk (`len`), or a spinner for a stream. Its bar takes the width
+/// left on the line (`wide_bar`), so the line fits the terminal.
 fn progress_bar(enabled: bool, len: Option<u64>) -> ProgressBar {
     let show =
-        enabled && std::io::stderr().is_terminal() && len.is_none_or(|l| l >= PROGRESS_MIN_BYTES);
+        enabled && std::io::stderr().is_terminal() && len.is_none_or(|l| l >= progress_min_bytes());
     if !show {
         return ProgressBar::hidden();
     }
-    let bar = match len {
-        Some(l) => ProgressBar::new(l),
-        None => ProgressBar::new_spinner(),
+    let (bar, template) = match len {
+        Some(l) => (
+            ProgressBar::new(l),
+            "{spinner} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} [{wide_bar}] eta {eta}",
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            "{spinner} {bytes} read {binary_bytes_per_sec} {msg}",
+        ),
     };
     bar.set_draw_target(ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} [{bar:30}] eta {eta}",
-    ) {
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// The progress bar on screen, if any: [`say`] prints above it.
+static SHOWN: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Registers a visible bar while it lives; clears it when dropped.
+struct ShownBar;
+
+impl ShownBar {
+    fn new(bar: &ProgressBar) -> ShownBar {
+        if !bar.is_hidden()
+            && let Ok(mut s) = SHOWN.lock()
+        {
+            *s = Some(bar.clone());
+        }
+        ShownBar
+    }
+}
+
+impl Drop for ShownBar {
+    fn drop(&mut self) {
+        if let Ok(mut s) = SHOWN.lock() {
+            *s = None;
+        }
+    }
+}
+
+/// Writes a line on stderr (what `say!` does), above the progress bar when
+/// one is shown: the bar is taken off the screen, the line written, the
+/// bar drawn again below it, so that neither overwrites the other (a
+/// Ctrl-C message written across the bar was erased with it).
+pub fn say(line: &str) {
+    use std::io::Write as _;
+    let write = || {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    };
+    let bar = SHOWN.lock().ok().and_then(|s| s.clone());
+    match bar {
+        Some(b) => b.suspend(write),
+        None => write(),
+    }
 }

@@ -41,6 +41,16 @@ pub enum LoadError {
         version: u64,
         source: serde_json::Error,
     },
+    #[error("{} is a capture, not a report: run `finscope analyze --json` on it first", path.display())]
+    Capture { path: PathBuf },
+    #[error("{}: not JSON: not UTF-8 text (a finscope report is written by `finscope analyze --json`)", path.display())]
+    NotText { path: PathBuf },
+    #[error("{}: key `{key}` appears twice in one object (at {at}): not a report finscope wrote", path.display())]
+    DuplicateKey {
+        path: PathBuf,
+        key: String,
+        at: String,
+    },
     #[error("{}: `peers[{index}]`: peer `{addr}` is listed twice (not a report finscope wrote)", path.display())]
     DuplicatePeer {
         path: PathBuf,
@@ -54,17 +64,27 @@ pub fn load(path: &Path) -> Result<Report, LoadError> {
     let p = || path.to_path_buf();
     use std::io::Read;
     let io = |source| LoadError::Io { path: p(), source };
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     std::fs::File::open(path)
         .map_err(io)?
         .take(MAX_REPORT_BYTES + 1)
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .map_err(io)?;
-    if text.len() as u64 > MAX_REPORT_BYTES {
+    if is_capture(&bytes) {
+        return Err(LoadError::Capture { path: p() });
+    }
+    if bytes.len() as u64 > MAX_REPORT_BYTES {
         return Err(LoadError::TooLarge { path: p() });
     }
+    let text = String::from_utf8(bytes).map_err(|_| LoadError::NotText { path: p() })?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|source| LoadError::NotJson { path: p(), source })?;
+    // serde_json keeps the last of two equal keys without a word: a
+    // report edited by hand (or two concatenated) would say one figure
+    // while its file shows another.
+    if let Some((key, at)) = duplicate_key(&text) {
+        return Err(LoadError::DuplicateKey { path: p(), key, at });
+    }
     let Some(version) = v.get("schema_version") else {
         return Err(LoadError::NotAReport { path: p() });
     };
@@ -97,4 +117,112 @@ pub fn load(path: &Path) -> Result<Report, LoadError> {
         });
     }
     Ok(report)
+}
+
+/// Whether `head` starts like a capture: pcap (any byte order, micro- or
+/// nanosecond), pcapng, or a compressed file (gzip, zstd, xz), which
+/// `analyze` reads and a report never is.
+fn is_capture(head: &[u8]) -> bool {
+    let pcap = head.len() >= 4
+        && matches!(
+            u32::from_le_bytes([head[0], head[1], head[2], head[3]]),
+            0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0xa1b2_cd34 | 0x34cd_b2a1
+        );
+    let pcapng = head.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]);
+    pcap || pcapng || crate::capture::open::Compression::detect(head).is_some()
+}
+
+/// The first key found twice in one object of the JSON `text`, with
+/// where: `None` when there is none (a second parse, without building
+/// anything).
+fn duplicate_key(text: &str) -> Option<(String, String)> {
+    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+    // A visitor that walks every value, keeping the path, and stops at
+    // the first repeated key.
+    struct Walk<'a> {
+        path: &'a str,
+        found: &'a mut Option<(String, String)>,
+    }
+    impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0usize;
+            loop {
+                let path = format!("{}[{i}]", self.path);
+                let walk = Walk {
+                    path: &path,
+                    found: &mut *self.found,
+                };
+                if seq.next_element_seed(walk)?.is_none() || self.found.is_some() {
+                    return Ok(());
+                }
+                i += 1;
+            }
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let path = if self.path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{}.{key}", self.path)
+                };
+                if !seen.insert(key.clone()) {
+                    let at = if self.path.is_empty() {
+                        "the top level".to_string()
+                    } else {
+                        format!("`{}`", self.path)
+                    };
+                    *self.found = Some((key, at));
+                    return Ok(());
+                }
+                map.next_value_seed(Walk {
+                    path: &path,
+                    found: &mut *self.found,
+                })?;
+                if self.found.is_some() {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut found = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let _ = serde::de::DeserializeSeed::deserialize(
+        Walk {
+            path: "",
+            found: &mut found,
+        },
+        &mut de,
+    );
+    found
 }

@@ -2,8 +2,9 @@
 //! warnings, the diagnosis, socket states over time, close-latency
 //! histograms, outcomes and the worst peers, with inline SVG plots drawn by
 //! `plot`. Nothing is fetched (no script, font or style from anywhere), it
-//! reads the same without JavaScript (a small inline script only adds
-//! copy buttons to the Wireshark filters), and it prints. Like every
+//! reads the same without JavaScript (a click selects a whole Wireshark
+//! filter, CSS `user-select: all`; a small inline script only adds copy
+//! buttons, hidden until it runs), and it prints. Like every
 //! renderer it only renders the [`Report`]: every number on the page is one
 //! of the document's.
 
@@ -44,11 +45,60 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
     head(r, w)?;
     header(r, w)?;
     diagnosis(&r.diagnosis, w)?;
-    states(&r.timeline, w)?;
-    latency(r, w)?;
-    outcomes(r, w)?;
+    match nothing_analysed(r) {
+        // No plot has anything to show: one line each, not 1,800 px of
+        // empty axes.
+        Some(why) => {
+            for (id, title) in [
+                ("states", "Local socket states over time"),
+                ("latency", "Close latency"),
+                ("outcomes", "Outcomes"),
+            ] {
+                writeln!(
+                    w,
+                    "<section id=\"{id}\"><h2>{title}</h2><p class=\"empty\">Nothing to draw: {why}.</p></section>"
+                )?;
+            }
+        }
+        None => {
+            states(&r.timeline, w)?;
+            latency(r, w)?;
+            outcomes(r, w)?;
+        }
+    }
     peers(r, w)?;
     foot(r, w)
+}
+
+/// Why no plot has anything to show, when no TCP segment was analysed:
+/// the selection (`--filter`, `--since`/`--until`) left none, or the
+/// inputs hold none.
+fn nothing_analysed(r: &Report) -> Option<String> {
+    if r.packets.tcp > 0 || r.connections.total > 0 {
+        return None;
+    }
+    let s = &r.settings;
+    let mut by = Vec::new();
+    if s.filter.is_some() {
+        by.push("the filter");
+    }
+    if s.since_us.is_some() || s.until_us.is_some() {
+        by.push("the time range");
+    }
+    Some(if !by.is_empty() {
+        format!(
+            "{} selected no TCP segment of the {} frame(s) read",
+            by.join(" and "),
+            thousands(r.capture.files.iter().map(|f| f.records).sum())
+        )
+    } else if r.packets.frames > 0 {
+        format!(
+            "no TCP segment could be decoded from the {} frame(s)",
+            thousands(r.packets.frames)
+        )
+    } else {
+        "no packet was read".to_string()
+    })
 }
 
 const STYLE: &str = r#"
@@ -99,6 +149,10 @@ th,td{padding:3px 9px;border-bottom:1px solid var(--line);text-align:right;white
 th{font-weight:600;background:#f7f7f9}
 .l{text-align:left}
 td.spark,th.spark{padding:0 4px}
+td.spark svg,th.spark svg{max-width:none;width:250px;height:22px}
+.scroll{overflow-x:auto}
+@media (max-width:1100px){table.peers th{white-space:normal}table.peers th,table.peers td{padding-left:5px;padding-right:5px}td.spark svg,th.spark svg{width:200px;height:17.6px}}
+p.empty{color:var(--muted);margin:6px 0 0;font-style:italic}
 tr.filter td{border-bottom:1px solid #c8c8d0;padding:1px 9px 6px;text-align:left;white-space:normal}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
 code.wsf{user-select:all;overflow-wrap:anywhere;background:#f5f5f7;padding:1px 4px;border-radius:3px}
@@ -580,15 +634,15 @@ fn peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
     )?;
     writeln!(
         w,
-        "<table class=\"peers\"><thead><tr><th>#</th><th class=\"l\">peer</th><th>conns</th><th>closes</th><th>FIN rtx</th><th>unACKed</th><th>RSTs</th><th>ack p50</th><th>ack p99</th><th>ack max</th><th class=\"spark\">{axis}</th></tr></thead><tbody>"
+        "<div class=\"scroll\"><table class=\"peers\"><thead><tr><th>#</th><th class=\"l\">peer</th><th>conns</th><th>closes</th><th>FIN rtx</th><th>unACKed</th><th>RSTs</th><th>ack p50</th><th>ack p99</th><th>ack max</th><th class=\"spark\">{axis}</th></tr></thead><tbody>"
     )?;
     for (i, p) in r.peers.iter().enumerate() {
         peer_rows(i + 1, p, scale, w)?;
     }
-    writeln!(w, "</tbody></table>")?;
+    writeln!(w, "</tbody></table></div>")?;
     writeln!(
         w,
-        "<p class=\"note\">FIN rtx: retransmissions of local FINs to this peer; unACKed: local FINs it never ACKed; the filter opens its worst connection in Wireshark (frame numbers count across the inputs in the order read).</p>"
+        "<p class=\"note\">FIN rtx: retransmissions of local FINs to this peer; unACKed: local FINs it never ACKed; the filter opens its worst connection in Wireshark (frame numbers count across the inputs in the order read). A click on a filter selects all of it, to copy (no JavaScript needed); where JavaScript runs, a copy button beside it copies it.</p>"
     )?;
     writeln!(w, "</section>")
 }
@@ -628,7 +682,7 @@ fn peer_rows(
     };
     writeln!(
         w,
-        "<tr class=\"filter\"><td></td><td colspan=\"10\">worst connection: <code class=\"wsf\">{}</code><button type=\"button\" class=\"copy\" hidden>copy</button>{members}</td></tr>",
+        "<tr class=\"filter\"><td></td><td colspan=\"10\">worst connection: <code class=\"wsf\" title=\"a click selects the whole filter\">{}</code><button type=\"button\" class=\"copy\" hidden>copy</button>{members}</td></tr>",
         esc(&p.wireshark_filter)
     )
 }

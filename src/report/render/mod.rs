@@ -45,6 +45,69 @@ pub fn paint(what: Paint, text: &str) -> String {
     format!("{style}{text}{style:#}")
 }
 
+/// Whether `c` must not reach a terminal as it is: a control character
+/// (C0, DEL, C1: escape sequences, newlines, carriage returns) or a
+/// bidirectional formatting character (which reorders what follows it).
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every character a terminal would act on written as its Rust
+/// escape (`\n`, `\u{1b}`, `\u{202e}`): a string from a report file or
+/// the command line (a label, a file name, a peer) shows as one line of
+/// text, and cannot clear the screen, move the cursor or fake a line.
+pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `v` (a report, or any document read back exactly) with every string in
+/// it [`escape`]d, for text output; `None` when none needs it (or the
+/// round trip fails: then `v` is shown as it is).
+pub fn escaped<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> Option<T> {
+    fn walk(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => match escape(s) {
+                std::borrow::Cow::Owned(e) => {
+                    *s = e;
+                    true
+                }
+                std::borrow::Cow::Borrowed(_) => false,
+            },
+            serde_json::Value::Array(a) => a.iter_mut().fold(false, |any, x| walk(x) | any),
+            serde_json::Value::Object(m) => {
+                // Keys too (`state_time_us`, `peaks`: finscope's own names).
+                let mut any = false;
+                let keys: Vec<String> = m.keys().filter(|k| escape(k) != **k).cloned().collect();
+                for k in keys {
+                    if let Some(x) = m.remove(&k) {
+                        m.insert(escape(&k).into_owned(), x);
+                        any = true;
+                    }
+                }
+                m.values_mut().fold(any, |any, x| walk(x) | any)
+            }
+            _ => false,
+        }
+    }
+    let mut j = serde_json::to_value(v).ok()?;
+    if !walk(&mut j) {
+        return None;
+    }
+    serde_json::from_value(j).ok()
+}
+
 /// Narrowest width honoured: below it lines are left as they are.
 const MIN_WIDTH: usize = 40;
 
@@ -59,9 +122,10 @@ pub fn width() -> Option<usize> {
 }
 
 /// The width of the terminal on standard output, else `$COLUMNS`, else
-/// none (a pipe or file keeps whole lines, for grep).
+/// none (a pipe or file keeps whole lines, for grep). Standard output
+/// only: `terminal_size()` would take stderr's terminal for a pipe.
 pub fn terminal_width() -> Option<usize> {
-    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
+    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size_of(std::io::stdout()) {
         return Some(usize::from(w));
     }
     std::env::var("COLUMNS").ok()?.trim().parse().ok()
@@ -80,13 +144,20 @@ pub fn fitted(
     }
 }
 
+/// A Wireshark display filter on a line of its own (a peer's worst
+/// connection): never wrapped, so that it is copied whole.
+fn is_filter(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with("ip.addr==") || t.starts_with("ipv6.addr==")
+}
+
 /// Wraps every line of `text` wider than `width` at word boundaries; the
 /// continuation lines are indented to where the line's value starts (after
 /// a label and two spaces), so a `label   value` row stays readable.
 pub fn fit(text: &str, width: usize) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
-        if textwrap::core::display_width(line) <= width {
+        if textwrap::core::display_width(line) <= width || is_filter(line) {
             out.push_str(line);
             out.push('\n');
             continue;

@@ -46,6 +46,10 @@ fn bar_chart(w: &mut impl Write, title: &str, s: &LatencyStats) -> io::Result<()
 
 /// Renders the text report: one section after the other.
 pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    // Strings from a report file or the command line (labels, file names,
+    // peers) cannot act on the terminal.
+    let clean = super::escaped(r);
+    let r = clean.as_ref().unwrap_or(r);
     writeln!(w, "finscope {} - TCP teardown report", r.finscope_version)?;
     writeln!(w)?;
     render_capture(r, w)?;
@@ -482,13 +486,30 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
                 )?;
             }
             if !peer.wireshark_filter.is_empty() {
-                match &peer.worst_input {
-                    Some(input) => {
-                        writeln!(w, "      worst (in {input}): {}", peer.wireshark_filter)?
-                    }
-                    None => writeln!(w, "      worst: {}", peer.wireshark_filter)?,
+                let head = match &peer.worst_input {
+                    Some(input) => format!("      worst (in {input}):"),
+                    None => "      worst:".to_string(),
+                };
+                let f = &peer.wireshark_filter;
+                // Whole, to paste into Wireshark: beside its label when
+                // both fit the width (or none is set: a pipe), else on a
+                // line of its own, which is never wrapped (render::fit).
+                let one = head.chars().count() + 1 + f.chars().count();
+                if super::width().is_none_or(|cols| one <= cols) {
+                    writeln!(w, "{head} {f}")?;
+                } else {
+                    writeln!(w, "{head}\n        {f}")?;
                 }
             }
+        }
+        // The ack columns are not LATENCY's fin_ack: a local FIN never
+        // ACKed counts there with its age (docs/report.md), which can be
+        // longer than any ACKed one.
+        if r.peers.iter().any(|p| p.unacked_fins > 0) {
+            writeln!(
+                w,
+                "  (ack p50/p99/max: each local FIN to this peer's ACK of it; a FIN never ACKed counts with its age, a lower bound, so they can exceed LATENCY's fin_ack: first FINs, ACKed only)"
+            )?;
         }
     }
     writeln!(w)?;

@@ -737,7 +737,8 @@ fn latency_panel<'r>(
             )
         }))?;
     }
-    for (j, (s, _, color)) in SPLITS.iter().enumerate() {
+    let mut labels = Vec::new();
+    for (s, _, color) in SPLITS {
         let Some(st) = stats(s).filter(|st| st.count > 0) else {
             continue;
         };
@@ -751,19 +752,74 @@ fn latency_panel<'r>(
             } else {
                 chart.draw_series(LineSeries::new(line, style))?;
             }
-            let anchor = if dashed { HPos::Left } else { HPos::Right };
-            let dx = if dashed { 4 } else { -4 };
-            chart.draw_series(std::iter::once(
-                EmptyElement::at((x, y_top))
-                    + Text::new(
-                        format!("{name} {}", dur(v)),
-                        (dx, 3 + 15 * (2 * j as i32 + i32::from(dashed))),
-                        font(12.0).color(color).pos(Pos::new(anchor, VPos::Top)),
-                    ),
-            ))?;
+            let at = chart.backend_coord(&(x, y_top)).0;
+            labels.push((at, format!("{name} {}", dur(v)), color, dashed));
         }
     }
+    let plot = chart.plotting_area();
+    let xs = plot.get_pixel_range().0;
+    let area = plot.strip_coord_spec();
+    for (x, y, text, color) in place_labels(labels, xs.clone()) {
+        area.draw(&Text::new(
+            text,
+            (x - xs.start, y),
+            font(12.0)
+                .color(&color)
+                .pos(Pos::new(HPos::Left, VPos::Top)),
+        ))?;
+    }
     Ok(())
+}
+
+/// Width of a percentile label in px: 12 px sans-serif, 0.6 em a
+/// character (digits and lower case are narrower; a bound, not a fit).
+pub(super) fn label_px(text: &str) -> i32 {
+    (text.chars().count() as f64 * 7.2).ceil() as i32
+}
+
+/// Lays out the percentile labels of a latency panel: each beside its
+/// line (p50 to the left, p99 to the right; the other side when that one
+/// would leave the plot `xs`), in the first row from the top where it
+/// overlaps no label already placed (6 px apart). Rows are 15 px. Gives
+/// (left x, y from the plot's top, text, colour).
+fn place_labels(
+    mut labels: Vec<(i32, String, RGBColor, bool)>,
+    xs: Range<i32>,
+) -> Vec<(i32, i32, String, RGBColor)> {
+    const GAP: i32 = 6;
+    labels.sort_by_key(|l| l.0);
+    let mut rows: Vec<Vec<(i32, i32)>> = Vec::new();
+    let mut out = Vec::new();
+    for (x, text, color, dashed) in labels {
+        let w = label_px(&text);
+        let left = (x - 4 - w, x - 4);
+        let right = (x + 4, x + 4 + w);
+        let fits = |s: &(i32, i32)| s.0 >= xs.start && s.1 <= xs.end;
+        let (first, second) = if dashed { (right, left) } else { (left, right) };
+        let span = if fits(&first) {
+            first
+        } else if fits(&second) {
+            second
+        } else {
+            // Wider than either side: as far inside as it goes.
+            let start = first.0.clamp(xs.start, (xs.end - w).max(xs.start));
+            (start, start + w)
+        };
+        let free = |row: &Vec<(i32, i32)>| {
+            row.iter()
+                .all(|o| span.1 + GAP <= o.0 || o.1 + GAP <= span.0)
+        };
+        let r = match rows.iter().position(free) {
+            Some(r) => r,
+            None => {
+                rows.push(Vec::new());
+                rows.len() - 1
+            }
+        };
+        rows[r].push(span);
+        out.push((span.0, 3 + 15 * r as i32, text, color));
+    }
+    out
 }
 
 /// One bar per outcome, its local-first and remote-first parts stacked
@@ -842,6 +898,9 @@ pub(super) struct PeerScale {
 
 pub(super) const SPARK: (u32, u32) = (250, 22);
 const SPARK_PAD: u32 = 14;
+/// Room a decade label of the peers' axis needs: `100ms` at 13 px (about
+/// 40 px) and a gap of a third of it.
+pub(super) const SPARK_LABEL_PX: f64 = 54.0;
 
 /// The scale spanning every peer's p50 .. max; `None` without samples.
 pub(super) fn peer_scale(peers: &[Peer]) -> Option<PeerScale> {
@@ -878,12 +937,16 @@ pub(super) fn peer_axis(s: PeerScale) -> io::Result<String> {
     svg(SPARK.0, SPARK.1, "spark-axis", "FIN to ACK scale", |root| {
         let chart = spark_chart(root, s)?;
         let mut chart = chart;
-        let decades = (s.lo as i64..=s.hi as i64).map(|d| d as f64);
+        // Every decade labelled when the labels stand apart, else every
+        // second or third: "10ms100ms" touched.
+        let per_decade = f64::from(SPARK.0 - 2 * SPARK_PAD) / (s.hi - s.lo).max(1.0);
+        let step = (SPARK_LABEL_PX / per_decade).ceil().max(1.0) as usize;
+        let decades = (s.lo as i64..=s.hi as i64).step_by(step).map(|d| d as f64);
         chart.draw_series(decades.map(|d| {
             Text::new(
                 decade_label(d),
                 (d, 0.5),
-                font(11.5).pos(Pos::new(HPos::Center, VPos::Center)),
+                font(13.0).pos(Pos::new(HPos::Center, VPos::Center)),
             )
         }))?;
         Ok(())
@@ -929,6 +992,36 @@ pub(super) fn peer_range(p: &Peer, s: Option<PeerScale>) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Percentile labels: beside their line, inside the plot, in the first
+    /// row where they overlap nothing.
+    #[test]
+    fn percentile_labels_are_placed_apart_inside_the_plot() {
+        let c = BLUE;
+        let lab = |x: i32, t: &str, dashed| (x, t.to_string(), c, dashed);
+        // "p50 100us" at the plot's left edge goes right of its line; the
+        // p99 at the same place then takes the second row; a p99 at the
+        // right edge goes left of its line.
+        let got = place_labels(
+            vec![
+                lab(84, "p50 100us", false),
+                lab(84, "p99 100us", true),
+                lab(1080, "p99 9.0s", true),
+                lab(600, "p50 45.9ms", false),
+            ],
+            84..1088,
+        );
+        let at: Vec<(i32, i32, &str)> = got.iter().map(|g| (g.0, g.1, g.2.as_str())).collect();
+        assert_eq!(
+            at,
+            [
+                (88, 3, "p50 100us"),
+                (88, 18, "p99 100us"),
+                (600 - 4 - label_px("p50 45.9ms"), 3, "p50 45.9ms"),
+                (1080 - 4 - label_px("p99 9.0s"), 3, "p99 9.0s"),
+            ]
+        );
+    }
 
     #[test]
     fn round_count_ticks() {
