@@ -8,7 +8,11 @@ peak of every truth.csv series (value, first sample at it, T0-relative), the
 final counters, and from the capture, per peer, the client's connections,
 FIN copies, how its FIN ended (ACKed, reset by the client, or silence) and
 when: a client RST less than 1 ms after its first FIN is a reset at close(),
-a later one came at a retransmission timer (or answers a late peer packet).
+a later one came at a retransmission timer, unless it answers (within 1 ms)
+a peer segment that came after the client's last FIN copy: then the socket
+was already gone (killed silently, or a TIME-WAIT entry refused) and the RST
+is the no-socket answer to the peer's FIN or to its challenge ACK of a new
+SYN on the same 4-tuple.
 """
 import collections
 import csv
@@ -70,36 +74,52 @@ def packets(path):
 
 def capture(run, t0):
     FIN, SYN, RST, ACK = 1, 2, 4, 16
-    conns = {}       # 4-tuple -> current connection dict
-    done = []
+    tuples = collections.defaultdict(list)   # 4-tuple -> its connections, oldest first
+    conns = []
+
+    def owner(lst, seq):
+        """The connection of `lst` whose sequence space holds the client's `seq`."""
+        for c in reversed(lst):
+            top = (c["fin_seq"] + 1) if c["fin_seq"] is not None else c["snd_max"]
+            if (seq - c["syn_seq"]) % 2**32 <= (top - c["syn_seq"]) % 2**32:
+                return c
+        return lst[-1] if lst else None
+
     for t, src, dst, sp, dp, fl, seq, ack, plen in packets(os.path.join(HERE, run, "capture.pcap.zst")):
         out = src == LOCAL
         key = (sp, dst, dp) if out else (dp, src, sp)
-        c = conns.get(key)
+        lst = tuples[key]
         if out and fl & SYN:
-            if c is None or c["syn_seq"] != seq:
-                if c is not None:
-                    done.append(c)
-                c = conns[key] = dict(peer=f"{dst}:{dp}", syn_seq=seq, fins=[], fin_seq=None,
-                                      acked=None, rst=None, rst_after_kill=False, peer_fin=None)
+            if not lst or lst[-1]["syn_seq"] != seq:
+                c = dict(peer=f"{dst}:{dp}", syn_seq=seq, snd_max=seq + 1, fins=[], fin_seq=None,
+                         acked=None, rst=None, rst_after=None, last_peer=None)
+                lst.append(c)
+                conns.append(c)
             continue
+        if out:
+            c = owner(lst, seq) if fl & RST else (lst[-1] if lst else None)
+        else:
+            c = lst[-1] if lst else None
+            # a challenge ACK for an older connection of this 4-tuple
+            if c is not None and len(lst) > 1 and fl & ACK and c["fin_seq"] is None:
+                c = owner(lst, ack) if (ack - c["syn_seq"]) % 2**32 > 2**31 else c
         if c is None:
             continue
         if out:
+            c["snd_max"] = max(c["snd_max"], seq + plen, key=lambda v: (v - c["syn_seq"]) % 2**32)
             if fl & FIN:
                 c["fins"].append(t)
                 c["fin_seq"] = seq + plen
             if fl & RST and c["rst"] is None:
                 c["rst"] = t
+                c["rst_after"] = c["last_peer"]
         else:
             if fl & ACK and c["fin_seq"] is not None and c["acked"] is None and ack == c["fin_seq"] + 1:
                 c["acked"] = t
-            if fl & FIN and c["peer_fin"] is None:
-                c["peer_fin"] = t
-    done.extend(conns.values())
+            c["last_peer"] = (t, fl)
     by = collections.defaultdict(collections.Counter)
     first_rst_at_close = None
-    for c in done:
+    for c in conns:
         p = by[c["peer"]]
         p["connections"] += 1
         if not c["fins"]:
@@ -107,26 +127,37 @@ def capture(run, t0):
             continue
         p["fin_copies"] += len(c["fins"])
         f0 = c["fins"][0]
-        if c["acked"] is not None and (c["rst"] is None or c["acked"] < c["rst"]):
+        lp = c["rst_after"]
+        if c["acked"] is not None and c["rst"] is None:
             p["fin_acked"] += 1
-        elif c["rst"] is not None and c["rst"] - f0 < 1000:
+        elif c["acked"] is not None and c["acked"] < c["rst"]:
+            # FIN-WAIT-2 gone (tcp_fin_timeout, or no TIME-WAIT bucket): the
+            # peer's FIN, or a later segment, gets a bare RST
+            p["acked_then_gone_rst"] += 1
+        elif c["rst"] is None:
+            p["fin_unacked_silence"] += 1
+        elif lp is not None and lp[0] > c["fins"][-1] and c["rst"] - lp[0] < 1000:
+            # the client had no socket any more: it answered a late peer segment
+            p["gone_rst_to_peer_fin" if lp[1] & FIN else "gone_rst_to_challenge_ack"] += 1
+        elif c["rst"] - f0 < 1000:
             p["reset_at_close"] += 1
             first_rst_at_close = min(first_rst_at_close or c["rst"], c["rst"])
-        elif c["rst"] is not None and c["peer_fin"] is not None and c["rst"] >= c["peer_fin"]:
-            p["silent_then_rst_to_peer_fin"] += 1
-        elif c["rst"] is not None:
-            p["reset_at_timer"] += 1
         else:
-            p["fin_unacked_silence"] += 1
-    print("capture, per peer (client's view):")
-    keys = ["connections", "fin_copies", "fin_acked", "reset_at_close", "reset_at_timer",
-            "silent_then_rst_to_peer_fin", "fin_unacked_silence", "rst_without_fin", "no_fin"]
-    print("  " + "peer".ljust(16) + "".join(k[:14].rjust(15) for k in keys))
+            p["reset_at_timer"] += 1
+    print("capture, per peer (client's view; one connection = one SYN; a client RST belongs to")
+    print("the connection whose sequence space holds it):")
+    keys = ["connections", "fin_copies", "fin_acked", "acked_then_gone_rst", "reset_at_close",
+            "reset_at_timer",
+            "gone_rst_to_peer_fin", "gone_rst_to_challenge_ack", "fin_unacked_silence",
+            "rst_without_fin", "no_fin"]
+    print("  " + "peer".ljust(16) + "".join(k.replace("gone_rst_to_", "gone_rst_")[:15].rjust(16) for k in keys))
     total = collections.Counter()
     for peer in sorted(by, key=lambda s: tuple(int(x) for x in s.replace(":", ".").split("."))):
         total.update(by[peer])
-        print("  " + peer.ljust(16) + "".join(str(by[peer][k]).rjust(15) for k in keys))
-    print("  " + "all".ljust(16) + "".join(str(total[k]).rjust(15) for k in keys))
+        print("  " + peer.ljust(16) + "".join(str(by[peer][k]).rjust(16) for k in keys))
+    print("  " + "all".ljust(16) + "".join(str(total[k]).rjust(16) for k in keys))
+    reused = sum(1 for lst in tuples.values() if len(lst) > 1)
+    print(f"  4-tuples used by more than one connection: {reused}")
     if first_rst_at_close:
         print(f"  first reset at close: T0{(first_rst_at_close - t0) / 1e6:+.2f} s")
 
