@@ -244,3 +244,107 @@ fn the_orphan_retries_run_reproduces_itself() {
         0.02,
     );
 }
+
+/// From the run without a limit, tcp_orphan_retries=2 predicts the run
+/// made with it (same load and seed): its kills and its peaks.
+#[test]
+fn orphan_retries_predicted_from_the_unlimited_run() {
+    let run = pairs().join("orphan_retries_2");
+    let r = analyze(
+        &pairs().join("unlimited"),
+        &["--what-if", "tcp_orphan_retries=2"],
+    );
+    let p = &row(&r, "tcp_orphan_retries", 2, true)["predicted"];
+    near(
+        "kills",
+        u(&p["orphans_killed"]),
+        meta_u64(&run, "nstat_TcpExtTCPAbortOnTimeout"),
+        0.05,
+    );
+    for (k, col) in [("fin_wait_1_peak", "fin_wait_1"), ("orphans_peak", "orphan")] {
+        near(k, u(&p[k]), truth_peak(&run, col), 0.10);
+    }
+    // And the run itself: its own row within 2%, its kills within 5%.
+    let own = analyze(&run, &[]);
+    assert_eq!(own["inferred_tunables"]["tcp_orphan_retries"]["value"], 2);
+    let p = &row(&own, "tcp_orphan_retries", 2, false)["predicted"];
+    near(
+        "own kills",
+        u(&p["orphans_killed"]),
+        meta_u64(&run, "nstat_TcpExtTCPAbortOnTimeout"),
+        0.05,
+    );
+    for (k, col) in [("fin_wait_1_peak", "fin_wait_1"), ("orphans_peak", "orphan")] {
+        near(k, u(&p[k]), truth_peak(&run, col), 0.02);
+    }
+}
+
+/// tcp_max_tw_buckets and tcp_fin_timeout from the unlimited run, against
+/// the runs made with them.
+#[test]
+fn time_wait_limit_and_fin_timeout_predicted_from_the_unlimited_run() {
+    let r = analyze(
+        &pairs().join("unlimited"),
+        &["--what-if", "tcp_max_tw_buckets=512"],
+    );
+    let tw = pairs().join("max_tw_buckets_512");
+    let p = &row(&r, "tcp_max_tw_buckets", 512, true)["predicted"];
+    near(
+        "TIME-WAIT overflows",
+        u(&p["tw_overflows"]),
+        meta_u64(&tw, "nstat_TcpExtTCPTimeWaitOverflow"),
+        0.10,
+    );
+    near(
+        "TIME-WAIT peak",
+        u(&p["time_wait_peak"]),
+        truth_peak(&tw, "time_wait"),
+        0.10,
+    );
+    // tcp_fin_timeout=1 (a standard row): orphans unchanged, as the run shows.
+    let ft = pairs().join("fin_timeout_1");
+    let p = &row(&r, "tcp_fin_timeout", 1, false)["predicted"];
+    for (k, col) in [
+        ("fin_wait_1_peak", "fin_wait_1"),
+        ("orphans_peak", "orphan"),
+        ("time_wait_peak", "time_wait"),
+    ] {
+        near(k, u(&p[k]), truth_peak(&ft, col), 0.10);
+    }
+}
+
+/// The held-out pair (seed 23, tcp_max_orphans=1536), kept out of every
+/// choice made above: the same checks.
+#[test]
+fn the_held_out_pair() {
+    let limited = pairs().join("heldout_max_orphans_1536");
+    let free = pairs().join("heldout_unlimited");
+    let set = meta_u64(&limited, "tcp_max_orphans");
+    let r = analyze(&limited, &[]);
+    near(
+        "tcp_max_orphans",
+        u(&r["inferred_tunables"]["tcp_max_orphans"]["value"]),
+        set,
+        0.05,
+    );
+    assert_eq!(r["diagnosis"][0]["id"], "orphan_limit_hit");
+    for (k, col) in [
+        ("fin_wait_1_peak", "fin_wait_1"),
+        ("orphans_peak", "orphan"),
+        ("time_wait_peak", "time_wait"),
+    ] {
+        near(k, u(&r["demand"][k]), truth_peak(&free, col), 0.10);
+    }
+    let r = analyze(&free, &["--what-if", &format!("tcp_max_orphans={set}")]);
+    assert!(r["inferred_tunables"]["tcp_max_orphans"]["value"].is_null());
+    let p = &row(&r, "tcp_max_orphans", set, true)["predicted"];
+    near(
+        "resets",
+        u(&p["orphan_resets"]),
+        meta_u64(&limited, "nstat_TcpExtTCPAbortOnMemory"),
+        0.10,
+    );
+    for (k, col) in [("fin_wait_1_peak", "fin_wait_1"), ("orphans_peak", "orphan")] {
+        near(k, u(&p[k]), truth_peak(&limited, col), 0.10);
+    }
+}

@@ -81,6 +81,9 @@ pub struct Life {
     /// The first retransmission was a tail-loss probe (the next interval
     /// the same), as Linux sends by default.
     pub tlp: bool,
+    /// A killed orphan whose peer spoke again later (a late ACK or FIN the
+    /// local host answered with a bare RST): when, ns after `t0`.
+    pub late: Option<u64>,
 }
 
 /// The lives of a run: mergeable (concatenated), bounded by
@@ -183,6 +186,7 @@ impl Lives {
             fw2,
             first_rto: u64::from(l.fin_first_rto_us) * 1_000,
             tlp,
+            late: (end == End::Killed && l.kill_confirmed).then(|| c.last_ts.saturating_sub(t0)),
         });
     }
 }
@@ -386,8 +390,13 @@ impl Replay {
                 End::PeerReset => (l.len, false, None),
                 End::Open => (l.len, true, None),
                 End::ResetAtClose | End::ResetLater | End::Killed => {
+                    // Its peer's ACKed closes that lasted as long; else the
+                    // peer's late reply (an upper bound when it is the
+                    // peer's own FIN); else any peer's.
                     let own = acked_by_peer.get(&l.peer).and_then(|v| draw(v, l.len, u));
-                    let rebuilt = own.or_else(|| draw(&acked_all, l.len, u));
+                    let rebuilt = own
+                        .or(l.late.filter(|t| *t >= l.len))
+                        .or_else(|| draw(&acked_all, l.len, u));
                     let fw2 = (!l.passive).then(|| {
                         fw2_by_peer
                             .get(&l.peer)
@@ -694,6 +703,7 @@ mod tests {
             fw2: Some(0),
             first_rto: 200 * MS,
             tlp: true,
+            late: None,
         }
     }
 
