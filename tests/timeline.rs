@@ -71,8 +71,11 @@ fn fin_wait_1_from_a_slow_ack() {
 
 #[test]
 fn orphan_retries_what_if_and_limits() {
-    // Observed first RTO 200 ms; with 2 retries the orphan dies at
-    // 1000 + 200 + 400 + 800 = 2400 ms instead of waiting 14 s for the ACK.
+    // FIN at 1000 ms, copies at 1200, 1600, 2400 (no tail-loss probe: the
+    // intervals double from the first): RTO firings at 1.2, 1.6, 2.4, 4.0 s.
+    // With 2 retries the kernel kills at the first firing 1.4 s or more
+    // after the first RTO retransmission (tcp_model_timeout: 7 x 200 ms):
+    // at 4.0 s, instead of waiting 14 s for the ACK.
     let t = timeline(&[
         "--orphan-retries",
         "2",
@@ -85,8 +88,9 @@ fn orphan_retries_what_if_and_limits() {
     assert_eq!(x["fin_wait_1_peak"], 1);
     let b = t["buckets"].as_array().expect("buckets");
     assert_eq!(b[1]["fin_wait_1_limited"], 1);
-    assert_eq!(b[2]["fin_wait_1_limited"], 0);
-    assert_eq!(b[2]["fin_wait_1"], 1);
+    assert_eq!(b[2]["fin_wait_1_limited"], 1);
+    assert_eq!(b[3]["fin_wait_1_limited"], 0);
+    assert_eq!(b[3]["fin_wait_1"], 1);
     let c = &t["limits"]["max_orphans"];
     assert_eq!(c["buckets_over"], 14);
     assert_eq!(c["first_t_us"], T0_US + 1_000_000);

@@ -548,7 +548,7 @@ pub fn expand(args: &[PathBuf]) -> Result<Expanded, ExpandError> {
     Ok(out)
 }
 
-fn is_glob(p: &Path) -> bool {
+pub fn is_glob(p: &Path) -> bool {
     p.to_string_lossy().contains(['*', '?', '['])
 }
 

@@ -119,6 +119,11 @@ pub struct MergeArgs {
     /// else problems).
     #[arg(help_heading = "Output", long, value_enum)]
     pub rank_by: Option<RankBy>,
+    /// Merge reports even when two of them count the same capture (the
+    /// same report twice, or reports sharing a capture file over the same
+    /// time): by default refused, as the sum would count it twice.
+    #[arg(long)]
+    pub allow_duplicates: bool,
 }
 
 #[derive(Debug, Args)]
@@ -224,14 +229,23 @@ pub struct AnalysisArgs {
     /// Lifetime of an orphaned FIN-WAIT-2 socket (tcp_fin_timeout), seconds.
     #[arg(help_heading = "Analysis", long, default_value_t = 60.0, value_name = "SECS", value_parser = non_negative_secs)]
     pub fin_timeout: f64,
-    /// What-if: tcp_max_orphans; marks when the orphan estimate crosses it.
+    /// A remedy to predict beside the standard ones (REMEDIES, JSON
+    /// `remedies[]`): tcp_max_orphans=N, tcp_orphan_retries=N (0 means 8),
+    /// tcp_fin_timeout=SECS, tcp_max_tw_buckets=N, worst_peers_fixed=N.
+    /// Repeatable.
+    #[arg(help_heading = "Limits (what-if)", long = "what-if", value_name = "KEY=VALUE", value_parser = crate::report::remedies::parse_what_if)]
+    pub what_if: Vec<crate::report::remedies::WhatIf>,
+    /// Same as --what-if tcp_max_orphans=N; the timeline also marks when the
+    /// orphan estimate crosses it.
     #[arg(help_heading = "Limits (what-if)", long, value_name = "N")]
     pub max_orphans: Option<u64>,
-    /// What-if: tcp_max_tw_buckets; marks when TIME-WAIT crosses it.
+    /// Same as --what-if tcp_max_tw_buckets=N; the timeline also marks when
+    /// TIME-WAIT crosses it.
     #[arg(help_heading = "Limits (what-if)", long, value_name = "N")]
     pub max_tw_buckets: Option<u64>,
-    /// What-if: tcp_orphan_retries; simulates orphans killed after N FIN retransmissions.
-    #[arg(help_heading = "Limits (what-if)", long, value_name = "N")]
+    /// Same as --what-if tcp_orphan_retries=N; the timeline also draws the
+    /// states with orphans killed after N retransmissions.
+    #[arg(help_heading = "Limits (what-if)", long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=255))]
     pub orphan_retries: Option<u32>,
 }
 

@@ -10,6 +10,7 @@ use crate::flow::table::DEFAULT_MAX_MEMORY;
 use crate::metrics::timeline::TimelineConfig;
 use crate::pipeline::Options;
 use crate::report::ReportOptions;
+use crate::report::remedies::WhatIf;
 use crate::report::timeline::Limits;
 use std::path::{Path, PathBuf};
 
@@ -173,6 +174,7 @@ impl super::args::AnalysisArgs {
         given(self.max_orphans.is_some(), "--max-orphans");
         given(self.max_tw_buckets.is_some(), "--max-tw-buckets");
         given(self.orphan_retries.is_some(), "--orphan-retries");
+        given(!self.what_if.is_empty(), "--what-if");
         v
     }
 }
@@ -191,6 +193,23 @@ impl CheckArgs {
 }
 
 impl AnalysisArgs {
+    /// The what-ifs asked: `--what-if` in order, then the old spellings.
+    pub fn what_ifs(&self) -> Vec<WhatIf> {
+        let mut v = self.what_if.clone();
+        v.extend(self.max_orphans.map(WhatIf::MaxOrphans));
+        v.extend(self.orphan_retries.map(WhatIf::OrphanRetries));
+        v.extend(self.max_tw_buckets.map(WhatIf::MaxTwBuckets));
+        v
+    }
+
+    /// The first what-if of tcp_orphan_retries: the timeline draws it.
+    fn timeline_retries(&self) -> Option<u32> {
+        self.what_ifs().iter().find_map(|w| match w {
+            WhatIf::OrphanRetries(n) => Some(*n),
+            _ => None,
+        })
+    }
+
     pub fn options(&self) -> Options {
         Options {
             threads: usize::from(self.threads),
@@ -205,7 +224,7 @@ impl AnalysisArgs {
                 bucket_ns: self.bucket.saturating_mul(1_000).max(1_000),
                 time_wait_ns: secs_to_ns(self.time_wait),
                 fin_timeout_ns: secs_to_ns(self.fin_timeout),
-                orphan_retries: self.orphan_retries,
+                orphan_retries: self.timeline_retries(),
             },
             progress: !self.quiet,
             filter: self.filter.clone(),
@@ -224,12 +243,19 @@ impl AnalysisArgs {
             idle_timeout_s: self.idle_timeout,
             time_wait_s: self.time_wait,
             limits: Limits {
-                max_orphans: self.max_orphans,
-                max_tw_buckets: self.max_tw_buckets,
-                orphan_retries: self.orphan_retries,
+                max_orphans: self.what_ifs().iter().find_map(|w| match w {
+                    WhatIf::MaxOrphans(n) => Some(*n),
+                    _ => None,
+                }),
+                max_tw_buckets: self.what_ifs().iter().find_map(|w| match w {
+                    WhatIf::MaxTwBuckets(n) => Some(*n),
+                    _ => None,
+                }),
+                orphan_retries: self.timeline_retries(),
             },
             inputs: Vec::new(),
             max_buckets: crate::report::timeline::REPORT_MAX_BUCKETS,
+            what_if: self.what_ifs(),
         }
     }
 }

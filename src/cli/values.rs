@@ -26,18 +26,27 @@ pub enum Limit {
     Rate(f64),
 }
 
-/// A ratio: `0.2` or `20%`.
+/// A ratio: `0.2` or `20%`, from 0 to 1 (0% to 100%). Anything above is
+/// refused, not read as a share over 100%: `--max-fin-ratio 10` meant as
+/// "10%" would otherwise be a bound that always holds.
 pub fn parse_ratio(s: &str) -> Result<f64, ValueError> {
     let t = s.trim();
-    let v = match t.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
-        None => t.parse::<f64>(),
-    }
-    .map_err(|_| bad(s, "expected a ratio such as 0.2 or 20%"))?;
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
+    let (v, percent) = match t.strip_suffix('%') {
+        Some(p) => (p.trim().parse::<f64>().map(|v| v / 100.0), true),
+        None => (t.parse::<f64>(), false),
+    };
+    let v = v.map_err(|_| bad(s, "expected a ratio such as 0.2 or 20%"))?;
+    if !v.is_finite() || v < 0.0 {
         Err(bad(s, "a ratio must be 0 or more"))
+    } else if v > 1.0 && percent {
+        Err(bad(s, "a ratio is at most 100%"))
+    } else if v > 1.0 {
+        Err(bad(
+            s,
+            format!("a ratio is from 0 to 1 (or 0% to 100%); for {t} percent write {t}%"),
+        ))
+    } else {
+        Ok(v)
     }
 }
 
@@ -47,9 +56,15 @@ pub fn parse_limit(s: &str) -> Result<Limit, ValueError> {
     if let Ok(n) = t.parse::<u64>() {
         return Ok(Limit::Count(n));
     }
-    parse_ratio(t)
-        .map(Limit::Rate)
-        .map_err(|_| bad(s, "expected a count (5) or a rate (0.05 or 5%)"))
+    match parse_ratio(t) {
+        Ok(r) => Ok(Limit::Rate(r)),
+        // A rate out of range says why, not "expected a count".
+        Err(e) if t.parse::<f64>().is_ok() || t.ends_with('%') => Err(ValueError {
+            input: s.to_string(),
+            expected: format!("{}; a whole number is a count (5)", e.expected),
+        }),
+        Err(_) => Err(bad(s, "expected a count (5) or a rate (0.05 or 5%)")),
+    }
 }
 
 /// A count.
@@ -156,6 +171,14 @@ mod tests {
         assert_eq!(parse_ratio("20%"), Ok(0.2));
         assert!(parse_ratio("-1").is_err());
         assert!(parse_ratio("x").is_err());
+        assert_eq!(parse_ratio("1"), Ok(1.0));
+        assert_eq!(parse_ratio("100%"), Ok(1.0));
+        assert!(parse_ratio("10").is_err());
+        assert!(parse_ratio("1.01").is_err());
+        assert!(parse_ratio("150%").is_err());
+        assert!(parse_limit("1.5").is_err());
+        assert!(parse_limit("150%").is_err());
+        assert_eq!(parse_limit("1.0"), Ok(Limit::Rate(1.0)));
         assert_eq!(parse_limit("5"), Ok(Limit::Count(5)));
         assert_eq!(parse_limit("0.05"), Ok(Limit::Rate(0.05)));
         assert_eq!(parse_limit("5%"), Ok(Limit::Rate(0.05)));

@@ -1,5 +1,6 @@
 //! `finscope analyze`: the report (text or JSON), and `--flows`.
 
+use super::guard::{self, Kind, Output};
 use super::{Error, Outputs, build_report, is_stdout, run_analysis, stdout_taker};
 use crate::cli::AnalyzeArgs;
 use crate::flow::table::FlowSink;
@@ -18,6 +19,18 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
         ("--html -", is_stdout(&a.html)),
         ("--flows -", is_stdout(&a.flows)),
     ])?;
+    let mut file_outputs = Vec::new();
+    let outs = [
+        ("--json-out", &a.json_out, Kind::JsonReport),
+        ("--html", &a.html, Kind::Html),
+        ("--flows", &a.flows, Kind::Flows),
+    ];
+    for (flag, path, kind) in outs {
+        if let Some(path) = path {
+            file_outputs.push(Output { flag, path, kind });
+        }
+    }
+    guard::check(&a.analysis.files, &file_outputs)?;
     let mut outputs = Outputs::default();
     let flows_format = match &a.flows {
         Some(path) => Some(flows_format(path, a.flows_format)?),

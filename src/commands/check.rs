@@ -270,6 +270,11 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
         let doc = build_report(&c.analysis, &run, usize::MAX, REPORT_MAX_BUCKETS);
         (doc, input_exit(&run.analysis))
     };
+    if let Some(sel) = doc.capture.selection.as_ref().filter(|s| s.empty) {
+        return Err(Error::EmptySelection {
+            what: sel.sentence(doc.settings.filter.as_deref()),
+        });
+    }
     if doc.capture.no_tcp {
         return Err(Error::NothingToCheck);
     }

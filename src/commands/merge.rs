@@ -90,6 +90,16 @@ pub enum MergeError {
         first: String,
         first_value: String,
     },
+    #[error(
+        "{first} and {second} {why}: merging them would count {what} twice; pass \
+         --allow-duplicates to merge anyway"
+    )]
+    Duplicate {
+        first: String,
+        second: String,
+        why: String,
+        what: String,
+    },
     #[error("{path}: timeline buckets of {bucket_us} us and {other_us} us have no common width")]
     Buckets {
         path: String,
@@ -314,6 +324,7 @@ pub fn merge(
         },
         inputs: labels.clone(),
         max_buckets: crate::report::timeline::REPORT_MAX_BUCKETS,
+        what_if: Vec::new(),
     };
     let mut doc = report::build(&total, &opts);
     if let Some((peers, n)) = groups::peers(&total, by, rank_by, top, ports.as_ref()) {
@@ -329,14 +340,78 @@ pub fn merge(
     Ok(doc)
 }
 
+/// Two inputs that count the same capture: the same report (equal
+/// documents, whatever their file names or formatting), or reports that
+/// both hold one capture file (same path, records and bytes) over
+/// overlapping time spans (`merge ab.json a.json`).
+pub fn duplicates(inputs: &[Input]) -> Result<(), MergeError> {
+    for (i, a) in inputs.iter().enumerate() {
+        for b in &inputs[i + 1..] {
+            let dup = |why: String, what: String| MergeError::Duplicate {
+                first: a.path.clone(),
+                second: b.path.clone(),
+                why,
+                what,
+            };
+            if a.report == b.report {
+                return Err(dup(
+                    "are the same report (equal content)".into(),
+                    "its captures".into(),
+                ));
+            }
+            let (ca, cb) = (&a.report.capture, &b.report.capture);
+            let overlap = match (ca.first_ts_us, ca.last_ts_us, cb.first_ts_us, cb.last_ts_us) {
+                (Some(f1), Some(l1), Some(f2), Some(l2)) => f1 <= l2 && f2 <= l1,
+                _ => false,
+            };
+            let shared = ca.files.iter().find(|fa| {
+                fa.records > 0
+                    && cb.files.iter().any(|fb| {
+                        fa.path == fb.path
+                            && fa.records == fb.records
+                            && fa.bytes_read == fb.bytes_read
+                    })
+            });
+            if let (true, Some(f)) = (overlap, shared) {
+                return Err(dup(
+                    format!(
+                        "both count the capture {} ({} records) over the same time",
+                        if f.path == "-" {
+                            "read from standard input"
+                        } else {
+                            &f.path
+                        },
+                        f.records
+                    ),
+                    "it".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs `merge`.
 pub fn run(m: &MergeArgs) -> Result<ExitCode, Error> {
     let taker = stdout_taker(&[("--json", m.json), ("--html -", is_stdout(&m.html))])?;
+    if let Some(html) = &m.html {
+        super::guard::check(
+            &m.files,
+            &[super::guard::Output {
+                flag: "--html",
+                path: html,
+                kind: super::guard::Kind::Html,
+            }],
+        )?;
+    }
     let inputs = m
         .files
         .iter()
         .map(|p| Input::read(p))
         .collect::<Result<Vec<_>, _>>()?;
+    if !m.allow_duplicates {
+        duplicates(&inputs)?;
+    }
     let doc = merge(&inputs, m.top, m.rank_by)?;
     if let Some(path) = &m.html {
         write_html(path, &doc)?;

@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod check;
 pub mod diff;
+pub mod guard;
 pub mod merge;
 pub mod timeline;
 
@@ -71,6 +72,10 @@ pub enum Error {
     /// `check` on inputs without any TCP segment: every bound would hold.
     #[error("check: no TCP segment could be decoded from the input(s): no bound can be checked")]
     NothingToCheck,
+    /// `check` on a selection that kept nothing: a gate that checked
+    /// nothing has not passed.
+    #[error("check: {what}: no bound can be checked (a gate that checked nothing has not passed)")]
+    EmptySelection { what: String },
     /// Options that mean nothing to a saved report (`check REPORT.json`).
     #[error(
         "check: {flags} {verb} to captures, not to a saved report; re-run `finscope analyze --json` with {them}",
@@ -78,6 +83,10 @@ pub enum Error {
         them = if flags.contains(", ") { "them" } else { "it" }
     )]
     FlagsForReport { flags: String },
+    /// An output that would destroy data (an input, a capture, a report of
+    /// another kind): refused before anything is read.
+    #[error(transparent)]
+    Guard(#[from] guard::GuardError),
     /// Two outputs asked for standard output.
     #[error("{flags} both write to standard output: give one of them a file")]
     StdoutTwice { flags: String },
@@ -267,7 +276,16 @@ pub(crate) fn run_analysis(
         crate::say!("finscope: {kind}: {e}; the report covers what was read before it");
     }
     let p = &analysis.summary.packets;
-    if p.frames > 0 && p.tcp == 0 {
+    if let Some(sel) = selection(a, &analysis)
+        && sel.empty
+        && !analysis.interrupted
+    {
+        let filter = a.filter.as_ref().map(|f| f.to_string());
+        crate::say!(
+            "finscope: warning: {}: the report is empty",
+            sel.sentence(filter.as_deref())
+        );
+    } else if p.frames > 0 && p.tcp == 0 {
         crate::say!(
             "finscope: warning: {} frame(s) but no TCP segment could be decoded (see the link types in the report): nothing was analysed",
             p.frames
@@ -308,10 +326,30 @@ pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize, max_buckets:
         doc.settings.until_us = (until < u64::MAX).then_some(until / 1_000);
     }
     doc.settings.label = a.label.clone();
+    doc.capture.selection = selection(a, &run.analysis);
     if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), run.ports.as_ref()) {
         m.set_port_peers(p.pairs());
     }
     doc
+}
+
+/// What `--filter`, `--since` and `--until` kept, when one was given.
+pub(crate) fn selection(a: &AnalysisArgs, analysis: &Analysis) -> Option<report::Selection> {
+    let by = match (a.filter.is_some(), a.since.is_some() || a.until.is_some()) {
+        (false, false) => return None,
+        (true, false) => "filter",
+        (false, true) => "time range",
+        (true, true) => "filter and time range",
+    };
+    let p = &analysis.summary.packets;
+    Some(report::Selection {
+        by: by.to_string(),
+        frames_read: analysis.files.iter().map(|f| f.records).sum(),
+        frames_selected: p.frames,
+        tcp_selected: p.tcp,
+        connections_selected: analysis.summary.connections.total,
+        empty: p.tcp == 0,
+    })
 }
 
 /// Writes the HTML page (`--html`) to `path`, or to standard output when

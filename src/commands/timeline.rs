@@ -1,5 +1,6 @@
 //! `finscope timeline`: the local socket states over time (chart, JSON, CSV).
 
+use super::guard::{self, Kind, Output};
 use super::{Error, Outputs, build_report, is_stdout, run_analysis, stdout_taker};
 use crate::cli::TimelineArgs;
 use crate::report::TimelineDocument;
@@ -17,6 +18,17 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
         ("--csv -", is_stdout(&t.csv)),
         ("--html -", is_stdout(&t.html)),
     ])?;
+    let mut file_outputs = Vec::new();
+    let outs = [
+        ("--csv", &t.csv, Kind::TimelineCsv),
+        ("--html", &t.html, Kind::Html),
+    ];
+    for (flag, path, kind) in outs {
+        if let Some(path) = path {
+            file_outputs.push(Output { flag, path, kind });
+        }
+    }
+    guard::check(&t.analysis.files, &file_outputs)?;
     let run = run_analysis(&t.analysis, None, t.json)?;
     let doc = build_report(&t.analysis, &run, t.analysis.top, MAX_BUCKETS);
     let mut outputs = Outputs::default();

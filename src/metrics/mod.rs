@@ -7,6 +7,7 @@
 pub mod groups;
 pub mod hist;
 pub mod peers;
+pub mod replay;
 pub mod timeline;
 
 use crate::capture::FileInfo;
@@ -516,6 +517,9 @@ pub struct Summary {
     pub local_fins: u64,
     /// What the capture shows of the local kernel's settings.
     pub kernel: KernelEvidence,
+    /// The local closes, for the remedies' replay (not in saved reports:
+    /// a merged report has none).
+    pub lives: replay::Lives,
 }
 
 impl Summary {
@@ -643,6 +647,9 @@ impl Summary {
         }
 
         let states = self.timeline.add_conn(c, local, end_ts, open);
+        if !one_sided {
+            self.lives.add(c, local, &states.list, end_ts);
+        }
         self.local_fins += u64::from(c.ep[local].fin_ts.is_some());
         self.add_peer(c, local, end_ts, &states);
     }
@@ -730,6 +737,7 @@ impl std::ops::AddAssign<&Summary> for Summary {
         }
         self.timeline += &o.timeline;
         add(&mut self.local_fins, o.local_fins);
+        self.lives += &o.lives;
     }
 }
 

@@ -24,7 +24,7 @@
 //!   counts it under `tw`, not `orphan` (net/ipv4/tcp.c, tcp_close()).
 
 use super::add;
-use crate::flow::conn::{Conn, orphan_kill_after};
+use crate::flow::conn::Conn;
 use crate::flow::key::Side;
 pub use crate::flow::state::{NSTATES, TcpState};
 use rustc_hash::FxHashMap;
@@ -244,8 +244,16 @@ impl Timeline {
         // budget of `retries` retransmissions is killed then.
         let l = &c.ep[local];
         if let (Some(retries), Some(tl)) = (self.cfg.orphan_retries, l.fin_ts) {
-            let rto = (l.fin_first_rto_us > 0).then(|| u64::from(l.fin_first_rto_us) * 1_000);
-            let kill = tl.saturating_add(orphan_kill_after(rto, retries));
+            let rto = if l.fin_first_rto_us > 0 {
+                u64::from(l.fin_first_rto_us) * 1_000
+            } else {
+                crate::flow::state::RTO_MIN_NS
+            };
+            let b = &l.backoff;
+            let tlp = !(b.retransmissions >= 2
+                && b.second_interval > 0
+                && b.first_interval.abs_diff(b.second_interval) * 10 > b.second_interval);
+            let kill = tl.saturating_add(super::replay::kill_after(rto, tlp, retries));
             let awaited_until = cs
                 .list
                 .iter()
@@ -482,10 +490,16 @@ mod tests {
 
     #[test]
     fn orphan_retries_kill_time() {
-        // 200 ms, 400 ms, 800 ms, then dead one RTO after the 2nd retransmission.
-        assert_eq!(orphan_kill_after(None, 2), 1_400 * MS);
-        // Backoff capped at TCP_RTO_MAX (120 s).
-        assert_eq!(orphan_kill_after(Some(100_000 * MS), 1), 220_000 * MS);
+        use crate::metrics::replay::kill_after;
+        // testdata/kernel/orphan_retries: a probe at 0.2 s, RTOs at 0.4,
+        // 0.8, 1.6 s, killed at the firing at 3.2 s (measured 3.31-3.35 s,
+        // with the timer wheel's rounding).
+        assert_eq!(kill_after(200 * MS, true, 2), 3_200 * MS);
+        // The route with rto_min 1 s: probe at 1 s, RTO at 2 s, killed at
+        // 4 s after three copies (measured).
+        assert_eq!(kill_after(1_000 * MS, true, 2), 4_000 * MS);
+        // Without a probe: RTOs at 0.2, 0.6, 1.4, 3.0 s: killed at 3.0 s.
+        assert_eq!(kill_after(200 * MS, false, 2), 3_000 * MS);
     }
 
     /// A timeline of width 1 ms widened to 8 ms holds exactly what one of

@@ -31,6 +31,8 @@ pub struct ReportOptions {
     /// Most timeline buckets: [`timeline::REPORT_MAX_BUCKETS`] (also when
     /// 0), or [`timeline::MAX_BUCKETS`] for the `timeline` command.
     pub max_buckets: u64,
+    /// Remedies asked for (`--what-if`), beside the standard ones.
+    pub what_if: Vec<super::remedies::WhatIf>,
 }
 
 impl ReportOptions {
@@ -85,6 +87,7 @@ impl InferredTunables {
         let fin_timeout = k.fin_timeout_bounds();
         let ms = |us: u64| (us as f64 / 1_000.0 * 10.0).round() / 10.0;
         InferredTunables {
+            tcp_max_orphans: MaxOrphans::default(),
             tcp_orphan_retries: OrphanRetries {
                 value: best.map(|b| b.0),
                 killed,
@@ -177,7 +180,13 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         .map(|(addr, ps)| Peer::of(addr.to_string(), ps).in_inputs(ps, &o.inputs))
         .collect();
     let tl = timeline::build(&s.timeline, p, &o.limits, o.max_buckets());
-    let findings = diagnosis::diagnose(s, &tl);
+    let mut findings = diagnosis::diagnose(s, &tl);
+    let rem = super::remedies::remedies(s, &o.what_if);
+    if let Some(f) = super::remedies::orphan_limit_hit(&rem, s) {
+        findings.insert(0, f);
+    }
+    let mut tunables = InferredTunables::of(&s.kernel);
+    tunables.tcp_max_orphans = super::remedies::max_orphans(&rem, s);
     Report {
         schema_version: SCHEMA_VERSION,
         finscope_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -219,7 +228,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
             local_to_remote: s.unacked.local_to_remote,
             remote_to_local: s.unacked.remote_to_local,
         },
-        inferred_tunables: InferredTunables::of(&s.kernel),
+        inferred_tunables: tunables,
         rank_by: o.rank_by,
         peers_total: s.peers.len() as u64,
         group_by: None,
@@ -236,6 +245,8 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         },
         timeline: tl,
         diagnosis: findings,
+        demand: rem.demand,
+        remedies: rem.rows,
         mergeable: Some(Mergeable::of(
             s,
             o.limits.orphan_retries.is_some(),
@@ -284,6 +295,7 @@ fn capture_of(a: &Analysis) -> Capture {
         no_tcp: p.frames > 0 && p.tcp == 0,
         interrupted: a.interrupted,
         evicted_early: a.evicted_early,
+        selection: None,
     }
 }
 

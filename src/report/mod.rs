@@ -8,6 +8,7 @@ pub mod diagnosis;
 pub mod format;
 pub mod load;
 pub mod mergeable;
+pub mod remedies;
 pub mod render;
 pub mod schema;
 pub mod timeline;

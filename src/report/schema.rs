@@ -57,6 +57,14 @@ pub struct Report {
     pub timeline: TimelineReport,
     /// Findings with evidence and tunables (docs/diagnosis.md).
     pub diagnosis: Vec<Finding>,
+    /// The local orphans with no limit (docs/diagnosis.md, "Remedies");
+    /// absent when nothing closed locally, and in merged reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand: Option<Demand>,
+    /// What each remedy would do (docs/diagnosis.md, "Remedies"); empty
+    /// when nothing closed locally, and in merged reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remedies: Vec<Remedy>,
     /// What an exact merge of reports needs beyond the figures above
     /// (`finscope merge`; docs/report.md). Absent in reports written
     /// before it existed: those cannot be merged.
@@ -111,6 +119,49 @@ pub struct Capture {
     /// budget was never reached. Absent in reports written before it existed.
     #[serde(default)]
     pub evicted_early: u64,
+    /// What `--filter`, `--since` and `--until` kept of what was read;
+    /// absent when none was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
+}
+
+/// What a selection (`--filter`, `--since`, `--until`) kept. An empty one
+/// is said on stderr and in every report, and `check` refuses it (exit 2):
+/// a gate that checked nothing has not passed.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Selection {
+    /// What selected: `filter`, `time range` or `filter and time range`.
+    pub by: String,
+    /// Frames (records) read from the inputs.
+    pub frames_read: u64,
+    /// Frames that passed the selection (`packets.frames`).
+    pub frames_selected: u64,
+    /// TCP segments that passed it (`packets.tcp`).
+    pub tcp_selected: u64,
+    /// Connections analysed (`connections.total`).
+    pub connections_selected: u64,
+    /// No TCP segment passed: the report holds nothing.
+    pub empty: bool,
+}
+
+impl Selection {
+    /// "the filter `host 192.0.2.1` matched 0 of 1,209 frames (0 connections)".
+    pub fn sentence(&self, filter: Option<&str>) -> String {
+        let what = match (self.by.as_str(), filter) {
+            ("filter", Some(f)) => format!("the filter `{f}`"),
+            ("filter and time range", Some(f)) => {
+                format!("the filter `{f}` and the time range")
+            }
+            (by, _) => format!("the {by}"),
+        };
+        format!(
+            "{what} matched {} of {} frames ({} TCP segments, {} connections)",
+            super::format::thousands(self.frames_selected),
+            super::format::thousands(self.frames_read),
+            super::format::thousands(self.tcp_selected),
+            super::format::thousands(self.connections_selected),
+        )
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -248,6 +299,66 @@ pub struct InferredTunables {
     pub tcp_fin_timeout: FinTimeout,
     pub rto_min: RtoMin,
     pub orphans_reset_under_pressure: PressureResets,
+    /// tcp_max_orphans, when the capture shows the limit hit. Absent in
+    /// reports written before it existed.
+    #[serde(default)]
+    pub tcp_max_orphans: MaxOrphans,
+}
+
+/// tcp_max_orphans as the capture shows it (docs/diagnosis.md, "The orphan
+/// limit").
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MaxOrphans {
+    /// Best estimate of the limit; null when no limit was hit.
+    pub value: Option<u64>,
+    /// The limit lies in [low, high]; null when no limit was hit.
+    pub low: Option<u64>,
+    pub high: Option<u64>,
+    /// Local orphans reset by their own kernel while their FIN was unACKed
+    /// (with a limit: its TcpExtTCPAbortOnMemory).
+    pub resets: u64,
+    /// When the first of them came, us since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_reset_us: Option<u64>,
+}
+
+/// The orphans the capture's closes would have made with no limit: peaks
+/// at bucket ends of the unconstrained replay.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Demand {
+    pub fin_wait_1_peak: u64,
+    pub orphans_peak: u64,
+    pub time_wait_peak: u64,
+}
+
+/// One remedy: a setting and what the replay predicts under it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Remedy {
+    /// `tcp_max_orphans`, `tcp_orphan_retries`, `tcp_fin_timeout` (s),
+    /// `tcp_max_tw_buckets` or `worst_peers_fixed` (a number of peers).
+    pub setting: String,
+    pub value: u64,
+    /// Asked with `--what-if` (or `--max-orphans`, ...), not a standard row.
+    pub asked: bool,
+    /// Why the row is there (`as inferred`, `the limit +5%`, ...).
+    #[serde(default)]
+    pub why: String,
+    pub predicted: Predicted,
+}
+
+/// What a remedy's replay predicts.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Predicted {
+    pub fin_wait_1_peak: u64,
+    pub orphans_peak: u64,
+    pub time_wait_peak: u64,
+    /// Orphans reset by tcp_max_orphans (TcpExtTCPAbortOnMemory).
+    pub orphan_resets: u64,
+    /// Orphans killed by tcp_orphan_retries (TcpExtTCPAbortOnTimeout).
+    pub orphans_killed: u64,
+    /// Sockets not put in TIME-WAIT (TcpExtTCPTimeWaitOverflow).
+    #[serde(default)]
+    pub tw_overflows: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -253,6 +253,13 @@ fn header(r: &Report, w: &mut impl Write) -> io::Result<()> {
             crate::report::format::ratio(r.connections.one_sided, r.connections.total) * 100.0
         )?;
     }
+    if let Some(sel) = r.capture.selection.as_ref().filter(|s| s.empty) {
+        writeln!(
+            w,
+            "<div class=\"warn\" id=\"warn-empty-selection\"><b>Empty selection</b>{}: nothing was analysed, every figure below is empty.</div>",
+            esc(&sel.sentence(r.settings.filter.as_deref()))
+        )?;
+    }
     if r.capture.interrupted {
         writeln!(
             w,

@@ -53,6 +53,7 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
     render_teardown(r, w)?;
     render_connections(r, w)?;
     render_tunables(r, w)?;
+    render_remedies(r, w)?;
     render_latency(r, w)?;
     render_peers(r, w)?;
     render_states(r, w)
@@ -140,6 +141,18 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
     )?;
     if let Some(f) = &r.settings.filter {
         writeln!(w, "  filter         {f}")?;
+    }
+    if let Some(sel) = &r.capture.selection {
+        let s = sel.sentence(r.settings.filter.as_deref());
+        if sel.empty {
+            writeln!(
+                w,
+                "  {}          {s}: nothing was analysed, every figure below is empty",
+                paint(Paint::Warn, "EMPTY")
+            )?;
+        } else {
+            writeln!(w, "  selected       {s}")?;
+        }
     }
     match (r.settings.since_us, r.settings.until_us) {
         (None, None) => {}
@@ -510,11 +523,26 @@ fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> {
         && ft.at_least_s.is_none_or(|s| s < 1.0)
         && t.rto_min.value_ms.is_none()
         && !t.orphans_reset_under_pressure.value
+        && t.tcp_max_orphans.value.is_none()
         && r.connections.aborted_on_data == 0
     {
         return Ok(());
     }
     writeln!(w, "LOCAL KERNEL SETTINGS  (inferred from the capture)")?;
+    if let (Some(v), Some(lo), Some(hi)) = (
+        t.tcp_max_orphans.value,
+        t.tcp_max_orphans.low,
+        t.tcp_max_orphans.high,
+    ) {
+        writeln!(
+            w,
+            "  tcp_max_orphans      {}  (between {} and {}: {} orphans reset at the limit, TcpExtTCPAbortOnMemory)",
+            thousands(v),
+            thousands(lo),
+            thousands(hi),
+            thousands(t.tcp_max_orphans.resets)
+        )?;
+    }
     if or.killed > 0 {
         let confirmed = if or.confirmed > 0 {
             format!(
@@ -576,6 +604,68 @@ fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> {
             w,
             "  aborts on data       {} local sockets answered data that came after their FIN with a RST (TCPAbortOnData: closed while the peer still sent; says nothing of tcp_fin_timeout)",
             thousands(r.connections.aborted_on_data)
+        )?;
+    }
+    writeln!(w)
+}
+
+/// Below this many orphans at once (and without resets, kills or a
+/// what-if asked) the text says in one line that nothing needs a remedy.
+const MIN_REMEDY_ORPHANS: u64 = 10;
+
+/// REMEDIES: what each setting would do, from the replay.
+fn render_remedies(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    let Some(d) = &r.demand else {
+        return Ok(());
+    };
+    let now = r.remedies.first().map(|x| x.predicted).unwrap_or_default();
+    if d.orphans_peak < MIN_REMEDY_ORPHANS
+        && now.orphan_resets == 0
+        && now.orphans_killed == 0
+        && !r.remedies.iter().any(|x| x.asked)
+    {
+        writeln!(
+            w,
+            "REMEDIES  none needed: at most {} local orphan(s) at once, none reset or killed",
+            thousands(d.orphans_peak)
+        )?;
+        return writeln!(w);
+    }
+    writeln!(
+        w,
+        "REMEDIES  (the capture's closes replayed under other settings; docs/diagnosis.md)"
+    )?;
+    writeln!(
+        w,
+        "  with no limit: FIN-WAIT-1 peak {}, orphans peak {}, TIME-WAIT peak {}",
+        thousands(d.fin_wait_1_peak),
+        thousands(d.orphans_peak),
+        thousands(d.time_wait_peak)
+    )?;
+    writeln!(
+        w,
+        "  {:<30} {:>10} {:>8} {:>9} {:>7} {:>7}",
+        "setting", "FIN-WAIT-1", "orphans", "TIME-WAIT", "resets", "killed"
+    )?;
+    for x in &r.remedies {
+        let note = match x.why.as_str() {
+            "" => String::new(),
+            w if w.starts_with("as ") => " (now)".to_string(),
+            w if w.starts_with("the limit +5%") => " (+5%)".to_string(),
+            w if w.starts_with("a limit above") => " (no reset)".to_string(),
+            w if w.starts_with("asked") => " (asked)".to_string(),
+            _ => String::new(),
+        };
+        let p = &x.predicted;
+        writeln!(
+            w,
+            "  {:<30} {:>10} {:>8} {:>9} {:>7} {:>7}",
+            format!("{}={}{note}", x.setting, thousands(x.value)),
+            thousands(p.fin_wait_1_peak),
+            thousands(p.orphans_peak),
+            thousands(p.time_wait_peak),
+            thousands(p.orphan_resets),
+            thousands(p.orphans_killed)
         )?;
     }
     writeln!(w)

@@ -1,0 +1,350 @@
+//! The limit that was hit and what each remedy would do: the report's
+//! `inferred_tunables.tcp_max_orphans`, `demand`, `remedies[]` and the
+//! `orphan_limit_hit` finding, from the counterfactual replay
+//! ([`crate::metrics::replay`]; method and measured error in
+//! docs/diagnosis.md, "Remedies").
+
+use super::format::{dur, thousands, utc};
+use super::schema::{Demand, Finding, MaxOrphans, Predicted, Remedy};
+use crate::metrics::Summary;
+use crate::metrics::replay::{LimitEstimate, Prediction, Replay, Setting};
+
+/// A what-if the user asked for (`--what-if KEY=VALUE`, `--max-orphans`,
+/// `--orphan-retries`, `--max-tw-buckets`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhatIf {
+    MaxOrphans(u64),
+    OrphanRetries(u32),
+    /// Seconds.
+    FinTimeout(u64),
+    MaxTwBuckets(u64),
+    /// The N worst peers' FINs ACKed like the other peers'.
+    WorstPeersFixed(u32),
+}
+
+impl WhatIf {
+    /// The sysctl name (without `net.ipv4.`) and value.
+    pub fn key_value(self) -> (&'static str, u64) {
+        match self {
+            WhatIf::MaxOrphans(v) => ("tcp_max_orphans", v),
+            WhatIf::OrphanRetries(v) => ("tcp_orphan_retries", u64::from(v)),
+            WhatIf::FinTimeout(v) => ("tcp_fin_timeout", v),
+            WhatIf::MaxTwBuckets(v) => ("tcp_max_tw_buckets", v),
+            WhatIf::WorstPeersFixed(v) => ("worst_peers_fixed", u64::from(v)),
+        }
+    }
+}
+
+/// Parses `KEY=VALUE` (`tcp_max_orphans=1024`, also with `net.ipv4.`).
+pub fn parse_what_if(s: &str) -> Result<WhatIf, String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected KEY=VALUE, e.g. tcp_max_orphans=1024"))?;
+    let k = k.trim();
+    let k = k.strip_prefix("net.ipv4.").unwrap_or(k);
+    let v = v.trim();
+    let num = |what: &str| -> Result<u64, String> {
+        v.parse::<u64>()
+            .map_err(|_| format!("`{s}`: {k} takes {what}"))
+    };
+    match k {
+        "tcp_max_orphans" => Ok(WhatIf::MaxOrphans(num("a count")?)),
+        "tcp_orphan_retries" => {
+            let n = num("a count from 0 to 255 (0 means 8)")?;
+            u32::try_from(n)
+                .ok()
+                .filter(|n| *n <= 255)
+                .map(WhatIf::OrphanRetries)
+                .ok_or_else(|| format!("`{s}`: tcp_orphan_retries is 0 to 255 (0 means 8)"))
+        }
+        "tcp_fin_timeout" => {
+            let t = v.strip_suffix('s').unwrap_or(v);
+            t.parse::<u64>()
+                .map(WhatIf::FinTimeout)
+                .map_err(|_| format!("`{s}`: tcp_fin_timeout takes whole seconds"))
+        }
+        "tcp_max_tw_buckets" => Ok(WhatIf::MaxTwBuckets(num("a count")?)),
+        "worst_peers_fixed" => {
+            let n = num("a number of peers")?;
+            u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .map(WhatIf::WorstPeersFixed)
+                .ok_or_else(|| format!("`{s}`: worst_peers_fixed is 1 to 1000 peers"))
+        }
+        _ => Err(format!(
+            "`{s}`: unknown setting `{k}`: tcp_max_orphans, tcp_orphan_retries, tcp_fin_timeout, tcp_max_tw_buckets or worst_peers_fixed"
+        )),
+    }
+}
+
+/// How many worst peers the standard row fixes.
+pub const WORST_PEERS: usize = 5;
+
+/// What the replay gives the report.
+#[derive(Clone, Debug, Default)]
+pub struct Remedies {
+    pub limit: Option<LimitEstimate>,
+    pub demand: Option<Demand>,
+    pub rows: Vec<Remedy>,
+    /// The peers the `worst_peers_fixed` rows fix, worst first.
+    pub worst: Vec<String>,
+}
+
+fn predicted(p: Prediction) -> Predicted {
+    Predicted {
+        fin_wait_1_peak: p.fin_wait_1_peak,
+        orphans_peak: p.orphans_peak,
+        time_wait_peak: p.time_wait_peak,
+        orphan_resets: p.orphan_resets,
+        orphans_killed: p.orphans_killed,
+        tw_overflows: p.tw_overflows,
+    }
+}
+
+/// Runs the replay: the limit hit, the demand, and the standard rows plus
+/// those asked (`asked`).
+pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
+    let lives = &s.lives;
+    if lives.list.is_empty() {
+        return Remedies::default();
+    }
+    let tl = &s.timeline;
+    let end_ns = s.packets.last_ts.unwrap_or(0);
+    let replay = Replay::new(lives, tl.cfg.bucket_ns, tl.cfg.time_wait_ns, end_ns);
+    let limit = lives.orphan_limit().filter(|l| l.plateau);
+    let inferred_retries = s.kernel.orphan_retries().map(|(v, _)| v);
+    // The host as the capture shows it.
+    let base = Setting {
+        max_orphans: limit.map(|l| l.value),
+        orphan_retries: inferred_retries,
+        fin_timeout_ns: tl.cfg.fin_timeout_ns,
+        max_tw_buckets: None,
+        fixed_peers: Vec::new(),
+    };
+    let free = replay.run(&Setting {
+        fin_timeout_ns: tl.cfg.fin_timeout_ns,
+        ..Setting::default()
+    });
+    let demand = Demand {
+        fin_wait_1_peak: free.fin_wait_1_peak,
+        orphans_peak: free.orphans_peak,
+        time_wait_peak: free.time_wait_peak,
+    };
+    let worst = replay.worst_peers(WORST_PEERS);
+    // The rows to replay: (row without its prediction, setting).
+    let mut plan: Vec<(Remedy, Setting)> = Vec::new();
+    let mut push = |w: WhatIf, why: &str, asked: bool| {
+        let mut set = base.clone();
+        match w {
+            WhatIf::MaxOrphans(v) => set.max_orphans = Some(v),
+            WhatIf::OrphanRetries(v) => set.orphan_retries = Some(v),
+            WhatIf::FinTimeout(v) => set.fin_timeout_ns = v.saturating_mul(1_000_000_000),
+            WhatIf::MaxTwBuckets(v) => set.max_tw_buckets = Some(v),
+            WhatIf::WorstPeersFixed(n) => {
+                set.fixed_peers = replay.worst_peers(n as usize);
+            }
+        }
+        let (setting, value) = w.key_value();
+        if !asked
+            && plan
+                .iter()
+                .any(|(r, _)| r.setting == setting && r.value == value)
+        {
+            return;
+        }
+        plan.push((
+            Remedy {
+                setting: setting.to_string(),
+                value,
+                asked,
+                why: why.to_string(),
+                predicted: Predicted::default(),
+            },
+            set,
+        ));
+    };
+    match (limit, inferred_retries) {
+        (Some(l), _) => push(WhatIf::MaxOrphans(l.value), "as inferred", false),
+        (None, Some(r)) => push(WhatIf::OrphanRetries(r), "as inferred", false),
+        (None, None) => push(
+            WhatIf::OrphanRetries(0),
+            "as captured (the default, 8)",
+            false,
+        ),
+    }
+    if let Some(l) = limit {
+        push(
+            WhatIf::MaxOrphans(l.value + l.value.div_ceil(20)),
+            "the limit +5%",
+            false,
+        );
+    }
+    // The smallest limit the demand never exceeds (bucket ends are a lower
+    // bound of the count the kernel compares: one more bucket's growth).
+    let avoid = free.orphans_peak.max(1);
+    let avoid = avoid + avoid.div_ceil(10);
+    push(
+        WhatIf::MaxOrphans(avoid),
+        "a limit above the demand's peak (+10%)",
+        false,
+    );
+    for r in [1, 2, 4] {
+        push(WhatIf::OrphanRetries(r), "", false);
+    }
+    push(WhatIf::FinTimeout(1), "", false);
+    if !worst.is_empty() {
+        push(
+            WhatIf::WorstPeersFixed(worst.len() as u32),
+            "their FINs ACKed like the other peers'",
+            false,
+        );
+    }
+    for w in asked {
+        push(*w, "asked (--what-if)", true);
+    }
+    // Each replay is independent: one per thread.
+    use rayon::prelude::*;
+    let rows: Vec<Remedy> = plan
+        .into_par_iter()
+        .map(|(mut r, set)| {
+            r.predicted = predicted(replay.run(&set));
+            r
+        })
+        .collect();
+    Remedies {
+        limit,
+        demand: Some(demand),
+        rows,
+        worst: worst.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+/// `inferred_tunables.tcp_max_orphans`.
+pub fn max_orphans(r: &Remedies, s: &Summary) -> MaxOrphans {
+    match r.limit {
+        Some(l) => MaxOrphans {
+            value: Some(l.value),
+            low: Some(l.low),
+            high: Some(l.high),
+            resets: l.resets,
+            first_reset_us: Some(l.first_reset_ns / 1_000),
+        },
+        None => MaxOrphans {
+            resets: s.lives.orphan_limit().map_or(0, |l| l.resets),
+            ..MaxOrphans::default()
+        },
+    }
+}
+
+fn row<'a>(r: &'a Remedies, setting: &str, why: &str) -> Option<&'a Remedy> {
+    r.rows
+        .iter()
+        .find(|x| x.setting == setting && x.why.starts_with(why))
+}
+
+/// The first finding when the orphan limit was hit: the limit and its
+/// size, who holds the orphans, and what each remedy would do.
+pub fn orphan_limit_hit(r: &Remedies, s: &Summary) -> Option<Finding> {
+    let l = r.limit?;
+    let d = r.demand.as_ref()?;
+    let fa = &s.latency[crate::metrics::FIN_ACK][crate::metrics::LOCAL_FIRST];
+    let mut evidence = vec![
+        format!(
+            "{} local orphans were reset by their own host while their FIN was unACKed, from {} UTC on, while the orphan count sat at {}-{} (the kernel logs \"too many orphaned sockets\" and counts TcpExtTCPAbortOnMemory)",
+            thousands(l.resets),
+            utc(l.first_reset_ns / 1_000),
+            thousands(l.low),
+            thousands(l.high + 1)
+        ),
+        format!(
+            "without the limit the orphans would have peaked at {} (FIN-WAIT-1 {}); local-first FIN->ACK p50 {}, p99 {}",
+            thousands(d.orphans_peak),
+            thousands(d.fin_wait_1_peak),
+            fa.quantile(0.5).map_or("-".into(), dur),
+            fa.quantile(0.99).map_or("-".into(), dur)
+        ),
+    ];
+    if !r.worst.is_empty() {
+        let named: Vec<String> = r
+            .worst
+            .iter()
+            .map(|p| {
+                let ps = p
+                    .parse::<std::net::IpAddr>()
+                    .ok()
+                    .and_then(|ip| s.peers.get(&ip));
+                match ps {
+                    Some(ps) => format!(
+                        "{p} ({} closes, FIN->ACK p50 {}, max {})",
+                        thousands(ps.closes),
+                        ps.fin_ack.quantile(0.5).map_or("-".into(), dur),
+                        ps.fin_ack.max().map_or("-".into(), dur)
+                    ),
+                    None => p.clone(),
+                }
+            })
+            .collect();
+        evidence.push(format!(
+            "the orphans wait on these peers' ACKs: {}",
+            named.join(", ")
+        ));
+    }
+    let mut effects = Vec::new();
+    if let Some(x) = row(r, "tcp_max_orphans", "the limit +5%") {
+        effects.push(format!(
+            "raising tcp_max_orphans by 5% (to {}) would still reset about {}",
+            thousands(x.value),
+            thousands(x.predicted.orphan_resets)
+        ));
+    }
+    if let Some(x) = row(r, "tcp_max_orphans", "a limit above") {
+        effects.push(format!(
+            "tcp_max_orphans={} would reset none (up to ~{} KiB of memory per orphan)",
+            thousands(x.value),
+            64
+        ));
+    }
+    if let Some(x) = row(r, "tcp_fin_timeout", "") {
+        effects.push(format!(
+            "tcp_fin_timeout=1 would not help: it bounds only FIN-WAIT-2 (still {} resets)",
+            thousands(x.predicted.orphan_resets)
+        ));
+    }
+    if let Some(x) = r
+        .rows
+        .iter()
+        .find(|x| x.setting == "tcp_orphan_retries" && x.value == 2 && !x.asked)
+    {
+        effects.push(format!(
+            "tcp_orphan_retries=2 would kill {} orphans after about 3 s of retransmissions and reset {}, orphan peak {}",
+            thousands(x.predicted.orphans_killed),
+            thousands(x.predicted.orphan_resets),
+            thousands(x.predicted.orphans_peak)
+        ));
+    }
+    if let Some(x) = row(r, "worst_peers_fixed", "") {
+        effects.push(format!(
+            "if the {} worst peers ACKed FINs like the others: {} resets, orphan peak {}",
+            x.value,
+            thousands(x.predicted.orphan_resets),
+            thousands(x.predicted.orphans_peak)
+        ));
+    }
+    evidence.extend(effects);
+    Some(Finding {
+        id: "orphan_limit_hit".into(),
+        finding: format!(
+            "The orphan limit was hit: tcp_max_orphans is about {} (between {} and {}, inferred). The kernel reset {} orphaned sockets instead of waiting for their peers to ACK their FINs: the connections were cut. The orphans pile up because peers are slow to ACK FINs; a limit slightly higher only moves the ceiling. See REMEDIES for what each setting would do.",
+            thousands(l.value),
+            thousands(l.low),
+            thousands(l.high),
+            thousands(l.resets)
+        ),
+        evidence,
+        tunables: vec![
+            "net.ipv4.tcp_max_orphans".into(),
+            "net.ipv4.tcp_orphan_retries".into(),
+        ],
+    })
+}
