@@ -1664,4 +1664,34 @@ mod tests {
         assert_eq!(c.ep[c.client_side().0.other()].rsts, 1);
         assert_eq!(c.closed_at(), Some(21_000_000));
     }
+
+    // ---- a SYN-RECEIVED give-up taken back by the client's ACK ----
+    #[test]
+    fn late_ack_of_a_syn_ack_revives_the_server() {
+        // One SYN-ACK, then nothing for 5 s: overdue from 1.521 s (its copy
+        // was due at 1.001 s), given up; the client's ACK of it shows the
+        // server alive (capture loss, or a slower timer).
+        let s = vec![
+            seg(true, 0, SYN, 100, 0, 0),
+            seg(false, 1, SYN | ACK, 500, 101, 0),
+            seg(true, 5_000, ACK, 101, 501, 0),
+            seg(true, 5_001, FIN | ACK, 101, 501, 0),
+            seg(false, 5_002, FIN | ACK, 501, 102, 0),
+            seg(true, 5_003, ACK, 102, 502, 0),
+        ];
+        let c = run_to(&s, 5_003);
+        assert_eq!(c.outcome(), Outcome::Complete);
+        assert_eq!(c.anomalies(), 0);
+        let sv = c.client_side().0.other();
+        use TcpState::*;
+        assert_eq!(
+            states(&c, sv, 100_000),
+            vec![
+                (SynReceived, 1, 5_000),
+                (Established, 5_000, 5_001),
+                (CloseWait, 5_001, 5_002),
+                (LastAck, 5_002, 5_003),
+            ]
+        );
+    }
 }
