@@ -261,7 +261,10 @@ fn orphan_retries_predicted_from_the_unlimited_run() {
         meta_u64(&run, "nstat_TcpExtTCPAbortOnTimeout"),
         0.05,
     );
-    for (k, col) in [("fin_wait_1_peak", "fin_wait_1"), ("orphans_peak", "orphan")] {
+    for (k, col) in [
+        ("fin_wait_1_peak", "fin_wait_1"),
+        ("orphans_peak", "orphan"),
+    ] {
         near(k, u(&p[k]), truth_peak(&run, col), 0.10);
     }
     // And the run itself: its own row within 2%, its kills within 5%.
@@ -274,7 +277,10 @@ fn orphan_retries_predicted_from_the_unlimited_run() {
         meta_u64(&run, "nstat_TcpExtTCPAbortOnTimeout"),
         0.05,
     );
-    for (k, col) in [("fin_wait_1_peak", "fin_wait_1"), ("orphans_peak", "orphan")] {
+    for (k, col) in [
+        ("fin_wait_1_peak", "fin_wait_1"),
+        ("orphans_peak", "orphan"),
+    ] {
         near(k, u(&p[k]), truth_peak(&run, col), 0.02);
     }
 }
@@ -344,7 +350,29 @@ fn the_held_out_pair() {
         meta_u64(&limited, "nstat_TcpExtTCPAbortOnMemory"),
         0.10,
     );
-    for (k, col) in [("fin_wait_1_peak", "fin_wait_1"), ("orphans_peak", "orphan")] {
+    for (k, col) in [
+        ("fin_wait_1_peak", "fin_wait_1"),
+        ("orphans_peak", "orphan"),
+    ] {
         near(k, u(&p[k]), truth_peak(&limited, col), 0.10);
+    }
+}
+
+/// A full TIME-WAIT table shows as FIN-WAIT-2 sockets gone while older ones
+/// lived on: named on the run with tcp_max_tw_buckets=512, and on no other.
+#[test]
+fn a_full_time_wait_table_is_suspected_only_where_it_was_full() {
+    let ids = |dir: &Path| analyze(dir, &[])["diagnosis"].to_string();
+    assert!(ids(&pairs().join("max_tw_buckets_512")).contains("tw_overflow_suspected"));
+    for run in [
+        "unlimited",
+        "fin_timeout_1",
+        "max_orphans_1024",
+        "orphan_retries_2",
+    ] {
+        assert!(
+            !ids(&pairs().join(run)).contains("tw_overflow_suspected"),
+            "{run}"
+        );
     }
 }

@@ -185,6 +185,10 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
     if let Some(f) = super::remedies::orphan_limit_hit(&rem, s) {
         findings.insert(0, f);
     }
+    if let Some(f) = super::remedies::tw_overflow_suspected(s) {
+        let at = usize::from(findings.first().is_some_and(|f| f.id == "orphan_limit_hit"));
+        findings.insert(at, f);
+    }
     let mut tunables = InferredTunables::of(&s.kernel);
     tunables.tcp_max_orphans = super::remedies::max_orphans(&rem, s);
     Report {

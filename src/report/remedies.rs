@@ -348,3 +348,37 @@ pub fn orphan_limit_hit(r: &Remedies, s: &Summary) -> Option<Finding> {
         ],
     })
 }
+
+/// Fewest FIN-WAIT-2 sockets found gone before the TIME-WAIT table is
+/// suspected.
+pub const MIN_TW_GONE: u64 = 10;
+
+/// FIN-WAIT-2 sockets gone when their peer's FIN came (a bare RST answered
+/// it) while others as old or older were still there: not tcp_fin_timeout
+/// (it would take the older ones first) but the TIME-WAIT table being full
+/// (`inet_twsk_alloc` refuses past tcp_max_tw_buckets: the socket is
+/// destroyed, TcpExtTCPTimeWaitOverflow).
+pub fn tw_overflow_suspected(s: &Summary) -> Option<Finding> {
+    let k = &s.kernel;
+    let (gone_min, survived_max) = (k.fin_wait_2_gone_min_us?, k.fin_wait_2_survived_max_us?);
+    if k.fin_wait_2_gone < MIN_TW_GONE || survived_max < gone_min {
+        return None;
+    }
+    Some(Finding {
+        id: "tw_overflow_suspected".into(),
+        finding: format!(
+            "{} local FIN-WAIT-2 sockets were gone when their peer's FIN came (the host answered with a bare RST) while {} others, up to {} old, were still there: not tcp_fin_timeout, which would end the older ones first, but a full TIME-WAIT table: past tcp_max_tw_buckets a socket entering FIN-WAIT-2 or TIME-WAIT is destroyed at once (TcpExtTCPTimeWaitOverflow; older kernels log \"time wait bucket table overflow\"). Only sockets whose peer sent something later show it: there were likely many more. `--what-if tcp_max_tw_buckets=N` predicts the overflows for a limit N.",
+            thousands(k.fin_wait_2_gone),
+            thousands(k.fin_wait_2_survived),
+            dur(survived_max)
+        ),
+        evidence: vec![format!(
+            "{} of {} FIN-WAIT-2 sockets gone after as little as {}; survivors up to {}",
+            thousands(k.fin_wait_2_gone),
+            thousands(k.fin_wait_2_gone + k.fin_wait_2_survived),
+            dur(gone_min),
+            dur(survived_max)
+        )],
+        tunables: vec!["net.ipv4.tcp_max_tw_buckets".into()],
+    })
+}
