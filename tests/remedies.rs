@@ -376,3 +376,48 @@ fn a_full_time_wait_table_is_suspected_only_where_it_was_full() {
         );
     }
 }
+
+/// The text report's REMEDIES table and the HTML what-if panel hold the
+/// JSON's rows.
+#[test]
+fn remedies_in_text_and_html() {
+    let dir = pairs().join("max_orphans_1024");
+    let r = analyze(&dir, &[]);
+    let rows = r["remedies"].as_array().expect("rows");
+    assert!(rows.len() >= 7, "{}", rows.len());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let html = tmp.path().join("r.html");
+    let out = Command::cargo_bin("finscope")
+        .expect("binary")
+        .env("COLUMNS", "100")
+        .args(["analyze", "-q", "--local", "10.77.0.1/32", "--html"])
+        .arg(&html)
+        .arg(capture(&dir))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let page = std::fs::read_to_string(&html).expect("page");
+    assert!(text.contains("REMEDIES"), "{text}");
+    assert!(page.contains("<section id=\"remedies\">"));
+    for x in rows {
+        let (s, v) = (x["setting"].as_str().expect("setting"), u(&x["value"]));
+        assert!(
+            page.contains(&format!("data-setting=\"{s}\" data-value=\"{v}\"")),
+            "{s}={v} not in the page"
+        );
+        // Thousands separators in the text.
+        let shown = v
+            .to_string()
+            .as_bytes()
+            .rchunks(3)
+            .rev()
+            .map(|c| std::str::from_utf8(c).expect("digits"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(
+            text.contains(&format!("{s}={shown}")),
+            "{s}={shown} not in the text"
+        );
+    }
+}

@@ -62,6 +62,7 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
         }
         None => {
             states(&r.timeline, w)?;
+            remedies(r, w)?;
             latency(r, w)?;
             outcomes(r, w)?;
         }
@@ -145,6 +146,7 @@ svg{display:block;max-width:100%;height:auto}
 figure{margin:6px 0 0}
 .row{display:flex;gap:24px;align-items:flex-start;flex-wrap:wrap}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:13px}
+table.remedies td.num{text-align:right;position:relative}table.remedies .bar{position:absolute;left:0;top:15%;height:70%;background:#e69f0033;z-index:0}table.remedies td{padding:2px 8px}table.remedies td.why{white-space:normal;max-width:260px}
 th,td{padding:3px 9px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
 th{font-weight:600;background:#f7f7f9}
 .l{text-align:left}
@@ -287,7 +289,7 @@ fn header(r: &Report, w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "</dl>")?;
     writeln!(
         w,
-        "<nav><a href=\"#diagnosis\">Diagnosis</a><a href=\"#states\">Socket states</a><a href=\"#latency\">Close latency</a><a href=\"#outcomes\">Outcomes</a><a href=\"#peers\">Worst peers</a></nav>"
+        "<nav><a href=\"#diagnosis\">Diagnosis</a><a href=\"#states\">Socket states</a><a href=\"#remedies\">What-if</a><a href=\"#latency\">Close latency</a><a href=\"#outcomes\">Outcomes</a><a href=\"#peers\">Worst peers</a></nav>"
     )?;
     writeln!(w, "</div></header>")?;
     writeln!(w, "<main>")?;
@@ -515,6 +517,60 @@ fn states(t: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
         dur(t.bucket_us),
         thousands(t.close_began_before_capture),
         thousands(t.open_at_end)
+    )?;
+    writeln!(w, "</section>")
+}
+
+/// The what-if panel under the states plot: the demand and each remedy's
+/// predicted peaks, resets and kills (docs/diagnosis.md, "Remedies").
+fn remedies(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    let Some(d) = &r.demand else {
+        return Ok(());
+    };
+    writeln!(w, "<section id=\"remedies\">")?;
+    writeln!(
+        w,
+        "<h2>What-if: remedies<span class=\"n\">the capture's closes replayed under other kernel settings; peaks at bucket ends, like the plot above</span></h2>"
+    )?;
+    writeln!(
+        w,
+        "<p class=\"note\">With no limit the host would have held <b id=\"demand-orphans\">{}</b> orphans at once (FIN-WAIT-1 {}, TIME-WAIT {}).</p>",
+        thousands(d.orphans_peak),
+        thousands(d.fin_wait_1_peak),
+        thousands(d.time_wait_peak)
+    )?;
+    writeln!(
+        w,
+        "<table class=\"remedies\"><thead><tr><th class=\"l\">setting</th><th class=\"l\">why</th><th>FIN-WAIT-1</th><th>orphans</th><th>TIME-WAIT</th><th>reset</th><th>killed</th><th>TW overflow</th></tr></thead><tbody>"
+    )?;
+    for x in &r.remedies {
+        let p = &x.predicted;
+        // A bar of the orphan peak against the demand's.
+        let share = if d.orphans_peak > 0 {
+            (p.orphans_peak as f64 / d.orphans_peak as f64 * 100.0).min(100.0)
+        } else {
+            0.0
+        };
+        writeln!(
+            w,
+            "<tr data-setting=\"{}\" data-value=\"{}\"><td class=\"l\"><code>{}={}</code></td><td class=\"l why\">{}</td><td class=\"num\">{}</td><td class=\"num\"><span class=\"bar\" style=\"width:{share:.0}%\"></span>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(&x.setting),
+            x.value,
+            esc(&x.setting),
+            thousands(x.value),
+            esc(&x.why),
+            thousands(p.fin_wait_1_peak),
+            thousands(p.orphans_peak),
+            thousands(p.time_wait_peak),
+            thousands(p.orphan_resets),
+            thousands(p.orphans_killed),
+            thousands(p.tw_overflows)
+        )?;
+    }
+    writeln!(w, "</tbody></table>")?;
+    writeln!(
+        w,
+        "<p class=\"note\">Each row changes one setting of the host as the capture shows it (the first row). Resets are what the kernel counts as TcpExtTCPAbortOnMemory, kills TcpExtTCPAbortOnTimeout, overflows TcpExtTCPTimeWaitOverflow. <code>--what-if KEY=VALUE</code> adds rows.</p>"
     )?;
     writeln!(w, "</section>")
 }
