@@ -380,7 +380,7 @@ fn open_waiting(
 }
 
 /// Creates (or truncates) an output file; a FIFO is opened as
-/// [`open_waiting`] does, so that Ctrl-C ends a wait for its reader.
+/// `open_waiting` does, so that Ctrl-C ends a wait for its reader.
 pub fn create_output(path: &Path) -> io::Result<File> {
     open_waiting(path, |p| File::create(p))
 }

@@ -265,7 +265,7 @@ fn firing(t0: u64, d: u64, tlp: bool, k: u32) -> u64 {
 /// Time from an orphan's first FIN until `tcp_orphan_retries` = `retries`
 /// kills it: the first retransmission-timer firing at least
 /// [`kill_budget_ns`] after the first RTO retransmission (the firings:
-/// [`firing`], from the first retransmission interval `d` and whether it
+/// `firing`, from the first retransmission interval `d` and whether it
 /// was a tail-loss probe).
 pub fn kill_after(d: u64, tlp: bool, retries: u32) -> u64 {
     let d = d.max(1);
