@@ -185,8 +185,14 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
     if let Some(f) = super::remedies::orphan_limit_hit(&rem, s) {
         findings.insert(0, f);
     }
+    if let Some(f) = super::remedies::orphans_reset_memory_pressure(&rem) {
+        findings.insert(0, f);
+    }
     if let Some(f) = super::remedies::tw_overflow_suspected(s) {
-        let at = usize::from(findings.first().is_some_and(|f| f.id == "orphan_limit_hit"));
+        let at = findings
+            .iter()
+            .take_while(|f| f.id == "orphan_limit_hit" || f.id == "orphans_reset_memory_pressure")
+            .count();
         findings.insert(at, f);
     }
     let mut tunables = InferredTunables::of(&s.kernel);

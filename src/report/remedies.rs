@@ -85,6 +85,8 @@ pub const WORST_PEERS: usize = 5;
 #[derive(Clone, Debug, Default)]
 pub struct Remedies {
     pub limit: Option<LimitEstimate>,
+    /// Kernel resets of orphans enough to judge, without a plateau.
+    pub pressure: Option<LimitEstimate>,
     pub demand: Option<Demand>,
     pub rows: Vec<Remedy>,
     /// The peers the `worst_peers_fixed` rows fix, worst first.
@@ -112,7 +114,9 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
     let tl = &s.timeline;
     let end_ns = s.packets.last_ts.unwrap_or(0);
     let replay = Replay::new(lives, tl.cfg.bucket_ns, tl.cfg.time_wait_ns, end_ns);
-    let limit = lives.orphan_limit().filter(|l| l.plateau);
+    let estimate = lives.orphan_limit();
+    let limit = estimate.filter(|l| l.plateau);
+    let pressure = estimate.filter(|l| !l.plateau);
     let inferred_retries = s.kernel.orphan_retries().map(|(v, _)| v);
     // The host as the capture shows it.
     let base = Setting {
@@ -214,6 +218,7 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
         .collect();
     Remedies {
         limit,
+        pressure,
         demand: Some(demand),
         rows,
         worst: worst.iter().map(|p| p.to_string()).collect(),
@@ -381,4 +386,90 @@ pub fn tw_overflow_suspected(s: &Summary) -> Option<Finding> {
         )],
         tunables: vec!["net.ipv4.tcp_max_tw_buckets".into()],
     })
+}
+
+/// Orphans reset by their own host while their FIN was unACKed, at counts
+/// that do not sit at one level: not the orphan limit but TCP memory
+/// pressure (tcp_mem), which `tcp_check_oom` also answers with a reset.
+pub fn orphans_reset_memory_pressure(r: &Remedies) -> Option<Finding> {
+    let p = r.pressure?;
+    Some(Finding {
+        id: "orphans_reset_memory_pressure".into(),
+        finding: format!(
+            "The local kernel reset {} of its orphans while their FIN was unACKed, but not at one orphan count (it ranged over {}..{} at the resets): not tcp_max_orphans, which resets at a ceiling, but TCP memory pressure: tcp_check_oom also resets orphans when TCP's memory is over tcp_mem (\"out of memory -- consider tuning tcp_mem\", TcpExtTCPAbortOnMemory). Check `cat /proc/net/sockstat` (mem) against net.ipv4.tcp_mem, or a box that sends RSTs in the host's name.",
+            thousands(p.resets),
+            thousands(p.low),
+            thousands(p.high)
+        ),
+        evidence: vec![format!(
+            "{} resets from {} UTC on; no plateau of the orphan count at them",
+            thousands(p.resets),
+            utc(p.first_reset_ns / 1_000)
+        )],
+        tunables: vec!["net.ipv4.tcp_mem".into(), "net.ipv4.tcp_max_orphans".into()],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::replay::{End, Life};
+
+    const MS: u64 = 1_000_000;
+
+    fn life(t0_ms: u64, len_ms: u64, end: End) -> Life {
+        Life {
+            peer: "192.0.2.1".parse().unwrap(),
+            t0: t0_ms * MS,
+            len: len_ms * MS,
+            end,
+            passive: false,
+            fw2: Some(0),
+            first_rto: 200 * MS,
+            tlp: true,
+            late: None,
+        }
+    }
+
+    /// Resets at close while the orphan count climbs from 0 to 300: no
+    /// plateau, so no limit is named; memory pressure is.
+    #[test]
+    fn resets_without_a_plateau_are_memory_pressure() {
+        let mut s = Summary::default();
+        for i in 0..300u64 {
+            s.lives.list.push(life(i * 100, 100_000, End::Acked));
+            if i % 10 == 0 {
+                s.lives.list.push(life(i * 100 + 1, 0, End::ResetAtClose));
+            }
+        }
+        s.packets.last_ts = Some(200_000 * MS);
+        let r = remedies(&s, &[]);
+        assert!(r.limit.is_none());
+        let p = r.pressure.expect("pressure");
+        assert_eq!(p.resets, 30);
+        assert!(orphan_limit_hit(&r, &s).is_none());
+        let f = orphans_reset_memory_pressure(&r).expect("finding");
+        assert!(f.finding.contains("tcp_mem"), "{}", f.finding);
+    }
+
+    #[test]
+    fn what_if_values() {
+        assert_eq!(
+            parse_what_if("tcp_max_orphans=1024"),
+            Ok(WhatIf::MaxOrphans(1024))
+        );
+        assert_eq!(
+            parse_what_if("net.ipv4.tcp_orphan_retries=2"),
+            Ok(WhatIf::OrphanRetries(2))
+        );
+        assert_eq!(
+            parse_what_if("tcp_fin_timeout=1s"),
+            Ok(WhatIf::FinTimeout(1))
+        );
+        assert!(parse_what_if("tcp_fin_timeout=0.5").is_err());
+        assert!(parse_what_if("tcp_orphan_retries=256").is_err());
+        assert!(parse_what_if("tcp_rmem=1").is_err());
+        assert!(parse_what_if("tcp_max_orphans").is_err());
+        assert!(parse_what_if("worst_peers_fixed=0").is_err());
+    }
 }
