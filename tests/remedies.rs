@@ -421,3 +421,26 @@ fn remedies_in_text_and_html() {
         );
     }
 }
+
+/// Without a limit hit, the lead names the peers that hold the FINs and
+/// the remedies follow, best first: fixing those peers cuts nothing.
+#[test]
+fn the_remedies_follow_the_lead_best_first() {
+    let r = analyze(&pairs().join("unlimited"), &[]);
+    assert_eq!(r["diagnosis"][0]["id"], "fin_wait_1_dominates");
+    assert_eq!(r["diagnosis"][1]["id"], "remedies");
+    let ev = r["diagnosis"][1]["evidence"].as_array().expect("evidence");
+    assert!(
+        ev[0]
+            .as_str()
+            .is_some_and(|s| s.contains("worst peers ACKed FINs")),
+        "{ev:?}"
+    );
+    let last = ev.last().and_then(|v| v.as_str()).unwrap_or_default();
+    assert!(last.contains("tcp_orphan_retries=2"), "{ev:?}");
+    // With the limit hit, the same ranking sits in orphan_limit_hit.
+    let r = analyze(&pairs().join("max_orphans_1024"), &[]);
+    let ids = r["diagnosis"].to_string();
+    assert!(!ids.contains("\"remedies\""), "{ids}");
+    assert!(ids.contains("remedy 1: if the"), "{ids}");
+}

@@ -188,6 +188,11 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
     if let Some(f) = super::remedies::orphans_reset_memory_pressure(&rem) {
         findings.insert(0, f);
     }
+    if let Some(f) = super::remedies::remedies_ranked(&rem) {
+        // After the lead (what holds the FINs), before the rest.
+        let at = usize::from(!findings.is_empty());
+        findings.insert(at, f);
+    }
     if let Some(f) = super::remedies::tw_overflow_suspected(s) {
         let at = findings
             .iter()

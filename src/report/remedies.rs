@@ -295,48 +295,7 @@ pub fn orphan_limit_hit(r: &Remedies, s: &Summary) -> Option<Finding> {
             named.join(", ")
         ));
     }
-    let mut effects = Vec::new();
-    if let Some(x) = row(r, "tcp_max_orphans", "the limit +5%") {
-        effects.push(format!(
-            "raising tcp_max_orphans by 5% (to {}) would still reset about {}",
-            thousands(x.value),
-            thousands(x.predicted.orphan_resets)
-        ));
-    }
-    if let Some(x) = row(r, "tcp_max_orphans", "a limit above") {
-        effects.push(format!(
-            "tcp_max_orphans={} would reset none (up to ~{} KiB of memory per orphan)",
-            thousands(x.value),
-            64
-        ));
-    }
-    if let Some(x) = row(r, "tcp_fin_timeout", "") {
-        effects.push(format!(
-            "tcp_fin_timeout=1 would not help: it bounds only FIN-WAIT-2 (still {} resets)",
-            thousands(x.predicted.orphan_resets)
-        ));
-    }
-    if let Some(x) = r
-        .rows
-        .iter()
-        .find(|x| x.setting == "tcp_orphan_retries" && x.value == 2 && !x.asked)
-    {
-        effects.push(format!(
-            "tcp_orphan_retries=2 would kill {} orphans after about 3 s of retransmissions and reset {}, orphan peak {}",
-            thousands(x.predicted.orphans_killed),
-            thousands(x.predicted.orphan_resets),
-            thousands(x.predicted.orphans_peak)
-        ));
-    }
-    if let Some(x) = row(r, "worst_peers_fixed", "") {
-        effects.push(format!(
-            "if the {} worst peers ACKed FINs like the others: {} resets, orphan peak {}",
-            x.value,
-            thousands(x.predicted.orphan_resets),
-            thousands(x.predicted.orphans_peak)
-        ));
-    }
-    evidence.extend(effects);
+    evidence.extend(ranked_effects(r));
     Some(Finding {
         id: "orphan_limit_hit".into(),
         finding: format!(
@@ -350,6 +309,109 @@ pub fn orphan_limit_hit(r: &Remedies, s: &Summary) -> Option<Finding> {
         tunables: vec![
             "net.ipv4.tcp_max_orphans".into(),
             "net.ipv4.tcp_orphan_retries".into(),
+        ],
+    })
+}
+
+/// What the standard remedies would do, one sentence each, best first:
+/// fewest connections cut (resets + kills), then the lowest orphan peak.
+pub fn ranked_effects(r: &Remedies) -> Vec<String> {
+    let mut effects: Vec<((u64, u64), String)> = Vec::new();
+    let cut = |x: &Remedy| x.predicted.orphan_resets + x.predicted.orphans_killed;
+    let mut push = |x: &Remedy, text: String| {
+        effects.push(((cut(x), x.predicted.orphans_peak), text));
+    };
+    let tail = |x: &Remedy| {
+        format!(
+            "{} reset, {} killed, orphan peak {}",
+            thousands(x.predicted.orphan_resets),
+            thousands(x.predicted.orphans_killed),
+            thousands(x.predicted.orphans_peak)
+        )
+    };
+    if let Some(x) = row(r, "tcp_max_orphans", "the limit +5%") {
+        push(
+            x,
+            format!(
+                "raising tcp_max_orphans by 5% (to {}) would still reset about {}: {}",
+                thousands(x.value),
+                thousands(x.predicted.orphan_resets),
+                tail(x)
+            ),
+        );
+    }
+    // Without a limit hit, a limit above the demand changes nothing.
+    if let Some(x) = row(r, "tcp_max_orphans", "a limit above").filter(|_| r.limit.is_some()) {
+        push(
+            x,
+            format!(
+                "tcp_max_orphans={} would reset none, at up to ~64 KiB of memory per orphan: {}",
+                thousands(x.value),
+                tail(x)
+            ),
+        );
+    }
+    if let Some(x) = row(r, "tcp_fin_timeout", "") {
+        push(
+            x,
+            format!(
+                "tcp_fin_timeout=1 would not help: it bounds only FIN-WAIT-2: {}",
+                tail(x)
+            ),
+        );
+    }
+    if let Some(x) = r
+        .rows
+        .iter()
+        .find(|x| x.setting == "tcp_orphan_retries" && x.value == 2 && !x.asked)
+    {
+        push(
+            x,
+            format!(
+                "tcp_orphan_retries=2 would kill waiting orphans about 3 s after their FIN, their peers never told: {}",
+                tail(x)
+            ),
+        );
+    }
+    if let Some(x) = row(r, "worst_peers_fixed", "") {
+        push(
+            x,
+            format!(
+                "if the {} worst peers ACKed FINs like the others: {}",
+                x.value,
+                tail(x)
+            ),
+        );
+    }
+    effects.sort_by_key(|e| e.0);
+    effects
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, t))| format!("remedy {}: {t}", i + 1))
+        .collect()
+}
+
+/// Below this demand (orphans at once) the remedies are not worth a
+/// finding of their own.
+pub const MIN_REMEDY_ORPHANS: u64 = 10;
+
+/// The remedies, best first, as a finding after the lead when no limit
+/// was hit (with a limit, `orphan_limit_hit` holds them).
+pub fn remedies_ranked(r: &Remedies) -> Option<Finding> {
+    let d = r.demand?;
+    if r.limit.is_some() || d.orphans_peak < MIN_REMEDY_ORPHANS {
+        return None;
+    }
+    Some(Finding {
+        id: "remedies".into(),
+        finding: format!(
+            "What each setting would do to the {} orphans the host held at once, best first (fewest connections cut, then the lowest orphan peak; REMEDIES has every row).",
+            thousands(d.orphans_peak)
+        ),
+        evidence: ranked_effects(r),
+        tunables: vec![
+            "net.ipv4.tcp_orphan_retries".into(),
+            "net.ipv4.tcp_max_orphans".into(),
         ],
     })
 }

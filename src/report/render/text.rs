@@ -630,9 +630,7 @@ fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> {
     writeln!(w)
 }
 
-/// Below this many orphans at once (and without resets, kills or a
-/// what-if asked) the text says in one line that nothing needs a remedy.
-const MIN_REMEDY_ORPHANS: u64 = 10;
+use crate::report::remedies::MIN_REMEDY_ORPHANS;
 
 /// REMEDIES: what each setting would do, from the replay.
 fn render_remedies(r: &Report, w: &mut impl Write) -> io::Result<()> {
