@@ -416,6 +416,38 @@ pub fn remedies_ranked(r: &Remedies) -> Option<Finding> {
     })
 }
 
+/// When the first row (the host as inferred) does not give back what the
+/// capture shows (kills or resets off by more than a fifth and by 3 or
+/// more): the kernel model fits this capture loosely (another OS, a host
+/// that is not the capturing one, a synthetic capture), and the rows are
+/// best read against each other.
+pub fn fit_note(r: &super::Report) -> Option<String> {
+    let now = r.remedies.first()?.predicted;
+    let t = &r.inferred_tunables;
+    let off = |pred: u64, seen: u64| pred.abs_diff(seen) >= 3 && pred.abs_diff(seen) * 5 > seen;
+    let mut what = Vec::new();
+    if off(now.orphans_killed, t.tcp_orphan_retries.killed) {
+        what.push(format!(
+            "{} kills against the {} it shows",
+            thousands(now.orphans_killed),
+            thousands(t.tcp_orphan_retries.killed)
+        ));
+    }
+    if off(now.orphan_resets, t.tcp_max_orphans.resets) {
+        what.push(format!(
+            "{} resets against the {} it shows",
+            thousands(now.orphan_resets),
+            thousands(t.tcp_max_orphans.resets)
+        ));
+    }
+    (!what.is_empty()).then(|| {
+        format!(
+            "note: replaying the capture as inferred gives {}: Linux's model fits this host loosely; read the rows against each other",
+            what.join(" and ")
+        )
+    })
+}
+
 /// Fewest FIN-WAIT-2 sockets found gone before the TIME-WAIT table is
 /// suspected.
 pub const MIN_TW_GONE: u64 = 10;

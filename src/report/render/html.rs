@@ -539,6 +539,13 @@ fn remedies(r: &Report, w: &mut impl Write) -> io::Result<()> {
         thousands(d.fin_wait_1_peak),
         thousands(d.time_wait_peak)
     )?;
+    if let Some(n) = crate::report::remedies::fit_note(r) {
+        writeln!(
+            w,
+            "<div class=\"warn\" id=\"warn-remedies-fit\">{}</div>",
+            esc(&n)
+        )?;
+    }
     writeln!(
         w,
         "<table class=\"remedies\"><thead><tr><th class=\"l\">setting</th><th class=\"l\">why</th><th>FIN-WAIT-1</th><th>orphans</th><th>TIME-WAIT</th><th>reset</th><th>killed</th><th>TW overflow</th></tr></thead><tbody>"

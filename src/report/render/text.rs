@@ -661,6 +661,9 @@ fn render_remedies(r: &Report, w: &mut impl Write) -> io::Result<()> {
         thousands(d.orphans_peak),
         thousands(d.time_wait_peak)
     )?;
+    if let Some(n) = crate::report::remedies::fit_note(r) {
+        writeln!(w, "  {}", paint(Paint::Warn, &n))?;
+    }
     writeln!(
         w,
         "  {:<30} {:>10} {:>8} {:>9} {:>7} {:>7}",
