@@ -39,10 +39,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::IpAddr;
 
-/// Most lives kept for the replay: past it every other one (by a hash of
-/// its peer and time) is dropped and the rest count twice, and so on
-/// (`Lives::weight`).
-pub const MAX_LIVES: usize = 2_000_000;
+/// Most lives kept for the replay (about 80 bytes each: 40 MB): past it
+/// every other one (by a hash of its peer and time) is dropped and the rest
+/// count twice, and so on (`Lives::weight`).
+pub const MAX_LIVES: usize = 500_000;
 
 /// How an orphan's phase ended in the capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +111,11 @@ fn life_hash(l: &Life) -> u64 {
 impl Lives {
     fn keeps(&self, l: &Life) -> bool {
         self.halvings == 0 || life_hash(l).trailing_zeros() >= self.halvings
+    }
+
+    /// Adds one life (sampled past [`MAX_LIVES`]).
+    pub fn add_life(&mut self, l: Life) {
+        self.push(l);
     }
 
     fn push(&mut self, l: Life) {
@@ -345,6 +350,17 @@ impl Replay {
     /// lasted at least as long as it was seen (else of any peer; else it
     /// stays open to the end of observation).
     pub fn new(lives: &Lives, bucket_ns: u64, time_wait_ns: u64, end_ns: u64) -> Replay {
+        // One order whatever the threads that gathered them.
+        let mut sorted = lives.list.clone();
+        sorted.sort_by(|a, b| {
+            (a.t0, a.len, a.peer, a.first_rto)
+                .cmp(&(b.t0, b.len, b.peer, b.first_rto))
+                .then(a.passive.cmp(&b.passive))
+        });
+        let lives = &Lives {
+            list: sorted,
+            halvings: lives.halvings,
+        };
         let mut acked_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
         let mut fw2_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
         let mut rto_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
@@ -705,6 +721,26 @@ mod tests {
             tlp: true,
             late: None,
         }
+    }
+
+    /// Past MAX_LIVES every other life goes and the rest count twice: the
+    /// weighted count stays within a few percent of the lives offered.
+    #[test]
+    fn lives_past_the_cap_are_sampled_with_weights() {
+        let mut lives = Lives::default();
+        let n = 2 * MAX_LIVES as u64 + 12_345;
+        for i in 0..n {
+            lives.add_life(life(i, 1_000, End::Acked));
+        }
+        assert!(lives.list.len() <= MAX_LIVES);
+        assert!(lives.weight() >= 4, "{}", lives.weight());
+        let stood_for = lives.list.len() as u64 * lives.weight();
+        assert!(stood_for.abs_diff(n) * 50 < n, "{stood_for} for {n}");
+        // Merging keeps one weight: the heavier one.
+        let mut a = Lives::default();
+        a.add_life(life(1, 1, End::Acked));
+        a += &lives;
+        assert_eq!(a.halvings, lives.halvings);
     }
 
     #[test]
