@@ -483,7 +483,11 @@ impl Replay {
             Fire(u32),
             Tw,
         }
-        let mut heap: BinaryHeap<Reverse<(u64, Ev, usize)>> = BinaryHeap::new();
+        // The starts come in time order from `demand` (sorted by t0); the
+        // heap holds only what they set off.
+        let mut heap: BinaryHeap<Reverse<(u64, Ev, usize)>> =
+            BinaryHeap::with_capacity(self.demand.len().min(1 << 20));
+        let mut next_start = 0usize;
         let mut len = vec![0u64; self.demand.len()];
         for (i, d) in self.demand.iter().enumerate() {
             let mut l = d.len;
@@ -491,7 +495,6 @@ impl Replay {
                 l = draw(&others, 0, unit(d.t0, 2)).unwrap_or(l);
             }
             len[i] = l;
-            heap.push(Reverse((d.t0, Ev::Start, i)));
         }
         // Per life: alive as an orphan, and its state.
         #[derive(Clone, Copy, PartialEq, Eq)]
@@ -530,7 +533,23 @@ impl Replay {
                 *next_bucket = u64::MAX;
             }
         };
-        while let Some(Reverse((t, ev, i))) = heap.pop() {
+        loop {
+            let start = self
+                .demand
+                .get(next_start)
+                .map(|d| (d.t0, Ev::Start, next_start));
+            let (t, ev, i) = match (heap.peek(), start) {
+                (Some(Reverse(h)), Some(st)) if *h < st => heap.pop().map_or(st, |Reverse(x)| x),
+                (_, Some(st)) => {
+                    next_start += 1;
+                    st
+                }
+                (Some(_), None) => match heap.pop() {
+                    Some(Reverse(x)) => x,
+                    None => break,
+                },
+                (None, None) => break,
+            };
             sample(t, &mut next_bucket, orphans, fw1, tw_state, &mut p);
             // The orphan count the kernel compares, as of the last 100 ms
             // tick at or before t.

@@ -181,7 +181,17 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         .collect();
     let tl = timeline::build(&s.timeline, p, &o.limits, o.max_buckets());
     let mut findings = diagnosis::diagnose(s, &tl);
+    let started = std::time::Instant::now();
     let rem = super::remedies::remedies(s, &o.what_if);
+    if std::env::var_os("FINSCOPE_STATS").is_some() {
+        // Engine figures for docs/performance.md; not part of any report.
+        eprintln!(
+            "finscope: stats: remedies: {} lives replayed {} times in {:.3}s",
+            s.lives.list.len(),
+            rem.rows.len() + 1,
+            started.elapsed().as_secs_f64()
+        );
+    }
     if let Some(f) = super::remedies::orphan_limit_hit(&rem, s) {
         findings.insert(0, f);
     }
