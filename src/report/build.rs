@@ -186,9 +186,9 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
     if std::env::var_os("FINSCOPE_STATS").is_some() {
         // Engine figures for docs/performance.md; not part of any report.
         eprintln!(
-            "finscope: stats: remedies: {} lives replayed {} times in {:.3}s",
+            "finscope: stats: remedies: {} lives, {} rows, in {:.3}s",
             s.lives.list.len(),
-            rem.rows.len() + 1,
+            rem.rows.len(),
             started.elapsed().as_secs_f64()
         );
     }

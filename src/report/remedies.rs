@@ -126,10 +126,11 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
         max_tw_buckets: None,
         fixed_peers: Vec::new(),
     };
-    let free = replay.run(&Setting {
+    let free_setting = Setting {
         fin_timeout_ns: tl.cfg.fin_timeout_ns,
         ..Setting::default()
-    });
+    };
+    let free = replay.run(&free_setting);
     let demand = Demand {
         fin_wait_1_peak: free.fin_wait_1_peak,
         orphans_peak: free.orphans_peak,
@@ -207,13 +208,31 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
     for w in asked {
         push(*w, "asked (--what-if)", true);
     }
-    // Each replay is independent: one per thread.
+    // Each distinct setting is replayed once (the no-limit one is done),
+    // the replays one per thread.
     use rayon::prelude::*;
+    let mut distinct: Vec<&Setting> = Vec::new();
+    for (_, set) in &plan {
+        if *set != free_setting && !distinct.contains(&set) {
+            distinct.push(set);
+        }
+    }
+    let done: Vec<Prediction> = distinct.par_iter().map(|set| replay.run(set)).collect();
     let rows: Vec<Remedy> = plan
-        .into_par_iter()
-        .map(|(mut r, set)| {
-            r.predicted = predicted(replay.run(&set));
-            r
+        .iter()
+        .map(|(r, set)| {
+            let p = if *set == free_setting {
+                free
+            } else {
+                distinct
+                    .iter()
+                    .position(|d| *d == set)
+                    .map_or(free, |i| done[i])
+            };
+            Remedy {
+                predicted: predicted(p),
+                ..r.clone()
+            }
         })
         .collect();
     Remedies {
