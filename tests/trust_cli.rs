@@ -440,6 +440,15 @@ fn a_reports_strings_cannot_act_on_the_terminal() {
         "{}",
         r.stdout
     );
+    // And in check's verdict on that saved report (a violated bound names
+    // its worst peers).
+    let r = run(&["check", "--max-fin-ratio", "0", &c.display().to_string()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        !r.stdout.contains('\u{1b}') && r.stdout.contains("203.0.113.10\\u{1b}]0;owned\\u{7}"),
+        "{}",
+        r.stdout
+    );
 }
 
 // ---- 8, 16: an interrupt while waiting ends with 130 and a report ----

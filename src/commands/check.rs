@@ -209,7 +209,11 @@ impl Outcome {
                         } else {
                             self.unit
                         };
-                        format!("{} ({})", c.addr, show(c.value, unit))
+                        format!(
+                            "{} ({})",
+                            crate::report::render::escape(&c.addr),
+                            show(c.value, unit)
+                        )
                     })
                     .collect();
                 s.push_str("; worst peers: ");
