@@ -69,11 +69,6 @@ const EXTERN: &[(&str, &[&str])] = &[
 /// at least one reference, or the test fails (remove it).
 const EXCEPTIONS: &[(&str, &str, &str)] = &[
     (
-        "src/flow/table.rs",
-        "metrics::Interval",
-        "issue 23: FlowSink::interval takes metrics' Interval; both belong to pipeline",
-    ),
-    (
         "src/report/schema.rs",
         "report::mergeable",
         "issue 23: the mergeable object's serde types live with its encoder and decoder",

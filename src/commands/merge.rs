@@ -17,9 +17,10 @@
 
 use super::{Error, is_stdout, stdout_taker, write_html};
 use crate::cli::MergeArgs;
+use crate::metrics::Summary;
 use crate::metrics::groups::{self, GroupBy, PortGroups};
 use crate::metrics::peers::RankBy;
-use crate::metrics::{Analysis, Summary};
+use crate::pipeline::Analysis;
 use crate::report::mergeable::{self, MergeableError};
 use crate::report::render::{json, text};
 use crate::report::timeline::Limits;
@@ -327,7 +328,7 @@ pub fn merge(
         what_if: Vec::new(),
     };
     let mut doc = report::build(&total, &opts);
-    if let Some((peers, n)) = groups::peers(&total, by, rank_by, top, ports.as_ref()) {
+    if let Some((peers, n)) = groups::peers(&total.summary, by, rank_by, top, ports.as_ref()) {
         doc.peers = report::build::group_peers_in(peers, &labels);
         doc.peers_total = n;
         doc.group_by = r0.group_by.clone();

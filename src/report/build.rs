@@ -11,9 +11,9 @@ use crate::flow::conn::{NOUTCOMES, Outcome};
 use crate::metrics::groups::GroupRow;
 use crate::metrics::peers::{PeerStats, RankBy, rank};
 use crate::metrics::{
-    ALL, Analysis, CLOSE_TOTAL, FIN_ACK, FIN_FIN, Hist, KernelEvidence, LOCAL_FIRST, REMOTE_FIRST,
-    Summary,
+    ALL, CLOSE_TOTAL, FIN_ACK, FIN_FIN, Hist, KernelEvidence, LOCAL_FIRST, REMOTE_FIRST, Summary,
 };
+use crate::pipeline::Analysis;
 
 /// Report settings.
 #[derive(Clone, Debug, Default)]
@@ -345,7 +345,7 @@ fn latency_of(s: &Summary) -> Latency {
 }
 
 /// The printed form of an `--interval` summary.
-pub fn interval_line(i: &crate::metrics::Interval) -> super::schema::IntervalLine {
+pub fn interval_line(i: &crate::pipeline::Interval) -> super::schema::IntervalLine {
     super::schema::IntervalLine {
         start_us: i.start_us,
         end_us: i.end_us,

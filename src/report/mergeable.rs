@@ -26,9 +26,10 @@ use crate::metrics::timeline::{
     S_ORPHANS_LIMITED, Timeline, TimelineConfig,
 };
 use crate::metrics::{
-    ALL, Analysis, CLOSE_TOTAL, FIN_ACK, FIN_FIN, Hist, KernelEvidence, LOCAL_FIRST, PeerStats,
-    REMOTE_FIRST, Summary, Worst,
+    ALL, CLOSE_TOTAL, FIN_ACK, FIN_FIN, Hist, KernelEvidence, LOCAL_FIRST, PeerStats, REMOTE_FIRST,
+    Summary, Worst,
 };
+use crate::pipeline::Analysis;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};

@@ -15,8 +15,8 @@
 
 use crate::flow::conn::{Conn, SidesBy};
 use crate::flow::key::{FlowKey, Side};
-use crate::flow::table::FlowSink;
 use crate::flow::table::Retired;
+use crate::pipeline::FlowSink;
 use std::io::{self, Write};
 
 /// Output format of `--flows`.
