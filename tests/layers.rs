@@ -54,8 +54,22 @@ const ROOT_ITEMS: &[(&str, &str)] = &[("say", "pipeline")];
 /// Rules inside a layer: a module (path prefix) and the modules of its own
 /// layer it may import. The report's schema is its leaf: plain serde types
 /// (including the `mergeable` object's) that neither build, decode nor
-/// render anything.
-const INNER: &[(&str, &[&str])] = &[("report::schema", &["report::schema", "report::format"])];
+/// render anything. Building a report (and its `mergeable` object) never
+/// needs the way back (`report::unbuild`, only `merge` uses it).
+const INNER: &[(&str, &[&str])] = &[
+    ("report::schema", &["report::schema", "report::format"]),
+    (
+        "report::build",
+        &[
+            "report::build",
+            "report::schema",
+            "report::format",
+            "report::timeline",
+            "report::diagnosis",
+            "report::remedies",
+        ],
+    ),
+];
 
 /// External crates allowed only in some layers: clap is what the user
 /// typed, so it stays in `cli`, `commands` and `main`.
@@ -68,11 +82,6 @@ const EXTERN: &[(&str, &[&str])] = &[
 /// Known violations: (file, target module prefix, reason). Each must match
 /// at least one reference, or the test fails (remove it).
 const EXCEPTIONS: &[(&str, &str, &str)] = &[
-    (
-        "src/report/schema.rs",
-        "report::mergeable",
-        "issue 23: the mergeable object's serde types live with its encoder and decoder",
-    ),
     (
         "src/metrics/peers.rs",
         "clap",

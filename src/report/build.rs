@@ -3,7 +3,7 @@
 //! [`super::diagnosis`]), once.
 
 use super::format::ratio;
-use super::mergeable::Mergeable;
+use super::schema::mergeable::Mergeable;
 use super::schema::*;
 use super::{diagnosis, timeline};
 use crate::decode::{Skip, linktype};
@@ -14,6 +14,9 @@ use crate::metrics::{
     ALL, CLOSE_TOTAL, FIN_ACK, FIN_FIN, Hist, KernelEvidence, LOCAL_FIRST, REMOTE_FIRST, Summary,
 };
 use crate::pipeline::Analysis;
+
+/// The encoder of the `mergeable` object (its types are the schema's).
+mod mergeable;
 
 /// Report settings.
 #[derive(Clone, Debug, Default)]
