@@ -20,7 +20,7 @@ use crate::pipeline::FlowSink;
 use std::io::{self, Write};
 
 /// Output format of `--flows`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FlowsFormat {
     /// One JSON object per line.
     #[default]
