@@ -3,7 +3,9 @@
 //! Data flows one way: `capture` (pcap/pcapng reader) -> `decode` (link, IP,
 //! TCP into a `Copy` [`decode::Segment`]) -> `flow` (per-connection close
 //! tracking, sharded) -> `metrics` (mergeable summaries) -> `report` (text,
-//! JSON). Only `pipeline` and `cli` wire stages together.
+//! JSON) -> `commands`. Only `pipeline` and `commands` wire stages
+//! together; `cli` turns arguments into their options. docs/design.md has
+//! the import matrix, checked by tests/layers.rs.
 
 #![forbid(unsafe_code)]
 

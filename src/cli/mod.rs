@@ -6,6 +6,7 @@
 //! part-way (the report of what was read before the damage is still printed).
 
 pub mod args;
+mod choices;
 pub mod options;
 pub mod values;
 

@@ -3,7 +3,7 @@
 use super::guard::{self, Kind, Output};
 use super::{Error, Outputs, build_report, is_stdout, run_analysis, stdout_taker};
 use crate::cli::AnalyzeArgs;
-use crate::flow::table::FlowSink;
+use crate::pipeline::FlowSink;
 use crate::report::render::flows::FlowsFormat;
 use crate::report::render::{fitted, flows, html, json, text};
 use crate::report::timeline::REPORT_MAX_BUCKETS;

@@ -2,7 +2,7 @@
 //! --json` reports of several captures (a fleet's gateways, a CI corpus)
 //! become one report, as if the captures had been analysed together, each
 //! as an independent capture: every input is turned back into the metrics
-//! it was built from ([`mergeable::analysis`]), the metrics are added with
+//! it was built from ([`unbuild::analysis`]), the metrics are added with
 //! their own `AddAssign` (counters add, histograms add exactly, peers
 //! merge, timelines add on a common grid), and the sum goes through the
 //! ordinary [`report::build()`]. The result is a normal report (text, or
@@ -17,12 +17,13 @@
 
 use super::{Error, is_stdout, stdout_taker, write_html};
 use crate::cli::MergeArgs;
+use crate::metrics::Summary;
 use crate::metrics::groups::{self, GroupBy, PortGroups};
 use crate::metrics::peers::RankBy;
-use crate::metrics::{Analysis, Summary};
-use crate::report::mergeable::{self, MergeableError};
+use crate::pipeline::Analysis;
 use crate::report::render::{json, text};
 use crate::report::timeline::Limits;
+use crate::report::unbuild::{self, MergeableError};
 use crate::report::{self, InputRow, Report, ReportOptions, load::load};
 use std::io::{self, Write};
 use std::path::Path;
@@ -288,7 +289,7 @@ pub fn merge(
             path: i.path.clone(),
             source,
         };
-        let a = mergeable::analysis(&i.report, bucket_us, index).map_err(invalid)?;
+        let a = unbuild::analysis(&i.report, bucket_us, index).map_err(invalid)?;
         if let (Some(p), Some(m)) = (ports.as_mut(), i.report.mergeable.as_ref()) {
             for (port, ip, ps) in m.port_pairs(index).map_err(invalid)? {
                 p.add_pair(port, ip, &ps);
@@ -327,7 +328,7 @@ pub fn merge(
         what_if: Vec::new(),
     };
     let mut doc = report::build(&total, &opts);
-    if let Some((peers, n)) = groups::peers(&total, by, rank_by, top, ports.as_ref()) {
+    if let Some((peers, n)) = groups::peers(&total.summary, by, rank_by, top, ports.as_ref()) {
         doc.peers = report::build::group_peers_in(peers, &labels);
         doc.peers_total = n;
         doc.group_by = r0.group_by.clone();

@@ -16,10 +16,10 @@ use crate::capture::open::{self, ExpandError};
 use crate::cli::options::ConfigError;
 use crate::cli::{AnalysisArgs, Cli, Command};
 use crate::commands::diff::ToleranceError;
-use crate::flow::table::{FlowSink, Retired};
-use crate::metrics::Analysis;
+use crate::flow::table::Retired;
 use crate::metrics::groups::{self, PortGroups};
 use crate::pipeline;
+use crate::pipeline::{Analysis, FlowSink, Interval};
 use crate::report::load::LoadError;
 use crate::report::render::html;
 use crate::report::{self, Report};
@@ -203,7 +203,7 @@ impl FlowSink for Sinks<'_, '_> {
         self.ports.is_some() || self.flows.is_some()
     }
 
-    fn interval(&mut self, i: &crate::metrics::Interval) {
+    fn interval(&mut self, i: &Interval) {
         let s = &report::build::interval_line(i);
         match self.intervals {
             Some(true) => {
@@ -323,7 +323,7 @@ pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize, max_buckets:
     opts.max_buckets = max_buckets;
     let mut doc = report::build(&run.analysis, &opts);
     if let Some((peers, total)) = groups::peers(
-        &run.analysis,
+        &run.analysis.summary,
         a.group_by,
         a.rank_by,
         top,

@@ -90,25 +90,6 @@ impl FlowConfig {
     }
 }
 
-/// Receives finished connections while the analysis runs (`--flows`,
-/// `--group-by port`), so that nobody keeps them all to the end.
-pub trait FlowSink {
-    /// `retired`: the connections retired since the last call, in no
-    /// particular order; the sink may take them (the vector is cleared
-    /// afterwards). Every connection retired later has a
-    /// [`Retired::clock`] of at least `watermark` (`u64::MAX` at the end).
-    fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64);
-
-    /// Whether it wants the retired connections (else only `interval`):
-    /// shards then keep them until handed over.
-    fn wants_connections(&self) -> bool {
-        true
-    }
-
-    /// A periodic summary (`--interval`).
-    fn interval(&mut self, _summary: &crate::metrics::Interval) {}
-}
-
 /// A connection without packets for this long (capture time) waits in
 /// compact form; its next packet brings it back whole.
 const COMPACT_IDLE_NS: u64 = 15 * 1_000_000_000;

@@ -15,9 +15,7 @@
 //! ([`PeerStats`]' `AddAssign`), and groups are ranked like peers.
 
 use crate::decode::net::{Cidr, mask};
-use crate::flow::table::FlowSink;
 use crate::flow::table::Retired;
-use crate::metrics::Analysis;
 use crate::metrics::Summary;
 use crate::metrics::peers::{PeerStats, RankBy, rank};
 use rustc_hash::FxHashMap;
@@ -125,7 +123,7 @@ pub struct GroupRow {
 const MEMBERS_SHOWN: usize = 5;
 
 /// `--group-by port` figures, gathered while the capture is read (a
-/// [`FlowSink`]): per (remote port, remote address), the peer figures of
+/// `pipeline::FlowSink`): per (remote port, remote address), the peer figures of
 /// its connections. Memory grows with the distinct (port, address) pairs,
 /// not with the number of connections.
 #[derive(Default)]
@@ -168,18 +166,12 @@ impl PortGroups {
     }
 }
 
-impl FlowSink for PortGroups {
-    fn retired(&mut self, retired: &mut Vec<Retired>, _watermark: u64) {
-        retired.iter().for_each(|r| self.add(r));
-    }
-}
-
 /// Groups of one analysis, ranked: the peer rows (at most `top`) and the
 /// number of groups. `None` for [`GroupBy::Ip`] (the report's own peers).
 /// [`GroupBy::Port`] needs `ports`, filled by the pipeline
 /// (the pipeline hands it every finished connection).
 pub fn peers(
-    a: &Analysis,
+    s: &Summary,
     by: GroupBy,
     rank_by: RankBy,
     top: usize,
@@ -194,7 +186,7 @@ pub fn peers(
     match by {
         GroupBy::Ip => return None,
         GroupBy::Prefix { .. } => {
-            for (ip, ps) in &a.summary.peers {
+            for (ip, ps) in &s.peers {
                 let net = by.network(*ip);
                 let g = groups.entry(net.addr).or_default();
                 g.0 += ps;

@@ -10,8 +10,6 @@ pub mod peers;
 pub mod replay;
 pub mod timeline;
 
-use crate::capture::FileInfo;
-use crate::capture::error::CaptureError;
 use crate::decode::{Segment, Skip, flags};
 use crate::flow::conn::{Conn, NOUTCOMES, Outcome, SidesBy};
 use crate::flow::key::Side;
@@ -22,71 +20,6 @@ pub use peers::{PeerStats, Worst};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-
-/// What happened in one `--interval` of capture time: counts within it
-/// and the state at its end (the report's line: `report::IntervalLine`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Interval {
-    /// The interval, us since the epoch: [start_us, end_us). The first
-    /// starts at the first packet; one summary covers several intervals
-    /// when the capture had nothing in between.
-    pub start_us: u64,
-    pub end_us: u64,
-    pub frames: u64,
-    pub tcp: u64,
-    pub syn: u64,
-    pub fin: u64,
-    pub rst: u64,
-    /// Connections tracked at its end (live, closed in TIME-WAIT, attempts).
-    pub tracked: u64,
-    /// Connections evicted early so far (`--max-memory`).
-    pub evicted_early: u64,
-    /// The last summary: the capture ended (or was interrupted) inside it.
-    pub last: bool,
-}
-
-/// The result of an analysis: the summary, and what was read.
-#[derive(Debug)]
-pub struct Analysis {
-    pub summary: Summary,
-    pub files: Vec<FileInfo>,
-    /// Damage that stopped reading part-way (the summary covers what came before).
-    pub damage: Vec<CaptureError>,
-    pub threads: usize,
-    /// Most connections tracked at once (sum of the shards' peaks).
-    pub peak_connections: usize,
-    /// Reading was stopped by SIGINT/SIGTERM: the summary covers what came
-    /// before.
-    pub interrupted: bool,
-    /// Connections evicted early to stay within `--max-memory`.
-    pub evicted_early: u64,
-    /// The time range analysed (ns, [since, until)), when `--since` or
-    /// `--until` restricted it.
-    pub time_range: Option<(u64, u64)>,
-}
-
-impl Analysis {
-    /// True when some input ended in the middle of a record.
-    pub fn truncated(&self) -> bool {
-        self.files.iter().any(|f| f.truncated)
-    }
-
-    /// True when some input was corrupt (not merely truncated).
-    pub fn corrupt(&self) -> bool {
-        self.damage.iter().any(|e| {
-            matches!(
-                e,
-                CaptureError::Corrupt { .. } | CaptureError::Unsupported { .. }
-            )
-        })
-    }
-
-    /// Some input could not be read at all (missing, not a capture,
-    /// refused from its first byte) while others were.
-    pub fn unreadable(&self) -> bool {
-        self.damage.iter().any(|e| !e.is_partial())
-    }
-}
 
 /// Latency metrics (first index of [`Summary::latency`]).
 pub const FIN_ACK: usize = 0;

@@ -105,17 +105,7 @@ impl std::ops::AddAssign<&PeerStats> for PeerStats {
 }
 
 /// How `--rank-by` orders peers.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RankBy {
     /// FIN retransmissions + unACKed FINs (default).

@@ -13,16 +13,17 @@ pub use crate::capture::open::{interrupt, interrupted};
 use crate::capture::{CaptureError, CaptureReader, RawFrame, Status};
 use crate::decode::{self, Segment};
 use crate::flow::key::symmetric_hash;
-pub use crate::flow::table::FlowSink;
 use crate::flow::table::Retired;
 use crate::flow::{FlowConfig, Shard};
-use crate::metrics::Analysis;
 use crate::metrics::timeline::TimelineConfig;
 use crate::metrics::{Packets, ShardMetrics};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
+
+mod results;
+pub use results::{Analysis, FlowSink, Interval};
 
 /// Makes SIGINT (Ctrl-C) and SIGTERM stop reading instead of killing the
 /// process, so the report of everything read is still printed (as tshark
@@ -631,7 +632,7 @@ impl<'o> Engine<'o> {
         let Some(tick) = self.tick.as_mut() else {
             return;
         };
-        let summary = |start: u64, end: u64, d: [u64; 5], last: bool| crate::metrics::Interval {
+        let summary = |start: u64, end: u64, d: [u64; 5], last: bool| Interval {
             start_us: start / 1_000,
             end_us: end / 1_000,
             frames: d[0],

@@ -3,7 +3,7 @@
 //! [`super::diagnosis`]), once.
 
 use super::format::ratio;
-use super::mergeable::Mergeable;
+use super::schema::mergeable::Mergeable;
 use super::schema::*;
 use super::{diagnosis, timeline};
 use crate::decode::{Skip, linktype};
@@ -11,9 +11,12 @@ use crate::flow::conn::{NOUTCOMES, Outcome};
 use crate::metrics::groups::GroupRow;
 use crate::metrics::peers::{PeerStats, RankBy, rank};
 use crate::metrics::{
-    ALL, Analysis, CLOSE_TOTAL, FIN_ACK, FIN_FIN, Hist, KernelEvidence, LOCAL_FIRST, REMOTE_FIRST,
-    Summary,
+    ALL, CLOSE_TOTAL, FIN_ACK, FIN_FIN, Hist, KernelEvidence, LOCAL_FIRST, REMOTE_FIRST, Summary,
 };
+use crate::pipeline::Analysis;
+
+/// The encoder of the `mergeable` object (its types are the schema's).
+mod mergeable;
 
 /// Report settings.
 #[derive(Clone, Debug, Default)]
@@ -355,7 +358,7 @@ fn latency_of(s: &Summary) -> Latency {
 }
 
 /// The printed form of an `--interval` summary.
-pub fn interval_line(i: &crate::metrics::Interval) -> super::schema::IntervalLine {
+pub fn interval_line(i: &crate::pipeline::Interval) -> super::schema::IntervalLine {
     super::schema::IntervalLine {
         start_us: i.start_us,
         end_us: i.end_us,

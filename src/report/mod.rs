@@ -7,11 +7,11 @@ pub mod build;
 pub mod diagnosis;
 pub mod format;
 pub mod load;
-pub mod mergeable;
 pub mod remedies;
 pub mod render;
 pub mod schema;
 pub mod timeline;
+pub mod unbuild;
 
 pub use build::{ReportOptions, build};
 pub use schema::*;

@@ -6,6 +6,8 @@ use crate::metrics::peers::RankBy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod mergeable;
+
 /// Version of the JSON document. Bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -69,7 +71,7 @@ pub struct Report {
     /// (`finscope merge`; docs/report.md). Absent in reports written
     /// before it existed: those cannot be merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mergeable: Option<super::mergeable::Mergeable>,
+    pub mergeable: Option<mergeable::Mergeable>,
 }
 
 /// One input of a merged report: the figures of that capture alone.

@@ -15,12 +15,12 @@
 
 use crate::flow::conn::{Conn, SidesBy};
 use crate::flow::key::{FlowKey, Side};
-use crate::flow::table::FlowSink;
 use crate::flow::table::Retired;
+use crate::pipeline::FlowSink;
 use std::io::{self, Write};
 
 /// Output format of `--flows`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FlowsFormat {
     /// One JSON object per line.
     #[default]

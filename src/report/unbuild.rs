@@ -1,20 +1,11 @@
-//! The report's `mergeable` object: what an exact merge of reports
-//! (`finscope merge`) needs beyond the report's own figures, and the way
-//! back from a report to the metrics it was built from.
-//!
-//! Nothing is kept twice. What the report holds exactly (packet, outcome,
-//! connection and FIN retransmission counts, most of the kernel evidence,
-//! the timeline's buckets) is read back from the report itself;
-//! `mergeable` holds only what the report rounds (latency histograms, state
-//! times), cuts (peers past `--top`, state changes after the last bucket)
-//! or leaves out. [`analysis`] turns a report into an [`Analysis`] whose
-//! [`Summary`] is the one the report was built from (on a possibly coarser
-//! timeline grid), so a merge is: every input into metrics, added with the
-//! metrics' own `AddAssign`, and one ordinary [`super::build()`].
-//! docs/report.md ("Merging reports") documents every field.
+//! The way back from a report to the run's results it was built from
+//! (`finscope merge`): the report's exact figures plus its `mergeable`
+//! object (`report::schema::mergeable`; its encoder is in `report::build`).
+//! [`analysis`] turns a report into an [`Analysis`] whose [`Summary`] is the
+//! one the report was built from (on a possibly coarser timeline grid), so a
+//! merge is: every input into metrics, added with the metrics' own
+//! `AddAssign`, and one ordinary [`crate::report::build()`].
 
-use super::schema::{Bucket, Outcomes, Report, STATE_SERIES};
-use super::timeline::{outside, series_key, series_of};
 use crate::capture::FileInfo;
 use crate::decode::Skip;
 use crate::flow::conn::{NOUTCOMES, Outcome};
@@ -25,169 +16,16 @@ use crate::metrics::timeline::{
     C_CLOSES, C_FIN, C_FIN_RTX, C_NEW, C_RST, C_SEGMENTS, NSERIES, S_FW1_LIMITED, S_ORPHANS,
     S_ORPHANS_LIMITED, Timeline, TimelineConfig,
 };
-use crate::metrics::{
-    ALL, Analysis, CLOSE_TOTAL, FIN_ACK, FIN_FIN, Hist, KernelEvidence, LOCAL_FIRST, PeerStats,
-    REMOTE_FIRST, Summary, Worst,
+use crate::metrics::{Hist, KernelEvidence, PeerStats, Summary, Worst};
+use crate::pipeline::Analysis;
+use crate::report::schema::mergeable::{
+    CompactParts, HistParts, MERGEABLE_VERSION, METRICS, Mergeable, PeerParts,
 };
+use crate::report::schema::{Bucket, Outcomes, Report, STATE_SERIES};
+use crate::report::timeline::{series_key, series_of};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
-
-/// Version of the `mergeable` object's layout (within schema version 2).
-pub const MERGEABLE_VERSION: u32 = 1;
-
-/// The `mergeable` object of a report.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Mergeable {
-    /// [`MERGEABLE_VERSION`].
-    pub version: u32,
-    /// Every latency histogram of `latency`, exactly.
-    pub latency: LatencyParts,
-    pub unacked_fin_age: HistParts,
-    /// Connections in which the local side sent a FIN (the diagnosis'
-    /// FIN retransmission rate divides by it).
-    pub local_fins: u64,
-    /// The kernel evidence `inferred_tunables` does not hold exactly.
-    pub kernel: KernelParts,
-    /// The timeline's parts `timeline` does not hold.
-    pub timeline: TimelineParts,
-    /// Every remote peer (not only the top N), by address.
-    pub peers: Vec<PeerParts>,
-    /// With `--group-by port` only: the figures per (remote port, remote
-    /// address), by port then address.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub port_peers: Vec<PeerParts>,
-}
-
-/// A latency histogram ([`Hist`]): its exact count, minimum and maximum,
-/// and its HdrHistogram in V2 serialized form, base64.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct HistParts {
-    pub count: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_us: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_us: Option<u64>,
-    /// HdrHistogram V2 serialization (uncompressed), standard base64.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hdr_v2: Option<String>,
-}
-
-/// One metric's histograms by who closed first.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct SplitParts {
-    pub all: HistParts,
-    pub local_first: HistParts,
-    pub remote_first: HistParts,
-}
-
-/// The histograms of `latency`, by metric.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct LatencyParts {
-    pub close_total: SplitParts,
-    pub fin_ack: SplitParts,
-    pub fin_fin: SplitParts,
-}
-
-/// A peer's compact FIN->ACK histogram ([`CompactHist`]), exactly.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct CompactParts {
-    pub count: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_us: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_us: Option<u64>,
-    /// The buckets holding samples, by index: `index:samples` pairs
-    /// separated by spaces (`"573:1 582:2"`; a string, to keep a report
-    /// with every peer small).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub buckets: String,
-}
-
-/// The kernel evidence `inferred_tunables` rounds or leaves out.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct KernelParts {
-    /// `[lowest, highest, killed orphans]`: killed orphans by the range of
-    /// tcp_orphan_retries values their schedule is consistent with.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub killed_ranges: Vec<(u32, u32, u64)>,
-    /// The longest FIN-WAIT-2 survival in us (exact; `tcp_fin_timeout.at_least_s` is its whole seconds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fin_wait_2_survived_max_us: Option<u64>,
-    /// The shortest FIN-WAIT-2 wait before a bare RST in us (exact; `tcp_fin_timeout.at_most_s` is its whole seconds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fin_wait_2_gone_min_us: Option<u64>,
-    /// First retransmission intervals of local FINs (`rto_min`).
-    pub first_rto_us: HistParts,
-}
-
-/// The timeline's parts the report's `timeline` does not hold.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct TimelineParts {
-    /// `--fin-timeout` of the analysis, ns.
-    pub fin_timeout_ns: u64,
-    /// `timeline.state_time_us` in ns (exact sums), per series.
-    pub state_time_ns: BTreeMap<String, u128>,
-    /// State changes in buckets outside `timeline.buckets`: after its
-    /// last (states lasting past the capture) and before its first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub outside: Vec<OutsideBucket>,
-}
-
-/// The state changes in one bucket outside the report's buckets.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct OutsideBucket {
-    /// Bucket number on the report's grid: its start is `bucket *
-    /// timeline.bucket_us` us since the epoch.
-    pub bucket: u64,
-    /// Change of each series' count at the bucket's end (non-zero only).
-    pub deltas: BTreeMap<String, i64>,
-}
-
-/// One remote peer's figures ([`PeerStats`]), exactly.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct PeerParts {
-    /// With `--group-by port` (`port_peers`): the remote port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
-    pub addr: IpAddr,
-    pub connections: u64,
-    pub closes: u64,
-    pub fin_retransmissions: u64,
-    pub unacked_fins: u64,
-    pub rsts: u64,
-    pub fin_wait_1_ns: u128,
-    pub fin_ack: CompactParts,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub worst: Option<WorstParts>,
-}
-
-/// A peer's worst connection ([`Worst`]): what ranks it and what its
-/// Wireshark filter shows.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct WorstParts {
-    pub score: u64,
-    pub latency_us: u64,
-    pub first_ts_ns: u64,
-    pub first_frame: u64,
-    pub last_frame: u64,
-    /// The local endpoint (`addr:port`, `[v6]:port`).
-    pub local: SocketAddr,
-    /// The remote endpoint's port (its address is the peer's).
-    pub remote_port: u16,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub vlan: u32,
-    /// In a merged report: the index in `inputs` of the input whose frame
-    /// numbers these are; absent (0) in a report of one analysis.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub input: u32,
-}
-
-fn is_zero(v: &u32) -> bool {
-    *v == 0
-}
+use std::net::IpAddr;
 
 /// Why a report cannot be turned back into metrics.
 #[derive(Debug, thiserror::Error)]
@@ -216,17 +54,7 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> MergeableErr
         message: message.into(),
     }
 }
-
 impl HistParts {
-    pub fn of(h: &Hist) -> HistParts {
-        HistParts {
-            count: h.count(),
-            min_us: h.min(),
-            max_us: h.max(),
-            hdr_v2: h.to_v2().map(|b| BASE64.encode(b)),
-        }
-    }
-
     fn hist(&self, field: &str) -> Result<Hist, MergeableError> {
         let bytes = match &self.hdr_v2 {
             Some(s) => Some(BASE64.decode(s).map_err(|source| MergeableError::Base64 {
@@ -251,20 +79,6 @@ impl HistParts {
 }
 
 impl CompactParts {
-    fn of(h: &CompactHist) -> CompactParts {
-        CompactParts {
-            count: h.count(),
-            min_us: h.min(),
-            max_us: h.max(),
-            buckets: h
-                .buckets()
-                .iter()
-                .map(|(i, n)| format!("{i}:{n}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-        }
-    }
-
     fn hist(&self, field: &str) -> Result<CompactHist, MergeableError> {
         let (lo, hi) = match (self.count, self.min_us, self.max_us) {
             (0, _, _) => (0, 0),
@@ -300,31 +114,6 @@ impl CompactParts {
 }
 
 impl PeerParts {
-    fn of(port: Option<u16>, addr: IpAddr, p: &PeerStats) -> PeerParts {
-        PeerParts {
-            port,
-            addr,
-            connections: p.connections,
-            closes: p.closes,
-            fin_retransmissions: p.fin_retransmissions,
-            unacked_fins: p.unacked_fins,
-            rsts: p.rsts,
-            fin_wait_1_ns: p.fin_wait_1_ns,
-            fin_ack: CompactParts::of(&p.fin_ack),
-            worst: p.worst.map(|w| WorstParts {
-                score: w.score,
-                latency_us: w.latency_us,
-                first_ts_ns: w.first_ts,
-                first_frame: w.first_frame,
-                last_frame: w.last_frame,
-                local: SocketAddr::from(w.key.endpoint(w.local)),
-                remote_port: w.key.endpoint(w.local.other()).1,
-                vlan: w.key.vlan,
-                input: w.input,
-            }),
-        }
-    }
-
     /// The peer's figures; its worst connection's input index `i` becomes
     /// `inputs[i]` (the index of that input among a merge's).
     fn stats(&self, field: &str, inputs: &[u32]) -> Result<PeerStats, MergeableError> {
@@ -383,118 +172,7 @@ impl PeerParts {
     }
 }
 
-/// The report's latency metrics by index ([`FIN_ACK`], ...) and name.
-const METRICS: [(usize, &str); 3] = [
-    (CLOSE_TOTAL, "close_total"),
-    (FIN_ACK, "fin_ack"),
-    (FIN_FIN, "fin_fin"),
-];
-
-impl LatencyParts {
-    fn metric(&self, m: usize) -> &SplitParts {
-        match m {
-            CLOSE_TOTAL => &self.close_total,
-            FIN_ACK => &self.fin_ack,
-            _ => &self.fin_fin,
-        }
-    }
-
-    fn metric_mut(&mut self, m: usize) -> &mut SplitParts {
-        match m {
-            CLOSE_TOTAL => &mut self.close_total,
-            FIN_ACK => &mut self.fin_ack,
-            _ => &mut self.fin_fin,
-        }
-    }
-}
-
-impl SplitParts {
-    fn splits(&self) -> [(usize, &str, &HistParts); 3] {
-        [
-            (ALL, "all", &self.all),
-            (LOCAL_FIRST, "local_first", &self.local_first),
-            (REMOTE_FIRST, "remote_first", &self.remote_first),
-        ]
-    }
-}
-
-/// Series whose per-bucket levels and times the report holds: the states
-/// and orphans. The what-if series (`--orphan-retries`) are kept only with
-/// the what-if; without it they equal FIN-WAIT-1 and orphans.
-const REPORTED: std::ops::Range<usize> = 0..S_FW1_LIMITED;
-
 impl Mergeable {
-    /// What merging needs of `s`, beyond the report built from it.
-    /// `what_if`: the analysis ran `--orphan-retries`; `max_buckets`: the
-    /// report's timeline rule ([`crate::report::timeline::build`]).
-    pub fn of(s: &Summary, what_if: bool, max_buckets: u64) -> Mergeable {
-        let mut latency = LatencyParts::default();
-        for (m, _) in METRICS {
-            let h = &s.latency[m];
-            *latency.metric_mut(m) = SplitParts {
-                all: HistParts::of(&h[ALL]),
-                local_first: HistParts::of(&h[LOCAL_FIRST]),
-                remote_first: HistParts::of(&h[REMOTE_FIRST]),
-            };
-        }
-        let kept = |i: usize| what_if || REPORTED.contains(&i);
-        let outside = outside(&s.timeline, &s.packets, max_buckets)
-            .into_iter()
-            .map(|(bucket, d)| OutsideBucket {
-                bucket,
-                deltas: (0..NSERIES)
-                    .filter(|i| d[*i] != 0 && kept(*i))
-                    .map(|i| (series_key(i).to_string(), d[i]))
-                    .collect(),
-            })
-            .filter(|b| !b.deltas.is_empty())
-            .collect();
-        let mut peers: Vec<PeerParts> = s
-            .peers
-            .iter()
-            .map(|(addr, p)| PeerParts::of(None, *addr, p))
-            .collect();
-        peers.sort_by_key(|p| p.addr);
-        let k = &s.kernel;
-        Mergeable {
-            version: MERGEABLE_VERSION,
-            latency,
-            unacked_fin_age: HistParts::of(&s.unacked_fin_age),
-            local_fins: s.local_fins,
-            kernel: KernelParts {
-                killed_ranges: k
-                    .killed_ranges
-                    .iter()
-                    .map(|((lo, hi), n)| (*lo, *hi, *n))
-                    .collect(),
-                fin_wait_2_survived_max_us: k.fin_wait_2_survived_max_us,
-                fin_wait_2_gone_min_us: k.fin_wait_2_gone_min_us,
-                first_rto_us: HistParts::of(&k.first_rto_us),
-            },
-            timeline: TimelineParts {
-                fin_timeout_ns: s.timeline.cfg.fin_timeout_ns,
-                state_time_ns: REPORTED
-                    .map(|i| (series_key(i).to_string(), s.timeline.state_ns[i]))
-                    .collect(),
-                outside,
-            },
-            peers,
-            port_peers: Vec::new(),
-        }
-    }
-
-    /// Sets `port_peers` from `(remote port, remote address, figures)`.
-    pub fn set_port_peers<'a>(
-        &mut self,
-        pairs: impl Iterator<Item = (u16, IpAddr, &'a PeerStats)>,
-    ) {
-        let mut v: Vec<PeerParts> = pairs
-            .map(|(port, ip, ps)| PeerParts::of(Some(port), ip, ps))
-            .collect();
-        v.sort_by_key(|p| (p.port, p.addr));
-        self.port_peers = v;
-    }
-
     /// The `port_peers` figures: (remote port, remote address, figures),
     /// worst-connection input indices mapped by `inputs` as in [`analysis`].
     pub fn port_pairs(

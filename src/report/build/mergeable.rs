@@ -1,0 +1,142 @@
+//! The encoder of the report's `mergeable` object: what merging needs of a
+//! [`Summary`] beyond the report built from it (the types are
+//! `report::schema::mergeable`; the way back is `report::unbuild`).
+
+use crate::metrics::hist::CompactHist;
+use crate::metrics::timeline::NSERIES;
+use crate::metrics::{ALL, Hist, LOCAL_FIRST, PeerStats, REMOTE_FIRST, Summary};
+use crate::report::schema::mergeable::{
+    CompactParts, HistParts, KernelParts, LatencyParts, MERGEABLE_VERSION, METRICS, Mergeable,
+    OutsideBucket, PeerParts, REPORTED, SplitParts, TimelineParts, WorstParts,
+};
+use crate::report::timeline::{outside, series_key};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use std::net::{IpAddr, SocketAddr};
+
+impl HistParts {
+    pub fn of(h: &Hist) -> HistParts {
+        HistParts {
+            count: h.count(),
+            min_us: h.min(),
+            max_us: h.max(),
+            hdr_v2: h.to_v2().map(|b| BASE64.encode(b)),
+        }
+    }
+}
+
+impl CompactParts {
+    fn of(h: &CompactHist) -> CompactParts {
+        CompactParts {
+            count: h.count(),
+            min_us: h.min(),
+            max_us: h.max(),
+            buckets: h
+                .buckets()
+                .iter()
+                .map(|(i, n)| format!("{i}:{n}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+impl PeerParts {
+    fn of(port: Option<u16>, addr: IpAddr, p: &PeerStats) -> PeerParts {
+        PeerParts {
+            port,
+            addr,
+            connections: p.connections,
+            closes: p.closes,
+            fin_retransmissions: p.fin_retransmissions,
+            unacked_fins: p.unacked_fins,
+            rsts: p.rsts,
+            fin_wait_1_ns: p.fin_wait_1_ns,
+            fin_ack: CompactParts::of(&p.fin_ack),
+            worst: p.worst.map(|w| WorstParts {
+                score: w.score,
+                latency_us: w.latency_us,
+                first_ts_ns: w.first_ts,
+                first_frame: w.first_frame,
+                last_frame: w.last_frame,
+                local: SocketAddr::from(w.key.endpoint(w.local)),
+                remote_port: w.key.endpoint(w.local.other()).1,
+                vlan: w.key.vlan,
+                input: w.input,
+            }),
+        }
+    }
+}
+
+impl Mergeable {
+    /// What merging needs of `s`, beyond the report built from it.
+    /// `what_if`: the analysis ran `--orphan-retries`; `max_buckets`: the
+    /// report's timeline rule ([`crate::report::timeline::build`]).
+    pub fn of(s: &Summary, what_if: bool, max_buckets: u64) -> Mergeable {
+        let mut latency = LatencyParts::default();
+        for (m, _) in METRICS {
+            let h = &s.latency[m];
+            *latency.metric_mut(m) = SplitParts {
+                all: HistParts::of(&h[ALL]),
+                local_first: HistParts::of(&h[LOCAL_FIRST]),
+                remote_first: HistParts::of(&h[REMOTE_FIRST]),
+            };
+        }
+        let kept = |i: usize| what_if || REPORTED.contains(&i);
+        let outside = outside(&s.timeline, &s.packets, max_buckets)
+            .into_iter()
+            .map(|(bucket, d)| OutsideBucket {
+                bucket,
+                deltas: (0..NSERIES)
+                    .filter(|i| d[*i] != 0 && kept(*i))
+                    .map(|i| (series_key(i).to_string(), d[i]))
+                    .collect(),
+            })
+            .filter(|b| !b.deltas.is_empty())
+            .collect();
+        let mut peers: Vec<PeerParts> = s
+            .peers
+            .iter()
+            .map(|(addr, p)| PeerParts::of(None, *addr, p))
+            .collect();
+        peers.sort_by_key(|p| p.addr);
+        let k = &s.kernel;
+        Mergeable {
+            version: MERGEABLE_VERSION,
+            latency,
+            unacked_fin_age: HistParts::of(&s.unacked_fin_age),
+            local_fins: s.local_fins,
+            kernel: KernelParts {
+                killed_ranges: k
+                    .killed_ranges
+                    .iter()
+                    .map(|((lo, hi), n)| (*lo, *hi, *n))
+                    .collect(),
+                fin_wait_2_survived_max_us: k.fin_wait_2_survived_max_us,
+                fin_wait_2_gone_min_us: k.fin_wait_2_gone_min_us,
+                first_rto_us: HistParts::of(&k.first_rto_us),
+            },
+            timeline: TimelineParts {
+                fin_timeout_ns: s.timeline.cfg.fin_timeout_ns,
+                state_time_ns: REPORTED
+                    .map(|i| (series_key(i).to_string(), s.timeline.state_ns[i]))
+                    .collect(),
+                outside,
+            },
+            peers,
+            port_peers: Vec::new(),
+        }
+    }
+
+    /// Sets `port_peers` from `(remote port, remote address, figures)`.
+    pub fn set_port_peers<'a>(
+        &mut self,
+        pairs: impl Iterator<Item = (u16, IpAddr, &'a PeerStats)>,
+    ) {
+        let mut v: Vec<PeerParts> = pairs
+            .map(|(port, ip, ps)| PeerParts::of(Some(port), ip, ps))
+            .collect();
+        v.sort_by_key(|p| (p.port, p.addr));
+        self.port_peers = v;
+    }
+}
