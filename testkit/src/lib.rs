@@ -1,7 +1,9 @@
 //! Test support for finscope, kept out of the shipped library: the one
 //! writer of synthetic pcap/pcapng captures and the committed fixtures
-//! ([`synth`]), and the large deterministic traffic generator ([`gencap`]).
+//! ([`synth`]), the large deterministic traffic generator ([`gencap`]), and
+//! the binary run as a process by the integration tests ([`cli`]).
 //! A dev-dependency of finscope's tests, benches, examples and fuzz targets.
 
+pub mod cli;
 pub mod gencap;
 pub mod synth;
