@@ -24,6 +24,7 @@ use finscope::flow::table::Retired;
 use finscope::flow::{FlowConfig, Shard, compact};
 use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
+use finscope_testkit::props;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -408,7 +409,7 @@ fn mop() -> impl Strategy<Value = (MOp, u64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+    #![proptest_config(props::config("close_model_props", 256))]
 
     /// 1-4: outcomes add up, intervals are ordered series states,
     /// transitions in time order, killed and unACKed endpoints consistent.
@@ -617,7 +618,7 @@ fn one_conn(segs: &[Segment], end_ms: u64) -> Conn {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+    #![proptest_config(props::config("close_model_props", 256))]
 
     /// `Machine::retract` takes back the last change: the state is the one
     /// before it. Fails once the transitions overflowed: `push` overwrote

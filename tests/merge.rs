@@ -18,6 +18,7 @@ use finscope::metrics::Hist;
 use finscope::metrics::hist::CompactHist;
 use finscope::report::Report;
 use finscope_testkit::cli::{self, Run, fixture, run};
+use finscope_testkit::props;
 use proptest::prelude::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -560,7 +561,7 @@ fn reread(path: String, r: &Report) -> Input {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
+    #![proptest_config(props::config("merge", 32))]
 
     /// Any order and any grouping of the inputs (merged in groups, the
     /// merged groups merged again in any order) gives the JSON of merging

@@ -1,9 +1,11 @@
 //! Test support for finscope, kept out of the shipped library: the one
 //! writer of synthetic pcap/pcapng captures and the committed fixtures
 //! ([`synth`]), the large deterministic traffic generator ([`gencap`]), and
-//! the binary run as a process by the integration tests ([`cli`]).
+//! the binary run as a process by the integration tests ([`cli`]), and
+//! proptest's configuration with the one regressions folder ([`props`]).
 //! A dev-dependency of finscope's tests, benches, examples and fuzz targets.
 
 pub mod cli;
 pub mod gencap;
+pub mod props;
 pub mod synth;
