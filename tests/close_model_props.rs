@@ -24,17 +24,13 @@ use finscope::flow::table::Retired;
 use finscope::flow::{FlowConfig, Shard, compact};
 use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
+use finscope_testkit::close_model::{
+    CLIENT, CLIENT_PORT, EVENTS, SERVER, SERVER_PORT, check_shard, fingerprints, retired,
+};
 use finscope_testkit::props;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
-use std::net::{IpAddr, Ipv4Addr};
-
-const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
-const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
-/// Client ports 40000, 40001, 40002 (two or three pairs per case).
-const CLIENT_PORT: u16 = 40_000;
-const SERVER_PORT: u16 = 80;
 
 const MS: u64 = 1_000_000;
 const SEC: u64 = 1_000_000_000;
@@ -263,134 +259,6 @@ fn run_split(segs: &[Segment], n: u64, advance: bool) -> Vec<Shard<ShardMetrics>
     shards
 }
 
-fn retired(shard: &Shard<ShardMetrics>) -> &[Retired] {
-    shard.sink.retired.as_deref().unwrap_or(&[])
-}
-
-/// A retired connection, comparable across runs (with its retire clock
-/// when `clock`).
-type Fingerprint = (FlowKey, u64, u64, u64, bool, Option<u64>, Outcome);
-
-fn fingerprints<'a>(
-    shards: impl IntoIterator<Item = &'a Shard<ShardMetrics>>,
-    clock: bool,
-) -> Vec<Fingerprint> {
-    let mut v: Vec<Fingerprint> = shards
-        .into_iter()
-        .flat_map(retired)
-        .map(|r| {
-            (
-                r.conn.key,
-                r.conn.first_ts,
-                r.conn.last_ts,
-                r.end_ts,
-                r.open,
-                clock.then_some(r.clock),
-                r.conn.outcome(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// Properties 1-4 on one finished shard.
-fn check_shard(shard: &Shard<ShardMetrics>) -> Result<(), TestCaseError> {
-    let ret = retired(shard);
-    let sum = &shard.sink.summary;
-
-    // 1. One outcome per connection; the counts add up.
-    let total: u64 = sum.outcomes.iter().sum();
-    prop_assert_eq!(total, sum.connections.total);
-    prop_assert_eq!(total, ret.len() as u64);
-    let mut counted = [0u64; NOUTCOMES];
-    for r in ret {
-        let o = r.conn.outcome();
-        prop_assert_eq!(Outcome::ALL.iter().filter(|x| **x == o).count(), 1);
-        prop_assert_eq!(Outcome::ALL[o.index()], o);
-        counted[o.index()] += 1;
-    }
-    prop_assert_eq!(counted, sum.outcomes);
-    let by_closer: u64 = sum.outcomes_by_closer.iter().flatten().sum();
-    let with_fin = ret.iter().filter(|r| r.conn.first_fin.is_some()).count() as u64;
-    prop_assert_eq!(by_closer, with_fin);
-
-    for r in ret {
-        let c = &r.conn;
-        for side in Side::BOTH {
-            // 2. Intervals: non-empty, in order, disjoint, series states.
-            for open in [r.open, !r.open] {
-                let iv = c.intervals(side, r.end_ts, open);
-                let mut prev_end = 0u64;
-                for (i, &(st, from, to)) in iv.iter().enumerate() {
-                    prop_assert!(from < to, "empty interval {:?} in {:?}", (st, from, to), iv);
-                    prop_assert!(
-                        i == 0 || from >= prev_end,
-                        "overlap or disorder at {} in {:?}",
-                        i,
-                        iv
-                    );
-                    prop_assert!(st.series().is_some(), "non-series state {} in {:?}", st, iv);
-                    prev_end = to;
-                }
-            }
-            let ep = &c.ep[side];
-            let tr: Vec<(TcpState, u64)> = ep.machine.transitions.iter().collect();
-            prop_assert!(
-                tr.windows(2).all(|w| w[0].1 <= w[1].1),
-                "transition times go back: {:?}",
-                tr
-            );
-            prop_assert!(tr.len() <= MAX_TRANSITIONS);
-            prop_assert_eq!(
-                tr.last().map_or(TcpState::Inactive, |l| l.0),
-                ep.state(),
-                "last transition is not the state: {:?}",
-                tr
-            );
-
-            // 3. A killed endpoint: when, and its FIN never ACKed.
-            if ep.state() == TcpState::Killed {
-                prop_assert!(ep.killed_at.is_some(), "killed without killed_at: {:?}", ep);
-                prop_assert!(ep.fin_ts.is_some(), "killed without a FIN: {:?}", ep);
-                prop_assert!(ep.fin_acked_ts.is_none(), "killed but ACKed: {:?}", ep);
-            }
-
-            // 4. An unACKed FIN was sent and not ACKed.
-            if c.fin_unacked(side) {
-                prop_assert!(ep.fin_ts.is_some() && ep.fin_acked_ts.is_none());
-            }
-        }
-        if c.outcome() == Outcome::Killed {
-            prop_assert!(
-                c.ep.iter()
-                    .any(|e| e.state() == TcpState::Killed && e.killed_at.is_some()),
-                "outcome killed without a killed endpoint: {:?}",
-                c
-            );
-        }
-    }
-    Ok(())
-}
-
-const EVENTS: [Event; 15] = [
-    Event::SendSyn,
-    Event::SendSynAck,
-    Event::SynRetry,
-    Event::SynAckRetry,
-    Event::SendSeg,
-    Event::SendFin,
-    Event::SendRst,
-    Event::RecvSynAck,
-    Event::RecvSeg,
-    Event::RecvFin,
-    Event::RecvFinAck,
-    Event::RecvRst,
-    Event::GiveUp,
-    Event::TimeWaitEnd,
-    Event::FinWait2Timeout,
-];
-
 /// One step on a bare machine: an event, or taking back the last transition.
 #[derive(Clone, Copy, Debug)]
 enum MOp {
@@ -417,7 +285,7 @@ proptest! {
     fn shard_outcomes_intervals_and_kills((pairs, base, ops) in case()) {
         let segs = segments(pairs, base, &ops);
         let shard = run_one(&segs);
-        check_shard(&shard)?;
+        check_shard(&shard).map_err(TestCaseError::fail)?;
     }
 
     /// 5a: the same sequence twice gives the same result.
@@ -446,7 +314,7 @@ proptest! {
         let mut by_closer = [[0u64; NOUTCOMES]; 2];
         let mut total = 0;
         for s in &two {
-            check_shard(s)?;
+            check_shard(s).map_err(TestCaseError::fail)?;
             total += s.sink.summary.connections.total;
             for i in 0..NOUTCOMES {
                 summed[i] += s.sink.summary.outcomes[i];
@@ -498,7 +366,7 @@ proptest! {
                     }
                     if before.state.is_final() && m.state != before.state {
                         prop_assert!(
-                            matches!(e, Event::SynRetry | Event::SynAckRetry),
+                            matches!(e, Event::SynRetry | Event::SynAckRetry | Event::Reopen),
                             "{} left by {:?} to {}", before.state, e, m.state
                         );
                     }
@@ -530,7 +398,7 @@ fn final_states_leave_only_on_a_retry() {
         for e in EVENTS {
             if let Step::To(n) = next(s, e) {
                 assert!(
-                    n == s || matches!(e, Event::SynRetry | Event::SynAckRetry),
+                    n == s || matches!(e, Event::SynRetry | Event::SynAckRetry | Event::Reopen),
                     "{s} {e:?} -> {n}"
                 );
             }

@@ -12,8 +12,9 @@
 //! (each side's next sequence number, ACKs of what the peer sent, FIN
 //! retransmissions at their first position, ISNs near 2^32) or are raw.
 //!
-//! Checked, on one shard and on two shards split by the symmetric hash (as
-//! the pipeline does, on one capture clock): every retired connection has
+//! Checked with `finscope_testkit::close_model::check_shard`, the checker of
+//! tests/close_model_props.rs, on one shard and on two shards split by the
+//! symmetric hash (as the pipeline does, on one capture clock): every retired connection has
 //! one outcome and the summary's outcome counts add up to
 //! `connections.total` and to the retired connections; outcomes by closer
 //! add up to the connections with a FIN; `intervals(side, end, open)` are
@@ -28,18 +29,15 @@ use finscope::decode::Segment;
 use finscope::decode::flags::{ACK, FIN, PSH, RST, SYN};
 use finscope::decode::net::Cidr;
 use finscope::decode::seq::SeqNum;
-use finscope::flow::conn::{NOUTCOMES, Outcome};
-use finscope::flow::key::{FlowKey, Side, symmetric_hash};
-use finscope::flow::state::{MAX_TRANSITIONS, TcpState};
-use finscope::flow::table::Retired;
+use finscope::flow::key::symmetric_hash;
 use finscope::flow::{FlowConfig, Shard};
 use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
+use finscope_testkit::close_model::{
+    CLIENT, CLIENT_PORT, SERVER, SERVER_PORT, check_shard, fingerprints,
+};
 use libfuzzer_sys::fuzz_target;
-use std::net::{IpAddr, Ipv4Addr};
 
-const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
-const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
 const US: u64 = 1_000;
 const MS: u64 = 1_000_000;
 const SEC: u64 = 1_000_000_000;
@@ -165,11 +163,11 @@ fn segments(data: &[u8]) -> (FlowConfig, Vec<Segment>) {
                 (seq, peer_nxt.unwrap_or(0).wrapping_sub(lag))
             }
         };
-        let port = 40_000 + pair as u16;
+        let port = CLIENT_PORT + pair as u16;
         let (src, sport, dst, dport) = if from_client {
-            (CLIENT, port, SERVER, 80)
+            (CLIENT, port, SERVER, SERVER_PORT)
         } else {
-            (SERVER, 80, CLIENT, port)
+            (SERVER, SERVER_PORT, CLIENT, port)
         };
         out.push(Segment {
             ts_ns: t,
@@ -195,104 +193,11 @@ fn shard(cfg: &FlowConfig) -> Shard<ShardMetrics> {
     )
 }
 
-fn retired(s: &Shard<ShardMetrics>) -> &[Retired] {
-    s.sink.retired.as_deref().unwrap_or(&[])
-}
-
+/// [`check_shard`], a broken invariant a finding.
 fn check(s: &Shard<ShardMetrics>) {
-    assert_eq!(s.live(), 0, "connections left after finish");
-    let ret = retired(s);
-    let sum = &s.sink.summary;
-    let total: u64 = sum.outcomes.iter().sum();
-    assert_eq!(total, sum.connections.total, "outcomes {:?}", sum.outcomes);
-    assert_eq!(total, ret.len() as u64, "outcomes vs retired connections");
-    let mut counted = [0u64; NOUTCOMES];
-    for r in ret {
-        let o = r.conn.outcome();
-        assert_eq!(Outcome::ALL.iter().filter(|x| **x == o).count(), 1);
-        assert_eq!(Outcome::ALL[o.index()], o);
-        counted[o.index()] += 1;
+    if let Err(e) = check_shard(s) {
+        panic!("{e}");
     }
-    assert_eq!(counted, sum.outcomes, "outcomes counted vs summary");
-    let by_closer: u64 = sum.outcomes_by_closer.iter().flatten().sum();
-    let with_fin = ret.iter().filter(|r| r.conn.first_fin.is_some()).count() as u64;
-    assert_eq!(
-        by_closer, with_fin,
-        "outcomes by closer vs connections with a FIN"
-    );
-
-    for r in ret {
-        let c = &r.conn;
-        assert!(c.first_ts <= c.last_ts, "first_ts after last_ts: {c:?}");
-        for side in Side::BOTH {
-            for open in [r.open, !r.open] {
-                let iv = c.intervals(side, r.end_ts, open);
-                let mut prev_end = 0u64;
-                for (i, &(st, from, to)) in iv.iter().enumerate() {
-                    assert!(from < to, "empty interval {:?} in {iv:?}", (st, from, to));
-                    assert!(
-                        i == 0 || from >= prev_end,
-                        "overlap or disorder at {i} in {iv:?}"
-                    );
-                    assert!(st.series().is_some(), "non-series state {st} in {iv:?}");
-                    prev_end = to;
-                }
-            }
-            let ep = &c.ep[side];
-            let tr: Vec<(TcpState, u64)> = ep.machine.transitions.iter().collect();
-            assert!(
-                tr.windows(2).all(|w| w[0].1 <= w[1].1),
-                "transitions go back: {tr:?}"
-            );
-            assert!(tr.len() <= MAX_TRANSITIONS);
-            assert_eq!(
-                tr.last().map_or(TcpState::Inactive, |l| l.0),
-                ep.state(),
-                "last transition is not the state: {tr:?}"
-            );
-            if ep.state() == TcpState::Killed {
-                assert!(ep.killed_at.is_some(), "killed without killed_at: {ep:?}");
-                assert!(ep.fin_ts.is_some(), "killed without a FIN: {ep:?}");
-                assert!(ep.fin_acked_ts.is_none(), "killed but ACKed: {ep:?}");
-            }
-            if c.fin_unacked(side) {
-                assert!(ep.fin_ts.is_some() && ep.fin_acked_ts.is_none());
-            }
-        }
-        if c.outcome() == Outcome::FinUnacked {
-            assert!(c.fin_unacked(Side::A) || c.fin_unacked(Side::B), "{c:?}");
-        }
-        if c.outcome() == Outcome::Killed {
-            assert!(
-                c.ep.iter()
-                    .any(|e| e.state() == TcpState::Killed && e.killed_at.is_some()),
-                "outcome killed without a killed endpoint: {c:?}"
-            );
-        }
-    }
-}
-
-type Print = (FlowKey, u64, u64, u64, bool, u64, Outcome);
-
-fn prints<'a>(shards: impl IntoIterator<Item = &'a Shard<ShardMetrics>>) -> Vec<Print> {
-    let mut v: Vec<Print> = shards
-        .into_iter()
-        .flat_map(retired)
-        .map(|r| {
-            let c = &r.conn;
-            (
-                c.key,
-                c.first_ts,
-                c.last_ts,
-                r.end_ts,
-                r.open,
-                r.clock,
-                c.outcome(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -325,8 +230,8 @@ fuzz_target!(|data: &[u8]| {
         check(s);
     }
     assert_eq!(
-        prints(&two),
-        prints([&one]),
+        fingerprints(&two, true),
+        fingerprints([&one], true),
         "two shards retire other connections"
     );
 });

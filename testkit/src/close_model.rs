@@ -1,0 +1,222 @@
+//! What the close model's property tests (tests/close_model_props.rs) and
+//! its fuzz target (fuzz/fuzz_targets/close_model.rs) share: the endpoints
+//! of the generated conversations, the one invariant checker of a finished
+//! shard, the fingerprint that compares the connections retired by one
+//! shard and by several, and the events of the state machine.
+
+use finscope::flow::Shard;
+use finscope::flow::conn::{NOUTCOMES, Outcome};
+use finscope::flow::key::{FlowKey, Side};
+use finscope::flow::state::{Event, MAX_TRANSITIONS, TcpState};
+use finscope::flow::table::Retired;
+use finscope::metrics::ShardMetrics;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// The client of every generated conversation (ports from [`CLIENT_PORT`]).
+pub const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+/// The server, on [`SERVER_PORT`].
+pub const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+/// The first client port: pair `p` uses `CLIENT_PORT + p`.
+pub const CLIENT_PORT: u16 = 40_000;
+pub const SERVER_PORT: u16 = 80;
+
+/// Every event of the state machine, as the generators draw them:
+/// `Event::ALL`, checked complete by this module's tests.
+pub const EVENTS: [Event; Event::ALL.len()] = Event::ALL;
+
+/// The connections a shard retired.
+pub fn retired(shard: &Shard<ShardMetrics>) -> &[Retired] {
+    shard.sink.retired.as_deref().unwrap_or(&[])
+}
+
+/// A retired connection, comparable across runs: key, first and last
+/// timestamps, end, open, the retire clock when asked, outcome.
+pub type Fingerprint = (FlowKey, u64, u64, u64, bool, Option<u64>, Outcome);
+
+/// The sorted fingerprints of what `shards` retired (with the retire clock
+/// when `clock`).
+pub fn fingerprints<'a>(
+    shards: impl IntoIterator<Item = &'a Shard<ShardMetrics>>,
+    clock: bool,
+) -> Vec<Fingerprint> {
+    let mut v: Vec<Fingerprint> = shards
+        .into_iter()
+        .flat_map(retired)
+        .map(|r| {
+            (
+                r.conn.key,
+                r.conn.first_ts,
+                r.conn.last_ts,
+                r.end_ts,
+                r.open,
+                clock.then_some(r.clock),
+                r.conn.outcome(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+/// The invariants of a finished shard, or the first one broken:
+///
+/// 0. Nothing is left in the table after `finish`.
+/// 1. One outcome per connection; the summary's outcome counts add up to
+///    `connections.total` and to the retired connections; outcomes by
+///    closer to the connections with a FIN.
+/// 2. Per connection and side, `intervals(side, end, open)` (both ways of
+///    `open`) are non-empty, in order, disjoint, states a socket stays in;
+///    transitions in time order, at most `MAX_TRANSITIONS`, ending in the
+///    state; the first timestamp is not after the last.
+/// 3. A killed endpoint has its time, sent a FIN, and the FIN was never
+///    ACKed; a killed outcome has a killed endpoint.
+/// 4. An unACKed FIN was sent and not ACKed; an unACKed outcome has one.
+pub fn check_shard(shard: &Shard<ShardMetrics>) -> Result<(), String> {
+    ensure!(
+        shard.live() == 0,
+        "{} connections left after finish",
+        shard.live()
+    );
+    let ret = retired(shard);
+    let sum = &shard.sink.summary;
+
+    let total: u64 = sum.outcomes.iter().sum();
+    ensure!(
+        total == sum.connections.total,
+        "outcomes {:?} add up to {total}, connections.total {}",
+        sum.outcomes,
+        sum.connections.total
+    );
+    ensure!(
+        total == ret.len() as u64,
+        "outcomes add up to {total}, {} connections retired",
+        ret.len()
+    );
+    let mut counted = [0u64; NOUTCOMES];
+    for r in ret {
+        let o = r.conn.outcome();
+        ensure!(
+            Outcome::ALL.iter().filter(|x| **x == o).count() == 1,
+            "{o:?} not once in Outcome::ALL"
+        );
+        ensure!(Outcome::ALL[o.index()] == o, "{o:?} at another index");
+        counted[o.index()] += 1;
+    }
+    ensure!(
+        counted == sum.outcomes,
+        "outcomes counted {counted:?}, summary {:?}",
+        sum.outcomes
+    );
+    let by_closer: u64 = sum.outcomes_by_closer.iter().flatten().sum();
+    let with_fin = ret.iter().filter(|r| r.conn.first_fin.is_some()).count() as u64;
+    ensure!(
+        by_closer == with_fin,
+        "outcomes by closer {by_closer}, connections with a FIN {with_fin}"
+    );
+
+    for r in ret {
+        let c = &r.conn;
+        ensure!(c.first_ts <= c.last_ts, "first_ts after last_ts: {c:?}");
+        for side in Side::BOTH {
+            for open in [r.open, !r.open] {
+                let iv = c.intervals(side, r.end_ts, open);
+                let mut prev_end = 0u64;
+                for (i, &(st, from, to)) in iv.iter().enumerate() {
+                    ensure!(from < to, "empty interval {:?} in {iv:?}", (st, from, to));
+                    ensure!(
+                        i == 0 || from >= prev_end,
+                        "overlap or disorder at {i} in {iv:?}"
+                    );
+                    ensure!(st.series().is_some(), "non-series state {st} in {iv:?}");
+                    prev_end = to;
+                }
+            }
+            let ep = &c.ep[side];
+            let tr: Vec<(TcpState, u64)> = ep.machine.transitions.iter().collect();
+            ensure!(
+                tr.windows(2).all(|w| w[0].1 <= w[1].1),
+                "transition times go back: {tr:?}"
+            );
+            ensure!(tr.len() <= MAX_TRANSITIONS, "{} transitions kept", tr.len());
+            ensure!(
+                tr.last().map_or(TcpState::Inactive, |l| l.0) == ep.state(),
+                "last transition is not the state: {tr:?}"
+            );
+            if ep.state() == TcpState::Killed {
+                ensure!(ep.killed_at.is_some(), "killed without killed_at: {ep:?}");
+                ensure!(ep.fin_ts.is_some(), "killed without a FIN: {ep:?}");
+                ensure!(ep.fin_acked_ts.is_none(), "killed but ACKed: {ep:?}");
+            }
+            if c.fin_unacked(side) {
+                ensure!(
+                    ep.fin_ts.is_some() && ep.fin_acked_ts.is_none(),
+                    "FIN unACKed without a FIN, or ACKed: {ep:?}"
+                );
+            }
+        }
+        if c.outcome() == Outcome::FinUnacked {
+            ensure!(
+                c.fin_unacked(Side::A) || c.fin_unacked(Side::B),
+                "outcome fin_unacked without an unACKed FIN: {c:?}"
+            );
+        }
+        if c.outcome() == Outcome::Killed {
+            ensure!(
+                c.ep.iter()
+                    .any(|e| e.state() == TcpState::Killed && e.killed_at.is_some()),
+                "outcome killed without a killed endpoint: {c:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The event after `e` in a cycle through every event. The match is
+    /// exhaustive: a new event does not compile until it is placed in the
+    /// cycle, and then `event_all_lists_every_event` fails until
+    /// `Event::ALL` lists it (and the generators draw it).
+    fn following(e: Event) -> Event {
+        use Event::*;
+        match e {
+            SendSyn => SendSynAck,
+            SendSynAck => SynRetry,
+            SynRetry => SynAckRetry,
+            SynAckRetry => Reopen,
+            Reopen => SendSeg,
+            SendSeg => SendFin,
+            SendFin => SendRst,
+            SendRst => RecvSynAck,
+            RecvSynAck => RecvSeg,
+            RecvSeg => RecvFin,
+            RecvFin => RecvFinAck,
+            RecvFinAck => RecvRst,
+            RecvRst => GiveUp,
+            GiveUp => TimeWaitEnd,
+            TimeWaitEnd => FinWait2Timeout,
+            FinWait2Timeout => SendSyn,
+        }
+    }
+
+    #[test]
+    fn event_all_lists_every_event() {
+        let mut e = Event::ALL[0];
+        for (i, listed) in Event::ALL.iter().enumerate() {
+            assert_eq!(e, *listed, "Event::ALL[{i}]");
+            e = following(e);
+        }
+        assert_eq!(e, Event::ALL[0], "an event missing from Event::ALL");
+        assert_eq!(EVENTS, Event::ALL);
+    }
+}
