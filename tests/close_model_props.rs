@@ -16,7 +16,6 @@
 
 use finscope::decode::Segment;
 use finscope::decode::flags::{ACK, FIN, PSH, RST, SYN};
-use finscope::decode::seq::SeqNum;
 use finscope::flow::conn::{Conn, NOUTCOMES, Outcome, Timers};
 use finscope::flow::key::{FlowKey, Side, symmetric_hash};
 use finscope::flow::state::{Event, MAX_TRANSITIONS, Machine, Step, TcpState, next};
@@ -24,9 +23,7 @@ use finscope::flow::table::Retired;
 use finscope::flow::{FlowConfig, Shard, compact};
 use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
-use finscope_testkit::close_model::{
-    CLIENT, CLIENT_PORT, EVENTS, SERVER, SERVER_PORT, check_shard, fingerprints, retired,
-};
+use finscope_testkit::close_model::{EVENTS, check_shard, fingerprints, retired, segment};
 use finscope_testkit::props;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -190,25 +187,16 @@ fn segments(pairs: usize, base: u64, ops: &[Op]) -> Vec<Segment> {
                 (seq, ack)
             }
         };
-        let port = CLIENT_PORT + p as u16;
-        let (src, sport, dst, dport) = if op.from_client {
-            (CLIENT, port, SERVER, SERVER_PORT)
-        } else {
-            (SERVER, SERVER_PORT, CLIENT, port)
-        };
-        out.push(Segment {
-            ts_ns: t,
-            frame: i as u64 + 1,
-            src,
-            dst,
-            sport,
-            dport,
-            vlan: 0,
-            seq: SeqNum(seq),
-            ack: SeqNum(ack),
-            flags: f,
-            payload_len: len,
-        });
+        out.push(segment(
+            p as u16,
+            op.from_client,
+            t,
+            i as u64 + 1,
+            seq,
+            ack,
+            f,
+            len,
+        ));
     }
     out
 }
@@ -453,24 +441,7 @@ fn sent_by<'a>(
 /// A segment on pair 0 at `t_ms`, from the client (10.0.0.1:40000, side 0)
 /// or the server (192.0.2.7:80, side 1), without payload.
 fn seg(from_client: bool, t_ms: u64, f: u8, seq: u32, ack: u32) -> Segment {
-    let (src, sport, dst, dport) = if from_client {
-        (CLIENT, CLIENT_PORT, SERVER, SERVER_PORT)
-    } else {
-        (SERVER, SERVER_PORT, CLIENT, CLIENT_PORT)
-    };
-    Segment {
-        ts_ns: t_ms * MS,
-        frame: t_ms + 1,
-        src,
-        dst,
-        sport,
-        dport,
-        vlan: 0,
-        seq: SeqNum(seq),
-        ack: SeqNum(ack),
-        flags: f,
-        payload_len: 0,
-    }
+    segment(0, from_client, t_ms * MS, t_ms + 1, seq, ack, f, 0)
 }
 
 /// The one connection `segs` (all on pair 0) make, finished at `end_ms`.

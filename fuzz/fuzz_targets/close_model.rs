@@ -33,9 +33,7 @@ use finscope::flow::key::symmetric_hash;
 use finscope::flow::{FlowConfig, Shard};
 use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
-use finscope_testkit::close_model::{
-    CLIENT, CLIENT_PORT, SERVER, SERVER_PORT, check_shard, fingerprints,
-};
+use finscope_testkit::close_model::{check_shard, fingerprints, segment};
 use libfuzzer_sys::fuzz_target;
 
 const US: u64 = 1_000;
@@ -163,25 +161,16 @@ fn segments(data: &[u8]) -> (FlowConfig, Vec<Segment>) {
                 (seq, peer_nxt.unwrap_or(0).wrapping_sub(lag))
             }
         };
-        let port = CLIENT_PORT + pair as u16;
-        let (src, sport, dst, dport) = if from_client {
-            (CLIENT, port, SERVER, SERVER_PORT)
-        } else {
-            (SERVER, SERVER_PORT, CLIENT, port)
-        };
-        out.push(Segment {
-            ts_ns: t,
-            frame: i as u64 + 1,
-            src,
-            dst,
-            sport,
-            dport,
-            vlan: 0,
-            seq: SeqNum(seq),
-            ack: SeqNum(ack),
+        out.push(segment(
+            pair as u16,
+            from_client,
+            t,
+            i as u64 + 1,
+            seq,
+            ack,
             flags,
-            payload_len: len,
-        });
+            len,
+        ));
     }
     (cfg, out)
 }

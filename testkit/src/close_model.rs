@@ -4,6 +4,8 @@
 //! shard, the fingerprint that compares the connections retired by one
 //! shard and by several, and the events of the state machine.
 
+use finscope::decode::Segment;
+use finscope::decode::seq::SeqNum;
 use finscope::flow::Shard;
 use finscope::flow::conn::{NOUTCOMES, Outcome};
 use finscope::flow::key::{FlowKey, Side};
@@ -19,6 +21,41 @@ pub const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
 /// The first client port: pair `p` uses `CLIENT_PORT + p`.
 pub const CLIENT_PORT: u16 = 40_000;
 pub const SERVER_PORT: u16 = 80;
+
+/// Segment number `frame` of a generated conversation at `ts_ns`: on pair
+/// `pair` (client port `CLIENT_PORT + pair`), from the client or the
+/// server, no VLAN.
+#[allow(clippy::too_many_arguments)]
+pub fn segment(
+    pair: u16,
+    from_client: bool,
+    ts_ns: u64,
+    frame: u64,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload_len: u32,
+) -> Segment {
+    let port = CLIENT_PORT + pair;
+    let (src, sport, dst, dport) = if from_client {
+        (CLIENT, port, SERVER, SERVER_PORT)
+    } else {
+        (SERVER, SERVER_PORT, CLIENT, port)
+    };
+    Segment {
+        ts_ns,
+        frame,
+        src,
+        dst,
+        sport,
+        dport,
+        vlan: 0,
+        seq: SeqNum(seq),
+        ack: SeqNum(ack),
+        flags,
+        payload_len,
+    }
+}
 
 /// Every event of the state machine, as the generators draw them:
 /// `Event::ALL`, checked complete by this module's tests.
