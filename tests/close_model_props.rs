@@ -23,7 +23,9 @@ use finscope::flow::table::Retired;
 use finscope::flow::{FlowConfig, Shard, compact};
 use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
-use finscope_testkit::close_model::{EVENTS, check_shard, fingerprints, retired, segment};
+use finscope_testkit::close_model::{
+    EVENTS, check_shard, fingerprints, from_bytes, one_and_two_shards, retired, segment,
+};
 use finscope_testkit::props;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -316,6 +318,20 @@ proptest! {
         prop_assert_eq!(fingerprints(&two, false), fingerprints([&one], false));
         let two = run_split(&segs, 2, true);
         prop_assert_eq!(fingerprints(&two, true), fingerprints([&one], true));
+    }
+
+    /// 7: the fuzz target's generator and harness on arbitrary bytes
+    /// (`close_model::from_bytes`, `one_and_two_shards`): settings the cases
+    /// above keep at their defaults (idle timeout, TIME-WAIT, `--local`),
+    /// first timestamps near 2^64, time going back, FINs retransmitted
+    /// with other data, sequence numbers behind or ahead of the sender's.
+    #[test]
+    fn byte_driven_conversations_hold_the_invariants(
+        data in prop::collection::vec(any::<u8>(), 1..=481)
+    ) {
+        if let Some((cfg, segs)) = from_bytes(&data) {
+            one_and_two_shards(&cfg, &segs).map_err(TestCaseError::fail)?;
+        }
     }
 
     /// 6: the bare machine. `apply` does what `next` says; transitions stay

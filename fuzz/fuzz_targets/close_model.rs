@@ -12,8 +12,9 @@
 //! (each side's next sequence number, ACKs of what the peer sent, FIN
 //! retransmissions at their first position, ISNs near 2^32) or are raw.
 //!
-//! Checked with `finscope_testkit::close_model::check_shard`, the checker of
-//! tests/close_model_props.rs, on one shard and on two shards split by the
+//! The generator (`from_bytes`) and the checks (`one_and_two_shards`) are
+//! `finscope_testkit::close_model`'s, shared with tests/close_model_props.rs
+//! (which also runs them on random bytes). Checked on one shard and on two shards split by the
 //! symmetric hash (as the pipeline does, on one capture clock): every retired connection has
 //! one outcome and the summary's outcome counts add up to
 //! `connections.total` and to the retired connections; outcomes by closer
@@ -25,202 +26,14 @@
 //! as one.
 #![no_main]
 
-use finscope::decode::Segment;
-use finscope::decode::flags::{ACK, FIN, PSH, RST, SYN};
-use finscope::decode::net::Cidr;
-use finscope::decode::seq::SeqNum;
-use finscope::flow::key::symmetric_hash;
-use finscope::flow::{FlowConfig, Shard};
-use finscope::metrics::ShardMetrics;
-use finscope::metrics::timeline::TimelineConfig;
-use finscope_testkit::close_model::{check_shard, fingerprints, segment};
+use finscope_testkit::close_model::{from_bytes, one_and_two_shards};
 use libfuzzer_sys::fuzz_target;
 
-const US: u64 = 1_000;
-const MS: u64 = 1_000_000;
-const SEC: u64 = 1_000_000_000;
-
-const FLAGS: [u8; 12] = [
-    SYN,
-    SYN | ACK,
-    ACK,
-    ACK | PSH,
-    FIN | ACK,
-    RST,
-    RST | ACK,
-    FIN,
-    SYN | FIN,
-    FIN | RST,
-    FIN | PSH | ACK,
-    ACK,
-];
-
-#[derive(Clone, Copy, Default)]
-struct SideSim {
-    isn: Option<u32>,
-    nxt: Option<u32>,
-    /// Sequence number of the FIN sent (its first position).
-    fin_seq: Option<u32>,
-}
-
-fn segments(data: &[u8]) -> (FlowConfig, Vec<Segment>) {
-    let cfg_byte = data[0];
-    let idle = [300 * SEC, SEC, 30 * SEC, 300 * SEC][usize::from(cfg_byte & 3)];
-    let time_wait = [60 * SEC, 0, SEC, 60 * SEC][usize::from((cfg_byte >> 2) & 3)];
-    let base = [
-        1_700_000_000 * SEC,
-        0,
-        u64::MAX - 1_000 * SEC,
-        u64::MAX / 4 - 10 * SEC,
-    ][usize::from((cfg_byte >> 4) & 3)];
-    let local = if cfg_byte & 0x40 != 0 {
-        vec!["192.0.2.0/24".parse::<Cidr>().expect("a CIDR")]
-    } else {
-        Vec::new()
+fuzz_target!(|data: &[u8]| {
+    let Some((cfg, segs)) = from_bytes(data) else {
+        return;
     };
-    let back_allowed = cfg_byte & 0x80 != 0;
-    let cfg = FlowConfig {
-        local,
-        idle_timeout_ns: idle,
-        time_wait_ns: time_wait,
-        ..FlowConfig::default()
-    };
-
-    let mut sims = [[SideSim::default(); 2]; 2];
-    let mut t = base;
-    let mut out = Vec::new();
-    for (i, op) in data[1..].chunks_exact(6).enumerate() {
-        let [c, f, g, d, x, l] = [op[0], op[1], op[2], op[3], op[4], op[5]];
-        let from_client = c & 1 == 1;
-        let pair = usize::from((c >> 1) & 1);
-        let g64 = u64::from(g);
-        match (c >> 2) & 7 {
-            0 => {}
-            1 => t = t.saturating_add(g64 * US),
-            2 => t = t.saturating_add(g64 * MS),
-            3 => t = t.saturating_add(g64 * 10 * MS),
-            4 => t = t.saturating_add(g64 * 100 * MS),
-            5 => t = t.saturating_add(g64 * SEC),
-            6 => t = t.saturating_add(g64 * 10 * SEC),
-            _ if back_allowed => t = t.saturating_sub(g64 * MS),
-            _ => t = t.saturating_add(g64 * MS / 4),
-        }
-        let flags = if f < 0xC0 {
-            FLAGS[usize::from(f) % FLAGS.len()]
-        } else {
-            f
-        };
-        let len = if l < 128 {
-            0
-        } else if l == 255 {
-            65_495
-        } else {
-            u32::from(l - 128) * 12
-        };
-        let me = usize::from(!from_client);
-        let peer_nxt = sims[pair][1 - me].nxt;
-        let s = &mut sims[pair][me];
-        let syn = flags & SYN != 0;
-        let fin = u32::from(flags & FIN != 0);
-        let (seq, ack) = match c >> 5 {
-            6 => (
-                u32::from_be_bytes([d, x, l, g]),
-                u32::from_be_bytes([x, d, g, l]),
-            ),
-            mode => {
-                let isn = match mode {
-                    7 => 0xFFFF_FF00 | u32::from(d),
-                    _ => u32::from_be_bytes([d, x, d, 1]),
-                };
-                let seq = if syn {
-                    if mode == 3 || mode == 7 || s.isn.is_none() {
-                        s.isn = Some(isn);
-                        s.fin_seq = None;
-                    }
-                    s.isn.unwrap_or(isn)
-                } else if let (4, Some(pos)) = (mode, s.fin_seq) {
-                    // A retransmission of the FIN (or of what precedes it).
-                    pos.wrapping_sub(len)
-                } else {
-                    let base = s.nxt.unwrap_or(isn);
-                    match mode {
-                        2 => base.wrapping_sub(u32::from(d)),
-                        5 => base.wrapping_add(u32::from(d) << (x & 15)),
-                        _ => base,
-                    }
-                };
-                let first = seq.wrapping_add(u32::from(syn));
-                if fin == 1 && s.fin_seq.is_none() {
-                    s.fin_seq = Some(first.wrapping_add(len));
-                }
-                let end = first.wrapping_add(len).wrapping_add(fin);
-                if s.nxt.is_none_or(|n| SeqNum(end) > SeqNum(n)) {
-                    s.nxt = Some(end);
-                }
-                let lag = if mode == 1 { u32::from(x) } else { 0 };
-                (seq, peer_nxt.unwrap_or(0).wrapping_sub(lag))
-            }
-        };
-        out.push(segment(
-            pair as u16,
-            from_client,
-            t,
-            i as u64 + 1,
-            seq,
-            ack,
-            flags,
-            len,
-        ));
-    }
-    (cfg, out)
-}
-
-fn shard(cfg: &FlowConfig) -> Shard<ShardMetrics> {
-    Shard::new(
-        cfg.clone(),
-        ShardMetrics::new(TimelineConfig::default(), true),
-    )
-}
-
-/// [`check_shard`], a broken invariant a finding.
-fn check(s: &Shard<ShardMetrics>) {
-    if let Err(e) = check_shard(s) {
+    if let Err(e) = one_and_two_shards(&cfg, &segs) {
         panic!("{e}");
     }
-}
-
-fuzz_target!(|data: &[u8]| {
-    if data.is_empty() {
-        return;
-    }
-    let (cfg, segs) = segments(data);
-
-    // One shard, on the capture clock (the latest timestamp so far).
-    let mut one = shard(&cfg);
-    let mut clock = 0;
-    for s in &segs {
-        clock = clock.max(s.ts_ns);
-        one.process_at(s, clock);
-    }
-    one.finish(clock);
-    check(&one);
-
-    // Two shards split by the symmetric hash, advanced to the clock before
-    // finishing (as pipeline::drain does).
-    let mut two = [shard(&cfg), shard(&cfg)];
-    let mut now = 0;
-    for s in &segs {
-        now = now.max(s.ts_ns);
-        two[(symmetric_hash(s) % 2) as usize].process_at(s, now);
-    }
-    for s in &mut two {
-        s.advance(now);
-        s.finish(now);
-        check(s);
-    }
-    assert_eq!(
-        fingerprints(&two, true),
-        fingerprints([&one], true),
-        "two shards retire other connections"
-    );
 });
