@@ -940,12 +940,8 @@ fn analyze_of_a_terminal_says_it_waits() {
     );
     assert!(text.contains("not a pcap or pcapng capture"), "{text}");
     // A pipe is not a terminal: no such line.
-    let out = cli::cmd()
-        .args(["analyze", "-"])
-        .write_stdin(Vec::new())
-        .output()
-        .expect("run");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("waiting"));
+    let r = cli::run_stdin(&["analyze", "-"], &[]);
+    assert!(!r.stderr.contains("waiting"), "{}", r.stderr);
 }
 
 /// Sections with nothing to say (no FIN at all, no socket ever closing)
