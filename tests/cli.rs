@@ -7,47 +7,10 @@
 //! the `check --json` verdict and the `diff --json` document have no
 //! `Deserialize` type in the library and are read as `serde_json::Value`.
 
-use assert_cmd::Command;
 use finscope::report::Report;
+use finscope_testkit::cli::{self, Run, fixture_arg, json_report, run};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::cargo_bin("finscope")
-        .unwrap()
-        .env_remove("FINSCOPE_BUFFER")
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn json_report(dir: &Path, name: &str, args: &[&str]) -> String {
-    let p = dir.join(name).display().to_string();
-    let mut a = vec!["analyze", "-q", "--json-out", &p];
-    a.extend_from_slice(args);
-    let r = run(&a);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    p
-}
+use std::path::PathBuf;
 
 /// An `analyze --json` document as the typed report, checked to serialize
 /// back to exactly the JSON printed (no unknown field, none defaulted).
@@ -66,7 +29,7 @@ fn report(r: &Run) -> Report {
 
 #[test]
 fn analyze_exit_codes() {
-    let r = run(&["analyze", "-q", &fixture("sample.pcap")]);
+    let r = run(&["analyze", "-q", &fixture_arg("sample.pcap")]);
     assert_eq!(r.code, 0);
     assert!(r.stderr.is_empty(), "{}", r.stderr);
     let r = run(&["analyze", "-q", "/nonexistent/x.pcap"]);
@@ -75,7 +38,7 @@ fn analyze_exit_codes() {
     assert!(r.stdout.is_empty());
     let r = run(&["analyze"]);
     assert_eq!(r.code, 2);
-    let r = run(&["analyze", "-q", &fixture("truncated_tail.pcap")]);
+    let r = run(&["analyze", "-q", &fixture_arg("truncated_tail.pcap")]);
     assert_eq!(r.code, 0, "a truncated tail is a warning");
     assert!(r.stderr.contains("warning"), "{}", r.stderr);
 }
@@ -92,7 +55,7 @@ fn analyze_empty_directory_and_unmatched_glob() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no file matches"), "{}", r.stderr);
     // A directory's non-capture files are skipped with a note.
-    std::fs::copy(fixture("fin_4way.pcap"), dir.path().join("a.pcap")).unwrap();
+    std::fs::copy(fixture_arg("fin_4way.pcap"), dir.path().join("a.pcap")).unwrap();
     let r = run(&["analyze", "-q", &d]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("skipped"), "{}", r.stderr);
@@ -112,7 +75,7 @@ fn bzip2_still_asks_to_decompress() {
 
 #[test]
 fn filter_restricts_and_reports_errors() {
-    let s = fixture("sample.pcap");
+    let s = fixture_arg("sample.pcap");
     let all = report(&run(&["analyze", "-q", "--json", &s]));
     let r = run(&[
         "analyze",
@@ -164,7 +127,7 @@ fn filter_restricts_and_reports_errors() {
 
 #[test]
 fn group_by_prefix_and_port() {
-    let s = fixture("sample.pcap");
+    let s = fixture_arg("sample.pcap");
     let r = run(&["analyze", "-q", "--json", "--group-by", "prefix:24", &s]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = report(&r);
@@ -203,7 +166,7 @@ fn group_by_prefix_and_port() {
 
 #[test]
 fn check_passes_and_fails() {
-    let s = fixture("sample.pcap");
+    let s = fixture_arg("sample.pcap");
     let r = run(&[
         "check",
         "-q",
@@ -263,7 +226,7 @@ fn check_json_verdict() {
         "5%",
         "--max-unacked-fins",
         "0",
-        &fixture("sample.pcap"),
+        &fixture_arg("sample.pcap"),
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
@@ -286,7 +249,7 @@ fn check_config_file_and_overrides() {
         "[check]\nmax-fin-retrans = 3\nmax-fin-ratio = \"50%\"\n",
     )
     .unwrap();
-    let (c, s) = (cfg.to_str().unwrap(), fixture("sample.pcap"));
+    let (c, s) = (cfg.to_str().unwrap(), fixture_arg("sample.pcap"));
     let r = run(&["check", "-q", "--config", c, &s]);
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("> 3"), "{}", r.stdout);
@@ -305,7 +268,7 @@ fn check_config_file_and_overrides() {
 
 #[test]
 fn check_usage_errors() {
-    let s = fixture("sample.pcap");
+    let s = fixture_arg("sample.pcap");
     let r = run(&["check", "-q", &s]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no bound given"), "{}", r.stderr);
@@ -322,7 +285,7 @@ fn check_usage_errors() {
 #[test]
 fn check_a_saved_report() {
     let dir = tempfile::tempdir().unwrap();
-    let rep = json_report(dir.path(), "r.json", &[&fixture("fin_retransmit.pcap")]);
+    let rep = json_report(dir.path(), "r.json", &[&fixture_arg("fin_retransmit.pcap")]);
     let r = run(&["check", "--max-fin-retrans", "0", &rep]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stdout.starts_with("FAIL max-fin-retrans"), "{}", r.stdout);
@@ -333,7 +296,7 @@ fn check_a_saved_report() {
 #[test]
 fn check_corrupt_capture_exits_3() {
     let dir = tempfile::tempdir().unwrap();
-    let mut b = std::fs::read(fixture("fin_4way.pcap")).unwrap();
+    let mut b = std::fs::read(fixture_arg("fin_4way.pcap")).unwrap();
     // A record header claiming an absurd length, after the first record.
     let first = 24 + 16 + u32::from_le_bytes(b[32..36].try_into().unwrap()) as usize;
     b[first + 8..first + 12].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
@@ -349,12 +312,16 @@ fn check_corrupt_capture_exits_3() {
 #[test]
 fn diff_same_and_regressed() {
     let dir = tempfile::tempdir().unwrap();
-    let base = json_report(dir.path(), "base.json", &[&fixture("fin_4way.pcap")]);
+    let base = json_report(dir.path(), "base.json", &[&fixture_arg("fin_4way.pcap")]);
     let same = run(&["diff", &base, &base]);
     assert_eq!(same.code, 0, "{}", same.stderr);
     assert_eq!(same.stdout.trim(), "no regression");
 
-    let new = json_report(dir.path(), "new.json", &[&fixture("fin_retransmit.pcap")]);
+    let new = json_report(
+        dir.path(),
+        "new.json",
+        &[&fixture_arg("fin_retransmit.pcap")],
+    );
     let r = run(&["diff", &base, &new]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
@@ -420,7 +387,7 @@ fn diff_same_and_regressed() {
 #[test]
 fn diff_refuses_other_schemas() {
     let dir = tempfile::tempdir().unwrap();
-    let base = json_report(dir.path(), "base.json", &[&fixture("fin_4way.pcap")]);
+    let base = json_report(dir.path(), "base.json", &[&fixture_arg("fin_4way.pcap")]);
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
     for (version, msg) in [
         (99, "newer than this finscope reads"),
@@ -456,7 +423,7 @@ fn flows_formats() {
         p.to_str().unwrap(),
         "--flows-format",
         "csv",
-        &fixture("fin_retransmit.pcap"),
+        &fixture_arg("fin_retransmit.pcap"),
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let csv = std::fs::read_to_string(&p).unwrap();
@@ -473,7 +440,7 @@ fn flows_formats() {
         "-q",
         "--flows-format",
         "csv",
-        &fixture("fin_4way.pcap"),
+        &fixture_arg("fin_4way.pcap"),
     ]);
     assert_eq!(r.code, 2, "--flows-format needs --flows");
     let r = run(&[
@@ -481,7 +448,7 @@ fn flows_formats() {
         "-q",
         "--flows",
         "/nonexistent/dir/f.jsonl",
-        &fixture("fin_4way.pcap"),
+        &fixture_arg("fin_4way.pcap"),
     ]);
     // The file cannot be created: named, the report still printed, exit 4.
     assert_eq!(r.code, 4);
@@ -508,8 +475,12 @@ fn ci_doc_example_runs() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("finscope.toml"), block("toml")).unwrap();
     std::fs::create_dir(dir.path().join("traces")).unwrap();
-    std::fs::copy(fixture("sample.pcap"), dir.path().join("traces/smoke.pcap")).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("finscope");
+    std::fs::copy(
+        fixture_arg("sample.pcap"),
+        dir.path().join("traces/smoke.pcap"),
+    )
+    .unwrap();
+    let bin = cli::bin();
     let path = format!(
         "{}:{}",
         bin.parent().unwrap().display(),
@@ -550,7 +521,7 @@ fn ci_doc_example_runs() {
 #[test]
 fn flows_format_follows_the_extension_and_dash_is_stdout() {
     let dir = tempfile::tempdir().unwrap();
-    let f = fixture("sample.pcap");
+    let f = fixture_arg("sample.pcap");
     let csv = dir.path().join("flows.csv").display().to_string();
     let r = run(&["analyze", "-q", "--flows", &csv, &f]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -597,7 +568,7 @@ fn flows_format_follows_the_extension_and_dash_is_stdout() {
 /// (nothing else is mixed into it); two of them are refused, naming both.
 #[test]
 fn one_output_takes_standard_output() {
-    let f = fixture("sample.pcap");
+    let f = fixture_arg("sample.pcap");
     let r = run(&["analyze", "-q", "--json-out", "-", &f]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("only the JSON");
@@ -629,7 +600,7 @@ fn one_output_takes_standard_output() {
 #[test]
 fn check_of_a_saved_report_refuses_analysis_flags() {
     let dir = tempfile::tempdir().unwrap();
-    let rep = json_report(dir.path(), "r.json", &[&fixture("fin_4way.pcap")]);
+    let rep = json_report(dir.path(), "r.json", &[&fixture_arg("fin_4way.pcap")]);
     let r = run(&["check", "--max-fin-ratio", "1", &rep]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     for flags in [
@@ -649,7 +620,7 @@ fn check_of_a_saved_report_refuses_analysis_flags() {
 #[test]
 fn diff_notes_are_plain_words() {
     let dir = tempfile::tempdir().unwrap();
-    let f = fixture("fin_4way.pcap");
+    let f = fixture_arg("fin_4way.pcap");
     let a = json_report(dir.path(), "a.json", &[&f]);
     let b = json_report(
         dir.path(),
@@ -732,7 +703,7 @@ fn nothing_decoded_is_said_and_check_fails() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no TCP segment"), "{}", r.stderr);
     // A capture with TCP is not flagged.
-    let r = run(&["analyze", "-q", "--json", &fixture("fin_4way.pcap")]);
+    let r = run(&["analyze", "-q", "--json", &fixture_arg("fin_4way.pcap")]);
     let doc: finscope::report::Report = serde_json::from_str(&r.stdout).unwrap();
     assert!(!doc.capture.no_tcp);
 }
@@ -755,7 +726,7 @@ fn help_has_headings_and_examples() {
     assert!(r.stdout.contains("Check bounds:"), "{}", r.stdout);
     // The diff example's figure name is one diff knows.
     let dir = tempfile::tempdir().unwrap();
-    let a = json_report(dir.path(), "a.json", &[&fixture("fin_4way.pcap")]);
+    let a = json_report(dir.path(), "a.json", &[&fixture_arg("fin_4way.pcap")]);
     let r = run(&[
         "diff",
         "--tolerance",
@@ -794,7 +765,7 @@ fn completions_and_man_page() {
 /// outputs is wider; a pipe without `$COLUMNS` keeps whole lines.
 #[test]
 fn text_fits_80_columns() {
-    let sample = fixture("sample.pcap");
+    let sample = fixture_arg("sample.pcap");
     for args in [
         vec!["analyze", "-q", sample.as_str()],
         vec!["timeline", "-q", sample.as_str()],
@@ -808,8 +779,7 @@ fn text_fits_80_columns() {
             sample.as_str(),
         ],
     ] {
-        let out = Command::cargo_bin("finscope")
-            .expect("binary")
+        let out = cli::cmd()
             .env("COLUMNS", "80")
             .args(&args)
             .output()
@@ -832,8 +802,7 @@ fn text_fits_80_columns() {
             assert!(args[0] == "analyze" || text.contains("  orphans (estimate) |"));
         }
     }
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .env_remove("COLUMNS")
         .args(["analyze", "-q", sample.as_str()])
         .output()
@@ -849,9 +818,9 @@ fn text_fits_80_columns() {
 /// `auto` into a pipe (NO_COLOR or not), write plain text.
 #[test]
 fn color_when_asked_plain_otherwise() {
-    let sample = fixture("sample.pcap");
+    let sample = fixture_arg("sample.pcap");
     let run_with = |color: &str, no_color: bool| {
-        let mut c = Command::cargo_bin("finscope").expect("binary");
+        let mut c = cli::cmd();
         if no_color {
             c.env("NO_COLOR", "1");
         } else {
@@ -881,8 +850,7 @@ fn color_when_asked_plain_otherwise() {
             "{color}: {out}"
         );
     }
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .args(["analyze", "-q", "--color", "always", sample.as_str()])
         .output()
         .expect("run");
@@ -900,10 +868,9 @@ fn flows_columns_are_documented() {
     let dir = tempfile::tempdir().expect("tempdir");
     let csv = dir.path().join("f.csv");
     let jsonl = dir.path().join("f.jsonl");
-    let sample = fixture("vlan_qinq.pcap");
+    let sample = fixture_arg("vlan_qinq.pcap");
     for out in [&csv, &jsonl] {
-        let o = Command::cargo_bin("finscope")
-            .expect("binary")
+        let o = cli::cmd()
             .args(["analyze", "-q", "--flows"])
             .arg(out)
             .arg(&sample)
@@ -957,7 +924,7 @@ fn analyze_of_a_terminal_says_it_waits() {
         eprintln!("NOTICE: no `script` (util-linux): the terminal-on-stdin test is skipped");
         return;
     }
-    let bin = assert_cmd::cargo::cargo_bin("finscope");
+    let bin = cli::bin();
     let line = format!(
         "(sleep 1; printf '\\004') | timeout 20 script -qfec '{} analyze -' /dev/null",
         bin.display()
@@ -973,13 +940,8 @@ fn analyze_of_a_terminal_says_it_waits() {
     );
     assert!(text.contains("not a pcap or pcapng capture"), "{text}");
     // A pipe is not a terminal: no such line.
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
-        .args(["analyze", "-"])
-        .write_stdin(Vec::new())
-        .output()
-        .expect("run");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("waiting"));
+    let r = cli::run_stdin(&["analyze", "-"], &[]);
+    assert!(!r.stderr.contains("waiting"), "{}", r.stderr);
 }
 
 /// Sections with nothing to say (no FIN at all, no socket ever closing)
@@ -987,10 +949,9 @@ fn analyze_of_a_terminal_says_it_waits() {
 #[test]
 fn sections_without_fins_collapse_to_one_line() {
     let text = |f: &str| {
-        let out = Command::cargo_bin("finscope")
-            .expect("binary")
+        let out = cli::cmd()
             .env_remove("COLUMNS")
-            .args(["analyze", "-q", &fixture(f)])
+            .args(["analyze", "-q", &fixture_arg(f)])
             .output()
             .expect("run");
         assert!(out.status.success());

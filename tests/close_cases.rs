@@ -11,8 +11,8 @@
 //! - a port scan's crafted FINs: no kill, no tcp_orphan_retries;
 //! - evidence thresholds (3 connections) and one-sided as a share.
 
-use assert_cmd::Command;
 use finscope::report::Report;
+use finscope_testkit::cli;
 use finscope_testkit::synth::{BASE_NS, Conv, MS, PcapOpts, Record, SEC, flags::*, write_pcap};
 use serde_json::Value;
 
@@ -30,8 +30,7 @@ fn analyze(records: Vec<Record>) -> Run {
     write_pcap(&mut f, 1, &records, &PcapOpts::default()).expect("write");
     drop(f);
     let flows_path = dir.path().join("flows.jsonl");
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .args(["analyze", "-q", "--json", "--flows"])
         .arg(&flows_path)
         .arg(&path)
@@ -43,8 +42,7 @@ fn analyze(records: Vec<Record>) -> Run {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Report = serde_json::from_slice(&out.stdout).expect("JSON report");
-    let text = Command::cargo_bin("finscope")
-        .expect("binary")
+    let text = cli::cmd()
         .env_remove("COLUMNS")
         .args(["analyze", "-q", "--color", "never"])
         .arg(&path)

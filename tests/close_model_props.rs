@@ -16,7 +16,6 @@
 
 use finscope::decode::Segment;
 use finscope::decode::flags::{ACK, FIN, PSH, RST, SYN};
-use finscope::decode::seq::SeqNum;
 use finscope::flow::conn::{Conn, NOUTCOMES, Outcome, Timers};
 use finscope::flow::key::{FlowKey, Side, symmetric_hash};
 use finscope::flow::state::{Event, MAX_TRANSITIONS, Machine, Step, TcpState, next};
@@ -24,16 +23,13 @@ use finscope::flow::table::Retired;
 use finscope::flow::{FlowConfig, Shard, compact};
 use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
+use finscope_testkit::close_model::{
+    EVENTS, check_shard, fingerprints, from_bytes, one_and_two_shards, retired, segment,
+};
+use finscope_testkit::props;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
-use std::net::{IpAddr, Ipv4Addr};
-
-const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
-const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
-/// Client ports 40000, 40001, 40002 (two or three pairs per case).
-const CLIENT_PORT: u16 = 40_000;
-const SERVER_PORT: u16 = 80;
 
 const MS: u64 = 1_000_000;
 const SEC: u64 = 1_000_000_000;
@@ -193,25 +189,16 @@ fn segments(pairs: usize, base: u64, ops: &[Op]) -> Vec<Segment> {
                 (seq, ack)
             }
         };
-        let port = CLIENT_PORT + p as u16;
-        let (src, sport, dst, dport) = if op.from_client {
-            (CLIENT, port, SERVER, SERVER_PORT)
-        } else {
-            (SERVER, SERVER_PORT, CLIENT, port)
-        };
-        out.push(Segment {
-            ts_ns: t,
-            frame: i as u64 + 1,
-            src,
-            dst,
-            sport,
-            dport,
-            vlan: 0,
-            seq: SeqNum(seq),
-            ack: SeqNum(ack),
-            flags: f,
-            payload_len: len,
-        });
+        out.push(segment(
+            p as u16,
+            op.from_client,
+            t,
+            i as u64 + 1,
+            seq,
+            ack,
+            f,
+            len,
+        ));
     }
     out
 }
@@ -262,134 +249,6 @@ fn run_split(segs: &[Segment], n: u64, advance: bool) -> Vec<Shard<ShardMetrics>
     shards
 }
 
-fn retired(shard: &Shard<ShardMetrics>) -> &[Retired] {
-    shard.sink.retired.as_deref().unwrap_or(&[])
-}
-
-/// A retired connection, comparable across runs (with its retire clock
-/// when `clock`).
-type Fingerprint = (FlowKey, u64, u64, u64, bool, Option<u64>, Outcome);
-
-fn fingerprints<'a>(
-    shards: impl IntoIterator<Item = &'a Shard<ShardMetrics>>,
-    clock: bool,
-) -> Vec<Fingerprint> {
-    let mut v: Vec<Fingerprint> = shards
-        .into_iter()
-        .flat_map(retired)
-        .map(|r| {
-            (
-                r.conn.key,
-                r.conn.first_ts,
-                r.conn.last_ts,
-                r.end_ts,
-                r.open,
-                clock.then_some(r.clock),
-                r.conn.outcome(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// Properties 1-4 on one finished shard.
-fn check_shard(shard: &Shard<ShardMetrics>) -> Result<(), TestCaseError> {
-    let ret = retired(shard);
-    let sum = &shard.sink.summary;
-
-    // 1. One outcome per connection; the counts add up.
-    let total: u64 = sum.outcomes.iter().sum();
-    prop_assert_eq!(total, sum.connections.total);
-    prop_assert_eq!(total, ret.len() as u64);
-    let mut counted = [0u64; NOUTCOMES];
-    for r in ret {
-        let o = r.conn.outcome();
-        prop_assert_eq!(Outcome::ALL.iter().filter(|x| **x == o).count(), 1);
-        prop_assert_eq!(Outcome::ALL[o.index()], o);
-        counted[o.index()] += 1;
-    }
-    prop_assert_eq!(counted, sum.outcomes);
-    let by_closer: u64 = sum.outcomes_by_closer.iter().flatten().sum();
-    let with_fin = ret.iter().filter(|r| r.conn.first_fin.is_some()).count() as u64;
-    prop_assert_eq!(by_closer, with_fin);
-
-    for r in ret {
-        let c = &r.conn;
-        for side in Side::BOTH {
-            // 2. Intervals: non-empty, in order, disjoint, series states.
-            for open in [r.open, !r.open] {
-                let iv = c.intervals(side, r.end_ts, open);
-                let mut prev_end = 0u64;
-                for (i, &(st, from, to)) in iv.iter().enumerate() {
-                    prop_assert!(from < to, "empty interval {:?} in {:?}", (st, from, to), iv);
-                    prop_assert!(
-                        i == 0 || from >= prev_end,
-                        "overlap or disorder at {} in {:?}",
-                        i,
-                        iv
-                    );
-                    prop_assert!(st.series().is_some(), "non-series state {} in {:?}", st, iv);
-                    prev_end = to;
-                }
-            }
-            let ep = &c.ep[side];
-            let tr: Vec<(TcpState, u64)> = ep.machine.transitions.iter().collect();
-            prop_assert!(
-                tr.windows(2).all(|w| w[0].1 <= w[1].1),
-                "transition times go back: {:?}",
-                tr
-            );
-            prop_assert!(tr.len() <= MAX_TRANSITIONS);
-            prop_assert_eq!(
-                tr.last().map_or(TcpState::Inactive, |l| l.0),
-                ep.state(),
-                "last transition is not the state: {:?}",
-                tr
-            );
-
-            // 3. A killed endpoint: when, and its FIN never ACKed.
-            if ep.state() == TcpState::Killed {
-                prop_assert!(ep.killed_at.is_some(), "killed without killed_at: {:?}", ep);
-                prop_assert!(ep.fin_ts.is_some(), "killed without a FIN: {:?}", ep);
-                prop_assert!(ep.fin_acked_ts.is_none(), "killed but ACKed: {:?}", ep);
-            }
-
-            // 4. An unACKed FIN was sent and not ACKed.
-            if c.fin_unacked(side) {
-                prop_assert!(ep.fin_ts.is_some() && ep.fin_acked_ts.is_none());
-            }
-        }
-        if c.outcome() == Outcome::Killed {
-            prop_assert!(
-                c.ep.iter()
-                    .any(|e| e.state() == TcpState::Killed && e.killed_at.is_some()),
-                "outcome killed without a killed endpoint: {:?}",
-                c
-            );
-        }
-    }
-    Ok(())
-}
-
-const EVENTS: [Event; 15] = [
-    Event::SendSyn,
-    Event::SendSynAck,
-    Event::SynRetry,
-    Event::SynAckRetry,
-    Event::SendSeg,
-    Event::SendFin,
-    Event::SendRst,
-    Event::RecvSynAck,
-    Event::RecvSeg,
-    Event::RecvFin,
-    Event::RecvFinAck,
-    Event::RecvRst,
-    Event::GiveUp,
-    Event::TimeWaitEnd,
-    Event::FinWait2Timeout,
-];
-
 /// One step on a bare machine: an event, or taking back the last transition.
 #[derive(Clone, Copy, Debug)]
 enum MOp {
@@ -408,7 +267,7 @@ fn mop() -> impl Strategy<Value = (MOp, u64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+    #![proptest_config(props::config("close_model_props", 256))]
 
     /// 1-4: outcomes add up, intervals are ordered series states,
     /// transitions in time order, killed and unACKed endpoints consistent.
@@ -416,7 +275,7 @@ proptest! {
     fn shard_outcomes_intervals_and_kills((pairs, base, ops) in case()) {
         let segs = segments(pairs, base, &ops);
         let shard = run_one(&segs);
-        check_shard(&shard)?;
+        check_shard(&shard).map_err(TestCaseError::fail)?;
     }
 
     /// 5a: the same sequence twice gives the same result.
@@ -445,7 +304,7 @@ proptest! {
         let mut by_closer = [[0u64; NOUTCOMES]; 2];
         let mut total = 0;
         for s in &two {
-            check_shard(s)?;
+            check_shard(s).map_err(TestCaseError::fail)?;
             total += s.sink.summary.connections.total;
             for i in 0..NOUTCOMES {
                 summed[i] += s.sink.summary.outcomes[i];
@@ -459,6 +318,20 @@ proptest! {
         prop_assert_eq!(fingerprints(&two, false), fingerprints([&one], false));
         let two = run_split(&segs, 2, true);
         prop_assert_eq!(fingerprints(&two, true), fingerprints([&one], true));
+    }
+
+    /// 7: the fuzz target's generator and harness on arbitrary bytes
+    /// (`close_model::from_bytes`, `one_and_two_shards`): settings the cases
+    /// above keep at their defaults (idle timeout, TIME-WAIT, `--local`),
+    /// first timestamps near 2^64, time going back, FINs retransmitted
+    /// with other data, sequence numbers behind or ahead of the sender's.
+    #[test]
+    fn byte_driven_conversations_hold_the_invariants(
+        data in prop::collection::vec(any::<u8>(), 1..=481)
+    ) {
+        if let Some((cfg, segs)) = from_bytes(&data) {
+            one_and_two_shards(&cfg, &segs).map_err(TestCaseError::fail)?;
+        }
     }
 
     /// 6: the bare machine. `apply` does what `next` says; transitions stay
@@ -497,7 +370,7 @@ proptest! {
                     }
                     if before.state.is_final() && m.state != before.state {
                         prop_assert!(
-                            matches!(e, Event::SynRetry | Event::SynAckRetry),
+                            matches!(e, Event::SynRetry | Event::SynAckRetry | Event::Reopen),
                             "{} left by {:?} to {}", before.state, e, m.state
                         );
                     }
@@ -529,7 +402,7 @@ fn final_states_leave_only_on_a_retry() {
         for e in EVENTS {
             if let Step::To(n) = next(s, e) {
                 assert!(
-                    n == s || matches!(e, Event::SynRetry | Event::SynAckRetry),
+                    n == s || matches!(e, Event::SynRetry | Event::SynAckRetry | Event::Reopen),
                     "{s} {e:?} -> {n}"
                 );
             }
@@ -584,24 +457,7 @@ fn sent_by<'a>(
 /// A segment on pair 0 at `t_ms`, from the client (10.0.0.1:40000, side 0)
 /// or the server (192.0.2.7:80, side 1), without payload.
 fn seg(from_client: bool, t_ms: u64, f: u8, seq: u32, ack: u32) -> Segment {
-    let (src, sport, dst, dport) = if from_client {
-        (CLIENT, CLIENT_PORT, SERVER, SERVER_PORT)
-    } else {
-        (SERVER, SERVER_PORT, CLIENT, CLIENT_PORT)
-    };
-    Segment {
-        ts_ns: t_ms * MS,
-        frame: t_ms + 1,
-        src,
-        dst,
-        sport,
-        dport,
-        vlan: 0,
-        seq: SeqNum(seq),
-        ack: SeqNum(ack),
-        flags: f,
-        payload_len: 0,
-    }
+    segment(0, from_client, t_ms * MS, t_ms + 1, seq, ack, f, 0)
 }
 
 /// The one connection `segs` (all on pair 0) make, finished at `end_ms`.
@@ -617,7 +473,7 @@ fn one_conn(segs: &[Segment], end_ms: u64) -> Conn {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+    #![proptest_config(props::config("close_model_props", 256))]
 
     /// `Machine::retract` takes back the last change: the state is the one
     /// before it. Fails once the transitions overflowed: `push` overwrote

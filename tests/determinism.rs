@@ -13,8 +13,8 @@
 //! marks the files tshark reports an error on), and a non-empty report: JSON
 //! that parses into the typed `Report`, or the text report's sections.
 
-use assert_cmd::Command;
 use finscope::report::{Report, SCHEMA_VERSION};
+use finscope_testkit::cli::{self, Run};
 use std::path::{Path, PathBuf};
 
 fn captures(dir: &Path) -> Vec<PathBuf> {
@@ -41,16 +41,8 @@ enum Expect {
     Either,
 }
 
-/// A finished run: exit code, stdout, stderr.
-struct Run {
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
 fn run(path: &Path, json: bool, threads: &str, buffer: Option<&str>) -> Run {
-    let mut cmd = Command::cargo_bin("finscope").expect("finscope binary");
-    cmd.env_remove("FINSCOPE_BUFFER");
+    let mut cmd = cli::command();
     cmd.arg("analyze").arg("-q").arg("-j").arg(threads);
     if json {
         cmd.arg("--json");
@@ -59,12 +51,7 @@ fn run(path: &Path, json: bool, threads: &str, buffer: Option<&str>) -> Run {
     if let Some(b) = buffer {
         cmd.env("FINSCOPE_BUFFER", b);
     }
-    let out = cmd.output().expect("run finscope");
-    Run {
-        code: out.status.code(),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cli::run_command(&mut cmd)
 }
 
 /// Checks that a run succeeded as expected and printed a non-empty, valid
@@ -74,8 +61,8 @@ fn check_run(path: &Path, json: bool, expect: Expect, r: &Run) -> Result<(), Str
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let corrupt = match (expect, r.code) {
-        (Expect::Ok | Expect::Either, Some(0)) => false,
-        (Expect::Corrupt | Expect::Either, Some(3)) => true,
+        (Expect::Ok | Expect::Either, 0) => false,
+        (Expect::Corrupt | Expect::Either, 3) => true,
         (_, code) => {
             return Err(format!(
                 "exit {code:?}, expected {expect:?}; stderr: {}",
@@ -93,7 +80,7 @@ fn check_run(path: &Path, json: bool, expect: Expect, r: &Run) -> Result<(), Str
         ));
     }
     if json {
-        let rep: Report = serde_json::from_slice(&r.stdout)
+        let rep: Report = serde_json::from_slice(&r.stdout_bytes)
             .map_err(|e| format!("stdout is not a JSON report ({e})"))?;
         if rep.schema_version != SCHEMA_VERSION {
             return Err(format!("schema_version {}", rep.schema_version));
@@ -115,7 +102,7 @@ fn check_run(path: &Path, json: bool, expect: Expect, r: &Run) -> Result<(), Str
             ));
         }
     } else {
-        let text = String::from_utf8_lossy(&r.stdout);
+        let text = &r.stdout;
         for section in ["TEARDOWN SHARE", "CONNECTIONS", "CLOSE LATENCY"] {
             if !text.contains(section) {
                 return Err(format!("text report without {section}:\n{text}"));
@@ -192,7 +179,7 @@ fn reports_identical_for_any_thread_count_and_batch_size() {
                     failures.push(format!("{what}: {e}"));
                 } else if r.code != base.code {
                     failures.push(format!("{what}: exit {:?}, -j1 {:?}", r.code, base.code));
-                } else if r.stdout != base.stdout {
+                } else if r.stdout_bytes != base.stdout_bytes {
                     failures.push(format!("{what}: report differs from -j1"));
                 }
             }

@@ -4,23 +4,16 @@
 //! figures themselves are benchmarks: benches/memory.py,
 //! docs/performance.md.)
 
-use assert_cmd::Command;
 use finscope::report::Report;
+use finscope_testkit::cli;
 use finscope_testkit::gencap;
 use finscope_testkit::synth::{Conv, PcapOpts, Record, write_pcap};
 use std::path::Path;
 
-fn finscope() -> Command {
-    Command::cargo_bin("finscope").expect("binary")
-}
-
-fn run(args: &[&str], path: &Path) -> (Option<i32>, String, String) {
-    let out = finscope().args(args).arg(path).output().expect("run");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `finscope ARGS PATH`: (exit code, stdout, stderr).
+fn run(args: &[&str], path: &Path) -> (i32, String, String) {
+    let r = cli::run_command(cli::command().args(args).arg(path));
+    (r.code, r.stdout, r.stderr)
 }
 
 fn report(stdout: &str) -> Report {
@@ -47,7 +40,7 @@ fn budget_evicts_the_idlest_and_says_so() {
     let expected = gencap::generate(&cfg, file).expect("generate");
 
     let (code, out, err) = run(&["analyze", "--json", "-q", "-j1"], &path);
-    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(code, 0, "{err}");
     let whole = report(&out);
     assert_eq!(whole.capture.evicted_early, 0);
     assert_eq!(whole.connections.total, expected.connections);
@@ -58,7 +51,7 @@ fn budget_evicts_the_idlest_and_says_so() {
             &["analyze", "--json", "-q", "-j", j, "--max-memory", "1MiB"],
             &path,
         );
-        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(code, 0, "{err}");
         let r = report(&out);
         assert!(
             r.capture.evicted_early > 100,
@@ -79,11 +72,11 @@ fn budget_evicts_the_idlest_and_says_so() {
         assert!(r.connections.total >= whole.connections.total);
     }
     let (code, out, _) = run(&["analyze", "-q", "-j1", "--max-memory", "1MiB"], &path);
-    assert_eq!(code, Some(0));
+    assert_eq!(code, 0);
     assert!(out.contains("  EVICTED        "), "{out}");
 
     let (code, _, err) = run(&["analyze", "-q", "--max-memory", "100KiB"], &path);
-    assert_eq!(code, Some(2));
+    assert_eq!(code, 2);
     assert!(err.contains("at least 1MiB"), "{err}");
 }
 
@@ -123,7 +116,7 @@ fn a_long_timeline_is_widened_while_reading_without_loss() {
             &["timeline", "--json", "-q", "--bucket", "1ms", "-j", j],
             &path,
         );
-        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(code, 0, "{err}");
         let v: serde_json::Value = serde_json::from_str(&out).expect("json");
         let t = &v;
         assert_eq!(t["bucket_us"], 4_000);
@@ -179,7 +172,7 @@ fn lone_syns_are_attempts_with_exact_figures() {
     let mut outs = Vec::new();
     for j in ["1", "2"] {
         let (code, out, err) = run(&["analyze", "--json", "-q", "-j", j], &path);
-        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(code, 0, "{err}");
         let r = report(&out);
         assert_eq!(r.connections.total, 4_000);
         // The late SYN-ACKs alone: one direction only.
@@ -205,7 +198,7 @@ fn since_and_until_select_a_time_range() {
         let mut a = vec!["analyze", "--json", "-q"];
         a.extend_from_slice(args);
         let (code, out, err) = run(&a, &path);
-        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert_eq!(code, 0, "{args:?}: {err}");
         let r = report(&out);
         (
             r.connections.total,
@@ -233,13 +226,13 @@ fn since_and_until_select_a_time_range() {
         (1, 7, None, Some((t0 + 10 * s) / 1_000))
     );
     let (code, out, _) = run(&["analyze", "-q", "--since", "15s"], &path);
-    assert_eq!(code, Some(0));
+    assert_eq!(code, 0);
     assert!(
         out.contains("  time range     2025-11-30 10:00:15"),
         "{out}"
     );
     let (code, _, err) = run(&["analyze", "-q", "--since", "yesterday"], &path);
-    assert_eq!(code, Some(2));
+    assert_eq!(code, 2);
     assert!(err.contains("RFC 3339"), "{err}");
     // An empty range is refused before reading (same kinds compared).
     for (since, until) in [
@@ -251,7 +244,7 @@ fn since_and_until_select_a_time_range() {
             &["analyze", "-q", "--since", since, "--until", until],
             &path,
         );
-        assert_eq!(code, Some(2), "{since} {until}");
+        assert_eq!(code, 2, "{since} {until}");
         assert!(err.contains("--since is not before --until"), "{err}");
         assert!(out.is_empty());
     }
@@ -262,14 +255,14 @@ fn since_and_until_select_a_time_range() {
 /// change.
 #[test]
 fn interval_summaries_add_up() {
-    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.pcap");
-    let plain = finscope()
+    let sample = cli::fixture("sample.pcap");
+    let plain = cli::cmd()
         .args(["analyze", "--json", "-q"])
         .arg(&sample)
         .output()
         .expect("run");
     for buffer in ["4096", "1048576"] {
-        let out = finscope()
+        let out = cli::cmd()
             .env("FINSCOPE_BUFFER", buffer)
             .args(["analyze", "--json", "-q", "--interval", "5s"])
             .arg(&sample)
@@ -316,7 +309,7 @@ fn interval_summaries_add_up() {
             assert_eq!(l["end_us"], first + 5_000_000 * (i as u64 + 1), "{buffer}");
         }
     }
-    let out = finscope()
+    let out = cli::cmd()
         .args(["analyze", "-q", "--interval", "10s"])
         .arg(&sample)
         .output()
@@ -351,7 +344,7 @@ fn interval_summaries_span_a_silence_in_one_line() {
     let s = 1_000_000_000u64;
     let t0 = 1_700_000_000 * s;
     closed_connections(&path, t0, &[0, 35 * s]);
-    let out = finscope()
+    let out = cli::cmd()
         .args(["analyze", "--json", "-q", "--interval", "10s"])
         .arg(&path)
         .output()

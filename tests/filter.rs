@@ -1,8 +1,8 @@
 //! `--filter` with tcpdump's primitives, as a process: the connections a
 //! filter selects, whole, and the error for what it does not support.
 
-use assert_cmd::Command;
 use finscope::report::Report;
+use finscope_testkit::cli;
 use finscope_testkit::synth::{Conv, PcapOpts, write_pcap};
 
 #[test]
@@ -56,8 +56,7 @@ fn tcpdump_primitives_select_whole_connections() {
         ),
     ];
     for (filter, conns, shown) in cases {
-        let out = Command::cargo_bin("finscope")
-            .expect("binary")
+        let out = cli::cmd()
             .args(["analyze", "--json", "-q", "--filter", filter])
             .arg(&path)
             .output()
@@ -74,8 +73,7 @@ fn tcpdump_primitives_select_whole_connections() {
         assert_eq!(r.outcomes.complete, conns, "{filter}");
         assert_eq!(r.settings.filter.as_deref(), Some(shown), "{filter}");
     }
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .args(["analyze", "-q", "--filter", "udp port 53"])
         .arg(&path)
         .output()

@@ -9,8 +9,8 @@
 //! summary, naming what they need: after `pip install duckdb pandas`,
 //! `touch build.rs` to have them run.
 
-use assert_cmd::Command;
 use finscope::report::Report;
+use finscope_testkit::cli;
 use finscope_testkit::gencap;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,8 +55,7 @@ fn python(script: &str) -> String {
 /// `analyze` of `capture` with every peer in the report: (report, flows.csv).
 fn report_and_flows(dir: &Path, capture: &Path) -> (Report, std::path::PathBuf) {
     let (json, csv) = (dir.join("r.json"), dir.join("flows.csv"));
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .args(["analyze", "-q", "--top", "1000000", "--flows"])
         .arg(&csv)
         .arg("--json-out")
@@ -90,7 +89,7 @@ fn duckdb_query_of_the_docs_gives_the_peers_ack_percentiles() {
         ..gencap::Config::default()
     };
     gencap::generate(&cfg, std::fs::File::create(&generated).expect("create")).expect("generate");
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.pcap");
+    let sample = cli::fixture("sample.pcap");
     let query = sql_block("-- duckdb: the peers table's ack p50 / p99 / max");
     for capture in [sample, generated] {
         let sub = tempfile::tempdir_in(dir.path()).expect("tempdir");
@@ -134,7 +133,7 @@ fn pandas_reads_nullable_columns_as_integers() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.pcap");
+    let sample = cli::fixture("sample.pcap");
     let (report, csv) = report_and_flows(dir.path(), &sample);
     let script = format!(
         "import pandas as pd\nf = pd.read_csv({:?}, dtype_backend='numpy_nullable')\n\

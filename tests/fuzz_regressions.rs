@@ -6,15 +6,7 @@
 use finscope::decode::filter::Filter;
 use finscope::report::load::load;
 use finscope::report::render::json;
-use std::process::Command;
-
-fn finscope() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_finscope"))
-}
-
-fn fixture(name: &str) -> String {
-    format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
-}
+use finscope_testkit::cli;
 
 /// The golden report of testdata/sample.pcap, as JSON to edit.
 fn golden_sample() -> serde_json::Value {
@@ -74,8 +66,14 @@ fn deeply_nested_filter_does_not_overflow_the_stack() {
         ("! x 100000", &deep_nots),
         ("not x 30000", &deep_words),
     ] {
-        let out = finscope()
-            .args(["analyze", "-q", "--filter", expr, &fixture("fin_4way.pcap")])
+        let out = cli::command()
+            .args([
+                "analyze",
+                "-q",
+                "--filter",
+                expr,
+                &cli::fixture_arg("fin_4way.pcap"),
+            ])
             .output()
             .expect("run finscope");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -231,7 +229,11 @@ fn histogram_payload_claims_are_checked_before_allocating() {
     bytes.truncate(43);
     *field = serde_json::json!(b64.encode(&bytes));
     let (_dir, path) = saved(&v);
-    let out = finscope().arg("merge").arg(&path).output().expect("run");
+    let out = cli::command()
+        .arg("merge")
+        .arg(&path)
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -251,7 +253,7 @@ fn a_report_listing_a_peer_twice_is_refused() {
     let first = v["peers"][0]["addr"].clone();
     v["peers"][2]["addr"] = first.clone();
     let (_dir, path) = saved(&v);
-    let out = finscope()
+    let out = cli::command()
         .arg("diff")
         .arg(&path)
         .arg(&path)

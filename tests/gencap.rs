@@ -5,7 +5,7 @@
 #[allow(dead_code)]
 use finscope_testkit::gencap;
 
-use assert_cmd::Command;
+use finscope_testkit::cli;
 use serde_json::Value;
 
 #[test]
@@ -27,8 +27,7 @@ fn finscope_reports_the_scripted_counts() {
     assert!(expected.rtx_l2r > 0 && expected.outcomes[..7].iter().all(|&n| n > 0));
     let mut outputs = Vec::new();
     for j in ["1", "2"] {
-        let out = Command::cargo_bin("finscope")
-            .expect("finscope binary")
+        let out = cli::cmd()
             .args(["analyze", "--json", "-q", "-j", j])
             .arg(&path)
             .output()

@@ -8,16 +8,12 @@
 //! fails too. Every fixture is a whole capture (truncated_tail.pcap is only
 //! cut short, a warning): every run must exit 0.
 
-use assert_cmd::Command;
 use finscope::report::Report;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use finscope_testkit::cli;
+use std::path::Path;
 
 fn captures() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(root().join("testdata"))
+    let mut v: Vec<String> = std::fs::read_dir(cli::root().join("testdata"))
         .expect("testdata")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -28,9 +24,8 @@ fn captures() -> Vec<String> {
 }
 
 fn run(args: &[&str]) -> Vec<u8> {
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
-        .current_dir(root())
+    let out = cli::cmd()
+        .current_dir(cli::root())
         // Whole lines, whatever the environment's width.
         .env_remove("COLUMNS")
         .args(args)
@@ -71,7 +66,7 @@ fn reports_match_golden_files() {
         let path = format!("testdata/{name}");
         let text = run(&["analyze", "-q", &path]);
         check(
-            &root().join("tests/golden").join(format!("{name}.txt")),
+            &cli::root().join("tests/golden").join(format!("{name}.txt")),
             &text,
             &mut failures,
         );
@@ -86,13 +81,15 @@ fn reports_match_golden_files() {
              (a field it does not know, or one it filled in by default)"
         );
         check(
-            &root().join("tests/golden").join(format!("{name}.json")),
+            &cli::root()
+                .join("tests/golden")
+                .join(format!("{name}.json")),
             &json,
             &mut failures,
         );
     }
     // No golden file without its capture.
-    for e in std::fs::read_dir(root().join("tests/golden")).expect("tests/golden") {
+    for e in std::fs::read_dir(cli::root().join("tests/golden")).expect("tests/golden") {
         let file = e.expect("entry").file_name().to_string_lossy().into_owned();
         let capture = file
             .strip_suffix(".txt")

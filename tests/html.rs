@@ -6,18 +6,14 @@
 //! No HTML dependency: the page is generated in a strict subset of HTML
 //! (every non-void element closed), which a 150-line parser checks exactly.
 
-use assert_cmd::Command;
 use finscope::report::Report;
 use finscope::report::format::thousands;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use finscope_testkit::cli;
+use std::path::Path;
 
 /// The captures of tests/golden.rs: testdata/*.pcap and *.pcapng.
 fn captures() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(root().join("testdata"))
+    let mut v: Vec<String> = std::fs::read_dir(cli::root().join("testdata"))
         .expect("testdata")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -28,9 +24,8 @@ fn captures() -> Vec<String> {
 }
 
 fn finscope(args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("finscope")
-        .expect("binary")
-        .current_dir(root())
+    cli::cmd()
+        .current_dir(cli::root())
         .args(args)
         .output()
         .expect("run finscope")

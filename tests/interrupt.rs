@@ -6,19 +6,16 @@
 #![cfg(unix)]
 
 use finscope::report::Report;
+use finscope_testkit::cli;
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sample.pcap");
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_finscope"))
-}
-
 /// The sample's report, read to its end.
 fn whole() -> Report {
-    let out = bin()
+    let out = cli::command()
         .args(["analyze", "--json", SAMPLE])
         .output()
         .expect("run");
@@ -38,7 +35,7 @@ fn signal(child: &Child, sig: &str) {
 /// report larger than a pipe's buffer would block it otherwise).
 fn spawn(args: &[&str], out: &tempfile::TempDir) -> Child {
     let file = |name: &str| std::fs::File::create(out.path().join(name)).expect("create");
-    bin()
+    cli::command()
         .args(args)
         .stdin(Stdio::piped())
         .stdout(file("stdout"))

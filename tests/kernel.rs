@@ -51,7 +51,7 @@
 //! where LAST-ACK is compared too and the inferred tcp_orphan_retries must
 //! equal the value set (meta.txt).
 
-use assert_cmd::Command;
+use finscope_testkit::cli;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -76,7 +76,7 @@ const STATES: &[(&str, &str)] = &[
 const CAPTURES: &[&str] = &["", "orphan_retries"];
 
 fn kernel_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/kernel")
+    cli::fixture("kernel")
 }
 
 /// truth.csv, parsed by hand: column name -> values, one per sample.
@@ -152,8 +152,7 @@ impl Truth {
 
 fn run_timeline(dir: &str) -> Value {
     let capture = kernel_dir().join(dir).join("capture.pcap");
-    let out = Command::cargo_bin("finscope")
-        .expect("finscope binary")
+    let out = cli::cmd()
         .args(["timeline", "--json", "--bucket", "500ms", "--local", LOCAL])
         .arg(&capture)
         .output()
@@ -382,8 +381,7 @@ fn orphan_retries_inferred_from_silent_kills() {
         .expect("tcp_orphan_retries in meta.txt");
     let truth = Truth::load(dir);
     let aborts = *truth.col("abort_on_timeout").last().expect("samples");
-    let out = Command::cargo_bin("finscope")
-        .expect("finscope binary")
+    let out = cli::cmd()
         .args(["analyze", "--json", "-q", "--local", LOCAL])
         .arg(kernel_dir().join(dir).join("capture.pcap"))
         .output()

@@ -22,7 +22,7 @@
 //!   twice 1024 and more than 1.5 times the limit of their limited partner,
 //!   whose orphans stay within 10% of that limit.
 
-use assert_cmd::Command;
+use finscope_testkit::cli;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -71,7 +71,7 @@ const COUNTERS: &[(&str, &str)] = &[
 ];
 
 fn pairs_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/kernel/pairs")
+    cli::fixture("kernel/pairs")
 }
 
 fn read(run: &str, file: &str) -> String {
@@ -282,8 +282,7 @@ fn every_run_of_a_seed_has_the_same_schedule() {
 fn captures_open_with_finscope_and_match_the_kernels_counts() {
     for &(run, _) in RUNS {
         let capture = pairs_dir().join(run).join("capture.pcap.zst");
-        let out = Command::cargo_bin("finscope")
-            .expect("finscope binary")
+        let out = cli::cmd()
             .args(["analyze", "-q", "--json"])
             .arg(&capture)
             .output()

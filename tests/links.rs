@@ -6,8 +6,8 @@
 //! same on these captures (7 TCP segments, 2 FINs, 1 stream each;
 //! `FINSCOPE_LINKS_OUT=dir` keeps them to check again).
 
-use assert_cmd::Command;
 use finscope::report::Report;
+use finscope_testkit::cli;
 use finscope_testkit::synth::{Conv, PcapOpts, Record, udp_packet_with, write_pcap};
 
 /// The IP packets of a 4-way close (Ethernet stripped).
@@ -54,8 +54,7 @@ fn analyze_with(linktype: u32, frames: Vec<(u64, Vec<u8>)>, opts: &PcapOpts) -> 
         let name = format!("link{linktype}-{n}.pcap");
         std::fs::copy(&path, std::path::Path::new(&keep).join(name)).expect("keep");
     }
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .args(["analyze", "--json", "-q"])
         .arg(&path)
         .output()

@@ -13,43 +13,17 @@
 //! - A merged report is a normal report: `check`, `diff`, `--html`, `merge`.
 //! - docs/scale.md's `find | xargs -P` pipeline, run as written.
 
-use assert_cmd::Command;
 use finscope::commands::merge::{Input, merge};
 use finscope::metrics::Hist;
 use finscope::metrics::hist::CompactHist;
 use finscope::report::Report;
+use finscope_testkit::cli::{self, Run, fixture, run};
+use finscope_testkit::props;
 use proptest::prelude::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture(name: &str) -> PathBuf {
-    root().join("testdata").join(name)
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn finscope(args: &[&str]) -> Out {
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
-        .args(args)
-        .output()
-        .expect("run finscope");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// `analyze --json` of `capture` (plus `extra` options) written to
 /// `out`; exit 0 or 3 (damaged part-way) accepted. Returns the report.
@@ -58,7 +32,7 @@ fn analyze_to(capture: &Path, out: &Path, extra: &[&str]) -> Option<Value> {
     args.extend_from_slice(extra);
     let cap = capture.display().to_string();
     args.push(&cap);
-    let r = finscope(&args);
+    let r = run(&args);
     if r.code != 0 && r.code != 3 {
         return None;
     }
@@ -66,12 +40,12 @@ fn analyze_to(capture: &Path, out: &Path, extra: &[&str]) -> Option<Value> {
     Some(serde_json::from_str(&r.stdout).expect("report JSON"))
 }
 
-fn merge_files(files: &[PathBuf], extra: &[&str]) -> Out {
+fn merge_files(files: &[PathBuf], extra: &[&str]) -> Run {
     let mut args: Vec<String> = vec!["merge".into()];
     args.extend(extra.iter().map(|s| s.to_string()));
     args.extend(files.iter().map(|p| p.display().to_string()));
     let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    finscope(&a)
+    run(&a)
 }
 
 fn merged_json(files: &[PathBuf], extra: &[&str]) -> Value {
@@ -96,12 +70,12 @@ fn u(v: &Value) -> u64 {
 fn shared_captures() -> Option<Vec<PathBuf>> {
     let shared = match std::env::var_os("FINSCOPE_CAPTURES") {
         Some(d) => PathBuf::from(d),
-        None => root().join("../shared/captures"),
+        None => cli::root().join("../shared/captures"),
     };
     let dir = if shared.is_dir() {
         shared
     } else {
-        root().join("testdata/public")
+        cli::root().join("testdata/public")
     };
     let rd = std::fs::read_dir(&dir).expect("testdata/public");
     let mut v: Vec<PathBuf> = rd
@@ -118,7 +92,7 @@ fn shared_captures() -> Option<Vec<PathBuf>> {
 }
 
 fn testdata_captures() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("testdata"))
+    let mut v: Vec<PathBuf> = std::fs::read_dir(cli::root().join("testdata"))
         .expect("testdata")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
@@ -225,7 +199,7 @@ fn merge_equals_one_run_over_the_same_connections() {
     let mut args: Vec<String> = ["analyze", "-q", "--json"].map(String::from).to_vec();
     args.extend(captures.iter().map(|p| p.display().to_string()));
     let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    let one = finscope(&a);
+    let one = run(&a);
     assert_eq!(one.code, 0, "{}", one.stderr);
     let mut one: Value = serde_json::from_str(&one.stdout).expect("JSON");
     assert_eq!(
@@ -566,7 +540,7 @@ fn base_inputs() -> &'static Vec<Input> {
         .iter()
         .map(|name| {
             let cap = fixture(&format!("{name}.pcap")).display().to_string();
-            let r = finscope(&["analyze", "-q", "--json", "--label", name, &cap]);
+            let r = run(&["analyze", "-q", "--json", "--label", name, &cap]);
             assert_eq!(r.code, 0, "{}", r.stderr);
             Input {
                 path: format!("{name}.json"),
@@ -587,7 +561,7 @@ fn reread(path: String, r: &Report) -> Input {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
+    #![proptest_config(props::config("merge", 32))]
 
     /// Any order and any grouping of the inputs (merged in groups, the
     /// merged groups merged again in any order) gives the JSON of merging
@@ -831,11 +805,11 @@ fn merged_reports_are_normal_reports() {
     }
     assert!(text.stdout.contains("worst (in gw-a): "), "{}", text.stdout);
     let m_path = m.display().to_string();
-    let r = finscope(&["check", "--max-fin-ratio", "1", &m_path]);
+    let r = run(&["check", "--max-fin-ratio", "1", &m_path]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = finscope(&["check", "--max-fin-retrans", "0", &m_path]);
+    let r = run(&["check", "--max-fin-retrans", "0", &m_path]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let r = finscope(&["diff", &a.display().to_string(), &m_path]);
+    let r = run(&["diff", &a.display().to_string(), &m_path]);
     assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
     let html = d.join("m.html");
     let r = merge_files(
@@ -860,7 +834,7 @@ fn merged_reports_are_normal_reports() {
 /// name in different directories, one gzip-compressed.
 #[test]
 fn scale_doc_pipeline_runs() {
-    let doc = std::fs::read_to_string(root().join("docs/scale.md")).expect("docs/scale.md");
+    let doc = std::fs::read_to_string(cli::root().join("docs/scale.md")).expect("docs/scale.md");
     let script: String = doc
         .lines()
         .skip_while(|l| !l.contains("# finscope-scale-begin"))
@@ -889,7 +863,7 @@ fn scale_doc_pipeline_runs() {
     .expect("gzip");
     std::fs::create_dir_all(caps.join("gw3")).expect("mkdir");
     std::fs::write(caps.join("gw3/unacked.pcap.gz"), gz.finish().expect("gzip")).expect("write");
-    let bin = assert_cmd::cargo::cargo_bin("finscope");
+    let bin = cli::bin();
     let path = format!(
         "{}:{}",
         bin.parent().expect("dir").display(),
@@ -935,7 +909,7 @@ fn scale_doc_pipeline_runs() {
     let frames: u64 = ["sample", "fin_retransmit", "orphan_killed", "fin_unacked"]
         .iter()
         .map(|n| {
-            let r = finscope(&[
+            let r = run(&[
                 "analyze",
                 "-q",
                 "--json",
@@ -952,7 +926,7 @@ fn scale_doc_pipeline_runs() {
 /// overflow checks, a panic.
 #[test]
 fn counts_at_the_end_of_their_range_saturate() {
-    let golden = root().join("tests/golden/sample.pcap.json");
+    let golden = cli::root().join("tests/golden/sample.pcap.json");
     let mut v: Value =
         serde_json::from_slice(&std::fs::read(golden).expect("golden report")).expect("JSON");
     v["packets"]["frames"] = serde_json::json!(u64::MAX);
@@ -963,8 +937,7 @@ fn counts_at_the_end_of_their_range_saturate() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("big.json");
     std::fs::write(&path, serde_json::to_vec(&v).expect("ser")).expect("write");
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .args(["merge", "--json", "--allow-duplicates"])
         .arg(&path)
         .arg(&path)

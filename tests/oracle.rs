@@ -13,7 +13,7 @@
 //! *ignored* in the summary, naming what it needs; under `CI=true` the
 //! bundled test fails instead.
 
-use assert_cmd::Command;
+use finscope_testkit::cli;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -67,7 +67,7 @@ fn shared_dir() -> PathBuf {
 }
 
 fn bundled_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/public")
+    cli::fixture("public")
 }
 
 fn get<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
@@ -108,8 +108,7 @@ fn compare(dir: &Path, min_files: usize) {
             continue;
         }
         files += 1;
-        let out = Command::cargo_bin("finscope")
-            .expect("binary")
+        let out = cli::cmd()
             .args(["analyze", "--json", "-q"])
             .arg(dir.join(name))
             .timeout(std::time::Duration::from_secs(60))

@@ -2,12 +2,8 @@
 //! (issue "Reliability"), as processes: exit code, message and the frames
 //! reported. Every input is generated here, small.
 
-use assert_cmd::Command;
 use finscope::report::Report;
-
-fn finscope() -> Command {
-    Command::cargo_bin("finscope").expect("binary")
-}
+use finscope_testkit::cli;
 
 /// A pcapng block: type, body, padded, with both length fields.
 fn block(btype: u32, body: &[u8]) -> Vec<u8> {
@@ -80,7 +76,7 @@ fn analyze_report(name: &str, bytes: &[u8]) -> (Option<i32>, String, Option<Repo
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path().join(name);
     std::fs::write(&p, bytes).expect("write");
-    let out = finscope()
+    let out = cli::cmd()
         .args(["analyze", "--json", "-q"])
         .arg(&p)
         .output()
@@ -188,7 +184,7 @@ fn obsolete_packet_block_naming_no_interface_is_counted_as_damage() {
 
 #[test]
 fn thread_count_is_bounded() {
-    let out = finscope()
+    let out = cli::cmd()
         .args([
             "analyze",
             "-q",
@@ -201,7 +197,7 @@ fn thread_count_is_bounded() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--threads") && err.contains("256"), "{err}");
-    let out = finscope()
+    let out = cli::cmd()
         .args([
             "analyze",
             "-q",
@@ -217,7 +213,7 @@ fn thread_count_is_bounded() {
 #[test]
 fn config_file_size_is_capped() {
     let started = std::time::Instant::now();
-    let out = finscope()
+    let out = cli::cmd()
         .args(["check", "--config", "/dev/zero", "testdata/fin_4way.pcap"])
         .output()
         .expect("run");
@@ -261,7 +257,7 @@ fn a_fifo_next_to_a_file_is_read_once() {
             f.write_all(&a[24..]).expect("write");
         })
     };
-    let out = finscope()
+    let out = cli::cmd()
         .args(["analyze", "--json", "-q"])
         .arg(&fifo)
         .arg("testdata/fin_remote_first.pcap")
@@ -283,7 +279,7 @@ fn a_fifo_next_to_a_file_is_read_once() {
 
 #[test]
 fn saved_report_size_is_capped() {
-    let out = finscope()
+    let out = cli::cmd()
         .args(["diff", "/dev/zero", "/dev/zero"])
         .output()
         .expect("run");
@@ -295,23 +291,6 @@ fn saved_report_size_is_capped() {
     );
 }
 
-/// Runs a shell line (with `finscope` standing for the binary): exit code,
-/// stdout, stderr.
-#[cfg(target_os = "linux")]
-fn sh(line: &str) -> (Option<i32>, String, String) {
-    let bin = assert_cmd::cargo::cargo_bin("finscope");
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(line.replace("finscope", &bin.display().to_string()))
-        .output()
-        .expect("bash");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// A failed output names its file, the other outputs are still produced,
 /// and the exit code (4) says something failed.
 #[cfg(target_os = "linux")]
@@ -319,22 +298,37 @@ fn sh(line: &str) -> (Option<i32>, String, String) {
 fn a_failed_output_names_its_file_and_the_others_are_written() {
     let f = "testdata/fin_4way.pcap";
     // --json-out on a full disk: the text report is still printed.
-    let (code, out, err) = sh(&format!("finscope analyze -q --json-out /dev/full {f}"));
-    assert_eq!(code, Some(4), "{err}");
+    let cli::Run {
+        code,
+        stdout: out,
+        stderr: err,
+        ..
+    } = cli::sh(&format!("$FS analyze -q --json-out /dev/full {f}"));
+    assert_eq!(code, 4, "{err}");
     assert!(
         err.contains("/dev/full") && err.contains("No space left"),
         "{err}"
     );
     assert!(out.contains("TEARDOWN SHARE"), "{out}");
     // --flows on a full disk: the JSON report is still printed, whole.
-    let (code, out, err) = sh(&format!("finscope analyze -q --json --flows /dev/full {f}"));
-    assert_eq!(code, Some(4), "{err}");
+    let cli::Run {
+        code,
+        stdout: out,
+        stderr: err,
+        ..
+    } = cli::sh(&format!("$FS analyze -q --json --flows /dev/full {f}"));
+    assert_eq!(code, 4, "{err}");
     assert!(err.contains("/dev/full"), "{err}");
     let r: Report = serde_json::from_str(&out).expect("the report");
     assert_eq!(r.packets.frames, 11);
     // timeline --csv on a full disk: the chart is still printed.
-    let (code, out, err) = sh(&format!("finscope timeline -q --csv /dev/full {f}"));
-    assert_eq!(code, Some(4), "{err}");
+    let cli::Run {
+        code,
+        stdout: out,
+        stderr: err,
+        ..
+    } = cli::sh(&format!("$FS timeline -q --csv /dev/full {f}"));
+    assert_eq!(code, 4, "{err}");
     assert!(err.contains("/dev/full"), "{err}");
     assert!(out.contains("LOCAL SOCKET STATES"), "{out}");
     // Standard output closed: exit 4, said on stderr, the file outputs
@@ -342,34 +336,42 @@ fn a_failed_output_names_its_file_and_the_others_are_written() {
     // `subprocess.DEVNULL` passes it, or write-only) is no failure.
     let dir = tempfile::tempdir().expect("tempdir");
     let j = dir.path().join("r.json");
-    let (code, _, err) = sh(&format!(
-        "finscope analyze -q --json-out {} {f} >&-",
+    let cli::Run {
+        code, stderr: err, ..
+    } = cli::sh(&format!(
+        "$FS analyze -q --json-out {} {f} >&-",
         j.display()
     ));
-    assert_eq!(code, Some(4), "{err}");
+    assert_eq!(code, 4, "{err}");
     assert!(
         err.contains("standard output: closed when finscope started"),
         "{err}"
     );
     for cmd in [
-        format!("finscope timeline -q {f} >&-"),
-        format!("finscope analyze -q --flows - {f} >&-"),
-        format!("finscope check -q --max-fin-ratio 1 {f} >&-"),
-        "finscope completions bash >&-".to_string(),
+        format!("$FS timeline -q {f} >&-"),
+        format!("$FS analyze -q --flows - {f} >&-"),
+        format!("$FS check -q --max-fin-ratio 1 {f} >&-"),
+        "$FS completions bash >&-".to_string(),
     ] {
-        let (code, _, err) = sh(&cmd);
-        assert_eq!(code, Some(4), "{cmd}: {err}");
+        let cli::Run {
+            code, stderr: err, ..
+        } = cli::sh(&cmd);
+        assert_eq!(code, 4, "{cmd}: {err}");
         assert!(err.contains("standard output: closed"), "{cmd}: {err}");
     }
     for null in ["1<>/dev/null", ">/dev/null"] {
-        let (code, _, err) = sh(&format!("finscope analyze -q {f} {null}"));
-        assert_eq!(code, Some(0), "{null}: {err}");
+        let cli::Run {
+            code, stderr: err, ..
+        } = cli::sh(&format!("$FS analyze -q {f} {null}"));
+        assert_eq!(code, 0, "{null}: {err}");
     }
     let r: Report = serde_json::from_slice(&std::fs::read(&j).expect("json-out")).expect("json");
     assert_eq!(r.packets.frames, 11);
     // A reader that goes away is not a failure.
-    let (code, _, err) = sh(&format!("finscope analyze -q {f} | head -1"));
-    assert_eq!(code, Some(0), "{err}");
+    let cli::Run {
+        code, stderr: err, ..
+    } = cli::sh(&format!("$FS analyze -q {f} | head -1"));
+    assert_eq!(code, 0, "{err}");
     // Nor on standard error (`2>&1 | head`): no panic (exit 101) when a
     // summary, warning or error can no longer be written there. A pipe
     // whose reader is gone before finscope starts: every write fails.
@@ -381,7 +383,7 @@ fn a_failed_output_names_its_file_and_the_others_are_written() {
     ] {
         let (reader, writer) = std::io::pipe().expect("pipe");
         drop(reader);
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("finscope"))
+        let out = cli::command()
             .args(["analyze", "-q"])
             .args(args)
             .arg(f)
@@ -402,7 +404,7 @@ fn a_failed_output_names_its_file_and_the_others_are_written() {
     ] {
         let (reader, writer) = std::io::pipe().expect("pipe");
         drop(reader);
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("finscope"))
+        let out = cli::command()
             .args(args)
             .arg(f)
             .stdout(writer)
@@ -422,7 +424,7 @@ fn an_unreadable_input_among_several_exits_2_with_the_report_of_the_others() {
     let notes = dir.path().join("notes.txt");
     std::fs::write(&notes, "hello world\n").expect("write");
     for bad in [dir.path().join("missing.pcap"), notes] {
-        let out = finscope()
+        let out = cli::cmd()
             .args(["analyze", "--json", "-q", "testdata/fin_4way.pcap"])
             .arg(&bad)
             .output()
@@ -434,7 +436,7 @@ fn an_unreadable_input_among_several_exits_2_with_the_report_of_the_others() {
         let r: Report = serde_json::from_slice(&out.stdout).expect("the report of the other");
         assert_eq!(r.packets.frames, 11);
         // check says the same.
-        let out = finscope()
+        let out = cli::cmd()
             .args(["check", "--max-fin-ratio", "1", "testdata/fin_4way.pcap"])
             .arg(&bad)
             .output()
@@ -448,7 +450,7 @@ fn an_unreadable_input_among_several_exits_2_with_the_report_of_the_others() {
 #[test]
 fn filter_nesting_and_size_are_bounded() {
     let deep = format!("{}port 80{}", "(".repeat(30_000), ")".repeat(30_000));
-    let out = finscope()
+    let out = cli::cmd()
         .args(["analyze", "-q", "--filter", &deep, "testdata/fin_4way.pcap"])
         .output()
         .expect("run");
@@ -460,7 +462,7 @@ fn filter_nesting_and_size_are_bounded() {
         &err[..err.len().min(300)]
     );
     let deep = format!("{}port 80{}", "(".repeat(100), ")".repeat(100));
-    let out = finscope()
+    let out = cli::cmd()
         .args(["analyze", "-q", "--filter", &deep, "testdata/fin_4way.pcap"])
         .output()
         .expect("run");
@@ -469,7 +471,7 @@ fn filter_nesting_and_size_are_bounded() {
     assert!(err.contains("at most 64 nested"), "{err}");
     // 64 levels are fine, and mean the same filter.
     let ok = format!("{}port 80{}", "(".repeat(64), ")".repeat(64));
-    let out = finscope()
+    let out = cli::cmd()
         .args([
             "analyze",
             "-q",
@@ -484,7 +486,7 @@ fn filter_nesting_and_size_are_bounded() {
     let r: Report = serde_json::from_slice(&out.stdout).expect("report");
     assert_eq!(r.packets.frames, 11);
     let long = vec!["port 80"; 3000].join(" and ");
-    let out = finscope()
+    let out = cli::cmd()
         .args(["analyze", "-q", "--filter", &long, "testdata/fin_4way.pcap"])
         .output()
         .expect("run");
@@ -531,7 +533,7 @@ fn pcapng_header_claims_are_capped() {
 /// The records of testdata/sample.pcap repeated until the capture holds at
 /// least `min` records: (the pcap, the end offset of every record).
 fn repeated_sample(min: usize) -> (Vec<u8>, Vec<usize>) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.pcap");
+    let path = cli::fixture("sample.pcap");
     let sample = std::fs::read(path).expect("sample");
     assert_eq!(
         sample[..4],
@@ -660,7 +662,7 @@ fn zstd_window_over_the_limit_is_refused_with_the_command_that_reads_it() {
 
 #[test]
 fn an_error_says_its_cause_once() {
-    let out = finscope()
+    let out = cli::cmd()
         .args(["diff", "/nonexistent/a.json", "/nonexistent/b.json"])
         .output()
         .expect("run");

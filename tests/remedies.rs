@@ -11,13 +11,13 @@
 //! predicted peaks within 10% of `ss`; the demand rebuilt from a limited run
 //! within 10% of the unlimited run's `ss` peaks; a run's own row within 2%.
 
-use assert_cmd::Command;
+use finscope_testkit::cli;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 fn kernel_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/kernel")
+    cli::fixture("kernel")
 }
 
 /// The capture of a run folder (`capture.pcap` or `capture.pcap.zst`).
@@ -31,8 +31,7 @@ fn capture(dir: &Path) -> PathBuf {
 }
 
 fn analyze(dir: &Path, extra: &[&str]) -> Value {
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .args([
             "analyze",
             "-q",
@@ -387,8 +386,7 @@ fn remedies_in_text_and_html() {
     assert!(rows.len() >= 7, "{}", rows.len());
     let tmp = tempfile::tempdir().expect("tempdir");
     let html = tmp.path().join("r.html");
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .env("COLUMNS", "100")
         .args(["analyze", "-q", "--local", "10.77.0.1/32", "--html"])
         .arg(&html)

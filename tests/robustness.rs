@@ -11,23 +11,9 @@ use finscope::decode::{self, Segment, linktype};
 use finscope::flow::{FlowConfig, Shard};
 use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
+use finscope_testkit::props;
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use std::path::{Path, PathBuf};
-
-/// Where proptest writes the seeds of failing cases, relative to the package
-/// root (the working directory of integration tests). proptest's default
-/// (`SourceParallel`) looks for `lib.rs`/`main.rs` above the test file and
-/// finds none from `tests/`, so it would save nothing.
-const REGRESSIONS: &str = "tests/proptest-regressions/robustness.txt";
-
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(REGRESSIONS))),
-        ..ProptestConfig::default()
-    }
-}
 
 const LINKS: [u16; 10] = [
     linktype::NULL,
@@ -125,7 +111,7 @@ fn pcap_header(link: u32, be: bool) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(config(512))]
+    #![proptest_config(props::config("robustness", 512))]
 
     #[test]
     fn decoder_never_panics(link in prop::sample::select(LINKS.to_vec()),

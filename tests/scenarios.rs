@@ -15,10 +15,9 @@
 //! which are exact whatever the histogram's precision.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use finscope::report::{self as schema, LatencyStats, Outcomes, Peak, Peer};
+use finscope_testkit::cli;
 use serde_json::Value;
 
 /// Microseconds of the first timestamp of every fixture.
@@ -50,16 +49,6 @@ macro_rules! eq {
             stringify!($($field).+)
         )
     };
-}
-
-fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
-
-fn finscope() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_finscope"))
 }
 
 /// Every outcome of `o` by name, read field by field: the exhaustive pattern
@@ -377,11 +366,11 @@ impl Report {
 /// Runs `finscope analyze --json [extra...] testdata/<name>`, expecting
 /// exit 0 and one JSON document on stdout that is exactly a typed report.
 fn analyze_with(name: &str, extra: &[&str]) -> Report {
-    let out = finscope()
+    let out = cli::cmd()
         .arg("analyze")
         .arg("--json")
         .args(extra)
-        .arg(testdata(name))
+        .arg(cli::fixture(name))
         .output()
         .unwrap_or_else(|e| panic!("{name}: cannot run finscope: {e}"));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -422,14 +411,14 @@ fn committed_fixtures_match_generator() {
     let generated = finscope_testkit::synth::fixtures();
     let mut stale = Vec::new();
     for (name, bytes) in &generated {
-        match std::fs::read(testdata(name)) {
+        match std::fs::read(cli::fixture(name)) {
             Ok(on_disk) if on_disk == *bytes => {}
             Ok(_) => stale.push(format!("{name} differs")),
             Err(e) => stale.push(format!("{name}: {e}")),
         }
     }
     // No capture in testdata/ that the generator does not know.
-    let dir = std::fs::read_dir(testdata("")).unwrap_or_else(|e| panic!("testdata/: {e}"));
+    let dir = std::fs::read_dir(cli::fixture("")).unwrap_or_else(|e| panic!("testdata/: {e}"));
     for entry in dir.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
         let is_capture = file.ends_with(".pcap") || file.ends_with(".pcapng");
@@ -907,7 +896,7 @@ fn truncated_tail() {
 
     // The warning names the offset of the cut record (or of the end of
     // the file).
-    let bytes = std::fs::read(testdata("truncated_tail.pcap")).unwrap_or_default();
+    let bytes = std::fs::read(cli::fixture("truncated_tail.pcap")).unwrap_or_default();
     let mut off = 24;
     while let Some(h) = bytes.get(off..off + 16) {
         let caplen = u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize;
@@ -1031,9 +1020,9 @@ fn sample_gateway() {
 
 #[test]
 fn text_report_is_not_empty() {
-    let out = finscope()
+    let out = cli::cmd()
         .arg("analyze")
-        .arg(testdata("fin_4way.pcap"))
+        .arg(cli::fixture("fin_4way.pcap"))
         .output()
         .unwrap_or_else(|e| panic!("cannot run finscope: {e}"));
     assert!(out.status.success(), "exit {:?}", out.status.code());
@@ -1045,7 +1034,7 @@ fn non_capture_file_exits_2() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let path = dir.path().join("notes.txt");
     std::fs::write(&path, "hello world\n").unwrap_or_else(|e| panic!("write: {e}"));
-    let out = finscope()
+    let out = cli::cmd()
         .arg("analyze")
         .arg("--json")
         .arg(&path)

@@ -8,14 +8,13 @@
 //! FIN-WAIT-2 15000..15100, TIME-WAIT from 15100 (clipped to the capture end
 //! for `state_time_us`: 10 ms).
 
-use assert_cmd::Command;
+use finscope_testkit::cli;
 use serde_json::Value;
 
 const T0_US: u64 = 1_700_000_000_000_000;
 
 fn timeline(args: &[&str]) -> Value {
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .arg("timeline")
         .arg("--json")
         .args(args)
@@ -172,8 +171,7 @@ fn csv_and_bucket_width() {
 
 #[test]
 fn analyze_json_carries_timeline_and_diagnosis() {
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .args(["analyze", "--json", "testdata/fin_retransmit.pcap"])
         .output()
         .expect("run");
@@ -184,8 +182,7 @@ fn analyze_json_carries_timeline_and_diagnosis() {
     // 112 of 121 connections closed by a local FIN: the diagnosis names
     // FIN-WAIT-1, tcp_orphan_retries, the slowest peer, and rules out
     // tcp_fin_timeout.
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .args(["analyze", "--json", "testdata/sample.pcap"])
         .output()
         .expect("run");
@@ -227,8 +224,7 @@ fn analyze_report_holds_a_chart_of_buckets_the_timeline_the_full_series() {
     // 31 s at 1 ms: the timeline document widens by 2 (under 20,000
     // buckets), the analyze report by 32 (under 1,000), on the same
     // power-of-two ladder, so that `merge` adds either exactly.
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .args(["analyze", "--json", "--bucket", "1ms"])
         .arg("testdata/fin_unacked.pcap")
         .output()
@@ -275,8 +271,7 @@ fn analyze_report_holds_a_chart_of_buckets_the_timeline_the_full_series() {
 #[test]
 fn chart_marks_limit_crossings() {
     let run = |args: &[&str]| {
-        let out = Command::cargo_bin("finscope")
-            .expect("binary")
+        let out = cli::cmd()
             .env_remove("COLUMNS")
             .args(["timeline", "-q"])
             .args(args)
@@ -308,8 +303,7 @@ fn chart_marks_limit_crossings() {
 #[test]
 fn peaks_between_bucket_ends_are_explained() {
     let text = |bucket: &str| {
-        let out = Command::cargo_bin("finscope")
-            .expect("binary")
+        let out = cli::cmd()
             .env_remove("COLUMNS")
             .args(["timeline", "-q", "--bucket", bucket, "testdata/sample.pcap"])
             .output()

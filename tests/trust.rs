@@ -1,34 +1,8 @@
 //! Trust (issue 20, items 1-4): an output never destroys data, and a gate
 //! never passes on nothing. Every case runs the binary.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
-        .env_remove("COLUMNS")
-        .args(args)
-        .output()
-        .expect("run");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use finscope_testkit::cli::{fixture, run};
+use std::path::Path;
 
 fn s(p: &Path) -> String {
     p.display().to_string()

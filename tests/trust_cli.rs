@@ -3,68 +3,8 @@
 
 #![cfg(unix)]
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
-
-fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn bin() -> String {
-    assert_cmd::cargo::cargo_bin("finscope")
-        .display()
-        .to_string()
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
-        .env_remove("FINSCOPE_BUFFER")
-        .env_remove("COLUMNS")
-        .args(args)
-        .output()
-        .expect("run");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// Runs a shell line with `$FS` the binary; its exit status is the line's
-/// (`${PIPESTATUS[0]}` is echoed by the caller when it needs finscope's).
-fn sh(line: &str) -> Run {
-    let out = std::process::Command::new("bash")
-        .args(["-c", line])
-        .env("FS", bin())
-        .env_remove("COLUMNS")
-        .output()
-        .expect("bash");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn json_report(dir: &Path, name: &str, args: &[&str]) -> String {
-    let p = dir.join(name).display().to_string();
-    let mut a = vec!["analyze", "-q", "--json-out", &p];
-    a.extend_from_slice(args);
-    let r = run(&a);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    p
-}
+use finscope_testkit::cli::{self, fixture_arg, json_report, run, sh};
+use std::path::Path;
 
 // ---- 15: completions and man written like every other output ----
 
@@ -94,28 +34,28 @@ fn completions_on_a_full_disk_exit_4_and_on_a_closed_pipe_0() {
 #[test]
 fn diff_and_merge_of_a_capture_say_run_analyze_first() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let report = json_report(dir.path(), "r.json", &[&fixture("sample.pcap")]);
+    let report = json_report(dir.path(), "r.json", &[&fixture_arg("sample.pcap")]);
     // A gzip-compressed capture is a capture too.
     let gz = dir.path().join("x.pcap.gz");
     let r = sh(&format!(
         "gzip -c {} > {}",
-        fixture("sample.pcap"),
+        fixture_arg("sample.pcap"),
         gz.display()
     ));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let gz = gz.display().to_string();
     for (args, named) in [
         (
-            vec!["diff", report.as_str(), &fixture("sample.pcap")],
-            fixture("sample.pcap"),
+            vec!["diff", report.as_str(), &fixture_arg("sample.pcap")],
+            fixture_arg("sample.pcap"),
         ),
         (
-            vec!["diff", &fixture("ipv6.pcap"), report.as_str()],
-            fixture("ipv6.pcap"),
+            vec!["diff", &fixture_arg("ipv6.pcap"), report.as_str()],
+            fixture_arg("ipv6.pcap"),
         ),
         (
-            vec!["merge", report.as_str(), &fixture("multi_idb.pcapng")],
-            fixture("multi_idb.pcapng"),
+            vec!["merge", report.as_str(), &fixture_arg("multi_idb.pcapng")],
+            fixture_arg("multi_idb.pcapng"),
         ),
         (vec!["merge", gz.as_str()], gz.clone()),
     ] {
@@ -137,7 +77,7 @@ fn diff_and_merge_of_a_capture_say_run_analyze_first() {
 #[test]
 fn a_report_with_a_key_twice_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let report = json_report(dir.path(), "r.json", &[&fixture("sample.pcap")]);
+    let report = json_report(dir.path(), "r.json", &[&fixture_arg("sample.pcap")]);
     let text = std::fs::read_to_string(&report).expect("read");
     // `"frames": N` in `packets` given a second time with another value.
     let at = text.find("\"packets\": {").expect("packets") + 14;
@@ -169,7 +109,7 @@ fn a_report_with_a_key_twice_is_refused() {
 
 #[test]
 fn group_by_an_ipv4_prefix_past_32_is_refused() {
-    let s = fixture("sample.pcap");
+    let s = fixture_arg("sample.pcap");
     for bad in ["prefix:33", "prefix:47", "prefix:33,64", "prefix:24,129"] {
         let r = run(&["analyze", "-q", "--group-by", bad, &s]);
         assert_eq!(r.code, 2, "{bad}");
@@ -194,7 +134,7 @@ fn group_by_an_ipv4_prefix_past_32_is_refused() {
 
 #[test]
 fn a_bucket_widened_past_the_one_asked_is_said() {
-    let s = fixture("sample.pcap");
+    let s = fixture_arg("sample.pcap");
     let r = run(&["timeline", "-q", "--bucket", "1us", &s]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // 29.78 s in at most 20,000 buckets: 1us doubled eleven times.
@@ -223,7 +163,7 @@ fn a_bucket_widened_past_the_one_asked_is_said() {
 
 #[test]
 fn analyse_is_analyze() {
-    let s = fixture("sample.pcap");
+    let s = fixture_arg("sample.pcap");
     let a = run(&["analyse", "-q", "--json", &s]);
     let b = run(&["analyze", "-q", "--json", &s]);
     assert_eq!(a.code, 0, "{}", a.stderr);
@@ -232,7 +172,7 @@ fn analyse_is_analyze() {
 
 #[test]
 fn values_past_what_a_count_holds_are_refused() {
-    let s = fixture("sample.pcap");
+    let s = fixture_arg("sample.pcap");
     for (args, msg) in [
         (
             vec!["--max-memory", "100000EiB"],
@@ -282,7 +222,7 @@ fn values_past_what_a_count_holds_are_refused() {
 
 #[test]
 fn a_time_range_empty_once_the_first_packet_is_known_is_warned_about() {
-    let s = fixture("sample.pcap");
+    let s = fixture_arg("sample.pcap");
     // The sample's first packet is at 22:13:20.025945 UTC: 0.5s after it
     // is before 22:13:30.
     let r = run(&[
@@ -323,7 +263,7 @@ fn a_time_range_empty_once_the_first_packet_is_known_is_warned_about() {
 #[test]
 fn merge_says_when_a_sum_saturates() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = json_report(dir.path(), "a.json", &[&fixture("fin_4way.pcap")]);
+    let p = json_report(dir.path(), "a.json", &[&fixture_arg("fin_4way.pcap")]);
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&p).expect("read")).expect("json");
     v["packets"]["frames"] = serde_json::json!(u64::MAX - 5);
@@ -348,7 +288,7 @@ fn merge_says_when_a_sum_saturates() {
 
 #[test]
 fn a_wireshark_filter_gets_its_tcpdump_translation() {
-    let s = fixture("sample.pcap");
+    let s = fixture_arg("sample.pcap");
     for (f, hint) in [
         ("tcp.port==443", "try --filter 'port 443'\n"),
         (
@@ -401,7 +341,7 @@ fn a_reports_strings_cannot_act_on_the_terminal() {
     let a = json_report(
         dir.path(),
         "a.json",
-        &["--label", evil, &fixture("fin_4way.pcap")],
+        &["--label", evil, &fixture_arg("fin_4way.pcap")],
     );
     // The JSON keeps the label as given.
     let v: serde_json::Value =
@@ -423,7 +363,7 @@ fn a_reports_strings_cannot_act_on_the_terminal() {
         "{row}"
     );
     // A peer whose address holds an escape sequence, in diff's text.
-    let b = json_report(dir.path(), "b.json", &[&fixture("fin_4way.pcap")]);
+    let b = json_report(dir.path(), "b.json", &[&fixture_arg("fin_4way.pcap")]);
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&b).expect("read")).expect("json");
     v["peers"][0]["addr"] = serde_json::json!("203.0.113.10\u{1b}]0;owned\u{7}");
@@ -460,7 +400,7 @@ fn interrupted_while_waiting(args: &[&str], sig: &str, dir: &Path) -> (i32, Stri
     use std::process::Stdio;
     use std::time::{Duration, Instant};
     let file = |name: &str| std::fs::File::create(dir.join(name)).expect("create");
-    let mut child = std::process::Command::new(bin())
+    let mut child = cli::command()
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::piped())
@@ -540,7 +480,7 @@ fn an_interrupt_ends_the_wait_for_a_fifo_writer() {
 fn an_interrupt_ends_the_wait_for_a_flows_fifo_reader() {
     let dir = tempfile::tempdir().expect("tempdir");
     mkfifo(&dir.path().join("fr.fifo"));
-    let sample = fixture("sample.pcap");
+    let sample = fixture_arg("sample.pcap");
     let (code, out, err) = interrupted_while_waiting(
         &["analyze", "--flows", "fr.fifo", &sample],
         "-INT",
@@ -569,7 +509,7 @@ fn piped_output_from_a_terminal_is_not_wrapped() {
     // stderr and stdin an 80-column terminal, stdout a pipe, no $COLUMNS.
     let r = sh(&format!(
         "timeout 20 script -qfec 'stty cols 80 rows 24; $FS analyze -q {} | cat > {}' /dev/null </dev/null",
-        fixture("sample.pcap"),
+        fixture_arg("sample.pcap"),
         out.display()
     ));
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -585,7 +525,7 @@ fn piped_output_from_a_terminal_is_not_wrapped() {
     // Redirected to a file, likewise.
     let r = sh(&format!(
         "timeout 20 script -qfec 'stty cols 80 rows 24; $FS analyze -q {} > {}' /dev/null </dev/null",
-        fixture("sample.pcap"),
+        fixture_arg("sample.pcap"),
         out.display()
     ));
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -595,10 +535,9 @@ fn piped_output_from_a_terminal_is_not_wrapped() {
 
 #[test]
 fn at_a_width_a_filter_gets_a_line_of_its_own_never_wrapped() {
-    let out = Command::cargo_bin("finscope")
-        .expect("binary")
+    let out = cli::cmd()
         .env("COLUMNS", "80")
-        .args(["analyze", "-q", &fixture("sample.pcap")])
+        .args(["analyze", "-q", &fixture_arg("sample.pcap")])
         .output()
         .expect("run");
     assert!(out.status.success());
@@ -623,7 +562,7 @@ fn at_a_width_a_filter_gets_a_line_of_its_own_never_wrapped() {
 
 #[test]
 fn the_peers_table_says_its_ack_columns_hold_unacked_ages() {
-    let r = run(&["analyze", "-q", &fixture("fin_unacked.pcap")]);
+    let r = run(&["analyze", "-q", &fixture_arg("fin_unacked.pcap")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // No FIN was ACKed (fin_ack has no sample) while the peer shows the
     // 30 s its FIN waited.
@@ -637,7 +576,7 @@ fn the_peers_table_says_its_ack_columns_hold_unacked_ages() {
     let note = "  (ack p50/p99/max: each local FIN to this peer's ACK of it; a FIN never ACKed counts with its age, a lower bound, so they can exceed LATENCY's fin_ack: first FINs, ACKed only)\n";
     assert!(r.stdout.contains(note), "{}", r.stdout);
     // Without an unACKed FIN among the peers: no such line.
-    let r = run(&["analyze", "-q", &fixture("fin_4way.pcap")]);
+    let r = run(&["analyze", "-q", &fixture_arg("fin_4way.pcap")]);
     assert!(!r.stdout.contains("(ack p50/p99/max"), "{}", r.stdout);
 }
 
@@ -774,7 +713,7 @@ fn the_progress_bar_of_a_compressed_file_counts_its_compressed_bytes_and_fits() 
     assert_eq!(
         sh(&format!(
             "gzip -c {} > {}",
-            fixture("sample.pcap"),
+            fixture_arg("sample.pcap"),
             gz.display()
         ))
         .code,
@@ -815,7 +754,7 @@ fn ctrl_c_under_the_progress_bar_keeps_its_message() {
     // the sample; Ctrl-C while the bar shows.
     let r = sh(&format!(
         "timeout 30 script -qfec 'stty cols 80 rows 24; (cat {}; sleep 4) > {f} & $FS analyze --interval 1h {f} > /dev/null & P=$!; sleep 1.5; kill -INT $P; wait $P; echo rc=$?' /dev/null </dev/null",
-        fixture("sample.pcap"),
+        fixture_arg("sample.pcap"),
         f = fifo.display(),
     ));
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -949,7 +888,7 @@ fn texts(svg: &str) -> Vec<(f64, f64, String, String)> {
 
 #[test]
 fn html_latency_labels_stay_inside_their_plot_and_apart() {
-    let page = html_page(&[&fixture("sample.pcap")]);
+    let page = html_page(&[&fixture_arg("sample.pcap")]);
     let svg = svgs(&page, "plot-latency");
     assert_eq!(svg.len(), 1);
     let all = texts(svg[0]);
@@ -1004,7 +943,7 @@ fn html_latency_labels_stay_inside_their_plot_and_apart() {
 
 #[test]
 fn html_of_an_empty_selection_says_so_instead_of_blank_plots() {
-    let page = html_page(&["--filter", "host 192.0.2.1", &fixture("sample.pcap")]);
+    let page = html_page(&["--filter", "host 192.0.2.1", &fixture_arg("sample.pcap")]);
     for class in ["plot-states", "plot-latency", "plot-outcomes"] {
         assert!(svgs(&page, class).is_empty(), "{class} drawn empty");
     }
@@ -1013,19 +952,19 @@ fn html_of_an_empty_selection_says_so_instead_of_blank_plots() {
     for id in ["states", "latency", "outcomes", "peers"] {
         assert!(page.contains(&format!("<section id=\"{id}\">")), "{id}");
     }
-    let page = html_page(&["--since", "1h", &fixture("sample.pcap")]);
+    let page = html_page(&["--since", "1h", &fixture_arg("sample.pcap")]);
     assert!(page.contains(
         "Nothing to draw: the time range selected no TCP segment of the 1,209 frame(s) read."
     ));
     // With segments: the plots.
-    let page = html_page(&[&fixture("sample.pcap")]);
+    let page = html_page(&[&fixture_arg("sample.pcap")]);
     assert!(!page.contains("class=\"empty\""));
     assert_eq!(svgs(&page, "plot-states").len(), 1);
 }
 
 #[test]
 fn html_filters_copy_without_javascript_and_peer_plots_keep_their_size() {
-    let page = html_page(&[&fixture("sample.pcap")]);
+    let page = html_page(&[&fixture_arg("sample.pcap")]);
     // The filters: selectable whole by a click (CSS), said on the page;
     // the buttons only appear when the script runs.
     assert!(page.contains("code.wsf{user-select:all;"));
@@ -1078,7 +1017,7 @@ fn ctrl_c_on_sleep_piped_into_finscope_exits_130_every_time() {
             .spawn()
             .expect("sleep");
         let pipe = sleep.stdout.take().expect("pipe");
-        let child = std::process::Command::new(bin())
+        let child = cli::command()
             .args(["analyze", "-q", "--json", "-"])
             .process_group(sleep.id() as i32)
             .stdin(pipe)

@@ -4,27 +4,15 @@
 //! directory or a glob; compressed and piped input gives the report of the
 //! plain file; flow records agree with the report.
 
-use assert_cmd::Command;
+use finscope_testkit::cli::{self, fixture};
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
-
-fn finscope() -> Command {
-    let mut c = Command::cargo_bin("finscope").unwrap();
-    c.env_remove("FINSCOPE_BUFFER");
-    c
-}
+use std::path::Path;
 
 /// `analyze --json` of `args`; the report without the per-file entries
 /// (paths and byte counts differ by construction).
 fn report(args: &[&str], stdin: Option<Vec<u8>>) -> Value {
-    let mut c = finscope();
+    let mut c = cli::cmd();
     c.arg("analyze").arg("--json").arg("-q").args(args);
     if let Some(bytes) = stdin {
         c.write_stdin(bytes);
@@ -122,13 +110,13 @@ fn cut_capture_keeps_flows_and_frame_numbers() {
     let files = write_parts(dir.path(), &parts, |i| format!("rot.pcap{i}"));
     let whole_flows = dir.path().join("whole.jsonl");
     let parts_flows = dir.path().join("parts.jsonl");
-    finscope()
+    cli::cmd()
         .args(["analyze", "-q", "--flows"])
         .arg(&whole_flows)
         .arg(&whole_path)
         .assert()
         .success();
-    finscope()
+    cli::cmd()
         .args(["analyze", "-q", "-j", "3", "--flows"])
         .arg(&parts_flows)
         .args(&files)
@@ -201,7 +189,7 @@ fn compressed_parts_mix_with_plain_parts() {
 
 /// `analyze --json` of one file: (exit code, stderr, report).
 fn analyze_file(p: &Path) -> (Option<i32>, String, Option<Value>) {
-    let out = finscope()
+    let out = cli::cmd()
         .args(["analyze", "-q", "--json"])
         .arg(p)
         .output()
@@ -246,7 +234,7 @@ fn cut_compressed_input_is_a_truncated_capture() {
         let n = r["packets"]["frames"].as_u64().unwrap();
         assert!(n > 0 && n < frames, "{ext}: {n} of {frames} frames");
         // On standard input too.
-        let out = finscope()
+        let out = cli::cmd()
             .args(["analyze", "-q", "--json", "-"])
             .write_stdin(data)
             .output()
@@ -289,7 +277,7 @@ fn flows_agree_with_the_report() {
     let path = fixture("sample.pcap");
     let dir = tempfile::tempdir().unwrap();
     let jl = dir.path().join("f.jsonl");
-    let out = finscope()
+    let out = cli::cmd()
         .args(["analyze", "-q", "--json", "--flows"])
         .arg(&jl)
         .arg(&path)
@@ -343,7 +331,7 @@ fn flows_agree_with_the_report() {
 
     // CSV: the same records, the same columns in the same order.
     let csv = dir.path().join("f.csv");
-    finscope()
+    cli::cmd()
         .args([
             "analyze",
             "-q",
@@ -401,7 +389,7 @@ fn flows_do_not_depend_on_threads_or_batches() {
         }
         let run = |j: &str, buffer: Option<&str>, file: &str| -> (String, Value) {
             let p = dir.path().join(file);
-            let mut c = finscope();
+            let mut c = cli::cmd();
             c.args(["analyze", "-q", "--json", "-j", j, "--flows"])
                 .arg(&p)
                 .arg(&path);
@@ -433,7 +421,7 @@ fn flows_do_not_depend_on_threads_or_batches() {
 /// diagnosis also inside `timeline`.
 #[test]
 fn version_1_reports_are_still_read() {
-    let out = finscope()
+    let out = cli::cmd()
         .args(["analyze", "--json", "-q"])
         .arg(fixture("fin_retransmit.pcap"))
         .output()
@@ -466,14 +454,14 @@ fn version_1_reports_are_still_read() {
     let (p1, p2) = (dir.path().join("v1.json"), dir.path().join("v2.json"));
     std::fs::write(&p1, serde_json::to_vec(&v1).unwrap()).unwrap();
     std::fs::write(&p2, serde_json::to_vec(&v2).unwrap()).unwrap();
-    let out = finscope().arg("diff").arg(&p1).arg(&p2).output().unwrap();
+    let out = cli::cmd().arg("diff").arg(&p1).arg(&p2).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = finscope()
+    let out = cli::cmd()
         .args(["check", "--max-fin-ratio", "1"])
         .arg(&p1)
         .output()
@@ -487,7 +475,7 @@ fn version_1_reports_are_still_read() {
     // A version 3 report is refused, naming the version.
     v1["schema_version"] = 3.into();
     std::fs::write(&p1, serde_json::to_vec(&v1).unwrap()).unwrap();
-    let out = finscope().arg("diff").arg(&p1).arg(&p2).output().unwrap();
+    let out = cli::cmd().arg("diff").arg(&p1).arg(&p2).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("schema version 3"));
 }
