@@ -21,7 +21,8 @@
 //! time order, at most `MAX_TRANSITIONS`, ending in the state; a killed
 //! endpoint sent a FIN that was not ACKed; the shard is empty after
 //! `finish`; two shards retire the same connections with the same outcomes
-//! as one.
+//! as one; the remedies' replay of the local closes holds the invariants
+//! of common/replay_checks.rs, and the report's remedies do not panic.
 #![no_main]
 
 use finscope::decode::Segment;
@@ -37,6 +38,9 @@ use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr};
+
+#[path = "common/replay_checks.rs"]
+mod replay_checks;
 
 const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
 const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
@@ -310,6 +314,26 @@ fuzz_target!(|data: &[u8]| {
     }
     one.finish(clock);
     check(&one);
+
+    // The remedies' replay of the local closes (common/replay_checks.rs),
+    // then the report's remedies as `report::build` runs them.
+    let sum = &mut one.sink.summary;
+    let base = finscope::metrics::replay::Setting {
+        fin_timeout_ns: 60 * SEC,
+        orphan_retries: (data[0] & 0x20 != 0).then_some(u32::from(data[0] & 3)),
+        ..Default::default()
+    };
+    replay_checks::check(
+        &sum.lives,
+        sum.timeline.cfg.bucket_ns,
+        cfg.time_wait_ns,
+        clock,
+        &base,
+        1,
+    );
+    sum.packets.first_ts = segs.iter().map(|s| s.ts_ns).min();
+    sum.packets.last_ts = Some(clock);
+    let _ = finscope::report::remedies::remedies(sum, &[]);
 
     // Two shards split by the symmetric hash, advanced to the clock before
     // finishing (as pipeline::drain does).
