@@ -304,3 +304,64 @@ fn html_bars_beyond_their_axis_stay_near_it() {
     finscope::report::render::html::render(&r, &mut out).expect("html");
     assert!(!out.is_empty());
 }
+
+/// F10 (`close_model` with the remedies' replay, after 1 s): a local FIN
+/// in the last 10 ms before 2^64 ns (a pcapng timestamp can be there): the
+/// replay's next 100 ms orphan-count tick, `(t / tick + 1) * tick`, is past
+/// 2^64 (a panic with overflow checks, a wrapped tick without); so was the
+/// first bucket end of a first FIN in the last bucket (and, found by
+/// `replay`, the bucket index + 1 at 2^64 - 1 with 1 ns buckets). Both
+/// saturate now.
+#[test]
+fn replay_of_closes_in_the_last_tick_before_2_pow_64() {
+    use finscope::metrics::replay::{End, Life, Lives, Replay, Setting};
+    const MS: u64 = 1_000_000;
+    let life = |t0, len| Life {
+        peer: "192.0.2.1".parse().expect("addr"),
+        t0,
+        len,
+        end: End::Acked,
+        passive: false,
+        fw2: None,
+        first_rto: 0,
+        tlp: false,
+        late: None,
+    };
+    // One orphan from 250 ms before the end of time (ACKed 1 s later:
+    // never), one from 5 ms before it.
+    let lives = Lives {
+        list: vec![
+            life(u64::MAX - 250 * MS, 1_000 * MS),
+            life(u64::MAX - 5 * MS, MS),
+        ],
+        halvings: 0,
+    };
+    let r = Replay::new(&lives, 100 * MS, 60_000 * MS, u64::MAX);
+    let p = r.run(&Setting {
+        max_orphans: Some(0),
+        fin_timeout_ns: 60_000 * MS,
+        ..Setting::default()
+    });
+    // The first orphan is reset at its first RTO timer (200 ms, the default
+    // when none was seen), the count of the tick before being 1 > 0; at the
+    // second's close the tick's count is 0 again: admitted.
+    assert_eq!(p.orphan_resets, 1, "{p:?}");
+    // Bucket ends ...500, ...600 ms hold the first; ...700 ms none; the
+    // next is past 2^64.
+    assert_eq!((p.orphans_peak, p.fin_wait_1_peak), (1, 1), "{p:?}");
+    // A first FIN in the last bucket: no bucket end after it.
+    let last = Lives {
+        list: vec![life(u64::MAX - 5 * MS, MS)],
+        halvings: 0,
+    };
+    let p = Replay::new(&last, 1_000 * MS, 60_000 * MS, u64::MAX).run(&Setting::default());
+    assert_eq!(p, finscope::metrics::replay::Prediction::default());
+    // (`replay`, after 12,000 runs) the same at 2^64 - 1 with 1 ns buckets:
+    // the bucket index + 1 overflowed before the product.
+    let at_max = Lives {
+        list: vec![life(u64::MAX, MS)],
+        halvings: 0,
+    };
+    let p = Replay::new(&at_max, 1, 60_000 * MS, u64::MAX).run(&Setting::default());
+    assert_eq!(p, finscope::metrics::replay::Prediction::default());
+}

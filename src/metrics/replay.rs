@@ -497,7 +497,12 @@ impl Replay {
             .iter()
             .map(|d| d.t0)
             .min()
-            .map_or(u64::MAX, |t| (t / self.bucket_ns + 1) * self.bucket_ns);
+            .and_then(|t| {
+                (t / self.bucket_ns)
+                    .checked_add(1)?
+                    .checked_mul(self.bucket_ns)
+            })
+            .unwrap_or(u64::MAX);
         let sample = |t_next: u64,
                       next_bucket: &mut u64,
                       orphans: u64,
@@ -522,7 +527,9 @@ impl Replay {
                 // Ticks between: the count did not change in between except
                 // through events, which were all processed in order.
                 cache = orphans;
-                next_tick = (t / tick + 1) * tick;
+                // Saturating: times near 2^64 (pcapng can give them) have
+                // no tick after them.
+                next_tick = (t / tick + 1).saturating_mul(tick);
             }
             let d = &self.demand[i];
             let over = |cache: u64| s.max_orphans.is_some_and(|m| cache * w > m);
