@@ -509,11 +509,18 @@ impl Replay {
                       fw1: u64,
                       tw_state: u64,
                       p: &mut Prediction| {
-            while *next_bucket < t_next && *next_bucket <= self.end_ns {
+            if *next_bucket < t_next && *next_bucket <= self.end_ns {
+                // The counts hold until t_next: one sample stands for every
+                // bucket end before it (a walk over them could take hours
+                // when the capture spans years, or 2^64 ns).
                 p.orphans_peak = p.orphans_peak.max(orphans * w);
                 p.fin_wait_1_peak = p.fin_wait_1_peak.max(fw1 * w);
                 p.time_wait_peak = p.time_wait_peak.max(tw_state * w);
-                *next_bucket = next_bucket.saturating_add(self.bucket_ns);
+                // The first bucket end at or after t_next.
+                *next_bucket = t_next
+                    .div_ceil(self.bucket_ns)
+                    .checked_mul(self.bucket_ns)
+                    .unwrap_or(u64::MAX);
             }
             if *next_bucket < t_next && *next_bucket > self.end_ns {
                 *next_bucket = u64::MAX;
