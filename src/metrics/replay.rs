@@ -519,8 +519,7 @@ impl Replay {
                 // The first bucket end at or after t_next.
                 *next_bucket = t_next
                     .div_ceil(self.bucket_ns)
-                    .checked_mul(self.bucket_ns)
-                    .unwrap_or(u64::MAX);
+                    .saturating_mul(self.bucket_ns);
             }
             if *next_bucket < t_next && *next_bucket > self.end_ns {
                 *next_bucket = u64::MAX;
