@@ -18,6 +18,8 @@ a seed is named by its content hash. The corpora stay out of git
   filter       the expressions of tests/cli.rs and src/decode/filter.rs
   report_load  tests/golden/*.json
   bounds       docs/ci.md's finscope.toml and src/cli/options.rs's test files
+  replay       bursts of local closes (ACKed, reset, killed, open) under
+               each setting byte
 """
 
 import glob
@@ -235,6 +237,19 @@ def seed_bounds():
         save("bounds", s.encode())
 
 
+# replay: 4 header bytes [bucket/tw/end, setting, limit, base], then lives
+# of 8 bytes [peer, step, length class, length, end, fw2, rto, late].
+def seed_replay():
+    for c0, c1, c2, c3 in ((0x01, 0x00, 0x03, 0x00), (0x02, 0x08, 0x25, 0x00),
+                           (0x01, 0x9a, 0x42, 0x04), (0x00, 0x20, 0x11, 0x02),
+                           (0x61, 0x00, 0x05, 0x03)):
+        lives = b""
+        for i in range(24):
+            end = [0, 1, 2, 3, 4, 5][i % 6] | (0x08 if i % 5 == 0 else 0)
+            lives += bytes([i % 4, 0x05, 2, 3 + i % 7, end, 0x81 if i % 3 else 0, 20, 0x82 if i % 4 == 3 else 0])
+        save("replay", bytes([c0, c1, c2, c3]) + lives)
+
+
 def main():
     if not os.path.isdir("fuzz/fuzz_targets"):
         sys.exit("run from the repository root")
@@ -243,6 +258,7 @@ def main():
     seed_filter()
     seed_report_load()
     seed_bounds()
+    seed_replay()
     for t in sorted(os.listdir(OUT)):
         print(f"{t:12} {len(os.listdir(os.path.join(OUT, t))):5} seeds")
 

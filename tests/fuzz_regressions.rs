@@ -306,3 +306,166 @@ fn html_bars_beyond_their_axis_stay_near_it() {
     finscope::report::render::html::render(&r, &mut out).expect("html");
     assert!(!out.is_empty());
 }
+
+/// F10 (`close_model` with the remedies' replay, after 1 s): a local FIN
+/// in the last 10 ms before 2^64 ns (a pcapng timestamp can be there): the
+/// replay's next 100 ms orphan-count tick, `(t / tick + 1) * tick`, is past
+/// 2^64 (a panic with overflow checks, a wrapped tick without); so was the
+/// first bucket end of a first FIN in the last bucket (and, found by
+/// `replay`, the bucket index + 1 at 2^64 - 1 with 1 ns buckets). Both
+/// saturate now.
+#[test]
+fn replay_of_closes_in_the_last_tick_before_2_pow_64() {
+    use finscope::metrics::replay::{End, Life, Lives, Replay, Setting};
+    const MS: u64 = 1_000_000;
+    let life = |t0, len| Life {
+        peer: "192.0.2.1".parse().expect("addr"),
+        t0,
+        len,
+        end: End::Acked,
+        passive: false,
+        fw2: None,
+        first_rto: 0,
+        tlp: false,
+        late: None,
+    };
+    // One orphan from 250 ms before the end of time (ACKed 1 s later:
+    // never), one from 5 ms before it.
+    let lives = Lives {
+        list: vec![
+            life(u64::MAX - 250 * MS, 1_000 * MS),
+            life(u64::MAX - 5 * MS, MS),
+        ],
+        halvings: 0,
+    };
+    let r = Replay::new(&lives, 100 * MS, 60_000 * MS, u64::MAX);
+    let p = r.run(&Setting {
+        max_orphans: Some(0),
+        fin_timeout_ns: 60_000 * MS,
+        ..Setting::default()
+    });
+    // The first orphan is reset at its first RTO timer (200 ms, the default
+    // when none was seen), the count of the tick before being 1 > 0; at the
+    // second's close the tick's count is 0 again: admitted.
+    assert_eq!(p.orphan_resets, 1, "{p:?}");
+    // Bucket ends ...500, ...600 ms hold the first; ...700 ms none; the
+    // next is past 2^64.
+    assert_eq!((p.orphans_peak, p.fin_wait_1_peak), (1, 1), "{p:?}");
+    // A first FIN in the last bucket: no bucket end after it.
+    let last = Lives {
+        list: vec![life(u64::MAX - 5 * MS, MS)],
+        halvings: 0,
+    };
+    let p = Replay::new(&last, 1_000 * MS, 60_000 * MS, u64::MAX).run(&Setting::default());
+    assert_eq!(p, finscope::metrics::replay::Prediction::default());
+    // (`replay`, after 12,000 runs) the same at 2^64 - 1 with 1 ns buckets:
+    // the bucket index + 1 overflowed before the product.
+    let at_max = Lives {
+        list: vec![life(u64::MAX, MS)],
+        halvings: 0,
+    };
+    let p = Replay::new(&at_max, 1, 60_000 * MS, u64::MAX).run(&Setting::default());
+    assert_eq!(p, finscope::metrics::replay::Prediction::default());
+}
+
+/// F11 (`replay`, after a few seconds: a timeout): the replay read its
+/// counts at every bucket end from the first local FIN to the end of
+/// observation, one step per bucket, also across stretches where nothing
+/// changed: closes near time 0 and an end of observation at 2^64 ns with
+/// 100 ms buckets are 1.8e11 steps (hours). One sample now stands for the
+/// bucket ends between two events.
+#[test]
+fn replay_skips_the_bucket_ends_where_nothing_changes() {
+    use finscope::metrics::replay::{End, Life, Lives, Replay, Setting};
+    const MS: u64 = 1_000_000;
+    let life = |t0, len, passive| Life {
+        peer: "192.0.2.1".parse().expect("addr"),
+        t0,
+        len,
+        end: End::Acked,
+        passive,
+        fw2: None,
+        first_rto: 0,
+        tlp: false,
+        late: None,
+    };
+    let lives = Lives {
+        list: vec![
+            life(10 * MS, 300 * MS, false),
+            life(50 * MS, 200 * MS, true),
+            life(120 * MS, 1_000 * MS, false),
+        ],
+        halvings: 0,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = Replay::new(&lives, 100 * MS, 60_000 * MS, u64::MAX);
+        let _ = tx.send(r.run(&Setting {
+            fin_timeout_ns: 60_000 * MS,
+            ..Setting::default()
+        }));
+    });
+    let p = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the replay ends within 30 s");
+    // Bucket ends at 100 ms: lives 1, 2 (orphans 2, FIN-WAIT-1 1); 200 ms:
+    // all three (3, 2); 300 ms: 1 and 3 (life 2 ended at 250 ms); then 3
+    // alone until 1,120 ms.
+    assert_eq!((p.orphans_peak, p.fin_wait_1_peak), (3, 2), "{p:?}");
+}
+
+/// F11 through the binary: a capture whose local close is in 1970 and
+/// whose last packet is in 2096 (4e9 s later: as many one-second bucket
+/// ends) made `analyze` walk every bucket end in each of the remedies'
+/// replays; it now answers at once.
+#[test]
+fn analyze_of_a_capture_spanning_a_century_ends() {
+    use finscope_testkit::synth::{Conv, PcapOpts, sa, write_pcap};
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000_000_000;
+    let mut c = Conv::new(sa("10.0.0.1:40000"), sa("192.0.2.7:80"), 1000, 5000);
+    c.syn(S).syn_ack(S + MS).ack_c(S + 2 * MS);
+    c.fin_c(S + 10 * MS).ack_s(S + 1_500 * MS);
+    let mut late = Conv::new(sa("10.0.0.1:40001"), sa("192.0.2.7:80"), 7000, 9000);
+    late.syn(4_000_000_000 * S);
+    let mut records = c.records.clone();
+    records.extend(late.records.iter().cloned());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("century.pcap");
+    let mut f = std::fs::File::create(&path).expect("create");
+    write_pcap(&mut f, 1, &records, &PcapOpts::default()).expect("write");
+    drop(f);
+    // Output to files (a pipe left unread would block the child), and the
+    // child killed if it hangs.
+    let (out_path, err_path) = (dir.path().join("out.json"), dir.path().join("err"));
+    let mut child = finscope()
+        .args(["analyze", "--json", "--local", "10.0.0.0/8"])
+        .arg(&path)
+        .stdout(std::fs::File::create(&out_path).expect("out"))
+        .stderr(std::fs::File::create(&err_path).expect("err"))
+        .spawn()
+        .expect("run");
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("analyze still running after 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let out = std::process::Output {
+        status,
+        stdout: std::fs::read(&out_path).expect("stdout"),
+        stderr: std::fs::read(&err_path).expect("stderr"),
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    // The close's FIN-WAIT-1 (1.010-2.500 s) holds the bucket end at 2 s.
+    assert_eq!(v["demand"]["fin_wait_1_peak"], 1, "{}", v["demand"]);
+    assert_eq!(v["demand"]["orphans_peak"], 1, "{}", v["demand"]);
+}

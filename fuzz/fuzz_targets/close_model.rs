@@ -23,11 +23,17 @@
 //! time order, at most `MAX_TRANSITIONS`, ending in the state; a killed
 //! endpoint sent a FIN that was not ACKed; the shard is empty after
 //! `finish`; two shards retire the same connections with the same outcomes
-//! as one.
+//! as one; the remedies' replay of the local closes holds the invariants
+//! of common/replay_checks.rs, and the report's remedies do not panic.
 #![no_main]
 
-use finscope_testkit::close_model::{from_bytes, one_and_two_shards};
+use finscope_testkit::close_model::{from_bytes, one_and_two_shards, shard};
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common/replay_checks.rs"]
+mod replay_checks;
+
+const SEC: u64 = 1_000_000_000;
 
 fuzz_target!(|data: &[u8]| {
     let Some((cfg, segs)) = from_bytes(data) else {
@@ -36,4 +42,31 @@ fuzz_target!(|data: &[u8]| {
     if let Err(e) = one_and_two_shards(&cfg, &segs) {
         panic!("{e}");
     }
+    // The remedies' replay of one shard's local closes
+    // (common/replay_checks.rs), then the report's remedies as
+    // `report::build` runs them.
+    let mut one = shard(&cfg);
+    let mut clock = 0;
+    for s in &segs {
+        clock = clock.max(s.ts_ns);
+        one.process_at(s, clock);
+    }
+    one.finish(clock);
+    let sum = &mut one.sink.summary;
+    let base = finscope::metrics::replay::Setting {
+        fin_timeout_ns: 60 * SEC,
+        orphan_retries: (data[0] & 0x20 != 0).then_some(u32::from(data[0] & 3)),
+        ..Default::default()
+    };
+    replay_checks::check(
+        &sum.lives,
+        sum.timeline.cfg.bucket_ns,
+        cfg.time_wait_ns,
+        clock,
+        &base,
+        1,
+    );
+    sum.packets.first_ts = segs.iter().map(|s| s.ts_ns).min();
+    sum.packets.last_ts = Some(clock);
+    let _ = finscope::report::remedies::remedies(sum, &[]);
 });

@@ -5,7 +5,8 @@
 //! (1-based, in characters) of the token it found, or one past its last
 //! character for "end of filter"; the filter
 //! treats both directions of a segment alike (every primitive is
-//! symmetric, docs: close tracking stays whole).
+//! symmetric, docs: close tracking stays whole); a Wireshark-filter
+//! hint's suggested `--filter` parses.
 #![no_main]
 
 use finscope::decode::Segment;
@@ -77,6 +78,17 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             let len = text.chars().count();
+            // A Wireshark hint's suggested tcpdump filter is accepted, and
+            // is not itself taken for a Wireshark filter.
+            if let Some(h) = &e.hint {
+                if let Some(rest) = h.split_once("try --filter '").map(|(_, r)| r) {
+                    let sugg = rest.rsplit_once('\'').map_or(rest, |(s, _)| s);
+                    match sugg.parse::<Filter>() {
+                        Ok(_) => {}
+                        Err(e2) => panic!("{text:?}: hint {h:?} suggests a refused filter: {e2}"),
+                    }
+                }
+            }
             assert!(e.column >= 1, "{text:?}: column 0: {e}");
             if e.found == "end of filter" {
                 assert_eq!(e.column, len + 1, "{text:?}: end of filter elsewhere: {e}");

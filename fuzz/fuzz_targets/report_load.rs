@@ -7,7 +7,9 @@
 //! again, as an equal report that serializes to the same text; what `diff`
 //! and `check` do with a loaded report does not panic, and a report is no
 //! regression of itself; the text, JSON, HTML and timeline renderers and
-//! `merge` (of the report with itself) do not panic on what was accepted.
+//! `merge` (of the report with itself) do not panic on what was accepted
+//! (its `demand`, `remedies` and `inferred_tunables` among it: the golden
+//! reports of the seeds hold them); `merge` refuses the report given twice.
 #![no_main]
 
 use finscope::cli::{Bounds, Limit};
@@ -129,6 +131,13 @@ fuzz_target!(|data: &[u8]| {
         path: p.to_string(),
         report: report.clone(),
     };
+    // `merge` refuses a report given twice (equal content), and takes
+    // one alone.
+    assert!(
+        merge::duplicates(&[input("in0"), input("in1")]).is_err(),
+        "a report given twice is not a duplicate"
+    );
+    assert!(merge::duplicates(&[input("in0")]).is_ok());
     for n in [1, 2] {
         let inputs: Vec<merge::Input> = (0..n).map(|i| input(&format!("in{i}"))).collect();
         if let Ok(m) = merge::merge(&inputs, None, None) {

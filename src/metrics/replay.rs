@@ -516,18 +516,29 @@ impl Replay {
             .iter()
             .map(|d| d.t0)
             .min()
-            .map_or(u64::MAX, |t| (t / self.bucket_ns + 1) * self.bucket_ns);
+            .and_then(|t| {
+                (t / self.bucket_ns)
+                    .checked_add(1)?
+                    .checked_mul(self.bucket_ns)
+            })
+            .unwrap_or(u64::MAX);
         let sample = |t_next: u64,
                       next_bucket: &mut u64,
                       orphans: u64,
                       fw1: u64,
                       tw_state: u64,
                       p: &mut Prediction| {
-            while *next_bucket < t_next && *next_bucket <= self.end_ns {
+            if *next_bucket < t_next && *next_bucket <= self.end_ns {
+                // The counts hold until t_next: one sample stands for every
+                // bucket end before it (a walk over them could take hours
+                // when the capture spans years, or 2^64 ns).
                 p.orphans_peak = p.orphans_peak.max(orphans * w);
                 p.fin_wait_1_peak = p.fin_wait_1_peak.max(fw1 * w);
                 p.time_wait_peak = p.time_wait_peak.max(tw_state * w);
-                *next_bucket = next_bucket.saturating_add(self.bucket_ns);
+                // The first bucket end at or after t_next.
+                *next_bucket = t_next
+                    .div_ceil(self.bucket_ns)
+                    .saturating_mul(self.bucket_ns);
             }
             if *next_bucket < t_next && *next_bucket > self.end_ns {
                 *next_bucket = u64::MAX;
@@ -557,7 +568,9 @@ impl Replay {
                 // Ticks between: the count did not change in between except
                 // through events, which were all processed in order.
                 cache = orphans;
-                next_tick = (t / tick + 1) * tick;
+                // Saturating: times near 2^64 (pcapng can give them) have
+                // no tick after them.
+                next_tick = (t / tick + 1).saturating_mul(tick);
             }
             let d = &self.demand[i];
             let over = |cache: u64| s.max_orphans.is_some_and(|m| cache * w > m);

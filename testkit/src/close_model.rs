@@ -362,7 +362,8 @@ pub fn from_bytes(data: &[u8]) -> Option<(FlowConfig, Vec<Segment>)> {
     Some((cfg, out))
 }
 
-fn shard(cfg: &FlowConfig) -> Shard<ShardMetrics> {
+/// A shard as the pipeline makes one, keeping its retired connections.
+pub fn shard(cfg: &FlowConfig) -> Shard<ShardMetrics> {
     Shard::new(
         cfg.clone(),
         ShardMetrics::new(TimelineConfig::default(), true),
