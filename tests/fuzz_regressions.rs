@@ -438,7 +438,7 @@ fn analyze_of_a_capture_spanning_a_century_ends() {
     // Output to files (a pipe left unread would block the child), and the
     // child killed if it hangs.
     let (out_path, err_path) = (dir.path().join("out.json"), dir.path().join("err"));
-    let mut child = finscope()
+    let mut child = cli::command()
         .args(["analyze", "--json", "--local", "10.0.0.0/8"])
         .arg(&path)
         .stdout(std::fs::File::create(&out_path).expect("out"))
