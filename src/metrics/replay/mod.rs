@@ -1,0 +1,344 @@
+//! Counterfactual replay: the capture's closes run again through a model of
+//! Linux's orphan handling under other settings (docs/diagnosis.md,
+//! "Remedies").
+//!
+//! Each connection the local side closed is kept as a [`Life`]: when its
+//! FIN left, how its orphan phase ended in the capture (ACKed, reset by the
+//! kernel, killed, still open), the FIN-WAIT-2 that followed, the first
+//! retransmission interval and its peer. From those the *demand* is rebuilt:
+//! the life each orphan would have had with no limit (a reset or killed one
+//! gets a life drawn from its peer's ACKed FINs that lasted at least as long
+//! as it was seen alive). The demand is then replayed, in time order, under
+//! a [`Setting`]:
+//!
+//! - `tcp_max_orphans`: at close and at every retransmission-timer firing of
+//!   an orphan (`__tcp_close` and `tcp_out_of_resources` -> `tcp_check_oom`
+//!   -> `tcp_too_many_orphans`, net/ipv4/tcp.c and tcp_timer.c) the kernel
+//!   resets it when the orphan count exceeds the limit; the count it
+//!   compares is `tcp_orphan_cache`, refreshed every 100 ms
+//!   (`tcp_orphan_update`).
+//! - `tcp_orphan_retries` N (0 means 8, `tcp_orphan_retries()`): killed at
+//!   the first timer firing at least `(2^(N+1) - 1) x TCP_RTO_MIN` after the
+//!   first RTO retransmission (`retransmits_timed_out` with
+//!   `tcp_model_timeout`).
+//! - `tcp_fin_timeout`: an orphaned FIN-WAIT-2 socket lasts at most this
+//!   long; at 60 s or less it is a timewait entry, not an orphan.
+//! - `tcp_max_tw_buckets`: a socket entering TIME-WAIT (or the timewait
+//!   form of FIN-WAIT-2) while that many entries exist is destroyed
+//!   (`inet_twsk_alloc`, TcpExtTCPTimeWaitOverflow).
+//! - the worst peers fixed: their FINs ACKed after a delay drawn from the
+//!   other peers'.
+//!
+//! Counts are read at every bucket end of the timeline's grid, as the
+//! timeline reads its own.
+//!
+//! The parts: [`Lives`] here (what the capture shows of each local
+//! close), `kernel` (Linux's retransmission-timer firings and kill
+//! budget), `sim` (the demand and its replay under a [`Setting`]) and
+//! `limit` (tcp_max_orphans inferred from the kernel's resets).
+
+mod kernel;
+mod limit;
+mod sim;
+
+pub use kernel::{kill_after, kill_budget_ns};
+pub use limit::{LimitEstimate, MIN_RESETS};
+pub use sim::{Prediction, Replay, Setting};
+
+use crate::flow::conn::Conn;
+use crate::flow::key::Side;
+use crate::flow::state::TcpState;
+use std::net::IpAddr;
+
+/// Most lives kept for the replay (about 80 bytes each: 40 MB): past it
+/// every other one (by a hash of its peer and time) is dropped and the rest
+/// count twice, and so on (`Lives::weight`).
+pub const MAX_LIVES: usize = 500_000;
+
+/// How an orphan's phase ended in the capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The peer ACKed the FIN (FIN-WAIT-1/CLOSING/LAST-ACK over).
+    Acked,
+    /// The local kernel reset it while its FIN was unACKed, right after the
+    /// FIN (at close).
+    ResetAtClose,
+    /// ... or later, at a retransmission timer.
+    ResetLater,
+    /// Killed silently (tcp_orphan_retries), inferred.
+    Killed,
+    /// The peer reset it.
+    PeerReset,
+    /// Still waiting when observation ended.
+    Open,
+}
+
+/// One local close.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Life {
+    pub peer: IpAddr,
+    /// The local FIN's first copy, ns: the orphan phase begins.
+    pub t0: u64,
+    /// How long the orphan phase lasted in the capture, ns.
+    pub len: u64,
+    pub end: End,
+    /// Passive close (LAST-ACK), else active (FIN-WAIT-1).
+    pub passive: bool,
+    /// After the ACK of an active close: time until the peer's FIN, ns
+    /// (`None`: it never came while observed).
+    pub fw2: Option<u64>,
+    /// First retransmission interval of the FIN, ns (0: none seen).
+    pub first_rto: u64,
+    /// The first retransmission was a tail-loss probe (the next interval
+    /// the same), as Linux sends by default.
+    pub tlp: bool,
+    /// A killed orphan whose peer spoke again later (a late ACK or FIN the
+    /// local host answered with a bare RST): when, ns after `t0`.
+    pub late: Option<u64>,
+}
+
+/// The lives of a run: mergeable (concatenated), bounded by
+/// [`MAX_LIVES`].
+#[derive(Clone, Debug, Default)]
+pub struct Lives {
+    pub list: Vec<Life>,
+    /// log2 of the weight of each kept life (sampling halvings).
+    pub halvings: u32,
+}
+
+fn life_hash(l: &Life) -> u64 {
+    // FxHash-like mixing of time and peer: deterministic across runs and
+    // thread counts.
+    let mut h = l.t0 ^ 0x9e37_79b9_7f4a_7c15;
+    match l.peer {
+        IpAddr::V4(a) => h ^= u64::from(u32::from(a)),
+        IpAddr::V6(a) => h ^= (u128::from(a) as u64) ^ ((u128::from(a) >> 64) as u64),
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+impl Lives {
+    fn keeps(&self, l: &Life) -> bool {
+        self.halvings == 0 || life_hash(l).trailing_zeros() >= self.halvings
+    }
+
+    /// Adds one life (sampled past [`MAX_LIVES`]).
+    pub fn add_life(&mut self, l: Life) {
+        self.push(l);
+    }
+
+    fn push(&mut self, l: Life) {
+        if self.keeps(&l) {
+            self.list.push(l);
+            while self.list.len() > MAX_LIVES {
+                self.halvings += 1;
+                let h = self.halvings;
+                self.list.retain(|l| life_hash(l).trailing_zeros() >= h);
+            }
+        }
+    }
+
+    /// How many sockets each kept life stands for.
+    pub fn weight(&self) -> u64 {
+        1u64 << self.halvings.min(63)
+    }
+
+    /// Takes the local close of a finished connection, from the states the
+    /// timeline took (`states`: (state, from, to)).
+    pub fn add(&mut self, c: &Conn, local: Side, states: &[(TcpState, u64, u64)], end_ts: u64) {
+        let l = &c.ep[local];
+        let Some(t0) = l.fin_ts else {
+            return;
+        };
+        let orphan: Vec<&(TcpState, u64, u64)> = states
+            .iter()
+            .filter(|(s, _, _)| s.is_orphan_state())
+            .collect();
+        let Some(last) = orphan.iter().map(|x| x.2).max() else {
+            return;
+        };
+        let passive = orphan.iter().any(|x| x.0 == TcpState::LastAck);
+        let len = last.min(end_ts).saturating_sub(t0);
+        let local_rst = c.rst_by == Some(local) && l.reset_awaiting_ack;
+        let end = if l.fin_acked_ts.is_some() {
+            End::Acked
+        } else if l.state() == TcpState::Killed || l.killed_at.is_some() {
+            End::Killed
+        } else if local_rst {
+            let at = c.rst_ts.unwrap_or(last).saturating_sub(t0);
+            if l.fin_rtx == 0 && at < 10_000_000 {
+                End::ResetAtClose
+            } else {
+                End::ResetLater
+            }
+        } else if c.rst_by == Some(local.other()) && c.rst_ts.is_some_and(|t| t <= last) {
+            End::PeerReset
+        } else {
+            End::Open
+        };
+        let fw2 = if end == End::Acked && !passive {
+            let tw = states
+                .iter()
+                .find(|(s, _, _)| *s == TcpState::TimeWait)
+                .map(|x| x.1);
+            tw.map(|t| t.saturating_sub(last))
+        } else {
+            None
+        };
+        let b = &l.backoff;
+        let tlp = if b.retransmissions >= 2 && b.second_interval > 0 {
+            b.first_interval.abs_diff(b.second_interval) * 10 <= b.second_interval
+        } else {
+            true
+        };
+        self.push(Life {
+            peer: c.key.endpoint(local.other()).0,
+            t0,
+            len,
+            end,
+            passive,
+            fw2,
+            first_rto: u64::from(l.fin_first_rto_us) * 1_000,
+            tlp,
+            late: (end == End::Killed && l.kill_confirmed).then(|| c.last_ts.saturating_sub(t0)),
+        });
+    }
+}
+
+impl std::ops::AddAssign<&Lives> for Lives {
+    fn add_assign(&mut self, o: &Lives) {
+        let h = self.halvings.max(o.halvings);
+        if h > self.halvings {
+            self.halvings = h;
+            self.list.retain(|l| life_hash(l).trailing_zeros() >= h);
+        }
+        for l in &o.list {
+            self.push(*l);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kernel::firing;
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+    const MS: u64 = 1_000_000;
+
+    fn life(t0_ms: u64, len_ms: u64, end: End) -> Life {
+        Life {
+            peer: "192.0.2.1".parse().unwrap(),
+            t0: t0_ms * MS,
+            len: len_ms * MS,
+            end,
+            passive: false,
+            fw2: Some(0),
+            first_rto: 200 * MS,
+            tlp: true,
+            late: None,
+        }
+    }
+
+    /// Past MAX_LIVES every other life goes and the rest count twice: the
+    /// weighted count stays within a few percent of the lives offered.
+    #[test]
+    fn lives_past_the_cap_are_sampled_with_weights() {
+        let mut lives = Lives::default();
+        let n = 2 * MAX_LIVES as u64 + 12_345;
+        for i in 0..n {
+            lives.add_life(life(i, 1_000, End::Acked));
+        }
+        assert!(lives.list.len() <= MAX_LIVES);
+        assert!(lives.weight() >= 4, "{}", lives.weight());
+        let stood_for = lives.list.len() as u64 * lives.weight();
+        assert!(stood_for.abs_diff(n) * 50 < n, "{stood_for} for {n}");
+        // Merging keeps one weight: the heavier one.
+        let mut a = Lives::default();
+        a.add_life(life(1, 1, End::Acked));
+        a += &lives;
+        assert_eq!(a.halvings, lives.halvings);
+    }
+
+    #[test]
+    fn kill_budget_is_the_kernels() {
+        // (2^(N+1) - 1) x 200 ms.
+        assert_eq!(kill_budget_ns(2), 1_400 * MS);
+        assert_eq!(kill_budget_ns(1), 600 * MS);
+        assert_eq!(kill_budget_ns(0), kill_budget_ns(8));
+        assert_eq!(kill_budget_ns(8), 511 * 200 * MS);
+        // Past ilog2(120 s / 200 ms) = 9: linear in TCP_RTO_MAX.
+        assert_eq!(kill_budget_ns(10), 1023 * 200 * MS + 120 * S);
+    }
+
+    /// The firings of testdata/kernel/orphan_retries (README): TLP at
+    /// 0.2 s, RTOs at 0.4, 0.8, 1.6, kill at 3.2 s with retries 2.
+    #[test]
+    fn kill_comes_at_the_fourth_rto_with_two_retries() {
+        let lives = Lives {
+            list: vec![life(0, 20_000, End::Acked)],
+            halvings: 0,
+        };
+        let r = Replay::new(&lives, 100 * MS, 60 * S, 100 * S);
+        assert_eq!(firing(0, 200 * MS, true, 1), 400 * MS);
+        assert_eq!(firing(0, 200 * MS, true, 4), 3_200 * MS);
+        let p = r.run(&Setting {
+            orphan_retries: Some(2),
+            fin_timeout_ns: 60 * S,
+            ..Setting::default()
+        });
+        assert_eq!(p.orphans_killed, 1);
+        // Alive at bucket ends 0.1 .. 3.1 s, gone at 3.2: peak 1, and no
+        // TIME-WAIT after a kill.
+        assert_eq!(p.fin_wait_1_peak, 1);
+        assert_eq!(p.time_wait_peak, 0);
+        let p = r.run(&Setting {
+            fin_timeout_ns: 60 * S,
+            ..Setting::default()
+        });
+        assert_eq!((p.orphans_killed, p.time_wait_peak), (0, 1));
+    }
+
+    /// Ten closes 10 ms apart, each waiting 5 s: with tcp_max_orphans 4 the
+    /// cache (100 ms ticks) lets the first ones in, then resets the rest.
+    #[test]
+    fn max_orphans_resets_over_the_limit() {
+        let list: Vec<Life> = (0..50).map(|i| life(i * 20, 5_000, End::Acked)).collect();
+        let lives = Lives { list, halvings: 0 };
+        let r = Replay::new(&lives, 100 * MS, 60 * S, 100 * S);
+        let free = r.run(&Setting {
+            fin_timeout_ns: 60 * S,
+            ..Setting::default()
+        });
+        assert_eq!(free.orphans_peak, 50);
+        assert_eq!(free.orphan_resets, 0);
+        let capped = r.run(&Setting {
+            max_orphans: Some(4),
+            fin_timeout_ns: 60 * S,
+            ..Setting::default()
+        });
+        // Closes at 0..80 ms see cache 0 (5 in); at 100 ms the cache is 5 >
+        // 4: every later close is reset, and the first firings (0.4 s) of
+        // the five reset them too.
+        assert_eq!(capped.orphans_peak, 5);
+        assert_eq!(capped.orphan_resets, 50);
+    }
+
+    /// A reset orphan gets the life of its peer's ACKed closes that lasted
+    /// at least as long as it was seen.
+    #[test]
+    fn demand_rebuilds_reset_lives() {
+        let mut list: Vec<Life> = (0..10).map(|i| life(i * 1000, 3_000, End::Acked)).collect();
+        list.push(life(500, 0, End::ResetAtClose));
+        let lives = Lives { list, halvings: 0 };
+        let r = Replay::new(&lives, 100 * MS, 60 * S, 100 * S);
+        let p = r.run(&Setting {
+            fin_timeout_ns: 60 * S,
+            ..Setting::default()
+        });
+        // At 2.5 s: lives from 0, 1, 2 s and the rebuilt one from 0.5 s.
+        assert_eq!(p.orphans_peak, 4);
+    }
+}

@@ -1,0 +1,487 @@
+//! The demand rebuilt from the lives and replayed, in time order, under a
+//! [`Setting`] (the module's documentation, one level up, has the model).
+
+use super::kernel::{firing, kill_budget_ns};
+use super::{End, Lives};
+use crate::flow::state::RTO_MIN_NS;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::net::IpAddr;
+
+/// A kernel configuration to replay under.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Setting {
+    /// tcp_max_orphans (`None`: no limit).
+    pub max_orphans: Option<u64>,
+    /// tcp_orphan_retries as written (0 means 8); `None`: as captured
+    /// (orphans end when the peer ACKs, however long that takes).
+    pub orphan_retries: Option<u32>,
+    /// tcp_fin_timeout, ns.
+    pub fin_timeout_ns: u64,
+    /// tcp_max_tw_buckets (`None`: no limit).
+    pub max_tw_buckets: Option<u64>,
+    /// Peers whose FINs are ACKed like the others'.
+    pub fixed_peers: Vec<IpAddr>,
+}
+
+/// What a replay predicts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Prediction {
+    pub fin_wait_1_peak: u64,
+    pub orphans_peak: u64,
+    pub time_wait_peak: u64,
+    /// Orphans reset by tcp_max_orphans (TcpExtTCPAbortOnMemory).
+    pub orphan_resets: u64,
+    /// Orphans killed by tcp_orphan_retries (TcpExtTCPAbortOnTimeout).
+    pub orphans_killed: u64,
+    /// Sockets not put in TIME-WAIT (TcpExtTCPTimeWaitOverflow).
+    pub tw_overflows: u64,
+}
+
+/// One life of the demand, ready to replay.
+#[derive(Clone, Copy, Debug)]
+struct Demand {
+    t0: u64,
+    /// Orphan phase length without any limit (u64::MAX: never ends).
+    len: u64,
+    passive: bool,
+    fw2: Option<u64>,
+    d: u64,
+    tlp: bool,
+    /// The orphan was still waiting when observation ended, and its
+    /// demand is not known past it.
+    open: bool,
+}
+
+/// The demand rebuilt from the capture, and what the replay needs to know
+/// of the capture's span.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    demand: Vec<Demand>,
+    /// Peers, for fixing: index into `demand` by peer.
+    peers: Vec<IpAddr>,
+    /// ACKed orphan lengths of the other peers' lives, for fixed peers.
+    weight: u64,
+    bucket_ns: u64,
+    time_wait_ns: u64,
+    /// End of observation, ns: counts are read at bucket ends up to here.
+    end_ns: u64,
+    /// Orphan lengths of ACKed closes by peer, sorted.
+    acked_by_peer: BTreeMap<IpAddr, Vec<u64>>,
+    acked_all: Vec<u64>,
+}
+
+/// A deterministic quantile in [0, 1) for a life.
+fn unit(t0: u64, salt: u64) -> f64 {
+    let mut h = t0 ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A draw from `sorted` among values at least `min`, at quantile `u`.
+fn draw(sorted: &[u64], min: u64, u: f64) -> Option<u64> {
+    let from = sorted.partition_point(|v| *v < min);
+    let tail = &sorted[from..];
+    if tail.is_empty() {
+        return None;
+    }
+    let i = ((u * tail.len() as f64) as usize).min(tail.len() - 1);
+    Some(tail[i])
+}
+
+/// The median of a sorted list.
+fn median(sorted: &[u64]) -> Option<u64> {
+    sorted.get(sorted.len() / 2).copied()
+}
+
+impl Replay {
+    /// Rebuilds the demand from the lives: a life the kernel ended (reset,
+    /// killed) gets the length of an ACKed close of the same peer that
+    /// lasted at least as long as it was seen (else of any peer; else it
+    /// stays open to the end of observation).
+    pub fn new(lives: &Lives, bucket_ns: u64, time_wait_ns: u64, end_ns: u64) -> Replay {
+        // One order whatever the threads that gathered them.
+        let mut sorted = lives.list.clone();
+        sorted.sort_by(|a, b| {
+            (a.t0, a.len, a.peer, a.first_rto)
+                .cmp(&(b.t0, b.len, b.peer, b.first_rto))
+                .then(a.passive.cmp(&b.passive))
+        });
+        let lives = &Lives {
+            list: sorted,
+            halvings: lives.halvings,
+        };
+        let mut acked_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
+        let mut fw2_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
+        let mut rto_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
+        let mut acked_all = Vec::new();
+        let mut rto_all = Vec::new();
+        for l in &lives.list {
+            if l.end == End::Acked {
+                acked_by_peer.entry(l.peer).or_default().push(l.len);
+                acked_all.push(l.len);
+                if let Some(f) = l.fw2 {
+                    fw2_by_peer.entry(l.peer).or_default().push(f);
+                }
+            }
+            if l.first_rto > 0 {
+                rto_by_peer.entry(l.peer).or_default().push(l.first_rto);
+                rto_all.push(l.first_rto);
+            }
+        }
+        for v in acked_by_peer
+            .values_mut()
+            .chain(fw2_by_peer.values_mut())
+            .chain(rto_by_peer.values_mut())
+        {
+            v.sort_unstable();
+        }
+        acked_all.sort_unstable();
+        rto_all.sort_unstable();
+        let rto_default = median(&rto_all).unwrap_or(RTO_MIN_NS);
+        let mut demand = Vec::with_capacity(lives.list.len());
+        let mut peers = Vec::with_capacity(lives.list.len());
+        for l in &lives.list {
+            let d = if l.first_rto > 0 {
+                l.first_rto
+            } else {
+                rto_by_peer
+                    .get(&l.peer)
+                    .and_then(|v| median(v))
+                    .unwrap_or(rto_default)
+            };
+            let u = unit(l.t0, 1);
+            let (len, open, fw2) = match l.end {
+                End::Acked => (l.len, false, l.fw2),
+                End::PeerReset => (l.len, false, None),
+                End::Open => (l.len, true, None),
+                End::ResetAtClose | End::ResetLater | End::Killed => {
+                    // Its peer's ACKed closes that lasted as long; else the
+                    // peer's late reply (an upper bound when it is the
+                    // peer's own FIN); else any peer's.
+                    let own = acked_by_peer.get(&l.peer).and_then(|v| draw(v, l.len, u));
+                    let rebuilt = own
+                        .or(l.late.filter(|t| *t >= l.len))
+                        .or_else(|| draw(&acked_all, l.len, u));
+                    let fw2 = (!l.passive).then(|| {
+                        fw2_by_peer
+                            .get(&l.peer)
+                            .and_then(|v| median(v))
+                            .unwrap_or(0)
+                    });
+                    match rebuilt {
+                        Some(len) => (len, false, fw2),
+                        None => (end_ns.saturating_sub(l.t0), true, None),
+                    }
+                }
+            };
+            demand.push(Demand {
+                t0: l.t0,
+                len,
+                passive: l.passive,
+                fw2,
+                d: d.max(1),
+                tlp: l.tlp,
+                open,
+            });
+            peers.push(l.peer);
+        }
+        Replay {
+            demand,
+            peers,
+            weight: lives.weight(),
+            bucket_ns: bucket_ns.max(1),
+            time_wait_ns,
+            end_ns,
+            acked_by_peer,
+            acked_all,
+        }
+    }
+
+    /// Lives rebuilt from kernel resets or kills.
+    pub fn lives(&self) -> usize {
+        self.demand.len()
+    }
+
+    /// Replays the demand under `s`.
+    pub fn run(&self, s: &Setting) -> Prediction {
+        // The other peers' ACKed lengths, for fixed peers.
+        let others: Vec<u64> = if s.fixed_peers.is_empty() {
+            Vec::new()
+        } else {
+            let mut v: Vec<u64> = self
+                .acked_by_peer
+                .iter()
+                .filter(|(p, _)| !s.fixed_peers.contains(p))
+                .flat_map(|(_, v)| v.iter().copied())
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        let w = self.weight;
+        let orphan_fw2 = s.fin_timeout_ns > 60_000_000_000;
+        let budget = s.orphan_retries.map(kill_budget_ns);
+        // Events: (time, order, life index, kind). At equal times, ends
+        // before starts before checks, so that a bucket end at T counts
+        // [s, e) intervals with s <= T < e.
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        enum Ev {
+            OrphanEnd,
+            TwEnd,
+            Fw2End,
+            Start,
+            Fire(u32),
+            Tw,
+        }
+        // The starts come in time order from `demand` (sorted by t0); the
+        // heap holds only what they set off.
+        let mut heap: BinaryHeap<Reverse<(u64, Ev, usize)>> =
+            BinaryHeap::with_capacity(self.demand.len().min(1 << 20));
+        let mut next_start = 0usize;
+        let mut len = vec![0u64; self.demand.len()];
+        for (i, d) in self.demand.iter().enumerate() {
+            let mut l = d.len;
+            if !others.is_empty() && s.fixed_peers.contains(&self.peers[i]) {
+                l = draw(&others, 0, unit(d.t0, 2)).unwrap_or(l);
+            }
+            len[i] = l;
+        }
+        // Per life: alive as an orphan, and its state.
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        enum St {
+            Waiting,
+            Orphan,
+            Fw2,
+            Tw,
+            Gone,
+        }
+        let mut st = vec![St::Waiting; self.demand.len()];
+        let (mut orphans, mut fw1, mut tw_state, mut tw_entries) = (0u64, 0u64, 0u64, 0u64);
+        let mut p = Prediction::default();
+        let tick = 100_000_000u64;
+        let mut cache = 0u64;
+        let mut next_tick = 0u64;
+        let mut next_bucket = self
+            .demand
+            .iter()
+            .map(|d| d.t0)
+            .min()
+            .and_then(|t| {
+                (t / self.bucket_ns)
+                    .checked_add(1)?
+                    .checked_mul(self.bucket_ns)
+            })
+            .unwrap_or(u64::MAX);
+        let sample = |t_next: u64,
+                      next_bucket: &mut u64,
+                      orphans: u64,
+                      fw1: u64,
+                      tw_state: u64,
+                      p: &mut Prediction| {
+            if *next_bucket < t_next && *next_bucket <= self.end_ns {
+                // The counts hold until t_next: one sample stands for every
+                // bucket end before it (a walk over them could take hours
+                // when the capture spans years, or 2^64 ns).
+                p.orphans_peak = p.orphans_peak.max(orphans * w);
+                p.fin_wait_1_peak = p.fin_wait_1_peak.max(fw1 * w);
+                p.time_wait_peak = p.time_wait_peak.max(tw_state * w);
+                // The first bucket end at or after t_next.
+                *next_bucket = t_next
+                    .div_ceil(self.bucket_ns)
+                    .saturating_mul(self.bucket_ns);
+            }
+            if *next_bucket < t_next && *next_bucket > self.end_ns {
+                *next_bucket = u64::MAX;
+            }
+        };
+        loop {
+            let start = self
+                .demand
+                .get(next_start)
+                .map(|d| (d.t0, Ev::Start, next_start));
+            let (t, ev, i) = match (heap.peek(), start) {
+                (Some(Reverse(h)), Some(st)) if *h < st => heap.pop().map_or(st, |Reverse(x)| x),
+                (_, Some(st)) => {
+                    next_start += 1;
+                    st
+                }
+                (Some(_), None) => match heap.pop() {
+                    Some(Reverse(x)) => x,
+                    None => break,
+                },
+                (None, None) => break,
+            };
+            sample(t, &mut next_bucket, orphans, fw1, tw_state, &mut p);
+            // The orphan count the kernel compares, as of the last 100 ms
+            // tick at or before t.
+            if t >= next_tick {
+                // Ticks between: the count did not change in between except
+                // through events, which were all processed in order.
+                cache = orphans;
+                // Saturating: times near 2^64 (pcapng can give them) have
+                // no tick after them.
+                next_tick = (t / tick + 1).saturating_mul(tick);
+            }
+            let d = &self.demand[i];
+            let over = |cache: u64| s.max_orphans.is_some_and(|m| cache * w > m);
+            match ev {
+                Ev::Start => {
+                    if over(cache) {
+                        p.orphan_resets += w;
+                        st[i] = St::Gone;
+                        continue;
+                    }
+                    st[i] = St::Orphan;
+                    orphans += 1;
+                    if !d.passive {
+                        fw1 += 1;
+                    }
+                    let end = d.t0.saturating_add(len[i]);
+                    heap.push(Reverse((end, Ev::OrphanEnd, i)));
+                    if s.max_orphans.is_some() || budget.is_some() {
+                        let f = firing(d.t0, d.d, d.tlp, 1);
+                        if f < end {
+                            heap.push(Reverse((f, Ev::Fire(1), i)));
+                        }
+                    }
+                }
+                Ev::Fire(k) => {
+                    if st[i] != St::Orphan {
+                        continue;
+                    }
+                    let end = d.t0.saturating_add(len[i]);
+                    let gone = if over(cache) {
+                        p.orphan_resets += w;
+                        true
+                    } else if let Some(b) = budget
+                        && k >= 2
+                        && t.saturating_sub(firing(d.t0, d.d, d.tlp, 1)) >= b
+                    {
+                        p.orphans_killed += w;
+                        true
+                    } else {
+                        false
+                    };
+                    if gone {
+                        st[i] = St::Gone;
+                        orphans -= 1;
+                        if !d.passive {
+                            fw1 -= 1;
+                        }
+                        continue;
+                    }
+                    let f = firing(d.t0, d.d, d.tlp, k + 1);
+                    if f < end && k < 64 {
+                        heap.push(Reverse((f, Ev::Fire(k + 1), i)));
+                    }
+                }
+                Ev::OrphanEnd => {
+                    if st[i] != St::Orphan {
+                        continue;
+                    }
+                    orphans -= 1;
+                    if !d.passive {
+                        fw1 -= 1;
+                    }
+                    st[i] = St::Gone;
+                    if d.passive || d.open {
+                        continue;
+                    }
+                    // FIN-WAIT-2 (a timewait entry at tcp_fin_timeout <= 60
+                    // s, an orphan above), then TIME-WAIT from the peer's FIN.
+                    let fw2 = d.fw2;
+                    match fw2 {
+                        Some(0) => heap.push(Reverse((t, Ev::Tw, i))),
+                        _ => {
+                            let lasts = fw2.map_or(s.fin_timeout_ns, |f| f.min(s.fin_timeout_ns));
+                            if orphan_fw2 {
+                                orphans += 1;
+                            } else if s.max_tw_buckets.is_some_and(|m| tw_entries * w >= m) {
+                                p.tw_overflows += w;
+                                continue;
+                            } else {
+                                tw_entries += 1;
+                            }
+                            st[i] = St::Fw2;
+                            heap.push(Reverse((t.saturating_add(lasts), Ev::Fw2End, i)));
+                        }
+                    }
+                }
+                Ev::Fw2End => {
+                    if st[i] != St::Fw2 {
+                        continue;
+                    }
+                    if orphan_fw2 {
+                        orphans -= 1;
+                    } else {
+                        tw_entries -= 1;
+                    }
+                    st[i] = St::Gone;
+                    // The peer's FIN came in time: TIME-WAIT.
+                    if d.fw2.is_some_and(|f| f <= s.fin_timeout_ns) {
+                        heap.push(Reverse((t, Ev::Tw, i)));
+                    }
+                }
+                Ev::Tw => {
+                    if s.max_tw_buckets.is_some_and(|m| tw_entries * w >= m) {
+                        p.tw_overflows += w;
+                        continue;
+                    }
+                    tw_entries += 1;
+                    tw_state += 1;
+                    st[i] = St::Tw;
+                    heap.push(Reverse((t.saturating_add(self.time_wait_ns), Ev::TwEnd, i)));
+                }
+                Ev::TwEnd => {
+                    if st[i] == St::Tw {
+                        tw_entries -= 1;
+                        tw_state -= 1;
+                        st[i] = St::Gone;
+                    }
+                }
+            }
+        }
+        sample(u64::MAX, &mut next_bucket, orphans, fw1, tw_state, &mut p);
+        p
+    }
+
+    /// The peers that hold orphans: most orphan time in the demand first,
+    /// those whose median orphan wait is at least 200 ms (TCP_RTO_MIN: a
+    /// FIN that needed a retransmission), at most `n`, until they hold 90%
+    /// of the orphan time.
+    pub fn worst_peers(&self, n: usize) -> Vec<IpAddr> {
+        let mut by: BTreeMap<IpAddr, (u128, Vec<u64>)> = BTreeMap::new();
+        for (d, p) in self.demand.iter().zip(&self.peers) {
+            let e = by.entry(*p).or_default();
+            e.0 += u128::from(d.len);
+            e.1.push(d.len);
+        }
+        let total: u128 = by.values().map(|x| x.0).sum::<u128>().max(1);
+        let mut v: Vec<(IpAddr, u128, u64)> = by
+            .into_iter()
+            .map(|(p, (t, mut l))| {
+                l.sort_unstable();
+                (p, t, median(&l).unwrap_or(0))
+            })
+            .filter(|x| x.2 >= RTO_MIN_NS)
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut out = Vec::new();
+        let mut held = 0u128;
+        for (p, t, _) in v {
+            if out.len() >= n || held * 10 >= total * 9 {
+                break;
+            }
+            held += t;
+            out.push(p);
+        }
+        out
+    }
+
+    /// The ACKed orphan lengths of all peers, sorted.
+    pub fn acked(&self) -> &[u64] {
+        &self.acked_all
+    }
+}
