@@ -1,4 +1,4 @@
-//! Property tests of the close model (flow/state.rs, flow/conn.rs,
+//! Property tests of the close model (flow/state.rs, flow/conn/,
 //! flow/table.rs): arbitrary but plausible segment sequences between a few
 //! fixed endpoint pairs, fed through shards, and random event sequences
 //! applied to a bare state machine.
