@@ -57,6 +57,30 @@ impl Compression {
     }
 }
 
+/// What a file starting with `head` is, when it is a capture or may hold
+/// one: `pcap` (any byte order, micro- or nanosecond, the "modified"
+/// variant), `pcapng`, or a compressed file (gzip, zstd and xz, which
+/// finscope reads; bzip2 and lz4, which it asks to decompress first).
+/// Outputs never overwrite one (`commands::guard`), and `diff`/`merge`
+/// say to run `analyze` on one.
+pub fn capture_kind(head: &[u8]) -> Option<&'static str> {
+    const PCAP: [u32; 6] = [
+        0xa1b2_c3d4,
+        0xd4c3_b2a1,
+        0xa1b2_3c4d,
+        0x4d3c_b2a1,
+        0xa1b2_cd34,
+        0x34cd_b2a1,
+    ];
+    match head {
+        [a, b, c, d, ..] if PCAP.contains(&u32::from_le_bytes([*a, *b, *c, *d])) => Some("pcap"),
+        [0x0a, 0x0d, 0x0d, 0x0a, ..] => Some("pcapng"),
+        [b'B', b'Z', b'h', ..] => Some("bzip2"),
+        [0x04, 0x22, 0x4d, 0x18, ..] => Some("lz4"),
+        _ => Compression::detect(head).map(Compression::name),
+    }
+}
+
 /// Bytes needed to recognise every supported magic number.
 const MAGIC_LEN: usize = 6;
 

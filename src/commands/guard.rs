@@ -202,21 +202,7 @@ pub fn sniff(path: &Path) -> Option<Kind> {
 
 /// The kind of a file whose first (up to 4 KiB) bytes are `head`.
 pub fn kind_of(head: &[u8]) -> Option<Kind> {
-    const MAGICS: &[(&[u8], &str)] = &[
-        (&[0xd4, 0xc3, 0xb2, 0xa1], "pcap"),
-        (&[0xa1, 0xb2, 0xc3, 0xd4], "pcap"),
-        (&[0x4d, 0x3c, 0xb2, 0xa1], "pcap"),
-        (&[0xa1, 0xb2, 0x3c, 0x4d], "pcap"),
-        (&[0x34, 0xcd, 0xb2, 0xa1], "pcap"),
-        (&[0xa1, 0xb2, 0xcd, 0x34], "pcap"),
-        (&[0x0a, 0x0d, 0x0d, 0x0a], "pcapng"),
-        (&[0x1f, 0x8b], "gzip"),
-        (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
-        (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], "xz"),
-        (b"BZh", "bzip2"),
-        (&[0x04, 0x22, 0x4d, 0x18], "lz4"),
-    ];
-    if let Some((_, what)) = MAGICS.iter().find(|(m, _)| head.starts_with(m)) {
+    if let Some(what) = crate::capture::open::capture_kind(head) {
         return Some(Kind::Capture(what));
     }
     let text = String::from_utf8_lossy(head);

@@ -70,7 +70,7 @@ pub fn load(path: &Path) -> Result<Report, LoadError> {
         .take(MAX_REPORT_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    if is_capture(&bytes) {
+    if crate::capture::open::capture_kind(&bytes).is_some() {
         return Err(LoadError::Capture { path: p() });
     }
     if bytes.len() as u64 > MAX_REPORT_BYTES {
@@ -117,19 +117,6 @@ pub fn load(path: &Path) -> Result<Report, LoadError> {
         });
     }
     Ok(report)
-}
-
-/// Whether `head` starts like a capture: pcap (any byte order, micro- or
-/// nanosecond), pcapng, or a compressed file (gzip, zstd, xz), which
-/// `analyze` reads and a report never is.
-fn is_capture(head: &[u8]) -> bool {
-    let pcap = head.len() >= 4
-        && matches!(
-            u32::from_le_bytes([head[0], head[1], head[2], head[3]]),
-            0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0xa1b2_cd34 | 0x34cd_b2a1
-        );
-    let pcapng = head.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]);
-    pcap || pcapng || crate::capture::open::Compression::detect(head).is_some()
 }
 
 /// The first key found twice in one object of the JSON `text`, with
