@@ -445,6 +445,15 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// Whether the first repeat was a tail-loss probe: its interval equals
+    /// the next one (within 10%), where an RTO retransmission would have
+    /// doubled it. `None` before the third copy.
+    pub fn first_was_probe(&self) -> Option<bool> {
+        (self.retransmissions >= 2 && self.second_interval > 0).then(|| {
+            self.first_interval.abs_diff(self.second_interval) * 10 <= self.second_interval
+        })
+    }
+
     pub fn start(ts: u64) -> Backoff {
         Backoff {
             first_ts: ts,

@@ -362,13 +362,8 @@ impl KernelEvidence {
         if l.state() == TcpState::Killed {
             let b = &l.backoff;
             *self.killed_by_rtx.entry(b.retransmissions).or_default() += 1;
-            // A probe: the first two intervals equal (within 10%), where an
-            // RTO retransmission would double.
-            if b.retransmissions >= 2 {
-                let second = b.second_interval;
-                if second > 0 && b.first_interval.abs_diff(second) * 10 <= second {
-                    self.killed_with_probe += 1;
-                }
+            if b.first_was_probe() == Some(true) {
+                self.killed_with_probe += 1;
             }
             self.kills_confirmed += u64::from(l.kill_confirmed);
             if let Some(r) = l

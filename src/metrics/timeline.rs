@@ -249,10 +249,8 @@ impl Timeline {
             } else {
                 crate::flow::state::RTO_MIN_NS
             };
-            let b = &l.backoff;
-            let tlp = !(b.retransmissions >= 2
-                && b.second_interval > 0
-                && b.first_interval.abs_diff(b.second_interval) * 10 > b.second_interval);
+            // Linux sends a tail-loss probe first unless the copies show none.
+            let tlp = l.backoff.first_was_probe().unwrap_or(true);
             let kill = tl.saturating_add(super::replay::kill_after(rto, tlp, retries));
             let awaited_until = cs
                 .list
