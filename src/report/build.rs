@@ -214,7 +214,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         findings.insert(at, f);
     }
     let mut tunables = InferredTunables::of(&s.kernel);
-    tunables.tcp_max_orphans = super::remedies::max_orphans(&rem, s);
+    tunables.tcp_max_orphans = super::remedies::max_orphans(&rem);
     Report {
         schema_version: SCHEMA_VERSION,
         finscope_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -84,9 +84,9 @@ pub const WORST_PEERS: usize = 5;
 /// What the replay gives the report.
 #[derive(Clone, Debug, Default)]
 pub struct Remedies {
-    pub limit: Option<LimitEstimate>,
-    /// Kernel resets of orphans enough to judge, without a plateau.
-    pub pressure: Option<LimitEstimate>,
+    /// The orphan limit estimated from the kernel's resets (enough of
+    /// them to judge): [`Remedies::limit`] or [`Remedies::pressure`].
+    pub estimate: Option<LimitEstimate>,
     pub demand: Option<Demand>,
     pub rows: Vec<Remedy>,
     /// The peers the `worst_peers_fixed` rows fix, worst first.
@@ -104,6 +104,18 @@ fn predicted(p: Prediction) -> Predicted {
     }
 }
 
+impl Remedies {
+    /// The orphan limit that was hit: resets at a plateau.
+    pub fn limit(&self) -> Option<LimitEstimate> {
+        self.estimate.filter(|l| l.plateau)
+    }
+
+    /// Kernel resets of orphans enough to judge, without a plateau.
+    pub fn pressure(&self) -> Option<LimitEstimate> {
+        self.estimate.filter(|l| !l.plateau)
+    }
+}
+
 /// Runs the replay: the limit hit, the demand, and the standard rows plus
 /// those asked (`asked`).
 pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
@@ -116,7 +128,6 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
     let replay = Replay::new(lives, tl.cfg.bucket_ns, tl.cfg.time_wait_ns, end_ns);
     let estimate = lives.orphan_limit();
     let limit = estimate.filter(|l| l.plateau);
-    let pressure = estimate.filter(|l| !l.plateau);
     let inferred_retries = s.kernel.orphan_retries().map(|(v, _)| v);
     // The host as the capture shows it.
     let base = Setting {
@@ -236,8 +247,7 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
         })
         .collect();
     Remedies {
-        limit,
-        pressure,
+        estimate,
         demand: Some(demand),
         rows,
         worst: worst.iter().map(|p| p.to_string()).collect(),
@@ -245,8 +255,8 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
 }
 
 /// `inferred_tunables.tcp_max_orphans`.
-pub fn max_orphans(r: &Remedies, s: &Summary) -> MaxOrphans {
-    match r.limit {
+pub fn max_orphans(r: &Remedies) -> MaxOrphans {
+    match r.limit() {
         Some(l) => MaxOrphans {
             value: Some(l.value),
             low: Some(l.low),
@@ -255,7 +265,7 @@ pub fn max_orphans(r: &Remedies, s: &Summary) -> MaxOrphans {
             first_reset_us: Some(l.first_reset_ns / 1_000),
         },
         None => MaxOrphans {
-            resets: s.lives.orphan_limit().map_or(0, |l| l.resets),
+            resets: r.estimate.map_or(0, |l| l.resets),
             ..MaxOrphans::default()
         },
     }
@@ -270,7 +280,7 @@ fn row<'a>(r: &'a Remedies, setting: &str, why: &str) -> Option<&'a Remedy> {
 /// The first finding when the orphan limit was hit: the limit and its
 /// size, who holds the orphans, and what each remedy would do.
 pub fn orphan_limit_hit(r: &Remedies, s: &Summary) -> Option<Finding> {
-    let l = r.limit?;
+    let l = r.limit()?;
     let d = r.demand.as_ref()?;
     let fa = &s.latency[crate::metrics::FIN_ACK][crate::metrics::LOCAL_FIRST];
     let mut evidence = vec![
@@ -360,7 +370,7 @@ pub fn ranked_effects(r: &Remedies) -> Vec<String> {
         );
     }
     // Without a limit hit, a limit above the demand changes nothing.
-    if let Some(x) = row(r, "tcp_max_orphans", "a limit above").filter(|_| r.limit.is_some()) {
+    if let Some(x) = row(r, "tcp_max_orphans", "a limit above").filter(|_| r.limit().is_some()) {
         push(
             x,
             format!(
@@ -418,7 +428,7 @@ pub const MIN_REMEDY_ORPHANS: u64 = 10;
 /// was hit (with a limit, `orphan_limit_hit` holds them).
 pub fn remedies_ranked(r: &Remedies) -> Option<Finding> {
     let d = r.demand?;
-    if r.limit.is_some() || d.orphans_peak < MIN_REMEDY_ORPHANS {
+    if r.limit().is_some() || d.orphans_peak < MIN_REMEDY_ORPHANS {
         return None;
     }
     Some(Finding {
@@ -505,7 +515,7 @@ pub fn tw_overflow_suspected(s: &Summary) -> Option<Finding> {
 /// that do not sit at one level: not the orphan limit but TCP memory
 /// pressure (tcp_mem), which `tcp_check_oom` also answers with a reset.
 pub fn orphans_reset_memory_pressure(r: &Remedies) -> Option<Finding> {
-    let p = r.pressure?;
+    let p = r.pressure()?;
     Some(Finding {
         id: "orphans_reset_memory_pressure".into(),
         finding: format!(
@@ -526,23 +536,10 @@ pub fn orphans_reset_memory_pressure(r: &Remedies) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::replay::{End, Life};
+    use crate::metrics::replay::End;
+    use crate::metrics::replay::tests::life;
 
     const MS: u64 = 1_000_000;
-
-    fn life(t0_ms: u64, len_ms: u64, end: End) -> Life {
-        Life {
-            peer: "192.0.2.1".parse().unwrap(),
-            t0: t0_ms * MS,
-            len: len_ms * MS,
-            end,
-            passive: false,
-            fw2: Some(0),
-            first_rto: 200 * MS,
-            tlp: true,
-            late: None,
-        }
-    }
 
     /// Resets at close while the orphan count climbs from 0 to 300: no
     /// plateau, so no limit is named; memory pressure is.
@@ -557,8 +554,8 @@ mod tests {
         }
         s.packets.last_ts = Some(200_000 * MS);
         let r = remedies(&s, &[]);
-        assert!(r.limit.is_none());
-        let p = r.pressure.expect("pressure");
+        assert!(r.limit().is_none());
+        let p = r.pressure().expect("pressure");
         assert_eq!(p.resets, 30);
         assert!(orphan_limit_hit(&r, &s).is_none());
         let f = orphans_reset_memory_pressure(&r).expect("finding");

@@ -106,17 +106,21 @@ pub struct Lives {
     pub halvings: u32,
 }
 
-fn life_hash(l: &Life) -> u64 {
-    // FxHash-like mixing of time and peer: deterministic across runs and
-    // thread counts.
-    let mut h = l.t0 ^ 0x9e37_79b9_7f4a_7c15;
-    match l.peer {
-        IpAddr::V4(a) => h ^= u64::from(u32::from(a)),
-        IpAddr::V6(a) => h ^= (u128::from(a) as u64) ^ ((u128::from(a) >> 64) as u64),
-    }
+/// SplitMix64's finaliser: a well-spread hash of `h`, the same on every
+/// run and thread count (sampling and the demand's draws use it).
+pub(super) fn mix64(mut h: u64) -> u64 {
     h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     h ^ (h >> 31)
+}
+
+/// The sampling hash of a life: its time and peer mixed.
+fn life_hash(l: &Life) -> u64 {
+    let peer = match l.peer {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => (u128::from(a) as u64) ^ ((u128::from(a) >> 64) as u64),
+    };
+    mix64(l.t0 ^ 0x9e37_79b9_7f4a_7c15 ^ peer)
 }
 
 impl Lives {
@@ -152,14 +156,16 @@ impl Lives {
         let Some(t0) = l.fin_ts else {
             return;
         };
-        let orphan: Vec<&(TcpState, u64, u64)> = states
-            .iter()
-            .filter(|(s, _, _)| s.is_orphan_state())
-            .collect();
-        let Some(last) = orphan.iter().map(|x| x.2).max() else {
+        // The orphan states' end, and whether one was LAST-ACK (a passive
+        // close), in one pass without allocating.
+        let (mut last, mut passive) = (None, false);
+        for &(s, _, e) in states.iter().filter(|x| x.0.is_orphan_state()) {
+            last = last.max(Some(e));
+            passive |= s == TcpState::LastAck;
+        }
+        let Some(last) = last else {
             return;
         };
-        let passive = orphan.iter().any(|x| x.0 == TcpState::LastAck);
         let len = last.min(end_ts).saturating_sub(t0);
         let local_rst = c.rst_by == Some(local) && l.reset_awaiting_ack;
         let end = if l.fin_acked_ts.is_some() {
@@ -187,12 +193,8 @@ impl Lives {
         } else {
             None
         };
-        let b = &l.backoff;
-        let tlp = if b.retransmissions >= 2 && b.second_interval > 0 {
-            b.first_interval.abs_diff(b.second_interval) * 10 <= b.second_interval
-        } else {
-            true
-        };
+        // Linux sends a tail-loss probe first unless the copies show none.
+        let tlp = l.backoff.first_was_probe().unwrap_or(true);
         self.push(Life {
             peer: c.key.endpoint(local.other()).0,
             t0,
@@ -221,14 +223,17 @@ impl std::ops::AddAssign<&Lives> for Lives {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::kernel::firing;
     use super::*;
 
     const S: u64 = 1_000_000_000;
     const MS: u64 = 1_000_000;
 
-    fn life(t0_ms: u64, len_ms: u64, end: End) -> Life {
+    /// An active close to 192.0.2.1 at `t0_ms`, its orphan phase `len_ms`
+    /// long, the peer's FIN with the ACK, a 200 ms first repeat after a
+    /// probe (the unit tests' template; report::remedies uses it too).
+    pub(crate) fn life(t0_ms: u64, len_ms: u64, end: End) -> Life {
         Life {
             peer: "192.0.2.1".parse().unwrap(),
             t0: t0_ms * MS,

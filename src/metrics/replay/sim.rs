@@ -73,10 +73,7 @@ pub struct Replay {
 
 /// A deterministic quantile in [0, 1) for a life.
 fn unit(t0: u64, salt: u64) -> f64 {
-    let mut h = t0 ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^= h >> 31;
+    let h = super::mix64(t0 ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
