@@ -236,6 +236,9 @@ impl AnalysisArgs {
     }
 
     pub fn report_options(&self) -> ReportOptions {
+        let what_if = self.what_ifs();
+        // The first of each kind is what the timeline marks.
+        let first = |pick: fn(&WhatIf) -> Option<u64>| what_if.iter().find_map(pick);
         ReportOptions {
             top: self.top,
             rank_by: self.rank_by,
@@ -243,11 +246,11 @@ impl AnalysisArgs {
             idle_timeout_s: self.idle_timeout,
             time_wait_s: self.time_wait,
             limits: Limits {
-                max_orphans: self.what_ifs().iter().find_map(|w| match w {
+                max_orphans: first(|w| match w {
                     WhatIf::MaxOrphans(n) => Some(*n),
                     _ => None,
                 }),
-                max_tw_buckets: self.what_ifs().iter().find_map(|w| match w {
+                max_tw_buckets: first(|w| match w {
                     WhatIf::MaxTwBuckets(n) => Some(*n),
                     _ => None,
                 }),
@@ -255,7 +258,7 @@ impl AnalysisArgs {
             },
             inputs: Vec::new(),
             max_buckets: crate::report::timeline::REPORT_MAX_BUCKETS,
-            what_if: self.what_ifs(),
+            what_if,
         }
     }
 }
