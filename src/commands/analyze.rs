@@ -100,7 +100,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
             outputs.file(stdout, |w| fitted(w, |b| text::render(&doc, b)));
         }
     }
-    Ok(outputs.finish(&run.analysis))
+    Ok(outputs.finish(super::input_exit(&run.analysis)))
 }
 
 /// The `--flows` format: `--flows-format` when given, else from the file's

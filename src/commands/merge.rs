@@ -15,17 +15,16 @@
 //! refused; different bucket widths are not: the timelines are re-gridded
 //! to the least common multiple of the inputs' widths.
 
-use super::{Error, is_stdout, stdout_taker, write_html};
+use super::{Error, Outputs, is_stdout, stdout_taker};
 use crate::cli::MergeArgs;
 use crate::metrics::Summary;
 use crate::metrics::groups::{self, GroupBy, PortGroups};
 use crate::metrics::peers::RankBy;
 use crate::pipeline::Analysis;
-use crate::report::render::{json, text};
+use crate::report::render::{html, json, text};
 use crate::report::timeline::Limits;
 use crate::report::unbuild::{self, MergeableError};
 use crate::report::{self, InputRow, Report, ReportOptions, load::load};
-use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -415,20 +414,23 @@ pub fn run(m: &MergeArgs) -> Result<ExitCode, Error> {
     }
     let doc = merge(&inputs, m.top, m.rank_by)?;
     saturation_warning(&doc);
+    // Every output is written even when another failed (exit 4), as in
+    // `analyze` and `timeline`.
+    let mut outputs = Outputs::default();
     if let Some(path) = &m.html {
-        write_html(path, &doc)?;
+        outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
-    let stdout = super::stdout()?;
-    let mut out = io::BufWriter::new(stdout.lock());
-    if taker == Some("--html -") {
-        // The page took standard output.
-    } else if m.json {
-        json::render(&doc, &mut out)?;
-    } else {
-        crate::report::render::fitted(&mut out, |b| text::render(&doc, b))?;
+    if taker != Some("--html -") {
+        let stdout = Path::new("-");
+        if m.json {
+            outputs.file(stdout, |mut w| json::render(&doc, &mut w));
+        } else {
+            outputs.file(stdout, |w| {
+                crate::report::render::fitted(w, |b| text::render(&doc, b))
+            });
+        }
     }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(outputs.finish(None))
 }
 
 /// Says which counts of the merged report stopped at the largest a count

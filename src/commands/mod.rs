@@ -21,7 +21,6 @@ use crate::metrics::groups::{self, PortGroups};
 use crate::pipeline;
 use crate::pipeline::{Analysis, FlowSink, Interval};
 use crate::report::load::LoadError;
-use crate::report::render::html;
 use crate::report::{self, Report};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -365,27 +364,6 @@ pub(crate) fn selection(a: &AnalysisArgs, analysis: &Analysis) -> Option<report:
     })
 }
 
-/// Writes the HTML page (`--html`) to `path`, or to standard output when
-/// it is `-` (then nothing else goes there).
-pub(crate) fn write_html(path: &Path, doc: &Report) -> Result<(), Error> {
-    if path == Path::new("-") {
-        let stdout = stdout()?;
-        let mut out = io::BufWriter::new(stdout.lock());
-        html::render(doc, &mut out)?;
-        out.flush()?;
-        return Ok(());
-    }
-    let write = || {
-        let mut f = io::BufWriter::new(std::fs::File::create(path)?);
-        html::render(doc, &mut f)?;
-        f.flush()
-    };
-    write().map_err(|source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 /// The outputs a run was asked for that write to standard output (`--json`,
 /// or a file output given as `-`): at most one may, or they would be mixed
 /// into one stream. `None` when none does; the main report then goes there.
@@ -482,15 +460,15 @@ impl Outputs {
     }
 
     /// Reports the failures on stderr and gives the exit code: 4 when an
-    /// output failed, else what the inputs say ([`input_exit`]).
-    pub(crate) fn finish(self, analysis: &Analysis) -> ExitCode {
+    /// output failed, else `inputs`: what the inputs say ([`input_exit`]).
+    pub(crate) fn finish(self, inputs: Option<u8>) -> ExitCode {
         for e in &self.failed {
             crate::say!("finscope: error: {e}");
         }
         if !self.failed.is_empty() {
             ExitCode::from(EXIT_OUTPUT)
         } else {
-            input_exit(analysis).map_or(ExitCode::SUCCESS, ExitCode::from)
+            inputs.map_or(ExitCode::SUCCESS, ExitCode::from)
         }
     }
 }

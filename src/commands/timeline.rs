@@ -59,7 +59,7 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
             });
         }
     }
-    Ok(outputs.finish(&run.analysis))
+    Ok(outputs.finish(super::input_exit(&run.analysis)))
 }
 
 /// Says on stderr when the `--bucket` given is not the width of the
