@@ -4,8 +4,9 @@ use super::guard::{self, Kind, Output};
 use super::{Error, Outputs, build_report, is_stdout, run_analysis, stdout_taker};
 use crate::cli::AnalyzeArgs;
 use crate::pipeline::FlowSink;
+use crate::report::flows;
 use crate::report::render::flows::FlowsFormat;
-use crate::report::render::{fitted, flows, html, json, text};
+use crate::report::render::{fitted, html, json, text};
 use crate::report::timeline::REPORT_MAX_BUCKETS;
 use std::io;
 use std::path::Path;
@@ -78,6 +79,12 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
         a.json,
     )?;
     if let (Some(w), Some(path)) = (writer, &a.flows) {
+        if w.failed() {
+            crate::say!(
+                "finscope: warning: --flows {}: a record could not be written: reading stopped, the report covers what was read before it",
+                path.display()
+            );
+        }
         outputs.keep(w.finish().map(drop).map_err(|source| Error::Write {
             path: path.clone(),
             source,

@@ -23,6 +23,7 @@ use crate::pipeline::{Analysis, FlowSink, Interval};
 use crate::report::load::LoadError;
 use crate::report::{self, Report};
 use std::io::{self, IsTerminal, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -215,13 +216,14 @@ impl FlowSink for Sinks<'_, '_> {
         }
     }
 
-    fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64) {
+    fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64) -> ControlFlow<()> {
         if let Some(p) = self.ports.as_deref_mut() {
-            p.retired(retired, watermark);
+            p.retired(retired, watermark)?;
         }
         if let Some(f) = self.flows.as_deref_mut() {
-            f.retired(retired, watermark);
+            f.retired(retired, watermark)?;
         }
+        ControlFlow::Continue(())
     }
 }
 
