@@ -6,14 +6,14 @@ use crate::cli::AnalyzeArgs;
 use crate::pipeline::FlowSink;
 use crate::report::flows;
 use crate::report::render::flows::FlowsFormat;
-use crate::report::render::{fitted, html, json, text};
+use crate::report::render::{TextStyle, html, json, text};
 use crate::report::timeline::REPORT_MAX_BUCKETS;
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
 
 /// Runs `analyze`.
-pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
+pub fn run(a: &AnalyzeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
     let taker = stdout_taker(&[
         ("--json", a.json),
         ("--json-out -", is_stdout(&a.json_out)),
@@ -104,7 +104,9 @@ pub fn run(a: &AnalyzeArgs) -> Result<ExitCode, Error> {
         if a.json {
             outputs.file(stdout, |mut w| json::render(&doc, &mut w));
         } else {
-            outputs.file(stdout, |w| fitted(w, |b| text::render(&doc, b)));
+            outputs.file(stdout, |w| {
+                style.fitted(w, |b| text::render(&doc, style, b))
+            });
         }
     }
     Ok(outputs.finish(super::input_exit(&run.analysis)))

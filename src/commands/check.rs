@@ -17,7 +17,7 @@ use super::{EXIT_FAILED, Error, build_report, input_exit, run_analysis};
 use crate::cli::{Bounds, CheckArgs, Limit};
 use crate::report::format::{Unit, ratio};
 use crate::report::load::load;
-use crate::report::render::{Paint, paint};
+use crate::report::render::{Paint, TextStyle};
 use crate::report::timeline::REPORT_MAX_BUCKETS;
 use crate::report::{Peer, Report};
 use serde::Serialize;
@@ -181,13 +181,13 @@ fn show(v: f64, unit: Unit) -> String {
 
 impl Outcome {
     /// One line: `FAIL max-fin-ratio: fin_ratio.of_tcp 31.00% > 20.00%; worst peers: ...`.
-    pub fn line(&self) -> String {
+    pub fn line(&self, style: &TextStyle) -> String {
         let mut s = format!(
             "{} {}: {} {} {} {}",
             if self.ok {
                 "ok".to_string()
             } else {
-                paint(Paint::Bad, "FAIL")
+                style.paint(Paint::Bad, "FAIL")
             },
             self.bound,
             self.figure,
@@ -243,7 +243,7 @@ fn is_json_report(path: &Path) -> bool {
 }
 
 /// Runs `check`.
-pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
+pub fn run(c: &CheckArgs, style: &TextStyle) -> Result<ExitCode, Error> {
     let mut bounds = c.bounds();
     if let Some(path) = &c.config {
         bounds = Bounds::from_file(path)?.overridden_by(&bounds);
@@ -301,7 +301,7 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
         )?;
     } else {
         for o in verdict.checks.iter().filter(|o| !o.ok) {
-            writeln!(out, "{}", o.line())?;
+            writeln!(out, "{}", o.line(style))?;
         }
     }
     out.flush()?;

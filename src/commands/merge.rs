@@ -21,7 +21,7 @@ use crate::metrics::Summary;
 use crate::metrics::groups::{self, GroupBy, PortGroups};
 use crate::metrics::peers::RankBy;
 use crate::pipeline::Analysis;
-use crate::report::render::{html, json, text};
+use crate::report::render::{TextStyle, html, json, text};
 use crate::report::timeline::Limits;
 use crate::report::unbuild::{self, MergeableError};
 use crate::report::{self, InputRow, Report, ReportOptions, load::load};
@@ -392,7 +392,7 @@ pub fn duplicates(inputs: &[Input]) -> Result<(), MergeError> {
 }
 
 /// Runs `merge`.
-pub fn run(m: &MergeArgs) -> Result<ExitCode, Error> {
+pub fn run(m: &MergeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
     let taker = stdout_taker(&[("--json", m.json), ("--html -", is_stdout(&m.html))])?;
     if let Some(html) = &m.html {
         super::guard::check(
@@ -426,7 +426,7 @@ pub fn run(m: &MergeArgs) -> Result<ExitCode, Error> {
             outputs.file(stdout, |mut w| json::render(&doc, &mut w));
         } else {
             outputs.file(stdout, |w| {
-                crate::report::render::fitted(w, |b| text::render(&doc, b))
+                style.fitted(w, |b| text::render(&doc, style, b))
             });
         }
     }

@@ -21,6 +21,7 @@ use crate::metrics::groups::{self, PortGroups};
 use crate::pipeline;
 use crate::pipeline::{Analysis, FlowSink, Interval};
 use crate::report::load::LoadError;
+use crate::report::render::{self, TextStyle};
 use crate::report::{self, Report};
 use std::io::{self, IsTerminal, Write};
 use std::ops::ControlFlow;
@@ -140,15 +141,15 @@ impl Error {
 
 /// Runs the subcommand the user typed.
 pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
-    // Text on a terminal (or with $COLUMNS set) fits its width.
-    crate::report::render::set_width(crate::report::render::terminal_width());
-    crate::report::render::set_color(cli.color.enabled());
+    // Text on a terminal (or with $COLUMNS set) fits its width; the
+    // style is decided once and handed to every text renderer.
+    let style = &TextStyle::new(render::terminal_width(), cli.color.enabled());
     match &cli.command {
-        Command::Analyze(a) => analyze::run(a),
-        Command::Check(c) => check::run(c),
-        Command::Diff(d) => diff::run(d),
-        Command::Timeline(t) => timeline::run(t),
-        Command::Merge(m) => merge::run(m),
+        Command::Analyze(a) => analyze::run(a, style),
+        Command::Check(c) => check::run(c, style),
+        Command::Diff(d) => diff::run(d, style),
+        Command::Timeline(t) => timeline::run(t, style),
+        Command::Merge(m) => merge::run(m, style),
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics when its writer
             // fails (`>/dev/full`, `| true`); written like every output.

@@ -4,15 +4,15 @@ use super::guard::{self, Kind, Output};
 use super::{Error, Outputs, build_report, is_stdout, run_analysis, stdout_taker};
 use crate::cli::TimelineArgs;
 use crate::report::TimelineDocument;
-use crate::report::render::html;
 use crate::report::render::timeline as render;
+use crate::report::render::{TextStyle, html};
 use crate::report::timeline::MAX_BUCKETS;
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
 
 /// Runs `timeline`.
-pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
+pub fn run(t: &TimelineArgs, style: &TextStyle) -> Result<ExitCode, Error> {
     let taker = stdout_taker(&[
         ("--json", t.json),
         ("--csv -", is_stdout(&t.csv)),
@@ -53,8 +53,8 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
             });
         } else {
             outputs.file(Path::new("-"), |w| {
-                crate::report::render::fitted(w, |b| {
-                    render::render_text(&doc.timeline, &doc.diagnosis, b)
+                style.fitted(w, |b| {
+                    render::render_text(&doc.timeline, &doc.diagnosis, style, b)
                 })
             });
         }

@@ -1,7 +1,7 @@
 //! The human report: aligned tables, thousands separators, units, and
 //! log-scale bar charts of close latency. Deterministic: no wall-clock values.
 
-use super::{Paint, paint};
+use super::{Paint, TextStyle};
 use crate::metrics::peers::RankBy;
 use crate::report::format::{dur, opt_dur, pct, thousands, utc};
 use crate::report::{LatencyStats, Report};
@@ -48,26 +48,26 @@ fn bar_chart(w: &mut impl Write, title: &str, s: &LatencyStats) -> io::Result<()
 }
 
 /// Renders the text report: one section after the other.
-pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
+pub fn render(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result<()> {
     // Strings from a report file or the command line (labels, file names,
     // peers) cannot act on the terminal.
     let clean = super::escaped(r);
     let r = clean.as_ref().unwrap_or(r);
     writeln!(w, "finscope {} - TCP teardown report", r.finscope_version)?;
     writeln!(w)?;
-    render_capture(r, w)?;
+    render_capture(r, style, w)?;
     render_inputs(r, w)?;
     render_teardown(r, w)?;
     render_connections(r, w)?;
     render_tunables(r, w)?;
-    render_remedies(r, w)?;
+    render_remedies(r, style, w)?;
     render_latency(r, w)?;
-    render_peers(r, w)?;
-    render_states(r, w)
+    render_peers(r, style, w)?;
+    render_states(r, style, w)
 }
 
 /// CAPTURE: files, link types, time span, frames, warnings.
-fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
+fn render_capture(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result<()> {
     let p = &r.packets;
     writeln!(w, "CAPTURE")?;
     for f in &r.capture.files {
@@ -81,21 +81,21 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
             if f.truncated { ", TRUNCATED" } else { "" }
         )?;
         if let Some(e) = &f.error {
-            writeln!(w, "  {}        {e}", paint(Paint::Warn, "stopped"))?;
+            writeln!(w, "  {}        {e}", style.paint(Paint::Warn, "stopped"))?;
         }
     }
     if r.capture.interrupted {
         writeln!(
             w,
             "  {}    reading stopped by a signal (Ctrl-C): this covers what was read before it",
-            paint(Paint::Warn, "INTERRUPTED")
+            style.paint(Paint::Warn, "INTERRUPTED")
         )?;
     }
     if r.capture.evicted_early > 0 {
         writeln!(
             w,
             "  {}        {} connection(s) retired early to stay within --max-memory (idle longest first): their figures end there",
-            paint(Paint::Warn, "EVICTED"),
+            style.paint(Paint::Warn, "EVICTED"),
             thousands(r.capture.evicted_early)
         )?;
     }
@@ -155,7 +155,7 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
             writeln!(
                 w,
                 "  {}          {s}: nothing was analysed, every figure below is empty",
-                paint(Paint::Warn, "EMPTY")
+                style.paint(Paint::Warn, "EMPTY")
             )?;
         } else {
             writeln!(w, "  selected       {s}")?;
@@ -403,7 +403,7 @@ fn render_latency(r: &Report, w: &mut impl Write) -> io::Result<()> {
 }
 
 /// WORST REMOTE PEERS.
-fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
+fn render_peers(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result<()> {
     if r.peers.is_empty() && r.peers_total == 0 {
         // Nothing to say: one line.
         writeln!(w, "WORST REMOTE PEERS  (none)")?;
@@ -454,7 +454,7 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
             }
         }
         let total = 2 + widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
-        let gap = if super::width().is_some_and(|w| total > w) {
+        let gap = if style.width.is_some_and(|w| total > w) {
             1
         } else {
             2
@@ -498,7 +498,7 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
                 // both fit the width (or none is set: a pipe), else on a
                 // line of its own, which is never wrapped (render::fit).
                 let one = head.chars().count() + 1 + f.chars().count();
-                if super::width().is_none_or(|cols| one <= cols) {
+                if style.width.is_none_or(|cols| one <= cols) {
                     writeln!(w, "{head} {f}")?;
                 } else {
                     writeln!(w, "{head}\n        {f}")?;
@@ -520,7 +520,7 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
 }
 
 /// LOCAL SOCKET STATES and the DIAGNOSIS.
-fn render_states(r: &Report, w: &mut impl Write) -> io::Result<()> {
+fn render_states(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result<()> {
     use super::timeline::{NEVER_CLOSING, never_closing, render_peak_notes, render_peaks};
     if never_closing(&r.timeline) {
         // Nothing to say: one line (and the notes, when there are any).
@@ -533,7 +533,7 @@ fn render_states(r: &Report, w: &mut impl Write) -> io::Result<()> {
         )?;
         render_peaks(&r.timeline, w)?;
     }
-    super::timeline::render_diagnosis(&r.diagnosis, w)
+    super::timeline::render_diagnosis(&r.diagnosis, style, w)
 }
 
 /// One `--interval` summary as a line of text.

@@ -1,7 +1,7 @@
 //! The text report's kernel sections: the tunables the capture shows
 //! (TUNABLES) and what each setting would do (REMEDIES).
 
-use super::{Paint, paint};
+use super::{Paint, TextStyle};
 use crate::report::Report;
 use crate::report::format::thousands;
 use crate::report::remedies::MIN_REMEDY_ORPHANS;
@@ -105,7 +105,7 @@ pub(super) fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> 
 }
 
 /// REMEDIES: what each setting would do, from the replay.
-pub(super) fn render_remedies(r: &Report, w: &mut impl Write) -> io::Result<()> {
+pub(super) fn render_remedies(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result<()> {
     let Some(d) = &r.demand else {
         return Ok(());
     };
@@ -134,7 +134,7 @@ pub(super) fn render_remedies(r: &Report, w: &mut impl Write) -> io::Result<()> 
         thousands(d.time_wait_peak)
     )?;
     if let Some(n) = crate::report::remedies::fit_note(r) {
-        writeln!(w, "  {}", paint(Paint::Warn, &n))?;
+        writeln!(w, "  {}", style.paint(Paint::Warn, &n))?;
     }
     writeln!(
         w,
