@@ -305,7 +305,7 @@ pub fn merge(
     let r0 = &first.report;
     let top = top
         .or_else(|| common(inputs, |r| r.settings.top))
-        .unwrap_or(10);
+        .unwrap_or(crate::cli::DEFAULT_TOP);
     let rank_by = rank_by
         .or_else(|| common(inputs, |r| r.rank_by))
         .unwrap_or_default();

@@ -81,7 +81,7 @@ pub(crate) fn bucket_note(
     };
     let asked = a.bucket;
     // The default (1s) was not typed: its widening is no surprise.
-    if asked == 1_000_000 || r.buckets.is_empty() || r.bucket_us == asked {
+    if asked == crate::cli::DEFAULT_BUCKET_US || r.buckets.is_empty() || r.bucket_us == asked {
         return;
     }
     let why = if r.widened_while_reading {
