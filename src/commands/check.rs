@@ -13,6 +13,7 @@
 //! | `max-p99-fin-ack` DURATION | p99 of FIN -> ACK latency (`latency.fin_ack.all.p99_us`) |
 //! | `max-rst-ratio` R | RST segments / TCP segments |
 
+use super::plan::AnalysisPlan;
 use super::{EXIT_FAILED, Error, build_report, input_exit, run_analysis};
 use crate::cli::{Bounds, CheckArgs, Limit};
 use crate::report::format::{Unit, ratio};
@@ -269,9 +270,10 @@ pub fn run(c: &CheckArgs, style: &TextStyle) -> Result<ExitCode, Error> {
         }
         (load(&files[0])?, None)
     } else {
-        let run = run_analysis(&c.analysis, None, c.json)?;
         // Every peer, so that the worst ones behind a bound can be named.
-        let doc = build_report(&c.analysis, &run, usize::MAX, REPORT_MAX_BUCKETS);
+        let plan = AnalysisPlan::new(&c.analysis, usize::MAX, REPORT_MAX_BUCKETS)?;
+        let run = run_analysis(&plan, None, c.json)?;
+        let doc = build_report(&plan, &run);
         (doc, input_exit(&run.analysis))
     };
     if let Some(sel) = doc.capture.selection.as_ref().filter(|s| s.empty) {

@@ -9,12 +9,13 @@ pub mod diff;
 pub mod guard;
 pub mod man;
 pub mod merge;
+pub mod plan;
 pub mod timeline;
 
 use crate::capture::error::CaptureError;
 use crate::capture::open::{self, ExpandError};
 use crate::cli::options::ConfigError;
-use crate::cli::{AnalysisArgs, Cli, Command};
+use crate::cli::{Cli, Command};
 use crate::commands::diff::ToleranceError;
 use crate::flow::table::Retired;
 use crate::metrics::groups::{self, PortGroups};
@@ -23,6 +24,7 @@ use crate::pipeline::{Analysis, FlowSink, Interval};
 use crate::report::load::LoadError;
 use crate::report::render::{self, TextStyle};
 use crate::report::{self, Report};
+use plan::AnalysisPlan;
 use std::io::{self, IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -231,29 +233,20 @@ impl FlowSink for Sinks<'_, '_> {
 /// Expands the inputs, runs the pipeline (streaming finished connections
 /// to `flows`, if given) and reports damage on stderr.
 pub(crate) fn run_analysis(
-    a: &AnalysisArgs,
+    a: &AnalysisPlan,
     flows: Option<&mut dyn FlowSink>,
     json: bool,
 ) -> Result<Run, Error> {
-    use crate::pipeline::TimeBound::{After, At};
-    // A range that is empty whatever the capture: refused before reading.
-    if let (Some(since), Some(until)) = (a.since, a.until)
-        && matches!((since, until), (At(s), At(u)) | (After(s), After(u)) if s >= u)
-    {
-        return Err(Error::Usage(
-            "--since is not before --until: the time range is empty",
-        ));
-    }
     let inputs = open::expand(&a.files)?;
     for s in &inputs.skipped {
         crate::say!("finscope: note: skipped {s}");
     }
-    let opts = a.options();
+    let opts = &a.pipeline;
     let mut ports = a.group_by.needs_flows().then(PortGroups::default);
     let mut sinks = Sinks {
         ports: ports.as_mut(),
         flows,
-        intervals: a.interval.map(|_| json),
+        intervals: a.interval.then_some(json),
     };
     let sink: Option<&mut dyn FlowSink> =
         if sinks.ports.is_some() || sinks.flows.is_some() || sinks.intervals.is_some() {
@@ -267,7 +260,7 @@ pub(crate) fn run_analysis(
         );
     }
     pipeline::catch_interrupts();
-    let analysis = pipeline::analyze_with(&inputs.paths, &opts, sink)?;
+    let analysis = pipeline::analyze_with(&inputs.paths, opts, sink)?;
     empty_range_warning(a, &analysis);
     if analysis.interrupted {
         crate::say!(
@@ -295,10 +288,9 @@ pub(crate) fn run_analysis(
         && sel.empty
         && !analysis.interrupted
     {
-        let filter = a.filter.as_ref().map(|f| f.to_string());
         crate::say!(
             "finscope: warning: {}: the report is empty",
-            sel.sentence(filter.as_deref())
+            sel.sentence(a.filter.as_deref())
         );
     } else if p.frames > 0 && p.tcp == 0 {
         crate::say!(
@@ -317,13 +309,11 @@ pub(crate) fn run_analysis(
     Ok(Run { analysis, ports })
 }
 
-/// The report document, with peer groups and the filter applied, its
-/// timeline at most `max_buckets` long.
-pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize, max_buckets: u64) -> Report {
-    let mut opts = a.report_options();
-    opts.top = top;
-    opts.max_buckets = max_buckets;
-    let mut doc = report::build(&run.analysis, &opts);
+/// The report document of the plan, with peer groups and the filter
+/// applied.
+pub(crate) fn build_report(a: &AnalysisPlan, run: &Run) -> Report {
+    let top = a.report.top;
+    let mut doc = report::build(&run.analysis, &a.report);
     if let Some((peers, total)) = groups::peers(
         &run.analysis.summary,
         a.group_by,
@@ -335,7 +325,7 @@ pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize, max_buckets:
         doc.peers_total = total;
         doc.group_by = Some(a.group_by.to_string());
     }
-    doc.settings.filter = a.filter.as_ref().map(|f| f.to_string());
+    doc.settings.filter = a.filter.clone();
     if let Some((since, until)) = run.analysis.time_range {
         doc.settings.since_us = (since > 0).then_some(since / 1_000);
         doc.settings.until_us = (until < u64::MAX).then_some(until / 1_000);
@@ -349,7 +339,7 @@ pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize, max_buckets:
 }
 
 /// What `--filter`, `--since` and `--until` kept, when one was given.
-pub(crate) fn selection(a: &AnalysisArgs, analysis: &Analysis) -> Option<report::Selection> {
+pub(crate) fn selection(a: &AnalysisPlan, analysis: &Analysis) -> Option<report::Selection> {
     let by = match (a.filter.is_some(), a.since.is_some() || a.until.is_some()) {
         (false, false) => return None,
         (true, false) => "filter",
@@ -497,7 +487,7 @@ pub(crate) fn input_exit(analysis: &Analysis) -> Option<u8> {
 /// A `--since`/`--until` pair that could only be compared once the first
 /// packet was read (a time and a duration after it): a warning when it
 /// left nothing (those of one kind are refused before reading).
-fn empty_range_warning(a: &AnalysisArgs, analysis: &Analysis) {
+fn empty_range_warning(a: &AnalysisPlan, analysis: &Analysis) {
     use crate::report::format::utc;
     if let (Some(since), Some(until), Some((s, u))) = (a.since, a.until, analysis.time_range)
         && s >= u
