@@ -265,6 +265,8 @@ impl AnalysisArgs {
             inputs: Vec::new(),
             max_buckets: crate::report::timeline::REPORT_MAX_BUCKETS,
             what_if,
+            filter: self.filter.as_ref().map(|f| f.to_string()),
+            label: self.label.clone(),
         }
     }
 }

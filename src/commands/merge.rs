@@ -325,6 +325,8 @@ pub fn merge(
         inputs: labels.clone(),
         max_buckets: crate::report::timeline::REPORT_MAX_BUCKETS,
         what_if: Vec::new(),
+        filter: r0.settings.filter.clone(),
+        label: None,
     };
     let mut doc = report::build(&total, &opts);
     if let Some((peers, n)) = groups::peers(&total.summary, by, rank_by, top, ports.as_ref()) {
@@ -335,7 +337,6 @@ pub fn merge(
     if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), ports.as_ref()) {
         m.set_port_peers(p.pairs());
     }
-    doc.settings.filter = r0.settings.filter.clone();
     doc.inputs = rows;
     Ok(doc)
 }

@@ -290,7 +290,7 @@ pub(crate) fn run_analysis(
     {
         crate::say!(
             "finscope: warning: {}: the report is empty",
-            sel.sentence(a.filter.as_deref())
+            sel.sentence(a.report.filter.as_deref())
         );
     } else if p.frames > 0 && p.tcp == 0 {
         crate::say!(
@@ -309,8 +309,9 @@ pub(crate) fn run_analysis(
     Ok(Run { analysis, ports })
 }
 
-/// The report document of the plan, with peer groups and the filter
-/// applied.
+/// The report document of the plan (its settings, filter, time range and
+/// label are the build's input), with peer groups and what the selection
+/// kept.
 pub(crate) fn build_report(a: &AnalysisPlan, run: &Run) -> Report {
     let top = a.report.top;
     let mut doc = report::build(&run.analysis, &a.report);
@@ -325,12 +326,6 @@ pub(crate) fn build_report(a: &AnalysisPlan, run: &Run) -> Report {
         doc.peers_total = total;
         doc.group_by = Some(a.group_by.to_string());
     }
-    doc.settings.filter = a.filter.clone();
-    if let Some((since, until)) = run.analysis.time_range {
-        doc.settings.since_us = (since > 0).then_some(since / 1_000);
-        doc.settings.until_us = (until < u64::MAX).then_some(until / 1_000);
-    }
-    doc.settings.label = a.label.clone();
     doc.capture.selection = selection(a, &run.analysis);
     if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), run.ports.as_ref()) {
         m.set_port_peers(p.pairs());
@@ -340,7 +335,10 @@ pub(crate) fn build_report(a: &AnalysisPlan, run: &Run) -> Report {
 
 /// What `--filter`, `--since` and `--until` kept, when one was given.
 pub(crate) fn selection(a: &AnalysisPlan, analysis: &Analysis) -> Option<report::Selection> {
-    let by = match (a.filter.is_some(), a.since.is_some() || a.until.is_some()) {
+    let by = match (
+        a.report.filter.is_some(),
+        a.since.is_some() || a.until.is_some(),
+    ) {
         (false, false) => return None,
         (true, false) => "filter",
         (false, true) => "time range",

@@ -22,16 +22,13 @@ pub struct AnalysisPlan {
     pub files: Vec<PathBuf>,
     /// The pipeline's options (flow, timeline, filter, time range, threads).
     pub pipeline: Options,
-    /// The report's options (top, rank, timers, limits, what-ifs, buckets).
+    /// The report's options (top, rank, timers, limits, what-ifs, buckets,
+    /// the filter and label its settings show).
     pub report: ReportOptions,
     pub group_by: GroupBy,
     pub rank_by: RankBy,
-    /// `--filter` as the report shows it.
-    pub filter: Option<String>,
     pub since: Option<TimeBound>,
     pub until: Option<TimeBound>,
-    /// `--label`.
-    pub label: Option<String>,
     /// `--bucket` as given, us.
     pub bucket_us: u64,
     /// `--interval` given: summaries on stderr.
@@ -60,10 +57,8 @@ impl AnalysisPlan {
             report,
             group_by: a.group_by,
             rank_by: a.rank_by,
-            filter: a.filter.as_ref().map(|f| f.to_string()),
             since: a.since,
             until: a.until,
-            label: a.label.clone(),
             bucket_us: a.bucket,
             interval: a.interval.is_some(),
         })
