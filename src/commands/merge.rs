@@ -15,7 +15,8 @@
 //! refused; different bucket widths are not: the timelines are re-gridded
 //! to the least common multiple of the inputs' widths.
 
-use super::{Error, Outputs, is_stdout, stdout_taker};
+use super::plan::MergePlan;
+use super::{Error, Outputs};
 use crate::cli::MergeArgs;
 use crate::metrics::Summary;
 use crate::metrics::groups::{self, GroupBy, PortGroups};
@@ -394,36 +395,26 @@ pub fn duplicates(inputs: &[Input]) -> Result<(), MergeError> {
 
 /// Runs `merge`.
 pub fn run(m: &MergeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
-    let taker = stdout_taker(&[("--json", m.json), ("--html -", is_stdout(&m.html))])?;
-    if let Some(html) = &m.html {
-        super::guard::check(
-            &m.files,
-            &[super::guard::Output {
-                flag: "--html",
-                path: html,
-                kind: super::guard::Kind::Html,
-            }],
-        )?;
-    }
-    let inputs = m
+    let plan = MergePlan::new(m)?;
+    let inputs = plan
         .files
         .iter()
         .map(|p| Input::read(p))
         .collect::<Result<Vec<_>, _>>()?;
-    if !m.allow_duplicates {
+    if !plan.allow_duplicates {
         duplicates(&inputs)?;
     }
-    let doc = merge(&inputs, m.top, m.rank_by)?;
+    let doc = merge(&inputs, plan.top, plan.rank_by)?;
     saturation_warning(&doc);
     // Every output is written even when another failed (exit 4), as in
     // `analyze` and `timeline`.
     let mut outputs = Outputs::default();
-    if let Some(path) = &m.html {
+    if let Some(path) = &plan.html {
         outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
-    if taker != Some("--html -") {
+    if plan.report_to_stdout {
         let stdout = Path::new("-");
-        if m.json {
+        if plan.json {
             outputs.file(stdout, |mut w| json::render(&doc, &mut w));
         } else {
             outputs.file(stdout, |w| {

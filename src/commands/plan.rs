@@ -6,7 +6,7 @@
 
 use super::guard::{self, Kind, Output};
 use super::{Error, is_stdout, stdout_taker};
-use crate::cli::{AnalysisArgs, AnalyzeArgs, TimelineArgs};
+use crate::cli::{AnalysisArgs, AnalyzeArgs, MergeArgs, TimelineArgs};
 use crate::metrics::groups::GroupBy;
 use crate::metrics::peers::RankBy;
 use crate::pipeline::{Options, TimeBound};
@@ -150,6 +150,38 @@ impl TimelinePlan {
             csv: t.csv.clone(),
             html: t.html.clone(),
             chart_to_stdout: matches!(taker, None | Some("--json")),
+        })
+    }
+}
+
+/// `finscope merge`: the reports, how to merge them, and the outputs.
+#[derive(Clone, Debug)]
+pub struct MergePlan {
+    pub files: Vec<PathBuf>,
+    /// `--top`, `--rank-by`: else the inputs' own when they agree.
+    pub top: Option<usize>,
+    pub rank_by: Option<RankBy>,
+    pub allow_duplicates: bool,
+    /// The merged report as JSON on standard output (`--json`).
+    pub json: bool,
+    pub html: Option<PathBuf>,
+    /// The report goes to standard output (`--html -` did not take it).
+    pub report_to_stdout: bool,
+}
+
+impl MergePlan {
+    /// The plan of `m`, validated as [`AnalyzePlan::new`].
+    pub fn new(m: &MergeArgs) -> Result<MergePlan, Error> {
+        let taker = stdout_taker(&[("--json", m.json), ("--html -", is_stdout(&m.html))])?;
+        guard::check(&m.files, &file_outputs(&[("--html", &m.html, Kind::Html)]))?;
+        Ok(MergePlan {
+            files: m.files.clone(),
+            top: m.top,
+            rank_by: m.rank_by,
+            allow_duplicates: m.allow_duplicates,
+            json: m.json,
+            html: m.html.clone(),
+            report_to_stdout: taker != Some("--html -"),
         })
     }
 }
