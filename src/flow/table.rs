@@ -40,6 +40,15 @@ pub struct FlowConfig {
 /// The default `--max-memory`: 1 GiB, a laptop's share.
 pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
 
+/// The default `--idle-timeout`: 300 s without a packet.
+pub const DEFAULT_IDLE_TIMEOUT_NS: u64 = 300 * 1_000_000_000;
+
+/// The default `--time-wait`: Linux's TCP_TIMEWAIT_LEN, 60 s.
+pub const DEFAULT_TIME_WAIT_NS: u64 = 60 * 1_000_000_000;
+
+/// The default `--fin-timeout`: Linux's tcp_fin_timeout, 60 s.
+pub const DEFAULT_FIN_TIMEOUT_NS: u64 = 60 * 1_000_000_000;
+
 /// What a tracked connection costs, for the budget: the boxed [`Conn`] and
 /// its allocator header, its hash table slot at the lowest load (half full
 /// after the table doubles), and two expiry-wheel entries.
@@ -58,9 +67,9 @@ impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
             local: Vec::new(),
-            idle_timeout_ns: 300 * 1_000_000_000,
-            time_wait_ns: 60 * 1_000_000_000,
-            fin_timeout_ns: 60 * 1_000_000_000,
+            idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS,
+            time_wait_ns: DEFAULT_TIME_WAIT_NS,
+            fin_timeout_ns: DEFAULT_FIN_TIMEOUT_NS,
             max_memory: DEFAULT_MAX_MEMORY,
         }
     }

@@ -53,8 +53,8 @@ impl Default for TimelineConfig {
     fn default() -> Self {
         TimelineConfig {
             bucket_ns: 1_000_000_000,
-            time_wait_ns: 60_000_000_000,
-            fin_timeout_ns: 60_000_000_000,
+            time_wait_ns: crate::flow::table::DEFAULT_TIME_WAIT_NS,
+            fin_timeout_ns: crate::flow::table::DEFAULT_FIN_TIMEOUT_NS,
             orphan_retries: None,
         }
     }

@@ -20,6 +20,7 @@ use crate::metrics::{Packets, ShardMetrics};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use std::io::{IsTerminal, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 mod results;
@@ -325,7 +326,7 @@ fn drain(
     clock: Option<u64>,
     out: &mut Vec<Retired>,
     sink: &mut dyn FlowSink,
-) {
+) -> ControlFlow<()> {
     for s in shards.iter_mut() {
         if let Some(c) = clock {
             s.advance(c);
@@ -334,8 +335,9 @@ fn drain(
             out.append(v);
         }
     }
-    sink.retired(out, clock.unwrap_or(u64::MAX));
+    let r = sink.retired(out, clock.unwrap_or(u64::MAX));
     out.clear();
+    r
 }
 
 /// Runs the analysis over `paths`, read one after another; connections
@@ -364,6 +366,8 @@ struct Engine<'o> {
     range: Option<(u64, u64)>,
     /// `--interval`: the current interval.
     tick: Option<Tick>,
+    /// The sink could not go on (a full disk): reading stops.
+    sink_stopped: bool,
 }
 
 impl<'o> Engine<'o> {
@@ -408,6 +412,7 @@ impl<'o> Engine<'o> {
             decoded: DecodeState::default(),
             range: None,
             tick: None,
+            sink_stopped: false,
         }
     }
 
@@ -460,12 +465,13 @@ impl<'o> Engine<'o> {
                 Some(end) => match frames[lo..].iter().position(|f| f.ts_ns >= end) {
                     Some(0) => {
                         let now = frames[lo].ts_ns;
-                        drain(
+                        self.sink_stopped |= drain(
                             &mut self.shards,
                             Some(self.decoded.clock),
                             &mut self.retired,
                             sink,
-                        );
+                        )
+                        .is_break();
                         self.interval(sink, false, now);
                         if self.tick.is_some_and(|t| t.end > now) {
                             continue;
@@ -572,12 +578,13 @@ impl<'o> Engine<'o> {
                 bar.set_message(format!("{:.1}M packets/s", rate / 1e6));
             }
             if let Some(sink) = sink.as_deref_mut() {
-                drain(
+                self.sink_stopped |= drain(
                     &mut self.shards,
                     Some(self.decoded.clock),
                     &mut self.retired,
                     sink,
-                );
+                )
+                .is_break();
             }
             if !more {
                 // A decompressor that stopped early explains the end.
@@ -595,7 +602,7 @@ impl<'o> Engine<'o> {
                     break;
                 }
             }
-            if interrupted() {
+            if interrupted() || self.sink_stopped {
                 break;
             }
             let next = match next {
@@ -696,7 +703,9 @@ impl<'o> Engine<'o> {
             _ => finish(&mut self.shards),
         }
         if let Some(sink) = sink {
-            drain(&mut self.shards, None, &mut self.retired, sink);
+            // Stopped or not, the sink is done: what it says is in its own
+            // result (the `--flows` writer's error).
+            let _ = drain(&mut self.shards, None, &mut self.retired, sink);
         }
         // The merge target is moved, not copied: the shard with the largest
         // timeline, so that the merge does not build a second one as large.
@@ -749,7 +758,7 @@ pub fn analyze_with(
     let mut damage = Vec::new();
     let mut first_error = None;
     for path in paths {
-        if interrupted() {
+        if interrupted() || engine.sink_stopped {
             break;
         }
         // An interrupt while waiting for an input (a FIFO no writer

@@ -36,6 +36,10 @@ pub struct ReportOptions {
     pub max_buckets: u64,
     /// Remedies asked for (`--what-if`), beside the standard ones.
     pub what_if: Vec<super::remedies::WhatIf>,
+    /// `--filter` as the report shows it (`settings.filter`).
+    pub filter: Option<String>,
+    /// `--label` (`settings.label`).
+    pub label: Option<String>,
 }
 
 impl ReportOptions {
@@ -266,10 +270,15 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
             top: o.top,
             idle_timeout_s: o.idle_timeout_s,
             time_wait_s: o.time_wait_s,
-            filter: None,
-            since_us: None,
-            until_us: None,
-            label: None,
+            filter: o.filter.clone(),
+            // The range analysed, when --since or --until restricted it.
+            since_us: a
+                .time_range
+                .and_then(|(since, _)| (since > 0).then_some(since / 1_000)),
+            until_us: a
+                .time_range
+                .and_then(|(_, until)| (until < u64::MAX).then_some(until / 1_000)),
+            label: o.label.clone(),
         },
         timeline: tl,
         diagnosis: findings,

@@ -130,8 +130,8 @@ pub struct Timers {
 impl Default for Timers {
     fn default() -> Self {
         Timers {
-            time_wait_ns: 60_000_000_000,
-            fin_timeout_ns: 60_000_000_000,
+            time_wait_ns: crate::flow::table::DEFAULT_TIME_WAIT_NS,
+            fin_timeout_ns: crate::flow::table::DEFAULT_FIN_TIMEOUT_NS,
         }
     }
 }
