@@ -81,8 +81,9 @@ impl TcpState {
         TcpState::SERIES.iter().position(|s| *s == self)
     }
 
-    /// JSON / CSV name.
-    pub fn key(self) -> &'static str {
+    /// JSON / CSV name: the state's, and its timeline series' name
+    /// (`metrics::timeline::Series::name` reads it from here).
+    pub const fn key(self) -> &'static str {
         match self {
             TcpState::Inactive => "inactive",
             TcpState::SynSent => "syn_sent",

@@ -4,6 +4,7 @@
 //! own and fold them at the end; merging is exact (counts add, histograms
 //! add), so a run's result does not depend on how work was split.
 
+pub mod counts;
 pub mod groups;
 pub mod hist;
 pub mod peers;
@@ -11,26 +12,19 @@ pub mod replay;
 pub mod timeline;
 
 use crate::decode::{Segment, Skip, flags};
-use crate::flow::conn::{Conn, NOUTCOMES, Outcome, SidesBy};
+use crate::flow::conn::{Conn, Outcome, SidesBy};
 use crate::flow::key::Side;
 use crate::flow::state::TcpState;
 use crate::flow::table::{ConnSink, Retired};
+pub use counts::{
+    ByCloser, ByMetric, ByOutcome, BySplit, Closer, Connections, FinRetransmissions, Latencies,
+    Merge, Metric, Split, UnackedFins,
+};
 pub use hist::Hist;
 pub use peers::{PeerStats, Worst};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-
-/// Latency metrics (first index of [`Summary::latency`]).
-pub const FIN_ACK: usize = 0;
-pub const FIN_FIN: usize = 1;
-pub const CLOSE_TOTAL: usize = 2;
-pub const METRIC_NAMES: [&str; 3] = ["fin_ack", "fin_fin", "close_total"];
-/// Splits (second index): every connection, local side closed first, remote first.
-pub const ALL: usize = 0;
-pub const LOCAL_FIRST: usize = 1;
-pub const REMOTE_FIRST: usize = 2;
-pub const SPLIT_NAMES: [&str; 3] = ["all", "local_first", "remote_first"];
 
 /// Frame-level counts, filled by the decoder.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -183,61 +177,44 @@ pub(crate) fn add<T: Counter>(a: &mut T, b: impl std::borrow::Borrow<T>) {
 
 impl std::ops::AddAssign<&Packets> for Packets {
     fn add_assign(&mut self, o: &Packets) {
-        add(&mut self.frames, o.frames);
-        add(&mut self.tcp, o.tcp);
-        add(&mut self.syn, o.syn);
-        add(&mut self.fin, o.fin);
-        add(&mut self.rst, o.rst);
-        add(&mut self.pure_ack, o.pure_ack);
-        for (a, b) in self.skipped.iter_mut().zip(o.skipped.iter()) {
+        // Every field, no `..`: a new one does not compile until merged.
+        let Packets {
+            frames,
+            tcp,
+            syn,
+            fin,
+            rst,
+            pure_ack,
+            skipped,
+            link_types,
+            first_ts,
+            last_ts,
+            bucket_ns: _,
+            frames_by_bucket: _,
+        } = o;
+        add(&mut self.frames, frames);
+        add(&mut self.tcp, tcp);
+        add(&mut self.syn, syn);
+        add(&mut self.fin, fin);
+        add(&mut self.rst, rst);
+        add(&mut self.pure_ack, pure_ack);
+        for (a, b) in self.skipped.iter_mut().zip(skipped.iter()) {
             add(a, b);
         }
-        for (k, v) in &o.link_types {
+        for (k, v) in link_types {
             add(self.link_types.entry(*k).or_insert(0), v);
         }
+        // `bucket_ns` and `frames_by_bucket` together.
         self.add_frames_by_bucket(o);
-        self.first_ts = match (self.first_ts, o.first_ts) {
+        self.first_ts = match (self.first_ts, *first_ts) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        self.last_ts = match (self.last_ts, o.last_ts) {
+        self.last_ts = match (self.last_ts, *last_ts) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
     }
-}
-
-/// Connection counts.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Connections {
-    pub total: u64,
-    pub handshake_seen: u64,
-    /// Sides decided by port because no SYN or SYN-ACK was seen.
-    pub sides_by_port: u64,
-    /// Sides decided by a SYN-ACK only.
-    pub sides_by_synack: u64,
-    /// FINs that moved past an earlier FIN of the same side (anomaly).
-    pub fin_moved: u64,
-    /// Connections of which only one direction was captured.
-    pub one_sided: u64,
-    /// Connections of which both directions were captured.
-    pub two_sided: u64,
-    /// Events the state machine found impossible in the state they came in.
-    pub anomalies: u64,
-    /// Kill inferences a later segment disproved.
-    pub kills_retracted: u64,
-    /// Connections whose local side answered data that came after its
-    /// FIN with a bare RST (Linux TCPAbortOnData).
-    pub aborted_on_data: u64,
-}
-
-/// FINs never ACKed (docs/report.md: one definition, per direction).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UnackedFins {
-    /// Local FINs the remote peer never ACKed.
-    pub local_to_remote: u64,
-    /// Remote FINs the local side never ACKed.
-    pub remote_to_local: u64,
 }
 
 /// Share of all connections that must be one-sided before the capture as a
@@ -284,30 +261,44 @@ pub struct KernelEvidence {
 
 impl std::ops::AddAssign<&KernelEvidence> for KernelEvidence {
     fn add_assign(&mut self, o: &KernelEvidence) {
-        for (k, v) in &o.killed_by_rtx {
+        // Every field, no `..`: a new one does not compile until merged.
+        let KernelEvidence {
+            killed_by_rtx,
+            killed_ranges,
+            killed_with_probe,
+            kills_confirmed,
+            killed_in,
+            survivor_max_rtx,
+            fin_wait_2_survived_max_us,
+            fin_wait_2_gone_min_us,
+            fin_wait_2_gone,
+            fin_wait_2_survived,
+            first_rto_us,
+            orphans_reset,
+        } = o;
+        for (k, v) in killed_by_rtx {
             add(self.killed_by_rtx.entry(*k).or_default(), v);
         }
-        for (k, v) in &o.killed_ranges {
+        for (k, v) in killed_ranges {
             add(self.killed_ranges.entry(*k).or_default(), v);
         }
-        for (k, v) in &o.killed_in {
+        for (k, v) in killed_in {
             add(self.killed_in.entry(k).or_default(), v);
         }
-        add(&mut self.killed_with_probe, o.killed_with_probe);
-        add(&mut self.kills_confirmed, o.kills_confirmed);
-        self.survivor_max_rtx = self.survivor_max_rtx.max(o.survivor_max_rtx);
+        add(&mut self.killed_with_probe, killed_with_probe);
+        add(&mut self.kills_confirmed, kills_confirmed);
+        self.survivor_max_rtx = self.survivor_max_rtx.max(*survivor_max_rtx);
         self.fin_wait_2_survived_max_us = self
             .fin_wait_2_survived_max_us
-            .max(o.fin_wait_2_survived_max_us);
-        self.fin_wait_2_gone_min_us = match (self.fin_wait_2_gone_min_us, o.fin_wait_2_gone_min_us)
-        {
+            .max(*fin_wait_2_survived_max_us);
+        self.fin_wait_2_gone_min_us = match (self.fin_wait_2_gone_min_us, *fin_wait_2_gone_min_us) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        add(&mut self.fin_wait_2_gone, o.fin_wait_2_gone);
-        add(&mut self.fin_wait_2_survived, o.fin_wait_2_survived);
-        self.first_rto_us += &o.first_rto_us;
-        add(&mut self.orphans_reset, o.orphans_reset);
+        add(&mut self.fin_wait_2_gone, fin_wait_2_gone);
+        add(&mut self.fin_wait_2_survived, fin_wait_2_survived);
+        self.first_rto_us += first_rto_us;
+        add(&mut self.orphans_reset, orphans_reset);
     }
 }
 
@@ -409,31 +400,18 @@ impl KernelEvidence {
     }
 }
 
-/// FIN retransmission counts.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FinRetransmissions {
-    pub total: u64,
-    pub spurious: u64,
-    /// Of `total`, copies less than 1 ms after the previous one (likely
-    /// the same packet captured twice).
-    pub within_1ms: u64,
-    pub local_to_remote: u64,
-    pub remote_to_local: u64,
-}
-
 /// Everything the reports show, mergeable.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
     pub packets: Packets,
     pub connections: Connections,
-    /// Outcome counts, indexed by [`Outcome::index`].
-    pub outcomes: [u64; NOUTCOMES],
-    /// Outcome counts of connections with a FIN, by who sent the first FIN:
-    /// `[0]` local first, `[1]` remote first.
-    pub outcomes_by_closer: [[u64; NOUTCOMES]; 2],
+    /// Outcome counts.
+    pub outcomes: ByOutcome<u64>,
+    /// Outcome counts of connections with a FIN, by who sent the first FIN.
+    pub outcomes_by_closer: ByCloser<ByOutcome<u64>>,
     pub fin_rtx: FinRetransmissions,
     /// `latency[metric][split]`, microseconds.
-    pub latency: [[Hist; 3]; 3],
+    pub latency: Latencies,
     /// Age of FINs never ACKed: until the end of observation, or until
     /// their sender was killed.
     pub unacked_fin_age: Hist,
@@ -531,7 +509,7 @@ impl Summary {
         self.connections.anomalies += c.anomalies();
         self.connections.kills_retracted += u64::from(c.kills_retracted);
         self.connections.aborted_on_data += u64::from(c.ep[local].abort_on_data);
-        self.outcomes[outcome.index()] += 1;
+        self.outcomes[outcome] += 1;
 
         let (l, r) = (&c.ep[local], &c.ep[remote]);
         self.fin_rtx.local_to_remote += u64::from(l.fin_retransmissions());
@@ -541,22 +519,22 @@ impl Summary {
         self.fin_rtx.within_1ms += u64::from(l.fin_rtx_fast + r.fin_rtx_fast);
 
         if let Some(f) = c.first_fin {
-            let split = if f == local {
-                LOCAL_FIRST
+            let closer = if f == local {
+                Closer::Local
             } else {
-                REMOTE_FIRST
+                Closer::Remote
             };
-            self.outcomes_by_closer[split - 1][outcome.index()] += 1;
+            self.outcomes_by_closer[closer][outcome] += 1;
             let lat = c.latencies();
-            let mut rec = |m: usize, v: Option<u64>| {
+            let mut rec = |m: Metric, v: Option<u64>| {
                 if let Some(v) = v {
-                    self.latency[m][ALL].record(v);
-                    self.latency[m][split].record(v);
+                    self.latency[m][Split::All].record(v);
+                    self.latency[m][Split::from(closer)].record(v);
                 }
             };
-            rec(FIN_ACK, lat.fin_ack);
-            rec(FIN_FIN, lat.fin_fin);
-            rec(CLOSE_TOTAL, lat.close_total);
+            rec(Metric::FinAck, lat.fin_ack);
+            rec(Metric::FinFin, lat.fin_fin);
+            rec(Metric::CloseTotal, lat.close_total);
         }
         for (side, n) in [
             (local, &mut self.unacked.local_to_remote),
@@ -622,50 +600,37 @@ impl Summary {
 
 impl std::ops::AddAssign<&Summary> for Summary {
     fn add_assign(&mut self, o: &Summary) {
-        self.packets += &o.packets;
-        let (a, b) = (&mut self.connections, &o.connections);
-        add(&mut a.total, b.total);
-        add(&mut a.handshake_seen, b.handshake_seen);
-        add(&mut a.sides_by_port, b.sides_by_port);
-        add(&mut a.sides_by_synack, b.sides_by_synack);
-        add(&mut a.fin_moved, b.fin_moved);
-        add(&mut a.one_sided, b.one_sided);
-        add(&mut a.two_sided, b.two_sided);
-        add(&mut a.anomalies, b.anomalies);
-        add(&mut a.kills_retracted, b.kills_retracted);
-        add(&mut a.aborted_on_data, b.aborted_on_data);
-        for i in 0..NOUTCOMES {
-            add(&mut self.outcomes[i], o.outcomes[i]);
-            add(
-                &mut self.outcomes_by_closer[0][i],
-                o.outcomes_by_closer[0][i],
-            );
-            add(
-                &mut self.outcomes_by_closer[1][i],
-                o.outcomes_by_closer[1][i],
-            );
-        }
-        let (a, b) = (&mut self.fin_rtx, &o.fin_rtx);
-        add(&mut a.total, b.total);
-        add(&mut a.spurious, b.spurious);
-        add(&mut a.within_1ms, b.within_1ms);
-        add(&mut a.local_to_remote, b.local_to_remote);
-        add(&mut a.remote_to_local, b.remote_to_local);
-        for m in 0..3 {
-            for s in 0..3 {
-                self.latency[m][s] += &o.latency[m][s];
-            }
-        }
-        self.unacked_fin_age += &o.unacked_fin_age;
-        add(&mut self.unacked.local_to_remote, o.unacked.local_to_remote);
-        add(&mut self.unacked.remote_to_local, o.unacked.remote_to_local);
-        self.kernel += &o.kernel;
-        for (k, v) in &o.peers {
+        // Every field, no `..`: a new one does not compile until merged.
+        let Summary {
+            packets,
+            connections,
+            outcomes,
+            outcomes_by_closer,
+            fin_rtx,
+            latency,
+            unacked_fin_age,
+            unacked,
+            peers,
+            timeline,
+            local_fins,
+            kernel,
+            lives,
+        } = o;
+        self.packets += packets;
+        self.connections.merge(connections);
+        self.outcomes.merge(outcomes);
+        self.outcomes_by_closer.merge(outcomes_by_closer);
+        self.fin_rtx.merge(fin_rtx);
+        self.latency.merge(latency);
+        self.unacked_fin_age += unacked_fin_age;
+        self.unacked.merge(unacked);
+        for (k, v) in peers {
             *self.peers.entry(*k).or_default() += v;
         }
-        self.timeline += &o.timeline;
-        add(&mut self.local_fins, o.local_fins);
-        self.lives += &o.lives;
+        self.timeline += timeline;
+        add(&mut self.local_fins, local_fins);
+        self.kernel += kernel;
+        self.lives += lives;
     }
 }
 

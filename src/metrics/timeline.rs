@@ -29,10 +29,82 @@ use crate::flow::key::Side;
 pub use crate::flow::state::{NSTATES, TcpState};
 use rustc_hash::FxHashMap;
 
-/// Index of a state's series (states that are not series map to 0 and are
-/// never added: [`Conn::intervals`] lists series states only).
-pub fn series_index(s: TcpState) -> usize {
-    s.series().unwrap_or(0)
+/// A series of the timeline: the one place that names it. A state's
+/// series is named by the state ([`TcpState::key`], which also names the
+/// states a kill happened in); the derived series by [`Series::name`].
+/// Everything else (the report's bucket fields, `peaks`, `state_time_us`,
+/// the CSV columns, `mergeable.timeline`) reads its name from here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Series {
+    /// One of [`TcpState::SERIES`]: the sockets in that state.
+    State(TcpState),
+    /// FIN-WAIT-1 + CLOSING + LAST-ACK (+ FIN-WAIT-2 when `fin_timeout` is
+    /// above 60 s): the orphan estimate.
+    Orphans,
+    /// The what-if (`--orphan-retries`): FIN-WAIT-1 with the orphans it
+    /// would kill gone.
+    FinWait1Limited,
+    /// The what-if: orphans with the ones it would kill gone.
+    OrphansLimited,
+}
+
+/// Series kept per bucket: the states, then orphans and the what-if series.
+pub const NSERIES: usize = NSTATES + 3;
+
+impl Series {
+    /// Every series, in the order of [`Timeline`]'s arrays (the states in
+    /// [`TcpState::SERIES`]' order first).
+    pub const ALL: [Series; NSERIES] = {
+        let mut all = [Series::Orphans; NSERIES];
+        let mut i = 0;
+        while i < NSTATES {
+            all[i] = Series::State(TcpState::SERIES[i]);
+            i += 1;
+        }
+        all[NSTATES + 1] = Series::FinWait1Limited;
+        all[NSTATES + 2] = Series::OrphansLimited;
+        all
+    };
+
+    /// Its name: JSON key (bucket field, `peaks`, `state_time_us`,
+    /// `mergeable.timeline`) and CSV column.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Series::State(st) => st.key(),
+            Series::Orphans => "orphans",
+            Series::FinWait1Limited => "fin_wait_1_limited",
+            Series::OrphansLimited => "orphans_limited",
+        }
+    }
+
+    /// The series named `name`, if one is.
+    pub fn from_name(name: &str) -> Option<Series> {
+        Series::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Its index in [`Timeline`]'s arrays (position in [`Series::ALL`]); a
+    /// state that is not a series maps to 0 and is never added
+    /// ([`Conn::intervals`] lists series states only).
+    pub fn index(self) -> usize {
+        match self {
+            Series::State(st) => st.series().unwrap_or(0),
+            Series::Orphans => NSTATES,
+            Series::FinWait1Limited => NSTATES + 1,
+            Series::OrphansLimited => NSTATES + 2,
+        }
+    }
+
+    /// A what-if series (`--orphan-retries`): the report holds its levels
+    /// and peaks only with the what-if, and no state time.
+    pub fn is_what_if(self) -> bool {
+        matches!(self, Series::FinWait1Limited | Series::OrphansLimited)
+    }
+}
+
+impl From<TcpState> for Series {
+    fn from(st: TcpState) -> Series {
+        Series::State(st)
+    }
 }
 
 /// Timeline settings.
@@ -68,12 +140,6 @@ pub const C_RST: usize = 3;
 pub const C_NEW: usize = 4;
 pub const C_CLOSES: usize = 5;
 pub const NCOUNTERS: usize = 6;
-
-/// Series kept per bucket: the states, then orphans and the what-if series.
-pub const S_ORPHANS: usize = NSTATES;
-pub const S_FW1_LIMITED: usize = NSTATES + 1;
-pub const S_ORPHANS_LIMITED: usize = NSTATES + 2;
-pub const NSERIES: usize = NSTATES + 3;
 
 /// Most buckets a timeline holds while reading. Past it the width doubles
 /// (buckets merged pairwise, exactly: see [`Timeline::widen`]), so memory is
@@ -266,14 +332,16 @@ impl Timeline {
         }
         let orphan_fw2 = self.cfg.fin_timeout_ns > 60_000_000_000;
         for &(state, s, e) in &cs.list {
-            self.add_interval(series_index(state), s, e, end_ts);
+            self.add_interval(Series::from(state).index(), s, e, end_ts);
             let orphan = state.is_orphan_state() || (orphan_fw2 && state == TcpState::FinWait2);
             if orphan {
-                self.add_interval(S_ORPHANS, s, e, end_ts);
-                self.add_interval(S_ORPHANS_LIMITED, s, e.min(cs.kill_at), end_ts);
+                self.add_interval(Series::Orphans.index(), s, e, end_ts);
+                let limited = Series::OrphansLimited.index();
+                self.add_interval(limited, s, e.min(cs.kill_at), end_ts);
             }
             if state == TcpState::FinWait1 {
-                self.add_interval(S_FW1_LIMITED, s, e.min(cs.kill_at), end_ts);
+                let limited = Series::FinWait1Limited.index();
+                self.add_interval(limited, s, e.min(cs.kill_at), end_ts);
             }
         }
         cs
@@ -571,9 +639,28 @@ mod tests {
         let mut t = Timeline::new(TimelineConfig::default());
         t.add_conn(&c, local, 1_500 * MS, true);
         // FIN-WAIT-1 from 10 ms to 1.5 s: counted at the end of bucket 0 (1 s).
-        let fw1 = series_index(FinWait1);
+        let fw1 = Series::State(FinWait1).index();
         assert_eq!(t.buckets.get(&0).map(|b| b.delta[fw1]), Some(1));
         assert_eq!(t.buckets.get(&1).map(|b| b.delta[fw1]), Some(-1));
         assert_eq!(t.state_ns[fw1], u128::from(1_490 * MS));
+    }
+
+    /// Every series has one name and its index is its place in `ALL`;
+    /// a state's series is named by the state.
+    #[test]
+    fn series_are_named_once() {
+        let mut names: Vec<&str> = Series::ALL.iter().map(|s| s.name()).collect();
+        for (i, s) in Series::ALL.into_iter().enumerate() {
+            assert_eq!(s.index(), i, "{s:?}");
+            assert_eq!(Series::from_name(s.name()), Some(s));
+        }
+        for st in TcpState::SERIES {
+            assert_eq!(Series::from(st).name(), st.key());
+        }
+        assert_eq!(Series::ALL[NSTATES], Series::Orphans);
+        assert_eq!(Series::from_name("closed"), None);
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), NSERIES);
     }
 }

@@ -2,11 +2,26 @@
 //! (docs/report.md documents every field). Built by [`super::build()`], drawn
 //! by the renderers in [`super::render`], read back by [`super::load`].
 
+/// The counter groups the report embeds as the metrics define them.
+pub use crate::metrics::counts::{
+    ByCloser, ByMetric, ByOutcome, BySplit, Connections, FinRetransmissions as FinRtx, UnackedFins,
+};
 use crate::metrics::peers::RankBy;
+use crate::metrics::timeline::{Series, TcpState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub mod mergeable;
+
+/// Outcome counts (docs/report.md, "Outcomes").
+pub type Outcomes = ByOutcome<u64>;
+
+/// The close latencies (docs/report.md, "Latencies"): one block per
+/// metric, each split by who closed first.
+pub type Latency = ByMetric<LatencySplits>;
+
+/// One latency metric, for every connection and by who closed first.
+pub type LatencySplits = BySplit<LatencyStats>;
 
 /// Version of the JSON document. Bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -31,7 +46,7 @@ pub struct Report {
     pub fin_retransmissions: FinRtx,
     pub connections: Connections,
     pub outcomes: Outcomes,
-    pub outcomes_by_closer: ByCloser,
+    pub outcomes_by_closer: ByCloser<Outcomes>,
     /// Latency statistics: metric, then who closed first.
     pub latency: Latency,
     /// Age of FINs never ACKed (docs/report.md): until the end of
@@ -200,99 +215,6 @@ pub struct FinRatio {
     pub of_frames: f64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct FinRtx {
-    pub total: u64,
-    pub spurious: u64,
-    /// Of `total`, copies less than 1 ms after the previous copy of the same
-    /// FIN: faster than any retransmission timer, most likely duplicates in
-    /// the capture. Absent in reports written before it existed.
-    #[serde(default)]
-    pub within_1ms: u64,
-    pub local_to_remote: u64,
-    pub remote_to_local: u64,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Connections {
-    pub total: u64,
-    pub handshake_seen: u64,
-    pub sides_by_port: u64,
-    pub sides_by_synack: u64,
-    pub fin_moved: u64,
-    /// Connections of which only one direction was captured. This and the
-    /// three below are absent in reports written before they existed.
-    #[serde(default)]
-    pub one_sided: u64,
-    /// Connections of which both directions were captured.
-    #[serde(default)]
-    pub two_sided: u64,
-    /// Events the close model found impossible in the state they came in.
-    #[serde(default)]
-    pub anomalies: u64,
-    /// Silent-kill inferences a later segment of the same socket disproved.
-    #[serde(default)]
-    pub kills_retracted: u64,
-    /// Connections whose local side answered data that came after its FIN
-    /// with a bare RST (Linux TCPAbortOnData). Absent in older reports.
-    #[serde(default)]
-    pub aborted_on_data: u64,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Outcomes {
-    pub complete: u64,
-    pub simultaneous: u64,
-    pub reset: u64,
-    pub reset_after_fin: u64,
-    pub half_closed: u64,
-    pub fin_unacked: u64,
-    pub open: u64,
-    /// A local orphan the kernel dropped without its FIN being ACKed
-    /// (inferred). The four below are absent in version-1 reports written
-    /// before they existed.
-    #[serde(default)]
-    pub killed: u64,
-    /// The handshake never completed: a SYN without reply, or a SYN-ACK
-    /// never acknowledged.
-    #[serde(default)]
-    pub unanswered: u64,
-    /// The SYN was answered by a RST.
-    #[serde(default)]
-    pub rejected: u64,
-    /// Only one direction was captured: the close cannot be judged.
-    #[serde(default)]
-    pub one_sided: u64,
-}
-
-impl Outcomes {
-    /// (name, count) in the documented order.
-    pub fn rows(&self) -> [(&'static str, u64); 11] {
-        [
-            ("complete", self.complete),
-            ("simultaneous", self.simultaneous),
-            ("reset", self.reset),
-            ("reset_after_fin", self.reset_after_fin),
-            ("half_closed", self.half_closed),
-            ("fin_unacked", self.fin_unacked),
-            ("killed", self.killed),
-            ("open", self.open),
-            ("unanswered", self.unanswered),
-            ("rejected", self.rejected),
-            ("one_sided", self.one_sided),
-        ]
-    }
-}
-
-/// FINs never ACKed, per direction (docs/report.md).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct UnackedFins {
-    /// Local FINs the remote peer never ACKed.
-    pub local_to_remote: u64,
-    /// Remote FINs the local side never ACKed.
-    pub remote_to_local: u64,
-}
-
 /// The capturing host's kernel settings, inferred from the capture
 /// (docs/report.md, "Inferred tunables").
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -419,70 +341,6 @@ pub struct PressureResets {
     pub connections: u64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct ByCloser {
-    pub local_first: Outcomes,
-    pub remote_first: Outcomes,
-}
-
-/// The close latencies (docs/report.md, "Latencies"): one block per
-/// metric, each split by who closed first. Fields in the JSON's order.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Latency {
-    /// First FIN -> ACK of the last FIN (or the RST that ended it).
-    pub close_total: LatencySplits,
-    /// First FIN -> the ACK that covers it.
-    pub fin_ack: LatencySplits,
-    /// First FIN -> the other side's FIN.
-    pub fin_fin: LatencySplits,
-}
-
-impl Latency {
-    /// (name, splits) in the JSON's order.
-    pub fn metrics(&self) -> [(&'static str, &LatencySplits); 3] {
-        [
-            ("close_total", &self.close_total),
-            ("fin_ack", &self.fin_ack),
-            ("fin_fin", &self.fin_fin),
-        ]
-    }
-
-    /// A metric by its JSON name.
-    pub fn get(&self, metric: &str) -> Option<&LatencySplits> {
-        self.metrics()
-            .into_iter()
-            .find(|(n, _)| *n == metric)
-            .map(|(_, s)| s)
-    }
-}
-
-/// One latency metric, for every connection and by who closed first.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct LatencySplits {
-    pub all: LatencyStats,
-    pub local_first: LatencyStats,
-    pub remote_first: LatencyStats,
-}
-
-impl LatencySplits {
-    /// (name, stats) in the JSON's order.
-    pub fn splits(&self) -> [(&'static str, &LatencyStats); 3] {
-        [
-            ("all", &self.all),
-            ("local_first", &self.local_first),
-            ("remote_first", &self.remote_first),
-        ]
-    }
-
-    /// A split by its JSON name.
-    pub fn get(&self, split: &str) -> Option<&LatencyStats> {
-        self.splits()
-            .into_iter()
-            .find(|(n, _)| *n == split)
-            .map(|(_, s)| s)
-    }
-}
-
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct LatencyStats {
     pub count: u64,
@@ -578,11 +436,12 @@ pub struct TimelineDocument<'a> {
     pub diagnosis: &'a [Finding],
 }
 
-/// A series of the timeline, named once: its JSON key (bucket field,
-/// `peaks`, `state_time_us`), its CSV column, its label in the text chart
-/// and peaks table, and how to read it from a [`Bucket`].
+/// A series of the timeline as the report shows it: its JSON key (bucket
+/// field, `peaks`, `state_time_us`) and CSV column, which is its
+/// [`Series::name`], its label in the text chart and peaks table, and how
+/// to read it from a [`Bucket`].
 #[derive(Clone, Copy, Debug)]
-pub struct Series {
+pub struct SeriesColumn {
     pub key: &'static str,
     pub label: &'static str,
     /// Listed in the text report's peaks table.
@@ -591,63 +450,63 @@ pub struct Series {
 }
 
 /// The state series, in CSV and chart order.
-pub const STATE_SERIES: [Series; 10] = [
-    Series {
-        key: "established",
+pub const STATE_SERIES: [SeriesColumn; 10] = [
+    SeriesColumn {
+        key: Series::State(TcpState::Established).name(),
         label: "ESTABLISHED",
         in_peaks_table: false,
         get: |b| b.established,
     },
-    Series {
-        key: "fin_wait_1",
+    SeriesColumn {
+        key: Series::State(TcpState::FinWait1).name(),
         label: "FIN-WAIT-1",
         in_peaks_table: true,
         get: |b| b.fin_wait_1,
     },
-    Series {
-        key: "fin_wait_2",
+    SeriesColumn {
+        key: Series::State(TcpState::FinWait2).name(),
         label: "FIN-WAIT-2",
         in_peaks_table: true,
         get: |b| b.fin_wait_2,
     },
-    Series {
-        key: "closing",
+    SeriesColumn {
+        key: Series::State(TcpState::Closing).name(),
         label: "CLOSING",
         in_peaks_table: true,
         get: |b| b.closing,
     },
-    Series {
-        key: "time_wait",
+    SeriesColumn {
+        key: Series::State(TcpState::TimeWait).name(),
         label: "TIME-WAIT",
         in_peaks_table: true,
         get: |b| b.time_wait,
     },
-    Series {
-        key: "close_wait",
+    SeriesColumn {
+        key: Series::State(TcpState::CloseWait).name(),
         label: "CLOSE-WAIT",
         in_peaks_table: true,
         get: |b| b.close_wait,
     },
-    Series {
-        key: "last_ack",
+    SeriesColumn {
+        key: Series::State(TcpState::LastAck).name(),
         label: "LAST-ACK",
         in_peaks_table: true,
         get: |b| b.last_ack,
     },
-    Series {
-        key: "orphans",
+    SeriesColumn {
+        key: Series::Orphans.name(),
         label: "orphans (estimate)",
         in_peaks_table: true,
         get: |b| b.orphans,
     },
-    Series {
-        key: "syn_sent",
+    SeriesColumn {
+        key: Series::State(TcpState::SynSent).name(),
         label: "SYN-SENT",
         in_peaks_table: false,
         get: |b| b.syn_sent,
     },
-    Series {
-        key: "syn_recv",
+    SeriesColumn {
+        key: Series::State(TcpState::SynReceived).name(),
         label: "SYN-RECEIVED",
         in_peaks_table: false,
         get: |b| b.syn_recv,
@@ -762,7 +621,6 @@ pub struct Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::state::TcpState;
 
     /// The one list of series matches the bucket's JSON fields and the
     /// close model's state names.
@@ -788,8 +646,8 @@ mod tests {
         let mut got: Vec<i64> = STATE_SERIES.iter().map(|s| (s.get)(&b)).collect();
         got.sort_unstable();
         assert_eq!(got, (1..=10).collect::<Vec<_>>());
-        for st in TcpState::SERIES {
-            assert!(STATE_SERIES.iter().any(|s| s.key == st.key()), "{st}");
+        for x in Series::ALL.into_iter().filter(|x| !x.is_what_if()) {
+            assert!(STATE_SERIES.iter().any(|s| s.key == x.name()), "{x:?}");
         }
         for (k, get) in COUNTER_SERIES {
             assert!(v.get(k).is_some(), "{k}");

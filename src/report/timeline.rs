@@ -5,8 +5,7 @@
 use super::format::ratio;
 use super::schema::{Bucket, Crossing, LimitsReport, Peak, RetriesWhatIf, TimelineReport};
 use crate::metrics::timeline::{
-    C_CLOSES, C_FIN, C_FIN_RTX, C_NEW, C_RST, C_SEGMENTS, NSERIES, S_FW1_LIMITED, S_ORPHANS,
-    S_ORPHANS_LIMITED, TcpState, Timeline, series_index,
+    C_CLOSES, C_FIN, C_FIN_RTX, C_NEW, C_RST, C_SEGMENTS, NSERIES, Series, TcpState, Timeline,
 };
 use crate::metrics::{Packets, add};
 use std::collections::BTreeMap;
@@ -29,23 +28,6 @@ pub struct Limits {
     pub max_orphans: Option<u64>,
     pub max_tw_buckets: Option<u64>,
     pub orphan_retries: Option<u32>,
-}
-
-/// The name of series `s`: a state's key, then the derived series.
-pub fn series_key(s: usize) -> &'static str {
-    match TcpState::SERIES.get(s) {
-        Some(st) => st.key(),
-        None => match s {
-            S_ORPHANS => "orphans",
-            S_FW1_LIMITED => "fin_wait_1_limited",
-            _ => "orphans_limited",
-        },
-    }
-}
-
-/// The series named `key` ([`series_key`]), if one is.
-pub fn series_of(key: &str) -> Option<usize> {
-    (0..NSERIES).find(|s| series_key(*s) == key)
 }
 
 /// The bucket grid of a report: `n` buckets of `w` ns from `start` (in
@@ -130,8 +112,8 @@ fn bucket_row(
     lim: &Limits,
 ) -> Bucket {
     let tcp = c[C_SEGMENTS];
-    let st = |s: TcpState| level[series_index(s)];
-    let orphans = level[S_ORPHANS];
+    let st = |s: TcpState| level[Series::State(s).index()];
+    let orphans = level[Series::Orphans.index()];
     Bucket {
         t_us: t_ns / 1_000,
         established: st(TcpState::Established),
@@ -152,8 +134,12 @@ fn bucket_row(
         new_connections: c[C_NEW],
         closes: c[C_CLOSES],
         fin_ratio: ratio(c[C_FIN], tcp),
-        fin_wait_1_limited: lim.orphan_retries.map(|_| level[S_FW1_LIMITED]),
-        orphans_limited: lim.orphan_retries.map(|_| level[S_ORPHANS_LIMITED]),
+        fin_wait_1_limited: lim
+            .orphan_retries
+            .map(|_| level[Series::FinWait1Limited.index()]),
+        orphans_limited: lim
+            .orphan_retries
+            .map(|_| level[Series::OrphansLimited.index()]),
         over_max_orphans: lim.max_orphans.is_some_and(|m| orphans > m as i64),
         over_max_tw_buckets: lim
             .max_tw_buckets
@@ -270,9 +256,9 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits, max: u64) -> TimelineRepor
         .widened_from
         .and_then(|w| grid(w, p, max))
         .is_some_and(|asked| asked.w < g.w);
-    for (s, (peak, ns)) in peaks.iter().zip(t.state_ns).enumerate() {
-        let key = series_key(s);
-        let limited = s == S_FW1_LIMITED || s == S_ORPHANS_LIMITED;
+    for (s, (peak, ns)) in Series::ALL.into_iter().zip(peaks.iter().zip(t.state_ns)) {
+        let key = s.name();
+        let limited = s.is_what_if();
         if limited && lim.orphan_retries.is_none() {
             continue;
         }
@@ -305,10 +291,10 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits, max: u64) -> TimelineRepor
         report.limits.orphan_retries = Some(RetriesWhatIf {
             retries: r,
             orphans_killed: t.orphans_killed,
-            fin_wait_1_peak: peaks[series_index(TcpState::FinWait1)].0,
-            fin_wait_1_peak_limited: peaks[S_FW1_LIMITED].0,
-            orphans_peak: peaks[S_ORPHANS].0,
-            orphans_peak_limited: peaks[S_ORPHANS_LIMITED].0,
+            fin_wait_1_peak: peaks[Series::State(TcpState::FinWait1).index()].0,
+            fin_wait_1_peak_limited: peaks[Series::FinWait1Limited.index()].0,
+            orphans_peak: peaks[Series::Orphans.index()].0,
+            orphans_peak_limited: peaks[Series::OrphansLimited.index()].0,
         });
     }
     report.buckets = buckets;
