@@ -9,6 +9,7 @@
 //! order, indexed by the enum: no raw index, no field list written twice.
 
 use super::{Hist, add};
+use crate::decode::Skip;
 use crate::flow::conn::Outcome;
 use serde::{Deserialize, Serialize};
 
@@ -493,5 +494,79 @@ impl<T: Merge> Merge for ByMetric<T> {
     }
 }
 
+/// One figure per [`Skip`] reason (frames that gave no TCP segment),
+/// indexed by the reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BySkip<T>([T; Skip::ALL.len()]);
+
+impl<T> std::ops::Index<Skip> for BySkip<T> {
+    type Output = T;
+    fn index(&self, k: Skip) -> &T {
+        // `Skip`'s discriminants are its places in `Skip::ALL`.
+        &self.0[k as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<Skip> for BySkip<T> {
+    fn index_mut(&mut self, k: Skip) -> &mut T {
+        &mut self.0[k as usize]
+    }
+}
+
+impl<T> BySkip<T> {
+    /// Every figure with its reason, in [`Skip::ALL`]'s order.
+    pub fn iter(&self) -> impl Iterator<Item = (Skip, &T)> {
+        Skip::ALL.into_iter().map(move |k| (k, &self[k]))
+    }
+}
+
+impl<T: Merge> Merge for BySkip<T> {
+    fn merge(&mut self, o: &BySkip<T>) {
+        for k in Skip::ALL {
+            self[k].merge(&o[k]);
+        }
+    }
+}
+
 /// Latency histograms (us) by metric, then split.
 pub type Latencies = ByMetric<BySplit<Hist>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each reason has its own cell: `Skip as usize` is its place in ALL.
+    #[test]
+    fn by_skip_indexes_every_reason_once() {
+        let mut t = BySkip::<u64>::default();
+        for (i, k) in Skip::ALL.into_iter().enumerate() {
+            t[k] += i as u64 + 1;
+        }
+        let got: Vec<u64> = t.iter().map(|(_, n)| *n).collect();
+        assert_eq!(got, vec![1, 2, 3, 4, 5, 6, 7]);
+        let mut u = t;
+        u.merge(&t);
+        assert_eq!(u[Skip::TcpTruncated], 14);
+    }
+
+    /// Indexing by outcome reaches each field once, in `Outcome::ALL`.
+    #[test]
+    fn by_outcome_indexes_every_outcome_once() {
+        let mut t = ByOutcome::<u64>::default();
+        for (i, o) in Outcome::ALL.into_iter().enumerate() {
+            t[o] = 1 << i;
+        }
+        let sum: u64 = t.iter().map(|(_, n)| n).sum();
+        assert_eq!(sum, (1 << Outcome::ALL.len()) - 1);
+        assert_eq!(t.killed, 1 << 7);
+        assert_eq!(t.rows()[6], ("killed", 1 << 7));
+        // The JSON keys are the outcomes' names.
+        let v = serde_json::to_value(t).unwrap_or_default();
+        for o in Outcome::ALL {
+            assert_eq!(v[o.name()].as_u64(), Some(t[o]), "{}", o.name());
+        }
+        for (name, n) in t.rows() {
+            assert_eq!(v[name].as_u64(), Some(n), "{name}");
+        }
+    }
+}

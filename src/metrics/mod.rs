@@ -19,8 +19,8 @@ use crate::flow::key::Side;
 use crate::flow::state::TcpState;
 use crate::flow::table::{ConnSink, Retired};
 pub use counts::{
-    ByCloser, ByMetric, ByOutcome, BySplit, Closer, Connections, FinRetransmissions, Latencies,
-    Merge, Metric, Split, UnackedFins,
+    ByCloser, ByMetric, ByOutcome, BySkip, BySplit, Closer, Connections, FinRetransmissions,
+    Latencies, Merge, Metric, Split, UnackedFins,
 };
 pub use hist::Hist;
 pub use kernel::{KernelEvidence, MIN_EVIDENCE};

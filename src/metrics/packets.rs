@@ -1,6 +1,6 @@
 //! Frame-level counts, filled by the decoder, mergeable.
 
-use super::{add, timeline};
+use super::{BySkip, Merge, add, timeline};
 use crate::decode::{Segment, Skip, flags};
 use std::collections::BTreeMap;
 
@@ -17,7 +17,7 @@ pub struct Packets {
     /// ACK only, no payload.
     pub pure_ack: u64,
     /// Frames that gave no TCP segment, by reason.
-    pub skipped: [u64; 7],
+    pub skipped: BySkip<u64>,
     /// Frames per link type.
     pub link_types: BTreeMap<u16, u64>,
     pub first_ts: Option<u64>,
@@ -66,7 +66,7 @@ impl Packets {
                 if *skip == Skip::TcpTruncated {
                     self.tcp += 1;
                 }
-                self.skipped[*skip as usize] += 1;
+                self.skipped[*skip] += 1;
             }
         }
     }
@@ -152,9 +152,7 @@ impl std::ops::AddAssign<&Packets> for Packets {
         add(&mut self.fin, fin);
         add(&mut self.rst, rst);
         add(&mut self.pure_ack, pure_ack);
-        for (a, b) in self.skipped.iter_mut().zip(skipped.iter()) {
-            add(a, b);
-        }
+        self.skipped.merge(skipped);
         for (k, v) in link_types {
             add(self.link_types.entry(*k).or_insert(0), v);
         }

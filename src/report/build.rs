@@ -6,7 +6,7 @@ use super::format::ratio;
 use super::schema::mergeable::Mergeable;
 use super::schema::*;
 use super::{diagnosis, timeline};
-use crate::decode::{Skip, linktype};
+use crate::decode::linktype;
 use crate::metrics::groups::GroupRow;
 use crate::metrics::peers::{PeerStats, RankBy, rank};
 use crate::metrics::{Hist, KernelEvidence};
@@ -207,9 +207,8 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
             rst: p.rst,
             pure_ack: p.pure_ack,
         },
-        skipped: Skip::ALL
-            .iter()
-            .map(|k| (k.name().to_string(), p.skipped[*k as usize]))
+        skipped: (p.skipped.iter())
+            .map(|(k, n)| (k.name().to_string(), *n))
             .collect(),
         fin_ratio: FinRatio {
             of_tcp: ratio(p.fin, p.tcp),

@@ -235,7 +235,7 @@ pub fn analysis(r: &Report, bucket_us: u64, inputs: &[u32]) -> Result<Analysis, 
     (p.frames, p.tcp, p.syn, p.fin, p.rst, p.pure_ack) =
         (rp.frames, rp.tcp, rp.syn, rp.fin, rp.rst, rp.pure_ack);
     for k in Skip::ALL {
-        p.skipped[k as usize] = r.skipped.get(k.name()).copied().unwrap_or(0);
+        p.skipped[k] = r.skipped.get(k.name()).copied().unwrap_or(0);
     }
     for l in &r.capture.link_types {
         *p.link_types.entry(l.linktype).or_default() += l.frames;
