@@ -24,7 +24,7 @@ pub use counts::{
 };
 pub use hist::Hist;
 pub use kernel::{KernelEvidence, MIN_EVIDENCE};
-pub use packets::Packets;
+pub use packets::{PacketCounts, Packets};
 pub use peers::{PeerStats, Worst};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;

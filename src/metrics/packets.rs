@@ -2,11 +2,12 @@
 
 use super::{BySkip, Merge, add, timeline};
 use crate::decode::{Segment, Skip, flags};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Frame-level counts, filled by the decoder.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Packets {
+/// The frame and segment counts: the report's `packets` as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketCounts {
     /// Packet records read.
     pub frames: u64,
     /// Frames carrying a TCP header (including ones cut before the flags).
@@ -16,6 +17,32 @@ pub struct Packets {
     pub rst: u64,
     /// ACK only, no payload.
     pub pure_ack: u64,
+}
+
+impl Merge for PacketCounts {
+    fn merge(&mut self, o: &PacketCounts) {
+        let PacketCounts {
+            frames,
+            tcp,
+            syn,
+            fin,
+            rst,
+            pure_ack,
+        } = o;
+        self.frames.merge(frames);
+        self.tcp.merge(tcp);
+        self.syn.merge(syn);
+        self.fin.merge(fin);
+        self.rst.merge(rst);
+        self.pure_ack.merge(pure_ack);
+    }
+}
+
+/// Frame-level counts, filled by the decoder.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Packets {
+    /// Frames and segments (read through `Deref` as `packets.frames`, ...).
+    pub counts: PacketCounts,
     /// Frames that gave no TCP segment, by reason.
     pub skipped: BySkip<u64>,
     /// Frames per link type.
@@ -26,6 +53,15 @@ pub struct Packets {
     pub bucket_ns: u64,
     /// Frames per timeline bucket, run-length: (bucket number, frames).
     pub frames_by_bucket: Vec<(u64, u64)>,
+}
+
+/// `packets.frames` and the like read the counts: they are the frame
+/// counts' own fields, kept in one struct so that the report embeds them.
+impl std::ops::Deref for Packets {
+    type Target = PacketCounts;
+    fn deref(&self) -> &PacketCounts {
+        &self.counts
+    }
 }
 
 impl Packets {
@@ -39,7 +75,8 @@ impl Packets {
 
     /// Counts one frame and what the decoder made of it.
     pub fn count(&mut self, link: u16, ts: u64, r: &Result<Segment, Skip>) {
-        self.frames += 1;
+        let c = &mut self.counts;
+        c.frames += 1;
         // Consecutive frames nearly always share a link type: a map lookup
         // per frame would dominate, so bump the last entry when it matches.
         match self.link_types.last_entry() {
@@ -56,15 +93,16 @@ impl Packets {
         }
         match r {
             Ok(s) => {
-                self.tcp += 1;
-                self.syn += u64::from(s.has(flags::SYN));
-                self.fin += u64::from(s.has(flags::FIN));
-                self.rst += u64::from(s.has(flags::RST));
-                self.pure_ack += u64::from(s.flags & 0x17 == flags::ACK && s.payload_len == 0);
+                let c = &mut self.counts;
+                c.tcp += 1;
+                c.syn += u64::from(s.has(flags::SYN));
+                c.fin += u64::from(s.has(flags::FIN));
+                c.rst += u64::from(s.has(flags::RST));
+                c.pure_ack += u64::from(s.flags & 0x17 == flags::ACK && s.payload_len == 0);
             }
             Err(skip) => {
                 if *skip == Skip::TcpTruncated {
-                    self.tcp += 1;
+                    self.counts.tcp += 1;
                 }
                 self.skipped[*skip] += 1;
             }
@@ -133,12 +171,7 @@ impl std::ops::AddAssign<&Packets> for Packets {
     fn add_assign(&mut self, o: &Packets) {
         // Every field, no `..`: a new one does not compile until merged.
         let Packets {
-            frames,
-            tcp,
-            syn,
-            fin,
-            rst,
-            pure_ack,
+            counts,
             skipped,
             link_types,
             first_ts,
@@ -146,12 +179,7 @@ impl std::ops::AddAssign<&Packets> for Packets {
             bucket_ns: _,
             frames_by_bucket: _,
         } = o;
-        add(&mut self.frames, frames);
-        add(&mut self.tcp, tcp);
-        add(&mut self.syn, syn);
-        add(&mut self.fin, fin);
-        add(&mut self.rst, rst);
-        add(&mut self.pure_ack, pure_ack);
+        self.counts.merge(counts);
         self.skipped.merge(skipped);
         for (k, v) in link_types {
             add(self.link_types.entry(*k).or_insert(0), v);

@@ -199,14 +199,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         truncated: a.truncated(),
         capture: capture_of(a),
         inputs: Vec::new(),
-        packets: PacketCounts {
-            frames: p.frames,
-            tcp: p.tcp,
-            syn: p.syn,
-            fin: p.fin,
-            rst: p.rst,
-            pure_ack: p.pure_ack,
-        },
+        packets: p.counts.clone(),
         skipped: (p.skipped.iter())
             .map(|(k, n)| (k.name().to_string(), *n))
             .collect(),

@@ -6,6 +6,7 @@
 pub use crate::metrics::counts::{
     ByCloser, ByMetric, ByOutcome, BySplit, Connections, FinRetransmissions as FinRtx, UnackedFins,
 };
+pub use crate::metrics::packets::PacketCounts;
 use crate::metrics::peers::RankBy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -201,16 +202,6 @@ pub struct LinkTypeCount {
     pub name: String,
     pub frames: u64,
     pub supported: bool,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct PacketCounts {
-    pub frames: u64,
-    pub tcp: u64,
-    pub syn: u64,
-    pub fin: u64,
-    pub rst: u64,
-    pub pure_ack: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

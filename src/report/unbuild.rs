@@ -231,9 +231,7 @@ pub fn analysis(r: &Report, bucket_us: u64, inputs: &[u32]) -> Result<Analysis, 
 
     // Packets: the report's exact counts.
     let p = &mut s.packets;
-    let rp = &r.packets;
-    (p.frames, p.tcp, p.syn, p.fin, p.rst, p.pure_ack) =
-        (rp.frames, rp.tcp, rp.syn, rp.fin, rp.rst, rp.pure_ack);
+    p.counts = r.packets.clone();
     for k in Skip::ALL {
         p.skipped[k] = r.skipped.get(k.name()).copied().unwrap_or(0);
     }
