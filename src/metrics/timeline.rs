@@ -132,14 +132,52 @@ impl Default for TimelineConfig {
     }
 }
 
-/// Per-bucket counters of packets.
-pub const C_SEGMENTS: usize = 0;
-pub const C_FIN: usize = 1;
-pub const C_FIN_RTX: usize = 2;
-pub const C_RST: usize = 3;
-pub const C_NEW: usize = 4;
-pub const C_CLOSES: usize = 5;
+/// A per-bucket counter of segments and connections: the one place that
+/// names it (the report's bucket field and CSV column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Count {
+    /// TCP segments.
+    Segments,
+    Fin,
+    FinRetransmissions,
+    Rst,
+    /// Connections whose first packet is in the bucket.
+    NewConnections,
+    /// Connections whose close began in the bucket.
+    Closes,
+}
+
+/// Counters kept per bucket.
 pub const NCOUNTERS: usize = 6;
+
+impl Count {
+    /// Every counter, in the order of [`BucketDelta::counts`].
+    pub const ALL: [Count; NCOUNTERS] = [
+        Count::Segments,
+        Count::Fin,
+        Count::FinRetransmissions,
+        Count::Rst,
+        Count::NewConnections,
+        Count::Closes,
+    ];
+
+    /// Its name: the report's bucket field and CSV column.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Count::Segments => "tcp",
+            Count::Fin => "fin",
+            Count::FinRetransmissions => "fin_retransmissions",
+            Count::Rst => "rst",
+            Count::NewConnections => "new_connections",
+            Count::Closes => "closes",
+        }
+    }
+
+    /// Its index in [`BucketDelta::counts`] (its place in [`Count::ALL`]).
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
 
 /// Most buckets a timeline holds while reading. Past it the width doubles
 /// (buckets merged pairwise, exactly: see [`Timeline::widen`]), so memory is
@@ -207,10 +245,10 @@ impl Timeline {
             self.pending = Some((b, [0; NCOUNTERS]));
         }
         if let Some((_, c)) = &mut self.pending {
-            c[C_SEGMENTS] += 1;
-            c[C_FIN] += u64::from(fin);
-            c[C_RST] += u64::from(rst);
-            c[C_FIN_RTX] += u64::from(fin_rtx);
+            c[Count::Segments.index()] += 1;
+            c[Count::Fin.index()] += u64::from(fin);
+            c[Count::Rst.index()] += u64::from(rst);
+            c[Count::FinRetransmissions.index()] += u64::from(fin_rtx);
         }
     }
 
@@ -223,9 +261,9 @@ impl Timeline {
         }
     }
 
-    fn count_at(&mut self, t: u64, counter: usize) {
+    fn count_at(&mut self, t: u64, counter: Count) {
         let b = self.bucket(t);
-        self.buckets.entry(b).or_default().counts[counter] += 1;
+        self.buckets.entry(b).or_default().counts[counter.index()] += 1;
         self.fit();
     }
 
@@ -287,9 +325,9 @@ impl Timeline {
     /// model, [`Conn::intervals`]) and returns them. A one-sided connection
     /// adds none: its states cannot be known.
     pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64, open: bool) -> ConnStates {
-        self.count_at(c.first_ts, C_NEW);
+        self.count_at(c.first_ts, Count::NewConnections);
         if let Some(t) = c.close_began() {
-            self.count_at(t, C_CLOSES);
+            self.count_at(t, Count::Closes);
         }
         let mut cs = ConnStates {
             list: Vec::new(),
@@ -617,8 +655,16 @@ mod tests {
         assert!(t.buckets.len() < MAX_LIVE_BUCKETS, "{}", t.buckets.len());
         assert_eq!(t.cfg.bucket_ns, 4 * MS);
         assert_eq!(t.widened_from, Some(MS));
-        let total: u64 = t.buckets.values().map(|b| b.counts[C_SEGMENTS]).sum();
-        let fins: u64 = t.buckets.values().map(|b| b.counts[C_FIN]).sum();
+        let total: u64 = t
+            .buckets
+            .values()
+            .map(|b| b.counts[Count::Segments.index()])
+            .sum();
+        let fins: u64 = t
+            .buckets
+            .values()
+            .map(|b| b.counts[Count::Fin.index()])
+            .sum();
         assert_eq!((total, fins), (n, n / 2));
         // Shards that widened differently add on the wider grid.
         let mut other = Timeline::new(TimelineConfig {
@@ -627,7 +673,10 @@ mod tests {
         });
         other.count_segment(5 * MS, false, false, false);
         t += &other;
-        assert_eq!(t.buckets.get(&1).map(|b| b.counts[C_SEGMENTS]), Some(5));
+        assert_eq!(
+            t.buckets.get(&1).map(|b| b.counts[Count::Segments.index()]),
+            Some(5)
+        );
     }
 
     #[test]
@@ -658,6 +707,9 @@ mod tests {
             assert_eq!(Series::from(st).name(), st.key());
         }
         assert_eq!(Series::ALL[NSTATES], Series::Orphans);
+        for (i, k) in Count::ALL.into_iter().enumerate() {
+            assert_eq!(k.index(), i, "{k:?}");
+        }
         assert_eq!(Series::from_name("closed"), None);
         names.sort_unstable();
         names.dedup();

@@ -4,9 +4,7 @@
 
 use super::format::ratio;
 use super::schema::{Bucket, Crossing, LimitsReport, Peak, RetriesWhatIf, TimelineReport};
-use crate::metrics::timeline::{
-    C_CLOSES, C_FIN, C_FIN_RTX, C_NEW, C_RST, C_SEGMENTS, NSERIES, Series, TcpState, Timeline,
-};
+use crate::metrics::timeline::{Count, NCOUNTERS, NSERIES, Series, TcpState, Timeline};
 use crate::metrics::{Packets, add};
 use std::collections::BTreeMap;
 
@@ -63,7 +61,7 @@ struct Rebinned {
     /// Deltas from before the first bucket.
     carry: [i64; NSERIES],
     deltas: Vec<[i64; NSERIES]>,
-    counts: Vec<[u64; 6]>,
+    counts: Vec<[u64; NCOUNTERS]>,
     /// Frames per bucket, when counted on the same fine grid.
     frames: Option<Vec<u64>>,
 }
@@ -72,7 +70,7 @@ fn rebin(t: &Timeline, p: &Packets, g: Grid) -> Rebinned {
     let mut r = Rebinned {
         carry: [0; NSERIES],
         deltas: vec![[0; NSERIES]; g.n],
-        counts: vec![[0; 6]; g.n],
+        counts: vec![[0; NCOUNTERS]; g.n],
         frames: (p.bucket_ns > 0 && g.w.is_multiple_of(p.bucket_ns)).then(|| vec![0; g.n]),
     };
     let mut keys: Vec<&u64> = t.buckets.keys().collect();
@@ -107,11 +105,12 @@ fn rebin(t: &Timeline, p: &Packets, g: Grid) -> Rebinned {
 fn bucket_row(
     t_ns: u64,
     level: &[i64; NSERIES],
-    c: [u64; 6],
+    c: [u64; NCOUNTERS],
     frames: Option<u64>,
     lim: &Limits,
 ) -> Bucket {
-    let tcp = c[C_SEGMENTS];
+    let n = |k: Count| c[k.index()];
+    let tcp = n(Count::Segments);
     let st = |s: TcpState| level[Series::State(s).index()];
     let orphans = level[Series::Orphans.index()];
     Bucket {
@@ -128,12 +127,12 @@ fn bucket_row(
         orphans,
         frames: frames.unwrap_or(tcp),
         tcp,
-        fin: c[C_FIN],
-        fin_retransmissions: c[C_FIN_RTX],
-        rst: c[C_RST],
-        new_connections: c[C_NEW],
-        closes: c[C_CLOSES],
-        fin_ratio: ratio(c[C_FIN], tcp),
+        fin: n(Count::Fin),
+        fin_retransmissions: n(Count::FinRetransmissions),
+        rst: n(Count::Rst),
+        new_connections: n(Count::NewConnections),
+        closes: n(Count::Closes),
+        fin_ratio: ratio(n(Count::Fin), tcp),
         fin_wait_1_limited: lim
             .orphan_retries
             .map(|_| level[Series::FinWait1Limited.index()]),

@@ -11,15 +11,13 @@ use crate::decode::Skip;
 use crate::flow::key::{FlowKey, Side};
 use crate::flow::state::TcpState;
 use crate::metrics::hist::{CompactHist, HistError};
-use crate::metrics::timeline::{
-    C_CLOSES, C_FIN, C_FIN_RTX, C_NEW, C_RST, C_SEGMENTS, NSERIES, Series, Timeline, TimelineConfig,
-};
+use crate::metrics::timeline::{Count, NSERIES, Series, Timeline, TimelineConfig};
 use crate::metrics::{Hist, KernelEvidence, Metric, PeerStats, Split, Summary, Worst};
 use crate::pipeline::Analysis;
 use crate::report::schema::mergeable::{
     CompactParts, HistParts, MERGEABLE_VERSION, Mergeable, PeerParts,
 };
-use crate::report::schema::{Bucket, Report, STATE_SERIES};
+use crate::report::schema::{Bucket, COUNTER_SERIES, Report, STATE_SERIES};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::net::IpAddr;
@@ -427,15 +425,12 @@ fn timeline(r: &Report, m: &Mergeable, bucket_us: u64) -> Result<Timeline, Merge
         for s in 0..NSERIES {
             e.delta[s] = e.delta[s].saturating_add(level[s].saturating_sub(prev[s]));
         }
-        for (c, v) in [
-            (C_SEGMENTS, b.tcp),
-            (C_FIN, b.fin),
-            (C_FIN_RTX, b.fin_retransmissions),
-            (C_RST, b.rst),
-            (C_NEW, b.new_connections),
-            (C_CLOSES, b.closes),
-        ] {
-            e.counts[c] = e.counts[c].saturating_add(v);
+        for k in Count::ALL {
+            let v = COUNTER_SERIES
+                .iter()
+                .find(|(name, _)| *name == k.name())
+                .map_or(0, |(_, get)| get(b));
+            e.counts[k.index()] = e.counts[k.index()].saturating_add(v);
         }
         prev = level;
     }

@@ -2,7 +2,7 @@
 //! limits and the series as the report shows them.
 
 use super::Finding;
-use crate::metrics::timeline::{Series, TcpState};
+use crate::metrics::timeline::{Count, Series, TcpState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -123,12 +123,12 @@ pub type Counter = (&'static str, fn(&Bucket) -> u64);
 /// The per-bucket counters, in CSV order.
 pub const COUNTER_SERIES: [Counter; 7] = [
     ("frames", |b| b.frames),
-    ("tcp", |b| b.tcp),
-    ("fin", |b| b.fin),
-    ("fin_retransmissions", |b| b.fin_retransmissions),
-    ("rst", |b| b.rst),
-    ("new_connections", |b| b.new_connections),
-    ("closes", |b| b.closes),
+    (Count::Segments.name(), |b| b.tcp),
+    (Count::Fin.name(), |b| b.fin),
+    (Count::FinRetransmissions.name(), |b| b.fin_retransmissions),
+    (Count::Rst.name(), |b| b.rst),
+    (Count::NewConnections.name(), |b| b.new_connections),
+    (Count::Closes.name(), |b| b.closes),
 ];
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -229,6 +229,13 @@ mod tests {
             syn_sent: 8,
             syn_recv: 9,
             orphans: 10,
+            frames: 20,
+            tcp: 21,
+            fin: 22,
+            fin_retransmissions: 23,
+            rst: 24,
+            new_connections: 25,
+            closes: 26,
             ..Bucket::default()
         };
         let v = serde_json::to_value(&b).unwrap_or_default();
@@ -242,8 +249,13 @@ mod tests {
             assert!(STATE_SERIES.iter().any(|s| s.key == x.name()), "{x:?}");
         }
         for (k, get) in COUNTER_SERIES {
-            assert!(v.get(k).is_some(), "{k}");
-            assert_eq!(get(&b), 0);
+            assert_eq!(v[k].as_u64(), Some(get(&b)), "{k}");
+        }
+        let mut got: Vec<u64> = COUNTER_SERIES.iter().map(|c| (c.1)(&b)).collect();
+        got.sort_unstable();
+        assert_eq!(got, (20..=26).collect::<Vec<_>>());
+        for k in Count::ALL {
+            assert!(COUNTER_SERIES.iter().any(|c| c.0 == k.name()), "{k:?}");
         }
     }
 }
