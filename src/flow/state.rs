@@ -81,8 +81,7 @@ impl TcpState {
         TcpState::SERIES.iter().position(|s| *s == self)
     }
 
-    /// JSON / CSV name: the state's, and its timeline series' name
-    /// (`metrics::timeline::Series::name` reads it from here).
+    /// JSON / CSV name, also its timeline series' (`metrics::timeline::Series::name`).
     pub const fn key(self) -> &'static str {
         match self {
             TcpState::Inactive => "inactive",
