@@ -81,8 +81,8 @@ impl TcpState {
         TcpState::SERIES.iter().position(|s| *s == self)
     }
 
-    /// JSON / CSV name.
-    pub fn key(self) -> &'static str {
+    /// JSON / CSV name, also its timeline series' (`metrics::timeline::Series::name`).
+    pub const fn key(self) -> &'static str {
         match self {
             TcpState::Inactive => "inactive",
             TcpState::SynSent => "syn_sent",
