@@ -5,7 +5,7 @@
 //! observer states where it cannot (zeek's model): `Inactive` (nothing seen
 //! yet), `Reset` (a RST ended it) and `Killed` (the kernel dropped an
 //! orphan silently: inferred from its retransmissions stopping, see
-//! [`Backoff`]). Events are what one segment means to each endpoint (it
+//! [`super::retrans::Backoff`]). Events are what one segment means to each endpoint (it
 //! sent it, or its peer did) and the timers the observer can infer.
 //!
 //! [`next`] is a pure function; [`Machine::apply`] is the only writer of
@@ -14,6 +14,10 @@
 //! peers, `--flows`) reads instead of re-deriving states.
 
 use std::fmt;
+
+// Callers outside flow (metrics) name the retransmission model by its old
+// path; it is defined in `retrans`.
+pub use super::retrans::{MAX_ORPHAN_RETRIES, RTO_MAX_NS, RTO_MIN_NS, orphan_retries_range};
 
 /// One endpoint's state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -412,136 +416,184 @@ impl Transitions {
     }
 }
 
-/// Linux's retransmission timer bounds (TCP_RTO_MIN, TCP_RTO_MAX) and the
-/// initial SYN timeout (TCP_TIMEOUT_INIT).
-pub const RTO_MIN_NS: u64 = 200_000_000;
-pub const RTO_MAX_NS: u64 = 120_000_000_000;
-pub const TIMEOUT_INIT_NS: u64 = 1_000_000_000;
+/// Most distinct (state, event) anomalies named per endpoint; past it they
+/// are only counted.
+pub const MAX_NAMED_ANOMALIES: usize = 4;
 
-/// A copy this soon after the previous one cannot come from a
-/// retransmission timer (Linux's minimum RTO is 200 ms, a tail-loss probe
-/// waits at least 10 ms): it is most likely the same packet captured twice.
-pub const DUPLICATE_WINDOW_NS: u64 = 1_000_000;
-
-/// The retransmission schedule of an endpoint's outstanding SYN, SYN-ACK
-/// or FIN, as seen: when its copies left. The next copy of a live socket is
-/// due one doubled interval after the last (exponential backoff, capped at
-/// TCP_RTO_MAX); a socket whose next copy is overdue gave up.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Backoff {
-    /// First copy.
-    pub first_ts: u64,
-    /// Latest copy (duplicates within [`DUPLICATE_WINDOW_NS`] not counted).
-    pub last_ts: u64,
-    /// Interval before the latest copy (0: only one copy).
-    pub interval: u64,
-    /// Interval between the first two copies (0: one copy): the first
-    /// retransmission timeout (or tail-loss probe) seen.
-    pub first_interval: u64,
-    /// Interval between the second and third copies (0: fewer copies).
-    pub second_interval: u64,
-    /// Copies after the first (retransmissions).
-    pub retransmissions: u32,
+/// The events that could not happen in the state they came in (zeek's
+/// "weirds"): the count of all of them, and the first
+/// [`MAX_NAMED_ANOMALIES`] distinct (state, event) pairs by name. Fixed
+/// size: nothing is allocated per connection.
+#[derive(Clone, Copy, Debug, Eq)]
+pub struct Anomalies {
+    count: u32,
+    pairs: [(TcpState, Event); MAX_NAMED_ANOMALIES],
+    named: u8,
 }
 
-impl Backoff {
-    /// Whether the first repeat was a tail-loss probe: its interval equals
-    /// the next one (within 10%), where an RTO retransmission would have
-    /// doubled it. `None` before the third copy.
-    pub fn first_was_probe(&self) -> Option<bool> {
-        (self.retransmissions >= 2 && self.second_interval > 0).then(|| {
-            self.first_interval.abs_diff(self.second_interval) * 10 <= self.second_interval
-        })
-    }
-
-    pub fn start(ts: u64) -> Backoff {
-        Backoff {
-            first_ts: ts,
-            last_ts: ts,
-            ..Backoff::default()
+impl Default for Anomalies {
+    fn default() -> Anomalies {
+        Anomalies {
+            count: 0,
+            pairs: [(TcpState::Inactive, Event::SendSyn); MAX_NAMED_ANOMALIES],
+            named: 0,
         }
-    }
-
-    /// Another copy at `ts`; false when it is a duplicate (within 1 ms).
-    pub fn copy(&mut self, ts: u64) -> bool {
-        let gap = ts.saturating_sub(self.last_ts);
-        if gap < DUPLICATE_WINDOW_NS {
-            return false;
-        }
-        match self.retransmissions {
-            0 => self.first_interval = gap,
-            1 => self.second_interval = gap,
-            _ => {}
-        }
-        self.interval = gap;
-        self.last_ts = ts;
-        self.retransmissions += 1;
-        true
-    }
-
-    /// The timeout that follows the latest copy: the last interval doubled,
-    /// within [TCP_RTO_MIN, TCP_RTO_MAX] (a copy that came sooner than an RTO,
-    /// a fast retransmission or a probe, is followed by at least one), or
-    /// `initial` when no retransmission was seen (`None`: unknown, nothing
-    /// can be inferred).
-    pub fn next_timeout(&self, initial: Option<u64>) -> Option<u64> {
-        if self.retransmissions == 0 {
-            return initial;
-        }
-        Some(
-            self.interval
-                .saturating_mul(2)
-                .clamp(RTO_MIN_NS, RTO_MAX_NS),
-        )
-    }
-
-    /// When the next copy was due, and how long past it the observer must
-    /// see nothing before concluding that it will not come (half the
-    /// timeout: a timer never fires that late).
-    pub fn overdue(&self, initial: Option<u64>) -> Option<(u64, u64)> {
-        let rto = self.next_timeout(initial)?;
-        Some((self.last_ts.saturating_add(rto), rto / 2 + 20_000_000))
     }
 }
 
-/// Largest tcp_orphan_retries value considered when inferring it.
-pub const MAX_ORPHAN_RETRIES: u32 = 15;
-
-/// Linux's `tcp_model_timeout(sk, boundary, TCP_RTO_MIN)`: how long after
-/// its first RTO retransmission a socket with `boundary` retries may keep
-/// retransmitting (net/ipv4/tcp_timer.c, `retransmits_timed_out`).
-pub fn model_timeout(boundary: u32) -> u64 {
-    // ilog2(TCP_RTO_MAX / TCP_RTO_MIN) = ilog2(600) = 9.
-    const THRESH: u32 = 9;
-    if boundary <= THRESH {
-        ((2u64 << boundary) - 1) * RTO_MIN_NS
-    } else {
-        ((2u64 << THRESH) - 1) * RTO_MIN_NS + u64::from(boundary - THRESH) * RTO_MAX_NS
+/// Equal when they count the same and name the same pairs.
+impl PartialEq for Anomalies {
+    fn eq(&self, o: &Anomalies) -> bool {
+        self.count == o.count && self.pairs().eq(o.pairs())
     }
 }
 
-/// The tcp_orphan_retries values (lo..=hi) consistent with an orphan whose
-/// FIN copies are `b` and that died at `killed_at`. Linux decides at each
-/// retransmission timer: it kills the orphan once the time since its first
-/// RTO retransmission reaches `model_timeout(retries)`, else retransmits.
-/// So the last copy came before that timeout and the kill at or after it.
-/// A tail-loss probe may precede the RTO retransmissions: the first two
-/// intervals are then equal instead of doubling.
-pub fn orphan_retries_range(b: &Backoff, killed_at: u64) -> Option<(u32, u32)> {
-    if b.retransmissions == 0 {
-        return None;
+impl Anomalies {
+    /// `count` anomalies, of which `pairs` named (at most
+    /// [`MAX_NAMED_ANOMALIES`] distinct pairs, and no more than counted;
+    /// `None` otherwise).
+    pub fn from_parts(
+        count: u32,
+        pairs: impl IntoIterator<Item = (TcpState, Event)>,
+    ) -> Option<Anomalies> {
+        let mut a = Anomalies::default();
+        for (s, e) in pairs {
+            if a.named() == MAX_NAMED_ANOMALIES || a.pairs().any(|p| p == (s, e)) {
+                return None;
+            }
+            a.pairs[a.named()] = (s, e);
+            a.named += 1;
+        }
+        (a.named() as u64 <= u64::from(count)).then_some(Anomalies { count, ..a })
     }
-    let probe = b.retransmissions >= 2
-        && b.second_interval > 0
-        && b.first_interval.abs_diff(b.second_interval) * 4 < b.second_interval;
-    let first_rto = b.first_ts + b.first_interval + if probe { b.second_interval } else { 0 };
-    let alive_for = b.last_ts.saturating_sub(first_rto);
-    let dead_after = killed_at.saturating_sub(first_rto);
-    let lo = (0..=MAX_ORPHAN_RETRIES).find(|n| model_timeout(*n) > alive_for)?;
-    let hi = (0..=MAX_ORPHAN_RETRIES)
-        .rev()
-        .find(|n| model_timeout(*n) <= dead_after)?;
-    (lo <= hi).then_some((lo, hi))
+
+    /// How many anomalies (every one, named or not).
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    fn named(&self) -> usize {
+        usize::from(self.named)
+    }
+
+    /// The distinct (state, event) pairs named, in the order first seen.
+    pub fn pairs(&self) -> impl Iterator<Item = (TcpState, Event)> + '_ {
+        self.pairs[..self.named()].iter().copied()
+    }
+
+    fn record(&mut self, s: TcpState, e: Event) {
+        self.count = self.count.saturating_add(1);
+        if self.named() < MAX_NAMED_ANOMALIES && !self.pairs().any(|p| p == (s, e)) {
+            self.pairs[self.named()] = (s, e);
+            self.named += 1;
+        }
+    }
+}
+
+/// A later packet proved an inferred transition wrong: which rule took it
+/// back. Each is applied by [`Machine::correct`] and kept in the
+/// endpoint's [`Corrections`], so the history says what was corrected and
+/// why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Correction {
+    /// KILLED taken back: the endpoint sent again, or the peer ACKed the
+    /// FIN it was thought to have abandoned (a slower timer than modelled,
+    /// or copies the capture missed).
+    KillDisproved,
+    /// The FIN-WAIT-2 that a late ACK revived taken back: a bare RST
+    /// answered that ACK, so the socket was gone after all (killed when
+    /// first inferred).
+    RevivalDisproved,
+    /// A handshake's give-up (SYN-SENT or SYN-RECEIVED -> CLOSED) taken
+    /// back: the endpoint sent, or the ACK of its SYN (SYN-ACK) reached it.
+    HandshakeAlive,
+    /// CLOSE-WAIT taken back: its own FIN crossed the peer's (it does not
+    /// ACK it), so it went FIN-WAIT-1 -> CLOSING instead.
+    FinsCrossed,
+    /// The TIME-WAIT (CLOSING) that the peer's FIN implied taken back: a
+    /// bare RST shows the data that came with that FIN reset the socket
+    /// first (Linux's TCPAbortOnData).
+    AbortOnData,
+    /// TIME-WAIT taken back: a bare RST answered the peer's FIN, so the
+    /// FIN-WAIT-2 socket had already timed out (tcp_fin_timeout).
+    FinWait2Gone,
+}
+
+impl Correction {
+    /// Every correction.
+    pub const ALL: [Correction; 6] = [
+        Correction::KillDisproved,
+        Correction::RevivalDisproved,
+        Correction::HandshakeAlive,
+        Correction::FinsCrossed,
+        Correction::AbortOnData,
+        Correction::FinWait2Gone,
+    ];
+}
+
+/// Most corrections kept per endpoint; past it they are only counted.
+pub const MAX_CORRECTIONS: usize = 4;
+
+/// An endpoint's corrections in order: which rule took back which state,
+/// and how many there were in all.
+#[derive(Clone, Copy, Debug, Eq)]
+pub struct Corrections {
+    count: u32,
+    list: [(Correction, TcpState); MAX_CORRECTIONS],
+}
+
+impl Default for Corrections {
+    fn default() -> Corrections {
+        Corrections {
+            count: 0,
+            list: [(Correction::KillDisproved, TcpState::Inactive); MAX_CORRECTIONS],
+        }
+    }
+}
+
+/// Equal when they count the same and list the same entries.
+impl PartialEq for Corrections {
+    fn eq(&self, o: &Corrections) -> bool {
+        self.count == o.count && self.iter().eq(o.iter())
+    }
+}
+
+impl Corrections {
+    /// `count` corrections, the first of which are `list` (at most
+    /// [`MAX_CORRECTIONS`], and all of them when fewer; `None` otherwise).
+    pub fn from_parts(
+        count: u32,
+        list: impl IntoIterator<Item = (Correction, TcpState)>,
+    ) -> Option<Corrections> {
+        let mut c = Corrections::default();
+        for (rule, undone) in list {
+            c.push(rule, undone);
+        }
+        let kept = u32::try_from(MAX_CORRECTIONS).unwrap_or(u32::MAX);
+        (c.count.min(kept) == count.min(kept) && c.count <= count)
+            .then_some(Corrections { count, ..c })
+    }
+
+    /// How many corrections (every one, listed or not).
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// (rule, state taken back) in order, the first [`MAX_CORRECTIONS`].
+    pub fn iter(&self) -> impl Iterator<Item = (Correction, TcpState)> + '_ {
+        let n = usize::try_from(self.count).map_or(MAX_CORRECTIONS, |n| n.min(MAX_CORRECTIONS));
+        self.list[..n].iter().copied()
+    }
+
+    fn push(&mut self, rule: Correction, undone: TcpState) {
+        if let Some(slot) = usize::try_from(self.count)
+            .ok()
+            .and_then(|i| self.list.get_mut(i))
+        {
+            *slot = (rule, undone);
+        }
+        self.count = self.count.saturating_add(1);
+    }
 }
 
 /// One endpoint: its state and the transitions that led there.
@@ -549,21 +601,23 @@ pub fn orphan_retries_range(b: &Backoff, killed_at: u64) -> Option<(u32, u32)> {
 pub struct Machine {
     pub state: TcpState,
     pub transitions: Transitions,
-    /// Events that cannot happen in the state they came in.
-    pub anomalies: u32,
+    /// Events that cannot happen in the state they came in, named.
+    pub anomalies: Anomalies,
+    /// Inferred transitions a later packet took back, and by which rule.
+    pub corrections: Corrections,
     /// Transitions that did not fit in [`MAX_TRANSITIONS`].
     pub overflow: u32,
 }
 
 impl Machine {
-    /// Applies `event` at `ts`: the only place a state changes.
-    /// Returns the step taken.
+    /// Applies `event` at `ts`: with [`Machine::correct`], the only place a
+    /// state changes. Returns the step taken.
     pub fn apply(&mut self, event: Event, ts: u64) -> Step {
         let step = next(self.state, event);
         match step {
             Step::To(s) if s != self.state => self.set_state(s, ts),
             Step::To(_) | Step::Stay => {}
-            Step::Impossible => self.anomalies += 1,
+            Step::Impossible => self.anomalies.record(self.state, event),
         }
         step
     }
@@ -579,13 +633,15 @@ impl Machine {
     }
 
     /// Takes back the last transition (an inference a later packet proved
-    /// wrong); returns the state taken back.
-    pub fn retract(&mut self) -> Option<TcpState> {
+    /// wrong, by `rule`) and records the correction; returns the state
+    /// taken back (`None`, and nothing recorded, when there was none).
+    pub fn correct(&mut self, rule: Correction) -> Option<TcpState> {
         let (st, _) = self.transitions.pop()?;
         self.state = self
             .transitions
             .last()
             .map_or(TcpState::Inactive, |(s, _)| s);
+        self.corrections.push(rule, st);
         Some(st)
     }
 }
@@ -610,14 +666,23 @@ pub(crate) mod tests {
     }
 
     /// The whole machine a list of (state, since ms) transitions and a
-    /// count of anomalies describe (smoltcp's `sanity!`): compared in one
+    /// the anomalies describe (smoltcp's `sanity!`): compared in one
     /// `assert_eq!`, so no field is forgotten.
-    pub(crate) fn machine(path: &[(TcpState, u64)], anomalies: u32) -> Machine {
+    pub(crate) fn machine(
+        path: &[(TcpState, u64)],
+        anomalies: &[(TcpState, Event)],
+        corrections: &[(Correction, TcpState)],
+    ) -> Machine {
         let mut m = Machine::default();
         for &(st, ms) in path {
             m.set_state(st, ms * 1_000_000);
         }
-        m.anomalies = anomalies;
+        for &(s, e) in anomalies {
+            m.anomalies.record(s, e);
+        }
+        for &(rule, st) in corrections {
+            m.corrections.push(rule, st);
+        }
         m
     }
 
@@ -637,7 +702,7 @@ pub(crate) mod tests {
             path(&m),
             [SynSent, Established, FinWait1, FinWait2, TimeWait, Closed]
         );
-        assert_eq!(m.anomalies, 0);
+        assert_eq!(m.anomalies.count(), 0);
         assert_eq!(m.transitions.entered(FinWait1), Some(3_000_000));
     }
 
@@ -664,7 +729,7 @@ pub(crate) mod tests {
         let m = run(&[RecvSeg, SendFin, SendFin, SendFin, GiveUp, RecvFin, SendRst]);
         assert_eq!(
             m,
-            machine(&[(Established, 0), (FinWait1, 1), (Killed, 4)], 0)
+            machine(&[(Established, 0), (FinWait1, 1), (Killed, 4)], &[], &[])
         );
     }
 
@@ -683,12 +748,81 @@ pub(crate) mod tests {
         let mut m = run(&[RecvSeg, SendRst]);
         assert_eq!(m.apply(SendSeg, 10), Step::Impossible);
         assert_eq!(m.apply(TimeWaitEnd, 11), Step::Impossible);
-        assert_eq!(m.anomalies, 2);
+        assert_eq!(m.apply(SendSeg, 12), Step::Impossible);
+        assert_eq!(m.anomalies.count(), 3);
+        // Named once per distinct (state, event), in the order seen.
+        assert_eq!(
+            m.anomalies.pairs().collect::<Vec<_>>(),
+            [(Reset, SendSeg), (Reset, TimeWaitEnd)]
+        );
         assert_eq!(m.state, Reset);
-        // A retracted inference restores the state before it.
+    }
+
+    #[test]
+    fn anomalies_past_the_named_are_counted() {
+        let mut m = run(&[RecvSeg, SendRst]);
+        for (i, e) in [
+            SendSeg,
+            SendFin,
+            TimeWaitEnd,
+            GiveUp,
+            FinWait2Timeout,
+            SendSeg,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert_eq!(m.apply(e, 10 + i as u64), Step::Impossible);
+        }
+        assert_eq!(m.anomalies.count(), 6);
+        assert_eq!(
+            m.anomalies.pairs().collect::<Vec<_>>(),
+            [
+                (Reset, SendSeg),
+                (Reset, SendFin),
+                (Reset, TimeWaitEnd),
+                (Reset, GiveUp)
+            ]
+        );
+        assert_eq!(
+            Anomalies::from_parts(6, m.anomalies.pairs()),
+            Some(m.anomalies)
+        );
+        // More names than anomalies, or a pair named twice: not a record.
+        assert_eq!(Anomalies::from_parts(1, m.anomalies.pairs()), None);
+        assert_eq!(
+            Anomalies::from_parts(2, [(Reset, SendSeg), (Reset, SendSeg)]),
+            None
+        );
+    }
+
+    #[test]
+    fn a_correction_restores_the_state_before_and_is_recorded() {
         let mut m = run(&[RecvSeg, SendFin, GiveUp]);
-        assert_eq!(m.retract(), Some(Killed));
+        assert_eq!(m.correct(Correction::KillDisproved), Some(Killed));
         assert_eq!(m.state, FinWait1);
+        assert_eq!(m.transitions.last(), Some((FinWait1, 1_000_000)));
+        assert_eq!(
+            m.corrections.iter().collect::<Vec<_>>(),
+            [(Correction::KillDisproved, Killed)]
+        );
+        // Nothing to take back: nothing recorded.
+        let mut m = Machine::default();
+        assert_eq!(m.correct(Correction::HandshakeAlive), None);
+        assert_eq!(m.corrections.count(), 0);
+        // Past MAX_CORRECTIONS they are counted, the first ones kept.
+        let mut m = run(&[RecvSeg, SendFin, SendFin, SendFin, SendFin, SendFin]);
+        for _ in 0..MAX_CORRECTIONS + 1 {
+            m.apply(GiveUp, 10);
+            m.correct(Correction::KillDisproved);
+        }
+        assert_eq!(m.corrections.count(), 5);
+        assert_eq!(m.corrections.iter().count(), MAX_CORRECTIONS);
+        assert_eq!(
+            Corrections::from_parts(5, m.corrections.iter()),
+            Some(m.corrections)
+        );
+        assert_eq!(Corrections::from_parts(3, m.corrections.iter()), None);
     }
 
     #[test]
@@ -705,7 +839,7 @@ pub(crate) mod tests {
         assert_eq!(m.transitions.last().map(|l| l.0), Some(m.state));
         // Taking one back still restores the state before the last change.
         let before = m.transitions.iter().nth(MAX_TRANSITIONS - 2).map(|x| x.0);
-        m.retract();
+        m.correct(Correction::KillDisproved);
         assert_eq!(Some(m.state), before);
     }
 
@@ -724,27 +858,5 @@ pub(crate) mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn backoff_due_times() {
-        let ms = 1_000_000u64;
-        let mut b = Backoff::start(0);
-        assert_eq!(b.overdue(None), None);
-        assert_eq!(
-            b.overdue(Some(TIMEOUT_INIT_NS)),
-            Some((1_000 * ms, 520 * ms))
-        );
-        assert!(b.copy(200 * ms));
-        assert!(!b.copy(200 * ms + 500_000)); // a duplicate
-        assert!(b.copy(400 * ms));
-        assert!(b.copy(800 * ms));
-        assert_eq!(b.retransmissions, 3);
-        assert_eq!(b.first_interval, 200 * ms);
-        // Next copy due at 0.8 + 2 x 0.4 s.
-        assert_eq!(b.overdue(None).map(|o| o.0), Some(1_600 * ms));
-        let mut b = Backoff::start(0);
-        b.copy(100_000 * ms);
-        assert_eq!(b.next_timeout(None), Some(RTO_MAX_NS));
     }
 }

@@ -27,8 +27,9 @@
 //! ([`Conn::outcome`], [`Conn::latencies`], [`Conn::intervals`], ...).
 
 use super::key::{FlowKey, PerSide, Side};
-pub use super::state::DUPLICATE_WINDOW_NS;
-use super::state::{Backoff, Event, Machine, RTO_MAX_NS, RTO_MIN_NS, TcpState};
+pub use super::retrans::DUPLICATE_WINDOW_NS;
+use super::retrans::{Backoff, RTO_MAX_NS, RTO_MIN_NS};
+use super::state::{Event, Machine, TcpState};
 use crate::decode::Segment;
 use crate::decode::seq::SeqNum;
 

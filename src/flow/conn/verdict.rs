@@ -218,6 +218,9 @@ impl Conn {
 
     /// State-machine anomalies of both endpoints.
     pub fn anomalies(&self) -> u64 {
-        self.ep.iter().map(|e| u64::from(e.machine.anomalies)).sum()
+        self.ep
+            .iter()
+            .map(|e| u64::from(e.machine.anomalies.count()))
+            .sum()
     }
 }

@@ -44,7 +44,8 @@ fn orphan_killed_silently_then_confirmed_by_bare_rst() {
                 (FinWait1, 10),
                 (Killed, 1610)
             ],
-            0
+            &[],
+            &[]
         )
     );
     assert_eq!(
@@ -57,7 +58,8 @@ fn orphan_killed_silently_then_confirmed_by_bare_rst() {
                 (Closing, 10_000),
                 (Reset, 10_001)
             ],
-            0
+            &[],
+            &[(crate::flow::state::Correction::FinsCrossed, CloseWait)]
         )
     );
     assert_eq!(c.ep[cl].killed_at, Some(1_610_000_000));
@@ -197,7 +199,8 @@ fn rst_answering_data_after_close_is_an_abort_on_data() {
                 (FinWait2, 11),
                 (Reset, 21)
             ],
-            0
+            &[],
+            &[(crate::flow::state::Correction::AbortOnData, TimeWait)]
         )
     );
     // A bare FIN (no data) 5 s later answered by a bare RST is still
