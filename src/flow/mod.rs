@@ -6,6 +6,7 @@
 pub mod attempt;
 pub mod compact;
 pub mod conn;
+pub mod history;
 pub mod key;
 pub mod retrans;
 pub mod state;
