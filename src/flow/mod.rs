@@ -11,5 +11,6 @@ pub mod key;
 pub mod retrans;
 pub mod state;
 pub mod table;
+pub mod wheel;
 
 pub use table::{FlowConfig, Shard};
