@@ -125,23 +125,6 @@ struct Closed {
 const CLOSED_BYTES: u64 =
     (2 * size_of::<(FlowKey, Closed)>() + 16 + size_of::<(u64, FlowKey)>()) as u64;
 
-/// A key's connection as kept outside the live table: closed or idle in
-/// compact form, or a lone SYN.
-enum Parked {
-    Closed(Conn),
-    Attempt(Attempt),
-}
-
-impl Parked {
-    /// The connection whole again (an attempt replayed).
-    fn whole(self, key: FlowKey, timers: &Timers) -> Conn {
-        match self {
-            Parked::Closed(c) => c,
-            Parked::Attempt(a) => a.replay(key, timers),
-        }
-    }
-}
-
 /// The stores besides the live table. A key is in at most one of the
 /// three (live, closed, attempts).
 #[derive(Default)]
@@ -155,16 +138,18 @@ struct Stores {
 }
 
 impl Stores {
-    /// Removes the connection parked on `key`: the one lookup of the
+    /// Removes the connection parked on `key`, whole again (an attempt
+    /// replayed), and whether it was an attempt: the one lookup of the
     /// stores outside the live table (a segment's key, the capture's end).
-    fn take(&mut self, key: FlowKey) -> Option<Parked> {
+    fn take(&mut self, key: FlowKey, timers: &Timers) -> Option<(Conn, bool)> {
         if let Some(z) = self.closed.remove(&key) {
             self.closed_bytes -= z.blob.len() as u64;
             let mut c = compact::decode(key, &z.blob)?;
             c.queued_at = z.queued_at;
-            return Some(Parked::Closed(c));
+            return Some((c, false));
         }
-        self.attempts.remove(&key).map(Parked::Attempt)
+        let a = self.attempts.remove(&key)?;
+        Some((a.replay(key, timers), true))
     }
 }
 
@@ -294,11 +279,11 @@ impl<S: ConnSink> Shard<S> {
             Entry::Vacant(v) => {
                 // A key not in the table may hold a closed connection or an
                 // attempt: it is brought back whole, then takes the segment.
-                let back = match self.parked.take(key) {
-                    Some(p) => {
+                let back = match self.parked.take(key, &timers) {
+                    Some((c, attempt)) => {
                         // An attempt was never queued.
-                        promoted = matches!(p, Parked::Attempt(_));
-                        Some(p.whole(key, &timers))
+                        promoted = attempt;
+                        Some(c)
                     }
                     None if Attempt::starts(seg) => {
                         let a = Attempt::new(seg, side);
@@ -617,7 +602,7 @@ impl<S: ConnSink> Shard<S> {
                 .table
                 .remove(&k)
                 .map(|c| *c)
-                .or_else(|| self.parked.take(k).map(|p| p.whole(k, &timers)))
+                .or_else(|| self.parked.take(k, &timers).map(|p| p.0))
             else {
                 continue;
             };
