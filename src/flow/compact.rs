@@ -88,6 +88,7 @@ impl Writer<'_> {
             self.u(Event::ALL.iter().position(|x| *x == e).unwrap_or(0) as u64);
         }
         self.u(u64::from(corrections.count()));
+        self.u(u64::from(corrections.seen()));
         for (rule, st) in corrections.iter() {
             self.u(Correction::ALL.iter().position(|x| *x == rule).unwrap_or(0) as u64);
             self.state(st);
@@ -116,8 +117,6 @@ impl Writer<'_> {
             kill_confirmed,
             retracted_kill,
             bare_rst,
-            kill_disproved,
-            fin_wait_2_gone,
             reset_awaiting_ack,
             data_end,
             challenge_ack,
@@ -134,8 +133,10 @@ impl Writer<'_> {
             sent_ack,
             kill_confirmed,
             bare_rst,
-            kill_disproved,
-            fin_wait_2_gone,
+            // Bits 8 and 9 held two facts now in the machine's corrections
+            // (`kill_disproved()`, `fin_wait_2_gone()`).
+            false,
+            false,
             reset_awaiting_ack,
             data_end.is_some(),
             challenge_ack.is_some(),
@@ -320,6 +321,7 @@ impl Reader<'_> {
         }
         let anomalies = Anomalies::from_parts(count, pairs[..named].iter().copied())?;
         let count = self.u32()?;
+        let seen = u8::try_from(self.u()?).ok()?;
         let listed = usize::try_from(count).ok()?.min(MAX_CORRECTIONS);
         let mut list = [(Correction::KillDisproved, TcpState::Inactive); MAX_CORRECTIONS];
         for c in &mut list[..listed] {
@@ -330,7 +332,7 @@ impl Reader<'_> {
             state,
             transitions,
             anomalies,
-            corrections: Corrections::from_parts(count, list[..listed].iter().copied())?,
+            corrections: Corrections::from_parts(count, seen, list[..listed].iter().copied())?,
             overflow: self.u32()?,
         })
     }
@@ -389,8 +391,6 @@ impl Reader<'_> {
             kill_confirmed: bit(6),
             retracted_kill,
             bare_rst: bit(7),
-            kill_disproved: bit(8),
-            fin_wait_2_gone: bit(9),
             reset_awaiting_ack: bit(10),
             data_end,
             challenge_ack,

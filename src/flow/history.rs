@@ -205,6 +205,11 @@ pub enum Correction {
 }
 
 impl Correction {
+    /// Its bit in [`Corrections::seen`].
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
     /// Every correction.
     pub const ALL: [Correction; 6] = [
         Correction::KillDisproved,
@@ -224,6 +229,8 @@ pub const MAX_CORRECTIONS: usize = 4;
 #[derive(Clone, Copy, Debug, Eq)]
 pub struct Corrections {
     count: u32,
+    /// The rules applied, one bit each (all of them, listed or not).
+    seen: u8,
     list: [(Correction, TcpState); MAX_CORRECTIONS],
 }
 
@@ -231,6 +238,7 @@ impl Default for Corrections {
     fn default() -> Corrections {
         Corrections {
             count: 0,
+            seen: 0,
             list: [(Correction::KillDisproved, TcpState::Inactive); MAX_CORRECTIONS],
         }
     }
@@ -239,15 +247,17 @@ impl Default for Corrections {
 /// Equal when they count the same and list the same entries.
 impl PartialEq for Corrections {
     fn eq(&self, o: &Corrections) -> bool {
-        self.count == o.count && self.iter().eq(o.iter())
+        self.count == o.count && self.seen == o.seen && self.iter().eq(o.iter())
     }
 }
 
 impl Corrections {
-    /// `count` corrections, the first of which are `list` (at most
-    /// [`MAX_CORRECTIONS`], and all of them when fewer; `None` otherwise).
+    /// `count` corrections by the rules in `seen` ([`Corrections::seen`]),
+    /// the first of which are `list` (at most [`MAX_CORRECTIONS`], and all
+    /// of them when fewer; `None` otherwise).
     pub fn from_parts(
         count: u32,
+        seen: u8,
         list: impl IntoIterator<Item = (Correction, TcpState)>,
     ) -> Option<Corrections> {
         let mut c = Corrections::default();
@@ -255,8 +265,23 @@ impl Corrections {
             c.push(rule, undone);
         }
         let kept = u32::try_from(MAX_CORRECTIONS).unwrap_or(u32::MAX);
-        (c.count.min(kept) == count.min(kept) && c.count <= count)
-            .then_some(Corrections { count, ..c })
+        let all = (1u8 << Correction::ALL.len()) - 1;
+        (c.count.min(kept) == count.min(kept)
+            && c.count <= count
+            && c.seen & !seen == 0
+            && seen & !all == 0
+            && (count > kept || c.seen == seen))
+            .then_some(Corrections { count, seen, ..c })
+    }
+
+    /// Whether `rule` was ever applied (listed or not).
+    pub fn has(&self, rule: Correction) -> bool {
+        self.seen & Correction::bit(rule) != 0
+    }
+
+    /// The rules applied, one bit each ([`Correction::ALL`] order).
+    pub fn seen(&self) -> u8 {
+        self.seen
     }
 
     /// How many corrections (every one, listed or not).
@@ -277,6 +302,7 @@ impl Corrections {
         {
             *slot = (rule, undone);
         }
+        self.seen |= Correction::bit(rule);
         self.count = self.count.saturating_add(1);
     }
 }

@@ -555,10 +555,17 @@ pub(crate) mod tests {
         assert_eq!(m.corrections.count(), 5);
         assert_eq!(m.corrections.iter().count(), MAX_CORRECTIONS);
         assert_eq!(
-            Corrections::from_parts(5, m.corrections.iter()),
+            Corrections::from_parts(5, m.corrections.seen(), m.corrections.iter()),
             Some(m.corrections)
         );
-        assert_eq!(Corrections::from_parts(3, m.corrections.iter()), None);
+        assert_eq!(
+            Corrections::from_parts(3, m.corrections.seen(), m.corrections.iter()),
+            None
+        );
+        assert!(m.corrections.has(Correction::KillDisproved));
+        assert!(!m.corrections.has(Correction::FinWait2Gone));
+        // A rule listed but not seen: not a record.
+        assert_eq!(Corrections::from_parts(5, 0, m.corrections.iter()), None);
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl Conn {
                     }
                     s if s.awaits_fin_ack()
                         && e.fin_pending()
-                        && !e.kill_disproved
+                        && !e.kill_disproved()
                         && e.sent_ack =>
                     {
                         // Dead when its next copy was due, unless it sent
@@ -243,7 +243,6 @@ impl Conn {
         };
         e.machine.correct(Correction::KillDisproved);
         e.backoff.last_ts = e.backoff.last_ts.max(ts);
-        e.kill_disproved = true;
         self.kills_retracted += 1;
         if let Some(f) = peer_fin.filter(|f| *f >= k) {
             e.apply(Event::RecvFin, f);
@@ -423,7 +422,6 @@ impl Conn {
         {
             e.machine.correct(Correction::FinWait2Gone);
             e.apply(Event::FinWait2Timeout, pf);
-            e.fin_wait_2_gone = true;
         }
         e.apply(Event::SendRst, ts);
         self.ep[peer].apply(Event::RecvRst, ts);

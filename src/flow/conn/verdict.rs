@@ -82,7 +82,7 @@ impl Conn {
             "abort_on_data"
         } else if e.reset_awaiting_ack {
             "orphan_reset"
-        } else if e.fin_wait_2_gone {
+        } else if e.fin_wait_2_gone() {
             "fin_wait_2_gone"
         } else {
             "other"
