@@ -175,7 +175,7 @@ impl KernelEvidence {
                     self.fin_wait_2_survived += 1;
                     self.fin_wait_2_survived_max_us = self.fin_wait_2_survived_max_us.max(Some(d));
                 }
-                TcpState::Closed if l.fin_wait_2_gone => {
+                TcpState::Closed if l.fin_wait_2_gone() => {
                     self.fin_wait_2_gone += 1;
                     self.fin_wait_2_gone_min_us =
                         Some(self.fin_wait_2_gone_min_us.map_or(d, |m| m.min(d)));
