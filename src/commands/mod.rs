@@ -265,7 +265,7 @@ pub(crate) fn run_analysis(
     if analysis.interrupted {
         crate::say!(
             "finscope: warning: interrupted after {} frame(s); the report covers what was read before it",
-            analysis.summary.packets.frames
+            analysis.summary.packets.counts.frames
         );
     }
     if analysis.evicted_early > 0 {
@@ -292,10 +292,10 @@ pub(crate) fn run_analysis(
             "finscope: warning: {}: the report is empty",
             sel.sentence(a.report.filter.as_deref())
         );
-    } else if p.frames > 0 && p.tcp == 0 {
+    } else if p.counts.frames > 0 && p.counts.tcp == 0 {
         crate::say!(
             "finscope: warning: {} frame(s) but no TCP segment could be decoded (see the link types in the report): nothing was analysed",
-            p.frames
+            p.counts.frames
         );
     }
     if std::env::var_os("FINSCOPE_STATS").is_some() {
@@ -348,10 +348,10 @@ pub(crate) fn selection(a: &AnalysisPlan, analysis: &Analysis) -> Option<report:
     Some(report::Selection {
         by: by.to_string(),
         frames_read: analysis.files.iter().map(|f| f.records).sum(),
-        frames_selected: p.frames,
-        tcp_selected: p.tcp,
+        frames_selected: p.counts.frames,
+        tcp_selected: p.counts.tcp,
         connections_selected: analysis.summary.connections.total,
-        empty: p.tcp == 0,
+        empty: p.counts.tcp == 0,
     })
 }
 

@@ -41,7 +41,7 @@ impl Merge for PacketCounts {
 /// Frame-level counts, filled by the decoder.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Packets {
-    /// Frames and segments (read through `Deref` as `packets.frames`, ...).
+    /// Frames and segments.
     pub counts: PacketCounts,
     /// Frames that gave no TCP segment, by reason.
     pub skipped: BySkip<u64>,
@@ -53,15 +53,6 @@ pub struct Packets {
     pub bucket_ns: u64,
     /// Frames per timeline bucket, run-length: (bucket number, frames).
     pub frames_by_bucket: Vec<(u64, u64)>,
-}
-
-/// `packets.frames` and the like read the counts: they are the frame
-/// counts' own fields, kept in one struct so that the report embeds them.
-impl std::ops::Deref for Packets {
-    type Target = PacketCounts;
-    fn deref(&self) -> &PacketCounts {
-        &self.counts
-    }
 }
 
 impl Packets {

@@ -95,7 +95,13 @@ impl Engine<'_> {
             return;
         };
         let p = &self.packets;
-        let counts = [p.frames, p.tcp, p.syn, p.fin, p.rst];
+        let counts = [
+            p.counts.frames,
+            p.counts.tcp,
+            p.counts.syn,
+            p.counts.fin,
+            p.counts.rst,
+        ];
         let clock = self.decoded.clock.max(p.last_ts.unwrap_or(0)).max(now);
         let tracked = self.shards.iter().map(|s| s.live() as u64).sum();
         let evicted_early = self.shards.iter().map(|s| s.evicted).sum();

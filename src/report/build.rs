@@ -208,8 +208,8 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
             .map(|(k, n)| (k.name().to_string(), *n))
             .collect(),
         fin_ratio: FinRatio {
-            of_tcp: ratio(p.fin, p.tcp),
-            of_frames: ratio(p.fin, p.frames),
+            of_tcp: ratio(p.counts.fin, p.counts.tcp),
+            of_frames: ratio(p.counts.fin, p.counts.frames),
         },
         fin_retransmissions: s.fin_rtx.clone(),
         connections: s.connections.clone(),
@@ -289,7 +289,7 @@ fn capture_of(a: &Analysis) -> Capture {
         },
         truncated: a.truncated(),
         one_sided: s.is_one_sided(),
-        no_tcp: p.frames > 0 && p.tcp == 0,
+        no_tcp: p.counts.frames > 0 && p.counts.tcp == 0,
         interrupted: a.interrupted,
         evicted_early: a.evicted_early,
         selection: None,

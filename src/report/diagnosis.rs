@@ -429,7 +429,7 @@ fn teardown_heavy(cx: &Ctx) -> Option<Finding> {
     let Ctx { s, .. } = *cx;
     let p = &s.packets;
     let total = s.connections.total;
-    if !(p.tcp >= 100 && pct(p.fin, p.tcp) >= 20.0 && total >= MIN_EVIDENCE) {
+    if !(p.counts.tcp >= 100 && pct(p.counts.fin, p.counts.tcp) >= 20.0 && total >= MIN_EVIDENCE) {
         return None;
     }
     Some(Finding {
@@ -437,9 +437,9 @@ fn teardown_heavy(cx: &Ctx) -> Option<Finding> {
         finding: "An unusually large share of TCP segments carry FIN: connections are very short, or FINs are being retransmitted.".into(),
         evidence: vec![format!(
             "{} of {} TCP segments ({:.1}%) have FIN set, over {} connections; {} are retransmissions",
-            thousands(p.fin),
-            thousands(p.tcp),
-            pct(p.fin, p.tcp),
+            thousands(p.counts.fin),
+            thousands(p.counts.tcp),
+            pct(p.counts.fin, p.counts.tcp),
             thousands(total),
             thousands(s.fin_rtx.total)
         )],
