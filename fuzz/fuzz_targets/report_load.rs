@@ -109,9 +109,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(
         !d.regression,
         "a report is a regression of itself: {:?}",
-        d.lines()
+        d.lines(&Default::default())
     );
-    let _ = diff::compare(&report, &again, &diff::Tolerances::default(), names()).lines();
+    let _ = diff::compare(&report, &again, &diff::Tolerances::default(), names()).lines(&Default::default());
     let bounds = Bounds {
         max_fin_ratio: Some(0.01),
         max_fin_retrans: Some(Limit::Count(0)),
@@ -121,7 +121,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let v = check::evaluate(&report, &bounds, vec!["fuzz".into()]);
     for o in &v.checks {
-        let _ = o.line();
+        let _ = o.line(&Default::default());
     }
 
     // The renderers on what was accepted, and `merge` (which turns a
