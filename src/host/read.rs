@@ -77,6 +77,13 @@ pub fn read(paths: &[PathBuf], opts: &HostOptions) -> Result<HostEvidence, HostE
     Ok(ev)
 }
 
+fn binary(path: &Path) -> HostError {
+    HostError::NotRecognised {
+        path: path.to_path_buf(),
+        why: "a binary file (NUL bytes), not a host log (docs/host.md lists the formats)".into(),
+    }
+}
+
 /// Warnings of one file, bounded.
 struct Warn<'a> {
     path: &'a Path,
@@ -193,6 +200,9 @@ fn read_file(
                 format!("a line of {n} bytes (over {MAX_LINE}): skipped"),
             )),
             Ok(Some(Line::Text { bytes, cut, n })) => {
+                if bytes.contains(&0) {
+                    return Err(binary(path));
+                }
                 kind = kind_of(bytes);
                 if std::str::from_utf8(bytes).is_err() && kind.is_none() {
                     return Err(HostError::NotRecognised {

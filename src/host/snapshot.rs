@@ -302,7 +302,7 @@ impl SnapshotReader {
     /// The snapshot being read is cut (the file ends in the middle of a
     /// line): left out.
     pub(crate) fn cut(&mut self) -> String {
-        let line = self.t.map(|(_, l)| l);
+        let line = self.t.take().map(|(_, l)| l);
         self.reset();
         match line {
             Some(l) => format!(
