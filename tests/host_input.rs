@@ -358,7 +358,7 @@ fn malformed_cut_snapshot() {
     // Cut inside the third snapshot's ss rows (line 855 is its time line).
     let cut_at = text.match_indices('\n').nth(860).unwrap().0 + 10;
     let p = write(d.path(), "cut.log", &text.as_bytes()[..cut_at]);
-    let ev = read(&[p.clone()]);
+    let ev = read(std::slice::from_ref(&p));
     assert_eq!(
         ev.ss.len(),
         2,
@@ -383,7 +383,7 @@ fn malformed_time_backwards_and_counters() {
         "1796519797.5\n{ss}1796519799.5\n{ss}1796519798.5\n{ss}1796519800.5\n{ss}#kernel\nTcpExtTW 7 0.0\nTcpExtMadeUpCounter 12 0.0\nTcpExtTCPAbortOnMemory x 0.0\nESTAB 0\n"
     );
     let p = write(d.path(), "back.log", body.as_bytes());
-    let ev = read(&[p.clone()]);
+    let ev = read(std::slice::from_ref(&p));
     let ts: Vec<u64> = ev.ss.iter().map(|p| p.t_us).collect();
     assert_eq!(
         ts,
@@ -424,7 +424,7 @@ fn malformed_long_line_and_binary() {
     body.extend_from_slice(b"\n");
     body.extend(std::fs::read(hf("ss_tan.txt")).unwrap());
     let p = write(d.path(), "long.log", &body);
-    let ev = read(&[p.clone()]);
+    let ev = read(std::slice::from_ref(&p));
     assert_eq!(ev.ss.len(), 1);
     assert_eq!(ev.ss[0].sockets, 18);
     let w: Vec<String> = ev.warnings.iter().map(|w| w.to_string()).collect();
@@ -438,7 +438,7 @@ fn malformed_long_line_and_binary() {
     );
     // Binary, given by name: an error naming it.
     let b = write(d.path(), "bin", b"\x7fELF\x02\x01\x01\x00\x00\x00");
-    let e = host::read(&[b.clone()], &HostOptions::default()).unwrap_err();
+    let e = host::read(std::slice::from_ref(&b), &HostOptions::default()).unwrap_err();
     assert_eq!(
         e.to_string(),
         format!(
