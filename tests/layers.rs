@@ -719,3 +719,26 @@ fn exceptions_are_listed_in_the_design() {
         );
     }
 }
+
+/// Most lines in one file under `src/` (issue 23: a file with two jobs is
+/// split at its seam before it grows past this).
+const MAX_LINES: usize = 700;
+
+#[test]
+fn no_source_file_is_over_700_lines() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    assert!(files.len() > 50, "the walk found {} files", files.len());
+    let over: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let n = std::fs::read_to_string(f).ok()?.lines().count();
+            (n > MAX_LINES).then(|| format!("{}: {n} lines", f.display()))
+        })
+        .collect();
+    assert!(
+        over.is_empty(),
+        "files over {MAX_LINES} lines (split them at a seam, docs/design.md):\n{}",
+        over.join("\n")
+    );
+}
