@@ -24,22 +24,27 @@ use std::path::{Path, PathBuf};
 /// of every stage; `commands` wires everything; `main` runs a command.
 const MATRIX: &[(&str, &[&str])] = &[
     ("capture", &[]),
+    // Host evidence (issue 22): an input stage beside capture, which it
+    // uses only to open (and decompress) files.
+    ("host", &["capture"]),
     ("decode", &["capture"]),
     ("flow", &["capture", "decode"]),
     ("metrics", &["capture", "decode", "flow"]),
     ("pipeline", &["capture", "decode", "flow", "metrics"]),
     (
         "report",
-        &["capture", "decode", "flow", "metrics", "pipeline"],
+        &["capture", "host", "decode", "flow", "metrics", "pipeline"],
     ),
     (
         "cli",
-        &["capture", "decode", "flow", "metrics", "pipeline", "report"],
+        &[
+            "capture", "host", "decode", "flow", "metrics", "pipeline", "report",
+        ],
     ),
     (
         "commands",
         &[
-            "capture", "decode", "flow", "metrics", "pipeline", "report", "cli",
+            "capture", "host", "decode", "flow", "metrics", "pipeline", "report", "cli",
         ],
     ),
     // `finscope::say!` expands to `pipeline::say`.
