@@ -97,6 +97,9 @@ pub enum Error {
     /// What the user asked for cannot be done (the message says why).
     #[error("{0}")]
     Usage(&'static str),
+    /// A `--host` input that could not be read.
+    #[error(transparent)]
+    Host(#[from] crate::host::HostError),
 }
 
 impl Error {
@@ -187,6 +190,8 @@ pub(crate) struct Run {
     pub(crate) analysis: Analysis,
     /// With `--group-by port`.
     pub(crate) ports: Option<PortGroups>,
+    /// With `--host`: the host evidence (joined in [`build_report`]).
+    pub(crate) host: Option<crate::host::HostEvidence>,
 }
 
 /// Where the pipeline streams finished connections: the port groups first
@@ -242,6 +247,9 @@ pub(crate) fn run_analysis(
             "--since is not before --until: the time range is empty",
         ));
     }
+    // Host inputs first: one that cannot be read is refused before the
+    // capture is.
+    let host = read_host(a)?;
     let inputs = open::expand(&a.files)?;
     for s in &inputs.skipped {
         crate::say!("finscope: note: skipped {s}");
@@ -312,7 +320,23 @@ pub(crate) fn run_analysis(
             analysis.peak_connections
         );
     }
-    Ok(Run { analysis, ports })
+    Ok(Run {
+        analysis,
+        ports,
+        host,
+    })
+}
+
+/// Reads the `--host` inputs, their warnings on stderr.
+fn read_host(a: &AnalysisArgs) -> Result<Option<crate::host::HostEvidence>, Error> {
+    if a.host.host.is_empty() {
+        return Ok(None);
+    }
+    let ev = crate::host::read(&a.host.host, &a.host.options())?;
+    for w in &ev.warnings {
+        crate::say!("finscope: warning: {w}");
+    }
+    Ok(Some(ev))
 }
 
 /// The report document, with peer groups and the filter applied, its
@@ -342,6 +366,9 @@ pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize, max_buckets:
     doc.capture.selection = selection(a, &run.analysis);
     if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), run.ports.as_ref()) {
         m.set_port_peers(p.pairs());
+    }
+    if let Some(ev) = &run.host {
+        report::host::join(&mut doc, &run.analysis.summary, ev, &a.host.options());
     }
     doc
 }

@@ -45,6 +45,7 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
         let d = TimelineDocument {
             timeline: &doc.timeline,
             diagnosis: &doc.diagnosis,
+            host: doc.host.as_ref(),
         };
         if t.json {
             outputs.file(Path::new("-"), |w| {
@@ -54,7 +55,11 @@ pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
         } else {
             outputs.file(Path::new("-"), |w| {
                 crate::report::render::fitted(w, |b| {
-                    render::render_text(&doc.timeline, &doc.diagnosis, b)
+                    if doc.host.is_some() {
+                        crate::report::render::text_host::render_timeline(&doc, b)
+                    } else {
+                        render::render_text(&doc.timeline, &doc.diagnosis, b)
+                    }
                 })
             });
         }

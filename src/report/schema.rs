@@ -6,6 +6,7 @@ use crate::metrics::peers::RankBy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod host;
 pub mod mergeable;
 
 /// Version of the JSON document. Bumped on any incompatible change.
@@ -72,6 +73,10 @@ pub struct Report {
     /// before it existed: those cannot be merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mergeable: Option<mergeable::Mergeable>,
+    /// Host evidence joined to the capture (`--host`; docs/report.md,
+    /// "host"). Absent without `--host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<host::HostReport>,
 }
 
 /// One input of a merged report: the figures of that capture alone.
@@ -305,6 +310,11 @@ pub struct InferredTunables {
     /// reports written before it existed.
     #[serde(default)]
     pub tcp_max_orphans: MaxOrphans,
+    /// tcp_max_tw_buckets, when `--host` snapshots show TIME-WAIT held at a
+    /// ceiling while TcpExtTCPTimeWaitOverflow counts refusals. Absent
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_max_tw_buckets: Option<host::MaxTwBuckets>,
 }
 
 /// tcp_max_orphans as the capture shows it (docs/diagnosis.md, "The orphan
@@ -576,6 +586,9 @@ pub struct TimelineDocument<'a> {
     #[serde(flatten)]
     pub timeline: &'a TimelineReport,
     pub diagnosis: &'a [Finding],
+    /// With `--host`: the report's `host` object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<&'a host::HostReport>,
 }
 
 /// A series of the timeline, named once: its JSON key (bucket field,

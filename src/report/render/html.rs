@@ -8,6 +8,7 @@
 //! renderer it only renders the [`Report`]: every number on the page is one
 //! of the document's.
 
+mod host;
 mod plot;
 
 use crate::report::format::{dur, opt_dur, pct, thousands, utc};
@@ -62,6 +63,7 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
         }
         None => {
             states(&r.timeline, w)?;
+            host::section(r, w)?;
             remedies(r, w)?;
             latency(r, w)?;
             outcomes(r, w)?;

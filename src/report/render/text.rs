@@ -60,6 +60,7 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
     render_remedies(r, w)?;
     render_latency(r, w)?;
     render_peers(r, w)?;
+    super::text_host::render(r, w)?;
     render_states(r, w)
 }
 
