@@ -70,7 +70,8 @@ pub fn join(doc: &mut Report, s: &Summary, ev: &HostEvidence, opts: &HostOptions
         doc.capture.last_ts_us.unwrap_or(0),
     );
     let agreement = agreement(&doc.timeline, ev, span);
-    let counters = counters(doc, ev, span, resets.len() as u64 * s.lives.weight());
+    let counts = CaptureCounts::of(s, resets.len() as u64);
+    let counters = counters(doc, ev, span, &counts);
     let c = ev.snapshot_counts();
     let mut warnings: Vec<String> = ev.warnings.iter().map(|w| w.to_string()).collect();
     if let Some(n) = fit_note {
@@ -391,11 +392,37 @@ fn agreement(
     out
 }
 
+/// finscope's counts of events the host's counters count.
+struct CaptureCounts {
+    /// Orphans the local kernel reset (TcpExtTCPAbortOnMemory).
+    resets: u64,
+    /// Active closes whose FIN was ACKed: each became a TIME-WAIT entry
+    /// (FIN-WAIT-2 or TIME-WAIT), what TcpExtTW counts on this kernel
+    /// (testdata/kernel/host/README.md), refused ones included.
+    tw_entries: u64,
+}
+
+impl CaptureCounts {
+    fn of(s: &Summary, resets: u64) -> CaptureCounts {
+        let w = s.lives.weight();
+        let tw = s
+            .lives
+            .list
+            .iter()
+            .filter(|l| l.end == End::Acked && !l.passive)
+            .count() as u64;
+        CaptureCounts {
+            resets: resets * w,
+            tw_entries: tw * w,
+        }
+    }
+}
+
 fn counters(
     doc: &Report,
     ev: &HostEvidence,
     span: (u64, u64),
-    resets: u64,
+    counts: &CaptureCounts,
 ) -> BTreeMap<String, CounterRow> {
     let mut out = BTreeMap::new();
     if ev.nstat.snapshots == 0 {
@@ -404,7 +431,8 @@ fn counters(
     for name in COUNTERS {
         let host = ev.nstat.delta(name, span.0, span.1);
         let capture = match name {
-            "TcpExtTCPAbortOnMemory" => Some(resets),
+            "TcpExtTCPAbortOnMemory" => Some(counts.resets),
+            "TcpExtTW" => Some(counts.tw_entries),
             "TcpExtTCPAbortOnTimeout" => Some(doc.inferred_tunables.tcp_orphan_retries.killed),
             _ => None,
         };
@@ -512,6 +540,18 @@ fn tw_limit_hit(
                 thousands(refused),
                 thousands(inferred)
             ),
+            match host.counters.get("TcpExtTW") {
+                Some(CounterRow {
+                    host: Some(made),
+                    capture: Some(seen),
+                }) => format!(
+                    "the packets show {} active closes ACKed (each a TIME-WAIT entry): the kernel kept {} (TcpExtTW) and refused {}",
+                    thousands(*seen),
+                    thousands(*made),
+                    thousands(refused)
+                ),
+                _ => "TcpExtTW not in the snapshots: the entries kept are not known".into(),
+            },
         ],
         tunables: vec!["net.ipv4.tcp_max_tw_buckets".into()],
     };
@@ -652,6 +692,29 @@ fn disagreements(host: &HostReport) -> Vec<Finding> {
                 "{what}: the host counted {} ({name}), the capture shows {}",
                 thousands(h),
                 thousands(p)
+            ));
+        }
+    }
+    // TIME-WAIT entries: the kernel made TcpExtTW and refused
+    // TcpExtTCPTimeWaitOverflow; the packets show both.
+    if let Some(CounterRow {
+        host: Some(made),
+        capture: Some(seen),
+    }) = host.counters.get("TcpExtTW")
+    {
+        let refused = host
+            .counters
+            .get("TcpExtTCPTimeWaitOverflow")
+            .and_then(|c| c.host)
+            .unwrap_or(0);
+        let h = made + refused;
+        if h.abs_diff(*seen) > (h / 100).max(2) {
+            host_more |= h > *seen;
+            evidence.push(format!(
+                "TIME-WAIT entries: the host made {} (TcpExtTW) and refused {} (TcpExtTCPTimeWaitOverflow), the capture shows {} active closes ACKed",
+                thousands(*made),
+                thousands(refused),
+                thousands(*seen)
             ));
         }
     }
