@@ -2,7 +2,7 @@
 # run, as an operator would run them (scripts/collect.sh does the same). Runs in
 # make.sh's shell: CLI, OUT, WORK, PIDS, DMESG_MARK are make.sh's.
 #
-# Writes into $OUT:
+# Writes into $OUT/kit/ (what `finscope analyze --host $OUT/kit` reads), and $OUT/oracle/:
 #   ss.log        `date +%s.%N; ss -tan` every ~1 s, client namespace
 #   ss_s.log      `date +%s.%N; ss -s`
 #   sockstat.log  `date +%s.%N; cat /proc/net/sockstat`
@@ -16,9 +16,10 @@
 #                         right after the dmesg dumps
 
 kit_start() {
-    mkdir -p "$OUT/oracle"
-    rm -f "$OUT"/*.log "$OUT"/*.zst "$WORK/kit.stop"
-    grep '^btime' /proc/stat >"$OUT/stat.txt"
+    KIT="$OUT/kit"
+    mkdir -p "$KIT" "$OUT/oracle"
+    rm -f "$KIT"/* "$WORK/kit.stop"
+    grep '^btime' /proc/stat >"$KIT/stat.txt"
     ip netns exec "$CLI" bash -c '
         stop=$1
         while [[ ! -e $stop ]]; do
@@ -28,7 +29,7 @@ kit_start() {
             { date +%s.%N; nstat -asz; } >&6
             sleep 0.9
         done' kit "$WORK/kit.stop" \
-        3>"$OUT/ss.log" 4>"$OUT/ss_s.log" 5>"$OUT/sockstat.log" 6>"$OUT/nstat.log" &
+        3>"$KIT/ss.log" 4>"$KIT/ss_s.log" 5>"$KIT/sockstat.log" 6>"$KIT/nstat.log" &
     KIT_LOOP=$!
     PIDS+=("$KIT_LOOP")
 }
@@ -41,7 +42,7 @@ kit_stop() {
         sysctl net.ipv4.tcp_max_orphans net.ipv4.tcp_mem
         ip netns exec "$CLI" sysctl net.ipv4.tcp_orphan_retries net.ipv4.tcp_max_tw_buckets \
             net.ipv4.tcp_fin_timeout net.ipv4.tcp_retries2 net.ipv4.ip_local_port_range
-    } >"$OUT/sysctl.txt"
+    } >"$KIT/sysctl.txt"
     python3 - "$DMESG_MARK" "$OUT" <<'PY'
 # The raw and ISO dumps of the same kernel lines (same ring buffer, read twice
 # until both have the same number of lines), only those after the run's mark.
@@ -56,7 +57,7 @@ for _ in range(10):
         break
 keep = [i for i, l in enumerate(raw)
         if (m := re.match(r"\[\s*(\d+\.\d+)\]", l)) and float(m.group(1)) > mark]
-with open(f"{out}/dmesg.log", "w") as f:
+with open(f"{out}/kit/dmesg.log", "w") as f:
     f.writelines(raw[i] + "\n" for i in keep)
 with open(f"{out}/oracle/dmesg-iso.txt", "w") as f:
     f.writelines(iso[i] + "\n" for i in keep)

@@ -20,8 +20,10 @@ export TRAFFIC_S=${TRAFFIC_S:-12} STOP_S=${STOP_S:-30}
 export KIT_HOOK="$HERE/kit.sh"
 bash "$HERE/../pairs/make.sh"
 # Keep the folder small: the snapshot logs and the client log compressed.
-for f in ss.log ss_s.log sockstat.log nstat.log connections.csv; do
+for f in kit/ss.log kit/ss_s.log kit/sockstat.log kit/nstat.log connections.csv; do
     zstd -q -19 -f --rm "$OUT/$f"
 done
-chmod 644 "$OUT"/*.* "$OUT"/oracle/*; chmod 755 "$OUT/oracle"
+chmod 644 "$OUT"/*.* "$OUT"/kit/* "$OUT"/oracle/*
+chmod 755 "$OUT/kit" "$OUT/oracle"
+bash "$HERE/truths.sh" >/dev/null
 du -sh "$OUT"
