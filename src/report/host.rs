@@ -107,7 +107,14 @@ pub fn join(doc: &mut Report, s: &Summary, ev: &HostEvidence, opts: &HostOptions
         found.push(f);
     }
     orphan_evidence(doc, ev, &host, span);
-    found.extend(disagreements(&host));
+    // A TIME-WAIT ceiling explains the TIME-WAIT (and FIN-WAIT-2 entry)
+    // the host did not keep: no disagreement for those.
+    let explained: &[&str] = if found.iter().any(|f| f.id == "tw_limit_hit") {
+        &["time_wait", "fin_wait_2", "TcpExtTW"]
+    } else {
+        &[]
+    };
+    found.extend(disagreements(&host, explained));
     // After the lead findings (the orphan limit), before the rest.
     let at = doc
         .diagnosis
@@ -149,7 +156,16 @@ fn align(
     opts: &HostOptions,
     resets: &[u64],
 ) -> (Option<Alignment>, Option<String>) {
-    let base = Alignment::from_host(ev, opts);
+    // btime as dmesg --time-format iso uses it: the boot second's start
+    // (the boot lies up to 1 s after it).
+    let base = Alignment::from_host(ev, opts).map(|a| match (a.method, ev.btime) {
+        (Method::Btime, Some(b)) => Alignment {
+            method: Method::Btime,
+            offset_us: b.saturating_mul(SEC) as i64,
+            uncertainty_us: SEC,
+        },
+        _ => a,
+    });
     if let Some(a) = base
         && matches!(a.method, Method::BootTime | Method::WallClock)
     {
@@ -605,8 +621,8 @@ fn orphan_evidence(doc: &mut Report, ev: &HostEvidence, host: &HostReport, span:
             } else {
                 String::new()
             },
-            hms(first),
-            hms(last),
+            hms_range(first, last).0,
+            hms_range(first, last).1,
             held
         ));
     }
@@ -669,7 +685,7 @@ fn orphan_evidence(doc: &mut Report, ev: &HostEvidence, host: &HostReport, span:
 
 /// Counters and series where the host and the capture disagree, with what
 /// it implies.
-fn disagreements(host: &HostReport) -> Vec<Finding> {
+fn disagreements(host: &HostReport, explained: &[&str]) -> Vec<Finding> {
     let mut evidence = Vec::new();
     let mut host_more = false;
     for (name, what) in [
@@ -701,6 +717,7 @@ fn disagreements(host: &HostReport) -> Vec<Finding> {
         host: Some(made),
         capture: Some(seen),
     }) = host.counters.get("TcpExtTW")
+        && !explained.contains(&"TcpExtTW")
     {
         let refused = host
             .counters
@@ -719,6 +736,9 @@ fn disagreements(host: &HostReport) -> Vec<Finding> {
         }
     }
     for (key, a) in &host.agreement {
+        if explained.contains(&key.as_str()) {
+            continue;
+        }
         let scale = a.host_peak.max(a.inferred_peak.max(0) as u64);
         if a.snapshots >= 3 && a.mean_abs_diff > 5.0 && a.mean_abs_diff * 10.0 > scale as f64 {
             host_more |= a.host_peak > a.inferred_peak.max(0) as u64;
@@ -752,4 +772,17 @@ fn disagreements(host: &HostReport) -> Vec<Finding> {
 fn hms(us: u64) -> String {
     let u = utc(us);
     u.get(11..19).map_or(u.clone(), str::to_string)
+}
+
+/// `HH:MM:SS` of both ends, with milliseconds when they share a second.
+fn hms_range(a: u64, b: u64) -> (String, String) {
+    if a / SEC == b / SEC {
+        let ms = |us: u64| {
+            let u = utc(us);
+            u.get(11..23).map_or(u.clone(), str::to_string)
+        };
+        (ms(a), ms(b))
+    } else {
+        (hms(a), hms(b))
+    }
 }

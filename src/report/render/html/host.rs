@@ -141,41 +141,55 @@ fn chart(t: &TimelineReport, h: &HostReport) -> String {
             ));
         }
     }
-    // Kernel messages: one marker per pixel column at most.
-    let mut last_px = f64::NEG_INFINITY;
-    let mut drawn = 0usize;
+    // Kernel messages: one marker per pixel column (the messages within it
+    // grouped: their count, first and last time, the first's text).
+    let mut groups: Vec<(f64, u64, u64, u64, bool, &str)> = Vec::new();
     for m in &h.kernel_messages {
         let Some(tu) = m.t_us else { continue };
         if tu < t0 || tu > t1 {
             continue;
         }
         let px = x(tu);
-        if px - last_px < 1.0 || drawn >= MAX_MARKS {
-            continue;
+        let orphans = m.kind == "too_many_orphans";
+        let full = groups.len() >= MAX_MARKS;
+        match groups.last_mut() {
+            Some(g) if px - g.0 < 1.0 => {
+                g.2 = tu;
+                g.3 += m.count;
+                g.4 |= orphans;
+            }
+            _ if full => break,
+            _ => groups.push((px, tu, tu, m.count, orphans, &m.text)),
         }
-        last_px = px;
-        drawn += 1;
-        let color = if m.kind == "too_many_orphans" {
-            "#d55e00"
+    }
+    let drawn = groups.len();
+    for (px, first, last, n, orphans, text) in groups {
+        let color = if orphans { "#d55e00" } else { "#cc79a7" };
+        let what = if n > 1 {
+            format!(
+                "{} messages, {} .. {} UTC, the first: {}",
+                thousands(n),
+                when(first),
+                when(last),
+                text
+            )
         } else {
-            "#cc79a7"
+            format!("{} UTC: {text}", when(first))
         };
         svg.push_str(&format!(
-            "<line class=\"kernel-mark\" data-kind=\"{}\" x1=\"{px:.1}\" x2=\"{px:.1}\" y1=\"{TOP}\" y2=\"{}\" stroke=\"{color}\" stroke-width=\"1\" opacity=\"0.8\"><title>{} UTC: {}{}</title></line>",
-            esc(&m.kind),
+            "<line class=\"kernel-mark\" data-count=\"{n}\" x1=\"{px:.1}\" x2=\"{px:.1}\" y1=\"{TOP}\" y2=\"{}\" stroke=\"{color}\" stroke-width=\"2\" opacity=\"0.8\"><title>{}</title></line>",
             H - BOTTOM,
-            esc(&when(tu)),
-            esc(&m.text),
-            if m.count > 1 {
-                format!(" (+{} suppressed)", m.count - 1)
-            } else {
-                String::new()
-            }
+            esc(&what)
+        ));
+        svg.push_str(&format!(
+            "<text x=\"{px:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\" fill=\"{color}\">{}</text>",
+            TOP - 4.0,
+            thousands(n)
         ));
     }
     svg.push_str("</svg>");
     format!(
-        "{svg}<figcaption>Lines: the inferred orphans (blue) and TIME-WAIT (green) at bucket ends; circles: the host's snapshots (sockstat orphan, ss TIME-WAIT); vertical marks: kernel messages ({} drawn; hover for the text).</figcaption>",
+        "{svg}<figcaption>Lines: the inferred orphans (blue) and TIME-WAIT (green) at bucket ends; circles: the host's snapshots (sockstat orphan, ss TIME-WAIT); vertical marks: kernel messages, the number above each counting those within it and the ones net_ratelimit suppressed ({} marks; hover for the text).</figcaption>",
         thousands(drawn as u64)
     )
 }
