@@ -336,7 +336,7 @@ fn alignment_row(a: &Alignment, ev: &HostEvidence, resets: &[u64]) -> HostAlignm
 }
 
 /// The inferred value of `key` at time `t`: the bucket-end count of the
-/// bucket whose end is nearest `t` (the earlier on a tie).
+/// bucket whose end is nearest `t` (the later on a tie).
 pub fn inferred_at(tl: &TimelineReport, key: &str, t: u64) -> Option<i64> {
     let series = super::schema::STATE_SERIES.iter().find(|s| s.key == key)?;
     let w = tl.bucket_us.max(1);
