@@ -614,3 +614,27 @@ fn bad_host_inputs_are_refused() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("not a time"), "{}", r.stderr);
 }
+
+/// `check` takes `--host` with captures (the report it checks carries the
+/// host object), and refuses it with a saved report (nothing to join).
+#[test]
+fn check_takes_host_with_captures_only() {
+    let run = "max_tw_buckets_512";
+    let cap = arg(run_dir(run).join("capture.pcap.zst"));
+    let kit = arg(run_dir(run).join("kit"));
+    let r = cli::run(&[
+        "check",
+        "-q",
+        &cap,
+        "--host",
+        &kit,
+        "--max-fin-ratio",
+        "0.9",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let saved = cli::json_report(dir.path(), "r.json", &[&cap]);
+    let r = cli::run(&["check", &saved, "--host", &kit, "--max-fin-ratio", "0.9"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--host"), "{}", r.stderr);
+}
