@@ -92,6 +92,12 @@ pub enum Command {
     /// counts add, histograms add exactly, peers are re-ranked, timelines
     /// summed. Exit 2 when the reports cannot be merged.
     Merge(MergeArgs),
+    /// Sockets by state and by remote in `ss -tan` dumps (or snapshot logs
+    /// of them), the last snapshot's: the `ss -ant` step of an incident.
+    #[command(after_help = "Examples:
+  ss -tan > ss.txt; finscope ss ss.txt
+  finscope ss --group-by prefix:24 --json ss.log")]
+    Ss(SsArgs),
     /// Print a shell completion script: bash, zsh, fish, elvish, powershell
     /// (e.g. `finscope completions bash > /etc/bash_completion.d/finscope`).
     Completions {
@@ -107,7 +113,7 @@ pub enum Command {
   finscope man --dir ~/.local/share/man/man1")]
     Man {
         /// The subcommand whose page to print: analyze, check, diff,
-        /// timeline, merge, completions or man.
+        /// timeline, merge, ss, completions or man.
         #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
         subcommand: Option<String>,
         /// Write every page into DIR instead (finscope.1,
@@ -115,6 +121,27 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct SsArgs {
+    /// `ss -tan` output (also -tanoe, -H), or logs of snapshots each after
+    /// a time line (`date +%s.%N`); directories; gzip/zstd/xz.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Print `{snapshots, states, by_remote}` as JSON (docs/host.md).
+    #[arg(help_heading = "Output", long)]
+    pub json: bool,
+    /// Group remotes: ip, prefix:24, prefix:V4,V6, or port (remote port).
+    #[arg(long, default_value = "ip", value_name = "ip|prefix:N|port")]
+    pub group_by: GroupBy,
+    /// Remotes listed in the text table.
+    #[arg(help_heading = "Output", long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+    /// When a dump without a time line was taken (epoch seconds or RFC
+    /// 3339); default: the file's modification time.
+    #[arg(long, value_name = "TIME", value_parser = crate::host::parse_time_arg)]
+    pub at: Option<u64>,
 }
 
 #[derive(Debug, Args)]

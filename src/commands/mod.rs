@@ -9,6 +9,7 @@ pub mod diff;
 pub mod guard;
 pub mod man;
 pub mod merge;
+pub mod ss;
 pub mod timeline;
 
 use crate::capture::error::CaptureError;
@@ -45,6 +46,9 @@ pub enum Error {
     /// A saved report could not be read.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// A `--host` input (or `finscope ss` file) could not be read.
+    #[error(transparent)]
+    Host(#[from] crate::host::HostError),
     /// An output file could not be written.
     #[error("{}: {source}", if path == Path::new("-") { "standard output".into() } else { path.display().to_string() })]
     Write { path: PathBuf, source: io::Error },
@@ -152,6 +156,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Diff(d) => diff::run(d),
         Command::Timeline(t) => timeline::run(t),
         Command::Merge(m) => merge::run(m),
+        Command::Ss(s) => ss::run(s),
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics when its writer
             // fails (`>/dev/full`, `| true`); written like every output.

@@ -68,7 +68,7 @@ pub struct HostEvidence {
     /// = 65536`) or `name value` pairs, by dotted name.
     pub sysctls: BTreeMap<String, String>,
     /// The state names of `ss` (as ss prints them: `ESTAB`, `TIME-WAIT`,
-    /// ...) in the order first seen: [`SsPoint::counts`] is indexed by them.
+    /// ...), a fixed list: [`SsPoint::counts`] is indexed by them.
     pub ss_states: Vec<String>,
     /// One point per `ss -tan` snapshot, by time.
     pub ss: Vec<SsPoint>,
@@ -478,4 +478,13 @@ pub enum HostError {
 /// before the fraction). µs since the epoch.
 pub fn parse_time(s: &str) -> Option<u64> {
     snapshot::parse_time_line(s.trim().as_bytes())
+}
+
+/// `--at`/`--boot-time` as clap reads them: [`parse_time`] with a message.
+pub fn parse_time_arg(s: &str) -> Result<u64, String> {
+    parse_time(s).ok_or_else(|| {
+        format!(
+            "`{s}`: expected epoch seconds (1733446691.5) or an RFC 3339 time with its offset (2026-12-06T00:58:11Z)"
+        )
+    })
 }
