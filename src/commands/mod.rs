@@ -101,9 +101,6 @@ pub enum Error {
     /// What the user asked for cannot be done (the message says why).
     #[error("{0}")]
     Usage(&'static str),
-    /// A `--host` input that could not be read.
-    #[error(transparent)]
-    Host(#[from] crate::host::HostError),
 }
 
 impl Error {
