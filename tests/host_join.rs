@@ -380,6 +380,23 @@ fn tw_limit_hit_names_512() {
         u(&c["capture"], "capture"),
         "entries kept + refused = ACKed active closes"
     );
+    // The timeline chart draws the host's rows beside the inferred ones:
+    // TIME-WAIT held at 512 while the inferred row climbs to 3,186.
+    let cap = arg(run_dir(run).join("capture.pcap.zst"));
+    let kit = arg(run_dir(run).join("kit"));
+    let tl = cli::run(&["timeline", "-q", &cap, "--host", &kit]);
+    assert_eq!(tl.code, 0, "{}", tl.stderr);
+    let row = |label: &str| {
+        tl.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} row: {}", tl.stdout))
+            .to_string()
+    };
+    assert!(row("ss TIME-WAIT").ends_with("| peak 512 (host)"));
+    assert!(row("sockstat tw").ends_with("| peak 512 (host)"));
+    assert!(row("+TWOverflow").ends_with("| total 2,724 (host)"));
+    assert!(row("TIME-WAIT ").ends_with("| peak 3186"));
     // Without host evidence there is no such finding (the packets cannot
     // show it).
     let plain = analyze(run, &[]);

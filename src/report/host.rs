@@ -484,6 +484,42 @@ fn series(ev: &HostEvidence) -> Vec<HostSeries> {
             points: orphan,
         });
     }
+    let tw: Vec<(u64, u64)> = ev
+        .sockstat
+        .iter()
+        .filter_map(|s| Some((s.t_us, s.tw?)))
+        .collect();
+    if !tw.is_empty() {
+        out.push(HostSeries {
+            label: "sockstat tw".into(),
+            beside: "time_wait".into(),
+            points: tw,
+        });
+    }
+    // The counters' growth between snapshots, at the later one's time.
+    for (name, label) in [
+        ("TcpExtTCPAbortOnMemory", "+AbortOnMemory"),
+        ("TcpExtTCPAbortOnTimeout", "+AbortOnTimeout"),
+        ("TcpExtTCPAbortOnData", "+AbortOnData"),
+        ("TcpExtTCPAbortOnClose", "+AbortOnClose"),
+        ("TcpExtTCPTimeWaitOverflow", "+TWOverflow"),
+    ] {
+        let mut prev: Option<u64> = None;
+        let mut points = Vec::new();
+        for (t, v) in ev.nstat.series(name) {
+            if let Some(p) = prev {
+                points.push((t, if v >= p { v - p } else { v }));
+            }
+            prev = Some(v);
+        }
+        if points.iter().any(|p| p.1 > 0) {
+            out.push(HostSeries {
+                label: label.into(),
+                beside: "counter".into(),
+                points,
+            });
+        }
+    }
     out
 }
 

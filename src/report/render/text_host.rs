@@ -156,6 +156,57 @@ pub fn render_kernel_row(t: &TimelineReport, h: &HostReport, w: &mut impl Write)
     )
 }
 
+const GLYPHS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// The host's series as rows under the `timeline` chart, in its columns:
+/// a snapshot series shows the largest snapshot of each column (`peak`),
+/// a counter's growth the sum (`total`); a column without a snapshot is
+/// blank.
+pub fn render_host_rows(t: &TimelineReport, h: &HostReport, w: &mut impl Write) -> io::Result<()> {
+    if t.buckets.is_empty() {
+        return Ok(());
+    }
+    let (per_col, cols) = chart_columns(t.buckets.len());
+    let span = t.bucket_us.saturating_mul(per_col as u64).max(1);
+    for s in &h.series {
+        let counter = s.beside == "counter";
+        let mut vals: Vec<Option<u64>> = vec![None; cols];
+        for &(tu, v) in &s.points {
+            if tu < t.start_us {
+                continue;
+            }
+            let Some(x) = vals.get_mut(((tu - t.start_us) / span) as usize) else {
+                continue;
+            };
+            *x = Some(match (*x, counter) {
+                (Some(a), true) => a.saturating_add(v),
+                (Some(a), false) => a.max(v),
+                (None, _) => v,
+            });
+        }
+        let peak = vals.iter().flatten().copied().max().unwrap_or(0);
+        let total: u64 = vals.iter().flatten().sum();
+        let line: String = vals
+            .iter()
+            .map(|v| match v {
+                Some(v) if *v > 0 && peak > 0 => {
+                    let eighths = (u128::from(*v) * 8).div_ceil(u128::from(peak));
+                    GLYPHS[eighths.clamp(1, 8) as usize]
+                }
+                _ => GLYPHS[0],
+            })
+            .collect();
+        let name: String = s.label.chars().take(LABEL_WIDTH).collect();
+        let what = if counter {
+            format!("total {}", thousands(total))
+        } else {
+            format!("peak {}", thousands(peak))
+        };
+        writeln!(w, "  {name:<LABEL_WIDTH$} |{line:<cols$}| {what} (host)")?;
+    }
+    Ok(())
+}
+
 /// `finscope timeline`'s text with host evidence: the chart, the kernel
 /// messages' row, the peaks, HOST EVIDENCE, the diagnosis.
 pub fn render_timeline(r: &Report, w: &mut impl Write) -> io::Result<()> {
@@ -166,6 +217,7 @@ pub fn render_timeline(r: &Report, w: &mut impl Write) -> io::Result<()> {
     )?;
     render_chart(&r.timeline, w)?;
     if let Some(h) = &r.host {
+        render_host_rows(&r.timeline, h, w)?;
         render_kernel_row(&r.timeline, h, w)?;
     }
     writeln!(w)?;
