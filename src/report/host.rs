@@ -161,7 +161,7 @@ fn align(
     let base = Alignment::from_host(ev, opts).map(|a| match (a.method, ev.btime) {
         (Method::Btime, Some(b)) => Alignment {
             method: Method::Btime,
-            offset_us: b.saturating_mul(SEC) as i64,
+            offset_us: i64::try_from(b.saturating_mul(SEC)).unwrap_or(i64::MAX),
             uncertainty_us: SEC,
         },
         _ => a,
@@ -182,10 +182,13 @@ fn align(
         return (base, None);
     }
     let prior = ev.btime.map(|b| {
-        let lo = (b * SEC) as i64;
+        let lo = i64::try_from(b.saturating_mul(SEC)).unwrap_or(i64::MAX / 2);
         // btime is cut down to the second; a little slack for the clocks'
         // drift since boot.
-        (lo - 50_000, lo + (SEC as i64) + 50_000)
+        (
+            lo.saturating_sub(50_000),
+            lo.saturating_add(SEC as i64 + 50_000),
+        )
     });
     if let Some(f) = fit(&msgs, resets, prior)
         && (f.matched * 2 >= msgs.len() as u64 && f.matched >= 3.min(msgs.len() as u64))
@@ -205,7 +208,7 @@ fn align(
             )),
         ),
         None => {
-            let offset = resets[0] as i64 - msgs[0] as i64;
+            let offset = (resets[0] as i64).saturating_sub(msgs[0] as i64);
             (
                 Some(Alignment::packets(offset, SEC)),
                 Some(
@@ -237,11 +240,11 @@ fn fit(msgs: &[u64], resets: &[u64], prior: Option<(i64, i64)>) -> Option<Fit> {
     match prior {
         Some((lo, hi)) => {
             for &m in scored.iter().take(50) {
-                let from = (lo + m as i64).max(0) as u64;
-                let to = (hi + m as i64).max(0) as u64;
+                let from = lo.saturating_add(m as i64).max(0) as u64;
+                let to = hi.saturating_add(m as i64).max(0) as u64;
                 let i = resets.partition_point(|&r| r < from);
                 for &r in resets[i..].iter().take_while(|&&r| r <= to) {
-                    cands.push(r as i64 - m as i64);
+                    cands.push((r as i64).saturating_sub(m as i64));
                     if cands.len() >= MAX_CANDIDATES {
                         break;
                     }
@@ -251,7 +254,7 @@ fn fit(msgs: &[u64], resets: &[u64], prior: Option<(i64, i64)>) -> Option<Fit> {
         None => {
             for &m in scored.iter().take(10) {
                 for &r in resets.iter().take(300) {
-                    cands.push(r as i64 - m as i64);
+                    cands.push((r as i64).saturating_sub(m as i64));
                 }
             }
         }
@@ -393,10 +396,11 @@ fn agreement(
             let Some(v) = inferred_at(tl, key, t) else {
                 continue;
             };
-            let d = (v - h as i64).unsigned_abs();
+            let d =
+                u64::try_from((i128::from(v) - i128::from(h)).unsigned_abs()).unwrap_or(u64::MAX);
             a.snapshots += 1;
             a.max_abs_diff = a.max_abs_diff.max(d);
-            sum += d;
+            sum = sum.saturating_add(d);
             a.inferred_peak = a.inferred_peak.max(v);
             a.host_peak = a.host_peak.max(h);
         }
@@ -428,8 +432,8 @@ impl CaptureCounts {
             .filter(|l| l.end == End::Acked && !l.passive)
             .count() as u64;
         CaptureCounts {
-            resets: resets * w,
-            tw_entries: tw * w,
+            resets: resets.saturating_mul(w),
+            tw_entries: tw.saturating_mul(w),
         }
     }
 }
@@ -567,7 +571,11 @@ fn tw_limit_hit(
         .peaks
         .get("time_wait")
         .map_or(0, |p| p.value.max(0) as u64);
-    if at.len() < 3 || refused == 0 || inferred <= ceiling + ceiling / 20 + 2 || ceiling == 0 {
+    if at.len() < 3
+        || refused == 0
+        || inferred <= ceiling.saturating_add(ceiling / 20 + 2)
+        || ceiling == 0
+    {
         return None;
     }
     let (from, to) = (at[0], at[at.len() - 1]);
@@ -629,7 +637,9 @@ fn orphan_evidence(doc: &mut Report, ev: &HostEvidence, host: &HostReport, span:
     let mut evidence = Vec::new();
     let placed: Vec<u64> = msgs.iter().filter_map(|m| m.t_us).collect();
     if let (Some(&first), Some(&last)) = (placed.iter().min(), placed.iter().max()) {
-        let suppressed: u64 = msgs.iter().map(|m| m.count.saturating_sub(1)).sum();
+        let suppressed = msgs
+            .iter()
+            .fold(0u64, |a, m| a.saturating_add(m.count.saturating_sub(1)));
         let held: Vec<i64> = doc
             .timeline
             .buckets
@@ -681,7 +691,7 @@ fn orphan_evidence(doc: &mut Report, ev: &HostEvidence, host: &HostReport, span:
         let near: Vec<u64> = orphan
             .iter()
             .copied()
-            .filter(|&o| o * 100 >= peak * 85)
+            .filter(|&o| u128::from(o) * 100 >= u128::from(peak) * 85)
             .collect();
         if near.len() >= 3 {
             let lo = near.iter().min().copied().unwrap_or(peak);
@@ -760,7 +770,7 @@ fn disagreements(host: &HostReport, explained: &[&str]) -> Vec<Finding> {
             .get("TcpExtTCPTimeWaitOverflow")
             .and_then(|c| c.host)
             .unwrap_or(0);
-        let h = made + refused;
+        let h = made.saturating_add(refused);
         if h.abs_diff(*seen) > (h / 100).max(2) {
             host_more |= h > *seen;
             evidence.push(format!(
@@ -820,5 +830,49 @@ fn hms_range(a: u64, b: u64) -> (String, String) {
         (ms(a), ms(b))
     } else {
         (hms(a), hms(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_of_nothing_is_far() {
+        assert_eq!(nearest(&[], 5), u64::MAX);
+        assert_eq!(nearest(&[10, 20], 14), 4);
+        assert_eq!(nearest(&[10, 20], 16), 4);
+        assert_eq!(nearest(&[10, 20], -3), 10);
+    }
+
+    /// Messages printed 3 µs after resets, boot 0.4 s into btime's second:
+    /// the fit finds that offset among other resets 5 ms apart; without the
+    /// prior, from the first burst.
+    #[test]
+    fn fit_finds_the_offset_of_the_messages() {
+        let boot = 1_000_000_000_400_000i64;
+        let resets: Vec<u64> = (0..2_000u64)
+            .map(|k| 1_000_000_100_000_000 + k * 5_003)
+            .collect();
+        let msgs: Vec<u64> = resets
+            .iter()
+            .step_by(97)
+            .map(|&r| (r as i64 + 3 - boot) as u64)
+            .collect();
+        let prior = Some((boot - 400_000, boot + 600_000));
+        for p in [prior, None] {
+            let f = fit(&msgs, &resets, p).expect("a fit");
+            assert_eq!(f.matched, msgs.len() as u64);
+            assert!((f.offset - boot).abs() <= 3, "{f:?}");
+        }
+    }
+
+    /// Huge or hostile values neither panic nor wrap.
+    #[test]
+    fn extreme_values_do_not_overflow() {
+        let _ = fit(&[u64::MAX], &[u64::MAX], Some((i64::MAX - 1, i64::MAX)));
+        let _ = fit(&[u64::MAX, 0], &[0, u64::MAX], None);
+        let f = score(&[0, u64::MAX], &[u64::MAX], i64::MIN);
+        assert_eq!(f.matched, 0);
     }
 }

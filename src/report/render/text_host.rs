@@ -52,7 +52,7 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
     for m in &h.kernel_messages {
         let e = kinds.entry(m.kind.as_str()).or_insert((0, 0, None, None));
         e.0 += 1;
-        e.1 += m.count.saturating_sub(1);
+        e.1 = e.1.saturating_add(m.count.saturating_sub(1));
         if let Some(t) = m.t_us {
             e.2 = Some(e.2.map_or(t, |x: u64| x.min(t)));
             e.3 = Some(e.3.map_or(t, |x: u64| x.max(t)));
@@ -185,7 +185,10 @@ pub fn render_host_rows(t: &TimelineReport, h: &HostReport, w: &mut impl Write) 
             });
         }
         let peak = vals.iter().flatten().copied().max().unwrap_or(0);
-        let total: u64 = vals.iter().flatten().sum();
+        let total = vals
+            .iter()
+            .flatten()
+            .fold(0u64, |a, v| a.saturating_add(*v));
         let line: String = vals
             .iter()
             .map(|v| match v {

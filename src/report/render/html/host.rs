@@ -155,7 +155,7 @@ fn chart(t: &TimelineReport, h: &HostReport) -> String {
         match groups.last_mut() {
             Some(g) if px - g.0 < 1.0 => {
                 g.2 = tu;
-                g.3 += m.count;
+                g.3 = g.3.saturating_add(m.count);
                 g.4 |= orphans;
             }
             _ if full => break,
@@ -189,7 +189,7 @@ fn chart(t: &TimelineReport, h: &HostReport) -> String {
     }
     svg.push_str("</svg>");
     format!(
-        "{svg}<figcaption>Lines: the inferred orphans (blue) and TIME-WAIT (green) at bucket ends; circles: the host's snapshots (sockstat orphan, ss TIME-WAIT); vertical marks: kernel messages, the number above each counting those within it and the ones net_ratelimit suppressed ({} marks; hover for the text).</figcaption>",
+        "{svg}<figcaption>Lines: the inferred orphans (blue) and TIME-WAIT (green) at bucket ends; circles: the host's snapshots (sockstat orphan; ss TIME-WAIT and sockstat tw); vertical marks: kernel messages, the number above each counting those within it and the ones net_ratelimit suppressed ({} marks; hover for the text).</figcaption>",
         thousands(drawn as u64)
     )
 }
