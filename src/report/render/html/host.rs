@@ -130,7 +130,21 @@ fn chart(t: &TimelineReport, h: &HostReport) -> String {
             "time_wait" => "#009e73",
             _ => continue,
         };
+        // One circle per pixel column at most (the largest snapshot in
+        // it): a day of snapshots at one a second stays a light page.
+        let mut thinned: Vec<(f64, u64, u64)> = Vec::new();
         for &(tu, v) in s.points.iter().filter(|p| p.0 >= t0 && p.0 <= t1) {
+            let px = x(tu);
+            match thinned.last_mut() {
+                Some(last) if px - last.0 < 1.0 => {
+                    if v > last.2 {
+                        *last = (last.0, tu, v);
+                    }
+                }
+                _ => thinned.push((px, tu, v)),
+            }
+        }
+        for (_, tu, v) in thinned {
             svg.push_str(&format!(
                 "<circle class=\"host-point\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"none\" stroke=\"{color}\"><title>{}: {} at {} UTC</title></circle>",
                 x(tu),
