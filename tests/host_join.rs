@@ -655,3 +655,53 @@ fn check_takes_host_with_captures_only() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--host"), "{}", r.stderr);
 }
+
+/// The incident's `ss -ant` step in the report: the last snapshot's
+/// sockets by state equal the awk count of it (ss_counts.csv's last row),
+/// and by remote (grouped like the peers) they add up to it.
+#[test]
+fn last_ss_snapshot_by_state_and_remote() {
+    let run = "max_tw_buckets_512";
+    let r = with_kit(run);
+    let ss = &r["host"]["ss_last"];
+    let text = std::fs::read_to_string(run_dir(run).join("ss_counts.csv")).expect("ss_counts");
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let last: Vec<&str> = lines.last().expect("a row").split(',').collect();
+    assert_eq!(u(&ss["t_us"], "t_us"), epoch_us(last[0]));
+    for (col, state) in [
+        ("established", "ESTAB"),
+        ("time_wait", "TIME-WAIT"),
+        ("fin_wait_1", "FIN-WAIT-1"),
+    ] {
+        let k = head.iter().position(|h| *h == col).expect("column");
+        let want: u64 = last[k].parse().expect("count");
+        let got = ss["states"].get(state).map_or(0, |v| u(v, state));
+        assert_eq!(got, want, "{state}");
+    }
+    let total: u64 = ss["states"]
+        .as_object()
+        .expect("states")
+        .values()
+        .map(|v| u(v, "n"))
+        .sum();
+    let rows = ss["by_remote"].as_array().expect("by_remote");
+    assert_eq!(rows.len() as u64, u(&ss["remotes_total"], "remotes_total"));
+    let by_remote: u64 = rows
+        .iter()
+        .flat_map(|r| r["states"].as_object().expect("states").values())
+        .map(|v| u(v, "n"))
+        .sum();
+    assert_eq!(by_remote, total);
+    let grouped = analyze(
+        run,
+        &[
+            "--host".into(),
+            arg(run_dir(run).join("kit")),
+            "--group-by".into(),
+            "prefix:24".into(),
+        ],
+    );
+    let g = &grouped["host"]["ss_last"]["by_remote"];
+    assert_eq!(g[0]["remote"], "10.77.0.0/24", "{g}");
+}

@@ -371,6 +371,22 @@ pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize, max_buckets:
     }
     if let Some(ev) = &run.host {
         report::host::join(&mut doc, &run.analysis.summary, ev, &a.host.options());
+        if let (Some(h), Some(ss)) = (doc.host.as_mut(), ss::summary(ev, a.group_by)) {
+            h.ss_last = Some(report::schema::host::SsLast {
+                t_us: ev.ss.iter().map(|p| p.t_us).max().unwrap_or(0),
+                states: ss.states,
+                remotes_total: ss.by_remote.len() as u64,
+                by_remote: ss
+                    .by_remote
+                    .into_iter()
+                    .take(top)
+                    .map(|r| report::schema::host::SsRemote {
+                        remote: r.remote,
+                        states: r.states,
+                    })
+                    .collect(),
+            });
+        }
     }
     doc
 }

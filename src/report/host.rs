@@ -98,6 +98,7 @@ pub fn join(doc: &mut Report, s: &Summary, ev: &HostEvidence, opts: &HostOptions
         },
         agreement,
         counters,
+        ss_last: None,
         warnings,
         series: series(ev),
     };

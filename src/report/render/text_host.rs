@@ -112,6 +112,50 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
             )?;
         }
     }
+    if let Some(ss) = &h.ss_last {
+        let total = ss.states.values().fold(0u64, |a, v| a.saturating_add(*v));
+        writeln!(
+            w,
+            "  the last ss snapshot ({} UTC): {} sockets; by remote ({} of {}):",
+            utc(ss.t_us),
+            thousands(total),
+            ss.by_remote.len(),
+            ss.remotes_total
+        )?;
+        let cols: Vec<&String> = ss.states.keys().collect();
+        let rw = ss
+            .by_remote
+            .iter()
+            .map(|r| r.remote.chars().count())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        write!(w, "    {:<rw$}", "remote")?;
+        for c in &cols {
+            write!(w, " {c:>11}")?;
+        }
+        writeln!(w)?;
+        write!(w, "    {:<rw$}", "(all)")?;
+        for c in &cols {
+            write!(
+                w,
+                " {:>11}",
+                thousands(ss.states.get(*c).copied().unwrap_or(0))
+            )?;
+        }
+        writeln!(w)?;
+        for r in &ss.by_remote {
+            write!(w, "    {:<rw$}", r.remote)?;
+            for c in &cols {
+                write!(
+                    w,
+                    " {:>11}",
+                    thousands(r.states.get(*c).copied().unwrap_or(0))
+                )?;
+            }
+            writeln!(w)?;
+        }
+    }
     for x in h.warnings.iter().take(10) {
         writeln!(w, "  warning: {x}")?;
     }

@@ -26,6 +26,11 @@ pub struct HostReport {
     /// Per nstat counter: its growth over the capture's span and
     /// finscope's count of the same event.
     pub counters: BTreeMap<String, CounterRow>,
+    /// The last `ss -tan` snapshot (the incident's `ss -ant > ss.txt`
+    /// step): sockets by state, and by remote grouped like the peers
+    /// (`--group-by`), at most `--top` rows. Absent without an ss snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ss_last: Option<SsLast>,
     /// Malformed, skipped or assumed input, naming file and line.
     pub warnings: Vec<String>,
     /// The host's series for the charts (not in the JSON: the snapshots
@@ -142,4 +147,23 @@ pub struct MaxTwBuckets {
     pub refused: u64,
     /// The host snapshots holding the ceiling.
     pub snapshots_at_ceiling: u64,
+}
+
+/// JSON `host.ss_last`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SsLast {
+    /// When it was taken, µs since the epoch.
+    pub t_us: u64,
+    /// Sockets by state as ss prints it (`ESTAB`, `FIN-WAIT-1`, ...).
+    pub states: BTreeMap<String, u64>,
+    /// By remote (or remote group), most sockets first.
+    pub by_remote: Vec<SsRemote>,
+    /// Remotes (groups) in the snapshot, before `--top`.
+    pub remotes_total: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SsRemote {
+    pub remote: String,
+    pub states: BTreeMap<String, u64>,
 }
