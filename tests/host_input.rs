@@ -586,3 +586,62 @@ fn ss_errors() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("expected epoch seconds"), "{}", r.stderr);
 }
+
+#[test]
+fn kernel_continuation_lines() {
+    let d = tmp();
+    let p = write(
+        d.path(),
+        "k.log",
+        b"2026-12-05T22:25:36,431163+00:00 amd_pstate: The CPPC feature is supported but currently disabled by the BIOS.\n                                 Please enable it if your BIOS has the CPPC option.\n2026-12-05T22:38:18,370408+00:00 TCP: too many orphaned sockets\n",
+    );
+    let ev = read(std::slice::from_ref(&p));
+    assert!(ev.warnings.is_empty(), "{:?}", ev.warnings);
+    assert_eq!(ev.kernel_messages.len(), 2);
+    assert_eq!(ev.kernel_messages[1].line, 3);
+}
+
+/// scripts/collect.sh run for two seconds on the loopback (root and
+/// tcpdump needed; skipped without): its folder reads back without a
+/// warning, every ss snapshot counted as awk counts it.
+#[test]
+fn collect_kit_folder_reads_back() {
+    let can = sh("[ \"$(id -u)\" = 0 ] && command -v tcpdump && command -v nstat");
+    if can.code != 0 {
+        eprintln!("skipped: collect.sh needs root, tcpdump and nstat");
+        return;
+    }
+    let d = tmp();
+    let out = d.path().join("kit");
+    let script = finscope_testkit::cli::root().join("scripts/collect.sh");
+    let r = sh(&format!(
+        "'{}' -i lo -f 'port 9' -n 0.5 -t 2 -o '{}'",
+        script.display(),
+        out.display()
+    ));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("next: finscope analyze --host"),
+        "{}",
+        r.stderr
+    );
+    let ev = read(std::slice::from_ref(&out));
+    assert!(ev.warnings.is_empty(), "{:?}", ev.warnings);
+    assert!(ev.btime.is_some());
+    assert!(ev.sysctls.contains_key("net.ipv4.tcp_fin_timeout"));
+    let c = ev.snapshot_counts();
+    assert!(
+        c.ss >= 2 && c.ss_summary >= 2 && c.sockstat >= 2 && c.nstat >= 2,
+        "{c:?}"
+    );
+    assert_eq!(ss_counts(&ev).len(), c.ss as usize);
+    let awk = awk_counts(&out.join("ss.log"));
+    // awk's list has no entry for a snapshot without a socket.
+    let ours: Vec<_> = ss_counts(&ev)
+        .into_iter()
+        .filter(|m| !m.is_empty())
+        .collect();
+    assert_eq!(ours, awk);
+    // The capture rotation's first file is there.
+    assert!(out.join("cap.pcap0").exists() || out.join("cap.pcap00").exists());
+}

@@ -364,7 +364,9 @@ impl Sink {
                     warn.push(ev, Some(n), "not UTF-8 text: skipped".into());
                     return;
                 };
-                if s.trim().is_empty() || s.starts_with("-- ") {
+                // Blank, journalctl's `-- Boot ... --` lines, and the
+                // continuation lines of a message (indented): nothing new.
+                if s.trim().is_empty() || s.starts_with("-- ") || s.starts_with([' ', '\t']) {
                     return;
                 }
                 let Some(p) = kernel::parse(*format, s, *year) else {
