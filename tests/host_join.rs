@@ -705,3 +705,51 @@ fn last_ss_snapshot_by_state_and_remote() {
     let g = &grouped["host"]["ss_last"]["by_remote"];
     assert_eq!(g[0]["remote"], "10.77.0.0/24", "{g}");
 }
+
+/// A whole boot's kernel log holds older incidents: 15 orphan messages an
+/// hour before the capture neither spoil the fit nor enter the citation.
+#[test]
+fn older_orphan_messages_stay_out() {
+    let run = "max_orphans_1024";
+    let kit = run_dir(run).join("kit");
+    let raw = std::fs::read_to_string(kit.join("dmesg.log")).expect("dmesg.log");
+    let mut log = String::new();
+    for k in 0..15 {
+        log.push_str(&format!(
+            "[ 5800.{:06}] TCP: too many orphaned sockets\n",
+            100_000 + k * 37
+        ));
+    }
+    log.push_str(&raw);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("dmesg.log"), log).expect("write");
+    let mut args = vec!["--host".to_string(), arg(dir.path().join("dmesg.log"))];
+    for f in [
+        "stat.txt",
+        "ss.log.zst",
+        "sockstat.log.zst",
+        "nstat.log.zst",
+    ] {
+        args.push("--host".into());
+        args.push(arg(kit.join(f)));
+    }
+    let r = analyze(run, &args);
+    let a = &r["host"]["alignment"];
+    assert_eq!(a["method"], "packets", "{a}");
+    assert_eq!(u(&a["fit"]["messages"], "messages"), 20, "{a}");
+    assert_eq!(u(&a["fit"]["matched"], "matched"), 20, "{a}");
+    let clean = with_kit(run);
+    assert_eq!(a["offset_us"], clean["host"]["alignment"]["offset_us"]);
+    let f = r["diagnosis"]
+        .as_array()
+        .expect("diagnosis")
+        .iter()
+        .find(|f| f["id"] == "orphan_limit_hit")
+        .expect("orphan_limit_hit");
+    assert!(
+        f["evidence"].as_array().expect("evidence").iter().any(|e| e
+            .as_str()
+            .is_some_and(|e| e.starts_with("dmesg: 20 'too many"))),
+        "{f}"
+    );
+}

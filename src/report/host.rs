@@ -53,7 +53,12 @@ const COUNTERS: [&str; 9] = [
 /// host's findings and `inferred_tunables.tcp_max_tw_buckets`.
 pub fn join(doc: &mut Report, s: &Summary, ev: &HostEvidence, opts: &HostOptions) {
     let resets = reset_times_us(s);
-    let (alignment, fit_note) = align(ev, opts, &resets);
+    let span = (
+        doc.capture.first_ts_us.unwrap_or(0),
+        doc.capture.last_ts_us.unwrap_or(0),
+    );
+    let stamps = orphan_stamps(ev, span);
+    let (alignment, fit_note) = align(ev, opts, &resets, &stamps);
     let mut messages: Vec<KernelMessageRow> = ev
         .kernel_messages
         .iter()
@@ -65,10 +70,6 @@ pub fn join(doc: &mut Report, s: &Summary, ev: &HostEvidence, opts: &HostOptions
         })
         .collect();
     messages.sort_by_key(|m| (m.t_us.is_none(), m.t_us));
-    let span = (
-        doc.capture.first_ts_us.unwrap_or(0),
-        doc.capture.last_ts_us.unwrap_or(0),
-    );
     let agreement = agreement(&doc.timeline, ev, span);
     let counts = CaptureCounts::of(s, resets.len() as u64);
     let counters = counters(doc, ev, span, &counts);
@@ -88,7 +89,7 @@ pub fn join(doc: &mut Report, s: &Summary, ev: &HostEvidence, opts: &HostOptions
             .collect(),
         alignment: alignment
             .filter(|_| !ev.kernel_messages.is_empty())
-            .map(|a| alignment_row(&a, ev, &resets)),
+            .map(|a| alignment_row(&a, ev, &resets, &stamps)),
         kernel_messages: messages,
         snapshots: SnapshotCountsRow {
             ss: c.ss,
@@ -152,10 +153,33 @@ fn reset_times_us(s: &Summary) -> Vec<u64> {
 /// messages against orphan resets), from btime's second when there is one,
 /// from the first burst otherwise; else btime alone. The note says what
 /// was assumed when nothing fitted.
+/// The boot stamps of the "too many orphaned sockets" messages that can
+/// belong to the capture, sorted: with btime, those it puts within 2 s of
+/// the capture's span (a whole boot's log holds older incidents' too);
+/// without, all.
+fn orphan_stamps(ev: &HostEvidence, span: (u64, u64)) -> Vec<u64> {
+    let mut v: Vec<u64> = ev
+        .kernel_messages
+        .iter()
+        .filter(|m| m.kind == KernelKind::TooManyOrphans && m.wall_us.is_none())
+        .filter_map(|m| m.boot_us)
+        .filter(|&b| match ev.btime {
+            Some(bt) => {
+                let t = bt.saturating_mul(SEC).saturating_add(b);
+                t.saturating_add(2 * SEC) >= span.0 && t <= span.1.saturating_add(2 * SEC)
+            }
+            None => true,
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
+
 fn align(
     ev: &HostEvidence,
     opts: &HostOptions,
     resets: &[u64],
+    msgs: &[u64],
 ) -> (Option<Alignment>, Option<String>) {
     // btime as dmesg --time-format iso uses it: the boot second's start
     // (the boot lies up to 1 s after it).
@@ -172,13 +196,6 @@ fn align(
     {
         return (Some(a), None);
     }
-    let mut msgs: Vec<u64> = ev
-        .kernel_messages
-        .iter()
-        .filter(|m| m.kind == KernelKind::TooManyOrphans && m.wall_us.is_none())
-        .filter_map(|m| m.boot_us)
-        .collect();
-    msgs.sort_unstable();
     if msgs.is_empty() || resets.is_empty() {
         return (base, None);
     }
@@ -191,7 +208,7 @@ fn align(
             lo.saturating_add(SEC as i64 + 50_000),
         )
     });
-    if let Some(f) = fit(&msgs, resets, prior)
+    if let Some(f) = fit(msgs, resets, prior)
         && (f.matched * 2 >= msgs.len() as u64 && f.matched >= 3.min(msgs.len() as u64))
     {
         return (
@@ -300,7 +317,7 @@ fn nearest(v: &[u64], t: i64) -> u64 {
     after.into_iter().chain(before).min().unwrap_or(u64::MAX)
 }
 
-fn alignment_row(a: &Alignment, ev: &HostEvidence, resets: &[u64]) -> HostAlignment {
+fn alignment_row(a: &Alignment, ev: &HostEvidence, resets: &[u64], msgs: &[u64]) -> HostAlignment {
     let method = match a.method {
         Method::WallClock => "wall_clock",
         Method::Btime => "btime",
@@ -323,13 +340,7 @@ fn alignment_row(a: &Alignment, ev: &HostEvidence, resets: &[u64]) -> HostAlignm
             }
             .into(),
         );
-        let msgs: Vec<u64> = ev
-            .kernel_messages
-            .iter()
-            .filter(|m| m.kind == KernelKind::TooManyOrphans && m.wall_us.is_none())
-            .filter_map(|m| m.boot_us)
-            .collect();
-        let f = score(&msgs, resets, a.offset_us);
+        let f = score(msgs, resets, a.offset_us);
         row.fit = Some(AlignmentFit {
             messages: msgs.len() as u64,
             matched: f.matched,
@@ -634,6 +645,12 @@ fn orphan_evidence(doc: &mut Report, ev: &HostEvidence, host: &HostReport, span:
         .kernel_messages
         .iter()
         .filter(|m| m.kind == "too_many_orphans")
+        // Those of the capture's span (a whole boot's log holds older
+        // incidents' too); unplaced ones count as of it.
+        .filter(|m| {
+            m.t_us
+                .is_none_or(|t| t.saturating_add(SEC) >= span.0 && t <= span.1.saturating_add(SEC))
+        })
         .collect();
     let mut evidence = Vec::new();
     let placed: Vec<u64> = msgs.iter().filter_map(|m| m.t_us).collect();
