@@ -93,23 +93,7 @@ const EXTERN: &[(&str, &[&str])] = &[
 
 /// Known violations: (file, target module prefix, reason). Each must match
 /// at least one reference, or the test fails (remove it).
-const EXCEPTIONS: &[(&str, &str, &str)] = &[
-    (
-        "src/report/render/flows.rs",
-        "flow",
-        "issue 23 (outputs): --flows builds its rows from flow::Conn inside the renderer; a FlowRecord built in commands would remove it",
-    ),
-    (
-        "src/report/render/flows.rs",
-        "pipeline::FlowSink",
-        "issue 23 (outputs): the --flows writer is itself a FlowSink; the output manager would own the sink",
-    ),
-    (
-        "src/report/render/flows.rs",
-        "decode",
-        "its unit tests build a Conn from segments to fake a connection",
-    ),
-];
+const EXCEPTIONS: &[(&str, &str, &str)] = &[];
 
 /// One reference found in a file.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -149,13 +149,13 @@ fuzz_target!(|data: &[u8]| {
 /// Text, JSON and HTML of `r`, into memory: no panic.
 fn render_all(r: &finscope::report::Report) {
     let mut out = Vec::new();
-    let _ = finscope::report::render::text::render(r, &mut out);
+    let _ = finscope::report::render::text::render(r, &Default::default(), &mut out);
     out.clear();
     let _ = json::render(r, &mut out);
     out.clear();
     let _ = finscope::report::render::html::render(r, &mut out);
     out.clear();
-    let _ = finscope::report::render::timeline::render_text(&r.timeline, &r.diagnosis, &mut out);
+    let _ = finscope::report::render::timeline::render_text(&r.timeline, &r.diagnosis, &Default::default(), &mut out);
     out.clear();
     let _ = finscope::report::render::timeline::write_csv(&r.timeline, &mut out);
 }

@@ -164,7 +164,7 @@ fn fin_wait_1_dominates(cx: &Ctx) -> Option<Finding> {
         .map(|(a, ns)| format!("{a} ({})", dur((*ns / 1_000) as u64)))
         .collect();
     let (pk, pt) = peak(tl, "fin_wait_1");
-    let fa = &s.latency[crate::metrics::FIN_ACK][crate::metrics::LOCAL_FIRST];
+    let fa = &s.latency[crate::metrics::Metric::FinAck][crate::metrics::Split::LocalFirst];
     let mut evidence = vec![
         format!(
             "FIN-WAIT-1 is {:.0}% of orphan-time ({} of {} summed over sockets); peak {} sockets at {} UTC",
@@ -303,7 +303,8 @@ fn fin_wait_2_dominates(cx: &Ctx) -> Option<Finding> {
         closing_time,
         ..
     } = *cx;
-    let acked = s.latency[crate::metrics::FIN_ACK][crate::metrics::LOCAL_FIRST].count();
+    let acked =
+        s.latency[crate::metrics::Metric::FinAck][crate::metrics::Split::LocalFirst].count();
     if !(fw2 >= MIN_STATE_TIME_US && fw2 * 2 >= closing_time.max(1) && acked >= MIN_EVIDENCE) {
         return None;
     }
@@ -377,7 +378,12 @@ fn close_wait_buildup(cx: &Ctx) -> Option<Finding> {
     } = *cx;
     let (cw_peak, cw_t) = peak(tl, "close_wait");
     let cw = time(tl, "close_wait");
-    let remote_first: u64 = s.outcomes_by_closer[1].iter().sum();
+    let remote_first: u64 = s
+        .outcomes_by_closer
+        .remote_first
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
     if !(cw_peak >= 10 && cw * 2 >= (cw + closing_time).max(1) && remote_first >= MIN_EVIDENCE) {
         return None;
     }

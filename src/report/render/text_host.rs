@@ -1,6 +1,7 @@
 //! The host evidence as text (`--host`): the HOST EVIDENCE section of the
 //! report, and the kernel messages' row under the `timeline` chart.
 
+use super::TextStyle;
 use super::timeline::{LABEL_WIDTH, chart_columns};
 use crate::report::format::{thousands, utc};
 use crate::report::schema::host::HostReport;
@@ -167,11 +168,16 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
 
 /// A row under the `timeline` chart: `!` in the columns holding a kernel
 /// message (`*` when one of them is not about orphans), with the count.
-pub fn render_kernel_row(t: &TimelineReport, h: &HostReport, w: &mut impl Write) -> io::Result<()> {
+pub fn render_kernel_row(
+    t: &TimelineReport,
+    h: &HostReport,
+    style: &TextStyle,
+    w: &mut impl Write,
+) -> io::Result<()> {
     if t.buckets.is_empty() || h.kernel_messages.is_empty() {
         return Ok(());
     }
-    let (per_col, cols) = chart_columns(t.buckets.len());
+    let (per_col, cols) = chart_columns(t.buckets.len(), style);
     let span = t.bucket_us.saturating_mul(per_col as u64).max(1);
     let mut marks = vec![' '; cols];
     let mut shown = 0u64;
@@ -206,11 +212,16 @@ const GLYPHS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇',
 /// a snapshot series shows the largest snapshot of each column (`peak`),
 /// a counter's growth the sum (`total`); a column without a snapshot is
 /// blank.
-pub fn render_host_rows(t: &TimelineReport, h: &HostReport, w: &mut impl Write) -> io::Result<()> {
+pub fn render_host_rows(
+    t: &TimelineReport,
+    h: &HostReport,
+    style: &TextStyle,
+    w: &mut impl Write,
+) -> io::Result<()> {
     if t.buckets.is_empty() {
         return Ok(());
     }
-    let (per_col, cols) = chart_columns(t.buckets.len());
+    let (per_col, cols) = chart_columns(t.buckets.len(), style);
     let span = t.bucket_us.saturating_mul(per_col as u64).max(1);
     for s in &h.series {
         let counter = s.beside == "counter";
@@ -256,20 +267,20 @@ pub fn render_host_rows(t: &TimelineReport, h: &HostReport, w: &mut impl Write) 
 
 /// `finscope timeline`'s text with host evidence: the chart, the kernel
 /// messages' row, the peaks, HOST EVIDENCE, the diagnosis.
-pub fn render_timeline(r: &Report, w: &mut impl Write) -> io::Result<()> {
+pub fn render_timeline(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result<()> {
     use super::timeline::{render_chart, render_diagnosis, render_peaks};
     writeln!(
         w,
         "LOCAL SOCKET STATES OVER TIME (reconstructed from the capture)"
     )?;
-    render_chart(&r.timeline, w)?;
+    render_chart(&r.timeline, style, w)?;
     if let Some(h) = &r.host {
-        render_host_rows(&r.timeline, h, w)?;
-        render_kernel_row(&r.timeline, h, w)?;
+        render_host_rows(&r.timeline, h, style, w)?;
+        render_kernel_row(&r.timeline, h, style, w)?;
     }
     writeln!(w)?;
     render_peaks(&r.timeline, w)?;
     writeln!(w)?;
     render(r, w)?;
-    render_diagnosis(&r.diagnosis, w)
+    render_diagnosis(&r.diagnosis, style, w)
 }
