@@ -43,4 +43,4 @@ fs=$(t "$bin" ss --json "$f")
 ak=$(t awk '/^[0-9]+\.[0-9]+$/ { next } $1 != "State" { c[$1]++ } END { for (s in c) print s, c[s] }' "$f")
 echo "host_ss: $snaps snapshots x $socks sockets = $rows rows, $((bytes / 1048576)) MiB"
 echo "  finscope ss --json: $fs"
-echo "  awk count:          $ak ($(awk --version 2>/dev/null | head -1 || echo awk))"
+echo "  awk count:          $ak ($(readlink -f "$(command -v awk)"))"

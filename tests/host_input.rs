@@ -645,3 +645,73 @@ fn collect_kit_folder_reads_back() {
     // The capture rotation's first file is there.
     assert!(out.join("cap.pcap0").exists() || out.join("cap.pcap00").exists());
 }
+
+mod props {
+    use super::*;
+    use finscope_testkit::props;
+    use proptest::prelude::*;
+
+    /// Lines of every fixture, cut, swapped and mixed with arbitrary bytes.
+    fn fixture_lines() -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        for f in [
+            "dmesg.txt",
+            "dmesg_T.txt",
+            "dmesg_iso.txt",
+            "journal_short_iso.txt",
+            "journal_short_precise.txt",
+            "journal.json",
+            "proc_stat.txt",
+            "sysctl.txt",
+            "ss_tanoe.txt",
+        ] {
+            let text = std::fs::read(hf(f)).unwrap();
+            v.extend(text.split(|c| *c == b'\n').map(<[u8]>::to_vec));
+        }
+        let snap = std::fs::read(hf("snapshots.log")).unwrap();
+        v.extend(snap.split(|c| *c == b'\n').take(80).map(<[u8]>::to_vec));
+        v
+    }
+
+    proptest! {
+        #![proptest_config(props::config("host_input", 64))]
+
+        /// Whatever the lines, reading never panics, every warning names
+        /// the file, and per-state counts add up to the snapshot's sockets.
+        #[test]
+        fn mangled_host_logs_never_panic(
+            picks in proptest::collection::vec((any::<prop::sample::Index>(), 0usize..200, any::<u8>(), any::<bool>()), 1..60),
+            first in any::<prop::sample::Index>(),
+        ) {
+            let lines = fixture_lines();
+            let mut body = lines[first.index(lines.len())].clone();
+            body.push(b'\n');
+            for (i, cut, byte, garble) in picks {
+                let mut l = lines[i.index(lines.len())].clone();
+                l.truncate(cut.min(l.len()).max(if garble { 0 } else { l.len() }));
+                if garble {
+                    l.push(byte);
+                }
+                body.extend_from_slice(&l);
+                body.push(b'\n');
+            }
+            if body.len() > 3 && body[0] == b'1' {
+                body.pop(); // sometimes no newline at the end
+            }
+            let d = tmp();
+            let p = write(d.path(), "m.log", &body);
+            match host::read(std::slice::from_ref(&p), &HostOptions::default()) {
+                Ok(ev) => {
+                    for w in &ev.warnings {
+                        prop_assert_eq!(&w.path, &p);
+                    }
+                    for s in &ev.ss {
+                        prop_assert_eq!(s.counts.iter().sum::<u64>(), s.sockets);
+                    }
+                    let _ = Alignment::from_host(&ev, &HostOptions::default());
+                }
+                Err(e) => prop_assert!(e.to_string().contains(&p.display().to_string())),
+            }
+        }
+    }
+}

@@ -50,7 +50,7 @@ impl Alignment {
         if let Some(b) = opts.boot_time_us {
             return Some(Alignment {
                 method: Method::BootTime,
-                offset_us: b as i64,
+                offset_us: i64::try_from(b).unwrap_or(i64::MAX),
                 uncertainty_us: 0,
             });
         }
@@ -76,7 +76,8 @@ impl Alignment {
     pub fn btime(btime_s: u64) -> Alignment {
         Alignment {
             method: Method::Btime,
-            offset_us: btime_s.saturating_mul(SEC).saturating_add(SEC / 2) as i64,
+            offset_us: i64::try_from(btime_s.saturating_mul(SEC).saturating_add(SEC / 2))
+                .unwrap_or(i64::MAX),
             uncertainty_us: SEC / 2,
         }
     }
@@ -93,7 +94,7 @@ impl Alignment {
     /// A time since boot on the wall clock (µs since the epoch; 0 when it
     /// would fall before 1970).
     pub fn to_wall(&self, boot_us: u64) -> u64 {
-        (boot_us as i64).saturating_add(self.offset_us).max(0) as u64
+        (i128::from(boot_us) + i128::from(self.offset_us)).clamp(0, i128::from(u64::MAX)) as u64
     }
 
     /// A kernel message's wall-clock time: its own, else its boot stamp
@@ -117,7 +118,7 @@ fn paired(ev: &HostEvidence) -> Option<Alignment> {
     let mut diffs: Vec<i64> = ev
         .kernel_messages
         .iter()
-        .filter_map(|m| Some(m.wall_us? as i64 - m.boot_us? as i64))
+        .filter_map(|m| Some(diff(m.wall_us?, m.boot_us?)))
         .collect();
     if diffs.is_empty() {
         // A raw dmesg beside an iso one: match by text, in order.
@@ -141,7 +142,7 @@ fn paired(ev: &HostEvidence) -> Option<Alignment> {
             }
             let Some(i) = iso.get(j) else { break };
             if let (Some(w), Some(b)) = (i.wall_us, r.boot_us) {
-                diffs.push(w as i64 - b as i64);
+                diffs.push(diff(w, b));
             }
             j += 1;
         }
@@ -153,6 +154,11 @@ fn paired(ev: &HostEvidence) -> Option<Alignment> {
     Some(Alignment {
         method: Method::WallClock,
         offset_us: min,
-        uncertainty_us: (max - min) as u64,
+        uncertainty_us: max.abs_diff(min),
     })
+}
+
+/// `wall - boot`, saturated (stamps come from files: anything may be there).
+fn diff(wall: u64, boot: u64) -> i64 {
+    (i128::from(wall) - i128::from(boot)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }

@@ -17,6 +17,9 @@ pub(crate) enum Line<'a> {
 pub(crate) struct Lines<R> {
     inner: R,
     buf: Vec<u8>,
+    /// Bytes of `inner`'s buffer handed out by the last call, consumed at
+    /// the next (a line inside the buffer is returned without a copy).
+    pending: usize,
     /// 1-based number of the line last returned.
     pub(crate) number: u64,
 }
@@ -26,13 +29,39 @@ impl<R: BufRead> Lines<R> {
         Lines {
             inner,
             buf: Vec::with_capacity(256),
+            pending: 0,
             number: 0,
         }
     }
 
     /// The next line, `None` at the end of the input.
     pub(crate) fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.inner.consume(std::mem::take(&mut self.pending));
         self.buf.clear();
+        // The common case: the whole line is in the reader's buffer.
+        let first = loop {
+            match self.inner.fill_buf() {
+                Ok(c) => break c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        if first.is_empty() {
+            return Ok(None);
+        }
+        if let Some(i) = memchr(first)
+            && i <= MAX_LINE
+        {
+            self.pending = i + 1;
+            self.number += 1;
+            // Re-borrowed for the lifetime of the answer.
+            let chunk = self.inner.fill_buf()?;
+            return Ok(Some(Line::Text {
+                bytes: trim_cr(&chunk[..i]),
+                cut: false,
+                n: self.number,
+            }));
+        }
         let mut skipped: Option<u64> = None;
         let mut any = false;
         loop {

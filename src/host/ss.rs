@@ -45,11 +45,26 @@ pub(crate) fn is_header(line: &[u8]) -> bool {
 /// The first whitespace-separated field of a line and how many fields it
 /// has (counted up to 5).
 pub(crate) fn fields(line: &[u8]) -> (&[u8], usize) {
-    let mut it = line
-        .split(|c| *c == b' ' || *c == b'\t')
-        .filter(|f| !f.is_empty());
-    let first = it.next().unwrap_or(&[]);
-    let n = usize::from(!first.is_empty()) + it.take(4).count();
+    let blank = |c: u8| c == b' ' || c == b'\t';
+    let (mut i, len) = (0, line.len());
+    let mut first: &[u8] = &[];
+    let mut n = 0;
+    while n < 5 {
+        while i < len && blank(line[i]) {
+            i += 1;
+        }
+        if i == len {
+            break;
+        }
+        let start = i;
+        while i < len && !blank(line[i]) {
+            i += 1;
+        }
+        if n == 0 {
+            first = &line[start..i];
+        }
+        n += 1;
+    }
     (first, n)
 }
 
