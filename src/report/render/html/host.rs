@@ -203,8 +203,9 @@ fn chart(t: &TimelineReport, h: &HostReport) -> String {
     }
     svg.push_str("</svg>");
     format!(
-        "{svg}<figcaption>Lines: the inferred orphans (blue) and TIME-WAIT (green) at bucket ends; circles: the host's snapshots (sockstat orphan; ss TIME-WAIT and sockstat tw); vertical marks: kernel messages, the number above each counting those within it and the ones net_ratelimit suppressed ({} marks; hover for the text).</figcaption>",
-        thousands(drawn as u64)
+        "{svg}<figcaption>Lines: the inferred orphans (blue) and TIME-WAIT (green) at bucket ends; circles: the host's snapshots (sockstat orphan; ss TIME-WAIT and sockstat tw); vertical marks: kernel messages, the number above each counting those within it and the ones net_ratelimit suppressed ({} mark{}; hover for the text).</figcaption>",
+        thousands(drawn as u64),
+        if drawn == 1 { "" } else { "s" }
     )
 }
 
