@@ -311,6 +311,8 @@ pub struct AnalysisArgs {
     /// states with orphans killed after N retransmissions.
     #[arg(help_heading = "Limits (what-if)", long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=255))]
     pub orphan_retries: Option<u32>,
+    #[command(flatten)]
+    pub host: super::host::HostArgs,
 }
 
 #[derive(Debug, Args)]

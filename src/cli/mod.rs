@@ -7,6 +7,7 @@
 
 pub mod args;
 mod choices;
+pub mod host;
 pub mod options;
 pub mod values;
 

@@ -181,6 +181,7 @@ impl super::args::AnalysisArgs {
         given(self.max_tw_buckets.is_some(), "--max-tw-buckets");
         given(self.orphan_retries.is_some(), "--orphan-retries");
         given(!self.what_if.is_empty(), "--what-if");
+        given(!self.host.host.is_empty(), "--host");
         v
     }
 }

@@ -195,6 +195,8 @@ pub(crate) struct Run {
     pub(crate) analysis: Analysis,
     /// With `--group-by port`.
     pub(crate) ports: Option<PortGroups>,
+    /// With `--host`: the host evidence (joined in [`build_report`]).
+    pub(crate) host: Option<crate::host::HostEvidence>,
 }
 
 /// Where the pipeline streams finished connections: the port groups first
@@ -242,6 +244,9 @@ pub(crate) fn run_analysis(
     flows: Option<&mut dyn FlowSink>,
     json: bool,
 ) -> Result<Run, Error> {
+    // Host inputs first: one that cannot be read is refused before the
+    // capture is.
+    let host = read_host(a)?;
     let inputs = open::expand(&a.files)?;
     for s in &inputs.skipped {
         crate::say!("finscope: note: skipped {s}");
@@ -311,7 +316,23 @@ pub(crate) fn run_analysis(
             analysis.peak_connections
         );
     }
-    Ok(Run { analysis, ports })
+    Ok(Run {
+        analysis,
+        ports,
+        host,
+    })
+}
+
+/// Reads the `--host` inputs, their warnings on stderr.
+fn read_host(a: &AnalysisPlan) -> Result<Option<crate::host::HostEvidence>, Error> {
+    if a.host.is_empty() {
+        return Ok(None);
+    }
+    let ev = crate::host::read(&a.host, &a.host_options)?;
+    for w in &ev.warnings {
+        crate::say!("finscope: warning: {w}");
+    }
+    Ok(Some(ev))
 }
 
 /// The report document of the plan (its settings, filter, time range and
@@ -334,6 +355,25 @@ pub(crate) fn build_report(a: &AnalysisPlan, run: &Run) -> Report {
     doc.capture.selection = selection(a, &run.analysis);
     if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), run.ports.as_ref()) {
         m.set_port_peers(p.pairs());
+    }
+    if let Some(ev) = &run.host {
+        report::host::join(&mut doc, &run.analysis.summary, ev, &a.host_options);
+        if let (Some(h), Some(ss)) = (doc.host.as_mut(), ss::summary(ev, a.group_by)) {
+            h.ss_last = Some(report::schema::host::SsLast {
+                t_us: ev.ss.iter().map(|p| p.t_us).max().unwrap_or(0),
+                states: ss.states,
+                remotes_total: ss.by_remote.len() as u64,
+                by_remote: ss
+                    .by_remote
+                    .into_iter()
+                    .take(top)
+                    .map(|r| report::schema::host::SsRemote {
+                        remote: r.remote,
+                        states: r.states,
+                    })
+                    .collect(),
+            });
+        }
     }
     doc
 }

@@ -33,6 +33,10 @@ pub struct AnalysisPlan {
     pub bucket_us: u64,
     /// `--interval` given: summaries on stderr.
     pub interval: bool,
+    /// `--host` inputs (none: no host evidence) and how to read them
+    /// (`--at`, `--boot-time`).
+    pub host: Vec<PathBuf>,
+    pub host_options: crate::host::HostOptions,
 }
 
 impl AnalysisPlan {
@@ -61,6 +65,8 @@ impl AnalysisPlan {
             until: a.until,
             bucket_us: a.bucket,
             interval: a.interval.is_some(),
+            host: a.host.host.clone(),
+            host_options: a.host.options(),
         })
     }
 }

@@ -29,6 +29,7 @@ pub fn run(t: &TimelineArgs, style: &TextStyle) -> Result<ExitCode, Error> {
         let d = TimelineDocument {
             timeline: &doc.timeline,
             diagnosis: &doc.diagnosis,
+            host: doc.host.as_ref(),
         };
         if plan.json {
             outputs.file(Path::new("-"), |w| {
@@ -38,7 +39,11 @@ pub fn run(t: &TimelineArgs, style: &TextStyle) -> Result<ExitCode, Error> {
         } else {
             outputs.file(Path::new("-"), |w| {
                 style.fitted(w, |b| {
-                    render::render_text(&doc.timeline, &doc.diagnosis, style, b)
+                    if doc.host.is_some() {
+                        crate::report::render::text_host::render_timeline(&doc, style, b)
+                    } else {
+                        render::render_text(&doc.timeline, &doc.diagnosis, style, b)
+                    }
                 })
             });
         }

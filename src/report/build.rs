@@ -73,6 +73,7 @@ impl InferredTunables {
         let ms = |us: u64| (us as f64 / 1_000.0 * 10.0).round() / 10.0;
         InferredTunables {
             tcp_max_orphans: MaxOrphans::default(),
+            tcp_max_tw_buckets: None,
             tcp_orphan_retries: OrphanRetries {
                 value: best.map(|b| b.0),
                 killed,
@@ -249,6 +250,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
             o.limits.orphan_retries.is_some(),
             o.max_buckets(),
         )),
+        host: None,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod build;
 pub mod diagnosis;
 pub mod flows;
 pub mod format;
+pub mod host;
 pub mod load;
 pub mod remedies;
 pub mod render;

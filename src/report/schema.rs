@@ -11,6 +11,7 @@ use crate::metrics::peers::RankBy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod host;
 pub mod mergeable;
 mod timeline;
 mod tunables;
@@ -92,6 +93,10 @@ pub struct Report {
     /// before it existed: those cannot be merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mergeable: Option<mergeable::Mergeable>,
+    /// Host evidence joined to the capture (`--host`; docs/report.md,
+    /// "host"). Absent without `--host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<host::HostReport>,
 }
 
 /// One input of a merged report: the figures of that capture alone.

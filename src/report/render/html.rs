@@ -9,6 +9,7 @@
 //! of the document's.
 
 mod assets;
+mod host;
 mod plot;
 
 use assets::{SCRIPT, STYLE};
@@ -65,6 +66,7 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
         }
         None => {
             states(&r.timeline, w)?;
+            host::section(r, w)?;
             remedies(r, w)?;
             latency(r, w)?;
             outcomes(r, w)?;

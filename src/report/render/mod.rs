@@ -5,6 +5,7 @@ pub mod flows;
 pub mod html;
 pub mod json;
 pub mod text;
+pub mod text_host;
 pub mod timeline;
 
 /// How the text output looks: the columns it fits and whether it is

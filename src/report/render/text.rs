@@ -63,6 +63,7 @@ pub fn render(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result<(
     render_remedies(r, style, w)?;
     render_latency(r, w)?;
     render_peers(r, style, w)?;
+    super::text_host::render(r, w)?;
     render_states(r, style, w)
 }
 

@@ -77,13 +77,20 @@ const GLYPHS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇',
 const CHART_WIDTH: usize = 96;
 
 /// Columns of a row's label (the longest, "orphans (estimate)").
-const LABEL_WIDTH: usize = 18;
+pub(crate) const LABEL_WIDTH: usize = 18;
 
 /// Columns of the chart: its label, bars and peak fit the output width.
 fn chart_width(style: &TextStyle) -> usize {
     style.width.map_or(CHART_WIDTH, |w| {
         w.saturating_sub(LABEL_WIDTH + 18).clamp(10, CHART_WIDTH)
     })
+}
+
+/// The chart's layout for `n` buckets: buckets per column, columns (rows
+/// drawn beside the chart use it too, e.g. the kernel messages').
+pub(crate) fn chart_columns(n: usize, style: &TextStyle) -> (usize, usize) {
+    let per_col = n.div_ceil(chart_width(style)).max(1);
+    (per_col, n.div_ceil(per_col))
 }
 
 /// A terminal chart: one row per state, time left to right, each column the

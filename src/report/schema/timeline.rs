@@ -38,6 +38,9 @@ pub struct TimelineDocument<'a> {
     #[serde(flatten)]
     pub timeline: &'a TimelineReport,
     pub diagnosis: &'a [Finding],
+    /// With `--host`: the report's `host` object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<&'a super::host::HostReport>,
 }
 
 /// A series of the timeline as the report shows it: its JSON key (bucket

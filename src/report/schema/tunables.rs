@@ -16,6 +16,11 @@ pub struct InferredTunables {
     /// reports written before it existed.
     #[serde(default)]
     pub tcp_max_orphans: MaxOrphans,
+    /// tcp_max_tw_buckets, when `--host` snapshots show TIME-WAIT held at a
+    /// ceiling while TcpExtTCPTimeWaitOverflow counts refusals. Absent
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_max_tw_buckets: Option<super::host::MaxTwBuckets>,
 }
 
 /// tcp_max_orphans as the capture shows it (docs/diagnosis.md, "The orphan

@@ -25,6 +25,14 @@
 # only by a veth pair with addresses 10.77.0.0/24. Both are deleted at exit.
 # Independent of ../make.sh (other namespace and link names).
 #
+# For other generators (../host/make.sh), all optional, defaults as above:
+#   CLI, SRV, VETH   namespace names and the veth prefix ($VETH-cli/$VETH-srv)
+#   OUT              output folder
+#   TRAFFIC_S        the load stops this many seconds after T0 (default 30)
+#   STOP_S           sampling stops this many seconds after T0 (default 160)
+#   KIT_HOOK         a bash file sourced before T0; it may define kit_start
+#                    (called before traffic) and kit_stop (after sampling)
+#
 # The load (times after T0, the start of traffic; Poisson arrivals per class):
 #   10.77.0.10, .11:8080  "CDN": the first 7 FIN copies of every connection
 #                         dropped (nft ct mark counter, server namespace): the
@@ -46,12 +54,15 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-CLI=fsp-cli
-SRV=fsp-srv
+CLI=${CLI:-fsp-cli}
+SRV=${SRV:-fsp-srv}
+VETH=${VETH:-vp}
+TRAFFIC_S=${TRAFFIC_S:-30}
+STOP_S=${STOP_S:-160}
 RUN=${RUN:-unlimited}
 NAME=${NAME:-$RUN}
 SEED=${SEED:-11}
-OUT="$HERE/$NAME"
+OUT=${OUT:-$HERE/$NAME}
 
 NS_SYSCTL="" NS_VALUE="" HOST_MAX_ORPHANS=""
 case "$RUN" in
@@ -94,13 +105,13 @@ ip netns del "$SRV" 2>/dev/null || true
 # ---------------------------------------------------------------- network
 ip netns add "$CLI"
 ip netns add "$SRV"
-ip link add vp-cli netns "$CLI" type veth peer name vp-srv netns "$SRV"
+ip link add $VETH-cli netns "$CLI" type veth peer name $VETH-srv netns "$SRV"
 ip -n "$CLI" link set lo up
 ip -n "$SRV" link set lo up
-ip -n "$CLI" addr add 10.77.0.1/24 dev vp-cli
-for a in 2 3 5 10 11 12 13; do ip -n "$SRV" addr add "10.77.0.$a/24" dev vp-srv; done
-ip -n "$CLI" link set vp-cli up
-ip -n "$SRV" link set vp-srv up
+ip -n "$CLI" addr add 10.77.0.1/24 dev $VETH-cli
+for a in 2 3 5 10 11 12 13; do ip -n "$SRV" addr add "10.77.0.$a/24" dev $VETH-srv; done
+ip -n "$CLI" link set $VETH-cli up
+ip -n "$SRV" link set $VETH-srv up
 
 # FIN drops in the server namespace's input hook (the capture on the client's
 # veth shows every copy leaving). ct mark counts the copies already dropped.
@@ -209,6 +220,7 @@ cat >"$WORK/client.py" <<'EOF'
 import asyncio, random, socket, struct, sys, time
 
 T0 = float(sys.argv[1]); OUT = sys.argv[2]; SEED = int(sys.argv[3]); LAG = sys.argv[4]
+END = float(sys.argv[5]) if len(sys.argv) > 5 else 30.0
 rng = random.Random(SEED)
 N, S, A, L = "normal", "server_first", "abort", "linger0"
 # (kind, hosts (chosen uniformly), port, rate per s, from, to)
@@ -224,6 +236,7 @@ CLASSES = [
 ]
 plan = []
 for kind, hosts, port, rate, t_from, t_to in CLASSES:
+    t_to = min(t_to, END)
     t = t_from + rng.expovariate(rate)
     while t < t_to:
         plan.append((t, kind, rng.choice(hosts), port))
@@ -418,7 +431,7 @@ PIDS+=($!)
 for _ in $(seq 50); do grep -q ready "$WORK/server.log" && break; sleep 0.1; done
 grep -q ready "$WORK/server.log" || { cat "$WORK/server.log"; exit 1; }
 
-ip netns exec "$CLI" tcpdump -i vp-cli -n -s 96 -B 65536 -w "$WORK/capture.pcap" tcp >"$WORK/tcpdump.log" 2>&1 &
+ip netns exec "$CLI" tcpdump -i $VETH-cli -n -s 96 -B 65536 -w "$WORK/capture.pcap" tcp >"$WORK/tcpdump.log" 2>&1 &
 TCPDUMP=$!
 PIDS+=($TCPDUMP)
 for _ in $(seq 50); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.1; done
@@ -427,15 +440,21 @@ ip netns exec "$CLI" python3 "$WORK/heartbeat.py" &
 PIDS+=($!)
 
 T0=$(python3 -c 'import time; print(f"{int(time.time()) + 3:.6f}")')
+if [[ -n ${KIT_HOOK:-} ]]; then
+    # shellcheck source=/dev/null
+    source "$KIT_HOOK"
+    if declare -F kit_start >/dev/null; then kit_start; fi
+fi
 ip netns exec "$CLI" python3 "$WORK/sampler.py" "$WORK/truth.csv" \
-    "$(python3 -c "print($T0 + 160)")" "$(python3 -c "print($T0 + 60)")" &
+    "$(python3 -c "print($T0 + $STOP_S)")" "$(python3 -c "print($T0 + min(60, $STOP_S))")" &
 SAMPLER=$!
 PIDS+=($SAMPLER)
 
 echo "T0=$T0: traffic for 30 s, then waiting for TIME-WAIT to drain (~70 s)"
-ip netns exec "$CLI" python3 "$WORK/client.py" "$T0" "$WORK/connections.csv" "$SEED" "$WORK/lag.txt"
+ip netns exec "$CLI" python3 "$WORK/client.py" "$T0" "$WORK/connections.csv" "$SEED" "$WORK/lag.txt" "$TRAFFIC_S"
 snap_sysctls "" >"$WORK/sysctl.during"
 wait "$SAMPLER" || true
+if declare -F kit_stop >/dev/null; then kit_stop; fi
 sleep 0.5
 kill -INT "$TCPDUMP"
 wait "$TCPDUMP" || true
