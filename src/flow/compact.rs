@@ -9,6 +9,7 @@
 //! connection had stayed whole. The destructuring below names every field:
 //! a new field does not compile until it is encoded.
 
+use super::conn::evidence::{Evidence, NCOUNTS, NTIMES};
 use super::conn::{Conn, EndpointState, SidesBy};
 use super::key::{FlowKey, PerSide, Side};
 use super::state::{Backoff, MAX_TRANSITIONS, Machine, TcpState, Transitions};
@@ -197,6 +198,7 @@ pub fn encode(c: &Conn, out: &mut Vec<u8>) {
         established,
         kills_retracted,
         queued_at,
+        ev,
     } = c;
     let mut w = Writer { out, base: 0 };
     w.u(*first_ts);
@@ -226,6 +228,19 @@ pub fn encode(c: &Conn, out: &mut Vec<u8>) {
     w.ts(*queued_at);
     for e in ep {
         w.endpoint(e);
+    }
+    // The evidence: times relative to the first packet, counts as they are
+    // (all zero, one byte each, for a connection that showed nothing).
+    for t in ev.times() {
+        if t == 0 {
+            w.u(0);
+        } else {
+            w.u(1);
+            w.ts(t);
+        }
+    }
+    for c in ev.counts() {
+        w.u(c);
     }
 }
 
@@ -392,6 +407,15 @@ pub fn decode(key: FlowKey, b: &[u8]) -> Option<Conn> {
     let kills_retracted = r.u32()?;
     let queued_at = r.ts()?;
     let ep = PerSide([r.endpoint()?, r.endpoint()?]);
+    let mut times = [0u64; NTIMES];
+    for t in &mut times {
+        *t = if r.u()? == 0 { 0 } else { r.ts()? };
+    }
+    let mut counts = [0u64; NCOUNTS];
+    for c in &mut counts {
+        *c = r.u()?;
+    }
+    let ev = Evidence::from_words(&times, &counts)?;
     r.b.is_empty().then_some(Conn {
         key,
         first_ts,
@@ -409,6 +433,7 @@ pub fn decode(key: FlowKey, b: &[u8]) -> Option<Conn> {
         established: bits & 4 != 0,
         kills_retracted,
         queued_at,
+        ev,
     })
 }
 

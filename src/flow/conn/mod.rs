@@ -32,8 +32,11 @@ use super::state::{Backoff, Event, Machine, RTO_MAX_NS, RTO_MIN_NS, TcpState};
 use crate::decode::Segment;
 use crate::decode::seq::SeqNum;
 
+pub mod evidence;
 mod track;
 mod verdict;
+
+pub use evidence::{DirEvidence, Evidence};
 
 #[cfg(test)]
 mod tests;
@@ -292,6 +295,9 @@ pub struct Conn {
     pub kills_retracted: u32,
     /// Time of this connection's entry in its shard's expiry queue.
     pub queued_at: u64,
+    /// Why a FIN waited: round trips, retransmissions, windows, TTLs
+    /// ([`evidence`]).
+    pub ev: Evidence,
 }
 
 /// The peer side.
@@ -318,6 +324,7 @@ impl Conn {
             established: false,
             kills_retracted: 0,
             queued_at: 0,
+            ev: Evidence::default(),
         }
     }
 }

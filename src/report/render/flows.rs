@@ -328,6 +328,8 @@ pub fn column_names() -> Vec<&'static str> {
         ack: SeqNum(0),
         flags: 0,
         payload_len: 0,
+        ttl: 64,
+        zero_window: false,
     };
     let r = Retired {
         conn: Conn::new(FlowKey::of(&seg).0, &seg),
