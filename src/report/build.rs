@@ -16,6 +16,7 @@ use crate::metrics::{
 use crate::pipeline::Analysis;
 
 /// The encoder of the `mergeable` object (its types are the schema's).
+mod fin_delay;
 mod mergeable;
 
 /// Report settings.
@@ -159,6 +160,9 @@ impl Peer {
             worst_input: None,
             members: None,
             worst_members: Vec::new(),
+            fin_delay: Some(crate::report::schema::fin_delay::FinDelay::of(
+                &ps.fin_delay,
+            )),
         }
     }
 
