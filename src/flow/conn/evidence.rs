@@ -30,6 +30,7 @@
 use super::Conn;
 use crate::decode::{Segment, flags};
 use crate::flow::key::Side;
+use crate::flow::state::TcpState;
 
 /// A FIN sent this long after a zero-window stall ended still counts as
 /// queued behind it: the window reopened and data + FIN went out together.
@@ -339,5 +340,33 @@ impl Conn {
                 d.zw_held_bytes = fin_end.0.wrapping_sub(d.stall_ack).min(1 << 30);
             }
         }
+    }
+}
+
+/// A FIN queued behind a zero window since `since` (0: not): the socket
+/// was closed (close() queued the FIN behind unsent data) somewhere between
+/// the stall's start and the FIN leaving, so the ESTABLISHED (CLOSE-WAIT)
+/// interval that ends at the FIN `fin` is FIN-WAIT-1 (LAST-ACK) from the
+/// stall on: an estimate, an upper bound of the state's length.
+pub fn queued_behind_zero_window(out: &mut Vec<(TcpState, u64, u64)>, since: u64, fin: u64) {
+    if since == 0 {
+        return;
+    }
+    let Some(i) = out
+        .iter()
+        .position(|&(_, s, e)| s < since && since < e && e == fin)
+    else {
+        return;
+    };
+    let (st, s, e) = out[i];
+    let next = match st {
+        TcpState::Established => TcpState::FinWait1,
+        TcpState::CloseWait => TcpState::LastAck,
+        _ => return,
+    };
+    out[i] = (st, s, since);
+    match out.get_mut(i + 1) {
+        Some(n) if n.0 == next && n.1 == e => n.1 = since,
+        _ => out.insert(i + 1, (next, since, e)),
     }
 }
