@@ -14,7 +14,7 @@ impl FinDelay {
         let (data, rtx) = s.data();
         let mut ev = Vec::new();
         let slow = format!(
-            "{} of {} local FINs slow (ACKed after {} or more, unACKed, or behind a zero window)",
+            "{} of {} local FINs waited {} or more (or were never ACKed, or queued behind a zero window)",
             thousands(s.slow_fins),
             thousands(s.local_fins),
             dur(FIN_SLOW_US)

@@ -6,6 +6,7 @@ pub mod html;
 pub mod json;
 pub mod text;
 pub mod timeline;
+pub mod why;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
