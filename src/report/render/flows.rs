@@ -112,7 +112,7 @@ impl<'a> FlowRecord<'a> {
         let lat = c.latencies();
         let (fin_ack, fin_fin, close_total) = (lat.fin_ack, lat.fin_fin, lat.close_total);
         let str = |s: &str| Value::Str(s.to_string());
-        vec![
+        let mut cols = vec![
             ("first_ts_us", Value::U64(us(c.first_ts))),
             ("last_ts_us", Value::U64(us(c.last_ts))),
             ("end_ts_us", Value::U64(us(self.r.end_ts))),
@@ -198,8 +198,46 @@ impl<'a> FlowRecord<'a> {
                 c.fin_wait_us(local, self.r.end_ts).into(),
             ),
             ("rst_cause", c.rst_cause().map_or(Value::Null, str)),
-        ]
+        ];
+        cols.extend(evidence_columns(c, local));
+        cols
     }
+}
+
+/// Who holds the FIN: the connection's evidence (docs/flows.md), the last
+/// columns.
+fn evidence_columns(c: &Conn, local: Side) -> Vec<(&'static str, Value)> {
+    let (l, r) = (c.ev.of(local), c.ev.of(local.other()));
+    let nz = |v: u64| (v != 0).then_some(v);
+    let n = |v: u32| Value::U64(u64::from(v));
+    vec![
+        ("fin_ack_ttl", nz(u64::from(r.fin_ack_ttl)).into()),
+        ("remote_ttl", nz(u64::from(r.ttl_mode)).into()),
+        ("remote_zero_windows", n(r.zero_windows)),
+        ("local_window_probes", n(l.probes)),
+        ("local_data_segments", n(l.data_segs)),
+        ("local_data_retransmissions", n(l.data_rtx)),
+        ("remote_data_segments", n(r.data_segs)),
+        ("remote_data_retransmissions", n(r.data_rtx)),
+        ("local_dup_acks", n(l.dup_acks)),
+        ("remote_dup_acks", n(r.dup_acks)),
+        (
+            "data_rtt_us",
+            (l.rtt_samples > 0)
+                .then(|| l.rtt_sum_us / u64::from(l.rtt_samples))
+                .into(),
+        ),
+        (
+            "local_fin_zero_window_since_us",
+            nz(us(l.zw_fin_since)).into(),
+        ),
+        (
+            "local_fin_held_bytes",
+            (l.zw_fin_since != 0)
+                .then_some(u64::from(l.zw_held_bytes))
+                .into(),
+        ),
+    ]
 }
 
 /// The documented order: retire clock, first packet time, first frame,
