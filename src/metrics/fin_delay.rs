@@ -2,25 +2,28 @@
 //! group) the sums of the connections' evidence ([`crate::flow::conn::Evidence`]),
 //! exact under merging, and the verdict they support.
 //!
-//! The verdict (docs/report.md, "Who holds the FIN") looks only at the
-//! peer's *slow* local FINs: ACKed [`FIN_SLOW_US`] or more after the first
-//! copy, never ACKed, or queued behind the peer's zero window. No slow FIN:
-//! `none` (with [`MIN_FINS`] local FINs), else `unknown`. With slow FINs,
-//! the first rule that holds, in this order:
-//! 1. `peer_zero_window`: at least half of them were queued behind the
-//!    peer's zero window;
-//! 2. `middlebox_reply`: at least half of those whose ACK (or RST) was seen
-//!    got it with another TTL / hop limit than the peer's own segments;
-//! 3. `peer_slow`: the peer's handshake leg or data round trip p50 is
+//! The verdict (docs/report.md, "Who holds the FIN") looks at the peer's
+//! *slow* local FINs: ACKed (or reset) [`FIN_SLOW_US`] or more after the
+//! first copy, never ACKed for that long, or queued behind the peer's zero
+//! window. The first rule that holds, in this order:
+//! 1. `unknown`: fewer than [`MIN_FINS`] local FINs to the peer;
+//! 2. `none`: no slow FIN, or fewer than [`MIN_SLOW_PCT`] % of them slow
+//!    while the data is not lossy (rule 5);
+//! 3. `peer_zero_window`: at least half of the slow FINs were queued behind
+//!    the peer's zero window;
+//! 4. `middlebox_reply`: at least half of the slow FINs whose ACK (or RST)
+//!    was seen got it with another TTL / hop limit than the peer's own
+//!    segments;
+//! 5. `path_loss`: [`PATH_LOSS_PER_MILLE`] per mille or more of the data
+//!    segments (both directions) were retransmitted, at least [`MIN_RTX`];
+//! 6. `peer_slow`: the peer's handshake leg or data round trip p50 is
 //!    [`PEER_SLOW_US`] or more and the slow FINs' ACK p50 is within
 //!    [`PEER_SLOW_FACTOR`] times it: FINs wait like everything else;
-//! 4. `path_loss`: [`PATH_LOSS_PER_MILLE`] per mille or more of the data
-//!    segments (both directions) were retransmitted (at least
-//!    [`MIN_RTX`]);
-//! 5. `fin_dropped`: data flows normally ([`MIN_DATA_SEGS`] data segments
-//!    at least, retransmissions under the path-loss share) while FINs
-//!    wait;
-//! 6. else `unknown`.
+//! 7. `fin_dropped`: data flows normally ([`MIN_DATA_SEGS`] data segments
+//!    at least, retransmissions under the path-loss share) and at least
+//!    half of the slow FINs were retransmitted: FINs go unanswered until a
+//!    later copy;
+//! 8. else `unknown`.
 
 use super::add;
 use super::hist::CompactHist;
@@ -31,8 +34,11 @@ use crate::flow::key::Side;
 /// above any delayed ACK (40 ms on Linux, 200 ms max by RFC 1122) and
 /// equal to Linux's minimum RTO (one lost copy).
 pub const FIN_SLOW_US: u64 = 200_000;
-/// Local FINs needed for `none`.
+/// Local FINs needed for any verdict but `unknown`.
 pub const MIN_FINS: u64 = 1;
+/// Slow FINs under this share (%) of the local FINs are `none` (unless the
+/// data is lossy): a FIN now and then waits for a delayed ACK or a loss.
+pub const MIN_SLOW_PCT: u64 = 10;
 /// Data segments (both directions) needed to say data flows normally.
 pub const MIN_DATA_SEGS: u64 = 10;
 /// Data retransmissions (per mille of data segments) that mean path loss.
@@ -187,7 +193,15 @@ impl FinDelaySums {
         };
         self.local_fins += 1;
         let behind_zw = l.zw_fin_since != 0;
-        let acked_after = ep.fin_acked_ts.map(|a| a.saturating_sub(fin_ts) / 1000);
+        // Until its ACK, or the peer's RST that ended the wait.
+        let rst_after = c
+            .rst_ts
+            .filter(|_| c.rst_by == Some(remote))
+            .map(|t| t.saturating_sub(fin_ts) / 1000);
+        let acked_after = ep
+            .fin_acked_ts
+            .map(|a| a.saturating_sub(fin_ts) / 1000)
+            .or(rst_after);
         // Until its ACK, or a never-ACKed FIN's age.
         let slow = behind_zw
             || acked_after
@@ -225,20 +239,30 @@ impl FinDelaySums {
         )
     }
 
+    /// Data retransmissions reach the path-loss share ([`PATH_LOSS_PER_MILLE`]).
+    pub fn lossy(&self) -> bool {
+        let (data, rtx) = self.data();
+        rtx >= MIN_RTX && rtx.saturating_mul(1000) >= data.saturating_mul(PATH_LOSS_PER_MILLE)
+    }
+
     /// The verdict these sums support (the module's rules).
     pub fn verdict(&self) -> FinVerdict {
-        if self.slow_fins == 0 {
-            return if self.local_fins >= MIN_FINS {
-                FinVerdict::None
-            } else {
-                FinVerdict::Unknown
-            };
+        if self.local_fins < MIN_FINS {
+            return FinVerdict::Unknown;
+        }
+        let lossy = self.lossy();
+        let few = self.slow_fins.saturating_mul(100) < self.local_fins.saturating_mul(MIN_SLOW_PCT);
+        if self.slow_fins == 0 || (few && !lossy) {
+            return FinVerdict::None;
         }
         if self.zw_fins * 2 >= self.slow_fins {
             return FinVerdict::PeerZeroWindow;
         }
         if self.slow_fin_ttl_other > 0 && self.slow_fin_ttl_other * 2 >= self.slow_fin_ttl_known {
             return FinVerdict::MiddleboxReply;
+        }
+        if lossy {
+            return FinVerdict::PathLoss;
         }
         let typical = self
             .handshake
@@ -252,13 +276,8 @@ impl FinDelaySums {
         {
             return FinVerdict::PeerSlow;
         }
-        let (data, rtx) = self.data();
-        let lossy =
-            rtx >= MIN_RTX && rtx.saturating_mul(1000) >= data.saturating_mul(PATH_LOSS_PER_MILLE);
-        if lossy {
-            return FinVerdict::PathLoss;
-        }
-        if data >= MIN_DATA_SEGS {
+        let (data, _) = self.data();
+        if data >= MIN_DATA_SEGS && self.slow_fins_retransmitted * 2 >= self.slow_fins {
             return FinVerdict::FinDropped;
         }
         FinVerdict::Unknown

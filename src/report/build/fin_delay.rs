@@ -41,7 +41,8 @@ impl FinDelay {
         };
         match v {
             FinVerdict::None => ev.push(format!(
-                "{} local FINs, none slow (all ACKed within {})",
+                "{} of {} local FINs waited {} or more",
+                thousands(s.slow_fins),
                 thousands(s.local_fins),
                 dur(FIN_SLOW_US)
             )),
@@ -52,7 +53,8 @@ impl FinDelay {
                     ev.push(slow);
                     ev.push(rtx_line);
                     ev.push(format!(
-                        "too little data to tell the line from the FINs (under {} data segments)",
+                        "{} of them retransmitted: neither a dropped FIN (a later copy answered, {} data segments at least) nor another rule",
+                        thousands(s.slow_fins_retransmitted),
                         crate::metrics::fin_delay::MIN_DATA_SEGS
                     ));
                 }
