@@ -8,7 +8,8 @@ count), data retransmissions (tcp.analysis.retransmission and tcp.len > 0),
 duplicate ACKs, zero-window advertisements (tcp.analysis.zero_window), zero
 window probes / keep-alives, FINs and RSTs sent; and per FIN: the TTL of the
 segment that first ACKs it (from the other host), compared with that host's
-TTL mode ("differs" when not equal).
+TTL mode over the capture, and whether the acker kept one TTL throughout that
+connection (then the FIN's ACK has the connection's own TTL).
 """
 import collections
 import subprocess
@@ -33,6 +34,7 @@ def run(path):
     ttls = collections.defaultdict(collections.Counter)
     fins = collections.defaultdict(list)  # stream -> [(src, end, t)]
     fin_acks = []
+    sttl = collections.defaultdict(set)  # (stream, src) -> TTLs
     for line in out.splitlines():
         v = line.split("\t")
         try:
@@ -42,6 +44,7 @@ def run(path):
             continue
         h = H[src]
         h["segments"] += 1
+        sttl[(stream, src)].add(ttl)
         ttls[src][ttl] += 1
         if v[9] and ln > 0:
             h["data_retr"] += 1
@@ -63,7 +66,7 @@ def run(path):
             for f in fins[stream]:
                 if f[0] != src and not f[3] and after(ack, f[1]):
                     f[3] = True
-                    fin_acks.append((f[0], src, ttl, float(v[14]) - f[2], bool(flags & 4)))
+                    fin_acks.append((f[0], src, ttl, float(v[14]) - f[2], stream))
     print(f"### {path.split('/')[-1]}\n")
     print("| host | segments | TTL x count | data retr | dup ACKs | zero windows | ZW probes / keep-alives | FINs | RSTs |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -74,15 +77,16 @@ def run(path):
               f"{h['zw_probe']}/{h['keep_alive']} | {h['fin']} | {h['rst']} |")
     print()
     per = collections.defaultdict(list)
-    for fin_src, acker, ttl, dt, rst in fin_acks:
-        per[(fin_src, acker)].append((ttl, dt))
+    for fin_src, acker, ttl, dt, stream in fin_acks:
+        per[(fin_src, acker)].append((ttl, dt, stream))
     for (fin_src, acker), xs in sorted(per.items()):
         mode = ttls[acker].most_common(1)[0][0]
-        diff = sum(1 for t, _ in xs if t != mode)
-        dts = sorted(d for _, d in xs)
+        diff = sum(1 for t, _, _ in xs if t != mode)
+        one = sum(1 for _, _, st in xs if len(sttl[(st, acker)]) == 1)
+        dts = sorted(d for _, d, _ in xs)
         print(f"- FINs of {fin_src} ACKed by {acker}: {len(xs)}, FIN->ACK p50 {dts[len(dts) // 2] * 1e3:.1f} ms "
-              f"max {dts[-1] * 1e3:.1f} ms; ACK TTL {sorted(set(t for t, _ in xs))}, {acker}'s mode {mode}: "
-              f"{diff} differ")
+              f"max {dts[-1] * 1e3:.1f} ms; ACK TTL {sorted(set(t for t, _, _ in xs))}, {acker}'s mode {mode}: "
+              f"{diff} differ from the mode; {one} of {len(xs)} connections have one TTL of {acker} throughout")
     print()
 
 
