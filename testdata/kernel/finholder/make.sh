@@ -31,6 +31,9 @@
 #                     SYN-ACKs, data, ACKs and FIN ACKs alike.
 # SEED (default 1) drives which peers are impaired (N_IMPAIRED, default 4, of
 # 12) and the Poisson schedule; IMPAIRED="10.79.1.x ..." overrides the choice.
+#   mixed             the impaired peers get the kinds above in turn (MIX_KINDS,
+#                     in that order; e.g. N_IMPAIRED=10: two of each); only the
+#                     zero-window peers get uploads, the others GET 300.
 # NAME (default RUN) is the output folder. RATE (8/s per peer) for DURATION s (15).
 #
 # Network: namespaces fr-c (client 10.79.0.1/24) -- fr-r (router, 10.79.0.254
@@ -64,12 +67,13 @@ STALL=${STALL:-11}
 UPLOAD=${UPLOAD:-12000}
 ZW_RATE=${ZW_RATE:-20}
 SLOW_MS=${SLOW_MS:-"200 400 600 800"}
+MIX_KINDS=${MIX_KINDS:-"fin_dropped path_loss peer_zero_window middlebox_reply peer_slow"}
 EXPECT_MAX_ORPHANS=${EXPECT_MAX_ORPHANS:-131072}
 OUT="$HERE/$NAME"
 C=fr-c R=fr-r S=fr-s
 
 case "$RUN" in
-fin_dropped | path_loss | peer_zero_window | middlebox_reply | peer_slow) ;;
+fin_dropped | path_loss | peer_zero_window | middlebox_reply | peer_slow | mixed) ;;
 *) echo "make.sh: unknown RUN=$RUN" >&2; exit 1 ;;
 esac
 [[ $(id -u) -eq 0 ]] || { echo "make.sh: must run as root" >&2; exit 1; }
@@ -99,19 +103,31 @@ if [[ -z ${IMPAIRED:-} ]]; then
     IMPAIRED=$(python3 -c "import random,sys; p=sys.argv[1].split(); print(' '.join(sorted(random.Random($SEED).sample(p, $N_IMPAIRED), key=lambda a: int(a.split('.')[3]))))" "$PEERS")
 fi
 read -r -a SLOW <<<"$SLOW_MS"
+read -r -a MIX <<<"$MIX_KINDS"
+declare -A KIND SLOW_OF
+j=0 k=0
+for p in $IMPAIRED; do
+    if [[ $RUN == mixed ]]; then KIND[$p]=${MIX[$((j % ${#MIX[@]}))]}; else KIND[$p]=$RUN; fi
+    if [[ ${KIND[$p]} == peer_slow ]]; then SLOW_OF[$p]=${SLOW[$((k % ${#SLOW[@]}))]}; k=$((k + 1)); fi
+    j=$((j + 1))
+done
+peers_of() { # kind -> its impaired peers
+    local p out=""
+    for p in $IMPAIRED; do [[ ${KIND[$p]} == "$1" ]] && out+="$p "; done
+    echo "${out% }"
+}
 {
     echo "peer,kind,param"
-    j=0
     for p in $PEERS; do
         if [[ " $IMPAIRED " == *" $p "* ]]; then
-            case "$RUN" in
+            case "${KIND[$p]}" in
             fin_dropped) param="first $FIN_K FIN copies dropped by the router" ;;
             path_loss) param="loss $LOSS% each way; delay ${DELAY_MS}ms jitter ${JITTER_MS}ms each way" ;;
             peer_zero_window) param="server SO_RCVBUF=$RCVBUF; no read for ${STALL}s; ${ZW_RATE}/s" ;;
             middlebox_reply) param="first $MB_K FIN copies dropped; router RST to the next (TTL 64 vs 63)" ;;
-            peer_slow) param="delay ${SLOW[$((j % ${#SLOW[@]}))]}ms peer->client"; j=$((j + 1)) ;;
+            peer_slow) param="delay ${SLOW_OF[$p]}ms peer->client" ;;
             esac
-            echo "$p,$RUN,$param"
+            echo "$p,${KIND[$p]},$param"
         else
             echo "$p,none,"
         fi
@@ -143,7 +159,7 @@ ip netns exec $R sysctl -qw net.ipv4.ip_forward=1
 # delay +- jitter, so jitter reorders like netem's), gives back the TTL the
 # second forwarding takes (so the peer still arrives with TTL 63; the IP
 # checksum is fixed) and writes them back: the kernel then routes them on.
-tun_peers() { # "peer:delay_ms:jitter_ms:loss_pct ..." to-peer-too(0/1)
+tun_peers() { # "peer:delay_ms:jitter_ms:loss_pct ..." (path_loss peers both ways, the rest peer -> client)
     ip netns exec $R sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
     ip netns exec $R python3 "$WORK/delayer.py" fr-t0 "$1" "$SEED" >"$WORK/delayer.log" 2>&1 &
     PIDS+=($!)
@@ -155,22 +171,20 @@ tun_peers() { # "peer:delay_ms:jitter_ms:loss_pct ..." to-peer-too(0/1)
     for spec in $1; do
         local p=${spec%%:*}
         ip -n $R rule add iif fr-r1 from "$p" lookup 100
-        if [[ $2 == 1 ]]; then ip -n $R rule add iif fr-r0 to "$p" lookup 100; fi
+        if [[ ${KIND[$p]} == path_loss ]]; then ip -n $R rule add iif fr-r0 to "$p" lookup 100; fi
     done
     ip -n $R rule list >"$WORK/tc.txt"
 }
 TUN_SPEC=""
-j=0
 for p in $IMPAIRED; do
-    case "$RUN" in
+    case "${KIND[$p]}" in
     path_loss) TUN_SPEC+="$p:$DELAY_MS:$JITTER_MS:$LOSS " ;;
-    peer_slow) TUN_SPEC+="$p:${SLOW[$((j % ${#SLOW[@]}))]}:0:0 " ;;
+    peer_slow) TUN_SPEC+="$p:${SLOW_OF[$p]}:0:0 " ;;
     esac
-    j=$((j + 1))
 done
-fin_rules() { # copies final-verdict
-    local m set="{ ${IMPAIRED// /, } }"
-    set=${set/, \}/ \}}
+fin_rules() { # "peers" copies final-verdict
+    local m set="{ ${1// /, } }"
+    shift
     for ((m = 0; m < $1; m++)); do
         echo "ip daddr $set tcp dport 8080 tcp flags & fin == fin ct mark $m ct mark set $((m + 1)) drop"
     done
@@ -231,11 +245,12 @@ loop.add_reader(fd, readable)
 print("ready", flush=True)
 loop.run_forever()
 EOF
-case "$RUN" in
-path_loss) tun_peers "$TUN_SPEC" 1 ;;
-peer_slow) tun_peers "$TUN_SPEC" 0 ;;
-fin_dropped | middlebox_reply)
-    if [[ $RUN == fin_dropped ]]; then RULES=$(fin_rules "$FIN_K" ""); else RULES=$(fin_rules "$MB_K" "reject with tcp reset"); fi
+[[ -n $TUN_SPEC ]] && tun_peers "$TUN_SPEC"
+RULES=""
+FD=$(peers_of fin_dropped) MB=$(peers_of middlebox_reply)
+[[ -n $FD ]] && RULES+="$(fin_rules "$FD" "$FIN_K" "")"$'\n'
+[[ -n $MB ]] && RULES+="$(fin_rules "$MB" "$MB_K" "reject with tcp reset")"$'\n'
+if [[ -n $RULES ]]; then
     ip netns exec $R nft -f - <<EOF
 table inet finholder {
     chain forward {
@@ -244,9 +259,8 @@ $RULES
     }
 }
 EOF
-    echo "$RULES" >"$WORK/nft.txt"
-    ;;
-esac
+    echo -n "$RULES" >"$WORK/nft.txt"
+fi
 [[ -f $WORK/tc.txt ]] || ip -n $R rule list >"$WORK/tc.txt"
 
 # ---------------------------------------------------------------- programs
@@ -331,6 +345,7 @@ import asyncio, random, socket, sys, time
 T0 = float(sys.argv[1]); OUT = sys.argv[2]; SEED = int(sys.argv[3])
 PEERS = sys.argv[4].split(); FAST = set(sys.argv[5].split()); RATE = float(sys.argv[6])
 FAST_RATE = float(sys.argv[7]); DURATION = float(sys.argv[8]); UPLOAD = int(sys.argv[9])
+UP_TO = None if sys.argv[10] == "all" else set(sys.argv[10].split())
 rng = random.Random(SEED * 1000 + 7)
 plan = []
 for p in PEERS:
@@ -352,7 +367,7 @@ async def one(t_rel, host):
     try:
         await asyncio.wait_for(loop.sock_connect(s, (host, 8080)), 30.0)
         lport = s.getsockname()[1]
-        if UPLOAD:
+        if UPLOAD and (UP_TO is None or host in UP_TO):
             await asyncio.wait_for(loop.sock_sendall(s, b"PUT %d\n" % UPLOAD + b"u" * UPLOAD), 30.0)
         else:
             await loop.sock_sendall(s, b"GET 300\n")
@@ -438,8 +453,9 @@ EOF
 
 # ---------------------------------------------------------------- run
 ulimit -n "$(ulimit -Hn)"
-STALLED="" FAST="" UP=0
-if [[ $RUN == peer_zero_window ]]; then STALLED=$IMPAIRED FAST=$IMPAIRED UP=$UPLOAD; fi
+STALLED=$(peers_of peer_zero_window) UP=0 UP_TO=all
+[[ -n $STALLED ]] && UP=$UPLOAD
+[[ $RUN == mixed ]] && UP_TO=$STALLED
 ip netns exec $S python3 "$WORK/server.py" "$PEERS" "$STALLED" "$RCVBUF" "$STALL" >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 50); do grep -q ready "$WORK/server.log" && break; sleep 0.1; done
@@ -456,8 +472,8 @@ ip netns exec $C python3 "$WORK/sampler.py" "$WORK/truth.csv" \
 SAMPLER=$!
 PIDS+=($SAMPLER)
 echo "run $RUN seed $SEED; impaired: $IMPAIRED; T0=$T0: traffic for $DURATION s, then until only TIME-WAIT is left"
-ip netns exec $C python3 "$WORK/client.py" "$T0" "$WORK/connections.csv" "$SEED" "$PEERS" "$FAST" \
-    "$RATE" "$ZW_RATE" "$DURATION" "$UP"
+ip netns exec $C python3 "$WORK/client.py" "$T0" "$WORK/connections.csv" "$SEED" "$PEERS" "$STALLED" \
+    "$RATE" "$ZW_RATE" "$DURATION" "$UP" "$UP_TO"
 wait "$SAMPLER" || true
 sleep 0.5
 kill -INT "$TCPDUMP"
@@ -473,7 +489,7 @@ cat "$WORK/tcpdump.log"
     echo "local=10.79.0.1"
     echo "impaired=$IMPAIRED"
     echo "rate_per_peer=$RATE"
-    [[ $RUN == peer_zero_window ]] && echo "rate_per_impaired_peer=$ZW_RATE upload_bytes=$UPLOAD rcvbuf=$RCVBUF stall_s=$STALL"
+    [[ -n $STALLED ]] && echo "rate_per_impaired_peer=$ZW_RATE upload_bytes=$UPLOAD rcvbuf=$RCVBUF stall_s=$STALL"
     echo "duration_s=$DURATION"
     echo "tcp_max_orphans=$(cat /proc/sys/net/ipv4/tcp_max_orphans)"
     grep -E "packets (captured|received by filter|dropped by kernel)" "$WORK/tcpdump.log" |
