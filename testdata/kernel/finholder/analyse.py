@@ -103,7 +103,7 @@ def analyse(run):
     print(f"## {run}")
     print()
     print("| peer | kind | conns | data retr out/in | dup ACKs out/in | zero win (peer) | "
-          "ZW probes/keep-alives (client) | FIN copies | peer TTL | TTL of FIN ACKs | RSTs from peer addr (TTL) | "
+          "ZW probes/keep-alives (client) | FIN copies | peer TTL | TTL of FIN ACKs | RSTs from peer addr after its FIN (TTL x count) | "
           "SYN->SYN-ACK p50 ms | data ACK p50 ms | FIN->ACK p50/max ms | close()->FIN p50/max ms |")
     print("| " + " | ".join(["---"] * 15) + " |")
     for a in peers:
@@ -111,6 +111,8 @@ def analyse(run):
         ttl = collections.Counter(l["ttl"]).most_common(1)
         fin_ttl = ",".join(f"{k}x{v}" for k, v in sorted(collections.Counter(l["fin_ack_ttl"]).items())) or "-"
         rst_ttl = ",".join(f"{k}x{v}" for k, v in sorted(collections.Counter(l["rst_ttl"]).items())) or "-"
+        if l["fin_rst"]:
+            rst_ttl += f" (FIN->RST p50 {ms(pct(l['fin_rst'], .5))} ms)"
         print(f"| {a} | {kinds[a]} | {q['conns']} | {q['retr_out']}/{q['retr_in']} | "
               f"{q['dup_out']}/{q['dup_in']} | {q['zw']} | {q['zwp']}/{q['ka']} | {q['fins']} | "
               f"{ttl[0][0] if ttl else '-'} | {fin_ttl} | {rst_ttl} | {ms(pct(l['hs'], .5))} | "
@@ -166,6 +168,9 @@ def account(p, c, q, l):
             c["fin_end"] = (p["seq"] + p["len"] + 1) % (1 << 32)
     if not out and rst and c["fin"] is not None:
         l["rst_ttl"].append(p["ttl"])
+        if not c["fin_acked"] and not c.get("fin_rst"):
+            c["fin_rst"] = True
+            l["fin_rst"].append(p["t"] - c["fin"])
     if (not out and ackf and not rst and c["fin_end"] is not None and not c["fin_acked"]
             and after(p["ack"], c["fin_end"])):
         c["fin_acked"] = True

@@ -13,7 +13,8 @@
 #   fin_dropped       the router drops the first FIN_K (5) copies of the
 #                     client's FIN to them (nft ct mark counter, forward hook):
 #                     data and ACKs pass, the 6th copy is ACKed by the peer ~3.3 s after the first.
-#   path_loss         netem on the router, both directions, their packets only:
+#   path_loss         a delay/loss line on the router (TUN, delayer.py; no netem
+#                     in this kernel), both directions, their packets only:
 #                     random loss LOSS% (5) of every segment, delay DELAY_MS (10)
 #                     with jitter JITTER_MS (5; 0 = none).
 #   peer_zero_window  their servers have SO_RCVBUF=RCVBUF (2048) and do not read
@@ -25,11 +26,14 @@
 #                     FIN to them and answers the next with a RST of its own
 #                     (nft `reject with tcp reset`): TTL 64 at the client, the
 #                     peers' own packets arrive with TTL 63 (one hop).
-#   peer_slow         netem on the router delays every packet from them by
+#   peer_slow         the router's TUN line delays every packet from them by
 #                     200, 400, 600, 800 ms (by peer, in turn; SLOW_MS overrides):
 #                     SYN-ACKs, data, ACKs and FIN ACKs alike.
 # SEED (default 1) drives which peers are impaired (N_IMPAIRED, default 4, of
 # 12) and the Poisson schedule; IMPAIRED="10.79.1.x ..." overrides the choice.
+#   mixed             the impaired peers get the kinds above in turn (MIX_KINDS,
+#                     in that order; e.g. N_IMPAIRED=10: two of each); only the
+#                     zero-window peers get uploads, the others GET 300.
 # NAME (default RUN) is the output folder. RATE (8/s per peer) for DURATION s (15).
 #
 # Network: namespaces fr-c (client 10.79.0.1/24) -- fr-r (router, 10.79.0.254
@@ -63,16 +67,17 @@ STALL=${STALL:-11}
 UPLOAD=${UPLOAD:-12000}
 ZW_RATE=${ZW_RATE:-20}
 SLOW_MS=${SLOW_MS:-"200 400 600 800"}
+MIX_KINDS=${MIX_KINDS:-"fin_dropped path_loss peer_zero_window middlebox_reply peer_slow"}
 EXPECT_MAX_ORPHANS=${EXPECT_MAX_ORPHANS:-131072}
 OUT="$HERE/$NAME"
 C=fr-c R=fr-r S=fr-s
 
 case "$RUN" in
-fin_dropped | path_loss | peer_zero_window | middlebox_reply | peer_slow) ;;
+fin_dropped | path_loss | peer_zero_window | middlebox_reply | peer_slow | mixed) ;;
 *) echo "make.sh: unknown RUN=$RUN" >&2; exit 1 ;;
 esac
 [[ $(id -u) -eq 0 ]] || { echo "make.sh: must run as root" >&2; exit 1; }
-for tool in ip ss tc tcpdump nft zstd python3 ethtool; do
+for tool in ip ss tcpdump nft zstd python3 ethtool; do
     command -v "$tool" >/dev/null || { echo "make.sh: needs $tool" >&2; exit 1; }
 done
 MAXO=$(cat /proc/sys/net/ipv4/tcp_max_orphans)
@@ -98,19 +103,31 @@ if [[ -z ${IMPAIRED:-} ]]; then
     IMPAIRED=$(python3 -c "import random,sys; p=sys.argv[1].split(); print(' '.join(sorted(random.Random($SEED).sample(p, $N_IMPAIRED), key=lambda a: int(a.split('.')[3]))))" "$PEERS")
 fi
 read -r -a SLOW <<<"$SLOW_MS"
+read -r -a MIX <<<"$MIX_KINDS"
+declare -A KIND SLOW_OF
+j=0 k=0
+for p in $IMPAIRED; do
+    if [[ $RUN == mixed ]]; then KIND[$p]=${MIX[$((j % ${#MIX[@]}))]}; else KIND[$p]=$RUN; fi
+    if [[ ${KIND[$p]} == peer_slow ]]; then SLOW_OF[$p]=${SLOW[$((k % ${#SLOW[@]}))]}; k=$((k + 1)); fi
+    j=$((j + 1))
+done
+peers_of() { # kind -> its impaired peers
+    local p out=""
+    for p in $IMPAIRED; do [[ ${KIND[$p]} == "$1" ]] && out+="$p "; done
+    echo "${out% }"
+}
 {
     echo "peer,kind,param"
-    j=0
     for p in $PEERS; do
         if [[ " $IMPAIRED " == *" $p "* ]]; then
-            case "$RUN" in
+            case "${KIND[$p]}" in
             fin_dropped) param="first $FIN_K FIN copies dropped by the router" ;;
             path_loss) param="loss $LOSS% each way; delay ${DELAY_MS}ms jitter ${JITTER_MS}ms each way" ;;
             peer_zero_window) param="server SO_RCVBUF=$RCVBUF; no read for ${STALL}s; ${ZW_RATE}/s" ;;
             middlebox_reply) param="first $MB_K FIN copies dropped; router RST to the next (TTL 64 vs 63)" ;;
-            peer_slow) param="delay ${SLOW[$((j % ${#SLOW[@]}))]}ms peer->client"; j=$((j + 1)) ;;
+            peer_slow) param="delay ${SLOW_OF[$p]}ms peer->client" ;;
             esac
-            echo "$p,$RUN,$param"
+            echo "$p,${KIND[$p]},$param"
         else
             echo "$p,none,"
         fi
@@ -135,40 +152,105 @@ ip -n $C route add 10.79.1.0/24 via 10.79.0.254
 ip -n $S route add default via 10.79.1.254
 ip netns exec $R sysctl -qw net.ipv4.ip_forward=1
 
-# Per-peer netem on the router: prio qdisc, band 0 (class 1:1) for everyone,
-# one band per impaired peer with its netem. dev, match (src|dst), netem args per peer.
-tc_peers() { # dev match args-fn
-    local dev=$1 match=$2 fn=$3 i=0 cls
-    ip netns exec $R tc qdisc add dev "$dev" root handle 1: prio bands 16 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
-    for p in $IMPAIRED; do
-        cls=$(printf %x $((i + 2)))
-        # shellcheck disable=SC2046
-        ip netns exec $R tc qdisc add dev "$dev" parent "1:$cls" handle "$((i + 10)):" netem $($fn "$i")
-        ip netns exec $R tc filter add dev "$dev" parent 1: protocol ip prio 1 u32 match ip "$match" "$p/32" flowid "1:$cls"
-        i=$((i + 1))
+# Per-peer delay and loss on the router (this kernel has no netem): policy
+# routing sends the impaired peers' packets (peer -> client; for path_loss also
+# client -> peer) into a TUN device, fr-t0, where delayer.py drops a packet
+# with probability LOSS, holds the rest for their delay (uniform in
+# delay +- jitter, so jitter reorders like netem's), gives back the TTL the
+# second forwarding takes (so the peer still arrives with TTL 63; the IP
+# checksum is fixed) and writes them back: the kernel then routes them on.
+tun_peers() { # "peer:delay_ms:jitter_ms:loss_pct ..." (path_loss peers both ways, the rest peer -> client)
+    ip netns exec $R sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+    ip netns exec $R python3 "$WORK/delayer.py" fr-t0 "$1" "$SEED" >"$WORK/delayer.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 50); do grep -q ready "$WORK/delayer.log" && break; sleep 0.1; done
+    grep -q ready "$WORK/delayer.log" || { cat "$WORK/delayer.log"; exit 1; }
+    ip netns exec $R sysctl -qw net.ipv4.conf.fr-t0.rp_filter=0
+    ip -n $R link set fr-t0 up
+    ip -n $R route add default dev fr-t0 table 100
+    for spec in $1; do
+        local p=${spec%%:*}
+        ip -n $R rule add iif fr-r1 from "$p" lookup 100
+        if [[ ${KIND[$p]} == path_loss ]]; then ip -n $R rule add iif fr-r0 to "$p" lookup 100; fi
     done
+    ip -n $R rule list >"$WORK/tc.txt"
 }
-loss_args() {
-    if ((JITTER_MS > 0)); then echo "loss $LOSS% delay ${DELAY_MS}ms ${JITTER_MS}ms"; else echo "loss $LOSS% delay ${DELAY_MS}ms"; fi
-}
-slow_args() { echo "delay ${SLOW[$(($1 % ${#SLOW[@]}))]}ms limit 10000"; }
-fin_rules() { # copies final-verdict
-    local m set="{ ${IMPAIRED// /, } }"
-    set=${set/, \}/ \}}
+TUN_SPEC=""
+for p in $IMPAIRED; do
+    case "${KIND[$p]}" in
+    path_loss) TUN_SPEC+="$p:$DELAY_MS:$JITTER_MS:$LOSS " ;;
+    peer_slow) TUN_SPEC+="$p:${SLOW_OF[$p]}:0:0 " ;;
+    esac
+done
+fin_rules() { # "peers" copies final-verdict
+    local m set="{ ${1// /, } }"
+    shift
     for ((m = 0; m < $1; m++)); do
         echo "ip daddr $set tcp dport 8080 tcp flags & fin == fin ct mark $m ct mark set $((m + 1)) drop"
     done
     [[ -n $2 ]] && echo "ip daddr $set tcp dport 8080 tcp flags & fin == fin ct mark $1 ct mark set $(($1 + 1)) $2"
     return 0
 }
-case "$RUN" in
-path_loss)
-    tc_peers fr-r1 dst loss_args
-    tc_peers fr-r0 src loss_args
-    ;;
-peer_slow) tc_peers fr-r0 src slow_args ;;
-fin_dropped | middlebox_reply)
-    if [[ $RUN == fin_dropped ]]; then RULES=$(fin_rules "$FIN_K" ""); else RULES=$(fin_rules "$MB_K" "reject with tcp reset"); fi
+cat >"$WORK/delayer.py" <<'EOF'
+# TUN delay/loss line for the impaired peers (argv[2]: "peer:delay_ms:jitter_ms:loss_pct ...").
+# A packet belongs to the peer that is its source or destination.
+import asyncio, fcntl, os, random, struct, sys
+
+name, spec, seed = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
+rng = random.Random(seed * 7919 + 1)
+PEER = {}
+for s in spec:
+    a, d, j, l = s.split(":")
+    PEER[bytes(map(int, a.split(".")))] = (float(d) / 1e3, float(j) / 1e3, float(l) / 100)
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH", name.encode(), 0x0001 | 0x1000))  # TUNSETIFF, IFF_TUN|IFF_NO_PI
+os.set_blocking(fd, False)
+
+def csum(h):
+    s = sum(struct.unpack("!%dH" % (len(h) // 2), h))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+def write(pkt):
+    try:
+        os.write(fd, pkt)
+    except OSError:
+        pass
+
+def readable():
+    while True:
+        try:
+            pkt = bytearray(os.read(fd, 65536))
+        except BlockingIOError:
+            return
+        if len(pkt) < 20 or pkt[0] >> 4 != 4:
+            continue
+        p = PEER.get(bytes(pkt[12:16])) or PEER.get(bytes(pkt[16:20]))
+        if p is None:
+            write(pkt)
+            continue
+        delay, jitter, loss = p
+        if loss and rng.random() < loss:
+            continue
+        ihl = (pkt[0] & 15) * 4
+        pkt[8] = min(255, pkt[8] + 1)      # the tun's extra forwarding hop, given back
+        pkt[10:12] = b"\0\0"
+        pkt[10:12] = struct.pack("!H", csum(bytes(pkt[:ihl])))
+        d = delay + (rng.uniform(-jitter, jitter) if jitter else 0.0)
+        loop.call_later(max(0.0, d), write, bytes(pkt))
+
+loop = asyncio.new_event_loop()
+loop.add_reader(fd, readable)
+print("ready", flush=True)
+loop.run_forever()
+EOF
+[[ -n $TUN_SPEC ]] && tun_peers "$TUN_SPEC"
+RULES=""
+FD=$(peers_of fin_dropped) MB=$(peers_of middlebox_reply)
+[[ -n $FD ]] && RULES+="$(fin_rules "$FD" "$FIN_K" "")"$'\n'
+[[ -n $MB ]] && RULES+="$(fin_rules "$MB" "$MB_K" "reject with tcp reset")"$'\n'
+if [[ -n $RULES ]]; then
     ip netns exec $R nft -f - <<EOF
 table inet finholder {
     chain forward {
@@ -177,10 +259,9 @@ $RULES
     }
 }
 EOF
-    echo "$RULES" >"$WORK/nft.txt"
-    ;;
-esac
-ip netns exec $R tc qdisc show >"$WORK/tc.txt"
+    echo -n "$RULES" >"$WORK/nft.txt"
+fi
+[[ -f $WORK/tc.txt ]] || ip -n $R rule list >"$WORK/tc.txt"
 
 # ---------------------------------------------------------------- programs
 cat >"$WORK/server.py" <<'EOF'
@@ -264,6 +345,7 @@ import asyncio, random, socket, sys, time
 T0 = float(sys.argv[1]); OUT = sys.argv[2]; SEED = int(sys.argv[3])
 PEERS = sys.argv[4].split(); FAST = set(sys.argv[5].split()); RATE = float(sys.argv[6])
 FAST_RATE = float(sys.argv[7]); DURATION = float(sys.argv[8]); UPLOAD = int(sys.argv[9])
+UP_TO = None if sys.argv[10] == "all" else set(sys.argv[10].split())
 rng = random.Random(SEED * 1000 + 7)
 plan = []
 for p in PEERS:
@@ -285,7 +367,7 @@ async def one(t_rel, host):
     try:
         await asyncio.wait_for(loop.sock_connect(s, (host, 8080)), 30.0)
         lport = s.getsockname()[1]
-        if UPLOAD:
+        if UPLOAD and (UP_TO is None or host in UP_TO):
             await asyncio.wait_for(loop.sock_sendall(s, b"PUT %d\n" % UPLOAD + b"u" * UPLOAD), 30.0)
         else:
             await loop.sock_sendall(s, b"GET 300\n")
@@ -371,8 +453,9 @@ EOF
 
 # ---------------------------------------------------------------- run
 ulimit -n "$(ulimit -Hn)"
-STALLED="" FAST="" UP=0
-if [[ $RUN == peer_zero_window ]]; then STALLED=$IMPAIRED FAST=$IMPAIRED UP=$UPLOAD; fi
+STALLED=$(peers_of peer_zero_window) UP=0 UP_TO=all
+[[ -n $STALLED ]] && UP=$UPLOAD
+[[ $RUN == mixed ]] && UP_TO=$STALLED
 ip netns exec $S python3 "$WORK/server.py" "$PEERS" "$STALLED" "$RCVBUF" "$STALL" >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 50); do grep -q ready "$WORK/server.log" && break; sleep 0.1; done
@@ -389,8 +472,8 @@ ip netns exec $C python3 "$WORK/sampler.py" "$WORK/truth.csv" \
 SAMPLER=$!
 PIDS+=($SAMPLER)
 echo "run $RUN seed $SEED; impaired: $IMPAIRED; T0=$T0: traffic for $DURATION s, then until only TIME-WAIT is left"
-ip netns exec $C python3 "$WORK/client.py" "$T0" "$WORK/connections.csv" "$SEED" "$PEERS" "$FAST" \
-    "$RATE" "$ZW_RATE" "$DURATION" "$UP"
+ip netns exec $C python3 "$WORK/client.py" "$T0" "$WORK/connections.csv" "$SEED" "$PEERS" "$STALLED" \
+    "$RATE" "$ZW_RATE" "$DURATION" "$UP" "$UP_TO"
 wait "$SAMPLER" || true
 sleep 0.5
 kill -INT "$TCPDUMP"
@@ -406,13 +489,13 @@ cat "$WORK/tcpdump.log"
     echo "local=10.79.0.1"
     echo "impaired=$IMPAIRED"
     echo "rate_per_peer=$RATE"
-    [[ $RUN == peer_zero_window ]] && echo "rate_per_impaired_peer=$ZW_RATE upload_bytes=$UPLOAD rcvbuf=$RCVBUF stall_s=$STALL"
+    [[ -n $STALLED ]] && echo "rate_per_impaired_peer=$ZW_RATE upload_bytes=$UPLOAD rcvbuf=$RCVBUF stall_s=$STALL"
     echo "duration_s=$DURATION"
     echo "tcp_max_orphans=$(cat /proc/sys/net/ipv4/tcp_max_orphans)"
     grep -E "packets (captured|received by filter|dropped by kernel)" "$WORK/tcpdump.log" |
         sed -E 's/^([0-9]+) (.*)$/tcpdump_\2=\1/; s/ /_/g'
     ip netns exec $C nstat -asz 2>/dev/null | awk '$1 ~ /^(TcpRetransSegs|TcpOutRsts|TcpActiveOpens|TcpEstabResets|TcpAttemptFails|TcpExtTCPAbortOn(Memory|Timeout|Data|Close)|TcpExtTCPLossProbes|TcpExtTCPTimeouts)$/ { print "nstat_" $1 "=" $2 }'
-    echo "--- router tc"
+    echo "--- router ip rules (table 100: default dev fr-t0, the delay/loss line)"
     cat "$WORK/tc.txt"
     [[ -f $WORK/nft.txt ]] && { echo "--- router nft"; cat "$WORK/nft.txt"; }
     true
