@@ -51,10 +51,10 @@ impl FinDelay {
                     ev.push("no local FIN towards it".to_string());
                 } else {
                     ev.push(slow);
-                    ev.push(rtx_line);
                     ev.push(format!(
-                        "{} of them retransmitted: neither a dropped FIN (a later copy answered, {} data segments at least) nor another rule",
+                        "{} of them retransmitted, {} data segments: no rule names a holder (a dropped FIN needs half of them answered only by a later copy and {} data segments to compare)",
                         thousands(s.slow_fins_retransmitted),
+                        thousands(data),
                         crate::metrics::fin_delay::MIN_DATA_SEGS
                     ));
                 }
