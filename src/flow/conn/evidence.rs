@@ -233,10 +233,13 @@ impl Conn {
             self.ev.syn_ts = ts;
         } else if syn && ack && self.ev.synack_ts == 0 {
             self.ev.synack_ts = ts;
-        } else if !syn && ack && self.ev.synack_ts != 0 && self.ev.hs_ack_ts == 0 {
-            if peer_isn.is_some_and(|i| seg.ack == i + 1) {
-                self.ev.hs_ack_ts = ts;
-            }
+        } else if !syn
+            && ack
+            && self.ev.synack_ts != 0
+            && self.ev.hs_ack_ts == 0
+            && peer_isn.is_some_and(|i| seg.ack == i + 1)
+        {
+            self.ev.hs_ack_ts = ts;
         }
 
         let (d, o) = if s == 0 {

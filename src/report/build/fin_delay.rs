@@ -67,11 +67,14 @@ impl FinDelay {
                     thousands(s.peer_zero_windows),
                     thousands(s.local_probes)
                 ));
-                if s.zw_fins > 0 {
+                if let (Some(wait), Some(held)) = (
+                    s.zw_wait_us.checked_div(s.zw_fins),
+                    s.zw_held_bytes.checked_div(s.zw_fins),
+                ) {
                     ev.push(format!(
                         "stall to FIN mean {}, {} bytes held per socket on average",
-                        dur(s.zw_wait_us / s.zw_fins),
-                        thousands(s.zw_held_bytes / s.zw_fins)
+                        dur(wait),
+                        thousands(held)
                     ));
                 }
             }
