@@ -532,6 +532,14 @@ mod tests {
         ipv4(6, [10, 0, 0, 1], [10, 0, 0, 2], &t)
     }
 
+    /// The segment crosses the pipeline's channels by value: its size is
+    /// watched. The TTL and the zero-window bit (issue 25) took it from 72
+    /// to 80 bytes (two 17-byte addresses, then 8-byte alignment).
+    #[test]
+    fn segment_size() {
+        assert_eq!(std::mem::size_of::<Segment>(), 80);
+    }
+
     #[test]
     fn raw_ipv4_fin() {
         let s = decode(linktype::RAW, &tcp4(flags::FIN | flags::ACK, 5), 7, 3).unwrap();
