@@ -243,6 +243,17 @@ fn each_verdict_on_a_generated_capture_with_hand_computed_evidence() {
         "10 of 10 local FINs waited 200.0ms or more (or were never ACKed, or queued behind a zero window)"
     );
 
+    // A group's verdict rests on its members' summed evidence: the seven
+    // peers as one /24 hold 60 slow FINs of 70; 10 behind a zero window, 10
+    // with another TTL (both under half); 10 data retransmissions of 130
+    // (77 per mille): path_loss.
+    let g = analyze(&p, &["--local", LOCAL, "--group-by", "prefix:24"]);
+    let gv = verdicts(&g);
+    let group = &gv["203.0.113.0/24"];
+    assert_eq!(verdict(group), "path_loss", "{group}");
+    assert_eq!(group["connections"], 60);
+    assert!(evidence(group).contains(&"10 data retransmissions of 130".to_string()));
+
     // The diagnosis says it in words.
     let diag = r["diagnosis"].as_array().unwrap();
     let finding = |id: &str| {

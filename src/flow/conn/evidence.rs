@@ -373,3 +373,46 @@ pub fn queued_behind_zero_window(out: &mut Vec<(TcpState, u64, u64)>, since: u64
         _ => out.insert(i + 1, (next, since, e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TcpState::*;
+
+    /// The ESTABLISHED interval that ends at the FIN becomes FIN-WAIT-1 from
+    /// the stall, joined to the FIN-WAIT-1 after it; CLOSE-WAIT likewise
+    /// becomes LAST-ACK; a stall outside that interval changes nothing.
+    #[test]
+    fn a_fin_behind_a_zero_window_moves_the_close_to_the_stall() {
+        let mut v = vec![
+            (Established, 0, 100),
+            (FinWait1, 100, 150),
+            (TimeWait, 150, 900),
+        ];
+        queued_behind_zero_window(&mut v, 40, 100);
+        assert_eq!(
+            v,
+            [
+                (Established, 0, 40),
+                (FinWait1, 40, 150),
+                (TimeWait, 150, 900)
+            ]
+        );
+
+        let mut v = vec![(CloseWait, 10, 100), (LastAck, 100, 120)];
+        queued_behind_zero_window(&mut v, 30, 100);
+        assert_eq!(v, [(CloseWait, 10, 30), (LastAck, 30, 120)]);
+
+        // The FIN was the last thing seen: FIN-WAIT-1 is inserted.
+        let mut v = vec![(Established, 0, 100)];
+        queued_behind_zero_window(&mut v, 60, 100);
+        assert_eq!(v, [(Established, 0, 60), (FinWait1, 60, 100)]);
+
+        let orig = vec![(Established, 0, 100), (FinWait1, 100, 150)];
+        for (since, fin) in [(0, 100), (100, 100), (120, 100), (40, 90)] {
+            let mut v = orig.clone();
+            queued_behind_zero_window(&mut v, since, fin);
+            assert_eq!(v, orig, "since {since}, fin {fin}");
+        }
+    }
+}
