@@ -65,7 +65,7 @@ fn ten(server: &str, port: u16, story: impl Fn(&mut Conv, u64)) -> Vec<Record> {
     let mut out = Vec::new();
     for i in 0..10u16 {
         let mut c = Conv::new(sa(&format!("{LOCAL}:{}", port + i)), sa(server), 1000, 5000);
-        story(&mut c, u64::from(i) * 3_000);
+        story(&mut c, 1_000 + u64::from(i) * 3_000);
         out.extend(c.take());
     }
     out
@@ -324,6 +324,7 @@ fn each_verdict_on_a_generated_capture_with_hand_computed_evidence() {
     let mut rd = csv::Reader::from_path(&flows).unwrap();
     let head = rd.headers().unwrap().clone();
     let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+    let (syn_leg, ack_leg) = (col("syn_synack_us"), col("synack_ack_us"));
     let (addr, ttl, zw, probes, rtx, held) = (
         col("remote_addr"),
         col("fin_ack_ttl"),
@@ -334,6 +335,10 @@ fn each_verdict_on_a_generated_capture_with_hand_computed_evidence() {
     );
     for rec in rd.records() {
         let rec = rec.unwrap();
+        if &rec[addr] == "203.0.113.5" {
+            // peer_slow: the SYN-ACK 300 ms after the SYN, its ACK 1 ms later.
+            assert_eq!([&rec[syn_leg], &rec[ack_leg]], ["300000", "1000"]);
+        }
         let want = match &rec[addr] {
             "203.0.113.2" => ["64", "0", "0", "1", ""],
             "203.0.113.3" => ["64", "3", "2", "0", "500"],

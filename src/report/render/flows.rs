@@ -208,6 +208,7 @@ impl<'a> FlowRecord<'a> {
 /// columns.
 fn evidence_columns(c: &Conn, local: Side) -> Vec<(&'static str, Value)> {
     let (l, r) = (c.ev.of(local), c.ev.of(local.other()));
+    let (syn_leg, ack_leg) = c.ev.handshake_us();
     let nz = |v: u64| (v != 0).then_some(v);
     let n = |v: u32| Value::U64(u64::from(v));
     vec![
@@ -237,6 +238,8 @@ fn evidence_columns(c: &Conn, local: Side) -> Vec<(&'static str, Value)> {
                 .then_some(u64::from(l.zw_held_bytes))
                 .into(),
         ),
+        ("syn_synack_us", syn_leg.into()),
+        ("synack_ack_us", ack_leg.into()),
     ]
 }
 
