@@ -96,6 +96,19 @@ pub struct Evidence {
 pub const NTIMES: usize = 3 + 2 * 5;
 pub const NCOUNTS: usize = 2 * 17;
 
+/// The count words that are sequence numbers, with the side (0: A, 1: B)
+/// whose data end they lie near (the compact form stores the difference):
+/// each direction's last ACK (the other side's data), timed segment end
+/// and stall ACK (its own data).
+pub const SEQ_COUNTS: [(usize, usize); 6] = [
+    (12, 1),
+    (14, 0),
+    (15, 0),
+    (17 + 12, 0),
+    (17 + 14, 1),
+    (17 + 15, 1),
+];
+
 fn ix(s: Side) -> usize {
     match s {
         Side::A => 0,
