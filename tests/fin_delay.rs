@@ -266,7 +266,7 @@ fn each_verdict_on_a_generated_capture_with_hand_computed_evidence() {
     };
     assert!(
         finding("fin_dropped").starts_with(
-            "The 1 slow peer (203.0.113.1) ignore FINs while their data flows normally: data round trip p50 1.0ms, 0 data retransmissions of 20; not the line"
+            "The slow peer 203.0.113.1 ignores FINs while its data flows normally: data round trip p50 1.0ms, 0 data retransmissions of 20; not the line: look at what stands in front of it"
         ),
         "{}",
         finding("fin_dropped")

@@ -47,41 +47,50 @@ fn finding(v: FinVerdict, peers: &[(IpAddr, &FinDelaySums)]) -> Finding {
     if n > NAMED {
         names.push(format!("+{} more", n - NAMED));
     }
-    let who = format!(
-        "the {} slow peer{} ({})",
-        n,
-        if n == 1 { "" } else { "s" },
-        names.join(", ")
-    );
+    let one = n == 1;
+    // Singular or plural.
+    let sp = |singular: &'static str, plural: &'static str| if one { singular } else { plural };
+    let who = if one {
+        format!("the slow peer {}", names.join(", "))
+    } else {
+        format!("the {n} slow peers ({})", names.join(", "))
+    };
     let (data, rtx) = sum.data();
     let rtt = sum.data_rtt.quantile(0.5).map_or("-".into(), dur);
     let (finding, tunables): (String, Vec<String>) = match v {
         FinVerdict::FinDropped => (
             format!(
-                "{} ignore FINs while their data flows normally: data round trip p50 {rtt}, {} data retransmissions of {}; not the line: look at what stands in front of them (a firewall, load balancer or connection tracker that drops FINs) or at the peers' own stack.",
+                "{} {} FINs while {} data flows normally: data round trip p50 {rtt}, {} data retransmissions of {}; not the line: look at what stands in front of {} (a firewall, load balancer or connection tracker that drops FINs) or at the {} own stack.",
                 cap(&who),
+                sp("ignores", "ignore"),
+                sp("its", "their"),
                 thousands(rtx),
-                thousands(data)
+                thousands(data),
+                sp("it", "them"),
+                sp("peer's", "peers'")
             ),
             vec!["net.ipv4.tcp_orphan_retries".into()],
         ),
         FinVerdict::PathLoss => (
             format!(
-                "The path to {who} loses segments, FINs among them: {} data retransmissions of {}, {} duplicate ACKs, data round trip p50 {rtt}; the line (or congestion), not the peers.",
+                "The path to {who} loses segments, FINs among them: {} data retransmissions of {}, {} duplicate ACKs, data round trip p50 {rtt}; the line (or congestion), not the {}.",
                 thousands(rtx),
                 thousands(data),
-                thousands(sum.local_dup_acks.saturating_add(sum.peer_dup_acks))
+                thousands(sum.local_dup_acks.saturating_add(sum.peer_dup_acks)),
+                sp("peer", "peers")
             ),
             Vec::new(),
         ),
         FinVerdict::PeerZeroWindow => (
             format!(
-                "{} stopped reading: they advertised a zero window ({} times) and {} local FINs waited behind unsent data ({} bytes in all), orphans in FIN-WAIT-1 while the wire showed only zero windows and {} window probes; the timeline counts them in FIN-WAIT-1 from the stall's start (an estimate, an upper bound: close() came between the stall and the FIN). The peers' application, not the line.",
+                "{} stopped reading: {} advertised a zero window ({} times) and {} local FINs waited behind unsent data ({} bytes in all), orphans in FIN-WAIT-1 while the wire showed only zero windows and {} window probes; the timeline counts them in FIN-WAIT-1 from the stall's start (an estimate, an upper bound: close() came between the stall and the FIN). The {} application, not the line.",
                 cap(&who),
+                sp("it", "they"),
                 thousands(sum.peer_zero_windows),
                 thousands(sum.zw_fins),
                 thousands(sum.zw_held_bytes),
-                thousands(sum.local_probes)
+                thousands(sum.local_probes),
+                sp("peer's", "peers'")
             ),
             vec![
                 "net.ipv4.tcp_orphan_retries".into(),
@@ -90,9 +99,11 @@ fn finding(v: FinVerdict, peers: &[(IpAddr, &FinDelaySums)]) -> Finding {
         ),
         FinVerdict::MiddleboxReply => (
             format!(
-                "Something between us and {who} answers for them: {} of {} slow FINs were ACKed or reset with another TTL than the peers' own segments{}; look at the box in between (firewall, load balancer, proxy).",
+                "Something between us and {who} answers for {}: {} of {} slow FINs were ACKed or reset with another TTL than the {} own segments{}; look at the box in between (firewall, load balancer, proxy).",
+                sp("it", "them"),
                 thousands(sum.slow_fin_ttl_other),
                 thousands(sum.slow_fin_ttl_known),
+                sp("peer's", "peers'"),
                 sum.ttl_example
                     .map(|(a, p)| format!(" (TTL {a} against {p})"))
                     .unwrap_or_default()
@@ -101,8 +112,9 @@ fn finding(v: FinVerdict, peers: &[(IpAddr, &FinDelaySums)]) -> Finding {
         ),
         FinVerdict::PeerSlow | FinVerdict::None | FinVerdict::Unknown => (
             format!(
-                "{} are slow at everything, not only FINs: handshake round trip p50 {}, data round trip p50 {rtt}, slow FINs ACKed after p50 {}; an overloaded host (or a long path).",
+                "{} {} slow at everything, not only FINs: handshake round trip p50 {}, data round trip p50 {rtt}, slow FINs ACKed after p50 {}; an overloaded host (or a long path).",
                 cap(&who),
+                sp("is", "are"),
                 sum.handshake.quantile(0.5).map_or("-".into(), dur),
                 sum.slow_fin_ack.quantile(0.5).map_or("-".into(), dur)
             ),
