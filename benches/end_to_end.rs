@@ -44,7 +44,7 @@ fn run(path: &PathBuf, threads: usize) {
         ..Options::default()
     };
     let a = analyze(std::slice::from_ref(path), &opts).expect("analyze");
-    std::hint::black_box(a.summary.packets.frames);
+    std::hint::black_box(a.summary.packets.counts.frames);
 }
 
 fn end_to_end(c: &mut Criterion) {

@@ -25,6 +25,7 @@ pub mod cli;
 pub mod commands;
 pub mod decode;
 pub mod flow;
+pub mod host;
 pub mod metrics;
 pub mod pipeline;
 pub mod report;

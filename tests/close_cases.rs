@@ -72,7 +72,7 @@ fn conv(client_port: u16, server: &str) -> Conv {
 
 /// Outcomes that are not zero, by name.
 fn outcomes(r: &Report) -> Vec<(String, u64)> {
-    let v = serde_json::to_value(&r.outcomes).expect("outcomes");
+    let v = serde_json::to_value(r.outcomes).expect("outcomes");
     v.as_object()
         .expect("object")
         .iter()

@@ -18,11 +18,11 @@ use finscope::decode::Segment;
 use finscope::decode::flags::{ACK, FIN, PSH, RST, SYN};
 use finscope::flow::conn::{Conn, NOUTCOMES, Outcome, Timers};
 use finscope::flow::key::{FlowKey, Side, symmetric_hash};
-use finscope::flow::state::{Event, MAX_TRANSITIONS, Machine, Step, TcpState, next};
+use finscope::flow::state::{Correction, Event, MAX_TRANSITIONS, Machine, Step, TcpState, next};
 use finscope::flow::table::Retired;
 use finscope::flow::{FlowConfig, Shard, compact};
-use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
+use finscope::metrics::{ByCloser, ByOutcome, Closer, ShardMetrics};
 use finscope_testkit::close_model::{
     EVENTS, check_shard, fingerprints, from_bytes, one_and_two_shards, retired, segment,
 };
@@ -296,16 +296,17 @@ proptest! {
         let segs = segments(pairs, base, &ops);
         let one = run_one(&segs);
         let two = run_split(&segs, 2, false);
-        let mut summed = [0u64; NOUTCOMES];
-        let mut by_closer = [[0u64; NOUTCOMES]; 2];
+        let mut summed = ByOutcome::<u64>::default();
+        let mut by_closer = ByCloser::<ByOutcome<u64>>::default();
         let mut total = 0;
         for s in &two {
             check_shard(s).map_err(TestCaseError::fail)?;
             total += s.sink.summary.connections.total;
-            for i in 0..NOUTCOMES {
-                summed[i] += s.sink.summary.outcomes[i];
-                by_closer[0][i] += s.sink.summary.outcomes_by_closer[0][i];
-                by_closer[1][i] += s.sink.summary.outcomes_by_closer[1][i];
+            for o in Outcome::ALL {
+                summed[o] += s.sink.summary.outcomes[o];
+                for c in [Closer::Local, Closer::Remote] {
+                    by_closer[c][o] += s.sink.summary.outcomes_by_closer[c][o];
+                }
             }
         }
         prop_assert_eq!(summed, one.sink.summary.outcomes);
@@ -359,7 +360,7 @@ proptest! {
                         }
                         Step::To(_) | Step::Stay => prop_assert_eq!(m, before),
                         Step::Impossible => {
-                            prop_assert_eq!(m.anomalies, before.anomalies + 1);
+                            prop_assert_eq!(m.anomalies.count(), before.anomalies.count() + 1);
                             prop_assert_eq!(m.state, before.state);
                             prop_assert_eq!(m.transitions, before.transitions);
                         }
@@ -372,7 +373,7 @@ proptest! {
                     }
                 }
                 MOp::Retract => {
-                    let got = m.retract();
+                    let got = m.correct(Correction::KillDisproved);
                     prop_assert_eq!(got, before.transitions.last().map(|l| l.0));
                     prop_assert_eq!(
                         m.transitions.len(),
@@ -417,8 +418,8 @@ fn generator_reaches_most_outcomes() {
     for _ in 0..256 {
         let (pairs, base, ops) = strategy.new_tree(&mut runner).expect("a case").current();
         let shard = run_one(&segments(pairs, base, &ops));
-        for (s, n) in seen.iter_mut().zip(shard.sink.summary.outcomes) {
-            *s += n;
+        for (o, n) in shard.sink.summary.outcomes.iter() {
+            seen[o.index()] += n;
         }
     }
     let reached: Vec<&str> = Outcome::ALL
@@ -491,7 +492,7 @@ proptest! {
                     }
                 }
                 MOp::Retract => {
-                    m.retract();
+                    m.correct(Correction::KillDisproved);
                     history.pop();
                 }
             }

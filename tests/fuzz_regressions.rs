@@ -205,10 +205,15 @@ fn renderers_keep_a_saved_reports_odd_times_on_the_axis() {
         finscope::report::render::html::render(&r, &mut out).expect("html");
         assert!(!out.is_empty());
         out.clear();
-        finscope::report::render::text::render(&r, &mut out).expect("text");
+        finscope::report::render::text::render(&r, &Default::default(), &mut out).expect("text");
         out.clear();
-        finscope::report::render::timeline::render_text(&r.timeline, &r.diagnosis, &mut out)
-            .expect("timeline");
+        finscope::report::render::timeline::render_text(
+            &r.timeline,
+            &r.diagnosis,
+            &Default::default(),
+            &mut out,
+        )
+        .expect("timeline");
         out.clear();
         finscope::report::render::timeline::write_csv(&r.timeline, &mut out).expect("csv");
     }

@@ -953,3 +953,32 @@ fn counts_at_the_end_of_their_range_saturate() {
     assert_eq!(r.packets.frames, u64::MAX);
     assert!(r.timeline.buckets.iter().all(|b| b.frames == u64::MAX));
 }
+
+/// One failure policy for every command: an output that cannot be written
+/// (`--html` on a full disk) is reported naming its file and the others are
+/// still written (the text report), with exit 4, as in `analyze`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failed_output_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let a = edited(d, "a.json", "sample.pcap", &["--label", "gw-a"], |_| {});
+    let b = edited(d, "b.json", "fin_unacked.pcap", &[], |_| {});
+    let r = merge_files(&[a.clone(), b.clone()], &["--html", "/dev/full"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/dev/full") && r.stderr.contains("No space left"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("INPUTS    2 reports merged"),
+        "{}",
+        r.stdout
+    );
+    // --json likewise: the whole merged report, then exit 4.
+    let r = merge_files(&[a, b], &["--json", "--html", "/dev/full"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).expect("merged JSON");
+    assert_eq!(v["inputs"].as_array().map(Vec::len), Some(2));
+}

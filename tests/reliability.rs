@@ -714,3 +714,54 @@ fn corrupt_zstd_or_xz_mid_file_exits_3_with_the_records_before() {
         );
     }
 }
+
+/// A `--flows` file that cannot be written (a full disk) stops the run
+/// early instead of reading the rest of the capture for nothing: exit 4, a
+/// message naming the file, and the report of what was read before it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_flows_disk_stops_the_run() {
+    use finscope_testkit::gencap;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cap = dir.path().join("gen.pcap");
+    let cfg = gencap::Config {
+        packets: 20_000,
+        seed: 5,
+        servers: 200,
+        // 5 connections a second: the capture spans minutes, and the
+        // first connections retire (past TIME-WAIT) a minute in.
+        rate: 5,
+        ..gencap::Config::default()
+    };
+    gencap::generate(&cfg, std::fs::File::create(&cap).expect("create")).expect("generate");
+    let cap = cap.display();
+    // Small batches: connections retire (and records are written) while
+    // the capture is read, not only at its end.
+    let whole = cli::sh(&format!(
+        "FINSCOPE_BUFFER=65536 $FS analyze -q -j 1 --json {cap}"
+    ));
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    let whole: Report = serde_json::from_str(&whole.stdout).expect("the report");
+    assert_eq!(whole.packets.frames, 20_000);
+    let cli::Run {
+        code,
+        stdout: out,
+        stderr: err,
+        ..
+    } = cli::sh(&format!(
+        "FINSCOPE_BUFFER=65536 $FS analyze -q -j 1 --json --flows /dev/full {cap}"
+    ));
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("--flows /dev/full") && err.contains("reading stopped"),
+        "{err}"
+    );
+    assert!(err.contains("/dev/full: No space left on device"), "{err}");
+    let r: Report = serde_json::from_str(&out).expect("the report of what was read");
+    assert!(
+        r.packets.frames > 0 && r.packets.frames < whole.packets.frames / 2,
+        "read {} of {} frames",
+        r.packets.frames,
+        whole.packets.frames
+    );
+}

@@ -153,7 +153,7 @@ proptest! {
             shard.process_at(&s, last);
         }
         shard.finish(last);
-        let o: u64 = shard.sink.summary.outcomes.iter().sum();
+        let o: u64 = shard.sink.summary.outcomes.iter().map(|(_, n)| n).sum();
         prop_assert_eq!(o, shard.sink.summary.connections.total);
     }
 }

@@ -822,6 +822,7 @@ fn man_has_a_page_per_subcommand_with_its_options() {
             "finscope-diff.1",
             "finscope-timeline.1",
             "finscope-merge.1",
+            "finscope-ss.1",
             "finscope-completions.1",
             "finscope-man.1"
         ]

@@ -109,9 +109,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(
         !d.regression,
         "a report is a regression of itself: {:?}",
-        d.lines()
+        d.lines(&Default::default())
     );
-    let _ = diff::compare(&report, &again, &diff::Tolerances::default(), names()).lines();
+    let _ = diff::compare(&report, &again, &diff::Tolerances::default(), names()).lines(&Default::default());
     let bounds = Bounds {
         max_fin_ratio: Some(0.01),
         max_fin_retrans: Some(Limit::Count(0)),
@@ -121,7 +121,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let v = check::evaluate(&report, &bounds, vec!["fuzz".into()]);
     for o in &v.checks {
-        let _ = o.line();
+        let _ = o.line(&Default::default());
     }
 
     // The renderers on what was accepted, and `merge` (which turns a
@@ -149,13 +149,13 @@ fuzz_target!(|data: &[u8]| {
 /// Text, JSON and HTML of `r`, into memory: no panic.
 fn render_all(r: &finscope::report::Report) {
     let mut out = Vec::new();
-    let _ = finscope::report::render::text::render(r, &mut out);
+    let _ = finscope::report::render::text::render(r, &Default::default(), &mut out);
     out.clear();
     let _ = json::render(r, &mut out);
     out.clear();
     let _ = finscope::report::render::html::render(r, &mut out);
     out.clear();
-    let _ = finscope::report::render::timeline::render_text(&r.timeline, &r.diagnosis, &mut out);
+    let _ = finscope::report::render::timeline::render_text(&r.timeline, &r.diagnosis, &Default::default(), &mut out);
     out.clear();
     let _ = finscope::report::render::timeline::write_csv(&r.timeline, &mut out);
 }

@@ -14,6 +14,7 @@
 //! the record number.
 
 pub mod error;
+mod expand;
 pub mod open;
 mod pcap;
 mod pcapng;

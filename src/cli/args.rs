@@ -13,6 +13,25 @@ use crate::report::render::flows::FlowsFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+// The defaults, each written once: clap shows and applies these, the
+// plan compares against them (`check REPORT.json` refuses analysis options
+// given), and the stages' own `Default`s hold the same values
+// (`flow::table::DEFAULT_*`).
+
+/// `--top`.
+pub const DEFAULT_TOP: usize = 10;
+/// `--idle-timeout`, seconds.
+pub const DEFAULT_IDLE_TIMEOUT_S: f64 = crate::flow::table::DEFAULT_IDLE_TIMEOUT_NS as f64 / 1e9;
+/// `--time-wait`, seconds.
+pub const DEFAULT_TIME_WAIT_S: f64 = crate::flow::table::DEFAULT_TIME_WAIT_NS as f64 / 1e9;
+/// `--fin-timeout`, seconds.
+pub const DEFAULT_FIN_TIMEOUT_S: f64 = crate::flow::table::DEFAULT_FIN_TIMEOUT_NS as f64 / 1e9;
+/// `--bucket`, as clap shows it, and in microseconds.
+pub const DEFAULT_BUCKET: &str = "1s";
+pub const DEFAULT_BUCKET_US: u64 = 1_000_000;
+/// `--max-memory`, as clap shows it (`flow::table::DEFAULT_MAX_MEMORY`).
+pub const DEFAULT_MAX_MEMORY: &str = "1GiB";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "finscope",
@@ -92,6 +111,12 @@ pub enum Command {
     /// counts add, histograms add exactly, peers are re-ranked, timelines
     /// summed. Exit 2 when the reports cannot be merged.
     Merge(MergeArgs),
+    /// Sockets by state and by remote in `ss -tan` dumps (or snapshot logs
+    /// of them), the last snapshot's: the `ss -ant` step of an incident.
+    #[command(after_help = "Examples:
+  ss -tan > ss.txt; finscope ss ss.txt
+  finscope ss --group-by prefix:24 --json ss.log")]
+    Ss(SsArgs),
     /// Print a shell completion script: bash, zsh, fish, elvish, powershell
     /// (e.g. `finscope completions bash > /etc/bash_completion.d/finscope`).
     Completions {
@@ -107,7 +132,7 @@ pub enum Command {
   finscope man --dir ~/.local/share/man/man1")]
     Man {
         /// The subcommand whose page to print: analyze, check, diff,
-        /// timeline, merge, completions or man.
+        /// timeline, merge, ss, completions or man.
         #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
         subcommand: Option<String>,
         /// Write every page into DIR instead (finscope.1,
@@ -115,6 +140,27 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct SsArgs {
+    /// `ss -tan` output (also -tanoe, -H), or logs of snapshots each after
+    /// a time line (`date +%s.%N`); directories; gzip/zstd/xz.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Print `{snapshots, states, by_remote}` as JSON (docs/host.md).
+    #[arg(help_heading = "Output", long)]
+    pub json: bool,
+    /// Group remotes: ip, prefix:24, prefix:V4,V6, or port (remote port).
+    #[arg(long, default_value = "ip", value_name = "ip|prefix:N|port")]
+    pub group_by: GroupBy,
+    /// Remotes listed in the text table.
+    #[arg(help_heading = "Output", long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+    /// When a dump without a time line was taken (epoch seconds or RFC
+    /// 3339); default: the file's modification time.
+    #[arg(long, value_name = "TIME", value_parser = crate::host::parse_time_arg)]
+    pub at: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -204,7 +250,7 @@ pub struct AnalysisArgs {
     )]
     pub local: Vec<Cidr>,
     /// Number of worst remote peers to list.
-    #[arg(help_heading = "Output", long, default_value_t = 10, value_name = "N")]
+    #[arg(help_heading = "Output", long, default_value_t = DEFAULT_TOP, value_name = "N")]
     pub top: usize,
     /// How to rank remote peers.
     #[arg(help_heading = "Output", long, value_enum, default_value_t = RankBy::Problems)]
@@ -224,15 +270,15 @@ pub struct AnalysisArgs {
     #[arg(help_heading = "Output", long, value_name = "DURATION", value_parser = parse_bucket)]
     pub interval: Option<u64>,
     /// Seconds of capture time without packets after which a connection is over.
-    #[arg(help_heading = "Analysis", long, default_value_t = 300.0, value_name = "SECS", value_parser = positive_secs)]
+    #[arg(help_heading = "Analysis", long, default_value_t = DEFAULT_IDLE_TIMEOUT_S, value_name = "SECS", value_parser = positive_secs)]
     pub idle_timeout: f64,
     /// Memory for connection state, e.g. 1GiB (default), 512MiB: past it the
     /// connections idle longest are evicted early, counted in the report
     /// (`capture.evicted_early`) and warned about.
-    #[arg(help_heading = "Analysis", long, default_value = "1GiB", value_name = "SIZE", value_parser = parse_memory)]
+    #[arg(help_heading = "Analysis", long, default_value = DEFAULT_MAX_MEMORY, value_name = "SIZE", value_parser = parse_memory)]
     pub max_memory: u64,
     /// Seconds a closed connection's ports stay reserved (Linux TIME-WAIT: 60).
-    #[arg(help_heading = "Analysis", long, default_value_t = 60.0, value_name = "SECS", value_parser = non_negative_secs)]
+    #[arg(help_heading = "Analysis", long, default_value_t = DEFAULT_TIME_WAIT_S, value_name = "SECS", value_parser = non_negative_secs)]
     pub time_wait: f64,
     /// No progress bar.
     #[arg(help_heading = "Output", short, long)]
@@ -242,10 +288,10 @@ pub struct AnalysisArgs {
     #[arg(help_heading = "Output", long, value_name = "NAME")]
     pub label: Option<String>,
     /// Timeline bucket width, e.g. 1s (default), 500ms, 1m.
-    #[arg(help_heading = "Analysis", long, default_value = "1s", value_name = "DURATION", value_parser = parse_bucket)]
+    #[arg(help_heading = "Analysis", long, default_value = DEFAULT_BUCKET, value_name = "DURATION", value_parser = parse_bucket)]
     pub bucket: u64,
     /// Lifetime of an orphaned FIN-WAIT-2 socket (tcp_fin_timeout), seconds.
-    #[arg(help_heading = "Analysis", long, default_value_t = 60.0, value_name = "SECS", value_parser = non_negative_secs)]
+    #[arg(help_heading = "Analysis", long, default_value_t = DEFAULT_FIN_TIMEOUT_S, value_name = "SECS", value_parser = non_negative_secs)]
     pub fin_timeout: f64,
     /// A remedy to predict beside the standard ones (REMEDIES, JSON
     /// `remedies[]`): tcp_max_orphans=N, tcp_orphan_retries=N (0 means 8),

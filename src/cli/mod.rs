@@ -24,6 +24,31 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// What clap applies when nothing is typed is each stage's own
+    /// `Default`: the defaults are written once.
+    #[test]
+    fn defaults_are_the_stages_defaults() {
+        let c = Cli::try_parse_from(["finscope", "analyze", "x"]).unwrap();
+        let Command::Analyze(a) = c.command else {
+            panic!("not analyze");
+        };
+        let a = a.analysis;
+        assert_eq!(a.bucket, DEFAULT_BUCKET_US);
+        assert_eq!(a.top, DEFAULT_TOP);
+        assert!(a.analysis_flags_given().is_empty());
+        let o = a.options();
+        let flow = crate::flow::FlowConfig::default();
+        assert_eq!(o.flow.idle_timeout_ns, flow.idle_timeout_ns);
+        assert_eq!(o.flow.time_wait_ns, flow.time_wait_ns);
+        assert_eq!(o.flow.fin_timeout_ns, flow.fin_timeout_ns);
+        assert_eq!(o.flow.max_memory, flow.max_memory);
+        let tl = crate::metrics::timeline::TimelineConfig::default();
+        assert_eq!(o.timeline.bucket_ns, tl.bucket_ns);
+        assert_eq!(o.timeline.time_wait_ns, tl.time_wait_ns);
+        assert_eq!(o.timeline.fin_timeout_ns, tl.fin_timeout_ns);
+        assert_eq!(o.flow.time_wait_ns, 60_000_000_000);
+    }
+
     #[test]
     fn parses_local_list() {
         let c =

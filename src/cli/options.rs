@@ -1,7 +1,10 @@
 //! What runs: the objects built from what the user typed (analysis and
 //! report options, `check` bounds, also read from a TOML file).
 
-use super::args::{AnalysisArgs, CheckArgs};
+use super::args::{
+    AnalysisArgs, CheckArgs, DEFAULT_BUCKET_US, DEFAULT_FIN_TIMEOUT_S, DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_TIME_WAIT_S, DEFAULT_TOP,
+};
 use super::values::{
     Limit, ValueError, parse_count, parse_duration_us, parse_limit, parse_ratio, secs_to_ns,
 };
@@ -157,7 +160,7 @@ impl super::args::AnalysisArgs {
             }
         };
         given(!self.local.is_empty(), "--local");
-        given(self.top != 10, "--top");
+        given(self.top != DEFAULT_TOP, "--top");
         given(self.rank_by != RankBy::Problems, "--rank-by");
         given(self.group_by != GroupBy::Ip, "--group-by");
         given(self.filter.is_some(), "--filter");
@@ -165,12 +168,15 @@ impl super::args::AnalysisArgs {
         given(self.until.is_some(), "--until");
         given(self.interval.is_some(), "--interval");
         given(self.threads != 0, "--threads");
-        given(self.idle_timeout != 300.0, "--idle-timeout");
-        given(self.time_wait != 60.0, "--time-wait");
+        given(
+            self.idle_timeout != DEFAULT_IDLE_TIMEOUT_S,
+            "--idle-timeout",
+        );
+        given(self.time_wait != DEFAULT_TIME_WAIT_S, "--time-wait");
         given(self.max_memory != DEFAULT_MAX_MEMORY, "--max-memory");
         given(self.label.is_some(), "--label");
-        given(self.bucket != 1_000_000, "--bucket");
-        given(self.fin_timeout != 60.0, "--fin-timeout");
+        given(self.bucket != DEFAULT_BUCKET_US, "--bucket");
+        given(self.fin_timeout != DEFAULT_FIN_TIMEOUT_S, "--fin-timeout");
         given(self.max_orphans.is_some(), "--max-orphans");
         given(self.max_tw_buckets.is_some(), "--max-tw-buckets");
         given(self.orphan_retries.is_some(), "--orphan-retries");
@@ -259,6 +265,8 @@ impl AnalysisArgs {
             inputs: Vec::new(),
             max_buckets: crate::report::timeline::REPORT_MAX_BUCKETS,
             what_if,
+            filter: self.filter.as_ref().map(|f| f.to_string()),
+            label: self.label.clone(),
         }
     }
 }

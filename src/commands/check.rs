@@ -13,11 +13,12 @@
 //! | `max-p99-fin-ack` DURATION | p99 of FIN -> ACK latency (`latency.fin_ack.all.p99_us`) |
 //! | `max-rst-ratio` R | RST segments / TCP segments |
 
+use super::plan::AnalysisPlan;
 use super::{EXIT_FAILED, Error, build_report, input_exit, run_analysis};
 use crate::cli::{Bounds, CheckArgs, Limit};
 use crate::report::format::{Unit, ratio};
 use crate::report::load::load;
-use crate::report::render::{Paint, paint};
+use crate::report::render::{Paint, TextStyle};
 use crate::report::timeline::REPORT_MAX_BUCKETS;
 use crate::report::{Peer, Report};
 use serde::Serialize;
@@ -181,13 +182,13 @@ fn show(v: f64, unit: Unit) -> String {
 
 impl Outcome {
     /// One line: `FAIL max-fin-ratio: fin_ratio.of_tcp 31.00% > 20.00%; worst peers: ...`.
-    pub fn line(&self) -> String {
+    pub fn line(&self, style: &TextStyle) -> String {
         let mut s = format!(
             "{} {}: {} {} {} {}",
             if self.ok {
                 "ok".to_string()
             } else {
-                paint(Paint::Bad, "FAIL")
+                style.paint(Paint::Bad, "FAIL")
             },
             self.bound,
             self.figure,
@@ -243,7 +244,7 @@ fn is_json_report(path: &Path) -> bool {
 }
 
 /// Runs `check`.
-pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
+pub fn run(c: &CheckArgs, style: &TextStyle) -> Result<ExitCode, Error> {
     let mut bounds = c.bounds();
     if let Some(path) = &c.config {
         bounds = Bounds::from_file(path)?.overridden_by(&bounds);
@@ -269,9 +270,10 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
         }
         (load(&files[0])?, None)
     } else {
-        let run = run_analysis(&c.analysis, None, c.json)?;
         // Every peer, so that the worst ones behind a bound can be named.
-        let doc = build_report(&c.analysis, &run, usize::MAX, REPORT_MAX_BUCKETS);
+        let plan = AnalysisPlan::new(&c.analysis, usize::MAX, REPORT_MAX_BUCKETS)?;
+        let run = run_analysis(&plan, None, c.json)?;
+        let doc = build_report(&plan, &run);
         (doc, input_exit(&run.analysis))
     };
     if let Some(sel) = doc.capture.selection.as_ref().filter(|s| s.empty) {
@@ -301,7 +303,7 @@ pub fn run(c: &CheckArgs) -> Result<ExitCode, Error> {
         )?;
     } else {
         for o in verdict.checks.iter().filter(|o| !o.ok) {
-            writeln!(out, "{}", o.line())?;
+            writeln!(out, "{}", o.line(style))?;
         }
     }
     out.flush()?;

@@ -17,7 +17,7 @@ use super::{EXIT_FAILED, Error};
 use crate::cli::DiffArgs;
 use crate::report::format::{Unit, share as ratio};
 use crate::report::load::load;
-use crate::report::render::{Paint, paint};
+use crate::report::render::{Paint, TextStyle};
 use crate::report::{Peer, Report};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -388,13 +388,13 @@ fn show(v: Option<f64>, unit: Unit) -> String {
 impl Diff {
     /// The text output: one line per moved figure and per changed peer, then
     /// the verdict.
-    pub fn lines(&self) -> Vec<String> {
+    pub fn lines(&self, style: &TextStyle) -> Vec<String> {
         let mut out = Vec::new();
         for f in self.figures.iter().filter(|f| f.moved) {
             out.push(format!(
                 "{} {}: {} -> {} (tolerance {})",
                 if f.regressed {
-                    paint(Paint::Bad, "WORSE ")
+                    style.paint(Paint::Bad, "WORSE ")
                 } else {
                     "moved ".to_string()
                 },
@@ -408,7 +408,7 @@ impl Diff {
             out.push(format!(
                 "{} peer {} {}: problems/connection {} -> {}, FIN->ACK p99 {} -> {}",
                 if p.regressed {
-                    paint(Paint::Bad, "WORSE ")
+                    style.paint(Paint::Bad, "WORSE ")
                 } else {
                     "peer  ".to_string()
                 },
@@ -436,7 +436,7 @@ impl Diff {
 // ---- the subcommand ----
 
 /// Runs `diff`.
-pub fn run(d: &DiffArgs) -> Result<ExitCode, Error> {
+pub fn run(d: &DiffArgs, style: &TextStyle) -> Result<ExitCode, Error> {
     let tol = Tolerances::parse(&d.tolerance)?;
     let base = load(&d.base)?;
     let new = load(&d.new)?;
@@ -454,7 +454,7 @@ pub fn run(d: &DiffArgs) -> Result<ExitCode, Error> {
     if d.json {
         super::write_json(&mut out, &result)?;
     } else {
-        for l in result.lines() {
+        for l in result.lines(style) {
             writeln!(out, "{l}")?;
         }
     }

@@ -10,7 +10,9 @@ use std::process::ExitCode;
 
 /// Why a page cannot be printed.
 #[derive(Debug, thiserror::Error)]
-#[error("man: `{0}` is not a subcommand (analyze, check, diff, timeline, merge, completions, man)")]
+#[error(
+    "man: `{0}` is not a subcommand (analyze, check, diff, timeline, merge, ss, completions, man)"
+)]
 pub struct NoSuchPage(pub String);
 
 /// The command tree as the pages show it: built, so that a subcommand's

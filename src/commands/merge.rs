@@ -15,17 +15,17 @@
 //! refused; different bucket widths are not: the timelines are re-gridded
 //! to the least common multiple of the inputs' widths.
 
-use super::{Error, is_stdout, stdout_taker, write_html};
+use super::plan::MergePlan;
+use super::{Error, Outputs};
 use crate::cli::MergeArgs;
 use crate::metrics::Summary;
 use crate::metrics::groups::{self, GroupBy, PortGroups};
 use crate::metrics::peers::RankBy;
 use crate::pipeline::Analysis;
-use crate::report::render::{json, text};
+use crate::report::render::{TextStyle, html, json, text};
 use crate::report::timeline::Limits;
 use crate::report::unbuild::{self, MergeableError};
 use crate::report::{self, InputRow, Report, ReportOptions, load::load};
-use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -306,7 +306,7 @@ pub fn merge(
     let r0 = &first.report;
     let top = top
         .or_else(|| common(inputs, |r| r.settings.top))
-        .unwrap_or(10);
+        .unwrap_or(crate::cli::DEFAULT_TOP);
     let rank_by = rank_by
         .or_else(|| common(inputs, |r| r.rank_by))
         .unwrap_or_default();
@@ -326,6 +326,8 @@ pub fn merge(
         inputs: labels.clone(),
         max_buckets: crate::report::timeline::REPORT_MAX_BUCKETS,
         what_if: Vec::new(),
+        filter: r0.settings.filter.clone(),
+        label: None,
     };
     let mut doc = report::build(&total, &opts);
     if let Some((peers, n)) = groups::peers(&total.summary, by, rank_by, top, ports.as_ref()) {
@@ -336,7 +338,6 @@ pub fn merge(
     if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), ports.as_ref()) {
         m.set_port_peers(p.pairs());
     }
-    doc.settings.filter = r0.settings.filter.clone();
     doc.inputs = rows;
     Ok(doc)
 }
@@ -393,42 +394,35 @@ pub fn duplicates(inputs: &[Input]) -> Result<(), MergeError> {
 }
 
 /// Runs `merge`.
-pub fn run(m: &MergeArgs) -> Result<ExitCode, Error> {
-    let taker = stdout_taker(&[("--json", m.json), ("--html -", is_stdout(&m.html))])?;
-    if let Some(html) = &m.html {
-        super::guard::check(
-            &m.files,
-            &[super::guard::Output {
-                flag: "--html",
-                path: html,
-                kind: super::guard::Kind::Html,
-            }],
-        )?;
-    }
-    let inputs = m
+pub fn run(m: &MergeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
+    let plan = MergePlan::new(m)?;
+    let inputs = plan
         .files
         .iter()
         .map(|p| Input::read(p))
         .collect::<Result<Vec<_>, _>>()?;
-    if !m.allow_duplicates {
+    if !plan.allow_duplicates {
         duplicates(&inputs)?;
     }
-    let doc = merge(&inputs, m.top, m.rank_by)?;
+    let doc = merge(&inputs, plan.top, plan.rank_by)?;
     saturation_warning(&doc);
-    if let Some(path) = &m.html {
-        write_html(path, &doc)?;
+    // Every output is written even when another failed (exit 4), as in
+    // `analyze` and `timeline`.
+    let mut outputs = Outputs::default();
+    if let Some(path) = &plan.html {
+        outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
-    let stdout = super::stdout()?;
-    let mut out = io::BufWriter::new(stdout.lock());
-    if taker == Some("--html -") {
-        // The page took standard output.
-    } else if m.json {
-        json::render(&doc, &mut out)?;
-    } else {
-        crate::report::render::fitted(&mut out, |b| text::render(&doc, b))?;
+    if plan.report_to_stdout {
+        let stdout = Path::new("-");
+        if plan.json {
+            outputs.file(stdout, |mut w| json::render(&doc, &mut w));
+        } else {
+            outputs.file(stdout, |w| {
+                style.fitted(w, |b| text::render(&doc, style, b))
+            });
+        }
     }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(outputs.finish(None))
 }
 
 /// Says which counts of the merged report stopped at the largest a count

@@ -9,21 +9,25 @@ pub mod diff;
 pub mod guard;
 pub mod man;
 pub mod merge;
+pub mod plan;
+pub mod ss;
 pub mod timeline;
 
 use crate::capture::error::CaptureError;
 use crate::capture::open::{self, ExpandError};
 use crate::cli::options::ConfigError;
-use crate::cli::{AnalysisArgs, Cli, Command};
+use crate::cli::{Cli, Command};
 use crate::commands::diff::ToleranceError;
 use crate::flow::table::Retired;
 use crate::metrics::groups::{self, PortGroups};
 use crate::pipeline;
 use crate::pipeline::{Analysis, FlowSink, Interval};
 use crate::report::load::LoadError;
-use crate::report::render::html;
+use crate::report::render::{self, TextStyle};
 use crate::report::{self, Report};
+use plan::AnalysisPlan;
 use std::io::{self, IsTerminal, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +49,9 @@ pub enum Error {
     /// A saved report could not be read.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// A `--host` input (or `finscope ss` file) could not be read.
+    #[error(transparent)]
+    Host(#[from] crate::host::HostError),
     /// An output file could not be written.
     #[error("{}: {source}", if path == Path::new("-") { "standard output".into() } else { path.display().to_string() })]
     Write { path: PathBuf, source: io::Error },
@@ -140,15 +147,16 @@ impl Error {
 
 /// Runs the subcommand the user typed.
 pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
-    // Text on a terminal (or with $COLUMNS set) fits its width.
-    crate::report::render::set_width(crate::report::render::terminal_width());
-    crate::report::render::set_color(cli.color.enabled());
+    // Text on a terminal (or with $COLUMNS set) fits its width; the
+    // style is decided once and handed to every text renderer.
+    let style = &TextStyle::new(render::terminal_width(), cli.color.enabled());
     match &cli.command {
-        Command::Analyze(a) => analyze::run(a),
-        Command::Check(c) => check::run(c),
-        Command::Diff(d) => diff::run(d),
-        Command::Timeline(t) => timeline::run(t),
-        Command::Merge(m) => merge::run(m),
+        Command::Analyze(a) => analyze::run(a, style),
+        Command::Check(c) => check::run(c, style),
+        Command::Diff(d) => diff::run(d, style),
+        Command::Timeline(t) => timeline::run(t, style),
+        Command::Merge(m) => merge::run(m, style),
+        Command::Ss(s) => ss::run(s),
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics when its writer
             // fails (`>/dev/full`, `| true`); written like every output.
@@ -216,42 +224,34 @@ impl FlowSink for Sinks<'_, '_> {
         }
     }
 
-    fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64) {
+    fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64) -> ControlFlow<()> {
         if let Some(p) = self.ports.as_deref_mut() {
-            p.retired(retired, watermark);
+            p.retired(retired, watermark)?;
         }
         if let Some(f) = self.flows.as_deref_mut() {
-            f.retired(retired, watermark);
+            f.retired(retired, watermark)?;
         }
+        ControlFlow::Continue(())
     }
 }
 
 /// Expands the inputs, runs the pipeline (streaming finished connections
 /// to `flows`, if given) and reports damage on stderr.
 pub(crate) fn run_analysis(
-    a: &AnalysisArgs,
+    a: &AnalysisPlan,
     flows: Option<&mut dyn FlowSink>,
     json: bool,
 ) -> Result<Run, Error> {
-    use crate::pipeline::TimeBound::{After, At};
-    // A range that is empty whatever the capture: refused before reading.
-    if let (Some(since), Some(until)) = (a.since, a.until)
-        && matches!((since, until), (At(s), At(u)) | (After(s), After(u)) if s >= u)
-    {
-        return Err(Error::Usage(
-            "--since is not before --until: the time range is empty",
-        ));
-    }
     let inputs = open::expand(&a.files)?;
     for s in &inputs.skipped {
         crate::say!("finscope: note: skipped {s}");
     }
-    let opts = a.options();
+    let opts = &a.pipeline;
     let mut ports = a.group_by.needs_flows().then(PortGroups::default);
     let mut sinks = Sinks {
         ports: ports.as_mut(),
         flows,
-        intervals: a.interval.map(|_| json),
+        intervals: a.interval.then_some(json),
     };
     let sink: Option<&mut dyn FlowSink> =
         if sinks.ports.is_some() || sinks.flows.is_some() || sinks.intervals.is_some() {
@@ -265,12 +265,12 @@ pub(crate) fn run_analysis(
         );
     }
     pipeline::catch_interrupts();
-    let analysis = pipeline::analyze_with(&inputs.paths, &opts, sink)?;
+    let analysis = pipeline::analyze_with(&inputs.paths, opts, sink)?;
     empty_range_warning(a, &analysis);
     if analysis.interrupted {
         crate::say!(
             "finscope: warning: interrupted after {} frame(s); the report covers what was read before it",
-            analysis.summary.packets.frames
+            analysis.summary.packets.counts.frames
         );
     }
     if analysis.evicted_early > 0 {
@@ -293,15 +293,14 @@ pub(crate) fn run_analysis(
         && sel.empty
         && !analysis.interrupted
     {
-        let filter = a.filter.as_ref().map(|f| f.to_string());
         crate::say!(
             "finscope: warning: {}: the report is empty",
-            sel.sentence(filter.as_deref())
+            sel.sentence(a.report.filter.as_deref())
         );
-    } else if p.frames > 0 && p.tcp == 0 {
+    } else if p.counts.frames > 0 && p.counts.tcp == 0 {
         crate::say!(
             "finscope: warning: {} frame(s) but no TCP segment could be decoded (see the link types in the report): nothing was analysed",
-            p.frames
+            p.counts.frames
         );
     }
     if std::env::var_os("FINSCOPE_STATS").is_some() {
@@ -315,13 +314,12 @@ pub(crate) fn run_analysis(
     Ok(Run { analysis, ports })
 }
 
-/// The report document, with peer groups and the filter applied, its
-/// timeline at most `max_buckets` long.
-pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize, max_buckets: u64) -> Report {
-    let mut opts = a.report_options();
-    opts.top = top;
-    opts.max_buckets = max_buckets;
-    let mut doc = report::build(&run.analysis, &opts);
+/// The report document of the plan (its settings, filter, time range and
+/// label are the build's input), with peer groups and what the selection
+/// kept.
+pub(crate) fn build_report(a: &AnalysisPlan, run: &Run) -> Report {
+    let top = a.report.top;
+    let mut doc = report::build(&run.analysis, &a.report);
     if let Some((peers, total)) = groups::peers(
         &run.analysis.summary,
         a.group_by,
@@ -333,12 +331,6 @@ pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize, max_buckets:
         doc.peers_total = total;
         doc.group_by = Some(a.group_by.to_string());
     }
-    doc.settings.filter = a.filter.as_ref().map(|f| f.to_string());
-    if let Some((since, until)) = run.analysis.time_range {
-        doc.settings.since_us = (since > 0).then_some(since / 1_000);
-        doc.settings.until_us = (until < u64::MAX).then_some(until / 1_000);
-    }
-    doc.settings.label = a.label.clone();
     doc.capture.selection = selection(a, &run.analysis);
     if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), run.ports.as_ref()) {
         m.set_port_peers(p.pairs());
@@ -347,8 +339,11 @@ pub(crate) fn build_report(a: &AnalysisArgs, run: &Run, top: usize, max_buckets:
 }
 
 /// What `--filter`, `--since` and `--until` kept, when one was given.
-pub(crate) fn selection(a: &AnalysisArgs, analysis: &Analysis) -> Option<report::Selection> {
-    let by = match (a.filter.is_some(), a.since.is_some() || a.until.is_some()) {
+pub(crate) fn selection(a: &AnalysisPlan, analysis: &Analysis) -> Option<report::Selection> {
+    let by = match (
+        a.report.filter.is_some(),
+        a.since.is_some() || a.until.is_some(),
+    ) {
         (false, false) => return None,
         (true, false) => "filter",
         (false, true) => "time range",
@@ -358,31 +353,10 @@ pub(crate) fn selection(a: &AnalysisArgs, analysis: &Analysis) -> Option<report:
     Some(report::Selection {
         by: by.to_string(),
         frames_read: analysis.files.iter().map(|f| f.records).sum(),
-        frames_selected: p.frames,
-        tcp_selected: p.tcp,
+        frames_selected: p.counts.frames,
+        tcp_selected: p.counts.tcp,
         connections_selected: analysis.summary.connections.total,
-        empty: p.tcp == 0,
-    })
-}
-
-/// Writes the HTML page (`--html`) to `path`, or to standard output when
-/// it is `-` (then nothing else goes there).
-pub(crate) fn write_html(path: &Path, doc: &Report) -> Result<(), Error> {
-    if path == Path::new("-") {
-        let stdout = stdout()?;
-        let mut out = io::BufWriter::new(stdout.lock());
-        html::render(doc, &mut out)?;
-        out.flush()?;
-        return Ok(());
-    }
-    let write = || {
-        let mut f = io::BufWriter::new(std::fs::File::create(path)?);
-        html::render(doc, &mut f)?;
-        f.flush()
-    };
-    write().map_err(|source| Error::Write {
-        path: path.to_path_buf(),
-        source,
+        empty: p.counts.tcp == 0,
     })
 }
 
@@ -482,15 +456,15 @@ impl Outputs {
     }
 
     /// Reports the failures on stderr and gives the exit code: 4 when an
-    /// output failed, else what the inputs say ([`input_exit`]).
-    pub(crate) fn finish(self, analysis: &Analysis) -> ExitCode {
+    /// output failed, else `inputs`: what the inputs say ([`input_exit`]).
+    pub(crate) fn finish(self, inputs: Option<u8>) -> ExitCode {
         for e in &self.failed {
             crate::say!("finscope: error: {e}");
         }
         if !self.failed.is_empty() {
             ExitCode::from(EXIT_OUTPUT)
         } else {
-            input_exit(analysis).map_or(ExitCode::SUCCESS, ExitCode::from)
+            inputs.map_or(ExitCode::SUCCESS, ExitCode::from)
         }
     }
 }
@@ -516,7 +490,7 @@ pub(crate) fn input_exit(analysis: &Analysis) -> Option<u8> {
 /// A `--since`/`--until` pair that could only be compared once the first
 /// packet was read (a time and a duration after it): a warning when it
 /// left nothing (those of one kind are refused before reading).
-fn empty_range_warning(a: &AnalysisArgs, analysis: &Analysis) {
+fn empty_range_warning(a: &AnalysisPlan, analysis: &Analysis) {
     use crate::report::format::utc;
     if let (Some(since), Some(until), Some((s, u))) = (a.since, a.until, analysis.time_range)
         && s >= u

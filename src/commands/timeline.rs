@@ -1,75 +1,56 @@
 //! `finscope timeline`: the local socket states over time (chart, JSON, CSV).
 
-use super::guard::{self, Kind, Output};
-use super::{Error, Outputs, build_report, is_stdout, run_analysis, stdout_taker};
+use super::plan::{AnalysisPlan, TimelinePlan};
+use super::{Error, Outputs, build_report, run_analysis};
 use crate::cli::TimelineArgs;
 use crate::report::TimelineDocument;
-use crate::report::render::html;
 use crate::report::render::timeline as render;
-use crate::report::timeline::MAX_BUCKETS;
+use crate::report::render::{TextStyle, html};
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
 
 /// Runs `timeline`.
-pub fn run(t: &TimelineArgs) -> Result<ExitCode, Error> {
-    let taker = stdout_taker(&[
-        ("--json", t.json),
-        ("--csv -", is_stdout(&t.csv)),
-        ("--html -", is_stdout(&t.html)),
-    ])?;
-    let mut file_outputs = Vec::new();
-    let outs = [
-        ("--csv", &t.csv, Kind::TimelineCsv),
-        ("--html", &t.html, Kind::Html),
-    ];
-    for (flag, path, kind) in outs {
-        if let Some(path) = path {
-            file_outputs.push(Output { flag, path, kind });
-        }
-    }
-    guard::check(&t.analysis.files, &file_outputs)?;
-    let run = run_analysis(&t.analysis, None, t.json)?;
-    let doc = build_report(&t.analysis, &run, t.analysis.top, MAX_BUCKETS);
-    bucket_note(&t.analysis, &doc.timeline, MAX_BUCKETS);
+pub fn run(t: &TimelineArgs, style: &TextStyle) -> Result<ExitCode, Error> {
+    let plan = TimelinePlan::new(t)?;
+    let run = run_analysis(&plan.analysis, None, plan.json)?;
+    let doc = build_report(&plan.analysis, &run);
+    bucket_note(&plan.analysis, &doc.timeline);
     let mut outputs = Outputs::default();
-    if let Some(path) = &t.csv {
+    if let Some(path) = &plan.csv {
         outputs.file(path, |mut w| render::write_csv(&doc.timeline, &mut w));
     }
-    if let Some(path) = &t.html {
+    if let Some(path) = &plan.html {
         outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
     // The chart (or --json) goes to standard output unless another output
     // took it.
-    if matches!(taker, None | Some("--json")) {
+    if plan.chart_to_stdout {
         let d = TimelineDocument {
             timeline: &doc.timeline,
             diagnosis: &doc.diagnosis,
         };
-        if t.json {
+        if plan.json {
             outputs.file(Path::new("-"), |w| {
                 serde_json::to_writer_pretty(&mut *w, &d).map_err(io::Error::from)?;
                 writeln!(w)
             });
         } else {
             outputs.file(Path::new("-"), |w| {
-                crate::report::render::fitted(w, |b| {
-                    render::render_text(&doc.timeline, &doc.diagnosis, b)
+                style.fitted(w, |b| {
+                    render::render_text(&doc.timeline, &doc.diagnosis, style, b)
                 })
             });
         }
     }
-    Ok(outputs.finish(&run.analysis))
+    Ok(outputs.finish(super::input_exit(&run.analysis)))
 }
 
 /// Says on stderr when the `--bucket` given is not the width of the
 /// report's buckets: widths double from the one asked until the capture's
 /// span fits in `max` buckets (or the buckets in memory, while reading).
-pub(crate) fn bucket_note(
-    a: &crate::cli::AnalysisArgs,
-    r: &crate::report::TimelineReport,
-    max: u64,
-) {
+pub(crate) fn bucket_note(a: &AnalysisPlan, r: &crate::report::TimelineReport) {
+    let max = a.report.max_buckets;
     use crate::report::format::{dur, thousands};
     // 2.048ms is not 2.0ms: a width that dur() would round is said in us.
     let exact = |us: u64| {
@@ -79,9 +60,9 @@ pub(crate) fn bucket_note(
             dur(us)
         }
     };
-    let asked = a.bucket;
+    let asked = a.bucket_us;
     // The default (1s) was not typed: its widening is no surprise.
-    if asked == 1_000_000 || r.buckets.is_empty() || r.bucket_us == asked {
+    if asked == crate::cli::DEFAULT_BUCKET_US || r.buckets.is_empty() || r.bucket_us == asked {
         return;
     }
     let why = if r.widened_while_reading {

@@ -14,7 +14,11 @@
 use super::conn::evidence::{Evidence, NCOUNTS, NTIMES, SEQ_COUNTS};
 use super::conn::{Conn, EndpointState, SidesBy};
 use super::key::{FlowKey, PerSide, Side};
-use super::state::{Backoff, MAX_TRANSITIONS, Machine, TcpState, Transitions};
+use super::retrans::Backoff;
+use super::state::{
+    Anomalies, Correction, Corrections, Event, MAX_CORRECTIONS, MAX_NAMED_ANOMALIES,
+    MAX_TRANSITIONS, Machine, TcpState, Transitions,
+};
 use crate::decode::seq::SeqNum;
 
 /// Writes integers as LEB128 varints, times relative to a base.
@@ -71,6 +75,7 @@ impl Writer<'_> {
             state,
             transitions,
             anomalies,
+            corrections,
             overflow,
         } = *m;
         self.state(state);
@@ -79,7 +84,18 @@ impl Writer<'_> {
             self.state(st);
             self.ts(ts);
         }
-        self.u(u64::from(anomalies));
+        self.u(u64::from(anomalies.count()));
+        self.u(anomalies.pairs().count() as u64);
+        for (st, e) in anomalies.pairs() {
+            self.state(st);
+            self.u(Event::ALL.iter().position(|x| *x == e).unwrap_or(0) as u64);
+        }
+        self.u(u64::from(corrections.count()));
+        self.u(u64::from(corrections.seen()));
+        for (rule, st) in corrections.iter() {
+            self.u(Correction::ALL.iter().position(|x| *x == rule).unwrap_or(0) as u64);
+            self.state(st);
+        }
         self.u(u64::from(overflow));
     }
 
@@ -104,8 +120,6 @@ impl Writer<'_> {
             kill_confirmed,
             retracted_kill,
             bare_rst,
-            kill_disproved,
-            fin_wait_2_gone,
             reset_awaiting_ack,
             data_end,
             challenge_ack,
@@ -122,8 +136,10 @@ impl Writer<'_> {
             sent_ack,
             kill_confirmed,
             bare_rst,
-            kill_disproved,
-            fin_wait_2_gone,
+            // Bits 8 and 9 held two facts now in the machine's corrections
+            // (`kill_disproved()`, `fin_wait_2_gone()`).
+            false,
+            false,
             reset_awaiting_ack,
             data_end.is_some(),
             challenge_ack.is_some(),
@@ -331,10 +347,31 @@ impl Reader<'_> {
         for e in &mut list[..n] {
             *e = (self.state()?, self.ts()?);
         }
+        let transitions = Transitions::from_entries(list[..n].iter().copied())?;
+        let count = self.u32()?;
+        let named = usize::try_from(self.u()?).ok()?;
+        if named > MAX_NAMED_ANOMALIES {
+            return None;
+        }
+        let mut pairs = [(TcpState::Inactive, Event::SendSyn); MAX_NAMED_ANOMALIES];
+        for p in &mut pairs[..named] {
+            let st = self.state()?;
+            *p = (st, *Event::ALL.get(usize::try_from(self.u()?).ok()?)?);
+        }
+        let anomalies = Anomalies::from_parts(count, pairs[..named].iter().copied())?;
+        let count = self.u32()?;
+        let seen = u8::try_from(self.u()?).ok()?;
+        let listed = usize::try_from(count).ok()?.min(MAX_CORRECTIONS);
+        let mut list = [(Correction::KillDisproved, TcpState::Inactive); MAX_CORRECTIONS];
+        for c in &mut list[..listed] {
+            let rule = *Correction::ALL.get(usize::try_from(self.u()?).ok()?)?;
+            *c = (rule, self.state()?);
+        }
         Some(Machine {
             state,
-            transitions: Transitions::from_entries(list[..n].iter().copied())?,
-            anomalies: self.u32()?,
+            transitions,
+            anomalies,
+            corrections: Corrections::from_parts(count, seen, list[..listed].iter().copied())?,
             overflow: self.u32()?,
         })
     }
@@ -393,8 +430,6 @@ impl Reader<'_> {
             kill_confirmed: bit(6),
             retracted_kill,
             bare_rst: bit(7),
-            kill_disproved: bit(8),
-            fin_wait_2_gone: bit(9),
             reset_awaiting_ack: bit(10),
             data_end,
             challenge_ack,

@@ -1,12 +1,16 @@
 //! Flow tracking: flow keys, the close model (the per-endpoint state
-//! machine and the connection it tracks), and the per-shard connection
+//! machine, Linux's retransmission model
+//! and the connection it tracks), and the per-shard connection
 //! table.
 
 pub mod attempt;
 pub mod compact;
 pub mod conn;
+pub mod history;
 pub mod key;
+pub mod retrans;
 pub mod state;
 pub mod table;
+pub mod wheel;
 
 pub use table::{FlowConfig, Shard};

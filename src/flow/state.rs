@@ -5,15 +5,29 @@
 //! observer states where it cannot (zeek's model): `Inactive` (nothing seen
 //! yet), `Reset` (a RST ended it) and `Killed` (the kernel dropped an
 //! orphan silently: inferred from its retransmissions stopping, see
-//! [`Backoff`]). Events are what one segment means to each endpoint (it
+//! [`super::retrans::Backoff`]). Events are what one segment means to each endpoint (it
 //! sent it, or its peer did) and the timers the observer can infer.
 //!
 //! [`next`] is a pure function; [`Machine::apply`] is the only writer of
 //! a state (smoltcp's `set_state`) and records every change with its time
 //! in [`Transitions`], which everything downstream (outcomes, the timeline,
-//! peers, `--flows`) reads instead of re-deriving states.
+//! peers, `--flows`) reads instead of re-deriving states. An inference a
+//! later packet proves wrong is taken back by [`Machine::correct`] only,
+//! naming the rule ([`Correction`]) in the endpoint's [`Corrections`];
+//! events a state cannot take are named by (state, event) in
+//! [`Anomalies`]. Those records live in `history`; Linux's retransmission
+//! model, which decides when silence means `GiveUp`, in `retrans`.
 
 use std::fmt;
+
+pub use super::history::{
+    Anomalies, Correction, Corrections, MAX_CORRECTIONS, MAX_NAMED_ANOMALIES, MAX_TRANSITIONS,
+    Transitions,
+};
+
+// Callers outside flow (metrics) name the retransmission model by its old
+// path; it is defined in `retrans`.
+pub use super::retrans::{MAX_ORPHAN_RETRIES, RTO_MAX_NS, RTO_MIN_NS, orphan_retries_range};
 
 /// One endpoint's state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -81,8 +95,8 @@ impl TcpState {
         TcpState::SERIES.iter().position(|s| *s == self)
     }
 
-    /// JSON / CSV name.
-    pub fn key(self) -> &'static str {
+    /// JSON / CSV name, also its timeline series' (`metrics::timeline::Series::name`).
+    pub const fn key(self) -> &'static str {
         match self {
             TcpState::Inactive => "inactive",
             TcpState::SynSent => "syn_sent",
@@ -318,252 +332,28 @@ pub fn next(state: TcpState, event: Event) -> Step {
     }
 }
 
-/// Most transitions kept per endpoint; past it the oldest is dropped (so
-/// the latest states, and taking one back, stay right) and the overflow
-/// counted.
-pub const MAX_TRANSITIONS: usize = 8;
-
-/// An endpoint's state changes, in time order: state `st[i]` from `ts[i]`
-/// until `ts[i + 1]` (or the end of observation).
-#[derive(Clone, Copy, Debug, Default, Eq)]
-pub struct Transitions {
-    ts: [u64; MAX_TRANSITIONS],
-    st: [TcpState; MAX_TRANSITIONS],
-    len: u8,
-}
-
-/// Equal when they list the same entries (what lies past `len` is unused).
-impl PartialEq for Transitions {
-    fn eq(&self, o: &Transitions) -> bool {
-        self.iter().eq(o.iter())
-    }
-}
-
-impl Transitions {
-    /// The list of `entries` (at most [`MAX_TRANSITIONS`]; `None` past it).
-    pub fn from_entries(entries: impl IntoIterator<Item = (TcpState, u64)>) -> Option<Transitions> {
-        let mut t = Transitions::default();
-        for (st, ts) in entries {
-            if t.len() == MAX_TRANSITIONS {
-                return None;
-            }
-            t.push(st, ts);
-        }
-        Some(t)
-    }
-
-    pub fn len(&self) -> usize {
-        usize::from(self.len)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// (state, since) pairs in order.
-    pub fn iter(&self) -> impl Iterator<Item = (TcpState, u64)> + '_ {
-        self.st
-            .iter()
-            .copied()
-            .zip(self.ts.iter().copied())
-            .take(self.len())
-    }
-
-    /// The last entry.
-    pub fn last(&self) -> Option<(TcpState, u64)> {
-        let i = self.len().checked_sub(1)?;
-        Some((self.st[i], self.ts[i]))
-    }
-
-    /// Appends; returns false when the list was full (the oldest dropped).
-    fn push(&mut self, st: TcpState, ts: u64) -> bool {
-        let i = self.len();
-        if i < MAX_TRANSITIONS {
-            self.st[i] = st;
-            self.ts[i] = ts;
-            self.len += 1;
-            true
-        } else {
-            self.st.rotate_left(1);
-            self.ts.rotate_left(1);
-            self.st[MAX_TRANSITIONS - 1] = st;
-            self.ts[MAX_TRANSITIONS - 1] = ts;
-            false
-        }
-    }
-
-    fn pop(&mut self) -> Option<(TcpState, u64)> {
-        let last = self.last()?;
-        self.len -= 1;
-        Some(last)
-    }
-
-    /// The state entered at `t` or before (Inactive before the first).
-    pub fn state_at(&self, t: u64) -> TcpState {
-        self.iter()
-            .take_while(|(_, s)| *s <= t)
-            .last()
-            .map_or(TcpState::Inactive, |(st, _)| st)
-    }
-
-    /// When `st` was first entered.
-    pub fn entered(&self, st: TcpState) -> Option<u64> {
-        self.iter().find(|(s, _)| *s == st).map(|(_, t)| t)
-    }
-}
-
-/// Linux's retransmission timer bounds (TCP_RTO_MIN, TCP_RTO_MAX) and the
-/// initial SYN timeout (TCP_TIMEOUT_INIT).
-pub const RTO_MIN_NS: u64 = 200_000_000;
-pub const RTO_MAX_NS: u64 = 120_000_000_000;
-pub const TIMEOUT_INIT_NS: u64 = 1_000_000_000;
-
-/// A copy this soon after the previous one cannot come from a
-/// retransmission timer (Linux's minimum RTO is 200 ms, a tail-loss probe
-/// waits at least 10 ms): it is most likely the same packet captured twice.
-pub const DUPLICATE_WINDOW_NS: u64 = 1_000_000;
-
-/// The retransmission schedule of an endpoint's outstanding SYN, SYN-ACK
-/// or FIN, as seen: when its copies left. The next copy of a live socket is
-/// due one doubled interval after the last (exponential backoff, capped at
-/// TCP_RTO_MAX); a socket whose next copy is overdue gave up.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Backoff {
-    /// First copy.
-    pub first_ts: u64,
-    /// Latest copy (duplicates within [`DUPLICATE_WINDOW_NS`] not counted).
-    pub last_ts: u64,
-    /// Interval before the latest copy (0: only one copy).
-    pub interval: u64,
-    /// Interval between the first two copies (0: one copy): the first
-    /// retransmission timeout (or tail-loss probe) seen.
-    pub first_interval: u64,
-    /// Interval between the second and third copies (0: fewer copies).
-    pub second_interval: u64,
-    /// Copies after the first (retransmissions).
-    pub retransmissions: u32,
-}
-
-impl Backoff {
-    /// Whether the first repeat was a tail-loss probe: its interval equals
-    /// the next one (within 10%), where an RTO retransmission would have
-    /// doubled it. `None` before the third copy.
-    pub fn first_was_probe(&self) -> Option<bool> {
-        (self.retransmissions >= 2 && self.second_interval > 0).then(|| {
-            self.first_interval.abs_diff(self.second_interval) * 10 <= self.second_interval
-        })
-    }
-
-    pub fn start(ts: u64) -> Backoff {
-        Backoff {
-            first_ts: ts,
-            last_ts: ts,
-            ..Backoff::default()
-        }
-    }
-
-    /// Another copy at `ts`; false when it is a duplicate (within 1 ms).
-    pub fn copy(&mut self, ts: u64) -> bool {
-        let gap = ts.saturating_sub(self.last_ts);
-        if gap < DUPLICATE_WINDOW_NS {
-            return false;
-        }
-        match self.retransmissions {
-            0 => self.first_interval = gap,
-            1 => self.second_interval = gap,
-            _ => {}
-        }
-        self.interval = gap;
-        self.last_ts = ts;
-        self.retransmissions += 1;
-        true
-    }
-
-    /// The timeout that follows the latest copy: the last interval doubled,
-    /// within [TCP_RTO_MIN, TCP_RTO_MAX] (a copy that came sooner than an RTO,
-    /// a fast retransmission or a probe, is followed by at least one), or
-    /// `initial` when no retransmission was seen (`None`: unknown, nothing
-    /// can be inferred).
-    pub fn next_timeout(&self, initial: Option<u64>) -> Option<u64> {
-        if self.retransmissions == 0 {
-            return initial;
-        }
-        Some(
-            self.interval
-                .saturating_mul(2)
-                .clamp(RTO_MIN_NS, RTO_MAX_NS),
-        )
-    }
-
-    /// When the next copy was due, and how long past it the observer must
-    /// see nothing before concluding that it will not come (half the
-    /// timeout: a timer never fires that late).
-    pub fn overdue(&self, initial: Option<u64>) -> Option<(u64, u64)> {
-        let rto = self.next_timeout(initial)?;
-        Some((self.last_ts.saturating_add(rto), rto / 2 + 20_000_000))
-    }
-}
-
-/// Largest tcp_orphan_retries value considered when inferring it.
-pub const MAX_ORPHAN_RETRIES: u32 = 15;
-
-/// Linux's `tcp_model_timeout(sk, boundary, TCP_RTO_MIN)`: how long after
-/// its first RTO retransmission a socket with `boundary` retries may keep
-/// retransmitting (net/ipv4/tcp_timer.c, `retransmits_timed_out`).
-pub fn model_timeout(boundary: u32) -> u64 {
-    // ilog2(TCP_RTO_MAX / TCP_RTO_MIN) = ilog2(600) = 9.
-    const THRESH: u32 = 9;
-    if boundary <= THRESH {
-        ((2u64 << boundary) - 1) * RTO_MIN_NS
-    } else {
-        ((2u64 << THRESH) - 1) * RTO_MIN_NS + u64::from(boundary - THRESH) * RTO_MAX_NS
-    }
-}
-
-/// The tcp_orphan_retries values (lo..=hi) consistent with an orphan whose
-/// FIN copies are `b` and that died at `killed_at`. Linux decides at each
-/// retransmission timer: it kills the orphan once the time since its first
-/// RTO retransmission reaches `model_timeout(retries)`, else retransmits.
-/// So the last copy came before that timeout and the kill at or after it.
-/// A tail-loss probe may precede the RTO retransmissions: the first two
-/// intervals are then equal instead of doubling.
-pub fn orphan_retries_range(b: &Backoff, killed_at: u64) -> Option<(u32, u32)> {
-    if b.retransmissions == 0 {
-        return None;
-    }
-    let probe = b.retransmissions >= 2
-        && b.second_interval > 0
-        && b.first_interval.abs_diff(b.second_interval) * 4 < b.second_interval;
-    let first_rto = b.first_ts + b.first_interval + if probe { b.second_interval } else { 0 };
-    let alive_for = b.last_ts.saturating_sub(first_rto);
-    let dead_after = killed_at.saturating_sub(first_rto);
-    let lo = (0..=MAX_ORPHAN_RETRIES).find(|n| model_timeout(*n) > alive_for)?;
-    let hi = (0..=MAX_ORPHAN_RETRIES)
-        .rev()
-        .find(|n| model_timeout(*n) <= dead_after)?;
-    (lo <= hi).then_some((lo, hi))
-}
-
 /// One endpoint: its state and the transitions that led there.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Machine {
     pub state: TcpState,
     pub transitions: Transitions,
-    /// Events that cannot happen in the state they came in.
-    pub anomalies: u32,
+    /// Events that cannot happen in the state they came in, named.
+    pub anomalies: Anomalies,
+    /// Inferred transitions a later packet took back, and by which rule.
+    pub corrections: Corrections,
     /// Transitions that did not fit in [`MAX_TRANSITIONS`].
     pub overflow: u32,
 }
 
 impl Machine {
-    /// Applies `event` at `ts`: the only place a state changes.
-    /// Returns the step taken.
+    /// Applies `event` at `ts`: with [`Machine::correct`], the only place a
+    /// state changes. Returns the step taken.
     pub fn apply(&mut self, event: Event, ts: u64) -> Step {
         let step = next(self.state, event);
         match step {
             Step::To(s) if s != self.state => self.set_state(s, ts),
             Step::To(_) | Step::Stay => {}
-            Step::Impossible => self.anomalies += 1,
+            Step::Impossible => self.anomalies.record(self.state, event),
         }
         step
     }
@@ -579,13 +369,15 @@ impl Machine {
     }
 
     /// Takes back the last transition (an inference a later packet proved
-    /// wrong); returns the state taken back.
-    pub fn retract(&mut self) -> Option<TcpState> {
+    /// wrong, by `rule`) and records the correction; returns the state
+    /// taken back (`None`, and nothing recorded, when there was none).
+    pub fn correct(&mut self, rule: Correction) -> Option<TcpState> {
         let (st, _) = self.transitions.pop()?;
         self.state = self
             .transitions
             .last()
             .map_or(TcpState::Inactive, |(s, _)| s);
+        self.corrections.push(rule, st);
         Some(st)
     }
 }
@@ -610,14 +402,23 @@ pub(crate) mod tests {
     }
 
     /// The whole machine a list of (state, since ms) transitions and a
-    /// count of anomalies describe (smoltcp's `sanity!`): compared in one
+    /// the anomalies describe (smoltcp's `sanity!`): compared in one
     /// `assert_eq!`, so no field is forgotten.
-    pub(crate) fn machine(path: &[(TcpState, u64)], anomalies: u32) -> Machine {
+    pub(crate) fn machine(
+        path: &[(TcpState, u64)],
+        anomalies: &[(TcpState, Event)],
+        corrections: &[(Correction, TcpState)],
+    ) -> Machine {
         let mut m = Machine::default();
         for &(st, ms) in path {
             m.set_state(st, ms * 1_000_000);
         }
-        m.anomalies = anomalies;
+        for &(s, e) in anomalies {
+            m.anomalies.record(s, e);
+        }
+        for &(rule, st) in corrections {
+            m.corrections.push(rule, st);
+        }
         m
     }
 
@@ -637,7 +438,7 @@ pub(crate) mod tests {
             path(&m),
             [SynSent, Established, FinWait1, FinWait2, TimeWait, Closed]
         );
-        assert_eq!(m.anomalies, 0);
+        assert_eq!(m.anomalies.count(), 0);
         assert_eq!(m.transitions.entered(FinWait1), Some(3_000_000));
     }
 
@@ -664,7 +465,7 @@ pub(crate) mod tests {
         let m = run(&[RecvSeg, SendFin, SendFin, SendFin, GiveUp, RecvFin, SendRst]);
         assert_eq!(
             m,
-            machine(&[(Established, 0), (FinWait1, 1), (Killed, 4)], 0)
+            machine(&[(Established, 0), (FinWait1, 1), (Killed, 4)], &[], &[])
         );
     }
 
@@ -683,12 +484,88 @@ pub(crate) mod tests {
         let mut m = run(&[RecvSeg, SendRst]);
         assert_eq!(m.apply(SendSeg, 10), Step::Impossible);
         assert_eq!(m.apply(TimeWaitEnd, 11), Step::Impossible);
-        assert_eq!(m.anomalies, 2);
+        assert_eq!(m.apply(SendSeg, 12), Step::Impossible);
+        assert_eq!(m.anomalies.count(), 3);
+        // Named once per distinct (state, event), in the order seen.
+        assert_eq!(
+            m.anomalies.pairs().collect::<Vec<_>>(),
+            [(Reset, SendSeg), (Reset, TimeWaitEnd)]
+        );
         assert_eq!(m.state, Reset);
-        // A retracted inference restores the state before it.
+    }
+
+    #[test]
+    fn anomalies_past_the_named_are_counted() {
+        let mut m = run(&[RecvSeg, SendRst]);
+        for (i, e) in [
+            SendSeg,
+            SendFin,
+            TimeWaitEnd,
+            GiveUp,
+            FinWait2Timeout,
+            SendSeg,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert_eq!(m.apply(e, 10 + i as u64), Step::Impossible);
+        }
+        assert_eq!(m.anomalies.count(), 6);
+        assert_eq!(
+            m.anomalies.pairs().collect::<Vec<_>>(),
+            [
+                (Reset, SendSeg),
+                (Reset, SendFin),
+                (Reset, TimeWaitEnd),
+                (Reset, GiveUp)
+            ]
+        );
+        assert_eq!(
+            Anomalies::from_parts(6, m.anomalies.pairs()),
+            Some(m.anomalies)
+        );
+        // More names than anomalies, or a pair named twice: not a record.
+        assert_eq!(Anomalies::from_parts(1, m.anomalies.pairs()), None);
+        assert_eq!(
+            Anomalies::from_parts(2, [(Reset, SendSeg), (Reset, SendSeg)]),
+            None
+        );
+    }
+
+    #[test]
+    fn a_correction_restores_the_state_before_and_is_recorded() {
         let mut m = run(&[RecvSeg, SendFin, GiveUp]);
-        assert_eq!(m.retract(), Some(Killed));
+        assert_eq!(m.correct(Correction::KillDisproved), Some(Killed));
         assert_eq!(m.state, FinWait1);
+        assert_eq!(m.transitions.last(), Some((FinWait1, 1_000_000)));
+        assert_eq!(
+            m.corrections.iter().collect::<Vec<_>>(),
+            [(Correction::KillDisproved, Killed)]
+        );
+        // Nothing to take back: nothing recorded.
+        let mut m = Machine::default();
+        assert_eq!(m.correct(Correction::HandshakeAlive), None);
+        assert_eq!(m.corrections.count(), 0);
+        // Past MAX_CORRECTIONS they are counted, the first ones kept.
+        let mut m = run(&[RecvSeg, SendFin, SendFin, SendFin, SendFin, SendFin]);
+        for _ in 0..MAX_CORRECTIONS + 1 {
+            m.apply(GiveUp, 10);
+            m.correct(Correction::KillDisproved);
+        }
+        assert_eq!(m.corrections.count(), 5);
+        assert_eq!(m.corrections.iter().count(), MAX_CORRECTIONS);
+        assert_eq!(
+            Corrections::from_parts(5, m.corrections.seen(), m.corrections.iter()),
+            Some(m.corrections)
+        );
+        assert_eq!(
+            Corrections::from_parts(3, m.corrections.seen(), m.corrections.iter()),
+            None
+        );
+        assert!(m.corrections.has(Correction::KillDisproved));
+        assert!(!m.corrections.has(Correction::FinWait2Gone));
+        // A rule listed but not seen: not a record.
+        assert_eq!(Corrections::from_parts(5, 0, m.corrections.iter()), None);
     }
 
     #[test]
@@ -705,7 +582,7 @@ pub(crate) mod tests {
         assert_eq!(m.transitions.last().map(|l| l.0), Some(m.state));
         // Taking one back still restores the state before the last change.
         let before = m.transitions.iter().nth(MAX_TRANSITIONS - 2).map(|x| x.0);
-        m.retract();
+        m.correct(Correction::KillDisproved);
         assert_eq!(Some(m.state), before);
     }
 
@@ -724,27 +601,5 @@ pub(crate) mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn backoff_due_times() {
-        let ms = 1_000_000u64;
-        let mut b = Backoff::start(0);
-        assert_eq!(b.overdue(None), None);
-        assert_eq!(
-            b.overdue(Some(TIMEOUT_INIT_NS)),
-            Some((1_000 * ms, 520 * ms))
-        );
-        assert!(b.copy(200 * ms));
-        assert!(!b.copy(200 * ms + 500_000)); // a duplicate
-        assert!(b.copy(400 * ms));
-        assert!(b.copy(800 * ms));
-        assert_eq!(b.retransmissions, 3);
-        assert_eq!(b.first_interval, 200 * ms);
-        // Next copy due at 0.8 + 2 x 0.4 s.
-        assert_eq!(b.overdue(None).map(|o| o.0), Some(1_600 * ms));
-        let mut b = Backoff::start(0);
-        b.copy(100_000 * ms);
-        assert_eq!(b.next_timeout(None), Some(RTO_MAX_NS));
     }
 }

@@ -14,6 +14,7 @@ use super::attempt::{Attempt, Attempts, KeyMap};
 use super::compact;
 use super::conn::{Conn, Timers};
 use super::key::{FlowKey, Side};
+use super::wheel::{SWEEP_EVERY_NS, Wheel};
 use crate::decode::Segment;
 use crate::decode::net::Cidr;
 use rustc_hash::FxHashMap;
@@ -40,6 +41,15 @@ pub struct FlowConfig {
 /// The default `--max-memory`: 1 GiB, a laptop's share.
 pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
 
+/// The default `--idle-timeout`: 300 s without a packet.
+pub const DEFAULT_IDLE_TIMEOUT_NS: u64 = 300 * 1_000_000_000;
+
+/// The default `--time-wait`: Linux's TCP_TIMEWAIT_LEN, 60 s.
+pub const DEFAULT_TIME_WAIT_NS: u64 = 60 * 1_000_000_000;
+
+/// The default `--fin-timeout`: Linux's tcp_fin_timeout, 60 s.
+pub const DEFAULT_FIN_TIMEOUT_NS: u64 = 60 * 1_000_000_000;
+
 /// What a tracked connection costs, for the budget: the boxed [`Conn`] and
 /// its allocator header, its hash table slot at the lowest load (half full
 /// after the table doubles), and two expiry-wheel entries.
@@ -58,9 +68,9 @@ impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
             local: Vec::new(),
-            idle_timeout_ns: 300 * 1_000_000_000,
-            time_wait_ns: 60 * 1_000_000_000,
-            fin_timeout_ns: 60 * 1_000_000_000,
+            idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS,
+            time_wait_ns: DEFAULT_TIME_WAIT_NS,
+            fin_timeout_ns: DEFAULT_FIN_TIMEOUT_NS,
             max_memory: DEFAULT_MAX_MEMORY,
         }
     }
@@ -94,13 +104,6 @@ impl FlowConfig {
 /// compact form; its next packet brings it back whole.
 const COMPACT_IDLE_NS: u64 = 15 * 1_000_000_000;
 
-/// Emptied expiry-wheel buckets kept for reuse, and their capacity.
-const SPARE_BUCKETS: usize = 2;
-const SPARE_CAPACITY: usize = 512;
-
-/// How often (capture time, ns) a shard sweeps its table for dead connections.
-const SWEEP_EVERY_NS: u64 = 5 * 1_000_000_000;
-
 /// A connection as it left the table, with its local side and the end of
 /// its observation.
 #[derive(Clone, Debug)]
@@ -131,14 +134,32 @@ struct Closed {
 const CLOSED_BYTES: u64 =
     (2 * size_of::<(FlowKey, Closed)>() + 16 + size_of::<(u64, FlowKey)>()) as u64;
 
-/// Removes the closed connection on `key` from `closed` (whose compact
-/// forms add up to `bytes`), whole again.
-fn take_closed(closed: &mut KeyMap<Closed>, bytes: &mut u64, key: FlowKey) -> Option<Conn> {
-    let z = closed.remove(&key)?;
-    *bytes -= z.blob.len() as u64;
-    let mut c = compact::decode(key, &z.blob)?;
-    c.queued_at = z.queued_at;
-    Some(c)
+/// The stores besides the live table. A key is in at most one of the
+/// three (live, closed, attempts).
+#[derive(Default)]
+struct Stores {
+    /// Closed and idle connections in compact form ([`compact`]).
+    closed: KeyMap<Closed>,
+    /// Bytes of the compact forms in `closed`.
+    closed_bytes: u64,
+    /// Keys with a lone SYN ([`Attempt`]).
+    attempts: Attempts,
+}
+
+impl Stores {
+    /// Removes the connection parked on `key`, whole again (an attempt
+    /// replayed), and whether it was an attempt: the one lookup of the
+    /// stores outside the live table (a segment's key, the capture's end).
+    fn take(&mut self, key: FlowKey, timers: &Timers) -> Option<(Conn, bool)> {
+        if let Some(z) = self.closed.remove(&key) {
+            self.closed_bytes -= z.blob.len() as u64;
+            let mut c = compact::decode(key, &z.blob)?;
+            c.queued_at = z.queued_at;
+            return Some((c, false));
+        }
+        let a = self.attempts.remove(&key)?;
+        Some((a.replay(key, timers), true))
+    }
 }
 
 /// What a shard hands on: every connection that leaves its table, and
@@ -160,36 +181,24 @@ pub struct Shard<S: ConnSink> {
     /// Boxed: a hash table stores its values inline, and a [`Conn`] is
     /// large; unused slots then cost a pointer, not a connection.
     table: FxHashMap<FlowKey, Box<Conn>>,
-    /// Closed and idle connections in compact form ([`compact`]); never
-    /// also in `table`.
-    closed: KeyMap<Closed>,
-    /// Bytes of the compact forms in `closed`.
-    closed_bytes: u64,
+    /// Closed connections and attempts; a key in `table` is in neither.
+    parked: Stores,
     /// Reused encoding buffer.
     scratch: Vec<u8>,
     /// Segments since the last scan for idle connections.
     since_scan: usize,
-    /// Keys with a lone SYN ([`Attempt`]); never also in `table`.
-    attempts: Attempts,
     /// Attempts due to die per sweep epoch (a count, not the keys: a sweep
     /// that finds one due scans `attempts`, each scan retiring about one
     /// epoch's worth of the idle timeout's).
     attempts_due: BTreeMap<u64, u32>,
-    /// When each connection may next be dead, bucketed by sweep epoch (a
-    /// timing wheel): epoch -> [(time, key)]. One live entry per connection
-    /// (its `queued_at`); others are stale and skipped.
-    expiry: BTreeMap<u64, Vec<(u64, FlowKey)>>,
-    /// Emptied wheel buckets, reused so that sweeping does not free and
-    /// re-fault large vectors every epoch.
-    spare_buckets: Vec<Vec<(u64, FlowKey)>>,
+    /// When each connection may next be dead ([`Wheel`]).
+    expiry: Wheel,
     /// Where retired connections and processed segments go.
     pub sink: S,
     /// Sweep epoch (capture clock / [`SWEEP_EVERY_NS`]) of the last sweep.
     epoch: u64,
     /// Most connections in the table at once.
     pub peak_table: usize,
-    /// Entries in the expiry wheel, stale ones included.
-    queued: usize,
     /// Connections and attempts evicted early to stay within the budget.
     pub evicted: u64,
 }
@@ -199,18 +208,14 @@ impl<S: ConnSink> Shard<S> {
         Shard {
             cfg,
             table: FxHashMap::default(),
-            closed: KeyMap::default(),
-            closed_bytes: 0,
+            parked: Stores::default(),
             scratch: Vec::new(),
             since_scan: 0,
-            attempts: Attempts::default(),
             attempts_due: BTreeMap::new(),
-            expiry: BTreeMap::new(),
-            spare_buckets: Vec::new(),
+            expiry: Wheel::default(),
             sink,
             epoch: 0,
             peak_table: 0,
-            queued: 0,
             evicted: 0,
         }
     }
@@ -283,27 +288,24 @@ impl<S: ConnSink> Shard<S> {
             Entry::Vacant(v) => {
                 // A key not in the table may hold a closed connection or an
                 // attempt: it is brought back whole, then takes the segment.
-                let back = match take_closed(&mut self.closed, &mut self.closed_bytes, key) {
-                    Some(c) => Some(c),
-                    None => match self.attempts.remove(&key) {
-                        Some(a) => {
-                            // An attempt was never queued.
-                            promoted = true;
-                            Some(a.replay(key, &timers))
-                        }
-                        None if Attempt::starts(seg) => {
-                            let a = Attempt::new(seg, side);
-                            *self
-                                .attempts_due
-                                .entry(a.dead_at(idle) / SWEEP_EVERY_NS)
-                                .or_default() += 1;
-                            self.attempts.insert(key, a);
-                            self.peak_table = self.peak_table.max(self.live());
-                            self.sink.segment(seg, false);
-                            return;
-                        }
-                        None => None,
-                    },
+                let back = match self.parked.take(key, &timers) {
+                    Some((c, attempt)) => {
+                        // An attempt was never queued.
+                        promoted = attempt;
+                        Some(c)
+                    }
+                    None if Attempt::starts(seg) => {
+                        let a = Attempt::new(seg, side);
+                        *self
+                            .attempts_due
+                            .entry(a.dead_at(idle) / SWEEP_EVERY_NS)
+                            .or_default() += 1;
+                        self.parked.attempts.insert(key, a);
+                        self.peak_table = self.peak_table.max(self.live());
+                        self.sink.segment(seg, false);
+                        return;
+                    }
+                    None => None,
                 };
                 match back {
                     Some(mut prev) => {
@@ -349,11 +351,6 @@ impl<S: ConnSink> Shard<S> {
         self.sink.segment(seg, fin_rtx);
     }
 
-    /// Removes the closed connection on `key`, whole again.
-    fn take_closed(&mut self, key: FlowKey) -> Option<Conn> {
-        take_closed(&mut self.closed, &mut self.closed_bytes, key)
-    }
-
     /// Moves the connection on `key` from the table to the closed store.
     fn compact(&mut self, key: FlowKey) {
         let Some(c) = self.table.remove(&key) else {
@@ -362,8 +359,8 @@ impl<S: ConnSink> Shard<S> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         compact::encode(&c, &mut buf);
-        self.closed_bytes += buf.len() as u64;
-        self.closed.insert(
+        self.parked.closed_bytes += buf.len() as u64;
+        self.parked.closed.insert(
             key,
             Closed {
                 queued_at: c.queued_at,
@@ -380,12 +377,7 @@ impl<S: ConnSink> Shard<S> {
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
         // Every entry due before `now` is in an epoch bucket below now's.
         let last = now / SWEEP_EVERY_NS;
-        while let Some(entry) = self.expiry.first_entry() {
-            if *entry.key() >= last {
-                break;
-            }
-            let mut due = entry.remove();
-            self.queued -= due.len();
+        while let Some(due) = self.expiry.pop_due(last) {
             for &(t, key) in &due {
                 let Some(c) = self.table.get_mut(&key) else {
                     self.sweep_closed(t, key, now);
@@ -407,15 +399,7 @@ impl<S: ConnSink> Shard<S> {
                     self.queue(d, key);
                 }
             }
-            // Keep a few emptied buckets for reuse, not all, and not at
-            // their size: a reused bucket may be one far ahead that few
-            // entries reach, and each bucket in flight would keep the
-            // largest capacity seen (35 MB of a 20M-packet gateway run).
-            if self.spare_buckets.len() < SPARE_BUCKETS {
-                due.clear();
-                due.shrink_to(SPARE_CAPACITY);
-                self.spare_buckets.push(due);
-            }
+            self.expiry.recycle(due);
         }
         self.sweep_attempts(now);
         self.compact_idle(now);
@@ -447,7 +431,7 @@ impl<S: ConnSink> Shard<S> {
     /// live one: retired when dead before `now`, else queued again.
     fn sweep_closed(&mut self, t: u64, key: FlowKey, now: u64) {
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
-        let Some(z) = self.closed.get_mut(&key) else {
+        let Some(z) = self.parked.closed.get_mut(&key) else {
             return;
         };
         if z.queued_at != t {
@@ -459,8 +443,8 @@ impl<S: ConnSink> Shard<S> {
         c.queued_at = t;
         let d = c.dead_at(idle, tw);
         if d < now {
-            if let Some(z) = self.closed.remove(&key) {
-                self.closed_bytes -= z.blob.len() as u64;
+            if let Some(z) = self.parked.closed.remove(&key) {
+                self.parked.closed_bytes -= z.blob.len() as u64;
             }
             let clock = (d / SWEEP_EVERY_NS + 1) * SWEEP_EVERY_NS;
             self.retire(c, d, false, clock);
@@ -485,7 +469,7 @@ impl<S: ConnSink> Shard<S> {
             return;
         }
         let idle = self.cfg.idle_timeout_ns;
-        let mut dead = self.attempts.take_dead(now, idle);
+        let mut dead = self.parked.attempts.take_dead(now, idle);
         // In key order, as `finish` retires: the sinks see one order whatever
         // the hash map's.
         dead.sort_unstable_by_key(|(k, _)| *k);
@@ -509,23 +493,20 @@ impl<S: ConnSink> Shard<S> {
 
     /// Queues `key` to be looked at once the clock passes `t`.
     fn queue(&mut self, t: u64, key: FlowKey) {
-        let spare = &mut self.spare_buckets;
-        self.expiry
-            .entry(t / SWEEP_EVERY_NS)
-            .or_insert_with(|| spare.pop().unwrap_or_default())
-            .push((t, key));
-        self.queued += 1;
+        self.expiry.queue(t, key);
     }
 
     /// The budgeted memory in use, bytes (estimated from the counts).
     pub fn memory(&self) -> u64 {
+        let p = &self.parked;
         self.table.len() as u64 * CONN_BYTES
-            + self.closed.len() as u64 * CLOSED_BYTES
-            + self.closed_bytes
-            + self.attempts.len() as u64 * ATTEMPT_BYTES
+            + p.closed.len() as u64 * CLOSED_BYTES
+            + p.closed_bytes
+            + p.attempts.len() as u64 * ATTEMPT_BYTES
             + self
-                .queued
-                .saturating_sub(2 * self.table.len() + self.closed.len()) as u64
+                .expiry
+                .len()
+                .saturating_sub(2 * self.table.len() + p.closed.len()) as u64
                 * WHEEL_BYTES
     }
 
@@ -538,16 +519,12 @@ impl<S: ConnSink> Shard<S> {
     fn evict(&mut self, now: u64) {
         // Wheel entries of connections that moved on (requeued, replaced,
         // evicted) wait for their epoch; drop them first.
-        if self.queued > 2 * (self.table.len() + self.closed.len()) + 4096 {
-            let (table, closed) = (&self.table, &self.closed);
-            for v in self.expiry.values_mut() {
-                v.retain(|(t, k)| match table.get(k) {
-                    Some(c) => c.queued_at == *t,
-                    None => closed.get(k).is_some_and(|z| z.queued_at == *t),
-                });
-            }
-            self.expiry.retain(|_, v| !v.is_empty());
-            self.queued = self.expiry.values().map(Vec::len).sum();
+        if self.expiry.len() > 2 * (self.table.len() + self.parked.closed.len()) + 4096 {
+            let (table, closed) = (&self.table, &self.parked.closed);
+            self.expiry.retain(|(t, k)| match table.get(k) {
+                Some(c) => c.queued_at == *t,
+                None => closed.get(k).is_some_and(|z| z.queued_at == *t),
+            });
         }
         let budget = self.cfg.max_memory;
         let used = self.memory();
@@ -557,11 +534,12 @@ impl<S: ConnSink> Shard<S> {
         let target = budget - budget / 10;
         let mut times: Vec<u64> = self.table.values().map(|c| c.last_ts).collect();
         times.extend(
-            self.closed
+            self.parked
+                .closed
                 .iter()
                 .filter_map(|(_, z)| compact::last_ts(&z.blob)),
         );
-        times.extend(self.attempts.times());
+        times.extend(self.parked.attempts.times());
         let n = times.len();
         if n == 0 {
             return;
@@ -586,10 +564,11 @@ impl<S: ConnSink> Shard<S> {
             }
         }
         let gone = self
+            .parked
             .closed
             .take_if(|z| compact::last_ts(&z.blob).is_none_or(|t| t <= cut));
         for (k, z) in gone {
-            self.closed_bytes -= z.blob.len() as u64;
+            self.parked.closed_bytes -= z.blob.len() as u64;
             if let Some(mut c) = compact::decode(k, &z.blob) {
                 c.queued_at = z.queued_at;
                 self.evicted += 1;
@@ -598,7 +577,7 @@ impl<S: ConnSink> Shard<S> {
             }
         }
         let timers = self.cfg.timers();
-        for (k, a) in self.attempts.take_idle_since(cut) {
+        for (k, a) in self.parked.attempts.take_idle_since(cut) {
             self.evicted += 1;
             let end = now.max(a.ts_ns);
             self.retire(a.replay(k, &timers), end, false, now);
@@ -607,13 +586,12 @@ impl<S: ConnSink> Shard<S> {
 
     /// Connections currently tracked.
     pub fn live(&self) -> usize {
-        self.table.len() + self.closed.len() + self.attempts.len()
+        self.table.len() + self.parked.closed.len() + self.parked.attempts.len()
     }
 
     /// Retires everything at the end of the capture (`end` = last timestamp).
     pub fn finish(&mut self, end: u64) {
         self.expiry.clear();
-        self.queued = 0;
         self.sink.flush();
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
         let timers = self.cfg.timers();
@@ -624,27 +602,25 @@ impl<S: ConnSink> Shard<S> {
             .table
             .keys()
             .copied()
-            .chain(self.closed.keys())
-            .chain(self.attempts.keys())
+            .chain(self.parked.closed.keys())
+            .chain(self.parked.attempts.keys())
             .collect();
         keys.sort_unstable();
         for k in keys {
-            let c = match self.table.remove(&k) {
-                Some(c) => *c,
-                None => match self.take_closed(k) {
-                    Some(c) => c,
-                    None => match self.attempts.remove(&k) {
-                        Some(a) => a.replay(k, &timers),
-                        None => continue,
-                    },
-                },
+            let Some(c) = self
+                .table
+                .remove(&k)
+                .map(|c| *c)
+                .or_else(|| self.parked.take(k, &timers).map(|p| p.0))
+            else {
+                continue;
             };
             let d = c.dead_at(idle, tw);
             self.retire(c, d.min(end), d > end, end);
         }
         self.table.shrink_to_fit();
-        self.closed.shrink_to_fit();
-        self.attempts.shrink_to_fit();
+        self.parked.closed.shrink_to_fit();
+        self.parked.attempts.shrink_to_fit();
     }
 }
 

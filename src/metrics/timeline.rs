@@ -29,11 +29,8 @@ use crate::flow::key::Side;
 pub use crate::flow::state::{NSTATES, TcpState};
 use rustc_hash::FxHashMap;
 
-/// Index of a state's series (states that are not series map to 0 and are
-/// never added: [`Conn::intervals`] lists series states only).
-pub fn series_index(s: TcpState) -> usize {
-    s.series().unwrap_or(0)
-}
+mod series;
+pub use series::{Count, NCOUNTERS, NSERIES, Series};
 
 /// Timeline settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,27 +50,12 @@ impl Default for TimelineConfig {
     fn default() -> Self {
         TimelineConfig {
             bucket_ns: 1_000_000_000,
-            time_wait_ns: 60_000_000_000,
-            fin_timeout_ns: 60_000_000_000,
+            time_wait_ns: crate::flow::table::DEFAULT_TIME_WAIT_NS,
+            fin_timeout_ns: crate::flow::table::DEFAULT_FIN_TIMEOUT_NS,
             orphan_retries: None,
         }
     }
 }
-
-/// Per-bucket counters of packets.
-pub const C_SEGMENTS: usize = 0;
-pub const C_FIN: usize = 1;
-pub const C_FIN_RTX: usize = 2;
-pub const C_RST: usize = 3;
-pub const C_NEW: usize = 4;
-pub const C_CLOSES: usize = 5;
-pub const NCOUNTERS: usize = 6;
-
-/// Series kept per bucket: the states, then orphans and the what-if series.
-pub const S_ORPHANS: usize = NSTATES;
-pub const S_FW1_LIMITED: usize = NSTATES + 1;
-pub const S_ORPHANS_LIMITED: usize = NSTATES + 2;
-pub const NSERIES: usize = NSTATES + 3;
 
 /// Most buckets a timeline holds while reading. Past it the width doubles
 /// (buckets merged pairwise, exactly: see [`Timeline::widen`]), so memory is
@@ -141,10 +123,10 @@ impl Timeline {
             self.pending = Some((b, [0; NCOUNTERS]));
         }
         if let Some((_, c)) = &mut self.pending {
-            c[C_SEGMENTS] += 1;
-            c[C_FIN] += u64::from(fin);
-            c[C_RST] += u64::from(rst);
-            c[C_FIN_RTX] += u64::from(fin_rtx);
+            c[Count::Segments.index()] += 1;
+            c[Count::Fin.index()] += u64::from(fin);
+            c[Count::Rst.index()] += u64::from(rst);
+            c[Count::FinRetransmissions.index()] += u64::from(fin_rtx);
         }
     }
 
@@ -157,9 +139,9 @@ impl Timeline {
         }
     }
 
-    fn count_at(&mut self, t: u64, counter: usize) {
+    fn count_at(&mut self, t: u64, counter: Count) {
         let b = self.bucket(t);
-        self.buckets.entry(b).or_default().counts[counter] += 1;
+        self.buckets.entry(b).or_default().counts[counter.index()] += 1;
         self.fit();
     }
 
@@ -221,9 +203,9 @@ impl Timeline {
     /// model, [`Conn::intervals`]) and returns them. A one-sided connection
     /// adds none: its states cannot be known.
     pub fn add_conn(&mut self, c: &Conn, local: Side, end_ts: u64, open: bool) -> ConnStates {
-        self.count_at(c.first_ts, C_NEW);
+        self.count_at(c.first_ts, Count::NewConnections);
         if let Some(t) = c.close_began() {
-            self.count_at(t, C_CLOSES);
+            self.count_at(t, Count::Closes);
         }
         let mut cs = ConnStates {
             list: Vec::new(),
@@ -266,14 +248,16 @@ impl Timeline {
         }
         let orphan_fw2 = self.cfg.fin_timeout_ns > 60_000_000_000;
         for &(state, s, e) in &cs.list {
-            self.add_interval(series_index(state), s, e, end_ts);
+            self.add_interval(Series::from(state).index(), s, e, end_ts);
             let orphan = state.is_orphan_state() || (orphan_fw2 && state == TcpState::FinWait2);
             if orphan {
-                self.add_interval(S_ORPHANS, s, e, end_ts);
-                self.add_interval(S_ORPHANS_LIMITED, s, e.min(cs.kill_at), end_ts);
+                self.add_interval(Series::Orphans.index(), s, e, end_ts);
+                let limited = Series::OrphansLimited.index();
+                self.add_interval(limited, s, e.min(cs.kill_at), end_ts);
             }
             if state == TcpState::FinWait1 {
-                self.add_interval(S_FW1_LIMITED, s, e.min(cs.kill_at), end_ts);
+                let limited = Series::FinWait1Limited.index();
+                self.add_interval(limited, s, e.min(cs.kill_at), end_ts);
             }
         }
         cs
@@ -549,8 +533,16 @@ mod tests {
         assert!(t.buckets.len() < MAX_LIVE_BUCKETS, "{}", t.buckets.len());
         assert_eq!(t.cfg.bucket_ns, 4 * MS);
         assert_eq!(t.widened_from, Some(MS));
-        let total: u64 = t.buckets.values().map(|b| b.counts[C_SEGMENTS]).sum();
-        let fins: u64 = t.buckets.values().map(|b| b.counts[C_FIN]).sum();
+        let total: u64 = t
+            .buckets
+            .values()
+            .map(|b| b.counts[Count::Segments.index()])
+            .sum();
+        let fins: u64 = t
+            .buckets
+            .values()
+            .map(|b| b.counts[Count::Fin.index()])
+            .sum();
         assert_eq!((total, fins), (n, n / 2));
         // Shards that widened differently add on the wider grid.
         let mut other = Timeline::new(TimelineConfig {
@@ -559,7 +551,10 @@ mod tests {
         });
         other.count_segment(5 * MS, false, false, false);
         t += &other;
-        assert_eq!(t.buckets.get(&1).map(|b| b.counts[C_SEGMENTS]), Some(5));
+        assert_eq!(
+            t.buckets.get(&1).map(|b| b.counts[Count::Segments.index()]),
+            Some(5)
+        );
     }
 
     #[test]
@@ -571,9 +566,31 @@ mod tests {
         let mut t = Timeline::new(TimelineConfig::default());
         t.add_conn(&c, local, 1_500 * MS, true);
         // FIN-WAIT-1 from 10 ms to 1.5 s: counted at the end of bucket 0 (1 s).
-        let fw1 = series_index(FinWait1);
+        let fw1 = Series::State(FinWait1).index();
         assert_eq!(t.buckets.get(&0).map(|b| b.delta[fw1]), Some(1));
         assert_eq!(t.buckets.get(&1).map(|b| b.delta[fw1]), Some(-1));
         assert_eq!(t.state_ns[fw1], u128::from(1_490 * MS));
+    }
+
+    /// Every series has one name and its index is its place in `ALL`;
+    /// a state's series is named by the state.
+    #[test]
+    fn series_are_named_once() {
+        let mut names: Vec<&str> = Series::ALL.iter().map(|s| s.name()).collect();
+        for (i, s) in Series::ALL.into_iter().enumerate() {
+            assert_eq!(s.index(), i, "{s:?}");
+            assert_eq!(Series::from_name(s.name()), Some(s));
+        }
+        for st in TcpState::SERIES {
+            assert_eq!(Series::from(st).name(), st.key());
+        }
+        assert_eq!(Series::ALL[NSTATES], Series::Orphans);
+        for (i, k) in Count::ALL.into_iter().enumerate() {
+            assert_eq!(k.index(), i, "{k:?}");
+        }
+        assert_eq!(Series::from_name("closed"), None);
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), NSERIES);
     }
 }

@@ -10,18 +10,20 @@
 
 use crate::capture::FileInfo;
 pub use crate::capture::open::{interrupt, interrupted};
-use crate::capture::{CaptureError, CaptureReader, RawFrame, Status};
-use crate::decode::{self, Segment};
-use crate::flow::key::symmetric_hash;
+use crate::capture::{CaptureError, CaptureReader, Status};
 use crate::flow::table::Retired;
 use crate::flow::{FlowConfig, Shard};
 use crate::metrics::timeline::TimelineConfig;
 use crate::metrics::{Packets, ShardMetrics};
+use batch::{Batch, DecodeCtx, DecodeState, drain, process, read_batch};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use interval::Tick;
 use rayon::prelude::*;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
+mod batch;
+mod interval;
 mod results;
 pub use results::{Analysis, FlowSink, Interval};
 
@@ -40,8 +42,6 @@ pub fn catch_interrupts() {
     });
 }
 
-/// Fewest frames per parallel decode task.
-const MIN_CHUNK: usize = 1024;
 /// Inputs smaller than this get no progress bar.
 const PROGRESS_MIN_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -66,15 +66,6 @@ pub struct Options {
     /// Periodic summaries every this many ns of capture time (`--interval`),
     /// handed to the sink.
     pub interval_ns: Option<u64>,
-}
-
-/// The current `--interval`: [start, end) ns, and the frame, TCP, SYN,
-/// FIN and RST counts at its start.
-#[derive(Clone, Copy, Debug)]
-struct Tick {
-    start: u64,
-    end: u64,
-    base: [u64; 5],
 }
 
 /// A bound of the analysed time range (`--since`, `--until`).
@@ -109,173 +100,6 @@ impl Default for Options {
             until: None,
             interval_ns: None,
         }
-    }
-}
-
-/// Segments of one decode chunk, sorted by shard, and its frame counts.
-/// Reused from batch to batch, so decoding allocates nothing per packet.
-#[derive(Default)]
-struct Decoded {
-    /// Per shard: each segment with the latest timestamp of the chunk's
-    /// segments up to it (the chunk-local capture clock).
-    per_shard: Vec<Vec<(Segment, u64)>>,
-    packets: Packets,
-    /// Latest segment timestamp in the chunk.
-    clock: u64,
-}
-
-impl Decoded {
-    fn reset(&mut self, shards: usize) {
-        self.per_shard.resize_with(shards, Vec::new);
-        for v in &mut self.per_shard {
-            v.clear();
-        }
-        self.packets = Packets::default();
-        self.clock = 0;
-    }
-}
-
-/// What every decode task needs besides its frames: `--filter`, and the
-/// frames of earlier files (frame numbers continue across files).
-#[derive(Clone, Copy)]
-struct DecodeCtx<'a> {
-    filter: Option<&'a crate::decode::filter::Filter>,
-    frame_base: u64,
-    /// Timeline bucket width: frames are also counted per bucket.
-    bucket_ns: u64,
-    /// Frames outside [since, until) (ns) are skipped (`--since`,
-    /// `--until`); `None`: every frame (timestamps may saturate at u64::MAX).
-    range: Option<(u64, u64)>,
-}
-
-fn decode_chunk(frames: &[RawFrame], data: &[u8], out: &mut Decoded, ctx: DecodeCtx) {
-    let shards = out.per_shard.len();
-    out.packets.bucket_ns = ctx.bucket_ns;
-    for f in frames {
-        if let Some((since, until)) = ctx.range
-            && (f.ts_ns < since || f.ts_ns >= until)
-        {
-            continue;
-        }
-        let start = f.off as usize;
-        let bytes = data.get(start..start + f.caplen as usize).unwrap_or(&[]);
-        let r = decode::decode(f.link, bytes, f.ts_ns, f.number + ctx.frame_base);
-        if let Some(flt) = ctx.filter
-            && !r.as_ref().is_ok_and(|s| flt.matches(s))
-        {
-            continue;
-        }
-        out.packets.count(f.link, f.ts_ns, &r);
-        if let Ok(seg) = r {
-            let s = if shards == 1 {
-                0
-            } else {
-                (symmetric_hash(&seg) % shards as u64) as usize
-            };
-            out.clock = out.clock.max(seg.ts_ns);
-            out.per_shard[s].push((seg, out.clock));
-        }
-    }
-}
-
-/// Reused decode output plus the capture clock (see [`Shard::process_at`]).
-#[derive(Default)]
-struct DecodeState {
-    chunks: Vec<Decoded>,
-    /// Capture clock before each chunk of the current batch.
-    starts: Vec<u64>,
-    /// Latest segment timestamp so far.
-    clock: u64,
-}
-
-/// One buffer-full of records: the buffer and the frames pointing into it.
-#[derive(Default)]
-struct Batch {
-    data: Vec<u8>,
-    frames: Vec<RawFrame>,
-}
-
-impl Batch {
-    /// The frames and the bytes they point into.
-    fn parts(&self) -> (&[RawFrame], &[u8]) {
-        (&self.frames, &self.data)
-    }
-}
-
-/// Reads the next batch into `into`'s vectors (reused) and returns it with
-/// the status that ended it.
-fn read_batch<R: Read>(reader: &mut CaptureReader<R>, mut into: Batch) -> (Batch, Status) {
-    let status = reader.next_batch(&mut into.frames);
-    into.data = reader.swap_buffer(std::mem::take(&mut into.data));
-    (into, status)
-}
-
-/// Decodes a batch (in parallel chunks when `par`) and feeds every shard its
-/// segments in capture order (one shard per task when `par`).
-fn process(
-    (frames, data): (&[RawFrame], &[u8]),
-    shards: &mut [Shard<ShardMetrics>],
-    state: &mut DecodeState,
-    packets: &mut Packets,
-    par: bool,
-    ctx: DecodeCtx,
-) {
-    let nshards = shards.len();
-    // Several chunks per thread, so work-stealing can balance them.
-    let chunk = if par {
-        frames
-            .len()
-            .div_ceil(rayon::current_num_threads() * 4)
-            .max(MIN_CHUNK)
-    } else {
-        frames.len().max(1)
-    };
-    let nchunks = frames.len().div_ceil(chunk);
-    let DecodeState {
-        chunks: decoded,
-        starts,
-        clock,
-    } = state;
-    if decoded.len() < nchunks {
-        decoded.resize_with(nchunks, Decoded::default);
-    }
-    let used = &mut decoded[..nchunks];
-    if par {
-        frames
-            .par_chunks(chunk)
-            .zip(used.par_iter_mut())
-            .for_each(|(c, d)| {
-                d.reset(nshards);
-                decode_chunk(c, data, d, ctx);
-            });
-    } else {
-        for (c, d) in frames.chunks(chunk).zip(used.iter_mut()) {
-            d.reset(nshards);
-            decode_chunk(c, data, d, ctx);
-        }
-    }
-    // The capture clock before each chunk: a prefix maximum over chunks,
-    // carried across batches and files, so every shard sees the same clock.
-    starts.clear();
-    for d in used.iter() {
-        starts.push(*clock);
-        *clock = (*clock).max(d.clock);
-    }
-    let (used, starts) = (&*used, &starts[..]);
-    let feed = |(i, sh): (usize, &mut Shard<ShardMetrics>)| {
-        for (d, start) in used.iter().zip(starts) {
-            for (seg, local) in &d.per_shard[i] {
-                sh.process_at(seg, (*start).max(*local));
-            }
-        }
-    };
-    if par {
-        shards.par_iter_mut().enumerate().for_each(feed);
-    } else {
-        shards.iter_mut().enumerate().for_each(feed);
-    }
-    for d in used {
-        *packets += &d.packets;
     }
 }
 
@@ -316,28 +140,6 @@ fn open_input(path: &Path) -> Result<Opened, CaptureError> {
     Ok((input.reader, input.len.zip(input.read), input.fault))
 }
 
-/// After a batch (`clock`: the capture clock at its end), or at the end
-/// (`None`): hands what the shards retired to `sink`. Shards are first
-/// brought to the clock, so that everything dead by its sweep epoch is
-/// retired, which makes `clock` a watermark (see [`Retired::clock`]).
-fn drain(
-    shards: &mut [Shard<ShardMetrics>],
-    clock: Option<u64>,
-    out: &mut Vec<Retired>,
-    sink: &mut dyn FlowSink,
-) {
-    for s in shards.iter_mut() {
-        if let Some(c) = clock {
-            s.advance(c);
-        }
-        if let Some(v) = &mut s.sink.retired {
-            out.append(v);
-        }
-    }
-    sink.retired(out, clock.unwrap_or(u64::MAX));
-    out.clear();
-}
-
 /// Runs the analysis over `paths`, read one after another; connections
 /// continue across files. Fails only when no input could be read at all.
 pub fn analyze(paths: &[PathBuf], opts: &Options) -> Result<Analysis, CaptureError> {
@@ -364,6 +166,8 @@ struct Engine<'o> {
     range: Option<(u64, u64)>,
     /// `--interval`: the current interval.
     tick: Option<Tick>,
+    /// The sink could not go on (a full disk): reading stops.
+    sink_stopped: bool,
 }
 
 impl<'o> Engine<'o> {
@@ -408,6 +212,7 @@ impl<'o> Engine<'o> {
             decoded: DecodeState::default(),
             range: None,
             tick: None,
+            sink_stopped: false,
         }
     }
 
@@ -442,69 +247,6 @@ impl<'o> Engine<'o> {
             }
         }
         next
-    }
-
-    /// With `--interval`: processes a batch in pieces that end at interval
-    /// ends, handing the sink each interval's summary before the first
-    /// frame past its end, so that a summary counts exactly the frames of
-    /// its interval however many intervals one batch spans (a file is read
-    /// in batches of up to 1 MiB: minutes of a slow capture).
-    fn step_by_interval(&mut self, batch: &Batch, ctx: DecodeCtx, sink: &mut dyn FlowSink) {
-        let (frames, data) = batch.parts();
-        let mut lo = 0;
-        while lo < frames.len() {
-            let hi = match self.tick.map(|t| t.end) {
-                // Until the first analysed frame starts the first interval
-                // (frames before it may be filtered out): one at a time.
-                None => lo + 1,
-                Some(end) => match frames[lo..].iter().position(|f| f.ts_ns >= end) {
-                    Some(0) => {
-                        let now = frames[lo].ts_ns;
-                        drain(
-                            &mut self.shards,
-                            Some(self.decoded.clock),
-                            &mut self.retired,
-                            sink,
-                        );
-                        self.interval(sink, false, now);
-                        if self.tick.is_some_and(|t| t.end > now) {
-                            continue;
-                        }
-                        // The end of time: no later interval can start.
-                        frames.len()
-                    }
-                    Some(k) => lo + k,
-                    None => frames.len(),
-                },
-            };
-            let par = self.threads > 1 && hi - lo > MIN_CHUNK;
-            let piece = (&frames[lo..hi], data);
-            let (shards, decoded, packets) =
-                (&mut self.shards, &mut self.decoded, &mut self.packets);
-            let mut job = || process(piece, shards, decoded, packets, par, ctx);
-            match &self.pool {
-                Some(p) if par => p.install(job),
-                _ => job(),
-            }
-            lo = hi;
-            if self.tick.is_none() {
-                self.start_tick();
-            }
-        }
-    }
-
-    /// Starts the first `--interval` at the first analysed frame.
-    fn start_tick(&mut self) {
-        if let (Some(iv), Some(first)) = (
-            self.opts.interval_ns.filter(|v| *v > 0),
-            self.packets.first_ts,
-        ) {
-            self.tick = Some(Tick {
-                start: first,
-                end: first.saturating_add(iv),
-                base: [0; 5],
-            });
-        }
     }
 
     /// Reads one input to its end (or its damage). Returns what was read,
@@ -572,12 +314,13 @@ impl<'o> Engine<'o> {
                 bar.set_message(format!("{:.1}M packets/s", rate / 1e6));
             }
             if let Some(sink) = sink.as_deref_mut() {
-                drain(
+                self.sink_stopped |= drain(
                     &mut self.shards,
                     Some(self.decoded.clock),
                     &mut self.retired,
                     sink,
-                );
+                )
+                .is_break();
             }
             if !more {
                 // A decompressor that stopped early explains the end.
@@ -595,7 +338,7 @@ impl<'o> Engine<'o> {
                     break;
                 }
             }
-            if interrupted() {
+            if interrupted() || self.sink_stopped {
                 break;
             }
             let next = match next {
@@ -614,61 +357,6 @@ impl<'o> Engine<'o> {
         info.records = reader.records();
         self.frame_base += info.records;
         (info, damage)
-    }
-
-    /// `--interval`: hands the sink the summary of the current interval once
-    /// the capture clock (or `now`, the time of the next frame) has passed
-    /// its end ([`Self::step_by_interval`] calls it before the first frame
-    /// past it), and at the end (`last`) the one the capture ended in.
-    fn interval(&mut self, sink: &mut dyn FlowSink, last: bool, now: u64) {
-        let Some(iv) = self.opts.interval_ns.filter(|v| *v > 0) else {
-            return;
-        };
-        let p = &self.packets;
-        let counts = [p.frames, p.tcp, p.syn, p.fin, p.rst];
-        let clock = self.decoded.clock.max(p.last_ts.unwrap_or(0)).max(now);
-        let tracked = self.shards.iter().map(|s| s.live() as u64).sum();
-        let evicted_early = self.shards.iter().map(|s| s.evicted).sum();
-        let Some(tick) = self.tick.as_mut() else {
-            return;
-        };
-        let summary = |start: u64, end: u64, d: [u64; 5], last: bool| Interval {
-            start_us: start / 1_000,
-            end_us: end / 1_000,
-            frames: d[0],
-            tcp: d[1],
-            syn: d[2],
-            fin: d[3],
-            rst: d[4],
-            tracked,
-            evicted_early,
-            last,
-        };
-        let d: [u64; 5] = std::array::from_fn(|i| counts[i].saturating_sub(tick.base[i]));
-        if clock < tick.end {
-            if last {
-                sink.interval(&summary(tick.start, clock, d, true));
-            }
-            return;
-        }
-        // The interval that ended, then the whole intervals the clock
-        // passed without a frame (one summary for them all), and at the end
-        // the interval the capture ended in.
-        sink.interval(&summary(tick.start, tick.end, d, false));
-        let passed = (clock - tick.end) / iv;
-        let to = tick.end.saturating_add(iv.saturating_mul(passed));
-        if to > tick.end {
-            sink.interval(&summary(tick.end, to, [0; 5], false));
-        }
-        *tick = Tick {
-            start: to,
-            end: to.saturating_add(iv),
-            base: counts,
-        };
-        if last {
-            let end = clock.max(to);
-            sink.interval(&summary(to, end, [0; 5], true));
-        }
     }
 
     /// Ends the run: retires what is left, hands it to the sink, merges the
@@ -696,7 +384,9 @@ impl<'o> Engine<'o> {
             _ => finish(&mut self.shards),
         }
         if let Some(sink) = sink {
-            drain(&mut self.shards, None, &mut self.retired, sink);
+            // Stopped or not, the sink is done: what it says is in its own
+            // result (the `--flows` writer's error).
+            let _ = drain(&mut self.shards, None, &mut self.retired, sink);
         }
         // The merge target is moved, not copied: the shard with the largest
         // timeline, so that the merge does not build a second one as large.
@@ -749,7 +439,7 @@ pub fn analyze_with(
     let mut damage = Vec::new();
     let mut first_error = None;
     for path in paths {
-        if interrupted() {
+        if interrupted() || engine.sink_stopped {
             break;
         }
         // An interrupt while waiting for an input (a FIFO no writer

@@ -9,6 +9,7 @@ use crate::capture::error::CaptureError;
 use crate::flow::table::Retired;
 use crate::metrics::Summary;
 use crate::metrics::groups::PortGroups;
+use std::ops::ControlFlow;
 
 /// What happened in one `--interval` of capture time: counts within it
 /// and the state at its end (the report's line: `report::IntervalLine`).
@@ -82,7 +83,10 @@ pub trait FlowSink {
     /// particular order; the sink may take them (the vector is cleared
     /// afterwards). Every connection retired later has a
     /// [`Retired::clock`] of at least `watermark` (`u64::MAX` at the end).
-    fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64);
+    /// `Break`: the sink cannot go on (its file could not be written, a
+    /// full disk): the pipeline stops reading, and the analysis covers
+    /// what was read so far.
+    fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64) -> ControlFlow<()>;
 
     /// Whether it wants the retired connections (else only `interval`):
     /// shards then keep them until handed over.
@@ -95,7 +99,8 @@ pub trait FlowSink {
 }
 
 impl FlowSink for PortGroups {
-    fn retired(&mut self, retired: &mut Vec<Retired>, _watermark: u64) {
+    fn retired(&mut self, retired: &mut Vec<Retired>, _watermark: u64) -> ControlFlow<()> {
         retired.iter().for_each(|r| self.add(r));
+        ControlFlow::Continue(())
     }
 }

@@ -6,13 +6,10 @@ use super::format::ratio;
 use super::schema::mergeable::Mergeable;
 use super::schema::*;
 use super::{diagnosis, timeline};
-use crate::decode::{Skip, linktype};
-use crate::flow::conn::{NOUTCOMES, Outcome};
+use crate::decode::linktype;
 use crate::metrics::groups::GroupRow;
 use crate::metrics::peers::{PeerStats, RankBy, rank};
-use crate::metrics::{
-    ALL, CLOSE_TOTAL, FIN_ACK, FIN_FIN, Hist, KernelEvidence, LOCAL_FIRST, REMOTE_FIRST, Summary,
-};
+use crate::metrics::{Hist, KernelEvidence};
 use crate::pipeline::Analysis;
 
 /// The encoder of the `mergeable` object (its types are the schema's).
@@ -37,6 +34,10 @@ pub struct ReportOptions {
     pub max_buckets: u64,
     /// Remedies asked for (`--what-if`), beside the standard ones.
     pub what_if: Vec<super::remedies::WhatIf>,
+    /// `--filter` as the report shows it (`settings.filter`).
+    pub filter: Option<String>,
+    /// `--label` (`settings.label`).
+    pub label: Option<String>,
 }
 
 impl ReportOptions {
@@ -63,25 +64,6 @@ pub fn group_peers_in(rows: Vec<GroupRow>, inputs: &[String]) -> Vec<Peer> {
             p
         })
         .collect()
-}
-
-impl Outcomes {
-    pub(crate) fn from_counts(c: &[u64; NOUTCOMES]) -> Outcomes {
-        let g = |o: Outcome| c[o.index()];
-        Outcomes {
-            complete: g(Outcome::Complete),
-            simultaneous: g(Outcome::Simultaneous),
-            reset: g(Outcome::Reset),
-            reset_after_fin: g(Outcome::ResetAfterFin),
-            half_closed: g(Outcome::HalfClosed),
-            fin_unacked: g(Outcome::FinUnacked),
-            open: g(Outcome::Open),
-            killed: g(Outcome::Killed),
-            unanswered: g(Outcome::Unanswered),
-            rejected: g(Outcome::Rejected),
-            one_sided: g(Outcome::OneSided),
-        }
-    }
 }
 
 impl InferredTunables {
@@ -225,41 +207,23 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         truncated: a.truncated(),
         capture: capture_of(a),
         inputs: Vec::new(),
-        packets: PacketCounts {
-            frames: p.frames,
-            tcp: p.tcp,
-            syn: p.syn,
-            fin: p.fin,
-            rst: p.rst,
-            pure_ack: p.pure_ack,
-        },
-        skipped: Skip::ALL
-            .iter()
-            .map(|k| (k.name().to_string(), p.skipped[*k as usize]))
+        packets: p.counts.clone(),
+        skipped: (p.skipped.iter())
+            .map(|(k, n)| (k.name().to_string(), *n))
             .collect(),
         fin_ratio: FinRatio {
-            of_tcp: ratio(p.fin, p.tcp),
-            of_frames: ratio(p.fin, p.frames),
+            of_tcp: ratio(p.counts.fin, p.counts.tcp),
+            of_frames: ratio(p.counts.fin, p.counts.frames),
         },
-        fin_retransmissions: FinRtx {
-            total: s.fin_rtx.total,
-            spurious: s.fin_rtx.spurious,
-            within_1ms: s.fin_rtx.within_1ms,
-            local_to_remote: s.fin_rtx.local_to_remote,
-            remote_to_local: s.fin_rtx.remote_to_local,
-        },
-        connections: connections_of(s),
-        outcomes: Outcomes::from_counts(&s.outcomes),
-        outcomes_by_closer: ByCloser {
-            local_first: Outcomes::from_counts(&s.outcomes_by_closer[0]),
-            remote_first: Outcomes::from_counts(&s.outcomes_by_closer[1]),
-        },
-        latency: latency_of(s),
+        fin_retransmissions: s.fin_rtx.clone(),
+        connections: s.connections.clone(),
+        outcomes: s.outcomes,
+        outcomes_by_closer: s.outcomes_by_closer,
+        latency: s
+            .latency
+            .map(|_, h| h.map(|_, h| LatencyStats::of(h, true))),
         unacked_fin_age: LatencyStats::of(&s.unacked_fin_age, false),
-        unacked_fins: UnackedFins {
-            local_to_remote: s.unacked.local_to_remote,
-            remote_to_local: s.unacked.remote_to_local,
-        },
+        unacked_fins: s.unacked.clone(),
         inferred_tunables: tunables,
         rank_by: o.rank_by,
         peers_total: s.peers.len() as u64,
@@ -270,10 +234,15 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
             top: o.top,
             idle_timeout_s: o.idle_timeout_s,
             time_wait_s: o.time_wait_s,
-            filter: None,
-            since_us: None,
-            until_us: None,
-            label: None,
+            filter: o.filter.clone(),
+            // The range analysed, when --since or --until restricted it.
+            since_us: a
+                .time_range
+                .and_then(|(since, _)| (since > 0).then_some(since / 1_000)),
+            until_us: a
+                .time_range
+                .and_then(|(_, until)| (until < u64::MAX).then_some(until / 1_000)),
+            label: o.label.clone(),
         },
         timeline: tl,
         diagnosis: findings,
@@ -324,40 +293,10 @@ fn capture_of(a: &Analysis) -> Capture {
         },
         truncated: a.truncated(),
         one_sided: s.is_one_sided(),
-        no_tcp: p.frames > 0 && p.tcp == 0,
+        no_tcp: p.counts.frames > 0 && p.counts.tcp == 0,
         interrupted: a.interrupted,
         evicted_early: a.evicted_early,
         selection: None,
-    }
-}
-
-/// Connection counts.
-fn connections_of(s: &Summary) -> Connections {
-    Connections {
-        total: s.connections.total,
-        handshake_seen: s.connections.handshake_seen,
-        sides_by_port: s.connections.sides_by_port,
-        sides_by_synack: s.connections.sides_by_synack,
-        fin_moved: s.connections.fin_moved,
-        one_sided: s.connections.one_sided,
-        two_sided: s.connections.two_sided,
-        anomalies: s.connections.anomalies,
-        kills_retracted: s.connections.kills_retracted,
-        aborted_on_data: s.connections.aborted_on_data,
-    }
-}
-
-/// Latency statistics: metric, then who closed first.
-fn latency_of(s: &Summary) -> Latency {
-    let splits = |m: usize| LatencySplits {
-        all: LatencyStats::of(&s.latency[m][ALL], true),
-        local_first: LatencyStats::of(&s.latency[m][LOCAL_FIRST], true),
-        remote_first: LatencyStats::of(&s.latency[m][REMOTE_FIRST], true),
-    };
-    Latency {
-        close_total: splits(CLOSE_TOTAL),
-        fin_ack: splits(FIN_ACK),
-        fin_fin: splits(FIN_FIN),
     }
 }
 

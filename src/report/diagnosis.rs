@@ -167,7 +167,7 @@ fn fin_wait_1_dominates(cx: &Ctx) -> Option<Finding> {
         .map(|(a, ns)| format!("{a} ({})", dur((*ns / 1_000) as u64)))
         .collect();
     let (pk, pt) = peak(tl, "fin_wait_1");
-    let fa = &s.latency[crate::metrics::FIN_ACK][crate::metrics::LOCAL_FIRST];
+    let fa = &s.latency[crate::metrics::Metric::FinAck][crate::metrics::Split::LocalFirst];
     let mut evidence = vec![
         format!(
             "FIN-WAIT-1 is {:.0}% of orphan-time ({} of {} summed over sockets); peak {} sockets at {} UTC",
@@ -306,7 +306,8 @@ fn fin_wait_2_dominates(cx: &Ctx) -> Option<Finding> {
         closing_time,
         ..
     } = *cx;
-    let acked = s.latency[crate::metrics::FIN_ACK][crate::metrics::LOCAL_FIRST].count();
+    let acked =
+        s.latency[crate::metrics::Metric::FinAck][crate::metrics::Split::LocalFirst].count();
     if !(fw2 >= MIN_STATE_TIME_US && fw2 * 2 >= closing_time.max(1) && acked >= MIN_EVIDENCE) {
         return None;
     }
@@ -380,7 +381,12 @@ fn close_wait_buildup(cx: &Ctx) -> Option<Finding> {
     } = *cx;
     let (cw_peak, cw_t) = peak(tl, "close_wait");
     let cw = time(tl, "close_wait");
-    let remote_first: u64 = s.outcomes_by_closer[1].iter().sum();
+    let remote_first: u64 = s
+        .outcomes_by_closer
+        .remote_first
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
     if !(cw_peak >= 10 && cw * 2 >= (cw + closing_time).max(1) && remote_first >= MIN_EVIDENCE) {
         return None;
     }
@@ -426,7 +432,7 @@ fn teardown_heavy(cx: &Ctx) -> Option<Finding> {
     let Ctx { s, .. } = *cx;
     let p = &s.packets;
     let total = s.connections.total;
-    if !(p.tcp >= 100 && pct(p.fin, p.tcp) >= 20.0 && total >= MIN_EVIDENCE) {
+    if !(p.counts.tcp >= 100 && pct(p.counts.fin, p.counts.tcp) >= 20.0 && total >= MIN_EVIDENCE) {
         return None;
     }
     Some(Finding {
@@ -434,9 +440,9 @@ fn teardown_heavy(cx: &Ctx) -> Option<Finding> {
         finding: "An unusually large share of TCP segments carry FIN: connections are very short, or FINs are being retransmitted.".into(),
         evidence: vec![format!(
             "{} of {} TCP segments ({:.1}%) have FIN set, over {} connections; {} are retransmissions",
-            thousands(p.fin),
-            thousands(p.tcp),
-            pct(p.fin, p.tcp),
+            thousands(p.counts.fin),
+            thousands(p.counts.tcp),
+            pct(p.counts.fin, p.counts.tcp),
             thousands(total),
             thousands(s.fin_rtx.total)
         )],

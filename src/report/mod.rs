@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod diagnosis;
+pub mod flows;
 pub mod format;
 pub mod load;
 pub mod remedies;

@@ -282,7 +282,7 @@ fn row<'a>(r: &'a Remedies, setting: &str, why: &str) -> Option<&'a Remedy> {
 pub fn orphan_limit_hit(r: &Remedies, s: &Summary) -> Option<Finding> {
     let l = r.limit()?;
     let d = r.demand.as_ref()?;
-    let fa = &s.latency[crate::metrics::FIN_ACK][crate::metrics::LOCAL_FIRST];
+    let fa = &s.latency[crate::metrics::Metric::FinAck][crate::metrics::Split::LocalFirst];
     let mut evidence = vec![
         format!(
             "{} local orphans were reset by their own host while their FIN was unACKed, from {} UTC on, while the orphan count sat at {}-{} (the kernel logs \"too many orphaned sockets\" and counts TcpExtTCPAbortOnMemory)",

@@ -4,10 +4,7 @@
 
 use super::format::ratio;
 use super::schema::{Bucket, Crossing, LimitsReport, Peak, RetriesWhatIf, TimelineReport};
-use crate::metrics::timeline::{
-    C_CLOSES, C_FIN, C_FIN_RTX, C_NEW, C_RST, C_SEGMENTS, NSERIES, S_FW1_LIMITED, S_ORPHANS,
-    S_ORPHANS_LIMITED, TcpState, Timeline, series_index,
-};
+use crate::metrics::timeline::{Count, NCOUNTERS, NSERIES, Series, TcpState, Timeline};
 use crate::metrics::{Packets, add};
 use std::collections::BTreeMap;
 
@@ -29,23 +26,6 @@ pub struct Limits {
     pub max_orphans: Option<u64>,
     pub max_tw_buckets: Option<u64>,
     pub orphan_retries: Option<u32>,
-}
-
-/// The name of series `s`: a state's key, then the derived series.
-pub fn series_key(s: usize) -> &'static str {
-    match TcpState::SERIES.get(s) {
-        Some(st) => st.key(),
-        None => match s {
-            S_ORPHANS => "orphans",
-            S_FW1_LIMITED => "fin_wait_1_limited",
-            _ => "orphans_limited",
-        },
-    }
-}
-
-/// The series named `key` ([`series_key`]), if one is.
-pub fn series_of(key: &str) -> Option<usize> {
-    (0..NSERIES).find(|s| series_key(*s) == key)
 }
 
 /// The bucket grid of a report: `n` buckets of `w` ns from `start` (in
@@ -81,7 +61,7 @@ struct Rebinned {
     /// Deltas from before the first bucket.
     carry: [i64; NSERIES],
     deltas: Vec<[i64; NSERIES]>,
-    counts: Vec<[u64; 6]>,
+    counts: Vec<[u64; NCOUNTERS]>,
     /// Frames per bucket, when counted on the same fine grid.
     frames: Option<Vec<u64>>,
 }
@@ -90,7 +70,7 @@ fn rebin(t: &Timeline, p: &Packets, g: Grid) -> Rebinned {
     let mut r = Rebinned {
         carry: [0; NSERIES],
         deltas: vec![[0; NSERIES]; g.n],
-        counts: vec![[0; 6]; g.n],
+        counts: vec![[0; NCOUNTERS]; g.n],
         frames: (p.bucket_ns > 0 && g.w.is_multiple_of(p.bucket_ns)).then(|| vec![0; g.n]),
     };
     let mut keys: Vec<&u64> = t.buckets.keys().collect();
@@ -125,13 +105,14 @@ fn rebin(t: &Timeline, p: &Packets, g: Grid) -> Rebinned {
 fn bucket_row(
     t_ns: u64,
     level: &[i64; NSERIES],
-    c: [u64; 6],
+    c: [u64; NCOUNTERS],
     frames: Option<u64>,
     lim: &Limits,
 ) -> Bucket {
-    let tcp = c[C_SEGMENTS];
-    let st = |s: TcpState| level[series_index(s)];
-    let orphans = level[S_ORPHANS];
+    let n = |k: Count| c[k.index()];
+    let tcp = n(Count::Segments);
+    let st = |s: TcpState| level[Series::State(s).index()];
+    let orphans = level[Series::Orphans.index()];
     Bucket {
         t_us: t_ns / 1_000,
         established: st(TcpState::Established),
@@ -146,14 +127,18 @@ fn bucket_row(
         orphans,
         frames: frames.unwrap_or(tcp),
         tcp,
-        fin: c[C_FIN],
-        fin_retransmissions: c[C_FIN_RTX],
-        rst: c[C_RST],
-        new_connections: c[C_NEW],
-        closes: c[C_CLOSES],
-        fin_ratio: ratio(c[C_FIN], tcp),
-        fin_wait_1_limited: lim.orphan_retries.map(|_| level[S_FW1_LIMITED]),
-        orphans_limited: lim.orphan_retries.map(|_| level[S_ORPHANS_LIMITED]),
+        fin: n(Count::Fin),
+        fin_retransmissions: n(Count::FinRetransmissions),
+        rst: n(Count::Rst),
+        new_connections: n(Count::NewConnections),
+        closes: n(Count::Closes),
+        fin_ratio: ratio(n(Count::Fin), tcp),
+        fin_wait_1_limited: lim
+            .orphan_retries
+            .map(|_| level[Series::FinWait1Limited.index()]),
+        orphans_limited: lim
+            .orphan_retries
+            .map(|_| level[Series::OrphansLimited.index()]),
         over_max_orphans: lim.max_orphans.is_some_and(|m| orphans > m as i64),
         over_max_tw_buckets: lim
             .max_tw_buckets
@@ -270,9 +255,9 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits, max: u64) -> TimelineRepor
         .widened_from
         .and_then(|w| grid(w, p, max))
         .is_some_and(|asked| asked.w < g.w);
-    for (s, (peak, ns)) in peaks.iter().zip(t.state_ns).enumerate() {
-        let key = series_key(s);
-        let limited = s == S_FW1_LIMITED || s == S_ORPHANS_LIMITED;
+    for (s, (peak, ns)) in Series::ALL.into_iter().zip(peaks.iter().zip(t.state_ns)) {
+        let key = s.name();
+        let limited = s.is_what_if();
         if limited && lim.orphan_retries.is_none() {
             continue;
         }
@@ -305,10 +290,10 @@ pub fn build(t: &Timeline, p: &Packets, lim: &Limits, max: u64) -> TimelineRepor
         report.limits.orphan_retries = Some(RetriesWhatIf {
             retries: r,
             orphans_killed: t.orphans_killed,
-            fin_wait_1_peak: peaks[series_index(TcpState::FinWait1)].0,
-            fin_wait_1_peak_limited: peaks[S_FW1_LIMITED].0,
-            orphans_peak: peaks[S_ORPHANS].0,
-            orphans_peak_limited: peaks[S_ORPHANS_LIMITED].0,
+            fin_wait_1_peak: peaks[Series::State(TcpState::FinWait1).index()].0,
+            fin_wait_1_peak_limited: peaks[Series::FinWait1Limited.index()].0,
+            orphans_peak: peaks[Series::Orphans.index()].0,
+            orphans_peak_limited: peaks[Series::OrphansLimited.index()].0,
         });
     }
     report.buckets = buckets;

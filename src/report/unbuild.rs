@@ -8,21 +8,16 @@
 
 use crate::capture::FileInfo;
 use crate::decode::Skip;
-use crate::flow::conn::{NOUTCOMES, Outcome};
 use crate::flow::key::{FlowKey, Side};
 use crate::flow::state::TcpState;
 use crate::metrics::hist::{CompactHist, HistError};
-use crate::metrics::timeline::{
-    C_CLOSES, C_FIN, C_FIN_RTX, C_NEW, C_RST, C_SEGMENTS, NSERIES, S_FW1_LIMITED, S_ORPHANS,
-    S_ORPHANS_LIMITED, Timeline, TimelineConfig,
-};
-use crate::metrics::{Hist, KernelEvidence, PeerStats, Summary, Worst};
+use crate::metrics::timeline::{Count, NSERIES, Series, Timeline, TimelineConfig};
+use crate::metrics::{Hist, KernelEvidence, Metric, PeerStats, Split, Summary, Worst};
 use crate::pipeline::Analysis;
 use crate::report::schema::mergeable::{
-    CompactParts, HistParts, MERGEABLE_VERSION, METRICS, Mergeable, PeerParts,
+    CompactParts, HistParts, MERGEABLE_VERSION, Mergeable, PeerParts,
 };
-use crate::report::schema::{Bucket, Outcomes, Report, STATE_SERIES};
-use crate::report::timeline::{series_key, series_of};
+use crate::report::schema::{Bucket, COUNTER_SERIES, Report, STATE_SERIES};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
@@ -199,42 +194,20 @@ impl Mergeable {
     }
 }
 
-/// A report's figures of its outcomes table, by [`Outcome::index`].
-fn outcome_counts(o: &Outcomes) -> [u64; NOUTCOMES] {
-    let mut c = [0; NOUTCOMES];
-    for x in Outcome::ALL {
-        c[x.index()] = match x {
-            Outcome::Complete => o.complete,
-            Outcome::Simultaneous => o.simultaneous,
-            Outcome::Reset => o.reset,
-            Outcome::ResetAfterFin => o.reset_after_fin,
-            Outcome::HalfClosed => o.half_closed,
-            Outcome::FinUnacked => o.fin_unacked,
-            Outcome::Open => o.open,
-            Outcome::Killed => o.killed,
-            Outcome::Unanswered => o.unanswered,
-            Outcome::Rejected => o.rejected,
-            Outcome::OneSided => o.one_sided,
-        };
-    }
-    c
-}
-
 /// A bucket's count of every series, at its end: the levels the report
 /// shows ([`STATE_SERIES`]); the what-if series, shown only with
 /// `--orphan-retries`, equal FIN-WAIT-1 and orphans without it.
 fn levels(b: &Bucket) -> [i64; NSERIES] {
     let mut l = [0; NSERIES];
-    for (i, x) in l.iter_mut().enumerate().take(S_FW1_LIMITED) {
-        let key = series_key(i);
-        *x = STATE_SERIES
+    for x in Series::ALL.into_iter().filter(|x| !x.is_what_if()) {
+        l[x.index()] = STATE_SERIES
             .iter()
-            .find(|s| s.key == key)
+            .find(|s| s.key == x.name())
             .map_or(0, |s| (s.get)(b));
     }
-    let fw1 = crate::metrics::timeline::series_index(TcpState::FinWait1);
-    l[S_FW1_LIMITED] = b.fin_wait_1_limited.unwrap_or(l[fw1]);
-    l[S_ORPHANS_LIMITED] = b.orphans_limited.unwrap_or(l[S_ORPHANS]);
+    let [fw1, orphans] = [Series::State(TcpState::FinWait1), Series::Orphans].map(Series::index);
+    l[Series::FinWait1Limited.index()] = b.fin_wait_1_limited.unwrap_or(l[fw1]);
+    l[Series::OrphansLimited.index()] = b.orphans_limited.unwrap_or(l[orphans]);
     l
 }
 
@@ -262,11 +235,9 @@ pub fn analysis(r: &Report, bucket_us: u64, inputs: &[u32]) -> Result<Analysis, 
 
     // Packets: the report's exact counts.
     let p = &mut s.packets;
-    let rp = &r.packets;
-    (p.frames, p.tcp, p.syn, p.fin, p.rst, p.pure_ack) =
-        (rp.frames, rp.tcp, rp.syn, rp.fin, rp.rst, rp.pure_ack);
+    p.counts = r.packets.clone();
     for k in Skip::ALL {
-        p.skipped[k as usize] = r.skipped.get(k.name()).copied().unwrap_or(0);
+        p.skipped[k] = r.skipped.get(k.name()).copied().unwrap_or(0);
     }
     for l in &r.capture.link_types {
         *p.link_types.entry(l.linktype).or_default() += l.frames;
@@ -274,37 +245,22 @@ pub fn analysis(r: &Report, bucket_us: u64, inputs: &[u32]) -> Result<Analysis, 
     p.first_ts = r.capture.first_ts_us.map(|t| t.saturating_mul(1_000));
     p.last_ts = r.capture.last_ts_us.map(|t| t.saturating_mul(1_000));
 
-    let c = &r.connections;
-    let sc = &mut s.connections;
-    sc.total = c.total;
-    sc.handshake_seen = c.handshake_seen;
-    sc.sides_by_port = c.sides_by_port;
-    sc.sides_by_synack = c.sides_by_synack;
-    sc.fin_moved = c.fin_moved;
-    sc.one_sided = c.one_sided;
-    sc.two_sided = c.two_sided;
-    sc.anomalies = c.anomalies;
-    sc.kills_retracted = c.kills_retracted;
-    sc.aborted_on_data = c.aborted_on_data;
-    s.outcomes = outcome_counts(&r.outcomes);
-    s.outcomes_by_closer = [
-        outcome_counts(&r.outcomes_by_closer.local_first),
-        outcome_counts(&r.outcomes_by_closer.remote_first),
-    ];
-    let f = &r.fin_retransmissions;
-    s.fin_rtx.total = f.total;
-    s.fin_rtx.spurious = f.spurious;
-    s.fin_rtx.within_1ms = f.within_1ms;
-    s.fin_rtx.local_to_remote = f.local_to_remote;
-    s.fin_rtx.remote_to_local = f.remote_to_local;
-    s.unacked.local_to_remote = r.unacked_fins.local_to_remote;
-    s.unacked.remote_to_local = r.unacked_fins.remote_to_local;
+    // The counter groups: the report holds them as the metrics do.
+    s.connections = r.connections.clone();
+    s.outcomes = r.outcomes;
+    s.outcomes_by_closer = r.outcomes_by_closer;
+    s.fin_rtx = r.fin_retransmissions.clone();
+    s.unacked = r.unacked_fins.clone();
     s.local_fins = m.local_fins;
 
     // Histograms: from `mergeable`.
-    for (mi, mname) in METRICS {
-        for (si, sname, h) in m.latency.metric(mi).splits() {
-            s.latency[mi][si] = h.hist(&format!("latency.{mname}.{sname}"))?;
+    for metric in Metric::ALL {
+        for split in Split::ALL {
+            s.latency[metric][split] = m.latency[metric][split].hist(&format!(
+                "latency.{}.{}",
+                metric.name(),
+                split.name()
+            ))?;
         }
     }
     s.unacked_fin_age = m.unacked_fin_age.hist("unacked_fin_age")?;
@@ -420,23 +376,25 @@ fn timeline(r: &Report, m: &Mergeable, bucket_us: u64) -> Result<Timeline, Merge
         ));
     }
     let what_if = t.limits.orphan_retries.as_ref();
-    let fw1 = crate::metrics::timeline::series_index(TcpState::FinWait1);
+    let [fw1, orphans] = [Series::State(TcpState::FinWait1), Series::Orphans].map(Series::index);
+    let [fw1_limited, orphans_limited] =
+        [Series::FinWait1Limited, Series::OrphansLimited].map(Series::index);
     // The changes outside the buckets, as series deltas by bucket number.
     let mut out: Vec<(u64, [i64; NSERIES])> = Vec::new();
     for (i, ob) in m.timeline.outside.iter().enumerate() {
         let mut d = [0i64; NSERIES];
         for (name, v) in &ob.deltas {
-            let s = series_of(name).ok_or_else(|| {
+            let s = Series::from_name(name).ok_or_else(|| {
                 invalid(
                     format!("mergeable.timeline.outside[{i}]"),
                     format!("`{name}` is not a series"),
                 )
             })?;
-            d[s] = d[s].saturating_add(*v);
+            d[s.index()] = d[s.index()].saturating_add(*v);
         }
         if what_if.is_none() {
-            d[S_FW1_LIMITED] = d[fw1];
-            d[S_ORPHANS_LIMITED] = d[S_ORPHANS];
+            d[fw1_limited] = d[fw1];
+            d[orphans_limited] = d[orphans];
         }
         out.push((ob.bucket, d));
     }
@@ -473,15 +431,12 @@ fn timeline(r: &Report, m: &Mergeable, bucket_us: u64) -> Result<Timeline, Merge
         for s in 0..NSERIES {
             e.delta[s] = e.delta[s].saturating_add(level[s].saturating_sub(prev[s]));
         }
-        for (c, v) in [
-            (C_SEGMENTS, b.tcp),
-            (C_FIN, b.fin),
-            (C_FIN_RTX, b.fin_retransmissions),
-            (C_RST, b.rst),
-            (C_NEW, b.new_connections),
-            (C_CLOSES, b.closes),
-        ] {
-            e.counts[c] = e.counts[c].saturating_add(v);
+        for k in Count::ALL {
+            let v = COUNTER_SERIES
+                .iter()
+                .find(|(name, _)| *name == k.name())
+                .map_or(0, |(_, get)| get(b));
+            e.counts[k.index()] = e.counts[k.index()].saturating_add(v);
         }
         prev = level;
     }
@@ -493,16 +448,16 @@ fn timeline(r: &Report, m: &Mergeable, bucket_us: u64) -> Result<Timeline, Merge
             .for_each(|(x, y)| *x = x.saturating_add(y));
     }
     for (name, ns) in &m.timeline.state_time_ns {
-        let s = series_of(name).ok_or_else(|| {
+        let s = Series::from_name(name).ok_or_else(|| {
             invalid(
                 "mergeable.timeline.state_time_ns",
                 format!("`{name}` is not a series"),
             )
         })?;
-        tl.state_ns[s] = *ns;
+        tl.state_ns[s.index()] = *ns;
     }
-    tl.state_ns[S_FW1_LIMITED] = tl.state_ns[fw1];
-    tl.state_ns[S_ORPHANS_LIMITED] = tl.state_ns[S_ORPHANS];
+    tl.state_ns[fw1_limited] = tl.state_ns[fw1];
+    tl.state_ns[orphans_limited] = tl.state_ns[orphans];
     tl.close_before_capture = t.close_began_before_capture;
     tl.open_at_end = t.open_at_end;
     tl.orphans_killed = what_if.map_or(0, |x| x.orphans_killed);

@@ -8,14 +8,14 @@ use finscope::decode::Segment;
 use finscope::decode::flags::{ACK, FIN, PSH, RST, SYN};
 use finscope::decode::net::Cidr;
 use finscope::decode::seq::SeqNum;
-use finscope::flow::conn::{NOUTCOMES, Outcome};
+use finscope::flow::conn::Outcome;
 use finscope::flow::key::symmetric_hash;
 use finscope::flow::key::{FlowKey, Side};
 use finscope::flow::state::{Event, MAX_TRANSITIONS, TcpState};
 use finscope::flow::table::Retired;
 use finscope::flow::{FlowConfig, Shard};
-use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
+use finscope::metrics::{ByOutcome, ShardMetrics};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// The client of every generated conversation (ports from [`CLIENT_PORT`]).
@@ -131,7 +131,7 @@ pub fn check_shard(shard: &Shard<ShardMetrics>) -> Result<(), String> {
     let ret = retired(shard);
     let sum = &shard.sink.summary;
 
-    let total: u64 = sum.outcomes.iter().sum();
+    let total: u64 = sum.outcomes.iter().map(|(_, n)| n).sum();
     ensure!(
         total == sum.connections.total,
         "outcomes {:?} add up to {total}, connections.total {}",
@@ -143,7 +143,7 @@ pub fn check_shard(shard: &Shard<ShardMetrics>) -> Result<(), String> {
         "outcomes add up to {total}, {} connections retired",
         ret.len()
     );
-    let mut counted = [0u64; NOUTCOMES];
+    let mut counted = ByOutcome::<u64>::default();
     for r in ret {
         let o = r.conn.outcome();
         ensure!(
@@ -151,14 +151,17 @@ pub fn check_shard(shard: &Shard<ShardMetrics>) -> Result<(), String> {
             "{o:?} not once in Outcome::ALL"
         );
         ensure!(Outcome::ALL[o.index()] == o, "{o:?} at another index");
-        counted[o.index()] += 1;
+        counted[o] += 1;
     }
     ensure!(
         counted == sum.outcomes,
         "outcomes counted {counted:?}, summary {:?}",
         sum.outcomes
     );
-    let by_closer: u64 = sum.outcomes_by_closer.iter().flatten().sum();
+    let c = &sum.outcomes_by_closer;
+    let by_closer: u64 = (c.local_first.iter().chain(c.remote_first.iter()))
+        .map(|(_, n)| n)
+        .sum();
     let with_fin = ret.iter().filter(|r| r.conn.first_fin.is_some()).count() as u64;
     ensure!(
         by_closer == with_fin,

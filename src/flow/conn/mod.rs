@@ -27,8 +27,9 @@
 //! ([`Conn::outcome`], [`Conn::latencies`], [`Conn::intervals`], ...).
 
 use super::key::{FlowKey, PerSide, Side};
-pub use super::state::DUPLICATE_WINDOW_NS;
-use super::state::{Backoff, Event, Machine, RTO_MAX_NS, RTO_MIN_NS, TcpState};
+pub use super::retrans::DUPLICATE_WINDOW_NS;
+use super::retrans::{Backoff, RTO_MAX_NS, RTO_MIN_NS};
+use super::state::{Correction, Event, Machine, TcpState};
 use crate::decode::Segment;
 use crate::decode::seq::SeqNum;
 
@@ -133,8 +134,8 @@ pub struct Timers {
 impl Default for Timers {
     fn default() -> Self {
         Timers {
-            time_wait_ns: 60_000_000_000,
-            fin_timeout_ns: 60_000_000_000,
+            time_wait_ns: crate::flow::table::DEFAULT_TIME_WAIT_NS,
+            fin_timeout_ns: crate::flow::table::DEFAULT_FIN_TIMEOUT_NS,
         }
     }
 }
@@ -201,13 +202,6 @@ pub struct EndpointState {
     /// Sent a RST without the ACK flag: the reply of a host that has no
     /// socket for the segment it answers.
     pub bare_rst: bool,
-    /// A kill inferred from its silence was disproved: its schedule does
-    /// not follow the model (capture loss, another stack), so silence alone
-    /// no longer counts; only a bare RST does.
-    pub kill_disproved: bool,
-    /// Its FIN-WAIT-2 socket was gone when the peer's FIN came: it
-    /// answered with a bare RST (tcp_fin_timeout had expired).
-    pub fin_wait_2_gone: bool,
     /// Sent RST|ACK while its FIN was unACKed: the kernel reset the orphan
     /// (tcp_max_orphans / memory pressure) or the application aborted.
     pub reset_awaiting_ack: bool,
@@ -230,6 +224,21 @@ pub struct EndpointState {
 }
 
 impl EndpointState {
+    /// A kill inferred from its silence was disproved
+    /// ([`Correction::KillDisproved`] in its history): its schedule does
+    /// not follow the model (capture loss, another stack), so silence alone
+    /// no longer counts; only a bare RST does.
+    pub fn kill_disproved(&self) -> bool {
+        self.machine.corrections.has(Correction::KillDisproved)
+    }
+
+    /// Its FIN-WAIT-2 socket was gone when the peer's FIN came: it
+    /// answered with a bare RST (tcp_fin_timeout had expired;
+    /// [`Correction::FinWait2Gone`] in its history).
+    pub fn fin_wait_2_gone(&self) -> bool {
+        self.machine.corrections.has(Correction::FinWait2Gone)
+    }
+
     pub fn fin_retransmissions(&self) -> u32 {
         self.fin_rtx + self.fin_rtx_spurious
     }

@@ -5,7 +5,8 @@
 use super::{Conn, DUPLICATE_WINDOW_NS, EndpointState, SidesBy, Timers, other};
 use crate::decode::{Segment, flags};
 use crate::flow::key::Side;
-use crate::flow::state::{Backoff, Event, TIMEOUT_INIT_NS, TcpState};
+use crate::flow::retrans::{Backoff, TIMEOUT_INIT_NS};
+use crate::flow::state::{Correction, Event, TcpState};
 
 impl Conn {
     /// True when a SYN from `side` must start a new connection on this key:
@@ -78,7 +79,7 @@ impl Conn {
                     }
                     s if s.awaits_fin_ack()
                         && e.fin_pending()
-                        && !e.kill_disproved
+                        && !e.kill_disproved()
                         && e.sent_ack =>
                     {
                         // Dead when its next copy was due, unless it sent
@@ -241,9 +242,8 @@ impl Conn {
         let Some(k) = e.killed_at.take() else {
             return;
         };
-        e.machine.retract();
+        e.machine.correct(Correction::KillDisproved);
         e.backoff.last_ts = e.backoff.last_ts.max(ts);
-        e.kill_disproved = true;
         self.kills_retracted += 1;
         if let Some(f) = peer_fin.filter(|f| *f >= k) {
             e.apply(Event::RecvFin, f);
@@ -310,7 +310,7 @@ impl Conn {
                 .nth(tr.len() - 2)
                 .is_some_and(|x| matches!(x.0, TcpState::SynSent | TcpState::SynReceived));
         if gave_up {
-            m.retract();
+            m.correct(Correction::HandshakeAlive);
         }
     }
 
@@ -357,7 +357,7 @@ impl Conn {
         {
             // The bare RST answers the late ACK that revived it: the socket
             // was gone after all. Back to FIN-WAIT-1, killed when inferred.
-            e.machine.retract();
+            e.machine.correct(Correction::RevivalDisproved);
             e.fin_acked_ts = None;
             e.retracted_kill = None;
             e.killed_at = Some(k);
@@ -398,7 +398,7 @@ impl Conn {
                 && t == pf
                 && matches!(st, TcpState::TimeWait | TcpState::Closing)
             {
-                e.machine.retract();
+                e.machine.correct(Correction::AbortOnData);
             }
             e.apply(Event::SendRst, ts);
             self.ep[peer].apply(Event::RecvRst, ts);
@@ -421,9 +421,8 @@ impl Conn {
             (seg.has(flags::ACK), e.state(), was_fw2, peer_fin)
             && tr.last().is_some_and(|l| l.1 == pf)
         {
-            e.machine.retract();
+            e.machine.correct(Correction::FinWait2Gone);
             e.apply(Event::FinWait2Timeout, pf);
-            e.fin_wait_2_gone = true;
         }
         e.apply(Event::SendRst, ts);
         self.ep[peer].apply(Event::RecvRst, ts);
@@ -466,7 +465,7 @@ impl Conn {
                     // Its FIN does not ACK the peer's: it left before the
                     // peer's FIN arrived. It was never in CLOSE-WAIT: it went
                     // FIN-WAIT-1 -> CLOSING.
-                    e.machine.retract();
+                    e.machine.correct(Correction::FinsCrossed);
                     e.apply(Event::SendFin, ts);
                     e.apply(Event::RecvFin, ts);
                 } else {

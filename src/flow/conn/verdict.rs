@@ -82,7 +82,7 @@ impl Conn {
             "abort_on_data"
         } else if e.reset_awaiting_ack {
             "orphan_reset"
-        } else if e.fin_wait_2_gone {
+        } else if e.fin_wait_2_gone() {
             "fin_wait_2_gone"
         } else {
             "other"
@@ -225,6 +225,9 @@ impl Conn {
 
     /// State-machine anomalies of both endpoints.
     pub fn anomalies(&self) -> u64 {
-        self.ep.iter().map(|e| u64::from(e.machine.anomalies)).sum()
+        self.ep
+            .iter()
+            .map(|e| u64::from(e.machine.anomalies.count()))
+            .sum()
     }
 }

@@ -3,13 +3,13 @@
 //! `report::schema::mergeable`; the way back is `report::unbuild`).
 
 use crate::metrics::hist::CompactHist;
-use crate::metrics::timeline::NSERIES;
-use crate::metrics::{ALL, Hist, LOCAL_FIRST, PeerStats, REMOTE_FIRST, Summary};
+use crate::metrics::timeline::Series;
+use crate::metrics::{Hist, PeerStats, Summary};
 use crate::report::schema::mergeable::{
-    CompactParts, HistParts, KernelParts, LatencyParts, MERGEABLE_VERSION, METRICS, Mergeable,
-    OutsideBucket, PeerParts, REPORTED, SplitParts, TimelineParts, WorstParts,
+    CompactParts, HistParts, KernelParts, MERGEABLE_VERSION, Mergeable, OutsideBucket, PeerParts,
+    TimelineParts, WorstParts,
 };
-use crate::report::timeline::{outside, series_key};
+use crate::report::timeline::outside;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::net::{IpAddr, SocketAddr};
@@ -81,23 +81,17 @@ impl Mergeable {
     /// `what_if`: the analysis ran `--orphan-retries`; `max_buckets`: the
     /// report's timeline rule ([`crate::report::timeline::build`]).
     pub fn of(s: &Summary, what_if: bool, max_buckets: u64) -> Mergeable {
-        let mut latency = LatencyParts::default();
-        for (m, _) in METRICS {
-            let h = &s.latency[m];
-            *latency.metric_mut(m) = SplitParts {
-                all: HistParts::of(&h[ALL]),
-                local_first: HistParts::of(&h[LOCAL_FIRST]),
-                remote_first: HistParts::of(&h[REMOTE_FIRST]),
-            };
-        }
-        let kept = |i: usize| what_if || REPORTED.contains(&i);
+        let latency = s.latency.map(|_, h| h.map(|_, h| HistParts::of(h)));
+        // The what-if series are kept only with the what-if; without it
+        // they equal FIN-WAIT-1 and orphans.
+        let kept = |x: &Series| what_if || !x.is_what_if();
         let outside = outside(&s.timeline, &s.packets, max_buckets)
             .into_iter()
             .map(|(bucket, d)| OutsideBucket {
                 bucket,
-                deltas: (0..NSERIES)
-                    .filter(|i| d[*i] != 0 && kept(*i))
-                    .map(|i| (series_key(i).to_string(), d[i]))
+                deltas: (Series::ALL.into_iter().filter(kept))
+                    .filter(|x| d[x.index()] != 0)
+                    .map(|x| (x.name().to_string(), d[x.index()]))
                     .collect(),
             })
             .filter(|b| !b.deltas.is_empty())
@@ -126,8 +120,9 @@ impl Mergeable {
             },
             timeline: TimelineParts {
                 fin_timeout_ns: s.timeline.cfg.fin_timeout_ns,
-                state_time_ns: REPORTED
-                    .map(|i| (series_key(i).to_string(), s.timeline.state_ns[i]))
+                state_time_ns: (Series::ALL.into_iter())
+                    .filter(|x| !x.is_what_if())
+                    .map(|x| (x.name().to_string(), s.timeline.state_ns[x.index()]))
                     .collect(),
                 outside,
             },

@@ -8,17 +8,54 @@ pub mod text;
 pub mod timeline;
 pub mod why;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+/// How the text output looks: the columns it fits and whether it is
+/// coloured. Decided once per run (from `--color` and the terminal) and
+/// handed to every text renderer; nothing reads it from a global.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TextStyle {
+    /// Columns the text fits in (`None`: whole lines, for grep).
+    pub width: Option<usize>,
+    /// Colour (`--color`).
+    pub color: bool,
+}
 
-/// Columns the text output fits in; 0: no limit.
-static WIDTH: AtomicUsize = AtomicUsize::new(0);
+impl TextStyle {
+    /// The style of `cols` columns (narrower than [`MIN_WIDTH`]: no
+    /// limit), coloured when `color`.
+    pub fn new(cols: Option<usize>, color: bool) -> TextStyle {
+        TextStyle {
+            width: cols.filter(|w| *w >= MIN_WIDTH),
+            color,
+        }
+    }
 
-/// Colour in the text output (`--color`).
-static COLOR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    /// `text` in the colour of `what` when colour is on, else as it is.
+    pub fn paint(&self, what: Paint, text: &str) -> String {
+        use anstyle::{AnsiColor, Style};
+        if !self.color {
+            return text.to_string();
+        }
+        let style = match what {
+            Paint::Bad => Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
+            Paint::Warn => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
+            Paint::Headline => Style::new().bold(),
+        };
+        format!("{style}{text}{style:#}")
+    }
 
-/// Turns colour in the text output on or off.
-pub fn set_color(on: bool) {
-    COLOR.store(on, Ordering::Relaxed);
+    /// Writes what `render` writes, fitted to the width when one is set.
+    pub fn fitted(
+        &self,
+        w: &mut dyn std::io::Write,
+        render: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        render(&mut buf)?;
+        match self.width {
+            Some(n) => w.write_all(fit(&String::from_utf8_lossy(&buf), n).as_bytes()),
+            None => w.write_all(&buf),
+        }
+    }
 }
 
 /// What a painted piece of text is.
@@ -30,20 +67,6 @@ pub enum Paint {
     Warn,
     /// A diagnosis headline: bold.
     Headline,
-}
-
-/// `text` in the colour of `what` when colour is on, else as it is.
-pub fn paint(what: Paint, text: &str) -> String {
-    use anstyle::{AnsiColor, Style};
-    if !COLOR.load(Ordering::Relaxed) {
-        return text.to_string();
-    }
-    let style = match what {
-        Paint::Bad => Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
-        Paint::Warn => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
-        Paint::Headline => Style::new().bold(),
-    };
-    format!("{style}{text}{style:#}")
 }
 
 /// Whether `c` must not reach a terminal as it is: a control character
@@ -112,16 +135,6 @@ pub fn escaped<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> Opti
 /// Narrowest width honoured: below it lines are left as they are.
 const MIN_WIDTH: usize = 40;
 
-/// Sets the columns the text output must fit (`None`: no limit).
-pub fn set_width(cols: Option<usize>) {
-    WIDTH.store(cols.unwrap_or(0), Ordering::Relaxed);
-}
-
-/// The columns the text output must fit, if any.
-pub fn width() -> Option<usize> {
-    Some(WIDTH.load(Ordering::Relaxed)).filter(|w| *w >= MIN_WIDTH)
-}
-
 /// The width of the terminal on standard output, else `$COLUMNS`, else
 /// none (a pipe or file keeps whole lines, for grep). Standard output
 /// only: `terminal_size()` would take stderr's terminal for a pipe.
@@ -130,19 +143,6 @@ pub fn terminal_width() -> Option<usize> {
         return Some(usize::from(w));
     }
     std::env::var("COLUMNS").ok()?.trim().parse().ok()
-}
-
-/// Writes what `render` writes, fitted to [`width`] when one is set.
-pub fn fitted(
-    w: &mut dyn std::io::Write,
-    render: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    render(&mut buf)?;
-    match width() {
-        Some(n) => w.write_all(fit(&String::from_utf8_lossy(&buf), n).as_bytes()),
-        None => w.write_all(&buf),
-    }
 }
 
 /// A Wireshark display filter on a line of its own (a peer's worst

@@ -1,11 +1,14 @@
 //! The human report: aligned tables, thousands separators, units, and
 //! log-scale bar charts of close latency. Deterministic: no wall-clock values.
 
-use super::{Paint, paint};
+use super::{Paint, TextStyle};
 use crate::metrics::peers::RankBy;
 use crate::report::format::{dur, opt_dur, pct, thousands, utc};
 use crate::report::{LatencyStats, Report};
 use std::io::{self, Write};
+
+mod kernel;
+use kernel::{render_remedies, render_tunables};
 
 const BAR_WIDTH: u64 = 40;
 
@@ -45,26 +48,26 @@ fn bar_chart(w: &mut impl Write, title: &str, s: &LatencyStats) -> io::Result<()
 }
 
 /// Renders the text report: one section after the other.
-pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
+pub fn render(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result<()> {
     // Strings from a report file or the command line (labels, file names,
     // peers) cannot act on the terminal.
     let clean = super::escaped(r);
     let r = clean.as_ref().unwrap_or(r);
     writeln!(w, "finscope {} - TCP teardown report", r.finscope_version)?;
     writeln!(w)?;
-    render_capture(r, w)?;
+    render_capture(r, style, w)?;
     render_inputs(r, w)?;
     render_teardown(r, w)?;
     render_connections(r, w)?;
     render_tunables(r, w)?;
-    render_remedies(r, w)?;
+    render_remedies(r, style, w)?;
     render_latency(r, w)?;
-    render_peers(r, w)?;
-    render_states(r, w)
+    render_peers(r, style, w)?;
+    render_states(r, style, w)
 }
 
 /// CAPTURE: files, link types, time span, frames, warnings.
-fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
+fn render_capture(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result<()> {
     let p = &r.packets;
     writeln!(w, "CAPTURE")?;
     for f in &r.capture.files {
@@ -78,21 +81,21 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
             if f.truncated { ", TRUNCATED" } else { "" }
         )?;
         if let Some(e) = &f.error {
-            writeln!(w, "  {}        {e}", paint(Paint::Warn, "stopped"))?;
+            writeln!(w, "  {}        {e}", style.paint(Paint::Warn, "stopped"))?;
         }
     }
     if r.capture.interrupted {
         writeln!(
             w,
             "  {}    reading stopped by a signal (Ctrl-C): this covers what was read before it",
-            paint(Paint::Warn, "INTERRUPTED")
+            style.paint(Paint::Warn, "INTERRUPTED")
         )?;
     }
     if r.capture.evicted_early > 0 {
         writeln!(
             w,
             "  {}        {} connection(s) retired early to stay within --max-memory (idle longest first): their figures end there",
-            paint(Paint::Warn, "EVICTED"),
+            style.paint(Paint::Warn, "EVICTED"),
             thousands(r.capture.evicted_early)
         )?;
     }
@@ -152,7 +155,7 @@ fn render_capture(r: &Report, w: &mut impl Write) -> io::Result<()> {
             writeln!(
                 w,
                 "  {}          {s}: nothing was analysed, every figure below is empty",
-                paint(Paint::Warn, "EMPTY")
+                style.paint(Paint::Warn, "EMPTY")
             )?;
         } else {
             writeln!(w, "  selected       {s}")?;
@@ -400,7 +403,7 @@ fn render_latency(r: &Report, w: &mut impl Write) -> io::Result<()> {
 }
 
 /// WORST REMOTE PEERS.
-fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
+fn render_peers(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result<()> {
     if r.peers.is_empty() && r.peers_total == 0 {
         // Nothing to say: one line.
         writeln!(w, "WORST REMOTE PEERS  (none)")?;
@@ -452,7 +455,7 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
             }
         }
         let total = 2 + widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
-        let gap = if super::width().is_some_and(|w| total > w) {
+        let gap = if style.width.is_some_and(|w| total > w) {
             1
         } else {
             2
@@ -501,7 +504,7 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
                 // both fit the width (or none is set: a pipe), else on a
                 // line of its own, which is never wrapped (render::fit).
                 let one = head.chars().count() + 1 + f.chars().count();
-                if super::width().is_none_or(|cols| one <= cols) {
+                if style.width.is_none_or(|cols| one <= cols) {
                     writeln!(w, "{head} {f}")?;
                 } else {
                     writeln!(w, "{head}\n        {f}")?;
@@ -523,7 +526,7 @@ fn render_peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
 }
 
 /// LOCAL SOCKET STATES and the DIAGNOSIS.
-fn render_states(r: &Report, w: &mut impl Write) -> io::Result<()> {
+fn render_states(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result<()> {
     use super::timeline::{NEVER_CLOSING, never_closing, render_peak_notes, render_peaks};
     if never_closing(&r.timeline) {
         // Nothing to say: one line (and the notes, when there are any).
@@ -536,167 +539,7 @@ fn render_states(r: &Report, w: &mut impl Write) -> io::Result<()> {
         )?;
         render_peaks(&r.timeline, w)?;
     }
-    super::timeline::render_diagnosis(&r.diagnosis, w)
-}
-
-/// The capturing host's kernel settings as the capture shows them; the
-/// section is left out when the capture shows none.
-fn render_tunables(r: &Report, w: &mut impl Write) -> io::Result<()> {
-    let t = &r.inferred_tunables;
-    let or = &t.tcp_orphan_retries;
-    let ft = &t.tcp_fin_timeout;
-    if or.killed == 0
-        && ft.at_most_s.is_none()
-        && ft.at_least_s.is_none_or(|s| s < 1.0)
-        && t.rto_min.value_ms.is_none()
-        && !t.orphans_reset_under_pressure.value
-        && t.tcp_max_orphans.value.is_none()
-        && r.connections.aborted_on_data == 0
-    {
-        return Ok(());
-    }
-    writeln!(w, "LOCAL KERNEL SETTINGS  (inferred from the capture)")?;
-    if let (Some(v), Some(lo), Some(hi)) = (
-        t.tcp_max_orphans.value,
-        t.tcp_max_orphans.low,
-        t.tcp_max_orphans.high,
-    ) {
-        writeln!(
-            w,
-            "  tcp_max_orphans      {}  (between {} and {}: {} orphans reset at the limit, TcpExtTCPAbortOnMemory)",
-            thousands(v),
-            thousands(lo),
-            thousands(hi),
-            thousands(t.tcp_max_orphans.resets)
-        )?;
-    }
-    if or.killed > 0 {
-        let confirmed = if or.confirmed > 0 {
-            format!(
-                ", {} confirmed by a later bare RST",
-                thousands(or.confirmed)
-            )
-        } else {
-            String::new()
-        };
-        writeln!(
-            w,
-            "  tcp_orphan_retries   {}  ({} orphans killed silently{confirmed}{})",
-            match or.value {
-                // The sysctl's default: 0 means 8 (tcp_timer.c).
-                Some(8) => "8 (or 0, which means 8)".to_string(),
-                Some(v) => v.to_string(),
-                None => format!(
-                    "not inferred (fewer than {} kills fit one value)",
-                    crate::metrics::MIN_EVIDENCE
-                ),
-            },
-            thousands(or.killed),
-            if or.value.is_some() {
-                format!("; {} consistent with this value", thousands(or.consistent))
-            } else {
-                String::new()
-            }
-        )?;
-    }
-    // A lower bound alone is shown only when it says something (>= 1 s).
-    if ft.at_most_s.is_some() || ft.at_least_s.is_some_and(|s| s >= 1.0) {
-        let f = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x}s"));
-        writeln!(
-            w,
-            "  tcp_fin_timeout      at least {}, at most {}  (FIN-WAIT-2 sockets that still ACKed the peer's FIN: {}; gone: {})",
-            f(ft.at_least_s),
-            f(ft.at_most_s),
-            thousands(ft.survived),
-            thousands(ft.gone)
-        )?;
-    }
-    if let Some(v) = t.rto_min.value_ms {
-        writeln!(
-            w,
-            "  first RTO            {v}ms smallest, {}ms median  ({} retransmitted local FINs)",
-            t.rto_min.p50_ms.unwrap_or(v),
-            thousands(t.rto_min.connections)
-        )?;
-    }
-    if t.orphans_reset_under_pressure.value {
-        writeln!(
-            w,
-            "  orphans reset        {} local orphans sent RST while their FIN was unACKed (tcp_max_orphans / memory pressure, or an abort)",
-            thousands(t.orphans_reset_under_pressure.connections)
-        )?;
-    }
-    if r.connections.aborted_on_data > 0 {
-        writeln!(
-            w,
-            "  aborts on data       {} local sockets answered data that came after their FIN with a RST (TCPAbortOnData: closed while the peer still sent; says nothing of tcp_fin_timeout)",
-            thousands(r.connections.aborted_on_data)
-        )?;
-    }
-    writeln!(w)
-}
-
-use crate::report::remedies::MIN_REMEDY_ORPHANS;
-
-/// REMEDIES: what each setting would do, from the replay.
-fn render_remedies(r: &Report, w: &mut impl Write) -> io::Result<()> {
-    let Some(d) = &r.demand else {
-        return Ok(());
-    };
-    let now = r.remedies.first().map(|x| x.predicted).unwrap_or_default();
-    if d.orphans_peak < MIN_REMEDY_ORPHANS
-        && now.orphan_resets == 0
-        && now.orphans_killed == 0
-        && !r.remedies.iter().any(|x| x.asked)
-    {
-        writeln!(
-            w,
-            "REMEDIES  none needed: at most {} local orphan(s) at once, none reset or killed",
-            thousands(d.orphans_peak)
-        )?;
-        return writeln!(w);
-    }
-    writeln!(
-        w,
-        "REMEDIES  (the capture's closes replayed under other settings; docs/diagnosis.md)"
-    )?;
-    writeln!(
-        w,
-        "  with no limit: FIN-WAIT-1 peak {}, orphans peak {}, TIME-WAIT peak {}",
-        thousands(d.fin_wait_1_peak),
-        thousands(d.orphans_peak),
-        thousands(d.time_wait_peak)
-    )?;
-    if let Some(n) = crate::report::remedies::fit_note(r) {
-        writeln!(w, "  {}", paint(Paint::Warn, &n))?;
-    }
-    writeln!(
-        w,
-        "  {:<30} {:>10} {:>8} {:>9} {:>7} {:>7}",
-        "setting", "FIN-WAIT-1", "orphans", "TIME-WAIT", "resets", "killed"
-    )?;
-    for x in &r.remedies {
-        let note = match x.why.as_str() {
-            "" => String::new(),
-            w if w.starts_with("as ") => " (now)".to_string(),
-            w if w.starts_with("the limit +5%") => " (+5%)".to_string(),
-            w if w.starts_with("a limit above") => " (no reset)".to_string(),
-            w if w.starts_with("asked") => " (asked)".to_string(),
-            _ => String::new(),
-        };
-        let p = &x.predicted;
-        writeln!(
-            w,
-            "  {:<30} {:>10} {:>8} {:>9} {:>7} {:>7}",
-            format!("{}={}{note}", x.setting, thousands(x.value)),
-            thousands(p.fin_wait_1_peak),
-            thousands(p.orphans_peak),
-            thousands(p.time_wait_peak),
-            thousands(p.orphan_resets),
-            thousands(p.orphans_killed)
-        )?;
-    }
-    writeln!(w)
+    super::timeline::render_diagnosis(&r.diagnosis, style, w)
 }
 
 /// One `--interval` summary as a line of text.

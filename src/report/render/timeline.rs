@@ -1,6 +1,7 @@
 //! The timeline part of the report as CSV, a terminal chart, the peaks
 //! table and the diagnosis list.
 
+use super::TextStyle;
 use crate::report::format::{dur, thousands, utc};
 use crate::report::schema::{Bucket, COUNTER_SERIES, Finding, STATE_SERIES, TimelineReport};
 use std::io::{self, Write};
@@ -79,19 +80,19 @@ const CHART_WIDTH: usize = 96;
 const LABEL_WIDTH: usize = 18;
 
 /// Columns of the chart: its label, bars and peak fit the output width.
-fn chart_width() -> usize {
-    super::width().map_or(CHART_WIDTH, |w| {
+fn chart_width(style: &TextStyle) -> usize {
+    style.width.map_or(CHART_WIDTH, |w| {
         w.saturating_sub(LABEL_WIDTH + 18).clamp(10, CHART_WIDTH)
     })
 }
 
 /// A terminal chart: one row per state, time left to right, each column the
 /// largest value of the buckets it covers, scaled to the row's peak.
-pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
+pub fn render_chart(r: &TimelineReport, style: &TextStyle, w: &mut impl Write) -> io::Result<()> {
     if r.buckets.is_empty() {
         return writeln!(w, "  (no packets)");
     }
-    let per_col = r.buckets.len().div_ceil(chart_width()).max(1);
+    let per_col = r.buckets.len().div_ceil(chart_width(style)).max(1);
     let cols = r.buckets.len().div_ceil(per_col);
     type Get = fn(&Bucket) -> i64;
     let mut rows: Vec<(&str, Get)> = STATE_SERIES.iter().map(|s| (s.label, s.get)).collect();
@@ -160,7 +161,7 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
         .map_or(0, |b| b.t_us.saturating_add(r.bucket_us));
     // Under the bars when it fits, else from the left margin.
     let range = format!("{} .. {} UTC", utc(first), utc(last));
-    let pad = match super::width() {
+    let pad = match style.width {
         Some(w) if LABEL_WIDTH + 4 + range.chars().count() > w => 2,
         _ => LABEL_WIDTH + 4,
     };
@@ -169,15 +170,20 @@ pub fn render_chart(r: &TimelineReport, w: &mut impl Write) -> io::Result<()> {
 }
 
 /// The text of `finscope timeline`: chart, peaks, limits, diagnosis.
-pub fn render_text(r: &TimelineReport, d: &[Finding], w: &mut impl Write) -> io::Result<()> {
+pub fn render_text(
+    r: &TimelineReport,
+    d: &[Finding],
+    style: &TextStyle,
+    w: &mut impl Write,
+) -> io::Result<()> {
     writeln!(
         w,
         "LOCAL SOCKET STATES OVER TIME (reconstructed from the capture)"
     )?;
-    render_chart(r, w)?;
+    render_chart(r, style, w)?;
     writeln!(w)?;
     render_peaks(r, w)?;
-    render_diagnosis(d, w)
+    render_diagnosis(d, style, w)
 }
 
 /// Peaks, limit crossings and the what-if, as text.
@@ -281,7 +287,7 @@ pub fn render_peak_notes(r: &TimelineReport, w: &mut impl Write) -> io::Result<(
 }
 
 /// The diagnosis as text.
-pub fn render_diagnosis(d: &[Finding], w: &mut impl Write) -> io::Result<()> {
+pub fn render_diagnosis(d: &[Finding], style: &TextStyle, w: &mut impl Write) -> io::Result<()> {
     writeln!(w)?;
     writeln!(w, "DIAGNOSIS")?;
     if d.is_empty() {
@@ -295,7 +301,7 @@ pub fn render_diagnosis(d: &[Finding], w: &mut impl Write) -> io::Result<()> {
             w,
             "  {}. {}",
             i + 1,
-            super::paint(super::Paint::Headline, &f.finding)
+            style.paint(super::Paint::Headline, &f.finding)
         )?;
         for e in &f.evidence {
             writeln!(w, "     - {e}")?;

@@ -11,8 +11,7 @@
 //! times), cuts (peers past `--top`, state changes after the last bucket)
 //! or leaves out. docs/report.md ("Merging reports") documents every field.
 
-use crate::metrics::timeline::S_FW1_LIMITED;
-use crate::metrics::{ALL, CLOSE_TOTAL, FIN_ACK, FIN_FIN, LOCAL_FIRST, REMOTE_FIRST};
+use crate::metrics::{ByMetric, BySplit};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -58,20 +57,10 @@ pub struct HistParts {
 }
 
 /// One metric's histograms by who closed first.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct SplitParts {
-    pub all: HistParts,
-    pub local_first: HistParts,
-    pub remote_first: HistParts,
-}
+pub type SplitParts = BySplit<HistParts>;
 
 /// The histograms of `latency`, by metric.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct LatencyParts {
-    pub close_total: SplitParts,
-    pub fin_ack: SplitParts,
-    pub fin_fin: SplitParts,
-}
+pub type LatencyParts = ByMetric<SplitParts>;
 
 /// A peer's compact FIN->ACK histogram ([`crate::metrics::hist::CompactHist`]), exactly.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -174,46 +163,3 @@ pub struct WorstParts {
 fn is_zero(v: &u32) -> bool {
     *v == 0
 }
-
-/// The report's latency metrics by index ([`FIN_ACK`], ...) and name.
-pub const METRICS: [(usize, &str); 3] = [
-    (CLOSE_TOTAL, "close_total"),
-    (FIN_ACK, "fin_ack"),
-    (FIN_FIN, "fin_fin"),
-];
-
-impl LatencyParts {
-    /// The histograms of metric `m` (`CLOSE_TOTAL`, `FIN_ACK`, `FIN_FIN`).
-    pub fn metric(&self, m: usize) -> &SplitParts {
-        match m {
-            CLOSE_TOTAL => &self.close_total,
-            FIN_ACK => &self.fin_ack,
-            _ => &self.fin_fin,
-        }
-    }
-
-    /// [`LatencyParts::metric`], to fill.
-    pub fn metric_mut(&mut self, m: usize) -> &mut SplitParts {
-        match m {
-            CLOSE_TOTAL => &mut self.close_total,
-            FIN_ACK => &mut self.fin_ack,
-            _ => &mut self.fin_fin,
-        }
-    }
-}
-
-impl SplitParts {
-    /// The three splits with their index (`ALL`, ...) and name.
-    pub fn splits(&self) -> [(usize, &str, &HistParts); 3] {
-        [
-            (ALL, "all", &self.all),
-            (LOCAL_FIRST, "local_first", &self.local_first),
-            (REMOTE_FIRST, "remote_first", &self.remote_first),
-        ]
-    }
-}
-
-/// Series whose per-bucket levels and times the report holds: the states
-/// and orphans. The what-if series (`--orphan-retries`) are kept only with
-/// the what-if; without it they equal FIN-WAIT-1 and orphans.
-pub const REPORTED: std::ops::Range<usize> = 0..S_FW1_LIMITED;

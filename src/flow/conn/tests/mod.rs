@@ -65,3 +65,4 @@ fn established(ci: u32, si: u32) -> Vec<Segment> {
 mod close;
 mod handshake;
 mod reset;
+mod states;

@@ -44,7 +44,8 @@ fn orphan_killed_silently_then_confirmed_by_bare_rst() {
                 (FinWait1, 10),
                 (Killed, 1610)
             ],
-            0
+            &[],
+            &[]
         )
     );
     assert_eq!(
@@ -57,7 +58,8 @@ fn orphan_killed_silently_then_confirmed_by_bare_rst() {
                 (Closing, 10_000),
                 (Reset, 10_001)
             ],
-            0
+            &[],
+            &[(crate::flow::state::Correction::FinsCrossed, CloseWait)]
         )
     );
     assert_eq!(c.ep[cl].killed_at, Some(1_610_000_000));
@@ -142,7 +144,7 @@ fn fin_wait_2_gone_answers_the_late_fin_with_a_bare_rst() {
     s.push(seg(true, 5_000, RST, 102, 0, 0));
     let c = run_to(&s, 5_000);
     let cl = c.client_side().0;
-    assert!(c.ep[cl].fin_wait_2_gone);
+    assert!(c.ep[cl].fin_wait_2_gone());
     assert_eq!(
         states(&c, cl, 100_000),
         vec![
@@ -181,7 +183,7 @@ fn rst_answering_data_after_close_is_an_abort_on_data() {
     let c = run_to(&s, 1_000);
     let cl = c.client_side().0;
     assert!(c.ep[cl].abort_on_data);
-    assert!(!c.ep[cl].fin_wait_2_gone);
+    assert!(!c.ep[cl].fin_wait_2_gone());
     assert!(!c.ep[cl].reset_awaiting_ack);
     assert_eq!(c.outcome(), Outcome::ResetAfterFin);
     assert_eq!(c.rst_ts, Some(21_000_000));
@@ -197,7 +199,8 @@ fn rst_answering_data_after_close_is_an_abort_on_data() {
                 (FinWait2, 11),
                 (Reset, 21)
             ],
-            0
+            &[],
+            &[(crate::flow::state::Correction::AbortOnData, TimeWait)]
         )
     );
     // A bare FIN (no data) 5 s later answered by a bare RST is still
@@ -208,7 +211,7 @@ fn rst_answering_data_after_close_is_an_abort_on_data() {
     s.push(seg(false, 5_000, FIN | ACK, 501, 102, 0));
     s.push(seg(true, 5_000, RST, 102, 0, 0));
     let c = run_to(&s, 6_000);
-    assert!(c.ep[cl].fin_wait_2_gone);
+    assert!(c.ep[cl].fin_wait_2_gone());
     assert!(!c.ep[cl].abort_on_data);
 }
 

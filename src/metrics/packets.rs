@@ -1,0 +1,216 @@
+//! Frame-level counts, filled by the decoder, mergeable.
+
+use super::{BySkip, Merge, add, timeline};
+use crate::decode::{Segment, Skip, flags};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The frame and segment counts: the report's `packets` as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketCounts {
+    /// Packet records read.
+    pub frames: u64,
+    /// Frames carrying a TCP header (including ones cut before the flags).
+    pub tcp: u64,
+    pub syn: u64,
+    pub fin: u64,
+    pub rst: u64,
+    /// ACK only, no payload.
+    pub pure_ack: u64,
+}
+
+impl Merge for PacketCounts {
+    fn merge(&mut self, o: &PacketCounts) {
+        let PacketCounts {
+            frames,
+            tcp,
+            syn,
+            fin,
+            rst,
+            pure_ack,
+        } = o;
+        self.frames.merge(frames);
+        self.tcp.merge(tcp);
+        self.syn.merge(syn);
+        self.fin.merge(fin);
+        self.rst.merge(rst);
+        self.pure_ack.merge(pure_ack);
+    }
+}
+
+/// Frame-level counts, filled by the decoder.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Packets {
+    /// Frames and segments.
+    pub counts: PacketCounts,
+    /// Frames that gave no TCP segment, by reason.
+    pub skipped: BySkip<u64>,
+    /// Frames per link type.
+    pub link_types: BTreeMap<u16, u64>,
+    pub first_ts: Option<u64>,
+    pub last_ts: Option<u64>,
+    /// Timeline bucket width (ns) for `frames_by_bucket`; 0: not counted.
+    pub bucket_ns: u64,
+    /// Frames per timeline bucket, run-length: (bucket number, frames).
+    pub frames_by_bucket: Vec<(u64, u64)>,
+}
+
+impl Packets {
+    /// Counters that also count frames per timeline bucket of `bucket_ns`.
+    pub fn with_bucket(bucket_ns: u64) -> Packets {
+        Packets {
+            bucket_ns,
+            ..Packets::default()
+        }
+    }
+
+    /// Counts one frame and what the decoder made of it.
+    pub fn count(&mut self, link: u16, ts: u64, r: &Result<Segment, Skip>) {
+        let c = &mut self.counts;
+        c.frames += 1;
+        // Consecutive frames nearly always share a link type: a map lookup
+        // per frame would dominate, so bump the last entry when it matches.
+        match self.link_types.last_entry() {
+            Some(mut e) if *e.key() == link => *e.get_mut() += 1,
+            _ => *self.link_types.entry(link).or_insert(0) += 1,
+        }
+        self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
+        self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
+        if let Some(b) = ts.checked_div(self.bucket_ns) {
+            match self.frames_by_bucket.last_mut() {
+                Some((lb, n)) if *lb == b => *n += 1,
+                _ => self.frames_by_bucket.push((b, 1)),
+            }
+        }
+        match r {
+            Ok(s) => {
+                let c = &mut self.counts;
+                c.tcp += 1;
+                c.syn += u64::from(s.has(flags::SYN));
+                c.fin += u64::from(s.has(flags::FIN));
+                c.rst += u64::from(s.has(flags::RST));
+                c.pure_ack += u64::from(s.flags & 0x17 == flags::ACK && s.payload_len == 0);
+            }
+            Err(skip) => {
+                if *skip == Skip::TcpTruncated {
+                    self.counts.tcp += 1;
+                }
+                self.skipped[*skip] += 1;
+            }
+        }
+    }
+}
+
+impl Packets {
+    /// Adds `o`'s frames per bucket on the wider of the two widths (a
+    /// run's widths are one width times powers of two), keeping at most
+    /// [`timeline::MAX_LIVE_BUCKETS`] buckets: past it the width doubles,
+    /// as the timeline's does.
+    fn add_frames_by_bucket(&mut self, o: &Packets) {
+        if o.bucket_ns == 0 {
+            return;
+        }
+        if self.bucket_ns == 0 {
+            self.bucket_ns = o.bucket_ns;
+        }
+        self.widen_frames(o.bucket_ns);
+        let k = (self.bucket_ns / o.bucket_ns).max(1);
+        for &(b, n) in &o.frames_by_bucket {
+            match self.frames_by_bucket.last_mut() {
+                Some((lb, m)) if *lb == b / k => add(m, n),
+                _ => self.frames_by_bucket.push((b / k, n)),
+            }
+        }
+        if self.frames_by_bucket.len() > 2 * timeline::MAX_LIVE_BUCKETS {
+            self.compact_frames();
+            while self.frames_by_bucket.len() > timeline::MAX_LIVE_BUCKETS
+                && self.bucket_ns < u64::MAX / 2
+            {
+                self.widen_frames(self.bucket_ns * 2);
+            }
+        }
+    }
+
+    /// Re-buckets the frame counts to width `w` (a multiple of the current).
+    fn widen_frames(&mut self, w: u64) {
+        let w0 = self.bucket_ns;
+        if w0 == 0 || w <= w0 || !w.is_multiple_of(w0) {
+            return;
+        }
+        let k = w / w0;
+        self.frames_by_bucket.iter_mut().for_each(|(b, _)| *b /= k);
+        self.bucket_ns = w;
+        self.compact_frames();
+    }
+
+    /// One entry per bucket, in bucket order.
+    fn compact_frames(&mut self) {
+        let v = &mut self.frames_by_bucket;
+        v.sort_unstable_by_key(|e| e.0);
+        let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
+        for &(b, n) in v.iter() {
+            match out.last_mut() {
+                Some((lb, m)) if *lb == b => *m += n,
+                _ => out.push((b, n)),
+            }
+        }
+        *v = out;
+    }
+}
+
+impl std::ops::AddAssign<&Packets> for Packets {
+    fn add_assign(&mut self, o: &Packets) {
+        // Every field, no `..`: a new one does not compile until merged.
+        let Packets {
+            counts,
+            skipped,
+            link_types,
+            first_ts,
+            last_ts,
+            bucket_ns: _,
+            frames_by_bucket: _,
+        } = o;
+        self.counts.merge(counts);
+        self.skipped.merge(skipped);
+        for (k, v) in link_types {
+            add(self.link_types.entry(*k).or_insert(0), v);
+        }
+        // `bucket_ns` and `frames_by_bucket` together.
+        self.add_frames_by_bucket(o);
+        self.first_ts = match (self.first_ts, *first_ts) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_ts = match (self.last_ts, *last_ts) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames per bucket over more buckets than the cap: the width doubles,
+    /// no frame is lost, and a finer chunk adds onto the wider grid.
+    #[test]
+    fn frames_by_bucket_stay_bounded() {
+        let ms = 1_000_000u64;
+        let mut total = Packets::with_bucket(ms);
+        let chunks = 5 * timeline::MAX_LIVE_BUCKETS as u64 / 1000;
+        let n = chunks * 1000;
+        for chunk in 0..chunks {
+            let mut p = Packets::with_bucket(ms);
+            p.frames_by_bucket = (0..1000).map(|i| (chunk * 1000 + i, 2)).collect();
+            total += &p;
+        }
+        assert!(total.frames_by_bucket.len() <= 2 * timeline::MAX_LIVE_BUCKETS);
+        assert!(total.bucket_ns > ms);
+        let sum: u64 = total.frames_by_bucket.iter().map(|e| e.1).sum();
+        assert_eq!(sum, 2 * n);
+        let k = total.bucket_ns / ms;
+        assert_eq!(total.bucket_ns % ms, 0);
+        assert_eq!(total.frames_by_bucket[0], (0, 2 * k));
+    }
+}
