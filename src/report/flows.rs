@@ -84,8 +84,8 @@ pub struct FlowRecord {
     pub remote_zero_windows: u64,
     pub local_window_probes: u64,
     pub local_data_segments: u64,
-    pub local_data_retransmissions: u64,
     pub remote_data_segments: u64,
+    pub local_data_retransmissions: u64,
     pub remote_data_retransmissions: u64,
     pub local_dup_acks: u64,
     pub remote_dup_acks: u64,
@@ -334,9 +334,12 @@ mod tests {
     #[test]
     fn columns_are_the_fields_in_order() {
         let names = column_names();
-        assert_eq!(names.len(), 48);
+        assert_eq!(names.len(), 63);
         assert_eq!(names[0], "first_ts_us");
         assert_eq!(names[13], "first_closer");
         assert_eq!(names[47], "rst_cause");
+        // Who holds the FIN: the evidence columns come last.
+        assert_eq!(names[48], "fin_ack_ttl");
+        assert_eq!(names[62], "synack_ack_us");
     }
 }
