@@ -189,16 +189,12 @@ fn segments(pairs: usize, base: u64, ops: &[Op]) -> Vec<Segment> {
                 (seq, ack)
             }
         };
-        out.push(segment(
-            p as u16,
-            op.from_client,
-            t,
-            i as u64 + 1,
-            seq,
-            ack,
-            f,
-            len,
-        ));
+        let mut seg = segment(p as u16, op.from_client, t, i as u64 + 1, seq, ack, f, len);
+        // TTLs and zero windows drawn from the gap, so the FIN evidence
+        // (TTL votes, zero-window stalls, probes) varies too.
+        seg.ttl = 60 + (op.gap % 3) as u8;
+        seg.zero_window = op.gap % 4 == 0;
+        out.push(seg);
     }
     out
 }

@@ -147,7 +147,8 @@ proptest! {
             let (a, b) = ("10.0.0.1".parse().expect("ip"), "192.0.2.9".parse().expect("ip"));
             let (src, dst, sport, dport) = if dir { (a, b, 40000, 80) } else { (b, a, 80, 40000) };
             let s = Segment { ts_ns: t, frame: i as u64 + 1, src, dst, sport, dport, vlan: 0,
-                seq: SeqNum(seq), ack: SeqNum(ack), flags, payload_len: len };
+                seq: SeqNum(seq), ack: SeqNum(ack), flags, payload_len: len,
+                ttl: 64, zero_window: false };
             last = last.max(t);
             shard.process_at(&s, last);
         }

@@ -568,7 +568,7 @@ fn the_peers_table_says_its_ack_columns_hold_unacked_ages() {
     // 30 s its FIN waited.
     assert!(
         r.stdout.contains(
-            "\n  203.0.113.20      1       1        0        1     0    30.0s    30.0s    30.0s\n"
+            "\n  203.0.113.20      1       1        0        1     0    30.0s    30.0s    30.0s  unknown\n"
         ),
         "{}",
         r.stdout

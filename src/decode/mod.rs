@@ -48,6 +48,12 @@ pub struct Segment {
     pub flags: u8,
     /// Payload bytes by the IP header's length (not the captured length).
     pub payload_len: u32,
+    /// IPv4 TTL or IPv6 hop limit (of the innermost IP header): who sent
+    /// it, seen from the capture point (a box in between has another).
+    pub ttl: u8,
+    /// The TCP window field is 0 (a zero-window advertisement whatever
+    /// the scale); false when the header is cut before it.
+    pub zero_window: bool,
 }
 
 impl Segment {
@@ -70,6 +76,8 @@ impl Segment {
             ack: SeqNum(0),
             flags: 0,
             payload_len: 0,
+            ttl: 0,
+            zero_window: false,
         }
     }
 }
@@ -479,6 +487,11 @@ fn decode_ip_in(d: &[u8], depth: u8, vlan: &mut u32) -> Result<Segment, Skip> {
         ack: SeqNum(ack),
         flags: t[13],
         payload_len: claimed.saturating_sub(doff) as u32,
+        ttl: match &ip {
+            LaxIpSlice::Ipv4(v4) => v4.header().ttl(),
+            LaxIpSlice::Ipv6(v6) => v6.header().hop_limit(),
+        },
+        zero_window: be16(t, 14) == Some(0),
     })
 }
 
@@ -519,6 +532,14 @@ mod tests {
         ipv4(6, [10, 0, 0, 1], [10, 0, 0, 2], &t)
     }
 
+    /// The segment crosses the pipeline's channels by value: its size is
+    /// watched. The TTL and the zero-window bit (issue 25) took it from 72
+    /// to 80 bytes (two 17-byte addresses, then 8-byte alignment).
+    #[test]
+    fn segment_size() {
+        assert_eq!(std::mem::size_of::<Segment>(), 80);
+    }
+
     #[test]
     fn raw_ipv4_fin() {
         let s = decode(linktype::RAW, &tcp4(flags::FIN | flags::ACK, 5), 7, 3).unwrap();
@@ -526,6 +547,15 @@ mod tests {
         assert_eq!(s.dport, 80);
         assert_eq!(s.seq, SeqNum(1000));
         assert_eq!(s.payload_len, 5);
+        assert_eq!((s.ttl, s.zero_window), (64, false));
+        let mut p = tcp4(flags::ACK, 0);
+        p[8] = 57; // TTL
+        p[20 + 14..20 + 16].copy_from_slice(&[0, 0]); // window 0
+        let z = decode(linktype::RAW, &p, 0, 1).unwrap();
+        assert_eq!((z.ttl, z.zero_window), (57, true));
+        // Cut before the window: not a zero window.
+        let cut = decode(linktype::RAW, &p[..20 + 14], 0, 1).unwrap();
+        assert!(!cut.zero_window);
         assert!(s.has(flags::FIN) && s.has(flags::ACK) && !s.has(flags::SYN));
         assert_eq!((s.ts_ns, s.frame), (7, 3));
     }

@@ -65,6 +65,8 @@ impl Attempt {
             ack: crate::decode::seq::SeqNum(self.ack),
             flags: self.flags,
             payload_len: self.payload_len,
+            ttl: 0,
+            zero_window: false,
         };
         let mut c = Conn::new(key, &seg);
         c.step(&seg, side, timers);

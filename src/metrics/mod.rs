@@ -5,6 +5,7 @@
 //! add), so a run's result does not depend on how work was split.
 
 pub mod counts;
+pub mod fin_delay;
 pub mod groups;
 pub mod hist;
 pub mod kernel;
@@ -240,6 +241,7 @@ impl Summary {
         if let Some(v) = lat {
             peer.fin_ack.record(v);
         }
+        peer.fin_delay.add_conn(c, local, lat);
         let lat = lat.unwrap_or(0);
         let w = Worst {
             score: rtx + u64::from(unacked_local),

@@ -78,6 +78,8 @@ pub struct PeerStats {
     /// Time local sockets spent in FIN-WAIT-1 towards this peer, ns.
     pub fin_wait_1_ns: u128,
     pub worst: Option<Worst>,
+    /// Who holds the FIN: the evidence sums ([`super::fin_delay`]).
+    pub fin_delay: super::fin_delay::FinDelaySums,
 }
 
 impl PeerStats {
@@ -101,6 +103,7 @@ impl std::ops::AddAssign<&PeerStats> for PeerStats {
         if let Some(w) = o.worst {
             self.offer_worst(w);
         }
+        self.fin_delay += &o.fin_delay;
     }
 }
 

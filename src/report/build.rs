@@ -13,6 +13,7 @@ use crate::metrics::{Hist, KernelEvidence};
 use crate::pipeline::Analysis;
 
 /// The encoder of the `mergeable` object (its types are the schema's).
+mod fin_delay;
 mod mergeable;
 
 /// Report settings.
@@ -142,6 +143,9 @@ impl Peer {
             worst_input: None,
             members: None,
             worst_members: Vec::new(),
+            fin_delay: Some(crate::report::schema::fin_delay::FinDelay::of(
+                &ps.fin_delay,
+            )),
         }
     }
 

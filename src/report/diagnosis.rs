@@ -6,6 +6,8 @@ use super::format::{dur, ratio, thousands, utc};
 use super::schema::{Crossing, Finding, TimelineReport};
 use crate::metrics::{MIN_EVIDENCE, Summary};
 
+mod fin_delay;
+
 /// `a` as a percentage of `b` ([`ratio`]'s rule for `b` = 0).
 fn pct(a: u64, b: u64) -> f64 {
     ratio(a, b) * 100.0
@@ -129,6 +131,7 @@ pub fn diagnose(s: &Summary, tl: &TimelineReport) -> Vec<Finding> {
         teardown_heavy,
     ];
     out.extend(rules.iter().filter_map(|rule| rule(&cx)));
+    out.extend(fin_delay::findings(s));
     out
 }
 

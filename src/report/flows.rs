@@ -78,6 +78,22 @@ pub struct FlowRecord {
     pub wireshark_filter: String,
     pub local_fin_wait_us: Option<u64>,
     pub rst_cause: Option<&'static str>,
+    // Who holds the FIN: the connection's evidence (docs/flows.md).
+    pub fin_ack_ttl: Option<u64>,
+    pub remote_ttl: Option<u64>,
+    pub remote_zero_windows: u64,
+    pub local_window_probes: u64,
+    pub local_data_segments: u64,
+    pub remote_data_segments: u64,
+    pub local_data_retransmissions: u64,
+    pub remote_data_retransmissions: u64,
+    pub local_dup_acks: u64,
+    pub remote_dup_acks: u64,
+    pub data_rtt_us: Option<u64>,
+    pub local_fin_zero_window_since_us: Option<u64>,
+    pub local_fin_held_bytes: Option<u64>,
+    pub syn_synack_us: Option<u64>,
+    pub synack_ack_us: Option<u64>,
 }
 
 fn us(ns: u64) -> u64 {
@@ -178,7 +194,30 @@ impl FlowRecord {
             ),
             local_fin_wait_us: c.fin_wait_us(local, r.end_ts),
             rst_cause: c.rst_cause(),
+            ..FlowRecord::default()
         }
+        .with_evidence(c, local)
+    }
+
+    /// The FIN evidence columns, the last ones.
+    fn with_evidence(mut self, c: &crate::flow::conn::Conn, local: Side) -> FlowRecord {
+        let (l, r) = (c.ev.of(local), c.ev.of(local.other()));
+        let nz = |v: u64| (v != 0).then_some(v);
+        (self.syn_synack_us, self.synack_ack_us) = c.ev.handshake_us();
+        self.fin_ack_ttl = nz(u64::from(r.fin_ack_ttl));
+        self.remote_ttl = nz(u64::from(r.ttl_mode));
+        self.remote_zero_windows = u64::from(r.zero_windows);
+        self.local_window_probes = u64::from(l.probes);
+        self.local_data_segments = u64::from(l.data_segs);
+        self.local_data_retransmissions = u64::from(l.data_rtx);
+        self.remote_data_segments = u64::from(r.data_segs);
+        self.remote_data_retransmissions = u64::from(r.data_rtx);
+        self.local_dup_acks = u64::from(l.dup_acks);
+        self.remote_dup_acks = u64::from(r.dup_acks);
+        self.data_rtt_us = l.rtt_sum_us.checked_div(u64::from(l.rtt_samples));
+        self.local_fin_zero_window_since_us = nz(us(l.zw_fin_since));
+        self.local_fin_held_bytes = (l.zw_fin_since != 0).then_some(u64::from(l.zw_held_bytes));
+        self
     }
 }
 
@@ -295,9 +334,12 @@ mod tests {
     #[test]
     fn columns_are_the_fields_in_order() {
         let names = column_names();
-        assert_eq!(names.len(), 48);
+        assert_eq!(names.len(), 63);
         assert_eq!(names[0], "first_ts_us");
         assert_eq!(names[13], "first_closer");
         assert_eq!(names[47], "rst_cause");
+        // Who holds the FIN: the evidence columns come last.
+        assert_eq!(names[48], "fin_ack_ttl");
+        assert_eq!(names[62], "synack_ack_us");
     }
 }

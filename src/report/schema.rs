@@ -11,6 +11,7 @@ use crate::metrics::peers::RankBy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod fin_delay;
 pub mod host;
 pub mod mergeable;
 mod timeline;
@@ -252,6 +253,10 @@ pub struct Peer {
     /// (worst first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub worst_members: Vec<String>,
+    /// Who holds the FIN: the verdict and its evidence (docs/report.md).
+    /// Absent in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fin_delay: Option<fin_delay::FinDelay>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -20,6 +20,8 @@ use crate::report::schema::mergeable::{
 use crate::report::schema::{Bucket, COUNTER_SERIES, Report, STATE_SERIES};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+
+mod fin_delay;
 use std::net::IpAddr;
 
 /// Why a report cannot be turned back into metrics.
@@ -163,6 +165,10 @@ impl PeerParts {
             fin_ack: self.fin_ack.hist(&format!("{field}.fin_ack"))?,
             fin_wait_1_ns: self.fin_wait_1_ns,
             worst,
+            fin_delay: match &self.fin_delay {
+                Some(p) => p.sums(field)?,
+                None => Default::default(),
+            },
         })
     }
 }

@@ -58,6 +58,8 @@ pub fn segment(
         ack: SeqNum(ack),
         flags,
         payload_len,
+        ttl: 64,
+        zero_window: false,
     }
 }
 

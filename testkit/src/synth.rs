@@ -422,6 +422,21 @@ pub fn ip_wrap(src: IpAddr, dst: IpAddr, proto: u8, ip_id: u16, ext: Ip6Ext, l4:
     }
 }
 
+/// Rewrites an IP packet's TTL (IPv4, with its header checksum) or hop
+/// limit (IPv6).
+fn set_ttl(ip: &mut [u8], ttl: u8) {
+    match ip.first().map(|b| b >> 4) {
+        Some(4) if ip.len() >= 20 => {
+            ip[8] = ttl;
+            ip[10..12].copy_from_slice(&[0, 0]);
+            let sum = fold(ones_sum(0, &ip[..20]));
+            ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        }
+        Some(6) if ip.len() >= 40 => ip[7] = ttl,
+        _ => {}
+    }
+}
+
 /// The IP packet (IPv4 or IPv6 by address family) carrying `tcp`.
 pub fn ip_packet(tcp: &Tcp, ip_id: u16, ext: Ip6Ext) -> Vec<u8> {
     ip_wrap(tcp.src.ip(), tcp.dst.ip(), 6, ip_id, ext, &tcp.to_bytes())
@@ -524,6 +539,10 @@ pub struct Conv {
     c_fin: Option<u32>,
     s_fin: Option<u32>,
     ip_id: u16,
+    /// TTL / hop limit (client, server) of the following segments.
+    ttl: [u8; 2],
+    /// TCP window (client, server) of the following segments.
+    window: [u16; 2],
     /// The segments sent so far, in call order.
     pub records: Vec<Record>,
 }
@@ -551,8 +570,25 @@ impl Conv {
             c_fin: None,
             s_fin: None,
             ip_id: 1,
+            ttl: [64, 64],
+            window: [64240, 64240],
             records: Vec::new(),
         }
+    }
+
+    /// Sends `side`'s following segments with this IPv4 TTL / IPv6 hop
+    /// limit (64 by default): another hop count than the peer's own, as a
+    /// box in between would have.
+    pub fn set_ttl(&mut self, side: Side, ttl: u8) -> &mut Conv {
+        self.ttl[usize::from(side == Side::Server)] = ttl;
+        self
+    }
+
+    /// Sends `side`'s following segments with this TCP window (64240 by
+    /// default; 0 advertises a zero window).
+    pub fn set_window(&mut self, side: Side, window: u16) -> &mut Conv {
+        self.window[usize::from(side == Side::Server)] = window;
+        self
     }
 
     /// Uses `link` for the following segments.
@@ -601,6 +637,7 @@ impl Conv {
         };
         let mut t = Tcp::new(src, dst, seq, ack, flags);
         t.payload_len = len;
+        t.window = self.window[usize::from(side == Side::Server)];
         if flags & SYN != 0 {
             t.options = mss_option(1460);
         }
@@ -618,7 +655,8 @@ impl Conv {
         len: usize,
     ) -> &mut Conv {
         let seg = self.segment(side, seq, ack, flags, len);
-        let ip = ip_packet(&seg, self.ip_id, self.ext);
+        let mut ip = ip_packet(&seg, self.ip_id, self.ext);
+        set_ttl(&mut ip, self.ttl[usize::from(side == Side::Server)]);
         self.ip_id = self.ip_id.wrapping_add(1);
         let frame = self.link.wrap(
             &ip,

@@ -33,8 +33,11 @@ use super::state::{Correction, Event, Machine, TcpState};
 use crate::decode::Segment;
 use crate::decode::seq::SeqNum;
 
+pub mod evidence;
 mod track;
 mod verdict;
+
+pub use evidence::{DirEvidence, Evidence};
 
 #[cfg(test)]
 mod tests;
@@ -301,6 +304,9 @@ pub struct Conn {
     pub kills_retracted: u32,
     /// Time of this connection's entry in its shard's expiry queue.
     pub queued_at: u64,
+    /// Why a FIN waited: round trips, retransmissions, windows, TTLs
+    /// ([`evidence`]).
+    pub ev: Evidence,
 }
 
 /// The peer side.
@@ -327,6 +333,7 @@ impl Conn {
             established: false,
             kills_retracted: 0,
             queued_at: 0,
+            ev: Evidence::default(),
         }
     }
 }

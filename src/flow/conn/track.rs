@@ -112,6 +112,7 @@ impl Conn {
     pub fn step(&mut self, seg: &Segment, side: Side, timers: &Timers) -> bool {
         let ts = seg.ts_ns;
         self.advance(ts, timers);
+        self.observe(seg, side);
         let peer = other(side);
         self.last_ts = self.last_ts.max(ts);
         self.last_frame = seg.frame;

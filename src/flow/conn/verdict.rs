@@ -206,6 +206,13 @@ impl Conn {
                 out.push((st, s, e));
             }
         }
+        if let Some(fin) = self.ep[side].fin_ts {
+            super::evidence::queued_behind_zero_window(
+                &mut out,
+                self.ev.of(side).zw_fin_since.min(horizon),
+                fin,
+            );
+        }
         out
     }
 

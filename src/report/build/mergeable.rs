@@ -25,6 +25,11 @@ impl HistParts {
     }
 }
 
+/// A compact histogram's parts (also the FIN evidence's).
+pub(super) fn compact_parts(h: &CompactHist) -> CompactParts {
+    CompactParts::of(h)
+}
+
 impl CompactParts {
     fn of(h: &CompactHist) -> CompactParts {
         CompactParts {
@@ -64,6 +69,9 @@ impl PeerParts {
                 vlan: w.key.vlan,
                 input: w.input,
             }),
+            fin_delay: Some(crate::report::schema::fin_delay::FinDelayParts::of(
+                &p.fin_delay,
+            )),
         }
     }
 }

@@ -601,7 +601,7 @@ fn peers(r: &Report, w: &mut impl Write) -> io::Result<()> {
     )?;
     writeln!(
         w,
-        "<div class=\"scroll\"><table class=\"peers\"><thead><tr><th>#</th><th class=\"l\">peer</th><th>conns</th><th>closes</th><th>FIN rtx</th><th>unACKed</th><th>RSTs</th><th>ack p50</th><th>ack p99</th><th>ack max</th><th class=\"spark\">{axis}</th></tr></thead><tbody>"
+        "<div class=\"scroll\"><table class=\"peers\"><thead><tr><th>#</th><th class=\"l\">peer</th><th>conns</th><th>closes</th><th>FIN rtx</th><th>unACKed</th><th>RSTs</th><th>ack p50</th><th>ack p99</th><th>ack max</th><th class=\"l\">why</th><th class=\"spark\">{axis}</th></tr></thead><tbody>"
     )?;
     for (i, p) in r.peers.iter().enumerate() {
         peer_rows(i + 1, p, scale, w)?;
@@ -622,7 +622,7 @@ fn peer_rows(
 ) -> io::Result<()> {
     writeln!(
         w,
-        "<tr class=\"peer\" data-addr=\"{addr}\"><td>{rank}</td><td class=\"l addr\">{addr}</td><td class=\"connections\">{}</td><td class=\"closes\">{}</td><td class=\"fin_retransmissions\">{}</td><td class=\"unacked_fins\">{}</td><td class=\"rsts\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"spark\">{}</td></tr>",
+        "<tr class=\"peer\" data-addr=\"{addr}\"><td>{rank}</td><td class=\"l addr\">{addr}</td><td class=\"connections\">{}</td><td class=\"closes\">{}</td><td class=\"fin_retransmissions\">{}</td><td class=\"unacked_fins\">{}</td><td class=\"rsts\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l fin_delay\">{}</td><td class=\"spark\">{}</td></tr>",
         thousands(p.connections),
         thousands(p.closes),
         thousands(p.fin_retransmissions),
@@ -631,6 +631,7 @@ fn peer_rows(
         opt_dur(p.fin_ack_p50_us),
         opt_dur(p.fin_ack_p99_us),
         opt_dur(p.fin_ack_max_us),
+        esc(super::why::verdict(p)),
         plot::peer_range(p, scale)?,
         addr = esc(&p.addr)
     )?;
@@ -647,9 +648,12 @@ fn peer_rows(
         ),
         None => String::new(),
     };
+    let why = super::why::evidence(p)
+        .map(|e| format!("<div class=\"why\">why: {}</div>", esc(&e)))
+        .unwrap_or_default();
     writeln!(
         w,
-        "<tr class=\"filter\"><td></td><td colspan=\"10\">worst connection: <code class=\"wsf\" title=\"a click selects the whole filter\">{}</code><button type=\"button\" class=\"copy\" hidden>copy</button>{members}</td></tr>",
+        "<tr class=\"filter\"><td></td><td colspan=\"11\">worst connection: <code class=\"wsf\" title=\"a click selects the whole filter\">{}</code><button type=\"button\" class=\"copy\" hidden>copy</button>{members}{why}</td></tr>",
         esc(&p.wireshark_filter)
     )
 }

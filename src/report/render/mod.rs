@@ -7,6 +7,7 @@ pub mod json;
 pub mod text;
 pub mod text_host;
 pub mod timeline;
+pub mod why;
 
 /// How the text output looks: the columns it fits and whether it is
 /// coloured. Decided once per run (from `--color` and the terminal) and

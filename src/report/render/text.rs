@@ -428,10 +428,10 @@ fn render_peers(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result
         // one when two do not fit the output width.
         let header = [
             "peer", "conns", "closes", "FIN-rtx", "unacked", "RSTs", "ack p50", "ack p99",
-            "ack max",
+            "ack max", "why",
         ]
         .map(String::from);
-        let rows: Vec<[String; 9]> = r
+        let rows: Vec<[String; 10]> = r
             .peers
             .iter()
             .map(|peer| {
@@ -445,10 +445,11 @@ fn render_peers(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result
                     opt_dur(peer.fin_ack_p50_us),
                     opt_dur(peer.fin_ack_p99_us),
                     opt_dur(peer.fin_ack_max_us),
+                    super::why::verdict(peer).to_string(),
                 ]
             })
             .collect();
-        let mut widths = [0usize; 9];
+        let mut widths = [0usize; 10];
         for row in std::iter::once(&header).chain(&rows) {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
@@ -460,11 +461,13 @@ fn render_peers(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result
         } else {
             2
         };
-        let line = |row: &[String; 9]| {
+        let line = |row: &[String; 10]| {
             let mut l = String::from("  ");
             for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
                 if i == 0 {
                     l.push_str(&format!("{cell:<w$}"));
+                } else if i == 9 {
+                    l.push_str(&format!("{:gap$}{cell:<w$}", ""));
                 } else {
                     l.push_str(&format!("{:gap$}{cell:>w$}", ""));
                 }
@@ -474,6 +477,9 @@ fn render_peers(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result
         writeln!(w, "{}", line(&header))?;
         for (peer, row) in r.peers.iter().zip(&rows) {
             writeln!(w, "{}", line(row))?;
+            if let Some(why) = super::why::evidence(peer) {
+                writeln!(w, "      why: {why}")?;
+            }
             if let Some(n) = peer.members {
                 let more = n.saturating_sub(peer.worst_members.len() as u64);
                 // Up to 5 addresses, worst first, and how many are not shown.

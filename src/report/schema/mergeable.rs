@@ -133,6 +133,10 @@ pub struct PeerParts {
     pub fin_ack: CompactParts,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worst: Option<WorstParts>,
+    /// Who holds the FIN: the evidence sums. Absent in reports written
+    /// before it existed (their verdicts are then `unknown`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fin_delay: Option<super::fin_delay::FinDelayParts>,
 }
 
 /// A peer's worst connection ([`crate::metrics::Worst`]): what ranks it and what its

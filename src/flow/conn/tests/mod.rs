@@ -23,6 +23,8 @@ fn seg(from_client: bool, t_ms: u64, f: u8, seq: u32, ack: u32, len: u32) -> Seg
         ack: SeqNum(ack),
         flags: f,
         payload_len: len,
+        ttl: 64,
+        zero_window: false,
     }
 }
 
