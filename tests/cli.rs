@@ -136,12 +136,12 @@ fn group_by_prefix_and_port() {
     assert_eq!(top.addr, "198.51.100.0/24", "the slow pool ranks first");
     assert_eq!(top.members, Some(3));
     assert_eq!(top.worst_members.len(), 3);
-    assert_eq!(top.connections, 12);
+    assert_eq!(top.counts.connections, 12);
     let r = run(&["analyze", "-q", "--json", "--group-by", "port", &s]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = report(&r);
     assert_eq!(v.group_by.as_deref(), Some("port"));
-    let conns: u64 = v.peers.iter().map(|p| p.connections).sum();
+    let conns: u64 = v.peers.iter().map(|p| p.counts.connections).sum();
     assert_eq!(conns, v.connections.total);
     assert!(v.peers[0].addr.starts_with("port "), "{}", v.peers[0].addr);
     let members: u64 = v.peers[0].members.unwrap();

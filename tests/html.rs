@@ -388,14 +388,14 @@ fn same_numbers(html: &Node, r: &Report, name: &str) {
     for (row, p) in rows.iter().zip(&r.peers) {
         assert_eq!(row.attr("data-addr"), Some(p.addr.as_str()));
         assert_eq!(row.cell("addr"), p.addr);
-        assert_eq!(row.cell("connections"), thousands(p.connections));
-        assert_eq!(row.cell("closes"), thousands(p.closes));
+        assert_eq!(row.cell("connections"), thousands(p.counts.connections));
+        assert_eq!(row.cell("closes"), thousands(p.counts.closes));
         assert_eq!(
             row.cell("fin_retransmissions"),
-            thousands(p.fin_retransmissions)
+            thousands(p.counts.fin_retransmissions)
         );
-        assert_eq!(row.cell("unacked_fins"), thousands(p.unacked_fins));
-        assert_eq!(row.cell("rsts"), thousands(p.rsts));
+        assert_eq!(row.cell("unacked_fins"), thousands(p.counts.unacked_fins));
+        assert_eq!(row.cell("rsts"), thousands(p.counts.rsts));
     }
     let filters: Vec<String> = peers
         .find(|x| x.name == "code" && x.has_class("wsf"))

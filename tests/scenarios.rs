@@ -309,11 +309,11 @@ impl Report {
     fn peer(&self, addr: &str, counts: (u64, u64, u64, u64, u64)) {
         let p = self.peer_row(addr);
         let got = (
-            p.connections,
-            p.closes,
-            p.fin_retransmissions,
-            p.unacked_fins,
-            p.rsts,
+            p.counts.connections,
+            p.counts.closes,
+            p.counts.fin_retransmissions,
+            p.counts.unacked_fins,
+            p.counts.rsts,
         );
         assert_eq!(
             got, counts,

@@ -109,12 +109,12 @@ pub fn evaluate(r: &Report, b: &Bounds, inputs: Vec<String>) -> Verdict {
             r.fin_ratio.of_tcp,
             limit,
             Unit::Ratio,
-            &|p| p.closes as f64,
+            &|p| p.counts.closes as f64,
         );
     }
     if let Some(limit) = b.max_fin_retrans {
         let total = r.fin_retransmissions.total;
-        let key = |p: &Peer| p.fin_retransmissions as f64;
+        let key = |p: &Peer| p.counts.fin_retransmissions as f64;
         match limit {
             Limit::Count(n) => push(
                 "max-fin-retrans",
@@ -141,7 +141,7 @@ pub fn evaluate(r: &Report, b: &Bounds, inputs: Vec<String>) -> Verdict {
             r.unacked_fin_age.count as f64,
             n as f64,
             Unit::Count,
-            &|p| p.unacked_fins as f64,
+            &|p| p.counts.unacked_fins as f64,
         );
     }
     if let Some(us) = b.max_p99_fin_ack_us {
@@ -162,7 +162,7 @@ pub fn evaluate(r: &Report, b: &Bounds, inputs: Vec<String>) -> Verdict {
             ratio(r.packets.rst, r.packets.tcp),
             limit,
             Unit::Ratio,
-            &|p| p.rsts as f64,
+            &|p| p.counts.rsts as f64,
         );
     }
     let violated = checks.iter().filter(|c| !c.ok).count();

@@ -250,11 +250,11 @@ pub struct Diff {
 }
 
 fn problems(p: &Peer) -> f64 {
-    let n = (p.fin_retransmissions + p.unacked_fins) as f64;
-    if p.connections == 0 {
+    let n = (p.counts.fin_retransmissions + p.counts.unacked_fins) as f64;
+    if p.counts.connections == 0 {
         n
     } else {
-        n / p.connections as f64
+        n / p.counts.connections as f64
     }
 }
 

@@ -108,6 +108,39 @@ impl Merge for UnackedFins {
     }
 }
 
+/// A peer's (or a group's) counts: the same five numbers in the metrics
+/// (`PeerStats`), the report's peer rows (`peers[]`) and the mergeable
+/// object (`mergeable.peers[]`), flattened into each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerCounts {
+    pub connections: u64,
+    /// Connections in which some FIN was sent.
+    pub closes: u64,
+    /// FIN retransmissions in both directions.
+    pub fin_retransmissions: u64,
+    /// FINs (either direction) never ACKed.
+    pub unacked_fins: u64,
+    /// RST segments in both directions.
+    pub rsts: u64,
+}
+
+impl Merge for PeerCounts {
+    fn merge(&mut self, o: &PeerCounts) {
+        let PeerCounts {
+            connections,
+            closes,
+            fin_retransmissions,
+            unacked_fins,
+            rsts,
+        } = o;
+        self.connections.merge(connections);
+        self.closes.merge(closes);
+        self.fin_retransmissions.merge(fin_retransmissions);
+        self.unacked_fins.merge(unacked_fins);
+        self.rsts.merge(rsts);
+    }
+}
+
 /// FIN retransmission counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinRetransmissions {

@@ -25,7 +25,7 @@
 //!    later copy;
 //! 8. else `unknown`.
 
-use super::add;
+use super::counts::Merge;
 use super::hist::CompactHist;
 use crate::flow::conn::Conn;
 use crate::flow::key::Side;
@@ -90,9 +90,10 @@ impl FinVerdict {
     }
 }
 
-/// One peer's evidence sums. Every field adds under merging.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct FinDelaySums {
+/// A peer's evidence counts: one group shared by the metrics
+/// ([`FinDelaySums`]) and the mergeable object (flattened there).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FinDelayCounts {
     /// Connections with a local FIN.
     pub local_fins: u64,
     /// Of them slow ([`FIN_SLOW_US`], unACKed, or behind a zero window).
@@ -103,8 +104,6 @@ pub struct FinDelaySums {
     pub slow_fin_ttl_known: u64,
     /// ...and differ.
     pub slow_fin_ttl_other: u64,
-    /// The first such ACK TTL and the peer's TTL then (for the evidence).
-    pub ttl_example: Option<(u8, u8)>,
     /// Local FINs queued behind the peer's zero window.
     pub zw_fins: u64,
     /// Bytes those sockets held (unACKed + unsent at the stall).
@@ -124,6 +123,56 @@ pub struct FinDelaySums {
     /// Duplicate ACKs: sent by the local side, sent by the peer.
     pub local_dup_acks: u64,
     pub peer_dup_acks: u64,
+}
+
+impl Merge for FinDelayCounts {
+    fn merge(&mut self, o: &FinDelayCounts) {
+        let FinDelayCounts {
+            local_fins,
+            slow_fins,
+            slow_fins_retransmitted,
+            slow_fin_ttl_known,
+            slow_fin_ttl_other,
+            zw_fins,
+            zw_held_bytes,
+            zw_wait_us,
+            zw_conns,
+            peer_zero_windows,
+            local_probes,
+            local_data,
+            local_data_rtx,
+            peer_data,
+            peer_data_rtx,
+            local_dup_acks,
+            peer_dup_acks,
+        } = o;
+        self.local_fins.merge(local_fins);
+        self.slow_fins.merge(slow_fins);
+        self.slow_fins_retransmitted.merge(slow_fins_retransmitted);
+        self.slow_fin_ttl_known.merge(slow_fin_ttl_known);
+        self.slow_fin_ttl_other.merge(slow_fin_ttl_other);
+        self.zw_fins.merge(zw_fins);
+        self.zw_held_bytes.merge(zw_held_bytes);
+        self.zw_wait_us.merge(zw_wait_us);
+        self.zw_conns.merge(zw_conns);
+        self.peer_zero_windows.merge(peer_zero_windows);
+        self.local_probes.merge(local_probes);
+        self.local_data.merge(local_data);
+        self.local_data_rtx.merge(local_data_rtx);
+        self.peer_data.merge(peer_data);
+        self.peer_data_rtx.merge(peer_data_rtx);
+        self.local_dup_acks.merge(local_dup_acks);
+        self.peer_dup_acks.merge(peer_dup_acks);
+    }
+}
+
+/// One peer's evidence sums. Every field adds under merging.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FinDelaySums {
+    /// The counts (local FINs, slow FINs, zero windows, data, ...).
+    pub counts: FinDelayCounts,
+    /// The first such ACK TTL and the peer's TTL then (for the evidence).
+    pub ttl_example: Option<(u8, u8)>,
     /// Per connection: mean round trip of local data to the peer's ACK, us.
     pub data_rtt: CompactHist,
     /// Per connection: the handshake leg through the peer (SYN -> SYN-ACK
@@ -135,29 +184,20 @@ pub struct FinDelaySums {
 
 impl std::ops::AddAssign<&FinDelaySums> for FinDelaySums {
     fn add_assign(&mut self, o: &FinDelaySums) {
-        add(&mut self.local_fins, o.local_fins);
-        add(&mut self.slow_fins, o.slow_fins);
-        add(&mut self.slow_fins_retransmitted, o.slow_fins_retransmitted);
-        add(&mut self.slow_fin_ttl_known, o.slow_fin_ttl_known);
-        add(&mut self.slow_fin_ttl_other, o.slow_fin_ttl_other);
+        let FinDelaySums {
+            counts,
+            ttl_example,
+            data_rtt,
+            handshake,
+            slow_fin_ack,
+        } = o;
+        self.counts.merge(counts);
         if self.ttl_example.is_none() {
-            self.ttl_example = o.ttl_example;
+            self.ttl_example = *ttl_example;
         }
-        add(&mut self.zw_fins, o.zw_fins);
-        add(&mut self.zw_held_bytes, o.zw_held_bytes);
-        add(&mut self.zw_wait_us, o.zw_wait_us);
-        add(&mut self.zw_conns, o.zw_conns);
-        add(&mut self.peer_zero_windows, o.peer_zero_windows);
-        add(&mut self.local_probes, o.local_probes);
-        add(&mut self.local_data, o.local_data);
-        add(&mut self.local_data_rtx, o.local_data_rtx);
-        add(&mut self.peer_data, o.peer_data);
-        add(&mut self.peer_data_rtx, o.peer_data_rtx);
-        add(&mut self.local_dup_acks, o.local_dup_acks);
-        add(&mut self.peer_dup_acks, o.peer_dup_acks);
-        self.data_rtt += &o.data_rtt;
-        self.handshake += &o.handshake;
-        self.slow_fin_ack += &o.slow_fin_ack;
+        self.data_rtt += data_rtt;
+        self.handshake += handshake;
+        self.slow_fin_ack += slow_fin_ack;
     }
 }
 
@@ -167,15 +207,15 @@ impl FinDelaySums {
     pub fn add_conn(&mut self, c: &Conn, local: Side, fin_wait_us: Option<u64>) {
         let remote = local.other();
         let (l, r) = (c.ev.of(local), c.ev.of(remote));
-        self.local_data += u64::from(l.data_segs);
-        self.local_data_rtx += u64::from(l.data_rtx);
-        self.peer_data += u64::from(r.data_segs);
-        self.peer_data_rtx += u64::from(r.data_rtx);
-        self.local_dup_acks += u64::from(l.dup_acks);
-        self.peer_dup_acks += u64::from(r.dup_acks);
-        self.peer_zero_windows += u64::from(r.zero_windows);
-        self.local_probes += u64::from(l.probes);
-        self.zw_conns += u64::from(r.zero_windows > 0);
+        self.counts.local_data += u64::from(l.data_segs);
+        self.counts.local_data_rtx += u64::from(l.data_rtx);
+        self.counts.peer_data += u64::from(r.data_segs);
+        self.counts.peer_data_rtx += u64::from(r.data_rtx);
+        self.counts.local_dup_acks += u64::from(l.dup_acks);
+        self.counts.peer_dup_acks += u64::from(r.dup_acks);
+        self.counts.peer_zero_windows += u64::from(r.zero_windows);
+        self.counts.local_probes += u64::from(l.probes);
+        self.counts.zw_conns += u64::from(r.zero_windows > 0);
         if l.rtt_samples > 0 {
             self.data_rtt
                 .record(l.rtt_sum_us / u64::from(l.rtt_samples));
@@ -191,7 +231,7 @@ impl FinDelaySums {
         let Some(fin_ts) = ep.fin_ts else {
             return;
         };
-        self.local_fins += 1;
+        self.counts.local_fins += 1;
         let behind_zw = l.zw_fin_since != 0;
         // Until its ACK, or the peer's RST that ended the wait.
         let rst_after = c
@@ -208,22 +248,22 @@ impl FinDelaySums {
                 .or(fin_wait_us)
                 .is_some_and(|us| us >= FIN_SLOW_US);
         if behind_zw {
-            self.zw_fins += 1;
-            self.zw_held_bytes += u64::from(l.zw_held_bytes);
-            self.zw_wait_us += fin_ts.saturating_sub(l.zw_fin_since) / 1000;
+            self.counts.zw_fins += 1;
+            self.counts.zw_held_bytes += u64::from(l.zw_held_bytes);
+            self.counts.zw_wait_us += fin_ts.saturating_sub(l.zw_fin_since) / 1000;
         }
         if !slow {
             return;
         }
-        self.slow_fins += 1;
-        self.slow_fins_retransmitted += u64::from(ep.fin_retransmissions() > 0);
+        self.counts.slow_fins += 1;
+        self.counts.slow_fins_retransmitted += u64::from(ep.fin_retransmissions() > 0);
         if let Some(us) = acked_after {
             self.slow_fin_ack.record(us);
         }
         if r.fin_ack_ttl != 0 && r.ttl_mode != 0 {
-            self.slow_fin_ttl_known += 1;
+            self.counts.slow_fin_ttl_known += 1;
             if r.fin_ack_ttl != r.ttl_mode {
-                self.slow_fin_ttl_other += 1;
+                self.counts.slow_fin_ttl_other += 1;
                 if self.ttl_example.is_none() {
                     self.ttl_example = Some((r.fin_ack_ttl, r.ttl_mode));
                 }
@@ -234,8 +274,10 @@ impl FinDelaySums {
     /// Data segments both ways, and their retransmissions.
     pub fn data(&self) -> (u64, u64) {
         (
-            self.local_data.saturating_add(self.peer_data),
-            self.local_data_rtx.saturating_add(self.peer_data_rtx),
+            self.counts.local_data.saturating_add(self.counts.peer_data),
+            self.counts
+                .local_data_rtx
+                .saturating_add(self.counts.peer_data_rtx),
         )
     }
 
@@ -247,18 +289,21 @@ impl FinDelaySums {
 
     /// The verdict these sums support (the module's rules).
     pub fn verdict(&self) -> FinVerdict {
-        if self.local_fins < MIN_FINS {
+        if self.counts.local_fins < MIN_FINS {
             return FinVerdict::Unknown;
         }
         let lossy = self.lossy();
-        let few = self.slow_fins.saturating_mul(100) < self.local_fins.saturating_mul(MIN_SLOW_PCT);
-        if self.slow_fins == 0 || (few && !lossy) {
+        let few = self.counts.slow_fins.saturating_mul(100)
+            < self.counts.local_fins.saturating_mul(MIN_SLOW_PCT);
+        if self.counts.slow_fins == 0 || (few && !lossy) {
             return FinVerdict::None;
         }
-        if self.zw_fins * 2 >= self.slow_fins {
+        if self.counts.zw_fins * 2 >= self.counts.slow_fins {
             return FinVerdict::PeerZeroWindow;
         }
-        if self.slow_fin_ttl_other > 0 && self.slow_fin_ttl_other * 2 >= self.slow_fin_ttl_known {
+        if self.counts.slow_fin_ttl_other > 0
+            && self.counts.slow_fin_ttl_other * 2 >= self.counts.slow_fin_ttl_known
+        {
             return FinVerdict::MiddleboxReply;
         }
         if lossy {
@@ -277,7 +322,8 @@ impl FinDelaySums {
             return FinVerdict::PeerSlow;
         }
         let (data, _) = self.data();
-        if data >= MIN_DATA_SEGS && self.slow_fins_retransmitted * 2 >= self.slow_fins {
+        if data >= MIN_DATA_SEGS && self.counts.slow_fins_retransmitted * 2 >= self.counts.slow_fins
+        {
             return FinVerdict::FinDropped;
         }
         FinVerdict::Unknown

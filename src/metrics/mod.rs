@@ -230,12 +230,12 @@ impl Summary {
                 peer.fin_wait_1_ns += u128::from(e.min(end_ts).saturating_sub(s));
             }
         }
-        peer.connections += 1;
-        peer.closes += u64::from(c.first_fin.is_some());
+        peer.counts.connections += 1;
+        peer.counts.closes += u64::from(c.first_fin.is_some());
         let rtx = u64::from(l.fin_retransmissions());
-        peer.fin_retransmissions += rtx;
-        peer.unacked_fins += u64::from(unacked_local);
-        peer.rsts += u64::from(l.rsts + r.rsts);
+        peer.counts.fin_retransmissions += rtx;
+        peer.counts.unacked_fins += u64::from(unacked_local);
+        peer.counts.rsts += u64::from(l.rsts + r.rsts);
         // Until the ACK, or a never-ACKed FIN's age (a lower bound).
         let lat = c.fin_wait_us(local, end_ts);
         if let Some(v) = lat {

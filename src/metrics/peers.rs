@@ -4,6 +4,7 @@
 //! grows with the number of distinct peers, not with capture length.
 
 use super::add;
+use super::counts::{Merge, PeerCounts};
 use super::hist::CompactHist;
 use crate::flow::key::{FlowKey, Side};
 use std::cmp::{Ordering, Reverse};
@@ -64,15 +65,8 @@ pub fn wireshark_filter(key: &FlowKey, local: Side, first: u64, last: u64) -> St
 /// Figures for one remote address.
 #[derive(Clone, Debug, Default)]
 pub struct PeerStats {
-    pub connections: u64,
-    /// Connections in which some FIN was sent.
-    pub closes: u64,
-    /// FIN retransmissions in both directions.
-    pub fin_retransmissions: u64,
-    /// FINs (either direction) never ACKed.
-    pub unacked_fins: u64,
-    /// RST segments in both directions.
-    pub rsts: u64,
+    /// Connections, closes, FIN retransmissions, unACKed FINs, RSTs.
+    pub counts: PeerCounts,
     /// Local FIN -> this peer's ACK of it, us.
     pub fin_ack: CompactHist,
     /// Time local sockets spent in FIN-WAIT-1 towards this peer, ns.
@@ -93,17 +87,20 @@ impl PeerStats {
 
 impl std::ops::AddAssign<&PeerStats> for PeerStats {
     fn add_assign(&mut self, o: &PeerStats) {
-        add(&mut self.connections, o.connections);
-        add(&mut self.closes, o.closes);
-        add(&mut self.fin_retransmissions, o.fin_retransmissions);
-        add(&mut self.unacked_fins, o.unacked_fins);
-        add(&mut self.rsts, o.rsts);
-        self.fin_ack += &o.fin_ack;
-        add(&mut self.fin_wait_1_ns, o.fin_wait_1_ns);
-        if let Some(w) = o.worst {
-            self.offer_worst(w);
+        let PeerStats {
+            counts,
+            fin_ack,
+            fin_wait_1_ns,
+            worst,
+            fin_delay,
+        } = o;
+        self.counts.merge(counts);
+        self.fin_ack += fin_ack;
+        add(&mut self.fin_wait_1_ns, *fin_wait_1_ns);
+        if let Some(w) = worst {
+            self.offer_worst(*w);
         }
-        self.fin_delay += &o.fin_delay;
+        self.fin_delay += fin_delay;
     }
 }
 
@@ -137,11 +134,11 @@ impl RankBy {
 
     fn primary(self, p: &PeerStats) -> u64 {
         match self {
-            RankBy::Problems => p.fin_retransmissions + p.unacked_fins,
+            RankBy::Problems => p.counts.fin_retransmissions + p.counts.unacked_fins,
             RankBy::P99FinAck => p.fin_ack.quantile(0.99).unwrap_or(0),
-            RankBy::Retransmissions => p.fin_retransmissions,
-            RankBy::Unacked => p.unacked_fins,
-            RankBy::Closes => p.closes,
+            RankBy::Retransmissions => p.counts.fin_retransmissions,
+            RankBy::Unacked => p.counts.unacked_fins,
+            RankBy::Closes => p.counts.closes,
         }
     }
 }
@@ -157,7 +154,7 @@ pub fn rank<'a>(
         by.primary(b)
             .cmp(&by.primary(a))
             .then_with(|| b.fin_ack.max().cmp(&a.fin_ack.max()))
-            .then_with(|| b.connections.cmp(&a.connections))
+            .then_with(|| b.counts.connections.cmp(&a.counts.connections))
             .then_with(|| aa.cmp(ba))
             .then(Ordering::Equal)
     });

@@ -131,11 +131,7 @@ impl Peer {
     pub fn of(addr: String, ps: &PeerStats) -> Peer {
         Peer {
             addr,
-            connections: ps.connections,
-            closes: ps.closes,
-            fin_retransmissions: ps.fin_retransmissions,
-            unacked_fins: ps.unacked_fins,
-            rsts: ps.rsts,
+            counts: ps.counts,
             fin_ack_p50_us: ps.fin_ack.quantile(0.5),
             fin_ack_p99_us: ps.fin_ack.quantile(0.99),
             fin_ack_max_us: ps.fin_ack.max(),

@@ -311,7 +311,7 @@ pub fn orphan_limit_hit(r: &Remedies, s: &Summary) -> Option<Finding> {
                 match ps {
                     Some(ps) => format!(
                         "{p} ({} closes, FIN->ACK p50 {}, max {})",
-                        thousands(ps.closes),
+                        thousands(ps.counts.closes),
                         ps.fin_ack.quantile(0.5).map_or("-".into(), dur),
                         ps.fin_ack.max().map_or("-".into(), dur)
                     ),

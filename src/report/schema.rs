@@ -4,7 +4,8 @@
 
 /// The counter groups the report embeds as the metrics define them.
 pub use crate::metrics::counts::{
-    ByCloser, ByMetric, ByOutcome, BySplit, Connections, FinRetransmissions as FinRtx, UnackedFins,
+    ByCloser, ByMetric, ByOutcome, BySplit, Connections, FinRetransmissions as FinRtx, PeerCounts,
+    UnackedFins,
 };
 pub use crate::metrics::packets::PacketCounts;
 use crate::metrics::peers::RankBy;
@@ -232,11 +233,10 @@ pub struct LatencyStats {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Peer {
     pub addr: String,
-    pub connections: u64,
-    pub closes: u64,
-    pub fin_retransmissions: u64,
-    pub unacked_fins: u64,
-    pub rsts: u64,
+    /// Connections, closes, FIN retransmissions, unACKed FINs, RSTs (the
+    /// metrics' own group, flattened: the JSON is as before).
+    #[serde(flatten)]
+    pub counts: PeerCounts,
     pub fin_ack_p50_us: Option<u64>,
     pub fin_ack_p99_us: Option<u64>,
     pub fin_ack_max_us: Option<u64>,

@@ -157,11 +157,7 @@ impl PeerParts {
             }
         };
         Ok(PeerStats {
-            connections: self.connections,
-            closes: self.closes,
-            fin_retransmissions: self.fin_retransmissions,
-            unacked_fins: self.unacked_fins,
-            rsts: self.rsts,
+            counts: self.counts,
             fin_ack: self.fin_ack.hist(&format!("{field}.fin_ack"))?,
             fin_wait_1_ns: self.fin_wait_1_ns,
             worst,

@@ -15,8 +15,8 @@ impl FinDelay {
         let mut ev = Vec::new();
         let slow = format!(
             "{} of {} local FINs waited {} or more (or were never ACKed, or queued behind a zero window)",
-            thousands(s.slow_fins),
-            thousands(s.local_fins),
+            thousands(s.counts.slow_fins),
+            thousands(s.counts.local_fins),
             dur(FIN_SLOW_US)
         );
         let rtt = || {
@@ -42,18 +42,18 @@ impl FinDelay {
         match v {
             FinVerdict::None => ev.push(format!(
                 "{} of {} local FINs waited {} or more",
-                thousands(s.slow_fins),
-                thousands(s.local_fins),
+                thousands(s.counts.slow_fins),
+                thousands(s.counts.local_fins),
                 dur(FIN_SLOW_US)
             )),
             FinVerdict::Unknown => {
-                if s.local_fins == 0 {
+                if s.counts.local_fins == 0 {
                     ev.push("no local FIN towards it".to_string());
                 } else {
                     ev.push(slow);
                     ev.push(format!(
                         "{} of them retransmitted, {} data segments: no rule names a holder (a dropped FIN needs half of them answered only by a later copy and {} data segments to compare)",
-                        thousands(s.slow_fins_retransmitted),
+                        thousands(s.counts.slow_fins_retransmitted),
                         thousands(data),
                         crate::metrics::fin_delay::MIN_DATA_SEGS
                     ));
@@ -63,13 +63,13 @@ impl FinDelay {
                 ev.push(slow);
                 ev.push(format!(
                     "{} local FINs queued behind the peer's zero window ({} zero-window advertisements, {} window probes)",
-                    thousands(s.zw_fins),
-                    thousands(s.peer_zero_windows),
-                    thousands(s.local_probes)
+                    thousands(s.counts.zw_fins),
+                    thousands(s.counts.peer_zero_windows),
+                    thousands(s.counts.local_probes)
                 ));
                 if let (Some(wait), Some(held)) = (
-                    s.zw_wait_us.checked_div(s.zw_fins),
-                    s.zw_held_bytes.checked_div(s.zw_fins),
+                    s.counts.zw_wait_us.checked_div(s.counts.zw_fins),
+                    s.counts.zw_held_bytes.checked_div(s.counts.zw_fins),
                 ) {
                     ev.push(format!(
                         "stall to FIN mean {}, {} bytes held per socket on average",
@@ -86,8 +86,8 @@ impl FinDelay {
                     .unwrap_or_default();
                 ev.push(format!(
                     "{} of {} slow FINs ACKed (or reset) with another TTL than the peer's own segments{ex}",
-                    thousands(s.slow_fin_ttl_other),
-                    thousands(s.slow_fin_ttl_known)
+                    thousands(s.counts.slow_fin_ttl_other),
+                    thousands(s.counts.slow_fin_ttl_known)
                 ));
             }
             FinVerdict::PeerSlow => {
@@ -101,9 +101,13 @@ impl FinDelay {
                 ev.push(rtx_line);
                 ev.push(format!(
                     "{} duplicate ACKs ({} from the peer, {} to it)",
-                    thousands(s.peer_dup_acks.saturating_add(s.local_dup_acks)),
-                    thousands(s.peer_dup_acks),
-                    thousands(s.local_dup_acks)
+                    thousands(
+                        s.counts
+                            .peer_dup_acks
+                            .saturating_add(s.counts.local_dup_acks)
+                    ),
+                    thousands(s.counts.peer_dup_acks),
+                    thousands(s.counts.local_dup_acks)
                 ));
                 ev.extend(rtt());
             }
@@ -111,15 +115,15 @@ impl FinDelay {
                 ev.push(slow);
                 ev.push(format!(
                     "{} of them retransmitted",
-                    thousands(s.slow_fins_retransmitted)
+                    thousands(s.counts.slow_fins_retransmitted)
                 ));
                 ev.extend(rtt());
                 ev.push(rtx_line);
             }
         }
         let connections = match v {
-            FinVerdict::None | FinVerdict::Unknown => s.local_fins,
-            _ => s.slow_fins,
+            FinVerdict::None | FinVerdict::Unknown => s.counts.local_fins,
+            _ => s.counts.slow_fins,
         };
         FinDelay {
             verdict: v.name().to_string(),
@@ -133,24 +137,8 @@ impl FinDelayParts {
     /// `s`, exactly.
     pub fn of(s: &FinDelaySums) -> FinDelayParts {
         FinDelayParts {
-            local_fins: s.local_fins,
-            slow_fins: s.slow_fins,
-            slow_fins_retransmitted: s.slow_fins_retransmitted,
-            slow_fin_ttl_known: s.slow_fin_ttl_known,
-            slow_fin_ttl_other: s.slow_fin_ttl_other,
+            counts: s.counts,
             ttl_example: s.ttl_example.map(|(a, b)| [a, b]),
-            zw_fins: s.zw_fins,
-            zw_held_bytes: s.zw_held_bytes,
-            zw_wait_us: s.zw_wait_us,
-            zw_conns: s.zw_conns,
-            peer_zero_windows: s.peer_zero_windows,
-            local_probes: s.local_probes,
-            local_data: s.local_data,
-            local_data_rtx: s.local_data_rtx,
-            peer_data: s.peer_data,
-            peer_data_rtx: s.peer_data_rtx,
-            local_dup_acks: s.local_dup_acks,
-            peer_dup_acks: s.peer_dup_acks,
             data_rtt: compact_parts(&s.data_rtt),
             handshake: compact_parts(&s.handshake),
             slow_fin_ack: compact_parts(&s.slow_fin_ack),

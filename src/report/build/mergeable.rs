@@ -51,11 +51,7 @@ impl PeerParts {
         PeerParts {
             port,
             addr,
-            connections: p.connections,
-            closes: p.closes,
-            fin_retransmissions: p.fin_retransmissions,
-            unacked_fins: p.unacked_fins,
-            rsts: p.rsts,
+            counts: p.counts,
             fin_wait_1_ns: p.fin_wait_1_ns,
             fin_ack: CompactParts::of(&p.fin_ack),
             worst: p.worst.map(|w| WorstParts {

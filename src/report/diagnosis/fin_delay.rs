@@ -27,7 +27,12 @@ pub fn findings(s: &Summary) -> Vec<Finding> {
     by.sort_by_key(|(v, _)| *v);
     by.into_iter()
         .map(|(v, mut peers)| {
-            peers.sort_by(|a, b| b.1.slow_fins.cmp(&a.1.slow_fins).then(a.0.cmp(&b.0)));
+            peers.sort_by(|a, b| {
+                b.1.counts
+                    .slow_fins
+                    .cmp(&a.1.counts.slow_fins)
+                    .then(a.0.cmp(&b.0))
+            });
             finding(v, &peers)
         })
         .collect()
@@ -76,7 +81,11 @@ fn finding(v: FinVerdict, peers: &[(IpAddr, &FinDelaySums)]) -> Finding {
                 "The path to {who} loses segments, FINs among them: {} data retransmissions of {}, {} duplicate ACKs, data round trip p50 {rtt}; the line (or congestion), not the {}.",
                 thousands(rtx),
                 thousands(data),
-                thousands(sum.local_dup_acks.saturating_add(sum.peer_dup_acks)),
+                thousands(
+                    sum.counts
+                        .local_dup_acks
+                        .saturating_add(sum.counts.peer_dup_acks)
+                ),
                 sp("peer", "peers")
             ),
             Vec::new(),
@@ -86,10 +95,10 @@ fn finding(v: FinVerdict, peers: &[(IpAddr, &FinDelaySums)]) -> Finding {
                 "{} stopped reading: {} advertised a zero window ({} times) and {} local FINs waited behind unsent data ({} bytes in all), orphans in FIN-WAIT-1 while the wire showed only zero windows and {} window probes; the timeline counts them in FIN-WAIT-1 from the stall's start (an estimate, an upper bound: close() came between the stall and the FIN). The {} application, not the line.",
                 cap(&who),
                 sp("it", "they"),
-                thousands(sum.peer_zero_windows),
-                thousands(sum.zw_fins),
-                thousands(sum.zw_held_bytes),
-                thousands(sum.local_probes),
+                thousands(sum.counts.peer_zero_windows),
+                thousands(sum.counts.zw_fins),
+                thousands(sum.counts.zw_held_bytes),
+                thousands(sum.counts.local_probes),
                 sp("peer's", "peers'")
             ),
             vec![
@@ -101,8 +110,8 @@ fn finding(v: FinVerdict, peers: &[(IpAddr, &FinDelaySums)]) -> Finding {
             format!(
                 "Something between us and {who} answers for {}: {} of {} slow FINs were ACKed or reset with another TTL than the {} own segments{}; look at the box in between (firewall, load balancer, proxy).",
                 sp("it", "them"),
-                thousands(sum.slow_fin_ttl_other),
-                thousands(sum.slow_fin_ttl_known),
+                thousands(sum.counts.slow_fin_ttl_other),
+                thousands(sum.counts.slow_fin_ttl_known),
                 sp("peer's", "peers'"),
                 sum.ttl_example
                     .map(|(a, p)| format!(" (TTL {a} against {p})"))

@@ -437,11 +437,11 @@ fn render_peers(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result
             .map(|peer| {
                 [
                     peer.addr.clone(),
-                    thousands(peer.connections),
-                    thousands(peer.closes),
-                    thousands(peer.fin_retransmissions),
-                    thousands(peer.unacked_fins),
-                    thousands(peer.rsts),
+                    thousands(peer.counts.connections),
+                    thousands(peer.counts.closes),
+                    thousands(peer.counts.fin_retransmissions),
+                    thousands(peer.counts.unacked_fins),
+                    thousands(peer.counts.rsts),
                     opt_dur(peer.fin_ack_p50_us),
                     opt_dur(peer.fin_ack_p99_us),
                     opt_dur(peer.fin_ack_max_us),
@@ -515,7 +515,7 @@ fn render_peers(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result
         // The ack columns are not LATENCY's fin_ack: a local FIN never
         // ACKed counts there with its age (docs/report.md), which can be
         // longer than any ACKed one.
-        if r.peers.iter().any(|p| p.unacked_fins > 0) {
+        if r.peers.iter().any(|p| p.counts.unacked_fins > 0) {
             writeln!(
                 w,
                 "  (ack p50/p99/max: each local FIN to this peer's ACK of it; a FIN never ACKed counts with its age, a lower bound, so they can exceed LATENCY's fin_ack: first FINs, ACKed only)"

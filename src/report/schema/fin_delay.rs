@@ -22,26 +22,11 @@ pub struct FinDelay {
 /// [`crate::metrics::fin_delay::FinDelaySums`], exactly.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct FinDelayParts {
-    pub local_fins: u64,
-    pub slow_fins: u64,
-    pub slow_fins_retransmitted: u64,
-    pub slow_fin_ttl_known: u64,
-    pub slow_fin_ttl_other: u64,
+    #[serde(flatten)]
+    pub counts: crate::metrics::fin_delay::FinDelayCounts,
     /// The first slow FIN's ACK TTL that differed, and the peer's TTL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_example: Option<[u8; 2]>,
-    pub zw_fins: u64,
-    pub zw_held_bytes: u64,
-    pub zw_wait_us: u64,
-    pub zw_conns: u64,
-    pub peer_zero_windows: u64,
-    pub local_probes: u64,
-    pub local_data: u64,
-    pub local_data_rtx: u64,
-    pub peer_data: u64,
-    pub peer_data_rtx: u64,
-    pub local_dup_acks: u64,
-    pub peer_dup_acks: u64,
     pub data_rtt: CompactParts,
     pub handshake: CompactParts,
     pub slow_fin_ack: CompactParts,

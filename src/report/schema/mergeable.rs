@@ -124,11 +124,8 @@ pub struct PeerParts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     pub addr: IpAddr,
-    pub connections: u64,
-    pub closes: u64,
-    pub fin_retransmissions: u64,
-    pub unacked_fins: u64,
-    pub rsts: u64,
+    #[serde(flatten)]
+    pub counts: crate::metrics::counts::PeerCounts,
     pub fin_wait_1_ns: u128,
     pub fin_ack: CompactParts,
     #[serde(default, skip_serializing_if = "Option::is_none")]
