@@ -474,6 +474,16 @@ fn zero_window_orphans_are_counted_in_fin_wait_1() {
             peak.abs_diff(ss) * 10 <= ss,
             "{name}: peak {peak} against ss {ss}"
         );
+        // The remedies replay the same orphans: their demand (no limit)
+        // has the timeline's peak, not only the FINs on the wire.
+        let r = run(&["analyze", "--json", &c, "--local", "10.79.0.1"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let rep: Value = serde_json::from_str(&r.stdout).unwrap();
+        let demand = rep["demand"]["orphans_peak"].as_u64().unwrap();
+        assert!(
+            demand.abs_diff(ss) * 10 <= ss,
+            "{name}: remedies' orphan demand {demand} against ss {ss}"
+        );
         let diag = tl["diagnosis"].as_array().unwrap();
         let zw = diag
             .iter()

@@ -77,7 +77,9 @@ pub enum End {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Life {
     pub peer: IpAddr,
-    /// The local FIN's first copy, ns: the orphan phase begins.
+    /// The orphan phase begins, ns: the local FIN's first copy, or for a
+    /// FIN queued behind a zero window the stall's start (the timeline's
+    /// FIN-WAIT-1 estimate).
     pub t0: u64,
     /// How long the orphan phase lasted in the capture, ns.
     pub len: u64,
@@ -153,16 +155,20 @@ impl Lives {
     /// timeline took (`states`: (state, from, to)).
     pub fn add(&mut self, c: &Conn, local: Side, states: &[(TcpState, u64, u64)], end_ts: u64) {
         let l = &c.ep[local];
-        let Some(t0) = l.fin_ts else {
+        let Some(fin_ts) = l.fin_ts else {
             return;
         };
-        // The orphan states' end, and whether one was LAST-ACK (a passive
-        // close), in one pass without allocating.
-        let (mut last, mut passive) = (None, false);
-        for &(s, _, e) in states.iter().filter(|x| x.0.is_orphan_state()) {
+        // The orphan states' start and end, and whether one was LAST-ACK
+        // (a passive close), in one pass without allocating. A FIN queued
+        // behind a zero window is an orphan from the stall, before its
+        // first copy (the timeline's estimate, docs/timeline.md).
+        let (mut first, mut last, mut passive) = (fin_ts, None, false);
+        for &(s, b, e) in states.iter().filter(|x| x.0.is_orphan_state()) {
+            first = first.min(b);
             last = last.max(Some(e));
             passive |= s == TcpState::LastAck;
         }
+        let t0 = first;
         let Some(last) = last else {
             return;
         };
