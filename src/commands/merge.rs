@@ -20,7 +20,7 @@ use super::{Error, Outputs};
 use crate::cli::MergeArgs;
 use crate::metrics::Summary;
 use crate::metrics::groups::{self, GroupBy, PortGroups};
-use crate::metrics::peers::RankBy;
+use crate::metrics::peers::{REPORT_PEERS_MAX, RankBy};
 use crate::pipeline::Analysis;
 use crate::report::render::{TextStyle, html, json, text};
 use crate::report::timeline::Limits;
@@ -300,6 +300,9 @@ pub fn merge(
         total.evicted_early += a.evicted_early;
         total.files.extend(a.files);
     }
+    // A report names at most REPORT_PEERS_MAX peers, a merged one too.
+    let s = &mut total.summary;
+    crate::metrics::peers::fold(&mut s.peers, REPORT_PEERS_MAX, &mut s.peers_others);
     // Files by path: the order of the inputs does not matter.
     total.files.sort_by(|a, b| a.path.cmp(&b.path));
 

@@ -275,6 +275,16 @@ pub(crate) fn run_analysis(
             bytesize::ByteSize(opts.flow.max_memory).display().iec()
         );
     }
+    let others = &analysis.summary.peers_others;
+    if others.folded > 0 {
+        crate::say!(
+            "finscope: warning: {} peer(s) with the fewest problems folded into one \"others\" row ({} connection(s)) to stay within --max-memory {} or the report's {} named peers: totals still add up (peers_others)",
+            others.folded,
+            others.stats.connections,
+            bytesize::ByteSize(opts.flow.max_memory).display().iec(),
+            crate::metrics::peers::REPORT_PEERS_MAX
+        );
+    }
     for e in &analysis.damage {
         let kind = if e.is_truncation() {
             "warning"

@@ -74,6 +74,12 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_by: Option<String>,
     pub peers: Vec<Peer>,
+    /// Peers folded together to stay within `--max-memory`, or past the
+    /// 65,536 a report names: their figures summed exactly, so that the
+    /// peers and this add up to every connection. Absent when no peer was
+    /// folded (docs/report.md, "Peers past the budget").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peers_others: Option<PeersOthers>,
     pub settings: Settings,
     /// The local side's socket states over time (docs/timeline.md).
     pub timeline: TimelineReport,
@@ -247,6 +253,18 @@ pub struct Peer {
     /// (worst first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub worst_members: Vec<String>,
+}
+
+/// The peers folded together ([`crate::metrics::peers::Others`]).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PeersOthers {
+    /// Peer entries folded (a peer folded twice counts twice).
+    pub folded: u64,
+    pub connections: u64,
+    pub closes: u64,
+    pub fin_retransmissions: u64,
+    pub unacked_fins: u64,
+    pub rsts: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
