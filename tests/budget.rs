@@ -60,6 +60,19 @@ fn analyze(dir: &Path, pcap: &str, out: &str, extra: &[&str]) -> (Value, String)
     (v, r.stderr)
 }
 
+/// `n` with thousands separators, as the text report prints counts.
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
@@ -123,6 +136,22 @@ fn peers_past_the_budget_fold_into_others_and_add_up() {
     assert_eq!(kept.len() as u64 + folded, 3000);
     adds_up(&small);
     assert_eq!(u(&small["connections"]["total"]), 3000);
+    // The text report says it under the peers.
+    let r = run(&[
+        "analyze",
+        "--local",
+        "10.0.0.0/8",
+        "-j1",
+        "--max-memory",
+        "1MiB",
+        &pcap,
+    ]);
+    let line = format!(
+        "  others: {} peer(s) folded together past the budget (peers_others)\n    {} conns, ",
+        thousands(folded),
+        thousands(u(&small["peers_others"]["connections"]))
+    );
+    assert!(r.stdout.contains(&line), "{}", r.stdout);
     // The 150 peers with a problem rank first: all named, exactly.
     let problems: Vec<_> = kept.iter().filter(|(_, (_, un))| *un == 1).collect();
     assert_eq!(problems.len(), 150);

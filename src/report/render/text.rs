@@ -515,6 +515,18 @@ fn render_peers(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result
             )?;
         }
     }
+    if let Some(o) = &r.peers_others {
+        writeln!(
+            w,
+            "  others: {} peer(s) folded together past the budget (peers_others)\n    {} conns, {} closes, {} FIN-rtx, {} unacked, {} RSTs",
+            thousands(o.folded),
+            thousands(o.connections),
+            thousands(o.closes),
+            thousands(o.fin_retransmissions),
+            thousands(o.unacked_fins),
+            thousands(o.rsts)
+        )?;
+    }
     writeln!(w)?;
     Ok(())
 }
