@@ -209,3 +209,79 @@ fn merge_of_two_degraded_reports_is_exact() {
     let r = run(&["diff", &mp, &mp]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// The figures of the `port 80` group row.
+fn port80(r: &Value) -> Vec<u64> {
+    let rows = r["peers"].as_array().expect("peers");
+    let row = rows
+        .iter()
+        .find(|p| p["addr"] == "port 80")
+        .expect("port 80");
+    [
+        "connections",
+        "closes",
+        "fin_retransmissions",
+        "unacked_fins",
+        "rsts",
+    ]
+    .iter()
+    .map(|f| u(&row[*f]))
+    .collect()
+}
+
+#[test]
+fn port_groups_past_the_budget_keep_every_port_exact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = write(dir.path(), "a.pcap", &capture(0, 2000));
+    let b = write(dir.path(), "b.pcap", &capture(1000, 3000));
+    let port = ["-j1", "--group-by", "port"];
+    let small = ["-j1", "--group-by", "port", "--max-memory", "1MiB"];
+    let (fa, err) = analyze(dir.path(), &a, "fa.json", &port);
+    assert!(!err.contains("pair(s)"), "{err}");
+    assert!(fa["mergeable"].get("port_pairs_folded").is_none());
+    analyze(dir.path(), &b, "fb.json", &port);
+    let (ra, err) = analyze(dir.path(), &a, "a.json", &small);
+    assert!(
+        err.contains("pair(s) with the fewest problems folded into their port's \"others\" member"),
+        "{err}"
+    );
+    analyze(dir.path(), &b, "b.json", &small);
+
+    // One port: its row is exact (2000 connections, 100 never ACKed).
+    assert_eq!(port80(&ra), vec![2000, 2000, 0, 100, 0]);
+    assert_eq!(port80(&ra), port80(&fa));
+    let pairs = ra["mergeable"]["port_peers"]
+        .as_array()
+        .expect("port_peers");
+    let folded = u(&ra["mergeable"]["port_pairs_folded"]);
+    assert!(folded > 0 && pairs.len() < 1000, "{} pairs", pairs.len());
+    // Named pairs and the others member: every address once.
+    assert_eq!(pairs.len() as u64 - 1 + folded, 2000);
+    let others = pairs
+        .iter()
+        .find(|p| p["addr"] == "0.0.0.0")
+        .expect("others");
+    assert_eq!(u(&others["port"]), 80);
+    assert_eq!(u(&others["connections"]), folded);
+    assert_eq!(u(&others["unacked_fins"]), 0);
+
+    // Merged: the port's figures are those of the merged full reports.
+    let merge = |x: &str, y: &str| -> Value {
+        let (x, y) = (dir.path().join(x), dir.path().join(y));
+        let (x, y) = (x.display().to_string(), y.display().to_string());
+        let r = run(&["merge", "--json", &x, &y]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        serde_json::from_str(&r.stdout).expect("json")
+    };
+    let (m, full) = (merge("a.json", "b.json"), merge("fa.json", "fb.json"));
+    assert_eq!(port80(&m), vec![4000, 4000, 0, 200, 0]);
+    assert_eq!(port80(&m), port80(&full));
+    let mb = serde_json::from_str::<Value>(
+        &std::fs::read_to_string(dir.path().join("b.json")).expect("b"),
+    )
+    .expect("json");
+    assert_eq!(
+        u(&m["mergeable"]["port_pairs_folded"]),
+        folded + u(&mb["mergeable"]["port_pairs_folded"])
+    );
+}

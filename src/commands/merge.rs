@@ -294,6 +294,7 @@ pub fn merge(
             for (port, ip, ps) in m.port_pairs(index).map_err(invalid)? {
                 p.add_pair(port, ip, &ps);
             }
+            p.pairs_folded += m.port_pairs_folded;
         }
         total.summary += &a.summary;
         total.interrupted |= a.interrupted;
@@ -338,8 +339,10 @@ pub fn merge(
         doc.peers_total = n;
         doc.group_by = r0.group_by.clone();
     }
-    if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), ports.as_ref()) {
+    if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), ports.as_mut()) {
+        p.fold(REPORT_PEERS_MAX);
         m.set_port_peers(p.pairs());
+        m.port_pairs_folded = p.pairs_folded;
     }
     doc.inputs = rows;
     Ok(doc)

@@ -125,6 +125,7 @@ impl Mergeable {
                 PeerParts::of(None, any, &s.peers_others.stats)
             }),
             peers_folded: s.peers_others.folded,
+            port_pairs_folded: 0,
         }
     }
 

@@ -47,6 +47,10 @@ pub struct Mergeable {
     /// How many peer entries `peers_others` holds.
     #[serde(default, skip_serializing_if = "is_zero64")]
     pub peers_folded: u64,
+    /// With `--group-by port`: (port, address) pairs folded into their
+    /// port's others member (address 0.0.0.0 in `port_peers`).
+    #[serde(default, skip_serializing_if = "is_zero64")]
+    pub port_pairs_folded: u64,
 }
 
 /// A latency histogram ([`crate::metrics::Hist`]): its exact count, minimum and maximum,
