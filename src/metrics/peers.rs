@@ -183,8 +183,9 @@ impl std::ops::AddAssign<&Others> for Others {
 }
 
 /// Most peers a report names (`peers` and `mergeable.peers`): beyond, the
-/// lowest ranked are folded into [`Others`]. About 30 MB of JSON.
-pub const REPORT_PEERS_MAX: usize = 65_536;
+/// lowest ranked are folded into [`Others`]. About 20 MB of JSON, and as
+/// much again for `--group-by port`'s pairs: a report stays below 64 MB.
+pub const REPORT_PEERS_MAX: usize = 32_768;
 
 /// Bytes one peer entry holds in its table, about: the entry, the table's
 /// control byte and free slots, the histogram's buckets.

@@ -75,7 +75,7 @@ pub struct Report {
     pub group_by: Option<String>,
     pub peers: Vec<Peer>,
     /// Peers folded together to stay within `--max-memory`, or past the
-    /// 65,536 a report names: their figures summed exactly, so that the
+    /// 32,768 a report names: their figures summed exactly, so that the
     /// peers and this add up to every connection. Absent when no peer was
     /// folded (docs/report.md, "Peers past the budget").
     #[serde(default, skip_serializing_if = "Option::is_none")]
