@@ -91,6 +91,8 @@ if args.budget:
             (f"--flows, 1M random SYNs{tag}", analyze + mm + flows + [path("flood.pcap")], 0, limit),
             (f"--group-by port, 1M random SYNs{tag}", analyze + mm + ["--group-by", "port", path("flood.pcap")], 0, limit),
             (f"--local, 1M remote peers{tag}", analyze + mm + ["--local", "192.0.2.0/24", path("peers.pcap")], 0, limit),
+            (f"--group-by port, 1M (port, peer) pairs{tag}",
+             analyze + mm + ["--local", "192.0.2.0/24", "--group-by", "port", path("peers.pcap")], 0, limit),
         ]
 
 failed = False
