@@ -4,7 +4,7 @@ a forensic tool is pointed at, against the targets of docs/performance.md.
 Exits 1 when a target is missed.
 
     cargo build --release --examples
-    python3 benches/memory.py [--big] [--dir DIR]
+    python3 benches/memory.py [--big] [--budget] [--dir DIR]
 
 The captures are generated once into DIR (default /tmp/finscope-mem) by
 examples/memcases.rs and examples/gencap.rs (about 3 GB; --big adds the
@@ -19,6 +19,8 @@ import time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--big", action="store_true", help="also the 20M-packet gateway capture")
+ap.add_argument("--budget", action="store_true",
+                help="also issue 24's option runs (--flows, --group-by port, 1M peers) against --max-memory + 64 MiB")
 ap.add_argument("--dir", default="/tmp/finscope-mem")
 args = ap.parse_args()
 os.makedirs(args.dir, exist_ok=True)
@@ -54,6 +56,8 @@ make("open.pcap", [mem, "open-flows", "1000000", path("open.pcap")])
 make("one.pcap", [mem, "one-flow", "10000000", path("one.pcap")])
 make("dense.pcap", [mem, "dense", "10800000", path("dense.pcap")])
 make("ifaces.pcapng.gz", [mem, "ifaces", "50000000", path("ifaces.pcapng.gz")])
+if args.budget:
+    make("peers.pcap", [mem, "peers", "1000000", path("peers.pcap")])
 make("gw5m.pcap", [gen, "--profile", "gateway", "--packets", "5000000", "--out", path("gw5m.pcap")])
 if args.big:
     make("gw10m.pcap", [gen, "--profile", "gateway", "--packets", "10000000", "--out", path("gw10m.pcap")])
@@ -74,6 +78,22 @@ cases = [
 if args.big:
     cases.append(("gateway mix, 10M packets, -j2", analyze + ["-j2", path("gw10m.pcap")], 0, 100 * MIB))
     cases.append(("gateway mix, 20M packets, -j2", analyze + ["-j2", path("gw20m.pcap")], 0, 100 * MIB))
+if args.budget:
+    # Issue 24: every option's state within --max-memory + 64 MiB (the
+    # default budget: 1 GiB + 64 MiB); the report of 1M peers mergeable
+    # (under merge's 256 MiB input limit; its own target: 64 MB).
+    for budget, limit in [(None, 1024 * MIB + 64 * MIB), ("64MiB", 128 * MIB)]:
+        mm = ["--max-memory", budget] if budget else []
+        tag = f", --max-memory {budget}" if budget else ""
+        flows = ["--flows", os.path.join(args.dir, "flows.csv")]
+        cases += [
+            (f"--flows, 1M never-closing flows{tag}", analyze + mm + flows + [path("flows.pcap")], 0, limit),
+            (f"--flows, 1M random SYNs{tag}", analyze + mm + flows + [path("flood.pcap")], 0, limit),
+            (f"--group-by port, 1M random SYNs{tag}", analyze + mm + ["--group-by", "port", path("flood.pcap")], 0, limit),
+            (f"--local, 1M remote peers{tag}", analyze + mm + ["--local", "192.0.2.0/24", path("peers.pcap")], 0, limit),
+            (f"--group-by port, 1M (port, peer) pairs{tag}",
+             analyze + mm + ["--local", "192.0.2.0/24", "--group-by", "port", path("peers.pcap")], 0, limit),
+        ]
 
 failed = False
 rss = {}

@@ -12,6 +12,7 @@
 //! | `syn-flood` | SYNs | random sources and ports to one server, 1 us apart |
 //! | `syn-flows` | flows | distinct flows that never close: one SYN each, 10 us apart |
 //! | `open-flows` | flows | distinct handshaken connections that never close |
+//! | `peers` | connections | each from its own remote address (11.x.y.z) to 192.0.2.80:443, which closes it (`--local 192.0.2.0/24`: N remote peers) |
 //! | `one-flow` | packets | one connection, a packet every second |
 //! | `dense` | packets | one connection, a packet every millisecond |
 //! | `ifaces` | blocks | gzip of a pcapng section with N interface blocks |
@@ -95,6 +96,7 @@ impl<W: Write> Pcap<W> {
 
 const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
+const FIN: u8 = 0x01;
 
 /// splitmix64.
 fn mix(x: u64) -> u64 {
@@ -144,6 +146,18 @@ fn write(case: &str, n: u64, out: &str) -> io::Result<()> {
                 p.tcp(t, a, port, SERVER, 443, c, 0, SYN)?;
                 p.tcp(t + 10, SERVER, 443, a, port, s, c + 1, SYN | ACK)?;
                 p.tcp(t + 20, a, port, SERVER, 443, c + 1, s + 1, ACK)?;
+            }
+        }
+        "peers" => {
+            for i in 0..n {
+                let a = (0x0b00_0000 + i as u32).to_be_bytes();
+                let (c, sv) = (mix(i) as u32, mix(!i) as u32);
+                let t = i * 50;
+                p.tcp(t, a, 40_000, SERVER, 443, c, 0, SYN)?;
+                p.tcp(t + 10, SERVER, 443, a, 40_000, sv, c + 1, SYN | ACK)?;
+                p.tcp(t + 20, a, 40_000, SERVER, 443, c + 1, sv + 1, ACK)?;
+                p.tcp(t + 30, SERVER, 443, a, 40_000, sv + 1, c + 1, FIN | ACK)?;
+                p.tcp(t + 40, a, 40_000, SERVER, 443, c + 1, sv + 2, ACK)?;
             }
         }
         "one-flow" | "dense" => {

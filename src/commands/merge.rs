@@ -20,7 +20,7 @@ use super::{Error, Outputs};
 use crate::cli::MergeArgs;
 use crate::metrics::Summary;
 use crate::metrics::groups::{self, GroupBy, PortGroups};
-use crate::metrics::peers::RankBy;
+use crate::metrics::peers::{REPORT_PEERS_MAX, RankBy};
 use crate::pipeline::Analysis;
 use crate::report::render::{TextStyle, html, json, text};
 use crate::report::timeline::Limits;
@@ -294,12 +294,16 @@ pub fn merge(
             for (port, ip, ps) in m.port_pairs(index).map_err(invalid)? {
                 p.add_pair(port, ip, &ps);
             }
+            p.pairs_folded += m.port_pairs_folded;
         }
         total.summary += &a.summary;
         total.interrupted |= a.interrupted;
         total.evicted_early += a.evicted_early;
         total.files.extend(a.files);
     }
+    // A report names at most REPORT_PEERS_MAX peers, a merged one too.
+    let s = &mut total.summary;
+    crate::metrics::peers::fold(&mut s.peers, REPORT_PEERS_MAX, &mut s.peers_others);
     // Files by path: the order of the inputs does not matter.
     total.files.sort_by(|a, b| a.path.cmp(&b.path));
 
@@ -335,8 +339,10 @@ pub fn merge(
         doc.peers_total = n;
         doc.group_by = r0.group_by.clone();
     }
-    if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), ports.as_ref()) {
+    if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), ports.as_mut()) {
+        p.fold(REPORT_PEERS_MAX);
         m.set_port_peers(p.pairs());
+        m.port_pairs_folded = p.pairs_folded;
     }
     doc.inputs = rows;
     Ok(doc)

@@ -252,7 +252,9 @@ pub(crate) fn run_analysis(
         crate::say!("finscope: note: skipped {s}");
     }
     let opts = &a.pipeline;
-    let mut ports = a.group_by.needs_flows().then(PortGroups::default);
+    // The (port, address) pairs may take a quarter of the budget.
+    let budget = opts.flow.max_memory / 4;
+    let mut ports = (a.group_by.needs_flows()).then(|| PortGroups::with_budget(budget));
     let mut sinks = Sinks {
         ports: ports.as_mut(),
         flows,
@@ -285,6 +287,16 @@ pub(crate) fn run_analysis(
             bytesize::ByteSize(opts.flow.max_memory).display().iec()
         );
     }
+    let others = &analysis.summary.peers_others;
+    if others.folded > 0 {
+        crate::say!(
+            "finscope: warning: {} peer(s) with the fewest problems folded into one \"others\" row ({} connection(s)) to stay within --max-memory {} or the report's {} named peers: totals still add up (peers_others)",
+            others.folded,
+            others.stats.counts.connections,
+            bytesize::ByteSize(opts.flow.max_memory).display().iec(),
+            crate::metrics::peers::REPORT_PEERS_MAX
+        );
+    }
     for e in &analysis.damage {
         let kind = if e.is_truncation() {
             "warning"
@@ -315,6 +327,18 @@ pub(crate) fn run_analysis(
             analysis.threads,
             analysis.peak_connections
         );
+    }
+    if let Some(p) = ports.as_mut() {
+        // A report holds at most REPORT_PEERS_MAX pairs.
+        p.fold(crate::metrics::peers::REPORT_PEERS_MAX);
+        if p.pairs_folded > 0 {
+            crate::say!(
+                "finscope: warning: {} (remote port, address) pair(s) with the fewest problems folded into their port's \"others\" member to stay within --max-memory {} or the report's {} pairs: every port's figures stay exact (mergeable.port_pairs_folded)",
+                p.pairs_folded,
+                bytesize::ByteSize(opts.flow.max_memory).display().iec(),
+                crate::metrics::peers::REPORT_PEERS_MAX
+            );
+        }
     }
     Ok(Run {
         analysis,
@@ -355,6 +379,7 @@ pub(crate) fn build_report(a: &AnalysisPlan, run: &Run) -> Report {
     doc.capture.selection = selection(a, &run.analysis);
     if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), run.ports.as_ref()) {
         m.set_port_peers(p.pairs());
+        m.port_pairs_folded = p.pairs_folded;
     }
     if let Some(ev) = &run.host {
         report::host::join(&mut doc, &run.analysis.summary, ev, &a.host_options);

@@ -125,8 +125,10 @@ const MEMBERS_SHOWN: usize = 5;
 /// `--group-by port` figures, gathered while the capture is read (a
 /// `pipeline::FlowSink`): per (remote port, remote address), the peer figures of
 /// its connections. Memory grows with the distinct (port, address) pairs,
-/// not with the number of connections.
-#[derive(Default)]
+/// not with the number of connections, up to the budget
+/// ([`PortGroups::with_budget`]): past it, the lowest ranked pairs are
+/// folded into their port's "others" member (address 0.0.0.0), so that
+/// each port's figures stay exact.
 pub struct PortGroups {
     pairs: FxHashMap<(u16, IpAddr), PeerStats>,
     /// Reused to compute one connection's peer figures exactly as
@@ -134,9 +136,69 @@ pub struct PortGroups {
     /// figures do not grow.
     scratch: Summary,
     folded: u64,
+    /// Most pairs held before the lowest ranked half is folded.
+    cap: usize,
+    /// Pairs folded into their port's others member so far.
+    pub pairs_folded: u64,
 }
 
+impl Default for PortGroups {
+    fn default() -> PortGroups {
+        PortGroups {
+            pairs: FxHashMap::default(),
+            scratch: Summary::default(),
+            folded: 0,
+            cap: usize::MAX,
+            pairs_folded: 0,
+        }
+    }
+}
+
+/// The address of a port's "others" member: the pairs folded past the
+/// budget.
+pub const OTHERS: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+
 impl PortGroups {
+    /// Holds at most about `bytes` of pairs.
+    pub fn with_budget(bytes: u64) -> PortGroups {
+        let per = crate::metrics::peers::peer_bytes() + 4;
+        PortGroups {
+            cap: usize::try_from(bytes / per).unwrap_or(usize::MAX).max(2),
+            ..PortGroups::default()
+        }
+    }
+
+    /// Folds every pair past the `keep` best ranked (problems, then the
+    /// peers' tie-breaks, then port and address) into its port's others
+    /// member; the figures of every port stay exact.
+    pub fn fold(&mut self, keep: usize) {
+        if self.pairs.len() <= keep {
+            return;
+        }
+        let score = |p: &PeerStats| p.counts.fin_retransmissions + p.counts.unacked_fins;
+        let mut keys: Vec<(u16, IpAddr)> = (self.pairs.keys())
+            .filter(|(_, ip)| *ip != OTHERS)
+            .copied()
+            .collect();
+        keys.sort_by(|a, b| {
+            let (pa, pb) = (&self.pairs[a], &self.pairs[b]);
+            score(pb)
+                .cmp(&score(pa))
+                .then_with(|| pb.fin_ack.max().cmp(&pa.fin_ack.max()))
+                .then_with(|| pb.counts.connections.cmp(&pa.counts.connections))
+                .then_with(|| a.cmp(b))
+        });
+        for k in keys.into_iter().skip(keep) {
+            if let Some(ps) = self.pairs.remove(&k) {
+                let o = self.pairs.entry((k.0, OTHERS)).or_default();
+                *o += &ps;
+                o.worst = None;
+                self.pairs_folded += 1;
+            }
+        }
+        self.pairs.shrink_to_fit();
+    }
+
     /// Folds one finished connection in.
     pub fn add(&mut self, r: &Retired) {
         if self.folded.is_multiple_of(4096) {
@@ -149,6 +211,9 @@ impl PortGroups {
         let pair = self.pairs.entry((port, ip)).or_default();
         for ps in self.scratch.peers.values() {
             *pair += ps;
+        }
+        if self.pairs.len() > self.cap {
+            self.fold(self.cap / 2);
         }
     }
 }
@@ -218,7 +283,13 @@ pub fn peers(
                 worst_members: rank(members.iter().map(|(ip, ps)| (ip, *ps)), rank_by)
                     .into_iter()
                     .take(MEMBERS_SHOWN)
-                    .map(|(ip, _)| ip.to_string())
+                    .map(|(ip, _)| {
+                        if by == GroupBy::Port && ip == OTHERS {
+                            "others".to_string()
+                        } else {
+                            ip.to_string()
+                        }
+                    })
                     .collect(),
             }
         })

@@ -75,6 +75,9 @@ pub struct Summary {
     pub unacked_fin_age: Hist,
     pub unacked: UnackedFins,
     pub peers: FxHashMap<IpAddr, PeerStats>,
+    /// Peers folded together past the budget ([`peers::fold`]); empty
+    /// unless `peers` outgrew it.
+    pub peers_others: peers::Others,
     /// Local socket states over time.
     pub timeline: timeline::Timeline,
     /// Connections in which the local side sent a FIN.
@@ -104,6 +107,9 @@ pub struct ShardMetrics {
     pub summary: Summary,
     /// When `Some`, every retired connection is also kept here.
     pub retired: Option<Vec<Retired>>,
+    /// Most peers held before the lowest ranked half is folded into
+    /// `summary.peers_others` (the shard's share of `--max-memory`).
+    pub peer_cap: usize,
 }
 
 impl ShardMetrics {
@@ -115,13 +121,27 @@ impl ShardMetrics {
                 ..Summary::default()
             },
             retired: keep.then(Vec::new),
+            peer_cap: usize::MAX,
         }
+    }
+
+    /// Holds at most about `bytes` of peer figures: past that, the lowest
+    /// ranked peers are folded together ([`peers::fold`]).
+    pub fn with_peer_budget(mut self, bytes: u64) -> ShardMetrics {
+        self.peer_cap = usize::try_from(bytes / peers::peer_bytes())
+            .unwrap_or(usize::MAX)
+            .max(2);
+        self
     }
 }
 
 impl ConnSink for ShardMetrics {
     fn retire(&mut self, r: Retired) {
         self.summary.add_conn(&r.conn, r.local, r.end_ts, r.open);
+        if self.summary.peers.len() > self.peer_cap {
+            let s = &mut self.summary;
+            peers::fold(&mut s.peers, self.peer_cap / 2, &mut s.peers_others);
+        }
         if let Some(v) = &mut self.retired {
             v.push(r);
         }
@@ -270,6 +290,7 @@ impl std::ops::AddAssign<&Summary> for Summary {
             unacked_fin_age,
             unacked,
             peers,
+            peers_others,
             timeline,
             local_fins,
             kernel,
@@ -286,6 +307,7 @@ impl std::ops::AddAssign<&Summary> for Summary {
         for (k, v) in peers {
             *self.peers.entry(*k).or_default() += v;
         }
+        self.peers_others += peers_others;
         self.timeline += timeline;
         add(&mut self.local_fins, local_fins);
         self.kernel += kernel;

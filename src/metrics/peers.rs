@@ -160,3 +160,60 @@ pub fn rank<'a>(
     });
     v
 }
+
+/// Peers folded together to stay within the budget (`--max-memory`; and
+/// at most [`REPORT_PEERS_MAX`] in a report): their figures, summed
+/// exactly, so that named peers and others add up to every connection.
+#[derive(Clone, Debug, Default)]
+pub struct Others {
+    /// Peer entries folded in. A peer folded, seen again and folded once
+    /// more (or folded in two shards or two merged inputs) counts each
+    /// time.
+    pub folded: u64,
+    /// Their figures; `worst` is always `None` (no row names them).
+    pub stats: PeerStats,
+}
+
+impl std::ops::AddAssign<&Others> for Others {
+    fn add_assign(&mut self, o: &Others) {
+        add(&mut self.folded, o.folded);
+        self.stats += &o.stats;
+        self.stats.worst = None;
+    }
+}
+
+/// Most peers a report names (`peers` and `mergeable.peers`): beyond, the
+/// lowest ranked are folded into [`Others`]. About 20 MB of JSON, and as
+/// much again for `--group-by port`'s pairs: a report stays below 64 MB.
+pub const REPORT_PEERS_MAX: usize = 32_768;
+
+/// Bytes one peer entry holds in its table, about: the entry, the table's
+/// control byte and free slots, the histogram's buckets.
+pub fn peer_bytes() -> u64 {
+    (std::mem::size_of::<(IpAddr, PeerStats)>() as u64 + 1) * 8 / 7 + 64
+}
+
+/// Folds every peer past the first `keep` in [`RankBy::Problems`] order
+/// into `others`; the table's memory is given back.
+pub fn fold<S: std::hash::BuildHasher>(
+    peers: &mut std::collections::HashMap<IpAddr, PeerStats, S>,
+    keep: usize,
+    others: &mut Others,
+) {
+    if peers.len() <= keep {
+        return;
+    }
+    let gone: Vec<IpAddr> = rank(peers.iter(), RankBy::Problems)
+        .into_iter()
+        .skip(keep)
+        .map(|(a, _)| a)
+        .collect();
+    for a in gone {
+        if let Some(ps) = peers.remove(&a) {
+            others.stats += &ps;
+            others.folded += 1;
+        }
+    }
+    others.stats.worst = None;
+    peers.shrink_to_fit();
+}

@@ -193,6 +193,14 @@ pub(super) fn process(
 /// (`None`): hands what the shards retired to `sink`. Shards are first
 /// brought to the clock, so that everything dead by its sweep epoch is
 /// retired, which makes `clock` a watermark (see [`Retired::clock`]).
+/// Gives back an emptied vector's memory when it is large (the end's
+/// flush, a burst of retirements), so that it is not held for the run.
+fn release(v: &mut Vec<Retired>) {
+    if v.is_empty() && v.capacity() > 1 << 14 {
+        *v = Vec::new();
+    }
+}
+
 pub(super) fn drain(
     shards: &mut [Shard<ShardMetrics>],
     clock: Option<u64>,
@@ -204,10 +212,18 @@ pub(super) fn drain(
             s.advance(c);
         }
         if let Some(v) = &mut s.sink.retired {
-            out.append(v);
+            // Moved, not copied, when it is the first: at the end of the
+            // capture one shard can hand over every connection it held.
+            if out.is_empty() {
+                std::mem::swap(out, v);
+            } else {
+                out.append(v);
+            }
+            release(v);
         }
     }
     let r = sink.retired(out, clock.unwrap_or(u64::MAX));
     out.clear();
+    release(out);
     r
 }

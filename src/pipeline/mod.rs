@@ -13,6 +13,7 @@ pub use crate::capture::open::{interrupt, interrupted};
 use crate::capture::{CaptureError, CaptureReader, Status};
 use crate::flow::table::Retired;
 use crate::flow::{FlowConfig, Shard};
+use crate::metrics::peers::REPORT_PEERS_MAX;
 use crate::metrics::timeline::TimelineConfig;
 use crate::metrics::{Packets, ShardMetrics};
 use batch::{Batch, DecodeCtx, DecodeState, drain, process, read_batch};
@@ -195,7 +196,9 @@ impl<'o> Engine<'o> {
         };
         let shards = (0..threads)
             .map(|_| {
-                let m = ShardMetrics::new(opts.timeline.clone(), keep);
+                // Peer figures may take a quarter of the shard's budget.
+                let m = ShardMetrics::new(opts.timeline.clone(), keep)
+                    .with_peer_budget(flow.max_memory / 4);
                 Shard::new(flow.clone(), m)
             })
             .collect();
@@ -413,6 +416,9 @@ impl<'o> Engine<'o> {
             evicted_early += s.evicted;
         }
         summary.packets = self.packets;
+        // A report names at most REPORT_PEERS_MAX peers.
+        let others = &mut summary.peers_others;
+        crate::metrics::peers::fold(&mut summary.peers, REPORT_PEERS_MAX, others);
         Analysis {
             summary,
             files,

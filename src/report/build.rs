@@ -223,9 +223,16 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         unacked_fins: s.unacked.clone(),
         inferred_tunables: tunables,
         rank_by: o.rank_by,
-        peers_total: s.peers.len() as u64,
+        peers_total: s.peers.len() as u64 + s.peers_others.folded,
         group_by: None,
         peers,
+        peers_others: (s.peers_others.folded > 0).then(|| {
+            let o = &s.peers_others.stats;
+            PeersOthers {
+                folded: s.peers_others.folded,
+                counts: o.counts,
+            }
+        }),
         settings: Settings {
             local: o.local.clone(),
             top: o.top,

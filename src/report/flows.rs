@@ -232,6 +232,9 @@ pub fn sort(flows: &mut [Retired]) {
     flows.sort_unstable_by_key(order);
 }
 
+/// Records converted and written at once.
+const WRITE_CHUNK: usize = 4096;
+
 /// Writes records as the pipeline hands them over, in the documented
 /// order. A write error stops the run ([`FlowSink::retired`] breaks): the
 /// report then covers what was read, and [`FlowWriter::finish`] returns
@@ -263,20 +266,33 @@ impl<W: Write> FlowWriter<W> {
     /// `watermark` (no later record can precede those); `u64::MAX`: every
     /// record (the end; a clock can be `u64::MAX` when timestamps saturate).
     pub fn push(&mut self, batch: &mut Vec<Retired>, watermark: u64) {
-        self.held.append(batch);
+        // Moved, not copied, when nothing is held (the end's flush hands
+        // over every connection still tracked).
+        if self.held.is_empty() {
+            std::mem::swap(&mut self.held, batch);
+        } else {
+            self.held.append(batch);
+        }
         sort(&mut self.held);
         let ready = if watermark == u64::MAX {
             self.held.len()
         } else {
             self.held.partition_point(|r| r.clock < watermark)
         };
-        if self.error.is_none() {
-            let records: Vec<FlowRecord> = self.held[..ready].iter().map(FlowRecord::new).collect();
+        // Converted a chunk at a time: not a second copy of them all.
+        for chunk in self.held[..ready].chunks(WRITE_CHUNK) {
+            if self.error.is_some() {
+                break;
+            }
+            let records: Vec<FlowRecord> = chunk.iter().map(FlowRecord::new).collect();
             let r = render::write_records(&records, self.format, &mut self.out);
             self.error = r.err();
         }
         self.written += ready as u64;
         self.held.drain(..ready);
+        if self.held.capacity() > 1 << 14 && self.held.len() < self.held.capacity() / 4 {
+            self.held.shrink_to_fit();
+        }
     }
 
     /// Whether a write failed (nothing more is written).

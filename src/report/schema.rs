@@ -77,6 +77,12 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_by: Option<String>,
     pub peers: Vec<Peer>,
+    /// Peers folded together to stay within `--max-memory`, or past the
+    /// 32,768 a report names: their figures summed exactly, so that the
+    /// peers and this add up to every connection. Absent when no peer was
+    /// folded (docs/report.md, "Peers past the budget").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peers_others: Option<PeersOthers>,
     pub settings: Settings,
     /// The local side's socket states over time (docs/timeline.md).
     pub timeline: TimelineReport,
@@ -257,6 +263,16 @@ pub struct Peer {
     /// Absent in reports written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fin_delay: Option<fin_delay::FinDelay>,
+}
+
+/// The peers folded together ([`crate::metrics::peers::Others`]).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PeersOthers {
+    /// Peer entries folded (a peer folded twice counts twice).
+    pub folded: u64,
+    /// Their summed counts (the peers' own group, flattened).
+    #[serde(flatten)]
+    pub counts: PeerCounts,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

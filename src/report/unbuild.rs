@@ -264,6 +264,11 @@ pub fn analysis(r: &Report, bucket_us: u64, inputs: &[u32]) -> Result<Analysis, 
         let ps = p.stats(&format!("peers[{i}]"), inputs)?;
         *s.peers.entry(p.addr).or_default() += &ps;
     }
+    if let Some(p) = &m.peers_others {
+        s.peers_others.stats = p.stats("peers_others", inputs)?;
+        s.peers_others.stats.worst = None;
+    }
+    s.peers_others.folded = m.peers_folded;
     s.kernel = kernel(r, m)?;
     s.timeline = timeline(r, m, bucket_us)?;
     s.packets.bucket_ns = s.timeline.cfg.bucket_ns;

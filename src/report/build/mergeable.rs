@@ -124,6 +124,12 @@ impl Mergeable {
             },
             peers,
             port_peers: Vec::new(),
+            peers_others: (s.peers_others.folded > 0).then(|| {
+                let any = IpAddr::from([0, 0, 0, 0]);
+                PeerParts::of(None, any, &s.peers_others.stats)
+            }),
+            peers_folded: s.peers_others.folded,
+            port_pairs_folded: 0,
         }
     }
 

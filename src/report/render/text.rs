@@ -522,6 +522,18 @@ fn render_peers(r: &Report, style: &TextStyle, w: &mut impl Write) -> io::Result
             )?;
         }
     }
+    if let Some(o) = &r.peers_others {
+        writeln!(
+            w,
+            "  others: {} peer(s) folded together past the budget (peers_others)\n    {} conns, {} closes, {} FIN-rtx, {} unacked, {} RSTs",
+            thousands(o.folded),
+            thousands(o.counts.connections),
+            thousands(o.counts.closes),
+            thousands(o.counts.fin_retransmissions),
+            thousands(o.counts.unacked_fins),
+            thousands(o.counts.rsts)
+        )?;
+    }
     writeln!(w)?;
     Ok(())
 }

@@ -40,6 +40,17 @@ pub struct Mergeable {
     /// address), by port then address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub port_peers: Vec<PeerParts>,
+    /// The peers folded together past the budget (`peers_others`): their
+    /// figures, exactly (`addr` is unspecified, 0.0.0.0; no `worst`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peers_others: Option<PeerParts>,
+    /// How many peer entries `peers_others` holds.
+    #[serde(default, skip_serializing_if = "is_zero64")]
+    pub peers_folded: u64,
+    /// With `--group-by port`: (port, address) pairs folded into their
+    /// port's others member (address 0.0.0.0 in `port_peers`).
+    #[serde(default, skip_serializing_if = "is_zero64")]
+    pub port_pairs_folded: u64,
 }
 
 /// A latency histogram ([`crate::metrics::Hist`]): its exact count, minimum and maximum,
@@ -158,5 +169,9 @@ pub struct WorstParts {
 }
 
 fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+fn is_zero64(v: &u64) -> bool {
     *v == 0
 }
