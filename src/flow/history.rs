@@ -176,7 +176,7 @@ impl Anomalies {
 }
 
 /// A later packet proved an inferred transition wrong: which rule took it
-/// back. Each is applied by [`Machine::correct`] and kept in the
+/// back. Each is applied by [`Machine::correct`](super::state::Machine::correct) and kept in the
 /// endpoint's [`Corrections`], so the history says what was corrected and
 /// why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

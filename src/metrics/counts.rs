@@ -13,7 +13,7 @@ use crate::decode::Skip;
 use crate::flow::conn::Outcome;
 use serde::{Deserialize, Serialize};
 
-/// A figure that merges exactly: counts add (saturating, [`add`]),
+/// A figure that merges exactly: counts add (saturating, `add`),
 /// histograms add, groups merge field by field.
 pub trait Merge {
     fn merge(&mut self, o: &Self);

@@ -21,7 +21,7 @@ pub struct TextStyle {
 }
 
 impl TextStyle {
-    /// The style of `cols` columns (narrower than [`MIN_WIDTH`]: no
+    /// The style of `cols` columns (narrower than `MIN_WIDTH`: no
     /// limit), coloured when `color`.
     pub fn new(cols: Option<usize>, color: bool) -> TextStyle {
         TextStyle {
