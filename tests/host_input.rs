@@ -715,3 +715,27 @@ mod props {
         }
     }
 }
+
+/// The text groups thousands like every other finscope table; the kit's
+/// real `ss -tan` log of a run (compressed) is read whole.
+#[test]
+fn ss_text_groups_thousands() {
+    let log = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/kernel/host/max_orphans_1024/kit/ss.log.zst")
+        .display()
+        .to_string();
+    let r = run(&["ss", &log]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with(
+            "34 ss snapshot(s); the last at 2026-12-06T01:03:01.474Z: 1,656 socket(s)\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("\nTIME-WAIT          1,655\n"),
+        "{}",
+        r.stdout
+    );
+}

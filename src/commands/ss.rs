@@ -7,6 +7,7 @@ use crate::cli::SsArgs;
 use crate::decode::net::mask;
 use crate::host::{self, HostEvidence, HostOptions, SsRow};
 use crate::metrics::groups::GroupBy;
+use crate::report::format::thousands;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -116,12 +117,13 @@ fn text(ev: &HostEvidence, doc: &SsJson, by: GroupBy, top: usize) -> String {
         });
     let _ = writeln!(
         s,
-        "{} ss snapshot(s); the last{when}: {total} socket(s)\n",
-        doc.snapshots
+        "{} ss snapshot(s); the last{when}: {} socket(s)\n",
+        thousands(doc.snapshots as u64),
+        thousands(total)
     );
     let _ = writeln!(s, "{:<14} {:>9}", "STATE", "SOCKETS");
     for (st, n) in &doc.states {
-        let _ = writeln!(s, "{st:<14} {n:>9}");
+        let _ = writeln!(s, "{st:<14} {:>9}", thousands(*n));
     }
     if doc.by_remote.is_empty() {
         return s;
@@ -147,10 +149,10 @@ fn text(ev: &HostEvidence, doc: &SsJson, by: GroupBy, top: usize) -> String {
     s.push('\n');
     for r in doc.by_remote.iter().take(top) {
         let n: u64 = r.states.values().sum();
-        let _ = write!(s, "{:<w$} {n:>9}", r.remote);
+        let _ = write!(s, "{:<w$} {:>9}", r.remote, thousands(n));
         for c in &cols {
             let v = r.states.get(*c).copied().unwrap_or(0);
-            let _ = write!(s, " {v:>w2$}", w2 = c.len().max(5));
+            let _ = write!(s, " {:>w2$}", thousands(v), w2 = c.len().max(5));
         }
         s.push('\n');
     }
@@ -158,7 +160,7 @@ fn text(ev: &HostEvidence, doc: &SsJson, by: GroupBy, top: usize) -> String {
         let _ = writeln!(
             s,
             "... {} more remote(s) (--top N, or --json for all)",
-            doc.by_remote.len() - top
+            thousands((doc.by_remote.len() - top) as u64)
         );
     }
     if let Some(t) = &ev.ss_last
@@ -167,7 +169,7 @@ fn text(ev: &HostEvidence, doc: &SsJson, by: GroupBy, top: usize) -> String {
         let _ = writeln!(
             s,
             "{} socket(s) not broken down by remote (too many rows)",
-            t.rows_dropped
+            thousands(t.rows_dropped)
         );
     }
     s
