@@ -118,7 +118,7 @@ fn text(ev: &HostEvidence, doc: &SsJson, by: GroupBy, top: usize) -> String {
     let _ = writeln!(
         s,
         "{} ss snapshot(s); the last{when}: {} socket(s)\n",
-        thousands(doc.snapshots as u64),
+        thousands(doc.snapshots),
         thousands(total)
     );
     let _ = writeln!(s, "{:<14} {:>9}", "STATE", "SOCKETS");
