@@ -5,7 +5,7 @@ use super::kernel::{firing, kill_budget_ns};
 use super::{End, Lives};
 use crate::flow::state::RTO_MIN_NS;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
 /// A kernel configuration to replay under.
@@ -86,6 +86,31 @@ fn draw(sorted: &[u64], min: u64, u: f64) -> Option<u64> {
     }
     let i = ((u * tail.len() as f64) as usize).min(tail.len() - 1);
     Some(tail[i])
+}
+
+/// The firing of an orphan's timer that `tcp_orphan_retries` (kill budget
+/// `b`) kills it at, and its number: the first from the second on whose
+/// time after the first is at least `b`, if it comes before `end` and is
+/// at most the 64th (the firings `run` follows one by one).
+fn kill_firing(d: &Demand, end: u64, b: u64) -> Option<(u64, u32)> {
+    // firing(t0, d, tlp, k), step by step (kernel::firing's sums).
+    let f1 =
+        d.t0.saturating_add(d.d.saturating_mul(1 + u64::from(d.tlp)));
+    if f1 >= end {
+        return None;
+    }
+    let (mut f, mut rto) = (f1, d.d);
+    for k in 2..=64u32 {
+        rto = rto.saturating_mul(2).min(crate::flow::state::RTO_MAX_NS);
+        f = f.saturating_add(rto);
+        if f >= end {
+            return None;
+        }
+        if f.saturating_sub(f1) >= b {
+            return Some((f, k));
+        }
+    }
+    None
 }
 
 /// The median of a sorted list.
@@ -232,10 +257,44 @@ impl Replay {
             Fire(u32),
             Tw,
         }
+        // An event packed in one u128 that orders as (time, kind, firing,
+        // life): time in the high 64 bits, then 3 bits of kind (Ev's
+        // order), 7 of firing number (at most 64) and 54 of life index.
+        const LIFE_BITS: u32 = 54;
+        let key = |t: u64, ev: Ev, i: usize| -> u128 {
+            let (rank, k) = match ev {
+                Ev::OrphanEnd => (0u128, 0u128),
+                Ev::TwEnd => (1, 0),
+                Ev::Fw2End => (2, 0),
+                Ev::Start => (3, 0),
+                Ev::Fire(k) => (4, u128::from(k)),
+                Ev::Tw => (5, 0),
+            };
+            (u128::from(t) << 64) | (rank << 61) | (k << LIFE_BITS) | (i as u128)
+        };
+        let unkey = |x: u128| -> (u64, Ev, usize) {
+            let ev = match (x >> 61) & 7 {
+                0 => Ev::OrphanEnd,
+                1 => Ev::TwEnd,
+                2 => Ev::Fw2End,
+                3 => Ev::Start,
+                4 => Ev::Fire(((x >> LIFE_BITS) & 0x7f) as u32),
+                _ => Ev::Tw,
+            };
+            (
+                (x >> 64) as u64,
+                ev,
+                (x & ((1u128 << LIFE_BITS) - 1)) as usize,
+            )
+        };
         // The starts come in time order from `demand` (sorted by t0); the
-        // heap holds only what they set off.
-        let mut heap: BinaryHeap<Reverse<(u64, Ev, usize)>> =
+        // heap holds only what they set off, except the TIME-WAIT ends:
+        // they come TIME-WAIT's length after the TIME-WAIT starts, which
+        // are handled in (time, life) order, so they are pushed in order
+        // and wait in a queue. The next event is the least of the three.
+        let mut heap: BinaryHeap<Reverse<u128>> =
             BinaryHeap::with_capacity(self.demand.len().min(1 << 20));
+        let mut tw_ends: VecDeque<u128> = VecDeque::new();
         let mut next_start = 0usize;
         let mut len = vec![0u64; self.demand.len()];
         for (i, d) in self.demand.iter().enumerate() {
@@ -297,19 +356,24 @@ impl Replay {
             let start = self
                 .demand
                 .get(next_start)
-                .map(|d| (d.t0, Ev::Start, next_start));
-            let (t, ev, i) = match (heap.peek(), start) {
-                (Some(Reverse(h)), Some(st)) if *h < st => heap.pop().map_or(st, |Reverse(x)| x),
-                (_, Some(st)) => {
-                    next_start += 1;
-                    st
-                }
-                (Some(_), None) => match heap.pop() {
+                .map_or(u128::MAX, |d| key(d.t0, Ev::Start, next_start));
+            let top = heap.peek().map_or(u128::MAX, |Reverse(x)| *x);
+            let queued = tw_ends.front().copied().unwrap_or(u128::MAX);
+            let x = if top <= start && top <= queued {
+                match heap.pop() {
                     Some(Reverse(x)) => x,
                     None => break,
-                },
-                (None, None) => break,
+                }
+            } else if queued <= start {
+                match tw_ends.pop_front() {
+                    Some(x) => x,
+                    None => break,
+                }
+            } else {
+                next_start += 1;
+                start
             };
+            let (t, ev, i) = unkey(x);
             sample(t, &mut next_bucket, orphans, fw1, tw_state, &mut p);
             // The orphan count the kernel compares, as of the last 100 ms
             // tick at or before t.
@@ -336,11 +400,19 @@ impl Replay {
                         fw1 += 1;
                     }
                     let end = d.t0.saturating_add(len[i]);
-                    heap.push(Reverse((end, Ev::OrphanEnd, i)));
-                    if s.max_orphans.is_some() || budget.is_some() {
+                    heap.push(Reverse(key(end, Ev::OrphanEnd, i)));
+                    if s.max_orphans.is_some() {
                         let f = firing(d.t0, d.d, d.tlp, 1);
                         if f < end {
-                            heap.push(Reverse((f, Ev::Fire(1), i)));
+                            heap.push(Reverse(key(f, Ev::Fire(1), i)));
+                        }
+                    } else if let Some(b) = budget {
+                        // Without tcp_max_orphans a firing only matters if
+                        // it kills: the first one (of those before the end,
+                        // at most 64) at least `b` after the first. Only it
+                        // is queued, with the key it would have had.
+                        if let Some((f, k)) = kill_firing(d, end, b) {
+                            heap.push(Reverse(key(f, Ev::Fire(k), i)));
                         }
                     }
                 }
@@ -371,7 +443,7 @@ impl Replay {
                     }
                     let f = firing(d.t0, d.d, d.tlp, k + 1);
                     if f < end && k < 64 {
-                        heap.push(Reverse((f, Ev::Fire(k + 1), i)));
+                        heap.push(Reverse(key(f, Ev::Fire(k + 1), i)));
                     }
                 }
                 Ev::OrphanEnd => {
@@ -390,7 +462,7 @@ impl Replay {
                     // s, an orphan above), then TIME-WAIT from the peer's FIN.
                     let fw2 = d.fw2;
                     match fw2 {
-                        Some(0) => heap.push(Reverse((t, Ev::Tw, i))),
+                        Some(0) => heap.push(Reverse(key(t, Ev::Tw, i))),
                         _ => {
                             let lasts = fw2.map_or(s.fin_timeout_ns, |f| f.min(s.fin_timeout_ns));
                             if orphan_fw2 {
@@ -402,7 +474,7 @@ impl Replay {
                                 tw_entries += 1;
                             }
                             st[i] = St::Fw2;
-                            heap.push(Reverse((t.saturating_add(lasts), Ev::Fw2End, i)));
+                            heap.push(Reverse(key(t.saturating_add(lasts), Ev::Fw2End, i)));
                         }
                     }
                 }
@@ -418,7 +490,7 @@ impl Replay {
                     st[i] = St::Gone;
                     // The peer's FIN came in time: TIME-WAIT.
                     if d.fw2.is_some_and(|f| f <= s.fin_timeout_ns) {
-                        heap.push(Reverse((t, Ev::Tw, i)));
+                        heap.push(Reverse(key(t, Ev::Tw, i)));
                     }
                 }
                 Ev::Tw => {
@@ -429,7 +501,9 @@ impl Replay {
                     tw_entries += 1;
                     tw_state += 1;
                     st[i] = St::Tw;
-                    heap.push(Reverse((t.saturating_add(self.time_wait_ns), Ev::TwEnd, i)));
+                    let e = key(t.saturating_add(self.time_wait_ns), Ev::TwEnd, i);
+                    debug_assert!(tw_ends.back().is_none_or(|b| *b <= e));
+                    tw_ends.push_back(e);
                 }
                 Ev::TwEnd => {
                     if st[i] == St::Tw {
