@@ -288,13 +288,23 @@ impl Replay {
             )
         };
         // The starts come in time order from `demand` (sorted by t0); the
-        // heap holds only what they set off, except the TIME-WAIT ends:
-        // they come TIME-WAIT's length after the TIME-WAIT starts, which
-        // are handled in (time, life) order, so they are pushed in order
-        // and wait in a queue. The next event is the least of the three.
+        // heap holds what they set off, except: the events a fixed time
+        // after the one being handled (TIME-WAIT ends; FIN-WAIT-2 ends at
+        // tcp_fin_timeout), which come nearly in order and wait in a
+        // sorted queue each (inserted from the back; the heap takes those
+        // whose time saturates, which would come out of order); and
+        // TIME-WAIT starts, which come at the time being handled and wait
+        // in a small heap of their own. The next event is the least of the
+        // five.
         let mut heap: BinaryHeap<Reverse<u128>> =
             BinaryHeap::with_capacity(self.demand.len().min(1 << 20));
         let mut tw_ends: VecDeque<u128> = VecDeque::new();
+        let mut fw2_ends: VecDeque<u128> = VecDeque::new();
+        let mut tw_now: BinaryHeap<Reverse<u128>> = BinaryHeap::new();
+        let queue = |q: &mut VecDeque<u128>, e: u128| {
+            let at = q.len() - q.iter().rev().take_while(|x| **x > e).count();
+            q.insert(at, e);
+        };
         let mut next_start = 0usize;
         let mut len = vec![0u64; self.demand.len()];
         for (i, d) in self.demand.iter().enumerate() {
@@ -357,21 +367,30 @@ impl Replay {
                 .demand
                 .get(next_start)
                 .map_or(u128::MAX, |d| key(d.t0, Ev::Start, next_start));
+            // u128::MAX: none (no key is: kinds end at 5).
             let top = heap.peek().map_or(u128::MAX, |Reverse(x)| *x);
-            let queued = tw_ends.front().copied().unwrap_or(u128::MAX);
-            let x = if top <= start && top <= queued {
-                match heap.pop() {
-                    Some(Reverse(x)) => x,
-                    None => break,
-                }
-            } else if queued <= start {
-                match tw_ends.pop_front() {
-                    Some(x) => x,
-                    None => break,
-                }
-            } else {
+            let tw_end = tw_ends.front().copied().unwrap_or(u128::MAX);
+            let fw2_end = fw2_ends.front().copied().unwrap_or(u128::MAX);
+            let tw = tw_now.peek().map_or(u128::MAX, |Reverse(x)| *x);
+            let least = top.min(tw_end).min(fw2_end).min(tw).min(start);
+            if least == u128::MAX {
+                break;
+            }
+            let x = if least == start {
                 next_start += 1;
                 start
+            } else if least == top {
+                heap.pop();
+                top
+            } else if least == tw_end {
+                tw_ends.pop_front();
+                tw_end
+            } else if least == fw2_end {
+                fw2_ends.pop_front();
+                fw2_end
+            } else {
+                tw_now.pop();
+                tw
             };
             let (t, ev, i) = unkey(x);
             sample(t, &mut next_bucket, orphans, fw1, tw_state, &mut p);
@@ -462,7 +481,7 @@ impl Replay {
                     // s, an orphan above), then TIME-WAIT from the peer's FIN.
                     let fw2 = d.fw2;
                     match fw2 {
-                        Some(0) => heap.push(Reverse(key(t, Ev::Tw, i))),
+                        Some(0) => tw_now.push(Reverse(key(t, Ev::Tw, i))),
                         _ => {
                             let lasts = fw2.map_or(s.fin_timeout_ns, |f| f.min(s.fin_timeout_ns));
                             if orphan_fw2 {
@@ -474,7 +493,14 @@ impl Replay {
                                 tw_entries += 1;
                             }
                             st[i] = St::Fw2;
-                            heap.push(Reverse(key(t.saturating_add(lasts), Ev::Fw2End, i)));
+                            match t.checked_add(lasts) {
+                                Some(e) if lasts == s.fin_timeout_ns => {
+                                    queue(&mut fw2_ends, key(e, Ev::Fw2End, i));
+                                }
+                                _ => {
+                                    heap.push(Reverse(key(t.saturating_add(lasts), Ev::Fw2End, i)))
+                                }
+                            }
                         }
                     }
                 }
@@ -490,7 +516,7 @@ impl Replay {
                     st[i] = St::Gone;
                     // The peer's FIN came in time: TIME-WAIT.
                     if d.fw2.is_some_and(|f| f <= s.fin_timeout_ns) {
-                        heap.push(Reverse(key(t, Ev::Tw, i)));
+                        tw_now.push(Reverse(key(t, Ev::Tw, i)));
                     }
                 }
                 Ev::Tw => {
@@ -501,9 +527,10 @@ impl Replay {
                     tw_entries += 1;
                     tw_state += 1;
                     st[i] = St::Tw;
-                    let e = key(t.saturating_add(self.time_wait_ns), Ev::TwEnd, i);
-                    debug_assert!(tw_ends.back().is_none_or(|b| *b <= e));
-                    tw_ends.push_back(e);
+                    match t.checked_add(self.time_wait_ns) {
+                        Some(e) => queue(&mut tw_ends, key(e, Ev::TwEnd, i)),
+                        None => heap.push(Reverse(key(u64::MAX, Ev::TwEnd, i))),
+                    }
                 }
                 Ev::TwEnd => {
                     if st[i] == St::Tw {
