@@ -8,6 +8,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
+#[cfg(test)]
+#[path = "sim_reference.rs"]
+mod reference;
+
 /// A kernel configuration to replay under.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Setting {
