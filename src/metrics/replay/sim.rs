@@ -73,6 +73,16 @@ pub struct Replay {
     /// Orphan lengths of ACKed closes by peer, sorted.
     acked_by_peer: BTreeMap<IpAddr, Vec<u64>>,
     acked_all: Vec<u64>,
+    /// The orphan ends of the demand's lives (those that last and whose
+    /// end does not saturate), as `run`'s event keys, sorted: the same for
+    /// every setting without fixed peers, so sorted once.
+    orphan_ends: Vec<u128>,
+}
+
+/// Whether a life's orphan end is in [`Replay::orphan_ends`]: it comes
+/// strictly after its start.
+fn ends_later(t0: u64, len: u64) -> Option<u64> {
+    t0.checked_add(len).filter(|_| len > 0)
 }
 
 /// A deterministic quantile in [0, 1) for a life.
@@ -214,7 +224,15 @@ impl Replay {
             });
             peers.push(l.peer);
         }
+        // Kind 0 (an orphan end) in `run`'s packing: the time and the life.
+        let mut orphan_ends: Vec<u128> = demand
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| Some((u128::from(ends_later(d.t0, d.len)?) << 64) | i as u128))
+            .collect();
+        orphan_ends.sort_unstable();
         Replay {
+            orphan_ends,
             demand,
             peers,
             weight: lives.weight(),
@@ -310,6 +328,11 @@ impl Replay {
             q.insert(at, e);
         };
         let mut next_start = 0usize;
+        // The orphan ends come sorted from `orphan_ends` too when no life's
+        // length is redrawn (fixed peers); one whose start reset it is
+        // skipped as a heap one would be, and changes nothing.
+        let ends_sorted = others.is_empty();
+        let mut next_end = 0usize;
         let mut len = vec![0u64; self.demand.len()];
         for (i, d) in self.demand.iter().enumerate() {
             let mut l = d.len;
@@ -376,13 +399,26 @@ impl Replay {
             let tw_end = tw_ends.front().copied().unwrap_or(u128::MAX);
             let fw2_end = fw2_ends.front().copied().unwrap_or(u128::MAX);
             let tw = tw_now.peek().map_or(u128::MAX, |Reverse(x)| *x);
-            let least = top.min(tw_end).min(fw2_end).min(tw).min(start);
+            let orphan_end = if ends_sorted {
+                self.orphan_ends.get(next_end).copied().unwrap_or(u128::MAX)
+            } else {
+                u128::MAX
+            };
+            let least = top
+                .min(tw_end)
+                .min(fw2_end)
+                .min(tw)
+                .min(start)
+                .min(orphan_end);
             if least == u128::MAX {
                 break;
             }
             let x = if least == start {
                 next_start += 1;
                 start
+            } else if least == orphan_end {
+                next_end += 1;
+                orphan_end
             } else if least == top {
                 heap.pop();
                 top
@@ -423,7 +459,9 @@ impl Replay {
                         fw1 += 1;
                     }
                     let end = d.t0.saturating_add(len[i]);
-                    heap.push(Reverse(key(end, Ev::OrphanEnd, i)));
+                    if !(ends_sorted && ends_later(d.t0, len[i]).is_some()) {
+                        heap.push(Reverse(key(end, Ev::OrphanEnd, i)));
+                    }
                     if s.max_orphans.is_some() {
                         let f = firing(d.t0, d.d, d.tlp, 1);
                         if f < end {
