@@ -34,7 +34,8 @@
 //!
 //! The parts: [`Lives`] here (what the capture shows of each local
 //! close), `kernel` (Linux's retransmission-timer firings and kill
-//! budget), `sim` (the demand and its replay under a [`Setting`]) and
+//! budget), `sim` (the demand and its replay under a [`Setting`]; in
+//! tests `sim_reference`, the one-heap replay it must agree with) and
 //! `limit` (tcp_max_orphans inferred from the kernel's resets).
 
 mod kernel;
