@@ -34,7 +34,8 @@
 //!
 //! The parts: [`Lives`] here (what the capture shows of each local
 //! close), `kernel` (Linux's retransmission-timer firings and kill
-//! budget), `sim` (the demand and its replay under a [`Setting`]) and
+//! budget), `sim` (the demand and its replay under a [`Setting`]; in
+//! tests `sim_reference`, the one-heap replay it must agree with) and
 //! `limit` (tcp_max_orphans inferred from the kernel's resets).
 
 mod kernel;
@@ -310,6 +311,27 @@ pub(crate) mod tests {
             ..Setting::default()
         });
         assert_eq!((p.orphans_killed, p.time_wait_peak), (0, 1));
+    }
+
+    /// Without tcp_max_orphans only the killing firing is queued: the
+    /// replay's kills are the kernel's (retries 1, 2, 4: 0.6, 1.4, 6.2 s
+    /// after the first RTO at 0.4 s), and none for an orphan ACKed first.
+    #[test]
+    fn kills_without_the_limit_come_at_the_kernels_firing() {
+        for (retries, at_ms) in [(1, 1_600), (2, 3_200), (4, 12_800)] {
+            assert_eq!(kill_after(200 * MS, true, retries), at_ms * MS);
+            let list = vec![
+                life(0, at_ms + 1, End::Acked),
+                life(10, at_ms - 1, End::Acked),
+            ];
+            let r = Replay::new(&Lives { list, halvings: 0 }, 100 * MS, 60 * S, 100 * S);
+            let p = r.run(&Setting {
+                orphan_retries: Some(retries),
+                fin_timeout_ns: 60 * S,
+                ..Setting::default()
+            });
+            assert_eq!((p.orphans_killed, p.time_wait_peak), (1, 1), "{retries}");
+        }
     }
 
     /// Ten closes 10 ms apart, each waiting 5 s: with tcp_max_orphans 4 the

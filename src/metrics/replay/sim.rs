@@ -5,8 +5,12 @@ use super::kernel::{firing, kill_budget_ns};
 use super::{End, Lives};
 use crate::flow::state::RTO_MIN_NS;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::IpAddr;
+
+#[cfg(test)]
+#[path = "sim_reference.rs"]
+mod reference;
 
 /// A kernel configuration to replay under.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -69,6 +73,16 @@ pub struct Replay {
     /// Orphan lengths of ACKed closes by peer, sorted.
     acked_by_peer: BTreeMap<IpAddr, Vec<u64>>,
     acked_all: Vec<u64>,
+    /// The orphan ends of the demand's lives (those that last and whose
+    /// end does not saturate), as `run`'s event keys, sorted: the same for
+    /// every setting without fixed peers, so sorted once.
+    orphan_ends: Vec<u128>,
+}
+
+/// Whether a life's orphan end is in [`Replay::orphan_ends`]: it comes
+/// strictly after its start.
+fn ends_later(t0: u64, len: u64) -> Option<u64> {
+    t0.checked_add(len).filter(|_| len > 0)
 }
 
 /// A deterministic quantile in [0, 1) for a life.
@@ -86,6 +100,31 @@ fn draw(sorted: &[u64], min: u64, u: f64) -> Option<u64> {
     }
     let i = ((u * tail.len() as f64) as usize).min(tail.len() - 1);
     Some(tail[i])
+}
+
+/// The firing of an orphan's timer that `tcp_orphan_retries` (kill budget
+/// `b`) kills it at, and its number: the first from the second on whose
+/// time after the first is at least `b`, if it comes before `end` and is
+/// at most the 64th (the firings `run` follows one by one).
+fn kill_firing(d: &Demand, end: u64, b: u64) -> Option<(u64, u32)> {
+    // firing(t0, d, tlp, k), step by step (kernel::firing's sums).
+    let f1 =
+        d.t0.saturating_add(d.d.saturating_mul(1 + u64::from(d.tlp)));
+    if f1 >= end {
+        return None;
+    }
+    let (mut f, mut rto) = (f1, d.d);
+    for k in 2..=64u32 {
+        rto = rto.saturating_mul(2).min(crate::flow::state::RTO_MAX_NS);
+        f = f.saturating_add(rto);
+        if f >= end {
+            return None;
+        }
+        if f.saturating_sub(f1) >= b {
+            return Some((f, k));
+        }
+    }
+    None
 }
 
 /// The median of a sorted list.
@@ -185,7 +224,15 @@ impl Replay {
             });
             peers.push(l.peer);
         }
+        // Kind 0 (an orphan end) in `run`'s packing: the time and the life.
+        let mut orphan_ends: Vec<u128> = demand
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| Some((u128::from(ends_later(d.t0, d.len)?) << 64) | i as u128))
+            .collect();
+        orphan_ends.sort_unstable();
         Replay {
+            orphan_ends,
             demand,
             peers,
             weight: lives.weight(),
@@ -232,11 +279,60 @@ impl Replay {
             Fire(u32),
             Tw,
         }
+        // An event packed in one u128 that orders as (time, kind, firing,
+        // life): time in the high 64 bits, then 3 bits of kind (Ev's
+        // order), 7 of firing number (at most 64) and 54 of life index.
+        const LIFE_BITS: u32 = 54;
+        let key = |t: u64, ev: Ev, i: usize| -> u128 {
+            let (rank, k) = match ev {
+                Ev::OrphanEnd => (0u128, 0u128),
+                Ev::TwEnd => (1, 0),
+                Ev::Fw2End => (2, 0),
+                Ev::Start => (3, 0),
+                Ev::Fire(k) => (4, u128::from(k)),
+                Ev::Tw => (5, 0),
+            };
+            (u128::from(t) << 64) | (rank << 61) | (k << LIFE_BITS) | (i as u128)
+        };
+        let unkey = |x: u128| -> (u64, Ev, usize) {
+            let ev = match (x >> 61) & 7 {
+                0 => Ev::OrphanEnd,
+                1 => Ev::TwEnd,
+                2 => Ev::Fw2End,
+                3 => Ev::Start,
+                4 => Ev::Fire(((x >> LIFE_BITS) & 0x7f) as u32),
+                _ => Ev::Tw,
+            };
+            (
+                (x >> 64) as u64,
+                ev,
+                (x & ((1u128 << LIFE_BITS) - 1)) as usize,
+            )
+        };
         // The starts come in time order from `demand` (sorted by t0); the
-        // heap holds only what they set off.
-        let mut heap: BinaryHeap<Reverse<(u64, Ev, usize)>> =
+        // heap holds what they set off, except: the events a fixed time
+        // after the one being handled (TIME-WAIT ends; FIN-WAIT-2 ends at
+        // tcp_fin_timeout), which come nearly in order and wait in a
+        // sorted queue each (inserted from the back; the heap takes those
+        // whose time saturates, which would come out of order); and
+        // TIME-WAIT starts, which come at the time being handled and wait
+        // in a small heap of their own. The next event is the least of the
+        // five.
+        let mut heap: BinaryHeap<Reverse<u128>> =
             BinaryHeap::with_capacity(self.demand.len().min(1 << 20));
+        let mut tw_ends: VecDeque<u128> = VecDeque::new();
+        let mut fw2_ends: VecDeque<u128> = VecDeque::new();
+        let mut tw_now: BinaryHeap<Reverse<u128>> = BinaryHeap::new();
+        let queue = |q: &mut VecDeque<u128>, e: u128| {
+            let at = q.len() - q.iter().rev().take_while(|x| **x > e).count();
+            q.insert(at, e);
+        };
         let mut next_start = 0usize;
+        // The orphan ends come sorted from `orphan_ends` too when no life's
+        // length is redrawn (fixed peers); one whose start reset it is
+        // skipped as a heap one would be, and changes nothing.
+        let ends_sorted = others.is_empty();
+        let mut next_end = 0usize;
         let mut len = vec![0u64; self.demand.len()];
         for (i, d) in self.demand.iter().enumerate() {
             let mut l = d.len;
@@ -297,19 +393,46 @@ impl Replay {
             let start = self
                 .demand
                 .get(next_start)
-                .map(|d| (d.t0, Ev::Start, next_start));
-            let (t, ev, i) = match (heap.peek(), start) {
-                (Some(Reverse(h)), Some(st)) if *h < st => heap.pop().map_or(st, |Reverse(x)| x),
-                (_, Some(st)) => {
-                    next_start += 1;
-                    st
-                }
-                (Some(_), None) => match heap.pop() {
-                    Some(Reverse(x)) => x,
-                    None => break,
-                },
-                (None, None) => break,
+                .map_or(u128::MAX, |d| key(d.t0, Ev::Start, next_start));
+            // u128::MAX: none (no key is: kinds end at 5).
+            let top = heap.peek().map_or(u128::MAX, |Reverse(x)| *x);
+            let tw_end = tw_ends.front().copied().unwrap_or(u128::MAX);
+            let fw2_end = fw2_ends.front().copied().unwrap_or(u128::MAX);
+            let tw = tw_now.peek().map_or(u128::MAX, |Reverse(x)| *x);
+            let orphan_end = if ends_sorted {
+                self.orphan_ends.get(next_end).copied().unwrap_or(u128::MAX)
+            } else {
+                u128::MAX
             };
+            let least = top
+                .min(tw_end)
+                .min(fw2_end)
+                .min(tw)
+                .min(start)
+                .min(orphan_end);
+            if least == u128::MAX {
+                break;
+            }
+            let x = if least == start {
+                next_start += 1;
+                start
+            } else if least == orphan_end {
+                next_end += 1;
+                orphan_end
+            } else if least == top {
+                heap.pop();
+                top
+            } else if least == tw_end {
+                tw_ends.pop_front();
+                tw_end
+            } else if least == fw2_end {
+                fw2_ends.pop_front();
+                fw2_end
+            } else {
+                tw_now.pop();
+                tw
+            };
+            let (t, ev, i) = unkey(x);
             sample(t, &mut next_bucket, orphans, fw1, tw_state, &mut p);
             // The orphan count the kernel compares, as of the last 100 ms
             // tick at or before t.
@@ -336,11 +459,21 @@ impl Replay {
                         fw1 += 1;
                     }
                     let end = d.t0.saturating_add(len[i]);
-                    heap.push(Reverse((end, Ev::OrphanEnd, i)));
-                    if s.max_orphans.is_some() || budget.is_some() {
+                    if !(ends_sorted && ends_later(d.t0, len[i]).is_some()) {
+                        heap.push(Reverse(key(end, Ev::OrphanEnd, i)));
+                    }
+                    if s.max_orphans.is_some() {
                         let f = firing(d.t0, d.d, d.tlp, 1);
                         if f < end {
-                            heap.push(Reverse((f, Ev::Fire(1), i)));
+                            heap.push(Reverse(key(f, Ev::Fire(1), i)));
+                        }
+                    } else if let Some(b) = budget {
+                        // Without tcp_max_orphans a firing only matters if
+                        // it kills: the first one (of those before the end,
+                        // at most 64) at least `b` after the first. Only it
+                        // is queued, with the key it would have had.
+                        if let Some((f, k)) = kill_firing(d, end, b) {
+                            heap.push(Reverse(key(f, Ev::Fire(k), i)));
                         }
                     }
                 }
@@ -371,7 +504,7 @@ impl Replay {
                     }
                     let f = firing(d.t0, d.d, d.tlp, k + 1);
                     if f < end && k < 64 {
-                        heap.push(Reverse((f, Ev::Fire(k + 1), i)));
+                        heap.push(Reverse(key(f, Ev::Fire(k + 1), i)));
                     }
                 }
                 Ev::OrphanEnd => {
@@ -390,7 +523,7 @@ impl Replay {
                     // s, an orphan above), then TIME-WAIT from the peer's FIN.
                     let fw2 = d.fw2;
                     match fw2 {
-                        Some(0) => heap.push(Reverse((t, Ev::Tw, i))),
+                        Some(0) => tw_now.push(Reverse(key(t, Ev::Tw, i))),
                         _ => {
                             let lasts = fw2.map_or(s.fin_timeout_ns, |f| f.min(s.fin_timeout_ns));
                             if orphan_fw2 {
@@ -402,7 +535,14 @@ impl Replay {
                                 tw_entries += 1;
                             }
                             st[i] = St::Fw2;
-                            heap.push(Reverse((t.saturating_add(lasts), Ev::Fw2End, i)));
+                            match t.checked_add(lasts) {
+                                Some(e) if lasts == s.fin_timeout_ns => {
+                                    queue(&mut fw2_ends, key(e, Ev::Fw2End, i));
+                                }
+                                _ => {
+                                    heap.push(Reverse(key(t.saturating_add(lasts), Ev::Fw2End, i)))
+                                }
+                            }
                         }
                     }
                 }
@@ -418,7 +558,7 @@ impl Replay {
                     st[i] = St::Gone;
                     // The peer's FIN came in time: TIME-WAIT.
                     if d.fw2.is_some_and(|f| f <= s.fin_timeout_ns) {
-                        heap.push(Reverse((t, Ev::Tw, i)));
+                        tw_now.push(Reverse(key(t, Ev::Tw, i)));
                     }
                 }
                 Ev::Tw => {
@@ -429,7 +569,10 @@ impl Replay {
                     tw_entries += 1;
                     tw_state += 1;
                     st[i] = St::Tw;
-                    heap.push(Reverse((t.saturating_add(self.time_wait_ns), Ev::TwEnd, i)));
+                    match t.checked_add(self.time_wait_ns) {
+                        Some(e) => queue(&mut tw_ends, key(e, Ev::TwEnd, i)),
+                        None => heap.push(Reverse(key(u64::MAX, Ev::TwEnd, i))),
+                    }
                 }
                 Ev::TwEnd => {
                     if st[i] == St::Tw {
