@@ -5,7 +5,7 @@ use super::{Error, Outputs, build_report, run_analysis};
 use crate::cli::AnalyzeArgs;
 use crate::pipeline::FlowSink;
 use crate::report::flows;
-use crate::report::render::{TextStyle, html, json, text};
+use crate::report::render::{TextStyle, html, json};
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
@@ -72,14 +72,7 @@ pub fn run(a: &AnalyzeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
     }
     // The report goes to standard output unless another output took it.
     if plan.report_to_stdout {
-        let stdout = Path::new("-");
-        if plan.json {
-            outputs.file(stdout, |mut w| json::render(&doc, &mut w));
-        } else {
-            outputs.file(stdout, |w| {
-                style.fitted(w, |b| text::render(&doc, style, b))
-            });
-        }
+        outputs.report_to_stdout(&doc, plan.json, style);
     }
     Ok(outputs.finish(super::input_exit(&run.analysis)))
 }

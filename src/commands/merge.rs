@@ -22,7 +22,7 @@ use crate::metrics::Summary;
 use crate::metrics::groups::{self, GroupBy, PortGroups};
 use crate::metrics::peers::{REPORT_PEERS_MAX, RankBy};
 use crate::pipeline::Analysis;
-use crate::report::render::{TextStyle, html, json, text};
+use crate::report::render::{TextStyle, html};
 use crate::report::timeline::Limits;
 use crate::report::unbuild::{self, MergeableError};
 use crate::report::{self, InputRow, Report, ReportOptions, load::load};
@@ -419,14 +419,7 @@ pub fn run(m: &MergeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
         outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
     if plan.report_to_stdout {
-        let stdout = Path::new("-");
-        if plan.json {
-            outputs.file(stdout, |mut w| json::render(&doc, &mut w));
-        } else {
-            outputs.file(stdout, |w| {
-                style.fitted(w, |b| text::render(&doc, style, b))
-            });
-        }
+        outputs.report_to_stdout(&doc, plan.json, style);
     }
     Ok(outputs.finish(None))
 }

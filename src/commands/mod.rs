@@ -511,6 +511,19 @@ impl Outputs {
         self.keep(r);
     }
 
+    /// The report on standard output: its JSON with `json`, else the text
+    /// fitted to `style` (what `analyze` and `merge` print by default).
+    pub(crate) fn report_to_stdout(&mut self, doc: &Report, json: bool, style: &TextStyle) {
+        let stdout = Path::new("-");
+        if json {
+            self.file(stdout, |mut w| render::json::render(doc, &mut w));
+        } else {
+            self.file(stdout, |w| {
+                style.fitted(w, |b| render::text::render(doc, style, b))
+            });
+        }
+    }
+
     /// Keeps a failure (a reader that went away, `| head`, is none).
     pub(crate) fn keep(&mut self, r: Result<(), Error>) {
         if let Err(e) = r
