@@ -262,29 +262,24 @@ fn series(ev: &HostEvidence) -> Vec<HostSeries> {
             points: ev.ss_series(st).collect(),
         });
     }
-    let orphan: Vec<(u64, u64)> = ev
-        .sockstat
-        .iter()
-        .filter_map(|s| Some((s.t_us, s.orphan?)))
-        .collect();
-    if !orphan.is_empty() {
-        out.push(HostSeries {
-            label: "sockstat orphan".into(),
-            beside: "orphans".into(),
-            points: orphan,
-        });
-    }
-    let tw: Vec<(u64, u64)> = ev
-        .sockstat
-        .iter()
-        .filter_map(|s| Some((s.t_us, s.tw?)))
-        .collect();
-    if !tw.is_empty() {
-        out.push(HostSeries {
-            label: "sockstat tw".into(),
-            beside: "time_wait".into(),
-            points: tw,
-        });
+    type Field = fn(&crate::host::Sockstat) -> Option<u64>;
+    let sockstat: [(&str, &str, Field); 2] = [
+        ("sockstat orphan", "orphans", |s| s.orphan),
+        ("sockstat tw", "time_wait", |s| s.tw),
+    ];
+    for (label, beside, field) in sockstat {
+        let points: Vec<(u64, u64)> = ev
+            .sockstat
+            .iter()
+            .filter_map(|s| Some((s.t_us, field(s)?)))
+            .collect();
+        if !points.is_empty() {
+            out.push(HostSeries {
+                label: label.into(),
+                beside: beside.into(),
+                points,
+            });
+        }
     }
     // The counters' growth between snapshots, at the later one's time.
     for (name, label) in [
