@@ -53,8 +53,14 @@ use std::net::IpAddr;
 
 /// Most lives kept for the replay (about 80 bytes each: 40 MB): past it
 /// every other one (by a hash of its peer and time) is dropped and the rest
-/// count twice, and so on (`Lives::weight`).
+/// count twice, and so on (`Lives::weight`). `--max-memory` may keep
+/// fewer ([`Lives::with_budget`]).
 pub const MAX_LIVES: usize = 500_000;
+
+/// Bytes a kept life costs, about: the entry, and as much again for the
+/// list's growth, the shards' lag behind the shared level and the
+/// replay's sorted copy at the end.
+pub const LIFE_BYTES: u64 = 2 * std::mem::size_of::<Life>() as u64;
 
 /// How an orphan's phase ended in the capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,14 +106,72 @@ pub struct Life {
     pub late: Option<u64>,
 }
 
-/// The lives of a run: mergeable (concatenated), bounded by
-/// [`MAX_LIVES`].
-#[derive(Clone, Debug, Default)]
+/// The lives of a run: mergeable (concatenated), bounded by `cap`
+/// ([`MAX_LIVES`], or what `--max-memory` leaves them).
+#[derive(Clone, Debug)]
 pub struct Lives {
     pub list: Vec<Life>,
     /// log2 of the weight of each kept life (sampling halvings).
     pub halvings: u32,
+    /// Most lives kept: past it the list is halved (by the hash).
+    pub cap: usize,
+    /// The run's lives offered per sampling level, shared by its shards
+    /// ([`Levels`]); `None` for a lone list.
+    shared: Option<std::sync::Arc<Levels>>,
+    /// Lives offered since `halvings` was last compared with the shared
+    /// level.
+    since_check: u32,
 }
+
+impl Default for Lives {
+    fn default() -> Lives {
+        Lives {
+            list: Vec::new(),
+            halvings: 0,
+            cap: MAX_LIVES,
+            shared: None,
+            since_check: 0,
+        }
+    }
+}
+
+/// The lives a run's shards were offered, by sampling level (the trailing
+/// zeros of a life's hash: kept at `halvings` h when at least h). From
+/// them every shard knows the level the whole run needs
+/// ([`Levels::level`]), so that the shards together keep about `cap`
+/// lives, not `cap` each, and the merged sample is the one a single
+/// thread keeps (the same report whatever `-j`).
+#[derive(Debug)]
+pub struct Levels {
+    offered: [std::sync::atomic::AtomicU64; 65],
+}
+
+impl Default for Levels {
+    fn default() -> Levels {
+        Levels {
+            offered: std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Levels {
+    /// The smallest level at which at most `cap` of the lives offered so
+    /// far are kept: what a single list of all of them would have halved
+    /// to.
+    fn level(&self, cap: usize) -> u32 {
+        let mut kept = 0u64;
+        for h in (0..self.offered.len()).rev() {
+            kept += self.offered[h].load(std::sync::atomic::Ordering::Relaxed);
+            if kept > cap as u64 {
+                return h as u32 + 1;
+            }
+        }
+        0
+    }
+}
+
+/// How many lives a shard offers between two looks at the shared level.
+const CHECK_EVERY: u32 = 1024;
 
 /// SplitMix64's finaliser: a well-spread hash of `h`, the same on every
 /// run and thread count (sampling and the demand's draws use it).
@@ -127,24 +191,66 @@ fn life_hash(l: &Life) -> u64 {
 }
 
 impl Lives {
-    fn keeps(&self, l: &Life) -> bool {
-        self.halvings == 0 || life_hash(l).trailing_zeros() >= self.halvings
+    /// A list of at most about `bytes` / [`LIFE_BYTES`] lives (and never
+    /// more than [`MAX_LIVES`]), sampled at the level `shared` says: the
+    /// shards of one run share one [`Levels`] and the same budget.
+    pub fn with_budget(bytes: u64, shared: std::sync::Arc<Levels>) -> Lives {
+        Lives {
+            cap: usize::try_from(bytes / LIFE_BYTES)
+                .unwrap_or(usize::MAX)
+                .clamp(2, MAX_LIVES),
+            shared: Some(shared),
+            ..Lives::default()
+        }
     }
 
-    /// Adds one life (sampled past [`MAX_LIVES`]).
+    /// Adds one life (sampled past `cap`).
     pub fn add_life(&mut self, l: Life) {
         self.push(l);
     }
 
+    /// Offers one life: counted in the shared levels, then kept if its
+    /// level is kept.
     fn push(&mut self, l: Life) {
-        if self.keeps(&l) {
-            self.list.push(l);
-            while self.list.len() > MAX_LIVES {
-                self.halvings += 1;
-                let h = self.halvings;
-                self.list.retain(|l| life_hash(l).trailing_zeros() >= h);
+        if let Some(s) = &self.shared {
+            let level = life_hash(&l).trailing_zeros();
+            s.offered[level as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.since_check += 1;
+            if self.since_check >= CHECK_EVERY || self.list.len() >= self.cap {
+                self.since_check = 0;
+                let h = s.level(self.cap);
+                if h > self.halvings {
+                    self.halvings = h;
+                    self.list.retain(|l| life_hash(l).trailing_zeros() >= h);
+                }
             }
         }
+        self.keep(l);
+    }
+
+    /// Keeps `l` if its level is kept, halving past `cap`. The list grows
+    /// by half its length at a time, never past `cap` + 1.
+    fn keep(&mut self, l: Life) {
+        if self.halvings > 0 && life_hash(&l).trailing_zeros() < self.halvings {
+            return;
+        }
+        if self.list.len() == self.list.capacity() {
+            let room = self.cap.saturating_add(1).saturating_sub(self.list.len());
+            self.list
+                .reserve_exact((self.list.len() / 2).clamp(64, 1 << 20).min(room).max(1));
+        }
+        self.list.push(l);
+        while self.list.len() > self.cap {
+            self.halvings += 1;
+            let h = self.halvings;
+            self.list.retain(|l| life_hash(l).trailing_zeros() >= h);
+        }
+    }
+
+    /// The lives were sampled: each kept one stands for
+    /// [`Lives::weight`] local closes.
+    pub fn sampled(&self) -> bool {
+        self.halvings > 0
     }
 
     /// How many sockets each kept life stands for.
@@ -217,6 +323,9 @@ impl Lives {
 }
 
 impl std::ops::AddAssign<&Lives> for Lives {
+    /// Adds the lives of another shard (already counted in the shared
+    /// levels, if any): the level is the larger of the two, and higher
+    /// while more than `cap` are kept.
     fn add_assign(&mut self, o: &Lives) {
         let h = self.halvings.max(o.halvings);
         if h > self.halvings {
@@ -224,7 +333,7 @@ impl std::ops::AddAssign<&Lives> for Lives {
             self.list.retain(|l| life_hash(l).trailing_zeros() >= h);
         }
         for l in &o.list {
-            self.push(*l);
+            self.keep(*l);
         }
     }
 }
@@ -274,6 +383,53 @@ pub(crate) mod tests {
         assert_eq!(a.halvings, lives.halvings);
     }
 
+    /// Under a budget the shards of a run share one level: together they
+    /// keep about `cap` lives (not `cap` each), and their merge is the
+    /// sample one list of every life keeps, whatever the number of shards
+    /// and however unevenly the lives fall on them.
+    #[test]
+    fn shards_sharing_a_budget_keep_the_single_lists_sample() {
+        let bytes = 3_000 * LIFE_BYTES;
+        let all: Vec<Life> = (0..50_000u64)
+            .map(|i| {
+                let mut l = life(i, 1_000, End::Acked);
+                l.peer = std::net::IpAddr::from([10, 0, (i % 200) as u8, (i % 7) as u8]);
+                l
+            })
+            .collect();
+        let sorted = |l: &Lives| {
+            let mut v: Vec<(u64, std::net::IpAddr)> =
+                l.list.iter().map(|x| (x.t0, x.peer)).collect();
+            v.sort_unstable();
+            v
+        };
+        let mut one = Lives::with_budget(bytes, std::sync::Arc::default());
+        assert_eq!(one.cap, 3_000);
+        all.iter().for_each(|l| one.add_life(*l));
+        assert!(one.list.len() <= 3_000 && one.list.len() > 1_000);
+        assert_eq!(one.halvings, 5); // 50,000 / 2^5 = 1,562 kept
+        for shards in [2usize, 3, 8] {
+            let shared = std::sync::Arc::new(Levels::default());
+            let mut s: Vec<Lives> = (0..shards)
+                .map(|_| Lives::with_budget(bytes, shared.clone()))
+                .collect();
+            // Uneven: shard 0 takes every other life.
+            for (i, l) in all.iter().enumerate() {
+                let k = if i % 2 == 0 { 0 } else { 1 + i % (shards - 1) };
+                s[k].add_life(*l);
+            }
+            let held: usize = s.iter().map(|x| x.list.len()).sum();
+            assert!(
+                held <= 3_000 + shards * CHECK_EVERY as usize,
+                "{shards}: {held}"
+            );
+            let mut merged = s.remove(0);
+            s.iter().for_each(|x| merged += x);
+            assert_eq!(merged.halvings, one.halvings, "{shards} shards");
+            assert_eq!(sorted(&merged), sorted(&one), "{shards} shards");
+        }
+    }
+
     #[test]
     fn kill_budget_is_the_kernels() {
         // (2^(N+1) - 1) x 200 ms.
@@ -291,7 +447,7 @@ pub(crate) mod tests {
     fn kill_comes_at_the_fourth_rto_with_two_retries() {
         let lives = Lives {
             list: vec![life(0, 20_000, End::Acked)],
-            halvings: 0,
+            ..Lives::default()
         };
         let r = Replay::new(&lives, 100 * MS, 60 * S, 100 * S);
         assert_eq!(firing(0, 200 * MS, true, 1), 400 * MS);
@@ -324,7 +480,15 @@ pub(crate) mod tests {
                 life(0, at_ms + 1, End::Acked),
                 life(10, at_ms - 1, End::Acked),
             ];
-            let r = Replay::new(&Lives { list, halvings: 0 }, 100 * MS, 60 * S, 100 * S);
+            let r = Replay::new(
+                &Lives {
+                    list,
+                    ..Lives::default()
+                },
+                100 * MS,
+                60 * S,
+                100 * S,
+            );
             let p = r.run(&Setting {
                 orphan_retries: Some(retries),
                 fin_timeout_ns: 60 * S,
@@ -339,7 +503,10 @@ pub(crate) mod tests {
     #[test]
     fn max_orphans_resets_over_the_limit() {
         let list: Vec<Life> = (0..50).map(|i| life(i * 20, 5_000, End::Acked)).collect();
-        let lives = Lives { list, halvings: 0 };
+        let lives = Lives {
+            list,
+            ..Lives::default()
+        };
         let r = Replay::new(&lives, 100 * MS, 60 * S, 100 * S);
         let free = r.run(&Setting {
             fin_timeout_ns: 60 * S,
@@ -365,7 +532,10 @@ pub(crate) mod tests {
     fn demand_rebuilds_reset_lives() {
         let mut list: Vec<Life> = (0..10).map(|i| life(i * 1000, 3_000, End::Acked)).collect();
         list.push(life(500, 0, End::ResetAtClose));
-        let lives = Lives { list, halvings: 0 };
+        let lives = Lives {
+            list,
+            ..Lives::default()
+        };
         let r = Replay::new(&lives, 100 * MS, 60 * S, 100 * S);
         let p = r.run(&Setting {
             fin_timeout_ns: 60 * S,

@@ -148,6 +148,7 @@ impl Replay {
         let lives = &Lives {
             list: sorted,
             halvings: lives.halvings,
+            ..Lives::default()
         };
         let mut acked_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
         let mut fw2_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();

@@ -302,7 +302,10 @@ mod tests {
                 }
             })
             .collect();
-        Lives { list, halvings: 0 }
+        Lives {
+            list,
+            ..Lives::default()
+        }
     }
 
     fn settings() -> Vec<Setting> {
