@@ -282,6 +282,7 @@ pub fn merge(
         interrupted: false,
         evicted_early: 0,
         time_range: None,
+        ports: None,
     };
     let mut ports = (by == GroupBy::Port).then(PortGroups::default);
     for (i, index) in inputs.iter().zip(&index) {

@@ -199,18 +199,18 @@ pub(crate) struct Run {
     pub(crate) host: Option<crate::host::HostEvidence>,
 }
 
-/// Where the pipeline streams finished connections: the port groups first
-/// (they only look), then the `--flows` writer (which takes them).
-struct Sinks<'a, 'b> {
-    ports: Option<&'a mut PortGroups>,
+/// Where the pipeline streams finished connections (the `--flows`
+/// writer) and `--interval` summaries. `--group-by port`'s pairs are
+/// gathered in the shards ([`pipeline::Options::port_groups`]).
+struct Sinks<'b> {
     flows: Option<&'b mut dyn FlowSink>,
     /// `--interval`: print summaries on stderr, as JSON lines when true.
     intervals: Option<bool>,
 }
 
-impl FlowSink for Sinks<'_, '_> {
+impl FlowSink for Sinks<'_> {
     fn wants_connections(&self) -> bool {
-        self.ports.is_some() || self.flows.is_some()
+        self.flows.is_some()
     }
 
     fn interval(&mut self, i: &Interval) {
@@ -227,9 +227,6 @@ impl FlowSink for Sinks<'_, '_> {
     }
 
     fn retired(&mut self, retired: &mut Vec<Retired>, watermark: u64) -> ControlFlow<()> {
-        if let Some(p) = self.ports.as_deref_mut() {
-            p.retired(retired, watermark)?;
-        }
         if let Some(f) = self.flows.as_deref_mut() {
             f.retired(retired, watermark)?;
         }
@@ -252,27 +249,23 @@ pub(crate) fn run_analysis(
         crate::say!("finscope: note: skipped {s}");
     }
     let opts = &a.pipeline;
-    // The (port, address) pairs may take a quarter of the budget.
-    let budget = opts.flow.max_memory / 4;
-    let mut ports = (a.group_by.needs_flows()).then(|| PortGroups::with_budget(budget));
     let mut sinks = Sinks {
-        ports: ports.as_mut(),
         flows,
         intervals: a.interval.then_some(json),
     };
-    let sink: Option<&mut dyn FlowSink> =
-        if sinks.ports.is_some() || sinks.flows.is_some() || sinks.intervals.is_some() {
-            Some(&mut sinks)
-        } else {
-            None
-        };
+    let sink: Option<&mut dyn FlowSink> = if sinks.flows.is_some() || sinks.intervals.is_some() {
+        Some(&mut sinks)
+    } else {
+        None
+    };
     if inputs.paths.iter().any(|p| p.as_os_str() == "-") && io::stdin().is_terminal() {
         crate::say!(
             "finscope: waiting for a capture on standard input (e.g. `tcpdump -U -w - | finscope analyze -`); Ctrl-D ends it, Ctrl-C stops"
         );
     }
     pipeline::catch_interrupts();
-    let analysis = pipeline::analyze_with(&inputs.paths, opts, sink)?;
+    let mut analysis = pipeline::analyze_with(&inputs.paths, opts, sink)?;
+    let mut ports = analysis.ports.take();
     empty_range_warning(a, &analysis);
     if analysis.interrupted {
         crate::say!(
@@ -295,6 +288,16 @@ pub(crate) fn run_analysis(
             others.stats.counts.connections,
             bytesize::ByteSize(opts.flow.max_memory).display().iec(),
             crate::metrics::peers::REPORT_PEERS_MAX
+        );
+    }
+    let lives = &analysis.summary.lives;
+    if lives.sampled() {
+        crate::say!(
+            "finscope: warning: the remedies replay a sample of the local closes: {} kept, each standing for {} (at most {} kept within --max-memory {}): their figures are estimates (demand.sampled)",
+            lives.list.len(),
+            lives.weight(),
+            lives.cap,
+            bytesize::ByteSize(opts.flow.max_memory).display().iec()
         );
     }
     for e in &analysis.damage {

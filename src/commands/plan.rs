@@ -57,7 +57,10 @@ impl AnalysisPlan {
         report.max_buckets = max_buckets;
         Ok(AnalysisPlan {
             files: a.files.clone(),
-            pipeline: a.options(),
+            pipeline: Options {
+                port_groups: a.group_by.needs_flows(),
+                ..a.options()
+            },
             report,
             group_by: a.group_by,
             rank_by: a.rank_by,

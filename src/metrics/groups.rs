@@ -128,7 +128,9 @@ const MEMBERS_SHOWN: usize = 5;
 /// not with the number of connections, up to the budget
 /// ([`PortGroups::with_budget`]): past it, the lowest ranked pairs are
 /// folded into their port's "others" member (address 0.0.0.0), so that
-/// each port's figures stay exact.
+/// each port's figures stay exact. Each shard of a run gathers its own
+/// (`ShardMetrics`), merged at the end ([`PortGroups::absorb`]).
+#[derive(Debug)]
 pub struct PortGroups {
     pairs: FxHashMap<(u16, IpAddr), PeerStats>,
     /// Reused to compute one connection's peer figures exactly as
@@ -228,6 +230,19 @@ impl PortGroups {
     /// groups of several reports are merged (`finscope merge`).
     pub fn add_pair(&mut self, port: u16, ip: IpAddr, ps: &PeerStats) {
         *self.pairs.entry((port, ip)).or_default() += ps;
+    }
+
+    /// Adds another shard's pairs (and the count of those it folded): a
+    /// pair in both adds up, and so does each port's others member.
+    pub fn absorb(&mut self, o: &PortGroups) {
+        for ((port, ip), ps) in &o.pairs {
+            let pair = self.pairs.entry((*port, *ip)).or_default();
+            *pair += ps;
+            if *ip == OTHERS {
+                pair.worst = None;
+            }
+        }
+        self.pairs_folded += o.pairs_folded;
     }
 }
 

@@ -58,6 +58,24 @@ pub(crate) fn add<T: Counter>(a: &mut T, b: impl std::borrow::Borrow<T>) {
 /// whole is judged one-sided ([`Summary::is_one_sided`]): most of them.
 pub const ONE_SIDED_SHARE: f64 = 0.5;
 
+/// How `--max-memory` is shared (docs/design.md, "Bounded memory"): each
+/// part is the budget divided by its divisor, split between the threads'
+/// shards (the connection table, peers and `--group-by port` pairs) or
+/// held by all of them together (the remedies' lives, [`replay::Levels`]).
+/// The eighth left over is for the timeline (at most 57,280 buckets per
+/// shard), the report and the estimates' error.
+pub mod share {
+    /// The connection table (live, closed and attempts): half.
+    pub const FLOWS: u64 = 2;
+    /// Peer figures ([`super::peers::fold`] past it): an eighth.
+    pub const PEERS: u64 = 8;
+    /// `--group-by port`'s (port, address) pairs: an eighth.
+    pub const PORT_PAIRS: u64 = 8;
+    /// The remedies' lives ([`super::replay::Lives::with_budget`]): an
+    /// eighth.
+    pub const LIVES: u64 = 8;
+}
+
 /// Everything the reports show, mergeable.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -100,8 +118,9 @@ impl Summary {
 }
 
 /// A shard's metrics: the [`ConnSink`] the pipeline gives each shard. It
-/// folds every retired connection into its [`Summary`] and, with
-/// `--flows` or `--group-by port`, keeps them for the pipeline to hand on.
+/// folds every retired connection into its [`Summary`] (and, with
+/// `--group-by port`, its [`groups::PortGroups`]) and, with `--flows`,
+/// keeps them for the pipeline to hand on.
 #[derive(Debug, Default)]
 pub struct ShardMetrics {
     pub summary: Summary,
@@ -110,6 +129,9 @@ pub struct ShardMetrics {
     /// Most peers held before the lowest ranked half is folded into
     /// `summary.peers_others` (the shard's share of `--max-memory`).
     pub peer_cap: usize,
+    /// `--group-by port`: the shard's (port, address) pairs, folded as
+    /// connections retire (no connection is kept for them).
+    pub ports: Option<groups::PortGroups>,
 }
 
 impl ShardMetrics {
@@ -122,6 +144,7 @@ impl ShardMetrics {
             },
             retired: keep.then(Vec::new),
             peer_cap: usize::MAX,
+            ports: None,
         }
     }
 
@@ -133,6 +156,25 @@ impl ShardMetrics {
             .max(2);
         self
     }
+
+    /// Keeps at most about `bytes` of lives for the remedies, with the
+    /// other shards of the run (`shared`): past it they are sampled
+    /// ([`replay::Lives::with_budget`]).
+    pub fn with_life_budget(
+        mut self,
+        bytes: u64,
+        shared: std::sync::Arc<replay::Levels>,
+    ) -> ShardMetrics {
+        self.summary.lives = replay::Lives::with_budget(bytes, shared);
+        self
+    }
+
+    /// Gathers `--group-by port`'s pairs, at most about `bytes` of them
+    /// ([`groups::PortGroups::with_budget`]).
+    pub fn with_port_groups(mut self, bytes: u64) -> ShardMetrics {
+        self.ports = Some(groups::PortGroups::with_budget(bytes));
+        self
+    }
 }
 
 impl ConnSink for ShardMetrics {
@@ -141,6 +183,9 @@ impl ConnSink for ShardMetrics {
         if self.summary.peers.len() > self.peer_cap {
             let s = &mut self.summary;
             peers::fold(&mut s.peers, self.peer_cap / 2, &mut s.peers_others);
+        }
+        if let Some(p) = &mut self.ports {
+            p.add(&r);
         }
         if let Some(v) = &mut self.retired {
             v.push(r);

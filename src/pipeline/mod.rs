@@ -15,7 +15,7 @@ use crate::flow::table::Retired;
 use crate::flow::{FlowConfig, Shard};
 use crate::metrics::peers::REPORT_PEERS_MAX;
 use crate::metrics::timeline::TimelineConfig;
-use crate::metrics::{Packets, ShardMetrics};
+use crate::metrics::{Packets, ShardMetrics, share};
 use batch::{Batch, DecodeCtx, DecodeState, drain, process, read_batch};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use interval::Tick;
@@ -67,6 +67,9 @@ pub struct Options {
     /// Periodic summaries every this many ns of capture time (`--interval`),
     /// handed to the sink.
     pub interval_ns: Option<u64>,
+    /// Gather `--group-by port`'s (port, address) pairs in the shards
+    /// ([`Analysis::ports`]).
+    pub port_groups: bool,
 }
 
 /// A bound of the analysed time range (`--since`, `--until`).
@@ -100,6 +103,7 @@ impl Default for Options {
             since: None,
             until: None,
             interval_ns: None,
+            port_groups: false,
         }
     }
 }
@@ -189,16 +193,22 @@ impl<'o> Engine<'o> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(opts.buffer);
-        // One shard per thread, each with its share of the memory budget.
+        // One shard per thread, each with its share of the parts of the
+        // memory budget (metrics::share); the lives are shared by all.
+        let per_shard = opts.flow.max_memory / threads.max(1) as u64;
         let flow = crate::flow::FlowConfig {
-            max_memory: opts.flow.max_memory / threads.max(1) as u64,
+            max_memory: per_shard / share::FLOWS,
             ..opts.flow.clone()
         };
+        let levels = std::sync::Arc::new(crate::metrics::replay::Levels::default());
         let shards = (0..threads)
             .map(|_| {
-                // Peer figures may take a quarter of the shard's budget.
-                let m = ShardMetrics::new(opts.timeline.clone(), keep)
-                    .with_peer_budget(flow.max_memory / 4);
+                let mut m = ShardMetrics::new(opts.timeline.clone(), keep)
+                    .with_peer_budget(per_shard / share::PEERS)
+                    .with_life_budget(opts.flow.max_memory / share::LIVES, levels.clone());
+                if opts.port_groups {
+                    m = m.with_port_groups(per_shard / share::PORT_PAIRS);
+                }
                 Shard::new(flow.clone(), m)
             })
             .collect();
@@ -406,11 +416,21 @@ impl<'o> Engine<'o> {
             .get_mut(target)
             .map(|s| std::mem::take(&mut s.sink.summary))
             .unwrap_or_default();
+        let mut ports = self
+            .shards
+            .get_mut(target)
+            .and_then(|s| s.sink.ports.take());
         let mut peak_connections = 0;
         let mut evicted_early = 0;
-        for (i, s) in self.shards.iter().enumerate() {
+        for (i, s) in self.shards.iter_mut().enumerate() {
             if i != target {
                 summary += &s.sink.summary;
+                // Given back as soon as merged: not two copies of every
+                // shard's figures at once.
+                s.sink.summary = crate::metrics::Summary::default();
+                if let (Some(p), Some(o)) = (ports.as_mut(), s.sink.ports.take()) {
+                    p.absorb(&o);
+                }
             }
             peak_connections += s.peak_table;
             evicted_early += s.evicted;
@@ -428,6 +448,7 @@ impl<'o> Engine<'o> {
             interrupted: interrupted(),
             evicted_early,
             time_range: self.range,
+            ports,
         }
     }
 }

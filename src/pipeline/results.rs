@@ -51,6 +51,9 @@ pub struct Analysis {
     /// The time range analysed (ns, [since, until)), when `--since` or
     /// `--until` restricted it.
     pub time_range: Option<(u64, u64)>,
+    /// `--group-by port` ([`super::Options::port_groups`]): the (port,
+    /// address) pairs the shards gathered, merged.
+    pub ports: Option<PortGroups>,
 }
 
 impl Analysis {
@@ -76,8 +79,8 @@ impl Analysis {
     }
 }
 
-/// Receives finished connections while the analysis runs (`--flows`,
-/// `--group-by port`), so that nobody keeps them all to the end.
+/// Receives finished connections while the analysis runs (`--flows`), so
+/// that nobody keeps them all to the end.
 pub trait FlowSink {
     /// `retired`: the connections retired since the last call, in no
     /// particular order; the sink may take them (the vector is cleared
@@ -96,11 +99,4 @@ pub trait FlowSink {
 
     /// A periodic summary (`--interval`).
     fn interval(&mut self, _summary: &Interval) {}
-}
-
-impl FlowSink for PortGroups {
-    fn retired(&mut self, retired: &mut Vec<Retired>, _watermark: u64) -> ControlFlow<()> {
-        retired.iter().for_each(|r| self.add(r));
-        ControlFlow::Continue(())
-    }
 }

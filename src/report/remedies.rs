@@ -5,7 +5,7 @@
 //! docs/diagnosis.md, "Remedies").
 
 use super::format::{dur, thousands, utc};
-use super::schema::{Demand, Finding, MaxOrphans, Predicted, Remedy};
+use super::schema::{Demand, Finding, LivesSampled, MaxOrphans, Predicted, Remedy};
 use crate::metrics::Summary;
 use crate::metrics::replay::{LimitEstimate, Prediction, Replay, Setting};
 
@@ -146,6 +146,11 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
         fin_wait_1_peak: free.fin_wait_1_peak,
         orphans_peak: free.orphans_peak,
         time_wait_peak: free.time_wait_peak,
+        sampled: lives.sampled().then(|| LivesSampled {
+            kept: lives.list.len() as u64,
+            weight: lives.weight(),
+            cap: lives.cap as u64,
+        }),
     };
     let worst = replay.worst_peers(WORST_PEERS);
     // The rows to replay: (row without its prediction, setting).

@@ -296,6 +296,7 @@ pub fn analysis(r: &Report, bucket_us: u64, inputs: &[u32]) -> Result<Analysis, 
         interrupted: r.capture.interrupted,
         evicted_early: r.capture.evicted_early,
         time_range: None,
+        ports: None,
     })
 }
 

@@ -47,6 +47,22 @@ pub struct Demand {
     pub fin_wait_1_peak: u64,
     pub orphans_peak: u64,
     pub time_wait_peak: u64,
+    /// The replay ran on a sample of the local closes (past 500,000, or
+    /// fewer under `--max-memory`; docs/diagnosis.md, "Remedies"): its
+    /// peaks and counts are estimates. Absent when every close was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled: Option<LivesSampled>,
+}
+
+/// The sample the remedies' replay ran on ([`Demand::sampled`]).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LivesSampled {
+    /// Local closes kept (chosen by a hash of peer and time).
+    pub kept: u64,
+    /// How many local closes each kept one stands for (a power of two).
+    pub weight: u64,
+    /// Most closes the budget let the run keep.
+    pub cap: u64,
 }
 
 /// One remedy: a setting and what the replay predicts under it.

@@ -133,6 +133,15 @@ pub(super) fn render_remedies(r: &Report, style: &TextStyle, w: &mut impl Write)
         thousands(d.orphans_peak),
         thousands(d.time_wait_peak)
     )?;
+    if let Some(x) = &d.sampled {
+        let n = format!(
+            "replayed from a sample: {} local closes kept, each standing for {} (at most {} kept within --max-memory; demand.sampled)",
+            thousands(x.kept),
+            thousands(x.weight),
+            thousands(x.cap)
+        );
+        writeln!(w, "  {}", style.paint(Paint::Warn, &n))?;
+    }
     if let Some(n) = crate::report::remedies::fit_note(r) {
         writeln!(w, "  {}", style.paint(Paint::Warn, &n))?;
     }
