@@ -341,7 +341,7 @@ pub fn merge(
         doc.group_by = r0.group_by.clone();
     }
     if let (Some(m), Some(p)) = (doc.mergeable.as_mut(), ports.as_mut()) {
-        p.fold(REPORT_PEERS_MAX);
+        p.fold(crate::metrics::peers::REPORT_PAIRS_MAX);
         m.set_port_peers(p.pairs());
         m.port_pairs_folded = p.pairs_folded;
     }

@@ -332,14 +332,14 @@ pub(crate) fn run_analysis(
         );
     }
     if let Some(p) = ports.as_mut() {
-        // A report holds at most REPORT_PEERS_MAX pairs.
-        p.fold(crate::metrics::peers::REPORT_PEERS_MAX);
+        // A report holds at most REPORT_PAIRS_MAX pairs.
+        p.fold(crate::metrics::peers::REPORT_PAIRS_MAX);
         if p.pairs_folded > 0 {
             crate::say!(
                 "finscope: warning: {} (remote port, address) pair(s) with the fewest problems folded into their port's \"others\" member to stay within --max-memory {} or the report's {} pairs: every port's figures stay exact (mergeable.port_pairs_folded)",
                 p.pairs_folded,
                 bytesize::ByteSize(opts.flow.max_memory).display().iec(),
-                crate::metrics::peers::REPORT_PEERS_MAX
+                crate::metrics::peers::REPORT_PAIRS_MAX
             );
         }
     }

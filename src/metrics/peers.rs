@@ -183,9 +183,16 @@ impl std::ops::AddAssign<&Others> for Others {
 }
 
 /// Most peers a report names (`peers` and `mergeable.peers`): beyond, the
-/// lowest ranked are folded into [`Others`]. About 20 MB of JSON, and as
-/// much again for `--group-by port`'s pairs: a report stays below 64 MB.
+/// lowest ranked are folded into [`Others`]. About 46 MB of (pretty-printed)
+/// JSON with `mergeable.peers`, when every peer has one connection.
 pub const REPORT_PEERS_MAX: usize = 32_768;
+
+/// Most `--group-by port` (port, address) pairs a report holds
+/// (`mergeable.port_peers`): beyond, the lowest ranked fold into their
+/// port's others member. A pair takes about 1.4 KB of the (pretty-printed)
+/// report, as a peer does: 32,768 peers (46 MB) and 8,192 pairs (12 MB)
+/// keep a report below 64 MB.
+pub const REPORT_PAIRS_MAX: usize = 8_192;
 
 /// Bytes one peer entry holds in its table, about: the entry, the table's
 /// control byte and free slots, the histogram's buckets.
