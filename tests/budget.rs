@@ -1,7 +1,9 @@
 //! `--max-memory` covers the peer table: past its share the peers with the
 //! fewest problems are folded into one exact "others" aggregate
 //! (`peers_others`), said on stderr, and `merge` of such reports stays
-//! exact (docs/report.md, "Peers past the budget").
+//! exact (docs/report.md, "Peers past the budget"); likewise --group-by
+//! port's pairs, and the remedies replay a sample of the local closes
+//! (`demand.sampled`).
 
 use finscope_testkit::cli::run;
 use finscope_testkit::synth::{Conv, Link, PcapOpts, Record, at, pcap_bytes, sa, sorted};
@@ -13,12 +15,17 @@ use std::path::Path;
 /// 198.18.x.y:80, the local side closing; every 40th peer never ACKs the
 /// FIN (a problem: it ranks first).
 fn capture(from: u32, to: u32) -> Vec<u8> {
+    capture_every(from, to, 5)
+}
+
+/// [`capture`] with a connection every `step_ms`.
+fn capture_every(from: u32, to: u32, step_ms: u64) -> Vec<u8> {
     let mut recs: Vec<Record> = Vec::new();
     for i in from..to {
         let remote = format!("198.18.{}.{}:80", i / 250, i % 250 + 1);
         let local = format!("10.0.0.2:{}", 20_000 + i);
         let mut c = Conv::new(sa(&local), sa(&remote), 1000, 5000);
-        let t = u64::from(i) * 5;
+        let t = u64::from(i) * step_ms;
         c.syn(at(t))
             .syn_ack(at(t + 1))
             .ack_c(at(t + 2))
@@ -284,4 +291,122 @@ fn port_groups_past_the_budget_keep_every_port_exact() {
         u(&m["mergeable"]["port_pairs_folded"]),
         folded + u(&mb["mergeable"]["port_pairs_folded"])
     );
+}
+
+/// The remedies' lives count against `--max-memory` (an eighth of it, 160
+/// bytes a life: 1 MiB keeps at most 819): past it the replay runs on a
+/// sample, which the report says (`demand.sampled`, stderr, the text
+/// report's REMEDIES). The shards of a run share one sample: -j2 replays
+/// exactly what -j1 does. A merge of such reports has no remedies.
+#[test]
+fn remedies_past_the_budget_replay_a_sample_and_say_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 3,000 closes 100 ms apart: 50 per 5 s sweep.
+    let pcap = write(dir.path(), "peers.pcap", &capture_every(0, 3000, 100));
+    let (full, err) = analyze(dir.path(), &pcap, "full.json", &["-j1"]);
+    assert!(!err.contains("sample"), "{err}");
+    assert!(full["demand"].is_object(), "{}", full["demand"]);
+    assert!(full["demand"].get("sampled").is_none());
+
+    // Connections leave the table soon after their close: none is
+    // evicted, so the lives are the same whatever -j, and only their
+    // sample is left to compare.
+    let small = [
+        "--max-memory",
+        "1MiB",
+        "--time-wait",
+        "0",
+        "--idle-timeout",
+        "1",
+    ];
+    let (r1, err) = analyze(
+        dir.path(),
+        &pcap,
+        "j1.json",
+        &[&["-j1"][..], &small].concat(),
+    );
+    assert_eq!(u(&r1["capture"]["evicted_early"]), 0);
+    let s = &r1["demand"]["sampled"];
+    assert_eq!(u(&s["cap"]), 819, "{s}");
+    // 3,000 closes: halved twice (1,500 would still be more than 819).
+    assert_eq!(u(&s["weight"]), 4, "{s}");
+    let kept = u(&s["kept"]);
+    assert!(
+        kept <= 819 && kept * 4 > 2_500 && kept * 4 < 3_500,
+        "{kept}"
+    );
+    assert!(
+        err.contains(&format!(
+            "warning: the remedies replay a sample of the local closes: {kept} kept, each standing for 4 (at most 819 kept within --max-memory 1.0 MiB)"
+        )),
+        "{err}"
+    );
+    let (r2, _) = analyze(
+        dir.path(),
+        &pcap,
+        "j2.json",
+        &[&["-j2"][..], &small].concat(),
+    );
+    assert_eq!(u(&r2["capture"]["evicted_early"]), 0);
+    assert_eq!(r2["demand"], r1["demand"]);
+    assert_eq!(r2["remedies"], r1["remedies"]);
+    let r = run(&[
+        "analyze",
+        "--local",
+        "10.0.0.0/8",
+        "-j1",
+        "--max-memory",
+        "1MiB",
+        &pcap,
+    ]);
+    assert!(
+        r.stdout.contains(&format!(
+            "  replayed from a sample: {kept} local closes kept, each standing for 4 (at most 819 kept within --max-memory; demand.sampled)"
+        )),
+        "{}",
+        r.stdout
+    );
+
+    let (a, b) = (dir.path().join("j1.json"), dir.path().join("j2.json"));
+    let r = run(&[
+        "merge",
+        "--json",
+        "--allow-duplicates",
+        &a.display().to_string(),
+        &b.display().to_string(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m: Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(u(&m["connections"]["total"]), 6000);
+    assert!(m.get("demand").is_none());
+}
+
+/// A report holds at most 8,192 `--group-by port` pairs, whatever the
+/// budget: the other 808 of 9,000 fold into port 80's others member, and
+/// the port's figures stay those of every connection; -j2 writes the
+/// same report as -j1 (each shard gathers its own pairs).
+#[test]
+fn a_report_holds_at_most_8192_port_pairs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = write(dir.path(), "peers.pcap", &capture(0, 9000));
+    let (r, err) = analyze(dir.path(), &pcap, "p.json", &["-j1", "--group-by", "port"]);
+    assert!(
+        err.contains("808 (remote port, address) pair(s) with the fewest problems folded")
+            && err.contains("or the report's 8192 pairs"),
+        "{err}"
+    );
+    let pairs = r["mergeable"]["port_peers"].as_array().expect("port_peers");
+    assert_eq!(pairs.len(), 8_193);
+    assert_eq!(u(&r["mergeable"]["port_pairs_folded"]), 808);
+    let others = pairs
+        .iter()
+        .find(|p| p["addr"] == "0.0.0.0")
+        .expect("others");
+    assert_eq!(u(&others["connections"]), 808);
+    // 225 peers never ACK (every 40th): all named.
+    assert_eq!(u(&others["unacked_fins"]), 0);
+    assert_eq!(port80(&r), vec![9000, 9000, 0, 225, 0]);
+    let (r2, _) = analyze(dir.path(), &pcap, "p2.json", &["-j2", "--group-by", "port"]);
+    assert_eq!(r2["mergeable"]["port_peers"], r["mergeable"]["port_peers"]);
+    assert_eq!(r2["peers"], r["peers"]);
 }
