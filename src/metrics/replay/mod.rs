@@ -191,6 +191,14 @@ fn life_hash(l: &Life) -> u64 {
 }
 
 impl Lives {
+    /// These lives, unsampled (weight 1), within [`MAX_LIVES`].
+    pub fn of(list: Vec<Life>) -> Lives {
+        Lives {
+            list,
+            ..Lives::default()
+        }
+    }
+
     /// A list of at most about `bytes` / [`LIFE_BYTES`] lives (and never
     /// more than [`MAX_LIVES`]), sampled at the level `shared` says: the
     /// shards of one run share one [`Levels`] and the same budget.
