@@ -272,9 +272,10 @@ pub struct AnalysisArgs {
     /// Seconds of capture time without packets after which a connection is over.
     #[arg(help_heading = "Analysis", long, default_value_t = DEFAULT_IDLE_TIMEOUT_S, value_name = "SECS", value_parser = positive_secs)]
     pub idle_timeout: f64,
-    /// Memory for connection state, e.g. 1GiB (default), 512MiB: past it the
-    /// connections idle longest are evicted early, counted in the report
-    /// (`capture.evicted_early`) and warned about.
+    /// Memory for everything a run holds, e.g. 1GiB (default), 512MiB: past
+    /// their parts the connections idle longest are evicted early
+    /// (`capture.evicted_early`), peers folded (`peers_others`), the
+    /// remedies replayed from a sample (`demand.sampled`), each warned about.
     #[arg(help_heading = "Analysis", long, default_value = DEFAULT_MAX_MEMORY, value_name = "SIZE", value_parser = parse_memory)]
     pub max_memory: u64,
     /// Seconds a closed connection's ports stay reserved (Linux TIME-WAIT: 60).
