@@ -72,7 +72,7 @@ pub fn run(a: &AnalyzeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
     }
     // The report goes to standard output unless another output took it.
     if plan.report_to_stdout {
-        outputs.report_to_stdout(&doc, plan.json, style);
+        outputs.report_to_stdout(doc, plan.json, style);
     }
     Ok(outputs.finish(super::input_exit(&run.analysis)))
 }

@@ -420,7 +420,7 @@ pub fn run(m: &MergeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
         outputs.file(path, |mut w| html::render(&doc, &mut w));
     }
     if plan.report_to_stdout {
-        outputs.report_to_stdout(&doc, plan.json, style);
+        outputs.report_to_stdout(doc, plan.json, style);
     }
     Ok(outputs.finish(None))
 }
