@@ -518,7 +518,7 @@ impl Outputs {
     /// fitted to `style` (what `analyze` and `merge` print by default).
     /// The text shows nothing of `mergeable`: it is dropped first, so that
     /// escaping the report's strings does not copy every peer it holds
-    /// (1M peers at `--max-memory 64MiB`: 137 -> 87 MiB).
+    /// (1M peers at `--max-memory 64MiB`: 137 -> 88 MiB).
     pub(crate) fn report_to_stdout(&mut self, mut doc: Report, json: bool, style: &TextStyle) {
         let stdout = Path::new("-");
         if json {
