@@ -158,7 +158,13 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
             WhatIf::FinTimeout(v) => set.fin_timeout_ns = v.saturating_mul(1_000_000_000),
             WhatIf::MaxTwBuckets(v) => set.max_tw_buckets = Some(v),
             WhatIf::WorstPeersFixed(n) => {
-                set.fixed_peers = replay.worst_peers(n as usize);
+                // `worst_peers(n)` is the first n of `worst_peers(m)` for
+                // m >= n: no second pass over the lives when it fits.
+                set.fixed_peers = if (n as usize) <= WORST_PEERS {
+                    worst[..worst.len().min(n as usize)].to_vec()
+                } else {
+                    replay.worst_peers(n as usize)
+                };
             }
         }
         let (setting, value) = w.key_value();
@@ -560,6 +566,45 @@ mod tests {
         assert!(orphan_limit_hit(&r, &s).is_none());
         let f = orphans_reset_memory_pressure(&r).expect("finding");
         assert!(f.finding.contains("tcp_mem"), "{}", f.finding);
+    }
+
+    /// The standard `worst_peers_fixed` row reuses the five worst peers
+    /// instead of a second pass: fewer worst peers are their prefix.
+    #[test]
+    fn fewer_worst_peers_are_a_prefix_of_the_five() {
+        let mut s = Summary::default();
+        for p in 1..=8u64 {
+            for i in 0..20u64 {
+                let mut l = life(p * 10_000 + i * 100, 300 * p, End::Acked);
+                l.peer = format!("192.0.2.{p}").parse().unwrap();
+                s.lives.list.push(l);
+            }
+        }
+        s.packets.last_ts = Some(200_000 * MS);
+        let tl = &s.timeline;
+        let replay = Replay::new(
+            &s.lives,
+            tl.cfg.bucket_ns,
+            tl.cfg.time_wait_ns,
+            200_000 * MS,
+        );
+        let five = replay.worst_peers(WORST_PEERS);
+        assert_eq!(five.len(), 5, "{five:?}");
+        assert_eq!(five[0].to_string(), "192.0.2.8");
+        for n in 1..=WORST_PEERS {
+            assert_eq!(replay.worst_peers(n), five[..n]);
+        }
+        let r = remedies(&s, &[WhatIf::WorstPeersFixed(3)]);
+        assert_eq!(
+            r.worst,
+            [
+                "192.0.2.8",
+                "192.0.2.7",
+                "192.0.2.6",
+                "192.0.2.5",
+                "192.0.2.4"
+            ]
+        );
     }
 
     #[test]
