@@ -120,7 +120,7 @@ impl Remedies {
 /// those asked (`asked`).
 pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
     let lives = &s.lives;
-    if lives.list.is_empty() {
+    if lives.is_empty() {
         return Remedies::default();
     }
     let tl = &s.timeline;
@@ -553,9 +553,9 @@ mod tests {
     fn resets_without_a_plateau_are_memory_pressure() {
         let mut s = Summary::default();
         for i in 0..300u64 {
-            s.lives.list.push(life(i * 100, 100_000, End::Acked));
+            s.lives.add_life(life(i * 100, 100_000, End::Acked));
             if i % 10 == 0 {
-                s.lives.list.push(life(i * 100 + 1, 0, End::ResetAtClose));
+                s.lives.add_life(life(i * 100 + 1, 0, End::ResetAtClose));
             }
         }
         s.packets.last_ts = Some(200_000 * MS);
@@ -577,7 +577,7 @@ mod tests {
             for i in 0..20u64 {
                 let mut l = life(p * 10_000 + i * 100, 300 * p, End::Acked);
                 l.peer = format!("192.0.2.{p}").parse().unwrap();
-                s.lives.list.push(l);
+                s.lives.add_life(l);
             }
         }
         s.packets.last_ts = Some(200_000 * MS);

@@ -2,7 +2,7 @@
 //! [`Setting`] (the module's documentation, one level up, has the model).
 
 use super::kernel::{firing, kill_budget_ns};
-use super::{End, Lives};
+use super::{End, Lives, PASSIVE};
 use crate::flow::state::RTO_MIN_NS;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -138,23 +138,23 @@ impl Replay {
     /// lasted at least as long as it was seen (else of any peer; else it
     /// stays open to the end of observation).
     pub fn new(lives: &Lives, bucket_ns: u64, time_wait_ns: u64, end_ns: u64) -> Replay {
-        // One order whatever the threads that gathered them.
-        let mut sorted = lives.list.clone();
-        sorted.sort_by(|a, b| {
+        // One order whatever the threads that gathered them: the lives
+        // sorted (stable) through their indices, not copied.
+        let kept = &lives.list;
+        let mut order: Vec<u32> = (0..kept.len() as u32).collect();
+        order.sort_by(|&i, &j| {
+            let (a, b) = (&kept[i as usize], &kept[j as usize]);
             (a.t0, a.len, a.peer, a.first_rto)
                 .cmp(&(b.t0, b.len, b.peer, b.first_rto))
-                .then(a.passive.cmp(&b.passive))
+                .then((a.flags & PASSIVE).cmp(&(b.flags & PASSIVE)))
         });
-        let lives = &Lives {
-            list: sorted,
-            halvings: lives.halvings,
-        };
+        let sorted = || order.iter().map(|&i| kept[i as usize].life());
         let mut acked_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
         let mut fw2_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
         let mut rto_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
         let mut acked_all = Vec::new();
         let mut rto_all = Vec::new();
-        for l in &lives.list {
+        for l in sorted() {
             if l.end == End::Acked {
                 acked_by_peer.entry(l.peer).or_default().push(l.len);
                 acked_all.push(l.len);
@@ -177,9 +177,9 @@ impl Replay {
         acked_all.sort_unstable();
         rto_all.sort_unstable();
         let rto_default = median(&rto_all).unwrap_or(RTO_MIN_NS);
-        let mut demand = Vec::with_capacity(lives.list.len());
-        let mut peers = Vec::with_capacity(lives.list.len());
-        for l in &lives.list {
+        let mut demand = Vec::with_capacity(order.len());
+        let mut peers = Vec::with_capacity(order.len());
+        for l in sorted() {
             let d = if l.first_rto > 0 {
                 l.first_rto
             } else {

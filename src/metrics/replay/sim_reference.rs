@@ -302,7 +302,7 @@ mod tests {
                 }
             })
             .collect();
-        Lives { list, halvings: 0 }
+        Lives::of(list, 0)
     }
 
     fn settings() -> Vec<Setting> {
