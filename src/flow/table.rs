@@ -591,13 +591,18 @@ impl<S: ConnSink> Shard<S> {
 
     /// Retires everything at the end of the capture (`end` = last timestamp).
     pub fn finish(&mut self, end: u64) {
+        let keys = self.end_keys();
+        self.finish_keys(&keys, end);
+    }
+
+    /// The capture ended: the keys of everything still tracked, in key
+    /// order (one order whatever the hash maps'), for
+    /// [`Shard::finish_keys`]: only the keys are gathered, not a copy of
+    /// every connection.
+    pub fn end_keys(&mut self) -> Vec<FlowKey> {
         self.expiry.clear();
         self.sink.flush();
-        let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
-        let timers = self.cfg.timers();
         self.attempts_due.clear();
-        // In key order (one order whatever the hash maps'), one at a time:
-        // only the keys are gathered, not a copy of every connection.
         let mut keys: Vec<FlowKey> = self
             .table
             .keys()
@@ -606,7 +611,17 @@ impl<S: ConnSink> Shard<S> {
             .chain(self.parked.attempts.keys())
             .collect();
         keys.sort_unstable();
-        for k in keys {
+        keys
+    }
+
+    /// Retires the connections on `keys` (a part of [`Shard::end_keys`],
+    /// in order: the sink may take each whole connection, so the pipeline
+    /// hands them on a part at a time) at the capture's end `end`. Once
+    /// nothing is tracked, the maps' memory is given back.
+    pub fn finish_keys(&mut self, keys: &[FlowKey], end: u64) {
+        let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
+        let timers = self.cfg.timers();
+        for &k in keys {
             let Some(c) = self
                 .table
                 .remove(&k)
@@ -618,9 +633,11 @@ impl<S: ConnSink> Shard<S> {
             let d = c.dead_at(idle, tw);
             self.retire(c, d.min(end), d > end, end);
         }
-        self.table.shrink_to_fit();
-        self.parked.closed.shrink_to_fit();
-        self.parked.attempts.shrink_to_fit();
+        if self.live() == 0 {
+            self.table.shrink_to_fit();
+            self.parked.closed.shrink_to_fit();
+            self.parked.attempts.shrink_to_fit();
+        }
     }
 }
 

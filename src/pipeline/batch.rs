@@ -207,10 +207,21 @@ pub(super) fn drain(
     out: &mut Vec<Retired>,
     sink: &mut dyn FlowSink,
 ) -> ControlFlow<()> {
+    if let Some(c) = clock {
+        shards.iter_mut().for_each(|s| s.advance(c));
+    }
+    hand_over(shards, clock.unwrap_or(u64::MAX), out, sink)
+}
+
+/// Hands what the shards retired to `sink`, every later retirement having
+/// a clock of at least `watermark`.
+pub(super) fn hand_over(
+    shards: &mut [Shard<ShardMetrics>],
+    watermark: u64,
+    out: &mut Vec<Retired>,
+    sink: &mut dyn FlowSink,
+) -> ControlFlow<()> {
     for s in shards.iter_mut() {
-        if let Some(c) = clock {
-            s.advance(c);
-        }
         if let Some(v) = &mut s.sink.retired {
             // Moved, not copied, when it is the first: at the end of the
             // capture one shard can hand over every connection it held.
@@ -222,7 +233,7 @@ pub(super) fn drain(
             release(v);
         }
     }
-    let r = sink.retired(out, clock.unwrap_or(u64::MAX));
+    let r = sink.retired(out, watermark);
     out.clear();
     release(out);
     r
