@@ -214,7 +214,9 @@ pub(super) fn drain(
 }
 
 /// Hands what the shards retired to `sink`, every later retirement having
-/// a clock of at least `watermark`.
+/// a clock of at least `watermark`: each shard's connections moved, not
+/// copied, with the watermark 0 (another shard's may precede them), then
+/// the watermark.
 pub(super) fn hand_over(
     shards: &mut [Shard<ShardMetrics>],
     watermark: u64,
@@ -222,15 +224,15 @@ pub(super) fn hand_over(
     sink: &mut dyn FlowSink,
 ) -> ControlFlow<()> {
     for s in shards.iter_mut() {
-        if let Some(v) = &mut s.sink.retired {
-            // Moved, not copied, when it is the first: at the end of the
-            // capture one shard can hand over every connection it held.
-            if out.is_empty() {
-                std::mem::swap(out, v);
-            } else {
-                out.append(v);
-            }
+        if let Some(v) = &mut s.sink.retired
+            && !v.is_empty()
+        {
+            std::mem::swap(out, v);
             release(v);
+            let r = sink.retired(out, 0);
+            out.clear();
+            release(out);
+            r?;
         }
     }
     let r = sink.retired(out, watermark);

@@ -46,7 +46,7 @@ pub fn catch_interrupts() {
 
 /// Connections each shard retires at once at the capture's end when a sink
 /// takes them (`--flows`, `--group-by port`).
-const END_PART: usize = 4096;
+const END_PART: usize = 1024;
 
 /// Inputs smaller than this get no progress bar.
 const PROGRESS_MIN_BYTES: u64 = 64 * 1024 * 1024;

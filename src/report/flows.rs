@@ -232,9 +232,9 @@ fn order(r: &Retired) -> Order {
 }
 
 /// The share of `--max-memory` the writer's waiting records may take
-/// (`budget` / 8): past it they are spilled to a temporary file.
+/// (`budget` / 16): past it they are spilled to a temporary file.
 pub fn share_of(budget: u64) -> u64 {
-    budget / 8
+    budget / 16
 }
 
 /// Writes records as the pipeline hands them over, in the documented

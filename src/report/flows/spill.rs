@@ -350,6 +350,9 @@ impl Spill {
         share: usize,
         out: &mut impl Write,
     ) -> io::Result<u64> {
+        if watermark == 0 {
+            return Ok(0);
+        }
         let ready = |o: &Order| o.0 < watermark || watermark == u64::MAX;
         let file = match &mut self.file {
             Some(f) if !self.runs.is_empty() => f,
