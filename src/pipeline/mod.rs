@@ -383,6 +383,15 @@ impl<'o> Engine<'o> {
         // What is still tracked is retired in key order, a part at a time
         // when a sink takes the connections: at most `part` whole
         // connections per shard wait at once, not every one still tracked.
+        // The vectors kept at an eviction burst's size while reading
+        // (`hand_over`) are given back first: the end's parts are smaller.
+        for s in &mut self.shards {
+            if let Some(v) = &mut s.sink.retired
+                && v.capacity() > END_PART
+            {
+                *v = Vec::new();
+            }
+        }
         let keys: Vec<Vec<FlowKey>> = self.shards.iter_mut().map(|s| s.end_keys()).collect();
         let part = if self.shards.iter().any(|s| s.sink.retired.is_some()) {
             END_PART

@@ -385,7 +385,7 @@ mod tests {
 
     /// Connection `i`, IPv4 or IPv6 (odd `i`), retired at `clock`.
     fn retired(i: u64, clock: u64) -> Retired {
-        let (a, b) = if i % 2 == 0 {
+        let (a, b) = if i.is_multiple_of(2) {
             (format!("10.0.{}.{}", i / 200, i % 200 + 1), "192.0.2.1")
         } else {
             (format!("2001:db8::{:x}", i + 1), "2001:db8::ffff")
