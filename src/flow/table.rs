@@ -595,10 +595,7 @@ impl<S: ConnSink> Shard<S> {
         self.finish_keys(&keys, end);
     }
 
-    /// The capture ended: the keys of everything still tracked, in key
-    /// order (one order whatever the hash maps'), for
-    /// [`Shard::finish_keys`]: only the keys are gathered, not a copy of
-    /// every connection.
+    /// The keys still tracked at the capture's end, in key order (one order whatever the maps').
     pub fn end_keys(&mut self) -> Vec<FlowKey> {
         self.expiry.clear();
         self.sink.flush();
@@ -614,29 +611,22 @@ impl<S: ConnSink> Shard<S> {
         keys
     }
 
-    /// Retires the connections on `keys` (a part of [`Shard::end_keys`],
-    /// in order: the sink may take each whole connection, so the pipeline
-    /// hands them on a part at a time) at the capture's end `end`. Once
-    /// nothing is tracked, the maps' memory is given back.
+    /// Retires the connections on `keys`, a part of [`Shard::end_keys`], at the capture's end.
     pub fn finish_keys(&mut self, keys: &[FlowKey], end: u64) {
-        let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
-        let timers = self.cfg.timers();
         for &k in keys {
             let Some(c) = self
                 .table
                 .remove(&k)
                 .map(|c| *c)
-                .or_else(|| self.parked.take(k, &timers).map(|p| p.0))
+                .or_else(|| self.parked.take(k, &self.cfg.timers()).map(|p| p.0))
             else {
                 continue;
             };
-            let d = c.dead_at(idle, tw);
+            let d = c.dead_at(self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
             self.retire(c, d.min(end), d > end, end);
         }
         if self.live() == 0 {
-            self.table.shrink_to_fit();
-            self.parked.closed.shrink_to_fit();
-            self.parked.attempts.shrink_to_fit();
+            (self.table, self.parked) = Default::default(); // their memory given back
         }
     }
 }
