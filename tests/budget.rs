@@ -402,3 +402,43 @@ fn flows_spilled_on_a_corrupt_capture_hold_what_was_read() {
     let records = full.iter().filter(|&&b| b == b'\n').count() as u64 - 1;
     assert_eq!(records, total);
 }
+
+/// No temporary file can be made (`--flows -` spills to `TMPDIR`, which
+/// does not exist): the records stay in memory past the share, finscope
+/// says so on stderr, and the file is still complete and in order.
+#[test]
+fn flows_without_a_temporary_file_are_held_and_said() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = write(dir.path(), "flows.pcap", &flows_capture(1_000));
+    let full = run(&["analyze", "-q", "-j1", "--flows", "-", &pcap]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    assert!(!full.stderr.contains("temporary"), "{}", full.stderr);
+    let mut c = command();
+    c.env("TMPDIR", dir.path().join("missing")).args([
+        "analyze",
+        "-q",
+        "-j1",
+        "--max-memory",
+        "1MiB",
+        "--flows",
+        "-",
+        &pcap,
+    ]);
+    let held = run_command(&mut c);
+    assert_eq!(held.code, 0, "{}", held.stderr);
+    assert!(
+        held.stderr.contains(
+            "warning: --flows -: no temporary file for the records past --max-memory's share"
+        ),
+        "{}",
+        held.stderr
+    );
+    assert_eq!(
+        held.stdout_bytes.iter().filter(|&&b| b == b'\n').count(),
+        1_000
+    );
+    assert!(
+        held.stdout_bytes == full.stdout_bytes,
+        "the held file differs"
+    );
+}
