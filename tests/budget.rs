@@ -3,9 +3,11 @@
 //! (`peers_others`), said on stderr, and `merge` of such reports stays
 //! exact (docs/report.md, "Peers past the budget"); likewise --group-by
 //! port's pairs, and the remedies replay a sample of the local closes
-//! (`demand.sampled`).
+//! (`demand.sampled`). `--flows` holds its waiting records within a share
+//! of it, spilling sorted runs to a temporary file past it: the file is
+//! the same (docs/flows.md, "Memory").
 
-use finscope_testkit::cli::run;
+use finscope_testkit::cli::{command, run, run_command};
 use finscope_testkit::synth::{Conv, Link, PcapOpts, Record, at, pcap_bytes, sa, sorted};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -293,8 +295,8 @@ fn port_groups_past_the_budget_keep_every_port_exact() {
     );
 }
 
-/// The remedies' lives count against `--max-memory` (an eighth of it, 160
-/// bytes a life: 1 MiB keeps at most 819): past it the replay runs on a
+/// The remedies' lives count against `--max-memory` (an eighth of it, 128
+/// bytes a life: 1 MiB keeps at most 1,024): past it the replay runs on a
 /// sample, which the report says (`demand.sampled`, stderr, the text
 /// report's REMEDIES). The shards of a run share one sample: -j2 replays
 /// exactly what -j1 does. A merge of such reports has no remedies.
@@ -327,17 +329,17 @@ fn remedies_past_the_budget_replay_a_sample_and_say_so() {
     );
     assert_eq!(u(&r1["capture"]["evicted_early"]), 0);
     let s = &r1["demand"]["sampled"];
-    assert_eq!(u(&s["cap"]), 819, "{s}");
-    // 3,000 closes: halved twice (1,500 would still be more than 819).
+    assert_eq!(u(&s["cap"]), 1024, "{s}");
+    // 3,000 closes: halved twice (1,500 would still be more than 1,024).
     assert_eq!(u(&s["weight"]), 4, "{s}");
     let kept = u(&s["kept"]);
     assert!(
-        kept <= 819 && kept * 4 > 2_500 && kept * 4 < 3_500,
+        kept <= 1024 && kept * 4 > 2_500 && kept * 4 < 3_500,
         "{kept}"
     );
     assert!(
         err.contains(&format!(
-            "warning: the remedies replay a sample of the local closes: {kept} kept, each standing for 4 (at most 819 kept within --max-memory 1.0 MiB)"
+            "warning: the remedies replay a sample of the local closes: {kept} kept, each standing for 4 (at most 1024 kept within --max-memory 1.0 MiB)"
         )),
         "{err}"
     );
@@ -361,7 +363,7 @@ fn remedies_past_the_budget_replay_a_sample_and_say_so() {
     ]);
     assert!(
         r.stdout.contains(&format!(
-            "  replayed from a sample: {kept} local closes kept, each standing for 4 (at most 819 kept within --max-memory; demand.sampled)"
+            "  replayed from a sample: {kept} local closes kept, each standing for 4 (at most 1,024 kept within --max-memory; demand.sampled)"
         )),
         "{}",
         r.stdout
@@ -409,4 +411,159 @@ fn a_report_holds_at_most_8192_port_pairs() {
     let (r2, _) = analyze(dir.path(), &pcap, "p2.json", &["-j2", "--group-by", "port"]);
     assert_eq!(r2["mergeable"]["port_peers"], r["mergeable"]["port_peers"]);
     assert_eq!(r2["peers"], r["peers"]);
+}
+
+/// `n` connections from 10.1.x.y to 192.0.2.80:443, 7 ms apart: every
+/// third handshaken and reset by the server (retired by a sweep while the
+/// capture is read), the others a lone SYN that is never answered (still
+/// tracked at the end: all retired at once, at the capture's end).
+fn flows_capture(n: u32) -> Vec<u8> {
+    let mut recs: Vec<Record> = Vec::new();
+    for i in 0..n {
+        let client = format!("10.1.{}.{}:{}", i / 250, i % 250 + 1, 30_000 + i % 1000);
+        let mut c = Conv::new(sa(&client), sa("192.0.2.80:443"), 100 + i, 9000 + i);
+        let t = u64::from(i) * 7;
+        c.syn(at(t));
+        if i.is_multiple_of(3) {
+            c.syn_ack(at(t + 1)).ack_c(at(t + 2)).rst_s(at(t + 3));
+        }
+        recs.extend(c.take());
+    }
+    pcap_bytes(
+        Link::Ethernet.linktype(),
+        &sorted(recs),
+        &PcapOpts::default(),
+    )
+}
+
+/// `analyze --flows FILE` with `FINSCOPE_STATS=1`: exit code, the file,
+/// the runs spilled (from the stats line) and stderr.
+fn flows_run(dir: &Path, pcap: &str, out: &str, extra: &[&str]) -> (i32, Vec<u8>, u64, String) {
+    let file = dir.join(out);
+    let json = dir.join(format!("{out}.report.json"));
+    let mut c = command();
+    c.env("FINSCOPE_STATS", "1").args([
+        "analyze",
+        "-q",
+        "--flows",
+        file.to_str().expect("path"),
+        "--json-out",
+        json.to_str().expect("path"),
+        pcap,
+    ]);
+    c.args(extra);
+    let r = run_command(&mut c);
+    let stats = r
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("finscope: stats: --flows spilled "))
+        .unwrap_or_else(|| panic!("no spill stats: {}", r.stderr));
+    let runs = stats
+        .split(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("a run count");
+    assert!(!r.stderr.contains("evicted"), "{}", r.stderr);
+    let bytes = std::fs::read(&file).expect("the --flows file");
+    (r.code, bytes, runs, r.stderr)
+}
+
+/// Past its share of `--max-memory` (1 MiB: a sixteenth, 64 KiB, about
+/// 150 records) the `--flows` writer spills sorted runs and merges them
+/// back: the file is byte for byte the one of the default budget, which
+/// spills nothing, in both formats and with one or two threads.
+#[test]
+fn flows_spilled_past_the_budget_are_the_same_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = write(dir.path(), "flows.pcap", &flows_capture(2_000));
+    for fmt in ["csv", "jsonl"] {
+        for j in ["-j1", "-j2"] {
+            let name = |b: &str| format!("{b}{j}.{fmt}");
+            let (code, full, runs, err) = flows_run(dir.path(), &pcap, &name("full"), &[j]);
+            assert_eq!((code, runs), (0, 0), "{err}");
+            let small = ["--max-memory", "1MiB", j];
+            let (code, spilled, runs, err) = flows_run(dir.path(), &pcap, &name("small"), &small);
+            assert_eq!(code, 0, "{err}");
+            // 2,000 records of about 400 (CSV) or 1,300 bytes (JSON).
+            assert!(runs >= 5, "{fmt} {j}: {runs} run(s)");
+            let lines = full.iter().filter(|&&b| b == b'\n').count();
+            assert_eq!(lines, 2_000 + usize::from(fmt == "csv"), "{fmt} {j}");
+            assert!(full == spilled, "{fmt} {j}: the spilled file differs");
+        }
+    }
+}
+
+/// A capture corrupt part-way (a record claiming 4 GB, the 3,001st of
+/// 4,001): the run stops there (exit 3) and the spilled `--flows` file
+/// holds every connection of what was read, the same as unspilled.
+#[test]
+fn flows_spilled_on_a_corrupt_capture_hold_what_was_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut bytes = flows_capture(2_000);
+    // Walk the records: a 24-byte file header, then 16-byte record
+    // headers, the captured length at +8.
+    let mut at = 24;
+    for _ in 0..3_000 {
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes"));
+        at += 16 + len as usize;
+    }
+    bytes[at + 8..at + 12].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+    let pcap = write(dir.path(), "corrupt.pcap", &bytes);
+    let (code, full, runs, err) = flows_run(dir.path(), &pcap, "full.csv", &["-j2"]);
+    assert_eq!((code, runs), (3, 0), "{err}");
+    let small = ["--max-memory", "1MiB", "-j2"];
+    let (code, spilled, runs, err) = flows_run(dir.path(), &pcap, "small.csv", &small);
+    assert_eq!(code, 3, "{err}");
+    assert!(runs >= 2, "{runs} run(s)");
+    assert!(full == spilled, "the spilled file differs");
+    // 3,000 frames read: connections 0..1500 (4 frames for every third,
+    // 1 for the others: 6 frames per 3 connections).
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("small.csv.report.json")).expect("report"),
+    )
+    .expect("json");
+    let total = u(&report["connections"]["total"]);
+    assert_eq!(total, 1_500);
+    let records = full.iter().filter(|&&b| b == b'\n').count() as u64 - 1;
+    assert_eq!(records, total);
+}
+
+/// No temporary file can be made (`--flows -` spills to `TMPDIR`, which
+/// does not exist): the records stay in memory past the share, finscope
+/// says so on stderr, and the file is still complete and in order.
+#[test]
+fn flows_without_a_temporary_file_are_held_and_said() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = write(dir.path(), "flows.pcap", &flows_capture(1_000));
+    let full = run(&["analyze", "-q", "-j1", "--flows", "-", &pcap]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    assert!(!full.stderr.contains("temporary"), "{}", full.stderr);
+    let mut c = command();
+    c.env("TMPDIR", dir.path().join("missing")).args([
+        "analyze",
+        "-q",
+        "-j1",
+        "--max-memory",
+        "1MiB",
+        "--flows",
+        "-",
+        &pcap,
+    ]);
+    let held = run_command(&mut c);
+    assert_eq!(held.code, 0, "{}", held.stderr);
+    assert!(
+        held.stderr.contains(
+            "warning: --flows -: no temporary file for the records past --max-memory's share"
+        ),
+        "{}",
+        held.stderr
+    );
+    assert_eq!(
+        held.stdout_bytes.iter().filter(|&&b| b == b'\n').count(),
+        1_000
+    );
+    assert!(
+        held.stdout_bytes == full.stdout_bytes,
+        "the held file differs"
+    );
 }

@@ -336,10 +336,13 @@ fn replay_of_closes_in_the_last_tick_before_2_pow_64() {
     };
     // One orphan from 250 ms before the end of time (ACKed 1 s later:
     // never), one from 5 ms before it.
-    let lives = Lives::of(vec![
-        life(u64::MAX - 250 * MS, 1_000 * MS),
-        life(u64::MAX - 5 * MS, MS),
-    ]);
+    let lives = Lives::of(
+        vec![
+            life(u64::MAX - 250 * MS, 1_000 * MS),
+            life(u64::MAX - 5 * MS, MS),
+        ],
+        0,
+    );
     let r = Replay::new(&lives, 100 * MS, 60_000 * MS, u64::MAX);
     let p = r.run(&Setting {
         max_orphans: Some(0),
@@ -354,12 +357,12 @@ fn replay_of_closes_in_the_last_tick_before_2_pow_64() {
     // next is past 2^64.
     assert_eq!((p.orphans_peak, p.fin_wait_1_peak), (1, 1), "{p:?}");
     // A first FIN in the last bucket: no bucket end after it.
-    let last = Lives::of(vec![life(u64::MAX - 5 * MS, MS)]);
+    let last = Lives::of(vec![life(u64::MAX - 5 * MS, MS)], 0);
     let p = Replay::new(&last, 1_000 * MS, 60_000 * MS, u64::MAX).run(&Setting::default());
     assert_eq!(p, finscope::metrics::replay::Prediction::default());
     // (`replay`, after 12,000 runs) the same at 2^64 - 1 with 1 ns buckets:
     // the bucket index + 1 overflowed before the product.
-    let at_max = Lives::of(vec![life(u64::MAX, MS)]);
+    let at_max = Lives::of(vec![life(u64::MAX, MS)], 0);
     let p = Replay::new(&at_max, 1, 60_000 * MS, u64::MAX).run(&Setting::default());
     assert_eq!(p, finscope::metrics::replay::Prediction::default());
 }
@@ -385,11 +388,14 @@ fn replay_skips_the_bucket_ends_where_nothing_changes() {
         tlp: false,
         late: None,
     };
-    let lives = Lives::of(vec![
-        life(10 * MS, 300 * MS, false),
-        life(50 * MS, 200 * MS, true),
-        life(120 * MS, 1_000 * MS, false),
-    ]);
+    let lives = Lives::of(
+        vec![
+            life(10 * MS, 300 * MS, false),
+            life(50 * MS, 200 * MS, true),
+            life(120 * MS, 1_000 * MS, false),
+        ],
+        0,
+    );
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let r = Replay::new(&lives, 100 * MS, 60_000 * MS, u64::MAX);

@@ -39,6 +39,8 @@ fn segment(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, vlan: u32) -> Segme
         ack: SeqNum(0),
         flags: 0,
         payload_len: 0,
+        ttl: 64,
+        zero_window: false,
     }
 }
 

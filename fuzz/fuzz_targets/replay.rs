@@ -81,7 +81,7 @@ fuzz_target!(|data: &[u8]| {
             u64::from(r & 0x7f) * 10 * MS
         };
         last_end = last_end.max(t.saturating_add(len));
-        lives.list.push(Life {
+        lives.add_life(Life {
             peer: peers[usize::from(p & 3)],
             t0: t,
             len,

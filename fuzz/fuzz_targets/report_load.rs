@@ -111,7 +111,8 @@ fuzz_target!(|data: &[u8]| {
         "a report is a regression of itself: {:?}",
         d.lines(&Default::default())
     );
-    let _ = diff::compare(&report, &again, &diff::Tolerances::default(), names()).lines(&Default::default());
+    let _ = diff::compare(&report, &again, &diff::Tolerances::default(), names())
+        .lines(&Default::default());
     let bounds = Bounds {
         max_fin_ratio: Some(0.01),
         max_fin_retrans: Some(Limit::Count(0)),
@@ -155,7 +156,12 @@ fn render_all(r: &finscope::report::Report) {
     out.clear();
     let _ = finscope::report::render::html::render(r, &mut out);
     out.clear();
-    let _ = finscope::report::render::timeline::render_text(&r.timeline, &r.diagnosis, &Default::default(), &mut out);
+    let _ = finscope::report::render::timeline::render_text(
+        &r.timeline,
+        &r.diagnosis,
+        &Default::default(),
+        &mut out,
+    );
     out.clear();
     let _ = finscope::report::render::timeline::write_csv(&r.timeline, &mut out);
 }

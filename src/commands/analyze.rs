@@ -7,7 +7,7 @@ use crate::pipeline::FlowSink;
 use crate::report::flows;
 use crate::report::render::{TextStyle, html, json};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Runs `analyze`.
@@ -24,7 +24,16 @@ pub fn run(a: &AnalyzeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
         } else {
             crate::capture::open::create_output(path).map(|f| Box::new(f) as Box<dyn io::Write>)
         };
-        let w = out.and_then(|o| flows::FlowWriter::new(io::BufWriter::new(o), *format));
+        // Waiting records take a share of --max-memory; past it they are
+        // spilled next to the file.
+        let share = flows::share_of(plan.analysis.pipeline.flow.max_memory);
+        let dir = (path != Path::new("-")).then(|| match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        });
+        let w = out
+            .and_then(|o| flows::FlowWriter::new(io::BufWriter::new(o), *format))
+            .map(|w| w.with_share(share, dir));
         match w {
             Ok(w) => Some(w),
             // Ctrl-C while a FIFO waited for its reader: the run ends
@@ -51,6 +60,16 @@ pub fn run(a: &AnalyzeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
         plan.json,
     )?;
     if let (Some(w), Some((path, _))) = (writer, &plan.flows) {
+        if let Some(e) = w.spill_error() {
+            crate::say!(
+                "finscope: warning: --flows {}: no temporary file for the records past --max-memory's share ({e}): they were held in memory",
+                path.display()
+            );
+        }
+        if std::env::var_os("FINSCOPE_STATS").is_some() {
+            let (runs, bytes) = w.spilled();
+            crate::say!("finscope: stats: --flows spilled {runs} sorted run(s), {bytes} bytes");
+        }
         if w.failed() {
             crate::say!(
                 "finscope: warning: --flows {}: a record could not be written: reading stopped, the report covers what was read before it",

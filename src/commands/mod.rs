@@ -294,7 +294,7 @@ pub(crate) fn run_analysis(
     if lives.sampled() {
         crate::say!(
             "finscope: warning: the remedies replay a sample of the local closes: {} kept, each standing for {} (at most {} kept within --max-memory {}): their figures are estimates (demand.sampled)",
-            lives.list.len(),
+            lives.len(),
             lives.weight(),
             lives.cap,
             bytesize::ByteSize(opts.flow.max_memory).display().iec()

@@ -591,13 +591,15 @@ impl<S: ConnSink> Shard<S> {
 
     /// Retires everything at the end of the capture (`end` = last timestamp).
     pub fn finish(&mut self, end: u64) {
+        let keys = self.end_keys();
+        self.finish_keys(&keys, end);
+    }
+
+    /// The keys still tracked at the capture's end, in key order (one order whatever the maps').
+    pub fn end_keys(&mut self) -> Vec<FlowKey> {
         self.expiry.clear();
         self.sink.flush();
-        let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
-        let timers = self.cfg.timers();
         self.attempts_due.clear();
-        // In key order (one order whatever the hash maps'), one at a time:
-        // only the keys are gathered, not a copy of every connection.
         let mut keys: Vec<FlowKey> = self
             .table
             .keys()
@@ -606,21 +608,26 @@ impl<S: ConnSink> Shard<S> {
             .chain(self.parked.attempts.keys())
             .collect();
         keys.sort_unstable();
-        for k in keys {
+        keys
+    }
+
+    /// Retires the connections on `keys`, a part of [`Shard::end_keys`], at the capture's end.
+    pub fn finish_keys(&mut self, keys: &[FlowKey], end: u64) {
+        for &k in keys {
             let Some(c) = self
                 .table
                 .remove(&k)
                 .map(|c| *c)
-                .or_else(|| self.parked.take(k, &timers).map(|p| p.0))
+                .or_else(|| self.parked.take(k, &self.cfg.timers()).map(|p| p.0))
             else {
                 continue;
             };
-            let d = c.dead_at(idle, tw);
+            let d = c.dead_at(self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
             self.retire(c, d.min(end), d > end, end);
         }
-        self.table.shrink_to_fit();
-        self.parked.closed.shrink_to_fit();
-        self.parked.attempts.shrink_to_fit();
+        if self.live() == 0 {
+            (self.table, self.parked) = Default::default(); // their memory given back
+        }
     }
 }
 

@@ -62,7 +62,8 @@ pub const ONE_SIDED_SHARE: f64 = 0.5;
 /// part is the budget divided by its divisor, split between the threads'
 /// shards (the connection table, peers and `--group-by port` pairs) or
 /// held by all of them together (the remedies' lives, [`replay::Levels`]).
-/// The eighth left over is for the timeline (at most 57,280 buckets per
+/// The eighth left over is for `--flows`' waiting records (a sixteenth,
+/// `report::flows::share_of`), the timeline (at most 57,280 buckets per
 /// shard), the report and the estimates' error.
 pub mod share {
     /// The connection table (live, closed and attempts): half.

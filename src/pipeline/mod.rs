@@ -11,12 +11,13 @@
 use crate::capture::FileInfo;
 pub use crate::capture::open::{interrupt, interrupted};
 use crate::capture::{CaptureError, CaptureReader, Status};
+use crate::flow::key::FlowKey;
 use crate::flow::table::Retired;
 use crate::flow::{FlowConfig, Shard};
 use crate::metrics::peers::REPORT_PEERS_MAX;
 use crate::metrics::timeline::TimelineConfig;
 use crate::metrics::{Packets, ShardMetrics, share};
-use batch::{Batch, DecodeCtx, DecodeState, drain, process, read_batch};
+use batch::{Batch, DecodeCtx, DecodeState, drain, hand_over, process, read_batch};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use interval::Tick;
 use rayon::prelude::*;
@@ -42,6 +43,10 @@ pub fn catch_interrupts() {
         );
     });
 }
+
+/// Connections each shard retires at once at the capture's end when a sink
+/// takes them (`--flows`, `--group-by port`).
+const END_PART: usize = 1024;
 
 /// Inputs smaller than this get no progress bar.
 const PROGRESS_MIN_BYTES: u64 = 64 * 1024 * 1024;
@@ -385,22 +390,60 @@ impl<'o> Engine<'o> {
         }
         let end = self.packets.last_ts.unwrap_or(0);
         let threads = self.threads;
-        let finish = |shards: &mut Vec<Shard<ShardMetrics>>| {
-            if threads == 1 {
-                shards.iter_mut().for_each(|s| s.finish(end));
-            } else {
-                shards.par_iter_mut().for_each(|s| s.finish(end));
+        // What is still tracked is retired in key order, a part at a time
+        // when a sink takes the connections: at most `part` whole
+        // connections per shard wait at once, not every one still tracked.
+        // The vectors kept at an eviction burst's size while reading
+        // (`hand_over`) are given back first: the end's parts are smaller.
+        for s in &mut self.shards {
+            if let Some(v) = &mut s.sink.retired
+                && v.capacity() > END_PART
+            {
+                *v = Vec::new();
             }
+        }
+        let keys: Vec<Vec<FlowKey>> = self.shards.iter_mut().map(|s| s.end_keys()).collect();
+        let part = if self.shards.iter().any(|s| s.sink.retired.is_some()) {
+            END_PART
+        } else {
+            usize::MAX
         };
-        match &self.pool {
-            Some(p) if threads > 1 => p.install(|| finish(&mut self.shards)),
-            _ => finish(&mut self.shards),
+        let parts = keys
+            .iter()
+            .map(|k| k.len().div_ceil(part))
+            .max()
+            .unwrap_or(0);
+        for i in 0..parts.max(1) {
+            let range = |k: &Vec<FlowKey>| {
+                let from = i.saturating_mul(part).min(k.len());
+                from..from.saturating_add(part).min(k.len())
+            };
+            let retire = |shards: &mut Vec<Shard<ShardMetrics>>| {
+                if threads == 1 {
+                    for (s, k) in shards.iter_mut().zip(&keys) {
+                        s.finish_keys(&k[range(k)], end);
+                    }
+                } else {
+                    shards
+                        .par_iter_mut()
+                        .zip(&keys)
+                        .for_each(|(s, k)| s.finish_keys(&k[range(k)], end));
+                }
+            };
+            match &self.pool {
+                Some(p) if threads > 1 => p.install(|| retire(&mut self.shards)),
+                _ => retire(&mut self.shards),
+            }
+            if let Some(sink) = sink.as_deref_mut() {
+                // Every later connection retires at `end`. Stopped or not,
+                // the sink is done: what it says is in its own result (the
+                // `--flows` writer's error).
+                let last = i + 1 >= parts;
+                let mark = if last { u64::MAX } else { end };
+                let _ = hand_over(&mut self.shards, mark, &mut self.retired, sink);
+            }
         }
-        if let Some(sink) = sink {
-            // Stopped or not, the sink is done: what it says is in its own
-            // result (the `--flows` writer's error).
-            let _ = drain(&mut self.shards, None, &mut self.retired, sink);
-        }
+        drop(keys);
         // The merge target is moved, not copied: the shard with the largest
         // timeline, so that the merge does not build a second one as large.
         let target = (0..self.shards.len())

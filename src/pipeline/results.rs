@@ -85,7 +85,9 @@ pub trait FlowSink {
     /// `retired`: the connections retired since the last call, in no
     /// particular order; the sink may take them (the vector is cleared
     /// afterwards). Every connection retired later has a
-    /// [`Retired::clock`] of at least `watermark` (`u64::MAX` at the end).
+    /// [`Retired::clock`] of at least `watermark` (`u64::MAX` at the end;
+    /// 0 when another shard's connections follow, each shard's are handed
+    /// over alone).
     /// `Break`: the sink cannot go on (its file could not be written, a
     /// full disk): the pipeline stops reading, and the analysis covers
     /// what was read so far.

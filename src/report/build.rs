@@ -173,7 +173,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
         // Engine figures for docs/performance.md; not part of any report.
         eprintln!(
             "finscope: stats: remedies: {} lives, {} rows, in {:.3}s",
-            s.lives.list.len(),
+            s.lives.len(),
             rem.rows.len(),
             started.elapsed().as_secs_f64()
         );

@@ -18,13 +18,17 @@
 //! microseconds.
 
 use crate::flow::conn::SidesBy;
-use crate::flow::key::{FlowKey, Side};
+use crate::flow::key::Side;
 use crate::flow::table::Retired;
 use crate::pipeline::FlowSink;
 use crate::report::render::flows::{self as render, FlowsFormat};
 use serde::Serialize;
+use spill::{Held, Order, Spill};
 use std::io::{self, Write};
 use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+mod spill;
 
 /// A finished connection, seen from its local side: one line of `--flows`.
 /// The field order is the column order.
@@ -223,81 +227,112 @@ impl FlowRecord {
 
 /// The documented order: retire clock, first packet time, first frame,
 /// flow key (a total order: a frame starts at most one connection).
-fn order(r: &Retired) -> (u64, u64, u64, FlowKey) {
+fn order(r: &Retired) -> Order {
     (r.clock, r.conn.first_ts, r.conn.first_frame, r.conn.key)
 }
 
-/// Sorts connections into the documented order.
-pub fn sort(flows: &mut [Retired]) {
-    flows.sort_unstable_by_key(order);
+/// The share of `--max-memory` the writer's waiting records may take
+/// (`budget` / 16): past it they are spilled to a temporary file.
+pub fn share_of(budget: u64) -> u64 {
+    budget / 16
 }
-
-/// Records converted and written at once.
-const WRITE_CHUNK: usize = 4096;
 
 /// Writes records as the pipeline hands them over, in the documented
 /// order. A write error stops the run ([`FlowSink::retired`] breaks): the
 /// report then covers what was read, and [`FlowWriter::finish`] returns
 /// the error.
+///
+/// Records that a later batch could still precede wait rendered; past
+/// the writer's share of the budget ([`FlowWriter::with_share`]) they are
+/// spilled as sorted runs to a temporary file and merged back in order
+/// ([`spill`]).
 pub struct FlowWriter<W: Write> {
     out: W,
     format: FlowsFormat,
-    /// Connections that a later batch could still precede.
-    held: Vec<Retired>,
+    /// Records that a later batch could still precede.
+    held: Held,
+    /// Bytes `held` may take before it is spilled.
+    share: usize,
+    spill: Spill,
     /// The first write error; nothing is written after it.
     error: Option<io::Error>,
     written: u64,
 }
 
 impl<W: Write> FlowWriter<W> {
-    /// A writer to `out` (the CSV header is written at once).
+    /// A writer to `out` (the CSV header is written at once), holding
+    /// records in memory without bound.
     pub fn new(mut out: W, format: FlowsFormat) -> io::Result<Self> {
         render::write_header(format, &mut out)?;
         Ok(FlowWriter {
             out,
             format,
-            held: Vec::new(),
+            held: Held::default(),
+            share: usize::MAX,
+            spill: Spill::default(),
             error: None,
             written: 0,
         })
     }
 
-    /// Takes `batch`; writes, in order, every record retired before
-    /// `watermark` (no later record can precede those); `u64::MAX`: every
-    /// record (the end; a clock can be `u64::MAX` when timestamps saturate).
+    /// Holds about `share` bytes of waiting records at most (and reads the
+    /// runs back with as much); past it spills them to a temporary file in
+    /// `dir` (the system's temporary directory when `None` or when that
+    /// fails).
+    pub fn with_share(mut self, share: u64, dir: Option<PathBuf>) -> Self {
+        self.share = usize::try_from(share).unwrap_or(usize::MAX).max(1);
+        self.spill.dir = dir;
+        self
+    }
+
+    /// Takes `batch` (emptied); writes, in order, every record retired
+    /// before `watermark` (no later record can precede those); `u64::MAX`:
+    /// every record (the end; a clock can be `u64::MAX` when timestamps
+    /// saturate).
     pub fn push(&mut self, batch: &mut Vec<Retired>, watermark: u64) {
-        // Moved, not copied, when nothing is held (the end's flush hands
-        // over every connection still tracked).
-        if self.held.is_empty() {
-            std::mem::swap(&mut self.held, batch);
-        } else {
-            self.held.append(batch);
-        }
-        sort(&mut self.held);
-        let ready = if watermark == u64::MAX {
-            self.held.len()
-        } else {
-            self.held.partition_point(|r| r.clock < watermark)
-        };
-        // Converted a chunk at a time: not a second copy of them all.
-        for chunk in self.held[..ready].chunks(WRITE_CHUNK) {
-            if self.error.is_some() {
-                break;
+        if self.error.is_none() {
+            let r = self.take(batch).and_then(|()| {
+                self.spill
+                    .emit(&mut self.held, watermark, self.share, &mut self.out)
+            });
+            match r {
+                Ok(n) => self.written += n,
+                Err(e) => self.error = Some(e),
             }
-            let records: Vec<FlowRecord> = chunk.iter().map(FlowRecord::new).collect();
-            let r = render::write_records(&records, self.format, &mut self.out);
-            self.error = r.err();
         }
-        self.written += ready as u64;
-        self.held.drain(..ready);
-        if self.held.capacity() > 1 << 14 && self.held.len() < self.held.capacity() / 4 {
-            self.held.shrink_to_fit();
+        batch.clear();
+    }
+
+    /// Renders `batch` into the held records, spilling them past the share.
+    fn take(&mut self, mut rest: &[Retired]) -> io::Result<()> {
+        while !rest.is_empty() {
+            // Without a temporary file, records stay in memory.
+            let share = match self.spill.failed {
+                Some(_) => usize::MAX,
+                None => self.share,
+            };
+            let n = self.held.render(rest, self.format, share)?;
+            rest = rest.get(n..).unwrap_or_default();
+            if self.held.used() >= share {
+                self.spill.spill(&mut self.held);
+            }
         }
+        Ok(())
     }
 
     /// Whether a write failed (nothing more is written).
     pub fn failed(&self) -> bool {
         self.error.is_some()
+    }
+
+    /// Sorted runs spilled to the temporary file, and their bytes.
+    pub fn spilled(&self) -> (u64, u64) {
+        (self.spill.made, self.spill.bytes)
+    }
+
+    /// Why records could not be spilled (they were then held in memory).
+    pub fn spill_error(&self) -> Option<&io::Error> {
+        self.spill.failed.as_ref()
     }
 
     /// Writes what is held back, flushes, and returns the records written
@@ -344,6 +379,79 @@ pub fn column_names() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::Segment;
+    use crate::flow::conn::Conn;
+    use crate::flow::key::FlowKey;
+
+    /// Connection `i`, IPv4 or IPv6 (odd `i`), retired at `clock`.
+    fn retired(i: u64, clock: u64) -> Retired {
+        let (a, b) = if i.is_multiple_of(2) {
+            (format!("10.0.{}.{}", i / 200, i % 200 + 1), "192.0.2.1")
+        } else {
+            (format!("2001:db8::{:x}", i + 1), "2001:db8::ffff")
+        };
+        let mut seg = Segment::between(&a, 40_000 + (i % 7) as u16, b, 443);
+        // Several connections per clock and first time: the frame and
+        // key decide.
+        seg.ts_ns = (i % 5) * 1_000_000;
+        seg.frame = 1_000 - i;
+        let (key, _) = FlowKey::of(&seg);
+        Retired {
+            conn: Conn::new(key, &seg),
+            local: crate::flow::key::Side::A,
+            end_ts: seg.ts_ns,
+            open: true,
+            clock,
+        }
+    }
+
+    /// The same records, handed over in batches with rising watermarks
+    /// (each batch retired at or after the previous watermark), give the
+    /// same bytes whatever the share: spilled a few records or one at a
+    /// time, merged with what is held, partly written at each watermark.
+    #[test]
+    fn spilled_records_come_out_in_the_documented_order() {
+        let write = |format: FlowsFormat, share: Option<u64>| {
+            let mut w = FlowWriter::new(Vec::new(), format).expect("header");
+            if let Some(s) = share {
+                w = w.with_share(s, None);
+            }
+            for b in 0..12u64 {
+                // Batch b retires at clocks b..b+3 (watermark b: none
+                // before b comes later).
+                let mut batch: Vec<Retired> = (0..40)
+                    .map(|i| retired(b * 40 + i, b + (i * 7) % 4))
+                    .collect();
+                w.push(&mut batch, if b % 3 == 2 { 0 } else { b });
+                assert!(batch.is_empty());
+            }
+            let runs = w.spilled().0;
+            let (n, out) = w.finish().expect("written");
+            assert_eq!(n, 480);
+            (out, runs)
+        };
+        for format in [FlowsFormat::Csv, FlowsFormat::Jsonl] {
+            let (all, runs) = write(format, None);
+            assert_eq!(runs, 0);
+            // The reference: every record sorted by its order at once.
+            let mut rs: Vec<Retired> = (0..12u64)
+                .flat_map(|b| (0..40).map(move |i| retired(b * 40 + i, b + (i * 7) % 4)))
+                .collect();
+            rs.sort_unstable_by_key(order);
+            let mut want = Vec::new();
+            render::write_header(format, &mut want).expect("header");
+            render::append_records(rs.iter().map(FlowRecord::new), format, &mut want, |_, _| {
+                true
+            })
+            .expect("rendered");
+            assert!(all == want, "{format:?}: not in order");
+            for share in [1, 3_000, 20_000] {
+                let (out, runs) = write(format, Some(share));
+                assert!(runs > 1, "{format:?} {share}: {runs} run(s)");
+                assert!(out == all, "{format:?} {share}: differs");
+            }
+        }
+    }
 
     /// The column list is the struct's fields, in order (docs/flows.md
     /// documents them in this order).

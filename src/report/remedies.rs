@@ -120,7 +120,7 @@ impl Remedies {
 /// those asked (`asked`).
 pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
     let lives = &s.lives;
-    if lives.list.is_empty() {
+    if lives.is_empty() {
         return Remedies::default();
     }
     let tl = &s.timeline;
@@ -147,7 +147,7 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
         orphans_peak: free.orphans_peak,
         time_wait_peak: free.time_wait_peak,
         sampled: lives.sampled().then(|| LivesSampled {
-            kept: lives.list.len() as u64,
+            kept: lives.len() as u64,
             weight: lives.weight(),
             cap: lives.cap as u64,
         }),
@@ -163,7 +163,13 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
             WhatIf::FinTimeout(v) => set.fin_timeout_ns = v.saturating_mul(1_000_000_000),
             WhatIf::MaxTwBuckets(v) => set.max_tw_buckets = Some(v),
             WhatIf::WorstPeersFixed(n) => {
-                set.fixed_peers = replay.worst_peers(n as usize);
+                // `worst_peers(n)` is the first n of `worst_peers(m)` for
+                // m >= n: no second pass over the lives when it fits.
+                set.fixed_peers = if (n as usize) <= WORST_PEERS {
+                    worst[..worst.len().min(n as usize)].to_vec()
+                } else {
+                    replay.worst_peers(n as usize)
+                };
             }
         }
         let (setting, value) = w.key_value();
@@ -552,9 +558,9 @@ mod tests {
     fn resets_without_a_plateau_are_memory_pressure() {
         let mut s = Summary::default();
         for i in 0..300u64 {
-            s.lives.list.push(life(i * 100, 100_000, End::Acked));
+            s.lives.add_life(life(i * 100, 100_000, End::Acked));
             if i % 10 == 0 {
-                s.lives.list.push(life(i * 100 + 1, 0, End::ResetAtClose));
+                s.lives.add_life(life(i * 100 + 1, 0, End::ResetAtClose));
             }
         }
         s.packets.last_ts = Some(200_000 * MS);
@@ -565,6 +571,45 @@ mod tests {
         assert!(orphan_limit_hit(&r, &s).is_none());
         let f = orphans_reset_memory_pressure(&r).expect("finding");
         assert!(f.finding.contains("tcp_mem"), "{}", f.finding);
+    }
+
+    /// The standard `worst_peers_fixed` row reuses the five worst peers
+    /// instead of a second pass: fewer worst peers are their prefix.
+    #[test]
+    fn fewer_worst_peers_are_a_prefix_of_the_five() {
+        let mut s = Summary::default();
+        for p in 1..=8u64 {
+            for i in 0..20u64 {
+                let mut l = life(p * 10_000 + i * 100, 300 * p, End::Acked);
+                l.peer = format!("192.0.2.{p}").parse().unwrap();
+                s.lives.add_life(l);
+            }
+        }
+        s.packets.last_ts = Some(200_000 * MS);
+        let tl = &s.timeline;
+        let replay = Replay::new(
+            &s.lives,
+            tl.cfg.bucket_ns,
+            tl.cfg.time_wait_ns,
+            200_000 * MS,
+        );
+        let five = replay.worst_peers(WORST_PEERS);
+        assert_eq!(five.len(), 5, "{five:?}");
+        assert_eq!(five[0].to_string(), "192.0.2.8");
+        for n in 1..=WORST_PEERS {
+            assert_eq!(replay.worst_peers(n), five[..n]);
+        }
+        let r = remedies(&s, &[WhatIf::WorstPeersFixed(3)]);
+        assert_eq!(
+            r.worst,
+            [
+                "192.0.2.8",
+                "192.0.2.7",
+                "192.0.2.6",
+                "192.0.2.5",
+                "192.0.2.4"
+            ]
+        );
     }
 
     #[test]

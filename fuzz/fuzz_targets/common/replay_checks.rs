@@ -40,7 +40,7 @@ pub fn check(
 ) {
     let r = Replay::new(lives, bucket_ns, time_wait_ns, end_ns);
     let w = lives.weight();
-    let n = lives.list.len() as u64 * w;
+    let n = lives.len() as u64 * w;
     let free = r.run(&Setting {
         max_orphans: None,
         ..base.clone()
@@ -52,7 +52,7 @@ pub fn check(
     let ctx = || {
         format!(
             "lives {:?} bucket {bucket_ns} tw {time_wait_ns} end {end_ns} setting {base:?} limit {limit}",
-            lives.list
+            lives.iter().collect::<Vec<_>>()
         )
     };
     for (p, name) in [(&free, "no limit"), (&capped, "limit")] {
@@ -97,7 +97,7 @@ pub fn check(
         ctx()
     );
     let mut starts: std::collections::BTreeMap<u64, u64> = Default::default();
-    for l in &lives.list {
+    for l in lives.iter() {
         *starts.entry(l.t0 / TICK).or_default() += 1;
     }
     let most = starts.values().copied().max().unwrap_or(0);
@@ -110,13 +110,12 @@ pub fn check(
 
     // The reference count.
     let own = lives
-        .list
         .iter()
         .all(|l| matches!(l.end, End::Acked | End::PeerReset | End::Open));
     if !own || base.orphan_retries.is_some() || !base.fixed_peers.is_empty() {
         return;
     }
-    let Some(first) = lives.list.iter().map(|l| l.t0).min() else {
+    let Some(first) = lives.iter().map(|l| l.t0).min() else {
         assert_eq!(free, Prediction::default(), "no lives\n{}", ctx());
         return;
     };
@@ -139,7 +138,6 @@ pub fn check(
     let mut at = start;
     loop {
         let held = lives
-            .list
             .iter()
             .filter(|l| !l.passive && l.t0 <= at && at < l.t0.saturating_add(l.len))
             .count() as u64;

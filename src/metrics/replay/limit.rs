@@ -71,8 +71,7 @@ impl Lives {
     /// [`MIN_RESETS`] resets.
     pub fn orphan_limit(&self) -> Option<LimitEstimate> {
         let w = self.weight();
-        let resets: Vec<&Life> = self
-            .list
+        let resets: Vec<Life> = self
             .iter()
             .filter(|l| matches!(l.end, End::ResetAtClose | End::ResetLater))
             .collect();
@@ -82,8 +81,8 @@ impl Lives {
         // (time, kind): +1 orphan start, -1 orphan end, 0 a check that
         // passed, 2 a check that reset. Ends before checks before starts
         // at one time.
-        let mut ev: Vec<(u64, u8, i8)> = Vec::with_capacity(self.list.len() * 4);
-        for l in &self.list {
+        let mut ev: Vec<(u64, u8, i8)> = Vec::with_capacity(self.len() * 4);
+        for l in self.iter() {
             let end = l.t0.saturating_add(l.len);
             match l.end {
                 End::ResetAtClose => {
@@ -136,7 +135,6 @@ impl Lives {
         let med = quantile(&reset, 0.5).max(1);
         let plateau = quantile(&reset, 0.1) * 10 >= med * 8 && med >= 8;
         let first_reset_ns = self
-            .list
             .iter()
             .filter_map(|l| match l.end {
                 End::ResetAtClose => Some(l.t0),

@@ -2,7 +2,7 @@
 //! [`Setting`] (the module's documentation, one level up, has the model).
 
 use super::kernel::{firing, kill_budget_ns};
-use super::{End, Lives};
+use super::{End, Lives, PASSIVE};
 use crate::flow::state::RTO_MIN_NS;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -42,19 +42,28 @@ pub struct Prediction {
     pub tw_overflows: u64,
 }
 
-/// One life of the demand, ready to replay.
+/// One life of the demand, ready to replay (40 bytes: `fw2` without its
+/// own tag).
 #[derive(Clone, Copy, Debug)]
 struct Demand {
     t0: u64,
     /// Orphan phase length without any limit (u64::MAX: never ends).
     len: u64,
-    passive: bool,
-    fw2: Option<u64>,
+    /// FIN-WAIT-2's length, when `has_fw2`.
+    fw2: u64,
     d: u64,
+    has_fw2: bool,
+    passive: bool,
     tlp: bool,
     /// The orphan was still waiting when observation ended, and its
     /// demand is not known past it.
     open: bool,
+}
+
+impl Demand {
+    fn fw2(&self) -> Option<u64> {
+        self.has_fw2.then_some(self.fw2)
+    }
 }
 
 /// The demand rebuilt from the capture, and what the replay needs to know
@@ -62,8 +71,11 @@ struct Demand {
 #[derive(Clone, Debug)]
 pub struct Replay {
     demand: Vec<Demand>,
-    /// Peers, for fixing: index into `demand` by peer.
-    peers: Vec<IpAddr>,
+    /// Each life's peer, for fixing: an index into `peer_list` (4 bytes
+    /// a life instead of an address's 17).
+    peers: Vec<u32>,
+    /// The distinct peers.
+    peer_list: Vec<IpAddr>,
     /// ACKed orphan lengths of the other peers' lives, for fixed peers.
     weight: u64,
     bucket_ns: u64,
@@ -75,8 +87,9 @@ pub struct Replay {
     acked_all: Vec<u64>,
     /// The orphan ends of the demand's lives (those that last and whose
     /// end does not saturate), as `run`'s event keys, sorted: the same for
-    /// every setting without fixed peers, so sorted once.
-    orphan_ends: Vec<u128>,
+    /// every setting without fixed peers, so sorted once: the lives'
+    /// indices, in the order of their keys.
+    orphan_ends: Vec<u32>,
 }
 
 /// Whether a life's orphan end is in [`Replay::orphan_ends`]: it comes
@@ -138,24 +151,23 @@ impl Replay {
     /// lasted at least as long as it was seen (else of any peer; else it
     /// stays open to the end of observation).
     pub fn new(lives: &Lives, bucket_ns: u64, time_wait_ns: u64, end_ns: u64) -> Replay {
-        // One order whatever the threads that gathered them.
-        let mut sorted = lives.list.clone();
-        sorted.sort_by(|a, b| {
+        // One order whatever the threads that gathered them: the lives
+        // sorted (stable) through their indices, not copied.
+        let kept = &lives.list;
+        let mut order: Vec<u32> = (0..kept.len() as u32).collect();
+        order.sort_by(|&i, &j| {
+            let (a, b) = (&kept[i as usize], &kept[j as usize]);
             (a.t0, a.len, a.peer, a.first_rto)
                 .cmp(&(b.t0, b.len, b.peer, b.first_rto))
-                .then(a.passive.cmp(&b.passive))
+                .then((a.flags & PASSIVE).cmp(&(b.flags & PASSIVE)))
         });
-        let lives = &Lives {
-            list: sorted,
-            halvings: lives.halvings,
-            ..Lives::default()
-        };
+        let sorted = || order.iter().map(|&i| kept[i as usize].life());
         let mut acked_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
         let mut fw2_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
         let mut rto_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
         let mut acked_all = Vec::new();
         let mut rto_all = Vec::new();
-        for l in &lives.list {
+        for l in sorted() {
             if l.end == End::Acked {
                 acked_by_peer.entry(l.peer).or_default().push(l.len);
                 acked_all.push(l.len);
@@ -178,9 +190,11 @@ impl Replay {
         acked_all.sort_unstable();
         rto_all.sort_unstable();
         let rto_default = median(&rto_all).unwrap_or(RTO_MIN_NS);
-        let mut demand = Vec::with_capacity(lives.list.len());
-        let mut peers = Vec::with_capacity(lives.list.len());
-        for l in &lives.list {
+        let mut demand = Vec::with_capacity(order.len());
+        let mut peers = Vec::with_capacity(order.len());
+        let mut peer_list = Vec::new();
+        let mut peer_ix: rustc_hash::FxHashMap<IpAddr, u32> = Default::default();
+        for l in sorted() {
             let d = if l.first_rto > 0 {
                 l.first_rto
             } else {
@@ -217,25 +231,35 @@ impl Replay {
             demand.push(Demand {
                 t0: l.t0,
                 len,
-                passive: l.passive,
-                fw2,
+                fw2: fw2.unwrap_or(0),
                 d: d.max(1),
+                has_fw2: fw2.is_some(),
+                passive: l.passive,
                 tlp: l.tlp,
                 open,
             });
-            peers.push(l.peer);
+            let next = peer_list.len() as u32;
+            let ix = *peer_ix.entry(l.peer).or_insert(next);
+            if ix == next {
+                peer_list.push(l.peer);
+            }
+            peers.push(ix);
         }
-        // Kind 0 (an orphan end) in `run`'s packing: the time and the life.
-        let mut orphan_ends: Vec<u128> = demand
+        drop(peer_ix);
+        // In the order of `run`'s keys of kind 0 (an orphan end): by time,
+        // then by life.
+        let mut orphan_ends: Vec<(u64, u32)> = demand
             .iter()
             .enumerate()
-            .filter_map(|(i, d)| Some((u128::from(ends_later(d.t0, d.len)?) << 64) | i as u128))
+            .filter_map(|(i, d)| Some((ends_later(d.t0, d.len)?, i as u32)))
             .collect();
         orphan_ends.sort_unstable();
+        let orphan_ends = orphan_ends.into_iter().map(|(_, i)| i).collect();
         Replay {
             orphan_ends,
             demand,
             peers,
+            peer_list,
             weight: lives.weight(),
             bucket_ns: bucket_ns.max(1),
             time_wait_ns,
@@ -334,14 +358,23 @@ impl Replay {
         // skipped as a heap one would be, and changes nothing.
         let ends_sorted = others.is_empty();
         let mut next_end = 0usize;
-        let mut len = vec![0u64; self.demand.len()];
-        for (i, d) in self.demand.iter().enumerate() {
-            let mut l = d.len;
-            if !others.is_empty() && s.fixed_peers.contains(&self.peers[i]) {
-                l = draw(&others, 0, unit(d.t0, 2)).unwrap_or(l);
-            }
-            len[i] = l;
-        }
+        // Lengths redrawn for fixed peers (none without: the demand's).
+        let len: Vec<u64> = if others.is_empty() {
+            Vec::new()
+        } else {
+            self.demand
+                .iter()
+                .zip(&self.peers)
+                .map(|(d, p)| {
+                    if s.fixed_peers.contains(&self.peer_list[*p as usize]) {
+                        draw(&others, 0, unit(d.t0, 2)).unwrap_or(d.len)
+                    } else {
+                        d.len
+                    }
+                })
+                .collect()
+        };
+        let len_of = |i: usize| len.get(i).copied().unwrap_or(self.demand[i].len);
         // Per life: alive as an orphan, and its state.
         #[derive(Clone, Copy, PartialEq, Eq)]
         enum St {
@@ -401,7 +434,10 @@ impl Replay {
             let fw2_end = fw2_ends.front().copied().unwrap_or(u128::MAX);
             let tw = tw_now.peek().map_or(u128::MAX, |Reverse(x)| *x);
             let orphan_end = if ends_sorted {
-                self.orphan_ends.get(next_end).copied().unwrap_or(u128::MAX)
+                self.orphan_ends.get(next_end).map_or(u128::MAX, |&i| {
+                    let d = &self.demand[i as usize];
+                    key(d.t0.saturating_add(d.len), Ev::OrphanEnd, i as usize)
+                })
             } else {
                 u128::MAX
             };
@@ -459,8 +495,8 @@ impl Replay {
                     if !d.passive {
                         fw1 += 1;
                     }
-                    let end = d.t0.saturating_add(len[i]);
-                    if !(ends_sorted && ends_later(d.t0, len[i]).is_some()) {
+                    let end = d.t0.saturating_add(len_of(i));
+                    if !(ends_sorted && ends_later(d.t0, len_of(i)).is_some()) {
                         heap.push(Reverse(key(end, Ev::OrphanEnd, i)));
                     }
                     if s.max_orphans.is_some() {
@@ -482,7 +518,7 @@ impl Replay {
                     if st[i] != St::Orphan {
                         continue;
                     }
-                    let end = d.t0.saturating_add(len[i]);
+                    let end = d.t0.saturating_add(len_of(i));
                     let gone = if over(cache) {
                         p.orphan_resets += w;
                         true
@@ -522,7 +558,7 @@ impl Replay {
                     }
                     // FIN-WAIT-2 (a timewait entry at tcp_fin_timeout <= 60
                     // s, an orphan above), then TIME-WAIT from the peer's FIN.
-                    let fw2 = d.fw2;
+                    let fw2 = d.fw2();
                     match fw2 {
                         Some(0) => tw_now.push(Reverse(key(t, Ev::Tw, i))),
                         _ => {
@@ -558,7 +594,7 @@ impl Replay {
                     }
                     st[i] = St::Gone;
                     // The peer's FIN came in time: TIME-WAIT.
-                    if d.fw2.is_some_and(|f| f <= s.fin_timeout_ns) {
+                    if d.fw2().is_some_and(|f| f <= s.fin_timeout_ns) {
                         tw_now.push(Reverse(key(t, Ev::Tw, i)));
                     }
                 }
@@ -595,7 +631,7 @@ impl Replay {
     pub fn worst_peers(&self, n: usize) -> Vec<IpAddr> {
         let mut by: BTreeMap<IpAddr, (u128, Vec<u64>)> = BTreeMap::new();
         for (d, p) in self.demand.iter().zip(&self.peers) {
-            let e = by.entry(*p).or_default();
+            let e = by.entry(self.peer_list[*p as usize]).or_default();
             e.0 += u128::from(d.len);
             e.1.push(d.len);
         }

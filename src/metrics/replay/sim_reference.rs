@@ -45,7 +45,10 @@ impl Replay {
         let mut len = vec![0u64; self.demand.len()];
         for (i, d) in self.demand.iter().enumerate() {
             let mut l = d.len;
-            if !others.is_empty() && s.fixed_peers.contains(&self.peers[i]) {
+            if !others.is_empty()
+                && s.fixed_peers
+                    .contains(&self.peer_list[self.peers[i] as usize])
+            {
                 l = draw(&others, 0, unit(d.t0, 2)).unwrap_or(l);
             }
             len[i] = l;
@@ -193,7 +196,7 @@ impl Replay {
                     }
                     // FIN-WAIT-2 (a timewait entry at tcp_fin_timeout <= 60
                     // s, an orphan above), then TIME-WAIT from the peer's FIN.
-                    let fw2 = d.fw2;
+                    let fw2 = d.fw2();
                     match fw2 {
                         Some(0) => heap.push(Reverse((t, Ev::Tw, i))),
                         _ => {
@@ -222,7 +225,7 @@ impl Replay {
                     }
                     st[i] = St::Gone;
                     // The peer's FIN came in time: TIME-WAIT.
-                    if d.fw2.is_some_and(|f| f <= s.fin_timeout_ns) {
+                    if d.fw2().is_some_and(|f| f <= s.fin_timeout_ns) {
                         heap.push(Reverse((t, Ev::Tw, i)));
                     }
                 }
@@ -302,10 +305,7 @@ mod tests {
                 }
             })
             .collect();
-        Lives {
-            list,
-            ..Lives::default()
-        }
+        Lives::of(list, 0)
     }
 
     fn settings() -> Vec<Setting> {
@@ -337,6 +337,17 @@ mod tests {
     /// The queued replay predicts what the one-heap replay did, setting by
     /// setting, on random lives, with TIME-WAIT 60 s, 0 and 2^64 - 1 ns,
     /// and near the end of time.
+    /// What the replay holds per life: a 40-byte demand, a 4-byte peer
+    /// index and a 4-byte orphan end.
+    #[test]
+    fn the_demand_is_small() {
+        assert_eq!(std::mem::size_of::<super::super::Demand>(), 40);
+        let r = Replay::new(&lives(4, 300, 0), 100 * MS, 60 * S, 30 * S);
+        assert_eq!(r.peers.len(), 300);
+        assert_eq!(r.peer_list.len(), 4);
+        assert!(r.orphan_ends.len() <= 300 && !r.orphan_ends.is_empty());
+    }
+
     #[test]
     fn run_predicts_what_the_one_heap_replay_did() {
         let (mut kills, mut resets, mut overflows) = (0, 0, 0);

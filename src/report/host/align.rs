@@ -22,7 +22,6 @@ const MAX_CANDIDATES: usize = 200_000;
 pub(super) fn reset_times_us(s: &Summary) -> Vec<u64> {
     let mut v: Vec<u64> = s
         .lives
-        .list
         .iter()
         .filter_map(|l| match l.end {
             End::ResetAtClose => Some(l.t0 / 1_000),

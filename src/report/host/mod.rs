@@ -213,7 +213,6 @@ impl CaptureCounts {
         let w = s.lives.weight();
         let tw = s
             .lives
-            .list
             .iter()
             .filter(|l| l.end == End::Acked && !l.passive)
             .count() as u64;

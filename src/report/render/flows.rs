@@ -28,23 +28,42 @@ pub fn write_header(format: FlowsFormat, out: &mut impl Write) -> io::Result<()>
     Ok(())
 }
 
-/// Writes records (already in order, no header) in `format`.
-pub fn write_records(
-    records: &[FlowRecord],
+/// Appends `records` to `out` in `format` (no header), one at a time,
+/// calling `each(start, end)` with each one's bytes, `out[start..end]`;
+/// stops after a record for which `each` returns false. Returns how many
+/// were written. Each record's bytes are what one writer of them all
+/// would write.
+pub fn append_records(
+    records: impl Iterator<Item = FlowRecord>,
     format: FlowsFormat,
-    w: &mut impl Write,
-) -> io::Result<()> {
+    out: &mut Vec<u8>,
+    mut each: impl FnMut(usize, usize) -> bool,
+) -> io::Result<usize> {
+    let mut n = 0;
     if format == FlowsFormat::Csv {
         // The csv crate quotes what needs it (commas, quotes, line breaks).
-        let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(w);
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(out);
         for r in records {
-            out.serialize(r)?;
+            let start = w.get_ref().len();
+            w.serialize(&r)?;
+            w.flush()?;
+            n += 1;
+            if !each(start, w.get_ref().len()) {
+                break;
+            }
         }
-        return out.flush();
+        return Ok(n);
     }
     for r in records {
-        serde_json::to_writer(&mut *w, r)?;
-        w.write_all(b"\n")?;
+        let start = out.len();
+        serde_json::to_writer(&mut *out, &r)?;
+        out.push(b'\n');
+        n += 1;
+        if !each(start, out.len()) {
+            break;
+        }
     }
-    Ok(())
+    Ok(n)
 }
