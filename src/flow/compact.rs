@@ -256,7 +256,12 @@ pub fn encode(c: &Conn, out: &mut Vec<u8>) {
         counts[i] = seq_diff(counts[i], data_end(ep, side));
     }
     let words = times.iter().chain(counts.iter());
-    w.u(bits_of(&words.clone().map(|&v| v != 0).collect::<Vec<_>>()));
+    // (No allocation: the mask is folded from the words.)
+    let mask = words
+        .clone()
+        .enumerate()
+        .fold(0u64, |acc, (i, &v)| acc | (u64::from(v != 0) << i));
+    w.u(mask);
     for &t in times.iter().filter(|&&t| t != 0) {
         w.ts(t);
     }
