@@ -6,7 +6,7 @@
 //! flags and option presence as bits: about 230 bytes for a short
 //! connection with data (50 of them the FIN evidence, its zero words
 //! skipped by a bit mask, its sequence numbers as differences from a data
-//! end) against the struct's 944. [`decode`] gives back an equal connection, so a late segment (a
+//! end) against the struct's 992. [`decode`] gives back an equal connection, so a late segment (a
 //! FIN retransmitted into TIME-WAIT, a RST) is processed exactly as if the
 //! connection had stayed whole. The destructuring below names every field:
 //! a new field does not compile until it is encoded.

@@ -200,7 +200,7 @@ pub struct Shard<S: ConnSink> {
     /// Boxes of connections that left the table (compacted, retired by a
     /// sweep), reused for the next ones: a new or returning connection is
     /// written into memory just touched instead of a fresh allocation, and
-    /// the allocator sees no 944-byte churn. At most [`SPARE_BOXES`].
+    /// the allocator sees no 992-byte churn. At most [`SPARE_BOXES`].
     spare: Vec<Box<Conn>>,
     /// Closed connections and attempts; a key in `table` is in neither.
     parked: Stores,
