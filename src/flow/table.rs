@@ -110,6 +110,7 @@ const COMPACT_IDLE_NS: u64 = 15 * 1_000_000_000;
 const SPARE_BOXES: usize = 64;
 
 /// `c` in a box: a spare one when there is one.
+#[allow(clippy::vec_box)] // the boxes are the point: allocations kept for reuse
 fn boxed(spare: &mut Vec<Box<Conn>>, c: Conn) -> Box<Conn> {
     match spare.pop() {
         Some(mut b) => {
@@ -201,6 +202,7 @@ pub struct Shard<S: ConnSink> {
     /// sweep), reused for the next ones: a new or returning connection is
     /// written into memory just touched instead of a fresh allocation, and
     /// the allocator sees no 992-byte churn. At most [`SPARE_BOXES`].
+    #[allow(clippy::vec_box)] // the boxes are the point: allocations kept for reuse
     spare: Vec<Box<Conn>>,
     /// Closed connections and attempts; a key in `table` is in neither.
     parked: Stores,
