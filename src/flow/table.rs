@@ -14,6 +14,7 @@ use super::attempt::{Attempt, Attempts, KeyMap};
 use super::compact;
 use super::conn::{Conn, Timers};
 use super::key::{FlowKey, Side};
+use super::spare::SpareBoxes;
 use super::wheel::{SWEEP_EVERY_NS, Wheel};
 use crate::decode::Segment;
 use crate::decode::net::Cidr;
@@ -104,23 +105,6 @@ impl FlowConfig {
 /// compact form; its next packet brings it back whole.
 const COMPACT_IDLE_NS: u64 = 15 * 1_000_000_000;
 
-/// Spare connection boxes a shard keeps ([`Shard::spare_box`]): enough
-/// for the gap between connections closing and new ones starting, about
-/// 60 KB a shard (not counted in [`Shard::memory`]).
-const SPARE_BOXES: usize = 64;
-
-/// `c` in a box: a spare one when there is one.
-#[allow(clippy::vec_box)] // the boxes are the point: allocations kept for reuse
-fn boxed(spare: &mut Vec<Box<Conn>>, c: Conn) -> Box<Conn> {
-    match spare.pop() {
-        Some(mut b) => {
-            *b = c;
-            b
-        }
-        None => Box::new(c),
-    }
-}
-
 /// A connection as it left the table, with its local side and the end of
 /// its observation.
 #[derive(Clone, Debug)]
@@ -198,12 +182,8 @@ pub struct Shard<S: ConnSink> {
     /// Boxed: a hash table stores its values inline, and a [`Conn`] is
     /// large; unused slots then cost a pointer, not a connection.
     table: FxHashMap<FlowKey, Box<Conn>>,
-    /// Boxes of connections that left the table (compacted, retired by a
-    /// sweep), reused for the next ones: a new or returning connection is
-    /// written into memory just touched instead of a fresh allocation, and
-    /// the allocator sees no 992-byte churn. At most [`SPARE_BOXES`].
-    #[allow(clippy::vec_box)] // the boxes are the point: allocations kept for reuse
-    spare: Vec<Box<Conn>>,
+    /// Boxes of connections that left the table, for the next ones.
+    spare: SpareBoxes,
     /// Closed connections and attempts; a key in `table` is in neither.
     parked: Stores,
     /// Reused encoding buffer.
@@ -231,7 +211,7 @@ impl<S: ConnSink> Shard<S> {
         Shard {
             cfg,
             table: FxHashMap::default(),
-            spare: Vec::new(),
+            spare: SpareBoxes::default(),
             parked: Stores::default(),
             scratch: Vec::new(),
             since_scan: 0,
@@ -335,12 +315,12 @@ impl<S: ConnSink> Shard<S> {
                     Some(mut prev) => {
                         old = replace(&mut prev);
                         fresh = old.is_some();
-                        v.insert(boxed(&mut self.spare, prev))
+                        v.insert(self.spare.boxed(prev))
                     }
                     None => {
                         old = None;
                         fresh = true;
-                        v.insert(boxed(&mut self.spare, Conn::new(key, seg)))
+                        v.insert(self.spare.boxed(Conn::new(key, seg)))
                     }
                 }
             }
@@ -392,14 +372,7 @@ impl<S: ConnSink> Shard<S> {
             },
         );
         self.scratch = buf;
-        self.spare_box(c);
-    }
-
-    /// Keeps `b` for a later connection, while there are few spares.
-    fn spare_box(&mut self, b: Box<Conn>) {
-        if self.spare.len() < SPARE_BOXES {
-            self.spare.push(b);
-        }
+        self.spare.keep(c);
     }
 
     /// Retires every connection that was dead before `now`.
@@ -422,7 +395,7 @@ impl<S: ConnSink> Shard<S> {
                 if d < now {
                     if let Some(b) = self.table.remove(&key) {
                         let c = (*b).clone();
-                        self.spare_box(b);
+                        self.spare.keep(b);
                         // The retire clock is the first sweep epoch after its
                         // end, where a lone shard retires it: independent of -j.
                         let clock = (d / SWEEP_EVERY_NS + 1) * SWEEP_EVERY_NS;
