@@ -9,6 +9,7 @@ pub mod conn;
 pub mod history;
 pub mod key;
 pub mod retrans;
+pub mod spare;
 pub mod state;
 pub mod table;
 pub mod wheel;

@@ -333,16 +333,20 @@ pub fn next(state: TcpState, event: Event) -> Step {
 }
 
 /// One endpoint: its state and the transitions that led there.
+///
+/// In declaration order (`repr(C)`): the transitions and the state first
+/// (read by every segment), the anomaly and correction records behind.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Machine {
-    pub state: TcpState,
     pub transitions: Transitions,
+    pub state: TcpState,
+    /// Transitions that did not fit in [`MAX_TRANSITIONS`].
+    pub overflow: u32,
     /// Events that cannot happen in the state they came in, named.
     pub anomalies: Anomalies,
     /// Inferred transitions a later packet took back, and by which rule.
     pub corrections: Corrections,
-    /// Transitions that did not fit in [`MAX_TRANSITIONS`].
-    pub overflow: u32,
 }
 
 impl Machine {

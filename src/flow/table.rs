@@ -14,6 +14,7 @@ use super::attempt::{Attempt, Attempts, KeyMap};
 use super::compact;
 use super::conn::{Conn, Timers};
 use super::key::{FlowKey, Side};
+use super::spare::SpareBoxes;
 use super::wheel::{SWEEP_EVERY_NS, Wheel};
 use crate::decode::Segment;
 use crate::decode::net::Cidr;
@@ -181,6 +182,8 @@ pub struct Shard<S: ConnSink> {
     /// Boxed: a hash table stores its values inline, and a [`Conn`] is
     /// large; unused slots then cost a pointer, not a connection.
     table: FxHashMap<FlowKey, Box<Conn>>,
+    /// Boxes of connections that left the table, for the next ones.
+    spare: SpareBoxes,
     /// Closed connections and attempts; a key in `table` is in neither.
     parked: Stores,
     /// Reused encoding buffer.
@@ -208,6 +211,7 @@ impl<S: ConnSink> Shard<S> {
         Shard {
             cfg,
             table: FxHashMap::default(),
+            spare: SpareBoxes::default(),
             parked: Stores::default(),
             scratch: Vec::new(),
             since_scan: 0,
@@ -311,12 +315,12 @@ impl<S: ConnSink> Shard<S> {
                     Some(mut prev) => {
                         old = replace(&mut prev);
                         fresh = old.is_some();
-                        v.insert(Box::new(prev))
+                        v.insert(self.spare.boxed(prev))
                     }
                     None => {
                         old = None;
                         fresh = true;
-                        v.insert(Box::new(Conn::new(key, seg)))
+                        v.insert(self.spare.boxed(Conn::new(key, seg)))
                     }
                 }
             }
@@ -368,6 +372,7 @@ impl<S: ConnSink> Shard<S> {
             },
         );
         self.scratch = buf;
+        self.spare.keep(c);
     }
 
     /// Retires every connection that was dead before `now`.
@@ -388,7 +393,9 @@ impl<S: ConnSink> Shard<S> {
                 }
                 let d = c.dead_at(idle, tw);
                 if d < now {
-                    if let Some(c) = self.table.remove(&key).map(|b| *b) {
+                    if let Some(b) = self.table.remove(&key) {
+                        let c = (*b).clone();
+                        self.spare.keep(b);
                         // The retire clock is the first sweep epoch after its
                         // end, where a lone shard retires it: independent of -j.
                         let clock = (d / SWEEP_EVERY_NS + 1) * SWEEP_EVERY_NS;

@@ -66,3 +66,32 @@ mod close;
 mod handshake;
 mod reset;
 mod states;
+
+/// The hot/cold layout holds: what every segment touches comes first in
+/// each endpoint (before its kill evidence and retransmission schedule)
+/// and in the connection (before the key), and ordering the fields by
+/// hand cost no padding: 320 and 992 bytes are the sums of the fields'
+/// sizes rounded up to the alignment (8), the least any order gives.
+#[test]
+fn hot_fields_come_first_and_the_connection_did_not_grow() {
+    use std::mem::{offset_of, size_of};
+    assert_eq!(size_of::<EndpointState>(), 320);
+    assert_eq!(size_of::<Conn>(), 992);
+    // An endpoint's hot part: the times, counts, sequence numbers and the
+    // machine's transitions and state, in 3 cache lines (177 bytes).
+    assert_eq!(offset_of!(EndpointState, machine), 96);
+    let hot = offset_of!(EndpointState, machine) + offset_of!(Machine, state) + 1;
+    assert_eq!(hot, 177);
+    assert!(offset_of!(EndpointState, killed_at) >= hot);
+    assert!(offset_of!(EndpointState, backoff) > hot);
+    assert!(offset_of!(Machine, anomalies) > offset_of!(Machine, state));
+    // The connection: the close facts (40 bytes), both endpoints, the
+    // evidence, then what no segment reads.
+    assert_eq!(offset_of!(Conn, ep), 40);
+    assert_eq!(offset_of!(Conn, ev), 40 + 2 * 320);
+    assert_eq!(
+        offset_of!(Conn, first_ts),
+        40 + 2 * 320 + size_of::<Evidence>()
+    );
+    assert!(offset_of!(Conn, key) > offset_of!(Conn, ev));
+}
