@@ -1,12 +1,15 @@
-//! Micro-benchmarks of the hot path: decoding one frame into a `Segment`,
-//! and feeding segments to a shard's connection table.
+//! Micro-benchmarks of the hot path: decoding one frame into a `Segment`
+//! (the full decoder, and the fixed-offset path the shards use), routing
+//! one frame to its shard before decoding it, and feeding segments to a
+//! shard's connection table.
 
 #[allow(dead_code)]
 use finscope_testkit::gencap;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use finscope::capture::{CaptureReader, Status};
-use finscope::decode::{self, Segment};
+use finscope::decode::{self, Segment, route};
+use finscope::flow::key::symmetric_hash_of;
 use finscope::flow::{FlowConfig, Shard};
 use finscope::metrics::ShardMetrics;
 use finscope::metrics::timeline::TimelineConfig;
@@ -49,6 +52,26 @@ fn micro(c: &mut Criterion) {
             let mut n = 0u64;
             for (i, (l, d, t)) in fr.iter().enumerate() {
                 n += u64::from(decode::decode(*l, d, *t, i as u64).is_ok());
+            }
+            n
+        })
+    });
+    g.bench_function("decode_fast", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            for (i, (l, d, t)) in fr.iter().enumerate() {
+                n += u64::from(route::decode(*l, d, *t, i as u64).is_ok());
+            }
+            n
+        })
+    });
+    g.bench_function("route", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            for (l, d, _) in &fr {
+                if let Some(r) = route::route(*l, d) {
+                    n ^= symmetric_hash_of((r.src, r.sport), (r.dst, r.dport), r.vlan);
+                }
             }
             n
         })

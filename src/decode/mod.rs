@@ -18,6 +18,7 @@ use std::net::IpAddr;
 pub mod filter;
 pub mod linktype;
 pub mod net;
+pub mod route;
 pub mod seq;
 
 /// TCP flag bits (RFC 9293 section 3.1).

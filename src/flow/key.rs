@@ -131,9 +131,16 @@ fn endpoint_hash(ep: Endpoint) -> u64 {
 
 /// A hash equal for both directions of a flow.
 pub fn symmetric_hash(seg: &Segment) -> u64 {
-    let x = endpoint_hash((seg.src, seg.sport)) ^ endpoint_hash((seg.dst, seg.dport));
+    symmetric_hash_of((seg.src, seg.sport), (seg.dst, seg.dport), seg.vlan)
+}
+
+/// [`symmetric_hash`] of a segment's endpoints and VLAN ids, for a frame
+/// routed before it is decoded (`decode::route`).
+#[inline]
+pub fn symmetric_hash_of(src: Endpoint, dst: Endpoint, vlan: u32) -> u64 {
+    let x = endpoint_hash(src) ^ endpoint_hash(dst);
     // Finalise (splitmix64) so that shard = hash % n uses every bit.
-    let mut z = x ^ u64::from(seg.vlan).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut z = x ^ u64::from(vlan).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)

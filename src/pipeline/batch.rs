@@ -1,48 +1,62 @@
-//! Batching: one buffer-full of records (a [`Batch`]) decoded in parallel
-//! chunks into `Copy` segments sorted by shard ([`Decoded`]), then fed to
-//! every shard in capture order with the capture clock ([`process`]); and
-//! what the shards retired handed on after a batch ([`drain`]). No
-//! `--interval` logic: the clock of intervals (`interval.rs`) cuts a batch
-//! into pieces and processes each piece here.
+//! Batching: one buffer-full of records (a [`Batch`]) routed in parallel
+//! chunks to shards ([`Routed`]: frame indices, not decoded segments), then
+//! every shard decodes and tracks its own frames in capture order with the
+//! capture clock ([`process`]); and what the shards retired handed on
+//! after a batch ([`drain`]). No `--interval` logic: the clock of
+//! intervals (`interval.rs`) cuts a batch into pieces and processes each
+//! piece here.
 
 use super::FlowSink;
 use crate::capture::{CaptureReader, RawFrame, Status};
-use crate::decode::{self, Segment};
+use crate::decode::{self, Segment, route};
 use crate::flow::Shard;
-use crate::flow::key::symmetric_hash;
+use crate::flow::key::{symmetric_hash, symmetric_hash_of};
 use crate::flow::table::Retired;
 use crate::metrics::{Packets, ShardMetrics};
 use rayon::prelude::*;
 use std::io::Read;
 use std::ops::ControlFlow;
 
-/// Fewest frames per parallel decode task.
+/// Fewest frames per parallel routing task.
 pub(super) const MIN_CHUNK: usize = 1024;
 
-/// Segments of one decode chunk, sorted by shard, and its frame counts.
-/// Reused from batch to batch, so decoding allocates nothing per packet.
+/// One frame for a shard: the frame to decode (`at` indexes the piece's
+/// frames) or a segment the routing task decoded (`at` indexes the
+/// chunk's `decoded`), with the chunk-local capture clock at it.
+#[derive(Clone, Copy)]
+struct Item {
+    clock: u64,
+    at: u32,
+    decoded: bool,
+}
+
+/// A routing chunk's frames sorted by shard, and its frame counts. Reused
+/// from batch to batch, so routing allocates nothing per packet.
 #[derive(Default)]
-pub(super) struct Decoded {
-    /// Per shard: each segment with the latest timestamp of the chunk's
-    /// segments up to it (the chunk-local capture clock).
-    per_shard: Vec<Vec<(Segment, u64)>>,
+pub(super) struct Routed {
+    /// Per shard, in capture order.
+    per_shard: Vec<Vec<Item>>,
+    /// Segments of frames the router could not place by fixed offsets
+    /// (tunnels, fragments, extension headers, `--filter`), decoded here.
+    decoded: Vec<Segment>,
     packets: Packets,
     /// Latest segment timestamp in the chunk.
     pub(super) clock: u64,
 }
 
-impl Decoded {
+impl Routed {
     fn reset(&mut self, shards: usize) {
         self.per_shard.resize_with(shards, Vec::new);
         for v in &mut self.per_shard {
             v.clear();
         }
+        self.decoded.clear();
         self.packets = Packets::default();
         self.clock = 0;
     }
 }
 
-/// What every decode task needs besides its frames: `--filter`, and the
+/// What every routing task needs besides its frames: `--filter`, and the
 /// frames of earlier files (frame numbers continue across files).
 #[derive(Clone, Copy)]
 pub(super) struct DecodeCtx<'a> {
@@ -55,40 +69,86 @@ pub(super) struct DecodeCtx<'a> {
     pub(super) range: Option<(u64, u64)>,
 }
 
-fn decode_chunk(frames: &[RawFrame], data: &[u8], out: &mut Decoded, ctx: DecodeCtx) {
-    let shards = out.per_shard.len();
-    out.packets.bucket_ns = ctx.bucket_ns;
-    for f in frames {
-        if let Some((since, until)) = ctx.range
-            && (f.ts_ns < since || f.ts_ns >= until)
-        {
-            continue;
-        }
-        let start = f.off as usize;
-        let bytes = data.get(start..start + f.caplen as usize).unwrap_or(&[]);
-        let r = decode::decode(f.link, bytes, f.ts_ns, f.number + ctx.frame_base);
-        if let Some(flt) = ctx.filter
-            && !r.as_ref().is_ok_and(|s| flt.matches(s))
-        {
-            continue;
-        }
-        out.packets.count(f.link, f.ts_ns, &r);
-        if let Ok(seg) = r {
-            let s = if shards == 1 {
-                0
-            } else {
-                (symmetric_hash(&seg) % shards as u64) as usize
-            };
-            out.clock = out.clock.max(seg.ts_ns);
-            out.per_shard[s].push((seg, out.clock));
+impl DecodeCtx<'_> {
+    /// Whether `f` is in the analysed time range.
+    #[inline]
+    fn skips(&self, f: &RawFrame) -> bool {
+        self.range
+            .is_some_and(|(since, until)| f.ts_ns < since || f.ts_ns >= until)
+    }
+
+    /// `f`'s segment, or why there is none; `None`: filtered out.
+    #[inline]
+    fn decode(&self, f: &RawFrame, data: &[u8]) -> Option<Result<Segment, decode::Skip>> {
+        let r = route::decode(f.link, bytes(f, data), f.ts_ns, f.number + self.frame_base);
+        match self.filter {
+            Some(flt) if !r.as_ref().is_ok_and(|s| flt.matches(s)) => None,
+            _ => Some(r),
         }
     }
 }
 
-/// Reused decode output plus the capture clock (see [`Shard::process_at`]).
+/// A frame's captured bytes.
+#[inline]
+fn bytes<'a>(f: &RawFrame, data: &'a [u8]) -> &'a [u8] {
+    let start = f.off as usize;
+    data.get(start..start + f.caplen as usize).unwrap_or(&[])
+}
+
+/// Routes a chunk of frames (the piece's frames from `first` on) to the
+/// shards: by the addresses and ports at fixed offsets, the hash the
+/// decoded segment would get ([`route::route`]); what that cannot place
+/// is decoded here, as is every frame under `--filter` (it reads the
+/// whole segment). Frames are counted here, in capture order.
+fn route_chunk(frames: &[RawFrame], first: usize, data: &[u8], out: &mut Routed, ctx: DecodeCtx) {
+    let shards = out.per_shard.len() as u64;
+    // One shard: nothing to route, the frame is decoded here.
+    let decode_here = shards == 1;
+    out.packets.bucket_ns = ctx.bucket_ns;
+    for (i, f) in frames.iter().enumerate() {
+        if ctx.skips(f) {
+            continue;
+        }
+        let at = (first + i) as u32;
+        if !decode_here
+            && ctx.filter.is_none()
+            && let Some(r) = route::route(f.link, bytes(f, data))
+        {
+            out.packets.count(f.link, f.ts_ns, &Ok(r.counted()));
+            let h = symmetric_hash_of((r.src, r.sport), (r.dst, r.dport), r.vlan);
+            out.clock = out.clock.max(f.ts_ns);
+            out.per_shard[(h % shards) as usize].push(Item {
+                clock: out.clock,
+                at,
+                decoded: false,
+            });
+            continue;
+        }
+        let Some(r) = ctx.decode(f, data) else {
+            continue;
+        };
+        out.packets.count(f.link, f.ts_ns, &r);
+        if let Ok(seg) = r {
+            out.clock = out.clock.max(seg.ts_ns);
+            let s = if shards == 1 {
+                0
+            } else {
+                (symmetric_hash(&seg) % shards) as usize
+            };
+            out.per_shard[s].push(Item {
+                clock: out.clock,
+                at: out.decoded.len() as u32,
+                decoded: true,
+            });
+            out.decoded.push(seg);
+        }
+    }
+}
+
+/// Reused routing output plus the capture clock (see [`Shard::process_at`]).
 #[derive(Default)]
 pub(super) struct DecodeState {
-    pub(super) chunks: Vec<Decoded>,
+    pub(super) chunks: Vec<Routed>,
     /// Capture clock before each chunk of the current batch.
     pub(super) starts: Vec<u64>,
     /// Latest segment timestamp so far.
@@ -120,8 +180,10 @@ pub(super) fn read_batch<R: Read>(
     (into, status)
 }
 
-/// Decodes a batch (in parallel chunks when `par`) and feeds every shard its
-/// segments in capture order (one shard per task when `par`).
+/// Routes a batch (in parallel chunks when `par`) and has every shard
+/// decode and track its frames in capture order (one shard per task when
+/// `par`). One shard: the routing pass decodes every frame (nothing to
+/// route), then the shard tracks them.
 pub(super) fn process(
     (frames, data): (&[RawFrame], &[u8]),
     shards: &mut [Shard<ShardMetrics>],
@@ -142,27 +204,30 @@ pub(super) fn process(
     };
     let nchunks = frames.len().div_ceil(chunk);
     let DecodeState {
-        chunks: decoded,
+        chunks: routed,
         starts,
         clock,
     } = state;
-    if decoded.len() < nchunks {
-        decoded.resize_with(nchunks, Decoded::default);
+    if routed.len() < nchunks {
+        routed.resize_with(nchunks, Routed::default);
     }
-    let used = &mut decoded[..nchunks];
+    let used = &mut routed[..nchunks];
+    let place = |(k, (c, d)): (usize, (&[RawFrame], &mut Routed))| {
+        d.reset(nshards);
+        route_chunk(c, k * chunk, data, d, ctx);
+    };
     if par {
         frames
             .par_chunks(chunk)
             .zip(used.par_iter_mut())
-            .for_each(|(c, d)| {
-                d.reset(nshards);
-                decode_chunk(c, data, d, ctx);
-            });
+            .enumerate()
+            .for_each(place);
     } else {
-        for (c, d) in frames.chunks(chunk).zip(used.iter_mut()) {
-            d.reset(nshards);
-            decode_chunk(c, data, d, ctx);
-        }
+        frames
+            .chunks(chunk)
+            .zip(used.iter_mut())
+            .enumerate()
+            .for_each(place);
     }
     // The capture clock before each chunk: a prefix maximum over chunks,
     // carried across batches and files, so every shard sees the same clock.
@@ -172,10 +237,23 @@ pub(super) fn process(
         *clock = (*clock).max(d.clock);
     }
     let (used, starts) = (&*used, &starts[..]);
+    // Each shard decodes its own frames: the segment is made where it is
+    // tracked.
     let feed = |(i, sh): (usize, &mut Shard<ShardMetrics>)| {
         for (d, start) in used.iter().zip(starts) {
-            for (seg, local) in &d.per_shard[i] {
-                sh.process_at(seg, (*start).max(*local));
+            for it in &d.per_shard[i] {
+                let now = (*start).max(it.clock);
+                let at = it.at as usize;
+                if it.decoded {
+                    if let Some(seg) = d.decoded.get(at) {
+                        sh.process_at(seg, now);
+                    }
+                } else if let Some(f) = frames.get(at) {
+                    let n = f.number + ctx.frame_base;
+                    if let Ok(seg) = route::decode(f.link, bytes(f, data), f.ts_ns, n) {
+                        sh.process_at(&seg, now);
+                    }
+                }
             }
         }
     };

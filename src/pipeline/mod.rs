@@ -1,11 +1,11 @@
-//! Wires the stages together: reader -> parallel decode -> sharded flow
-//! tracking -> merged metrics.
+//! Wires the stages together: reader -> parallel routing -> sharded decode
+//! and flow tracking -> merged metrics.
 //!
-//! Per buffer-full of records (a batch): frames are decoded in parallel
-//! chunks into `Copy` segments, each chunk sorting its segments by shard
-//! (a symmetric hash of the flow key, so both directions meet); then every
-//! shard, owned by one worker, consumes its segments chunk by chunk, i.e. in
-//! capture order. Shard summaries merge exactly at the end, so the result is
+//! Per buffer-full of records (a batch): frames are routed in parallel
+//! chunks, each chunk sorting its frames by shard (a symmetric hash of the
+//! flow key read at fixed offsets, `decode::route`, so both directions
+//! meet); then every shard, owned by one worker, decodes and consumes its
+//! frames chunk by chunk, i.e. in capture order. Shard summaries merge exactly at the end, so the result is
 //! the same for any thread count and any batch size.
 
 use crate::capture::FileInfo;
