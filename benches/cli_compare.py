@@ -3,24 +3,37 @@
 capture, interleaved in the same run (the machine is shared and noisy).
 
     cargo build --release --examples
-    python3 benches/cli_compare.py /tmp/g5m.pcap [rounds]
+    python3 benches/cli_compare.py /tmp/g5m.pcap [rounds] [--before OLD_FINSCOPE]
 
-Also prints each command's peak RSS (os.wait4).
+Also prints each command's peak RSS and least CPU time (user + system,
+os.wait4). With --before, an older build's -j1 and -jN run interleaved
+too, and the ratios after/before are printed (the before/after of the
+engine issue's figures).
 """
 import os
 import subprocess
 import sys
 import time
 
-path = sys.argv[1]
-rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 7
+args = sys.argv[1:]
+before = None
+if "--before" in args:
+    i = args.index("--before")
+    before = args[i + 1]
+    del args[i : i + 2]
+path = args[0]
+rounds = int(args[1]) if len(args) > 1 else 7
 cores = os.cpu_count() or 1
 cmds = {
     "scan": ["./target/release/examples/scan", path],
     "j1": ["./target/release/finscope", "analyze", "--json", "-q", "-j1", path],
     f"j{cores}": ["./target/release/finscope", "analyze", "--json", "-q", f"-j{cores}", path],
 }
+if before:
+    cmds["before-j1"] = [before, "analyze", "--json", "-q", "-j1", path]
+    cmds[f"before-j{cores}"] = [before, "analyze", "--json", "-q", f"-j{cores}", path]
 best = {k: float("inf") for k in cmds}
+cpu = {k: float("inf") for k in cmds}
 rss = {k: 0 for k in cmds}
 for _ in range(rounds):
     for k, c in cmds.items():
@@ -30,11 +43,23 @@ for _ in range(rounds):
         if os.waitstatus_to_exitcode(status) != 0:
             sys.exit(f"{' '.join(c)} failed")
         best[k] = min(best[k], time.perf_counter() - t)
+        cpu[k] = min(cpu[k], ru.ru_utime + ru.ru_stime)
         rss[k] = max(rss[k], ru.ru_maxrss)
 jn = f"j{cores}"
 print({k: round(v, 3) for k, v in best.items()})
+print("least CPU s:", {k: round(v, 3) for k, v in cpu.items()})
 print("peak RSS (KiB):", rss)
 print(
     f"ratio to scan: -j1 {best['j1'] / best['scan']:.2f}x, -{jn} {best[jn] / best['scan']:.2f}x; "
     f"-{jn} vs -j1 speedup {best['j1'] / best[jn]:.2f}x"
 )
+if before:
+    bj = f"before-{jn}"
+    print(
+        f"before: ratio to scan -j1 {best['before-j1'] / best['scan']:.2f}x, -{jn} {best[bj] / best['scan']:.2f}x; "
+        f"-{jn} vs -j1 speedup {best['before-j1'] / best[bj]:.2f}x"
+    )
+    print(
+        f"after/before: wall -j1 {best['j1'] / best['before-j1']:.2f}x, -{jn} {best[jn] / best[bj]:.2f}x; "
+        f"CPU -j1 {cpu['j1'] / cpu['before-j1']:.2f}x, -{jn} {cpu[jn] / cpu[bj]:.2f}x"
+    )
