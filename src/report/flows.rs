@@ -245,7 +245,7 @@ pub fn share_of(budget: u64) -> u64 {
 /// Records that a later batch could still precede wait rendered; past
 /// the writer's share of the budget ([`FlowWriter::with_share`]) they are
 /// spilled as sorted runs to a temporary file and merged back in order
-/// ([`spill`]).
+/// (`spill.rs`).
 pub struct FlowWriter<W: Write> {
     out: W,
     format: FlowsFormat,

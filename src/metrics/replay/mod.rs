@@ -193,7 +193,7 @@ impl Default for Lives {
 /// The lives a run's shards were offered, by sampling level (the trailing
 /// zeros of a life's hash: kept at `halvings` h when at least h). From
 /// them every shard knows the level the whole run needs
-/// ([`Levels::level`]), so that the shards together keep about `cap`
+/// (`Levels::level`), so that the shards together keep about `cap`
 /// lives, not `cap` each, and the merged sample is the one a single
 /// thread keeps (the same report whatever `-j`).
 #[derive(Debug)]
