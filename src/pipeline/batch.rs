@@ -17,6 +17,14 @@ use rayon::prelude::*;
 use std::io::Read;
 use std::ops::ControlFlow;
 
+/// Fewest shards whose frames are routed before they are decoded. With
+/// two, each decoded in the chunk (by the fixed offsets where they apply)
+/// measured faster: routing parses each header twice (once to route, once
+/// on the shard) and moves work from the balanced chunks to the shards,
+/// whose loads differ (5M gateway, -j2, 6 interleaved runs: median 1.64 s
+/// decoding in the chunks, 1.85 s routing; docs/performance.md, "Engine").
+const ROUTE_MIN_SHARDS: u64 = 3;
+
 /// Fewest frames per parallel routing task.
 pub(super) const MIN_CHUNK: usize = 1024;
 
@@ -102,8 +110,9 @@ fn bytes<'a>(f: &RawFrame, data: &'a [u8]) -> &'a [u8] {
 /// whole segment). Frames are counted here, in capture order.
 fn route_chunk(frames: &[RawFrame], first: usize, data: &[u8], out: &mut Routed, ctx: DecodeCtx) {
     let shards = out.per_shard.len() as u64;
-    // One shard: nothing to route, the frame is decoded here.
-    let decode_here = shards == 1;
+    // One shard: nothing to route, the frame is decoded here; likewise
+    // below ROUTE_MIN_SHARDS, where routing measured slower.
+    let decode_here = shards < ROUTE_MIN_SHARDS;
     out.packets.bucket_ns = ctx.bucket_ns;
     for (i, f) in frames.iter().enumerate() {
         if ctx.skips(f) {
