@@ -11,7 +11,6 @@ use crate::capture::{CaptureReader, RawFrame, Status};
 use crate::decode::{self, Segment, route};
 use crate::flow::Shard;
 use crate::flow::key::{symmetric_hash, symmetric_hash_of};
-use crate::flow::table::Retired;
 use crate::metrics::{Packets, ShardMetrics};
 use rayon::prelude::*;
 use std::io::Read;
@@ -279,35 +278,25 @@ pub(super) fn process(
 /// After a batch (`clock`: the capture clock at its end), or at the end
 /// (`None`): hands what the shards retired to `sink`. Shards are first
 /// brought to the clock, so that everything dead by its sweep epoch is
-/// retired, which makes `clock` a watermark (see [`Retired::clock`]).
-/// Gives back an emptied vector's memory when it is large (the end's
-/// flush, a burst of retirements), so that it is not held for the run.
-fn release(v: &mut Vec<Retired>) {
-    if v.is_empty() && v.capacity() > 1 << 14 {
-        *v = Vec::new();
-    }
-}
-
+/// retired, which makes `clock` a watermark (see [`crate::flow::table::Retired::clock`]).
 pub(super) fn drain(
     shards: &mut [Shard<ShardMetrics>],
     clock: Option<u64>,
-    out: &mut Vec<Retired>,
     sink: &mut dyn FlowSink,
 ) -> ControlFlow<()> {
     if let Some(c) = clock {
         shards.iter_mut().for_each(|s| s.advance(c));
     }
-    hand_over(shards, clock.unwrap_or(u64::MAX), out, sink)
+    hand_over(shards, clock.unwrap_or(u64::MAX), sink)
 }
 
 /// Hands what the shards retired to `sink`, every later retirement having
 /// a clock of at least `watermark`: each shard's connections in their own
 /// vector, with the watermark 0 (another shard's may precede them), then
-/// `out` (empty) with the watermark.
+/// an empty vector with the watermark.
 pub(super) fn hand_over(
     shards: &mut [Shard<ShardMetrics>],
     watermark: u64,
-    out: &mut Vec<Retired>,
     sink: &mut dyn FlowSink,
 ) -> ControlFlow<()> {
     for s in shards.iter_mut() {
@@ -324,8 +313,5 @@ pub(super) fn hand_over(
             r?;
         }
     }
-    let r = sink.retired(out, watermark);
-    out.clear();
-    release(out);
-    r
+    sink.retired(&mut Vec::new(), watermark)
 }

@@ -38,13 +38,8 @@ impl Engine<'_> {
                 Some(end) => match frames[lo..].iter().position(|f| f.ts_ns >= end) {
                     Some(0) => {
                         let now = frames[lo].ts_ns;
-                        self.sink_stopped |= drain(
-                            &mut self.shards,
-                            Some(self.decoded.clock),
-                            &mut self.retired,
-                            sink,
-                        )
-                        .is_break();
+                        self.sink_stopped |=
+                            drain(&mut self.shards, Some(self.decoded.clock), sink).is_break();
                         self.interval(sink, false, now);
                         if self.tick.is_some_and(|t| t.end > now) {
                             continue;

@@ -12,7 +12,6 @@ use crate::capture::FileInfo;
 pub use crate::capture::open::{interrupt, interrupted};
 use crate::capture::{CaptureError, CaptureReader, Status};
 use crate::flow::key::FlowKey;
-use crate::flow::table::Retired;
 use crate::flow::{FlowConfig, Shard};
 use crate::metrics::peers::REPORT_PEERS_MAX;
 use crate::metrics::timeline::TimelineConfig;
@@ -165,8 +164,6 @@ struct Engine<'o> {
     /// Reader buffer size.
     buffer: usize,
     shards: Vec<Shard<ShardMetrics>>,
-    /// Retired connections on their way to the sink.
-    retired: Vec<Retired>,
     /// Frame numbers continue across files, as in the concatenated capture.
     frame_base: u64,
     packets: Packets,
@@ -223,7 +220,6 @@ impl<'o> Engine<'o> {
             pool,
             buffer,
             shards,
-            retired: Vec::new(),
             frame_base: 0,
             packets: Packets::default(),
             spare: Batch::default(),
@@ -332,13 +328,8 @@ impl<'o> Engine<'o> {
                 bar.set_message(format!("{:.1}M packets/s", rate / 1e6));
             }
             if let Some(sink) = sink.as_deref_mut() {
-                self.sink_stopped |= drain(
-                    &mut self.shards,
-                    Some(self.decoded.clock),
-                    &mut self.retired,
-                    sink,
-                )
-                .is_break();
+                self.sink_stopped |=
+                    drain(&mut self.shards, Some(self.decoded.clock), sink).is_break();
             }
             if !more {
                 // A decompressor that stopped early explains the end.
@@ -440,7 +431,7 @@ impl<'o> Engine<'o> {
                 // `--flows` writer's error).
                 let last = i + 1 >= parts;
                 let mark = if last { u64::MAX } else { end };
-                let _ = hand_over(&mut self.shards, mark, &mut self.retired, sink);
+                let _ = hand_over(&mut self.shards, mark, sink);
             }
         }
         drop(keys);
