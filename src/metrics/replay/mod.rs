@@ -289,11 +289,6 @@ impl Lives {
         self.list.iter().map(Kept::life)
     }
 
-    /// The `i`th kept life.
-    pub fn get(&self, i: usize) -> Option<Life> {
-        self.list.get(i).map(Kept::life)
-    }
-
     fn keeps(&self, l: &Kept) -> bool {
         self.halvings == 0 || life_hash(l).trailing_zeros() >= self.halvings
     }
@@ -474,7 +469,6 @@ pub(crate) mod tests {
         }
         let lives = Lives::of(vec![a, b], 0);
         assert_eq!(lives.iter().collect::<Vec<_>>(), [a, b]);
-        assert_eq!(lives.get(1), Some(b));
     }
 
     /// Past MAX_LIVES every other life goes and the rest count twice: the
