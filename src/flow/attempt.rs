@@ -77,35 +77,41 @@ impl Attempt {
 /// An IPv4 flow key in 16 bytes, against a [`FlowKey`]'s 44: the attempts
 /// of a flood are nearly all IPv4, and a hash table's slots are mostly
 /// keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Key4 {
-    a: [u8; 4],
-    b: [u8; 4],
-    pa: u16,
-    pb: u16,
+    a: u32,
+    b: u32,
+    ports: u32,
     vlan: u32,
 }
 
+impl std::hash::Hash for Key4 {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64((u64::from(self.a) << 32) | u64::from(self.b));
+        h.write_u64((u64::from(self.ports) << 32) | u64::from(self.vlan));
+    }
+}
+
 impl Key4 {
+    #[inline]
     fn of(k: &FlowKey) -> Option<Key4> {
-        match (k.a.0, k.b.0) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => Some(Key4 {
-                a: a.octets(),
-                b: b.octets(),
-                pa: k.a.1,
-                pb: k.b.1,
-                vlan: k.vlan,
-            }),
-            _ => None,
-        }
+        let (a, b) = k.v4()?;
+        let (pa, pb) = k.ports();
+        Some(Key4 {
+            a,
+            b,
+            ports: (u32::from(pa) << 16) | u32::from(pb),
+            vlan: k.vlan,
+        })
     }
 
     fn key(&self) -> FlowKey {
-        FlowKey {
-            a: (IpAddr::from(self.a), self.pa),
-            b: (IpAddr::from(self.b), self.pb),
-            vlan: self.vlan,
-        }
+        FlowKey::new(
+            (IpAddr::V4(self.a.into()), (self.ports >> 16) as u16),
+            (IpAddr::V4(self.b.into()), self.ports as u16),
+            self.vlan,
+        )
     }
 }
 

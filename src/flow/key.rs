@@ -13,11 +13,113 @@ use std::net::IpAddr;
 pub type Endpoint = (IpAddr, u16);
 
 /// Both endpoints of a connection (lower first) plus the VLAN ids.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Packed for the table: each address as four big-endian 32-bit words
+/// (IPv4 in the last, the others zero), the ports in one word and which
+/// endpoints are IPv6 in a byte. Equality and hashing read words, not
+/// `IpAddr` enums (an IPv4 key hashes as two 64-bit words); the order is
+/// the one of `((IpAddr, u16), (IpAddr, u16), u32)`: IPv4 before IPv6,
+/// then the address, the port, the second endpoint, the VLAN ids.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
-    pub a: Endpoint,
-    pub b: Endpoint,
+    a: [u32; 4],
+    b: [u32; 4],
+    /// a's port in the high half, b's in the low.
+    ports: u32,
     pub vlan: u32,
+    /// Bit 0: `a` is IPv6; bit 1: `b` is.
+    v6: u8,
+}
+
+/// An address as (is IPv6, big-endian words).
+#[inline]
+fn words(ip: IpAddr) -> (bool, [u32; 4]) {
+    match ip {
+        IpAddr::V4(a) => (false, [0, 0, 0, u32::from(a)]),
+        IpAddr::V6(a) => {
+            let x = u128::from(a);
+            (
+                true,
+                [
+                    (x >> 96) as u32,
+                    (x >> 64) as u32,
+                    (x >> 32) as u32,
+                    x as u32,
+                ],
+            )
+        }
+    }
+}
+
+/// The address of [`words`]' output.
+#[inline]
+fn addr(v6: bool, w: [u32; 4]) -> IpAddr {
+    if v6 {
+        let x = (u128::from(w[0]) << 96)
+            | (u128::from(w[1]) << 64)
+            | (u128::from(w[2]) << 32)
+            | u128::from(w[3]);
+        IpAddr::V6(x.into())
+    } else {
+        IpAddr::V4(w[3].into())
+    }
+}
+
+impl Hash for FlowKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let pair = |x: u32, y: u32| (u64::from(x) << 32) | u64::from(y);
+        if self.v6 == 0 {
+            // The other address words are zero.
+            h.write_u64(pair(self.a[3], self.b[3]));
+        } else {
+            for i in 0..4 {
+                h.write_u64(pair(self.a[i], self.b[i]));
+            }
+            h.write_u8(self.v6);
+        }
+        h.write_u64(pair(self.ports, self.vlan));
+    }
+}
+
+impl Ord for FlowKey {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        let (x, y) = (self.v6, o.v6);
+        (
+            x & 1,
+            self.a,
+            self.ports >> 16,
+            x & 2,
+            self.b,
+            self.ports & 0xffff,
+            self.vlan,
+        )
+            .cmp(&(
+                y & 1,
+                o.a,
+                o.ports >> 16,
+                y & 2,
+                o.b,
+                o.ports & 0xffff,
+                o.vlan,
+            ))
+    }
+}
+
+impl PartialOrd for FlowKey {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl std::fmt::Debug for FlowKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowKey")
+            .field("a", &self.a())
+            .field("b", &self.b())
+            .field("vlan", &self.vlan)
+            .finish()
+    }
 }
 
 /// One endpoint of a [`FlowKey`]: `A` is its lower endpoint `a`, `B` is
@@ -90,42 +192,93 @@ impl<'a, T> IntoIterator for &'a mut PerSide<T> {
 }
 
 impl FlowKey {
-    /// The key of a segment and the side that sent it.
-    pub fn of(seg: &Segment) -> (FlowKey, Side) {
-        let s = (seg.src, seg.sport);
-        let d = (seg.dst, seg.dport);
-        if s <= d {
-            (
-                FlowKey {
-                    a: s,
-                    b: d,
-                    vlan: seg.vlan,
-                },
-                Side::A,
-            )
-        } else {
-            (
-                FlowKey {
-                    a: d,
-                    b: s,
-                    vlan: seg.vlan,
-                },
-                Side::B,
-            )
+    /// The key of endpoints `a` and `b` in that order (`a` should be the
+    /// lower; [`FlowKey::ordered`] orders them).
+    pub fn new(a: Endpoint, b: Endpoint, vlan: u32) -> FlowKey {
+        let (va, wa) = words(a.0);
+        let (vb, wb) = words(b.0);
+        FlowKey {
+            a: wa,
+            b: wb,
+            ports: (u32::from(a.1) << 16) | u32::from(b.1),
+            vlan,
+            v6: u8::from(va) | (u8::from(vb) << 1),
         }
+    }
+
+    /// The key of a connection between `x` and `y`, and the side `x` is.
+    #[inline]
+    pub fn ordered(x: Endpoint, y: Endpoint, vlan: u32) -> (FlowKey, Side) {
+        let (vx, wx) = words(x.0);
+        let (vy, wy) = words(y.0);
+        let x_first = if !vx && !vy {
+            // Both IPv4: the address and port in one word each.
+            (u64::from(wx[3]) << 16 | u64::from(x.1)) <= (u64::from(wy[3]) << 16 | u64::from(y.1))
+        } else {
+            (vx, wx, x.1) <= (vy, wy, y.1)
+        };
+        let ((va, wa, pa), (vb, wb, pb), side) = if x_first {
+            ((vx, wx, x.1), (vy, wy, y.1), Side::A)
+        } else {
+            ((vy, wy, y.1), (vx, wx, x.1), Side::B)
+        };
+        (
+            FlowKey {
+                a: wa,
+                b: wb,
+                ports: (u32::from(pa) << 16) | u32::from(pb),
+                vlan,
+                v6: u8::from(va) | (u8::from(vb) << 1),
+            },
+            side,
+        )
+    }
+
+    /// The key of a segment and the side that sent it.
+    #[inline]
+    pub fn of(seg: &Segment) -> (FlowKey, Side) {
+        FlowKey::ordered((seg.src, seg.sport), (seg.dst, seg.dport), seg.vlan)
+    }
+
+    /// The lower endpoint.
+    pub fn a(&self) -> Endpoint {
+        (addr(self.v6 & 1 != 0, self.a), (self.ports >> 16) as u16)
+    }
+
+    /// The higher endpoint.
+    pub fn b(&self) -> Endpoint {
+        (addr(self.v6 & 2 != 0, self.b), self.ports as u16)
+    }
+
+    /// Both addresses as IPv4 (a's, b's), when they are.
+    pub fn v4(&self) -> Option<(u32, u32)> {
+        (self.v6 == 0).then_some((self.a[3], self.b[3]))
+    }
+
+    /// The ports (a's, b's).
+    pub fn ports(&self) -> (u16, u16) {
+        ((self.ports >> 16) as u16, self.ports as u16)
     }
 
     pub fn endpoint(&self, side: Side) -> Endpoint {
         match side {
-            Side::A => self.a,
-            Side::B => self.b,
+            Side::A => self.a(),
+            Side::B => self.b(),
         }
     }
 }
 
+/// One endpoint's part of [`symmetric_hash_of`]: its address words and
+/// port, an IPv4 endpoint in one hash round.
+#[inline]
 fn endpoint_hash(ep: Endpoint) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
-    ep.hash(&mut h);
+    let (v6, w) = words(ep.0);
+    if v6 {
+        h.write_u64((u64::from(w[0]) << 32) | u64::from(w[1]));
+        h.write_u64((u64::from(w[2]) << 32) | u64::from(w[3]));
+    }
+    h.write_u64((u64::from(w[3]) << 16) | u64::from(ep.1));
     h.finish()
 }
 
@@ -163,5 +316,48 @@ mod tests {
         assert_eq!(kx, ky);
         assert_ne!(sx, sy);
         assert_eq!(symmetric_hash(&x), symmetric_hash(&y));
+    }
+
+    /// The packed key gives back its endpoints, orders exactly as the
+    /// tuple of its endpoints and VLAN ids did (IPv4 before IPv6, then
+    /// address, port), and `ordered` puts the lower endpoint first.
+    #[test]
+    fn packed_keys_order_as_their_endpoints() {
+        let ips = [
+            "0.0.0.0",
+            "10.0.0.1",
+            "10.0.0.2",
+            "255.255.255.255",
+            "::",
+            "::10.0.0.1",
+            "::ffff:10.0.0.1",
+            "2001:db8::1",
+            "ffff::ffff",
+        ];
+        let eps: Vec<Endpoint> = ips
+            .iter()
+            .flat_map(|ip| [0u16, 80, 65535].map(|p| (ip.parse().unwrap(), p)))
+            .collect();
+        let keys: Vec<(Endpoint, Endpoint, u32)> = eps
+            .iter()
+            .flat_map(|x| eps.iter().map(move |y| (*x, *y)))
+            .flat_map(|(x, y)| [(x, y, 0), (x, y, 7)])
+            .collect();
+        for &(x, y, v) in &keys {
+            let k = FlowKey::new(x, y, v);
+            assert_eq!((k.a(), k.b(), k.vlan), (x, y, v));
+            let (o, side) = FlowKey::ordered(x, y, v);
+            let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
+            assert_eq!((o.a(), o.b()), (lo, hi));
+            assert_eq!(o.endpoint(side), x);
+            assert_eq!(o, FlowKey::new(lo, hi, v));
+        }
+        for &(x, y, v) in keys.iter().step_by(7) {
+            for &(p, q, w) in keys.iter().step_by(5) {
+                let (k, l) = (FlowKey::new(x, y, v), FlowKey::new(p, q, w));
+                assert_eq!(k.cmp(&l), (x, y, v).cmp(&(p, q, w)), "{k:?} {l:?}");
+                assert_eq!(k == l, (x, y, v) == (p, q, w));
+            }
+        }
     }
 }

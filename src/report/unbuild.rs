@@ -8,7 +8,7 @@
 
 use crate::capture::FileInfo;
 use crate::decode::Skip;
-use crate::flow::key::{FlowKey, Side};
+use crate::flow::key::FlowKey;
 use crate::flow::state::TcpState;
 use crate::metrics::hist::{CompactHist, HistError};
 use crate::metrics::timeline::{Count, NSERIES, Series, Timeline, TimelineConfig};
@@ -125,25 +125,7 @@ impl PeerParts {
                 })?;
                 let l = (w.local.ip(), w.local.port());
                 let r = (self.addr, w.remote_port);
-                let (key, local) = if l <= r {
-                    (
-                        FlowKey {
-                            a: l,
-                            b: r,
-                            vlan: w.vlan,
-                        },
-                        Side::A,
-                    )
-                } else {
-                    (
-                        FlowKey {
-                            a: r,
-                            b: l,
-                            vlan: w.vlan,
-                        },
-                        Side::B,
-                    )
-                };
+                let (key, local) = FlowKey::ordered(l, r, w.vlan);
                 Some(Worst {
                     score: w.score,
                     latency_us: w.latency_us,

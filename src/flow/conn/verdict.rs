@@ -12,7 +12,7 @@ impl Conn {
         if let Some((c, by)) = self.client {
             return (c, by);
         }
-        let (pa, pb) = (self.key.a.1, self.key.b.1);
+        let (pa, pb) = self.key.ports();
         // The server is the well-known port, else the lower port.
         let server = match (pa < 1024, pb < 1024) {
             (true, false) => Side::A,

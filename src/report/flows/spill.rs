@@ -161,8 +161,8 @@ fn put_header(out: &mut Vec<u8>, o: &Order, len: u32) {
     out.extend_from_slice(&o.0.to_le_bytes());
     out.extend_from_slice(&o.1.to_le_bytes());
     out.extend_from_slice(&o.2.to_le_bytes());
-    put_endpoint(out, o.3.a);
-    put_endpoint(out, o.3.b);
+    put_endpoint(out, o.3.a());
+    put_endpoint(out, o.3.b());
     out.extend_from_slice(&o.3.vlan.to_le_bytes());
     out.extend_from_slice(&len.to_le_bytes());
 }
@@ -175,11 +175,7 @@ fn get_header(h: &[u8]) -> (Order, usize) {
         u64::from_le_bytes(a)
     };
     let w = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-    let key = FlowKey {
-        a: get_endpoint(&h[24..43]),
-        b: get_endpoint(&h[43..62]),
-        vlan: w(62),
-    };
+    let key = FlowKey::new(get_endpoint(&h[24..43]), get_endpoint(&h[43..62]), w(62));
     ((u(0), u(8), u(16), key), w(66) as usize)
 }
 
