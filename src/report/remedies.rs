@@ -8,6 +8,7 @@ use super::format::{dur, thousands, utc};
 use super::schema::{Demand, Finding, LivesSampled, MaxOrphans, Predicted, Remedy};
 use crate::metrics::Summary;
 use crate::metrics::replay::{LimitEstimate, Prediction, Replay, Setting};
+use std::net::IpAddr;
 
 /// A what-if the user asked for (`--what-if KEY=VALUE`, `--max-orphans`,
 /// `--orphan-retries`, `--max-tw-buckets`).
@@ -116,9 +117,63 @@ impl Remedies {
     }
 }
 
+/// The rows to replay, in the report's order: (row without its
+/// prediction, setting). `avoid` (the demand's peak plus 10%) and `worst`
+/// (the worst peers) come from a first replay; without them the rows that
+/// need them are left out (the first pass replays the others meanwhile).
+struct Plan<'a> {
+    base: Setting,
+    replay: &'a Replay,
+    rows: Vec<(Remedy, Setting)>,
+}
+
+impl Plan<'_> {
+    fn push(&mut self, w: WhatIf, why: &str, asked: bool, worst: Option<&[IpAddr]>) {
+        let mut set = self.base.clone();
+        match w {
+            WhatIf::MaxOrphans(v) => set.max_orphans = Some(v),
+            WhatIf::OrphanRetries(v) => set.orphan_retries = Some(v),
+            WhatIf::FinTimeout(v) => set.fin_timeout_ns = v.saturating_mul(1_000_000_000),
+            WhatIf::MaxTwBuckets(v) => set.max_tw_buckets = Some(v),
+            WhatIf::WorstPeersFixed(n) => {
+                let Some(worst) = worst else {
+                    return;
+                };
+                // `worst_peers(n)` is the first n of `worst_peers(m)` for
+                // m >= n: no second pass over the lives when it fits.
+                set.fixed_peers = if (n as usize) <= WORST_PEERS {
+                    worst[..worst.len().min(n as usize)].to_vec()
+                } else {
+                    self.replay.worst_peers(n as usize)
+                };
+            }
+        }
+        let (setting, value) = w.key_value();
+        if !asked
+            && self
+                .rows
+                .iter()
+                .any(|(r, _)| r.setting == setting && r.value == value)
+        {
+            return;
+        }
+        self.rows.push((
+            Remedy {
+                setting: setting.to_string(),
+                value,
+                asked,
+                why: why.to_string(),
+                predicted: Predicted::default(),
+            },
+            set,
+        ));
+    }
+}
+
 /// Runs the replay: the limit hit, the demand, and the standard rows plus
 /// those asked (`asked`).
 pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
+    use rayon::prelude::*;
     let lives = &s.lives;
     if lives.is_empty() {
         return Remedies::default();
@@ -141,7 +196,81 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
         fin_timeout_ns: tl.cfg.fin_timeout_ns,
         ..Setting::default()
     };
-    let free = replay.run(&free_setting);
+    // The rows; `first`: the demand's replay and the worst peers, when known.
+    let plan = |first: Option<(u64, &[IpAddr])>| {
+        let mut p = Plan {
+            base: base.clone(),
+            replay: &replay,
+            rows: Vec::new(),
+        };
+        let worst = first.map(|f| f.1);
+        match (limit, inferred_retries) {
+            (Some(l), _) => p.push(WhatIf::MaxOrphans(l.value), "as inferred", false, worst),
+            (None, Some(r)) => p.push(WhatIf::OrphanRetries(r), "as inferred", false, worst),
+            (None, None) => p.push(
+                WhatIf::OrphanRetries(0),
+                "as captured (the default, 8)",
+                false,
+                worst,
+            ),
+        }
+        if let Some(l) = limit {
+            p.push(
+                WhatIf::MaxOrphans(l.value + l.value.div_ceil(20)),
+                "the limit +5%",
+                false,
+                worst,
+            );
+        }
+        // The smallest limit the demand never exceeds (bucket ends are a
+        // lower bound of the count the kernel compares: one more bucket's
+        // growth).
+        if let Some((peak, _)) = first {
+            let avoid = peak.max(1);
+            let avoid = avoid + avoid.div_ceil(10);
+            p.push(
+                WhatIf::MaxOrphans(avoid),
+                "a limit above the demand's peak (+10%)",
+                false,
+                worst,
+            );
+        }
+        for r in [1, 2, 4] {
+            p.push(WhatIf::OrphanRetries(r), "", false, worst);
+        }
+        p.push(WhatIf::FinTimeout(1), "", false, worst);
+        if let Some(w) = worst.filter(|w| !w.is_empty()) {
+            p.push(
+                WhatIf::WorstPeersFixed(w.len() as u32),
+                "their FINs ACKed like the other peers'",
+                false,
+                worst,
+            );
+        }
+        for w in asked {
+            p.push(*w, "asked (--what-if)", true, worst);
+        }
+        p.rows
+    };
+    // Each distinct setting is replayed once, the replays one per thread:
+    // first the demand (no limit), the worst peers and every row that
+    // needs neither, then the rows that need them.
+    let mut first: Vec<Setting> = vec![free_setting.clone()];
+    for (_, set) in plan(None) {
+        if !first.contains(&set) {
+            first.push(set);
+        }
+    }
+    let (done, worst) = rayon::join(
+        || {
+            first
+                .par_iter()
+                .map(|set| replay.run(set))
+                .collect::<Vec<_>>()
+        },
+        || replay.worst_peers(WORST_PEERS),
+    );
+    let free = done[0];
     let demand = Demand {
         fin_wait_1_peak: free.fin_wait_1_peak,
         orphans_peak: free.orphans_peak,
@@ -152,104 +281,23 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
             cap: lives.cap as u64,
         }),
     };
-    let worst = replay.worst_peers(WORST_PEERS);
-    // The rows to replay: (row without its prediction, setting).
-    let mut plan: Vec<(Remedy, Setting)> = Vec::new();
-    let mut push = |w: WhatIf, why: &str, asked: bool| {
-        let mut set = base.clone();
-        match w {
-            WhatIf::MaxOrphans(v) => set.max_orphans = Some(v),
-            WhatIf::OrphanRetries(v) => set.orphan_retries = Some(v),
-            WhatIf::FinTimeout(v) => set.fin_timeout_ns = v.saturating_mul(1_000_000_000),
-            WhatIf::MaxTwBuckets(v) => set.max_tw_buckets = Some(v),
-            WhatIf::WorstPeersFixed(n) => {
-                // `worst_peers(n)` is the first n of `worst_peers(m)` for
-                // m >= n: no second pass over the lives when it fits.
-                set.fixed_peers = if (n as usize) <= WORST_PEERS {
-                    worst[..worst.len().min(n as usize)].to_vec()
-                } else {
-                    replay.worst_peers(n as usize)
-                };
-            }
-        }
-        let (setting, value) = w.key_value();
-        if !asked
-            && plan
-                .iter()
-                .any(|(r, _)| r.setting == setting && r.value == value)
-        {
-            return;
-        }
-        plan.push((
-            Remedy {
-                setting: setting.to_string(),
-                value,
-                asked,
-                why: why.to_string(),
-                predicted: Predicted::default(),
-            },
-            set,
-        ));
-    };
-    match (limit, inferred_retries) {
-        (Some(l), _) => push(WhatIf::MaxOrphans(l.value), "as inferred", false),
-        (None, Some(r)) => push(WhatIf::OrphanRetries(r), "as inferred", false),
-        (None, None) => push(
-            WhatIf::OrphanRetries(0),
-            "as captured (the default, 8)",
-            false,
-        ),
-    }
-    if let Some(l) = limit {
-        push(
-            WhatIf::MaxOrphans(l.value + l.value.div_ceil(20)),
-            "the limit +5%",
-            false,
-        );
-    }
-    // The smallest limit the demand never exceeds (bucket ends are a lower
-    // bound of the count the kernel compares: one more bucket's growth).
-    let avoid = free.orphans_peak.max(1);
-    let avoid = avoid + avoid.div_ceil(10);
-    push(
-        WhatIf::MaxOrphans(avoid),
-        "a limit above the demand's peak (+10%)",
-        false,
-    );
-    for r in [1, 2, 4] {
-        push(WhatIf::OrphanRetries(r), "", false);
-    }
-    push(WhatIf::FinTimeout(1), "", false);
-    if !worst.is_empty() {
-        push(
-            WhatIf::WorstPeersFixed(worst.len() as u32),
-            "their FINs ACKed like the other peers'",
-            false,
-        );
-    }
-    for w in asked {
-        push(*w, "asked (--what-if)", true);
-    }
-    // Each distinct setting is replayed once (the no-limit one is done),
-    // the replays one per thread.
-    use rayon::prelude::*;
-    let mut distinct: Vec<&Setting> = Vec::new();
+    let plan = plan(Some((free.orphans_peak, &worst)));
+    let mut second: Vec<&Setting> = Vec::new();
     for (_, set) in &plan {
-        if *set != free_setting && !distinct.contains(&set) {
-            distinct.push(set);
+        if !first.contains(set) && !second.contains(&set) {
+            second.push(set);
         }
     }
-    let done: Vec<Prediction> = distinct.par_iter().map(|set| replay.run(set)).collect();
+    let later: Vec<Prediction> = second.par_iter().map(|set| replay.run(set)).collect();
     let rows: Vec<Remedy> = plan
         .iter()
         .map(|(r, set)| {
-            let p = if *set == free_setting {
-                free
-            } else {
-                distinct
+            let p = match first.iter().position(|d| d == set) {
+                Some(i) => done[i],
+                None => second
                     .iter()
                     .position(|d| *d == set)
-                    .map_or(free, |i| done[i])
+                    .map_or(free, |i| later[i]),
             };
             Remedy {
                 predicted: predicted(p),
