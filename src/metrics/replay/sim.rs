@@ -154,13 +154,25 @@ impl Replay {
         // One order whatever the threads that gathered them: the lives
         // sorted (stable) through their indices, not copied.
         let kept = &lives.list;
-        let mut order: Vec<u32> = (0..kept.len() as u32).collect();
-        order.sort_by(|&i, &j| {
-            let (a, b) = (&kept[i as usize], &kept[j as usize]);
-            (a.t0, a.len, a.peer, a.first_rto)
-                .cmp(&(b.t0, b.len, b.peer, b.first_rto))
-                .then((a.flags & PASSIVE).cmp(&(b.flags & PASSIVE)))
+        // Sorted by start time beside the index (most comparisons end
+        // there, without reading the life), the index last: the stable
+        // order, by an unstable sort.
+        let mut by_t0: Vec<(u64, u32)> = kept
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.t0, i as u32))
+            .collect();
+        by_t0.sort_unstable_by(|&(t, i), &(u, j)| {
+            t.cmp(&u)
+                .then_with(|| {
+                    let (a, b) = (&kept[i as usize], &kept[j as usize]);
+                    (a.len, a.peer, a.first_rto)
+                        .cmp(&(b.len, b.peer, b.first_rto))
+                        .then((a.flags & PASSIVE).cmp(&(b.flags & PASSIVE)))
+                })
+                .then(i.cmp(&j))
         });
+        let order: Vec<u32> = by_t0.into_iter().map(|(_, i)| i).collect();
         let sorted = || order.iter().map(|&i| kept[i as usize].life());
         let mut acked_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
         let mut fw2_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
@@ -629,18 +641,23 @@ impl Replay {
     /// FIN that needed a retransmission), at most `n`, until they hold 90%
     /// of the orphan time.
     pub fn worst_peers(&self, n: usize) -> Vec<IpAddr> {
-        let mut by: BTreeMap<IpAddr, (u128, Vec<u64>)> = BTreeMap::new();
+        // By peer index (the lives name their peer by its index in
+        // `peer_list`): orphan time and lengths.
+        let mut by: Vec<(u128, Vec<u64>)> = vec![(0, Vec::new()); self.peer_list.len()];
         for (d, p) in self.demand.iter().zip(&self.peers) {
-            let e = by.entry(self.peer_list[*p as usize]).or_default();
-            e.0 += u128::from(d.len);
-            e.1.push(d.len);
+            if let Some(e) = by.get_mut(*p as usize) {
+                e.0 += u128::from(d.len);
+                e.1.push(d.len);
+            }
         }
-        let total: u128 = by.values().map(|x| x.0).sum::<u128>().max(1);
+        let total: u128 = by.iter().map(|x| x.0).sum::<u128>().max(1);
         let mut v: Vec<(IpAddr, u128, u64)> = by
             .into_iter()
-            .map(|(p, (t, mut l))| {
+            .zip(&self.peer_list)
+            .filter(|((_, l), _)| !l.is_empty())
+            .map(|((t, mut l), p)| {
                 l.sort_unstable();
-                (p, t, median(&l).unwrap_or(0))
+                (*p, t, median(&l).unwrap_or(0))
             })
             .filter(|x| x.2 >= RTO_MIN_NS)
             .collect();
