@@ -435,24 +435,29 @@ impl Replay {
                 *next_bucket = u64::MAX;
             }
         };
+        // The next start and sorted orphan end, kept until taken.
+        // u128::MAX: none (no key is: kinds end at 5).
+        let start_at = |n: usize| {
+            self.demand
+                .get(n)
+                .map_or(u128::MAX, |d| key(d.t0, Ev::Start, n))
+        };
+        let orphan_end_at = |n: usize| {
+            if !ends_sorted {
+                return u128::MAX;
+            }
+            self.orphan_ends.get(n).map_or(u128::MAX, |&i| {
+                let d = &self.demand[i as usize];
+                key(d.t0.saturating_add(d.len), Ev::OrphanEnd, i as usize)
+            })
+        };
+        let mut start = start_at(0);
+        let mut orphan_end = orphan_end_at(0);
         loop {
-            let start = self
-                .demand
-                .get(next_start)
-                .map_or(u128::MAX, |d| key(d.t0, Ev::Start, next_start));
-            // u128::MAX: none (no key is: kinds end at 5).
             let top = heap.peek().map_or(u128::MAX, |Reverse(x)| *x);
             let tw_end = tw_ends.front().copied().unwrap_or(u128::MAX);
             let fw2_end = fw2_ends.front().copied().unwrap_or(u128::MAX);
             let tw = tw_now.peek().map_or(u128::MAX, |Reverse(x)| *x);
-            let orphan_end = if ends_sorted {
-                self.orphan_ends.get(next_end).map_or(u128::MAX, |&i| {
-                    let d = &self.demand[i as usize];
-                    key(d.t0.saturating_add(d.len), Ev::OrphanEnd, i as usize)
-                })
-            } else {
-                u128::MAX
-            };
             let least = top
                 .min(tw_end)
                 .min(fw2_end)
@@ -464,10 +469,12 @@ impl Replay {
             }
             let x = if least == start {
                 next_start += 1;
-                start
+                start = start_at(next_start);
+                least
             } else if least == orphan_end {
                 next_end += 1;
-                orphan_end
+                orphan_end = orphan_end_at(next_end);
+                least
             } else if least == top {
                 heap.pop();
                 top
