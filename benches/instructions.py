@@ -6,11 +6,14 @@ other tenants' load; instruction counts repeat to within 0.01%).
 
     cargo build --release --bins --examples
     target/release/examples/gencap --profile gateway --packets 1000000 --out /tmp/gw1m.pcap
-    python3 benches/instructions.py /tmp/gw1m.pcap [--before OLD_FINSCOPE ...] [--top N]
+    python3 benches/instructions.py /tmp/gw1m.pcap [--before OLD_FINSCOPE ...] [--top N] [--stages]
 
 Prints, per build, the instructions of the whole run, per packet, and the
 ratio to the first --before build; with --top N, the N functions with the
-most instructions of their own (callgrind_annotate) of this build. Needs
+most instructions of their own (callgrind_annotate) of this build; with
+--stages, the cost table's stages (docs/performance.md) in instructions per
+packet for every build: each function's own instructions (its inlined
+callees included) go to the stage its name names (`STAGES` below). Needs
 valgrind (apt-get install -y valgrind). It runs about 50x slower than
 finscope: 1M packets take about 30 s per build.
 
@@ -30,6 +33,9 @@ while "--before" in args:
     i = args.index("--before")
     befores.append(args[i + 1])
     del args[i : i + 2]
+stages = "--stages" in args
+if stages:
+    args.remove("--stages")
 if "--top" in args:
     i = args.index("--top")
     top = int(args[i + 1])
@@ -78,16 +84,76 @@ def count(binary, keep=None):
         return int(m.group(1))
 
 
+# (stage, function-name patterns), first match wins; a function's own
+# instructions include what was inlined into it.
+STAGES = [
+    ("record parse", [r"finscope::capture::", r"pcap_parser::", r"nom::"]),
+    ("decode + routing", [r"finscope::decode::", r"etherparse::", r"batch::process", r"route_chunk"]),
+    (
+        "expiry / compaction",
+        [r"Shard<S>::compact", r"flow::compact::", r"Shard<S>::sweep", r"flow::wheel::",
+         r"Stores::take", r"Shard<S>::finish_keys", r"Shard<S>::end_keys", r"Shard<S>::evict"],
+    ),
+    ("table lookup", [r"Shard<S>::process_at", r"hashbrown::", r"flow::key::", r"KeyMap", r"flow::spare::"]),
+    ("state machine", [r"flow::conn::", r"flow::state::", r"flow::retrans::", r"flow::history::", r"flow::attempt::"]),
+    ("remedies replay", [r"metrics::replay::", r"report::remedies::"]),
+    ("metrics", [r"finscope::metrics::", r"hdrhistogram::", r"Shard<S>::retire"]),
+    ("report / output", [r"finscope::report::", r"finscope::commands::", r"serde", r"BufWriter", r"itoa::", r"ryu::", r"std::io::"]),
+    ("pipeline (batches, threads)", [r"finscope::pipeline::", r"rayon"]),
+    ("alloc (malloc/free)", [r"malloc", r"_int_free", r"\bfree\b", r"realloc", r"unlink_chunk", r"cfree"]),
+    ("memcpy / memset", [r"memcpy", r"memmove", r"memset"]),
+]
+
+
+def stage_table(out_file):
+    ann = subprocess.run(
+        ["callgrind_annotate", "--threshold=100", out_file], capture_output=True, text=True
+    ).stdout.splitlines()
+    sums = {name: 0 for name, _ in STAGES}
+    sums["other"] = 0
+    for l in ann:
+        m = re.match(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$", l)
+        if not m or "PROGRAM TOTALS" in l:
+            continue
+        n = int(m.group(1).replace(",", ""))
+        fn = m.group(2).split(":", 1)[-1]
+        for name, pats in STAGES:
+            if any(re.search(p, fn) for p in pats):
+                sums[name] += n
+                break
+        else:
+            sums["other"] += n
+    return sums
+
+
 n = frames(path)
 builds = befores + ["./target/release/finscope"]
 counts = {}
 keep = tempfile.NamedTemporaryFile(suffix=".callgrind", delete=False).name if top else None
+tables = {}
 for b in builds:
-    counts[b] = count(b, keep if b == builds[-1] else None)
+    if stages:
+        out = tempfile.NamedTemporaryFile(suffix=".callgrind", delete=False).name
+        counts[b] = count(b, out)
+        tables[b] = stage_table(out)
+        if not (top and b == builds[-1]):
+            os.unlink(out)
+        else:
+            keep = out
+    else:
+        counts[b] = count(b, keep if b == builds[-1] else None)
 base = counts[builds[0]]
 for b in builds:
     c = counts[b]
     print(f"{b}: {c:,} instructions, {c / n:,.0f} per packet, {c / base:.3f}x the first")
+if stages:
+    names = [name for name, _ in STAGES] + ["other"]
+    print("instructions per packet by stage (| stage | " + " | ".join(builds) + " |):")
+    for name in names + ["total"]:
+        vals = [
+            (sum(tables[b].values()) if name == "total" else tables[b][name]) / n for b in builds
+        ]
+        print(f"| {name} | " + " | ".join(f"{v:,.0f}" for v in vals) + " |")
 if top:
     ann = subprocess.run(
         ["callgrind_annotate", keep], capture_output=True, text=True
