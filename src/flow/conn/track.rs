@@ -60,14 +60,14 @@ impl Conn {
             // a few rounds suffice, each either fires or stops.
             for _ in 0..3 {
                 let st = e.machine.state;
-                let since = e.machine.transitions.last().map_or(0, |l| l.1);
+                let since = || e.machine.transitions.last().map_or(0, |l| l.1);
                 let (event, at) = match st {
                     TcpState::TimeWait => {
-                        (Event::TimeWaitEnd, since.saturating_add(t.time_wait_ns))
+                        (Event::TimeWaitEnd, since().saturating_add(t.time_wait_ns))
                     }
                     TcpState::FinWait2 => (
                         Event::FinWait2Timeout,
-                        since.saturating_add(t.fin_timeout_ns),
+                        since().saturating_add(t.fin_timeout_ns),
                     ),
                     TcpState::SynSent | TcpState::SynReceived => {
                         match e.backoff.overdue(Some(TIMEOUT_INIT_NS)) {
