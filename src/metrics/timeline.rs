@@ -94,6 +94,9 @@ pub struct Timeline {
     /// Packet counters of the current bucket, not yet in `buckets`: segments
     /// come in time order, so this saves a map lookup per segment.
     pending: Option<(u64, [u64; NCOUNTERS])>,
+    /// The pending bucket's times, [start, end) ns (saturating: a bucket
+    /// that ends past u64::MAX is left to the division).
+    pending_range: (u64, u64),
 }
 
 impl Timeline {
@@ -117,10 +120,21 @@ impl Timeline {
     /// Counts one TCP segment at time `t`: one bucket lookup for all its
     /// counters, cached per bucket (see [`Timeline::flush`]).
     pub fn count_segment(&mut self, t: u64, fin: bool, rst: bool, fin_rtx: bool) {
-        let b = self.bucket(t);
-        if !matches!(self.pending, Some((pb, _)) if pb == b) {
-            self.flush();
-            self.pending = Some((b, [0; NCOUNTERS]));
+        // Still in the pending bucket's time range: no division.
+        let (lo, hi) = self.pending_range;
+        if !(self.pending.is_some() && lo <= t && t < hi) {
+            let b = self.bucket(t);
+            if !matches!(self.pending, Some((pb, _)) if pb == b) {
+                self.flush();
+                // The flush may have doubled the width (`fit`): the
+                // bucket on the grid as it is now.
+                let b = self.bucket(t);
+                self.pending = Some((b, [0; NCOUNTERS]));
+            }
+            if let Some((b, _)) = self.pending {
+                let w = self.cfg.bucket_ns.max(1);
+                self.pending_range = (b.saturating_mul(w), b.saturating_add(1).saturating_mul(w));
+            }
         }
         if let Some((_, c)) = &mut self.pending {
             c[Count::Segments.index()] += 1;
@@ -166,6 +180,8 @@ impl Timeline {
         if let Some((b, _)) = &mut self.pending {
             *b /= k;
         }
+        // Recomputed at the next segment.
+        self.pending_range = (0, 0);
         // Sized for the result: a table grown insert by insert could reach
         // the old one's size again before the old one is freed.
         let fewer = FxHashMap::with_capacity_and_hasher(
@@ -544,6 +560,11 @@ mod tests {
             .map(|b| b.counts[Count::Fin.index()])
             .sum();
         assert_eq!((total, fins), (n, n / 2));
+        // Each count in its bucket on the final grid: four 1 ms segments
+        // per 4 ms bucket, also those counted while the width doubled.
+        for (b, d) in &t.buckets {
+            assert_eq!(d.counts[Count::Segments.index()], 4, "bucket {b}");
+        }
         // Shards that widened differently add on the wider grid.
         let mut other = Timeline::new(TimelineConfig {
             bucket_ns: MS,
