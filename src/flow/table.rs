@@ -256,10 +256,9 @@ impl<S: ConnSink> Shard<S> {
     /// shard's next segment): results stay independent of the shard count
     /// even when timestamps go backwards (tcpdump-kday4.pcap).
     pub fn process_at(&mut self, seg: &Segment, now: u64) {
-        let epoch = now / SWEEP_EVERY_NS;
-        if epoch > self.epoch {
-            self.epoch = epoch;
-            self.sweep(epoch * SWEEP_EVERY_NS);
+        // A new epoch only from its first time on (no division per segment).
+        if now >= self.epoch.saturating_add(1).saturating_mul(SWEEP_EVERY_NS) {
+            self.advance(now);
         }
         if self.memory() > self.cfg.max_memory {
             self.evict(now);
