@@ -125,7 +125,7 @@ fn route_chunk(frames: &[RawFrame], first: usize, data: &[u8], out: &mut Routed,
             out.packets.count(f.link, f.ts_ns, &Ok(r.counted()));
             let h = symmetric_hash_of((r.src, r.sport), (r.dst, r.dport), r.vlan);
             out.clock = out.clock.max(f.ts_ns);
-            out.per_shard[(h % shards) as usize].push(Item {
+            out.per_shard[shard_of(h, shards)].push(Item {
                 clock: out.clock,
                 at,
                 decoded: false,
@@ -141,7 +141,7 @@ fn route_chunk(frames: &[RawFrame], first: usize, data: &[u8], out: &mut Routed,
             let s = if shards == 1 {
                 0
             } else {
-                (symmetric_hash(&seg) % shards) as usize
+                shard_of(symmetric_hash(&seg), shards)
             };
             out.per_shard[s].push(Item {
                 clock: out.clock,
@@ -151,6 +151,13 @@ fn route_chunk(frames: &[RawFrame], first: usize, data: &[u8], out: &mut Routed,
             out.decoded.push(seg);
         }
     }
+}
+
+/// The shard of a flow hash among `shards`: the high half of their
+/// product (uniform for a well-mixed hash, without a division per frame).
+#[inline]
+fn shard_of(h: u64, shards: u64) -> usize {
+    ((u128::from(h) * u128::from(shards)) >> 64) as usize
 }
 
 /// Reused routing output plus the capture clock (see [`Shard::process_at`]).
