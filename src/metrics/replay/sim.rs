@@ -4,8 +4,9 @@
 use super::kernel::{firing, kill_budget_ns};
 use super::{End, Lives, PASSIVE};
 use crate::flow::state::RTO_MIN_NS;
+use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
 #[cfg(test)]
@@ -83,7 +84,7 @@ pub struct Replay {
     /// End of observation, ns: counts are read at bucket ends up to here.
     end_ns: u64,
     /// Orphan lengths of ACKed closes by peer, sorted.
-    acked_by_peer: BTreeMap<IpAddr, Vec<u64>>,
+    acked_by_peer: FxHashMap<IpAddr, Vec<u64>>,
     acked_all: Vec<u64>,
     /// The orphan ends of the demand's lives (those that last and whose
     /// end does not saturate), as `run`'s event keys, sorted: the same for
@@ -174,9 +175,9 @@ impl Replay {
         });
         let order: Vec<u32> = by_t0.into_iter().map(|(_, i)| i).collect();
         let sorted = || order.iter().map(|&i| kept[i as usize].life());
-        let mut acked_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
-        let mut fw2_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
-        let mut rto_by_peer: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
+        let mut acked_by_peer: FxHashMap<IpAddr, Vec<u64>> = FxHashMap::default();
+        let mut fw2_by_peer: FxHashMap<IpAddr, Vec<u64>> = FxHashMap::default();
+        let mut rto_by_peer: FxHashMap<IpAddr, Vec<u64>> = FxHashMap::default();
         let mut acked_all = Vec::new();
         let mut rto_all = Vec::new();
         for l in sorted() {
