@@ -367,7 +367,16 @@ fn read_host(a: &AnalysisPlan) -> Result<Option<crate::host::HostEvidence>, Erro
 /// kept.
 pub(crate) fn build_report(a: &AnalysisPlan, run: &Run) -> Report {
     let top = a.report.top;
-    let mut doc = report::build(&run.analysis, &a.report);
+    // The report's parallel parts (the remedies' replays) on as many
+    // threads as the analysis had (-j), not rayon's global pool.
+    let build = || report::build(&run.analysis, &a.report);
+    let mut doc = match rayon::ThreadPoolBuilder::new()
+        .num_threads(run.analysis.threads.max(1))
+        .build()
+    {
+        Ok(pool) => pool.install(build),
+        Err(_) => build(),
+    };
     if let Some((peers, total)) = groups::peers(
         &run.analysis.summary,
         a.group_by,
