@@ -6,12 +6,23 @@
 
 use super::BUF;
 
-/// Bytes of `v` (below 2^56) as a prefix varint: 7 bits each, its bits
-/// divided by 7 rounded up as a multiply and a shift (exact to 64 bits).
+/// Bytes of `v` (below 2^56) as a prefix varint: 7 bits each, looked up
+/// by its leading zeros.
+#[inline(always)]
 pub(super) fn varint_len(v: u64) -> usize {
-    let bits = 64 - (v | 1).leading_zeros() as usize;
-    ((bits + 6) * 37) >> 8
+    usize::from(LEN_BY_LZ[(v | 1).leading_zeros() as usize & 63])
 }
+
+/// A varint's bytes by its value's leading zeros (64 - lz bits, 7 a byte).
+const LEN_BY_LZ: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut lz = 0;
+    while lz < 64 {
+        t[lz] = (64 - lz).div_ceil(7) as u8;
+        lz += 1;
+    }
+    t
+};
 
 pub(super) fn zigzag(d: u64) -> u64 {
     let d = d as i64;
