@@ -55,6 +55,16 @@ pub const MAX_LEN: usize =
 /// once at any position up to [`MAX_LEN`].
 const BUF: usize = MAX_LEN + 16;
 
+// A machine's byte holds its state and the transitions' count (4 bits
+// each); the transitions' states are 4 bits each in a u32; a state and an
+// event (or a rule) share a byte.
+const _: () = assert!(
+    MAX_TRANSITIONS <= 8
+        && TcpState::ALL.len() <= 16
+        && Event::ALL.len() <= 16
+        && Correction::ALL.len() <= 16
+);
+
 /// The evidence's mask is written in 6 bytes.
 const EV_MASK_BYTES: usize = 6;
 const _: () = assert!(NTIMES + NCOUNTS <= 8 * EV_MASK_BYTES);
