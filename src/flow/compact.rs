@@ -1,15 +1,31 @@
 //! A connection in compact form: what a closed connection waits in for the
 //! TIME-WAIT horizon (60 s by default, most of a busy gateway's table).
 //!
-//! [`encode`] writes every field of a [`Conn`] but its key (the table's) as
-//! variable-length integers, times as differences from its first packet,
-//! flags and option presence as bits: about 230 bytes for a short
-//! connection with data (50 of them the FIN evidence, its zero words
-//! skipped by a bit mask, its sequence numbers as differences from a data
-//! end) against the struct's 992. [`decode`] gives back an equal connection, so a late segment (a
-//! FIN retransmitted into TIME-WAIT, a RST) is processed exactly as if the
-//! connection had stayed whole. The destructuring below names every field:
-//! a new field does not compile until it is encoded.
+//! [`encode`] writes every field of a [`Conn`] but its key (the table's):
+//! its first time as 8 bytes, the other integers as prefix varints
+//! (`compact_wire.rs`: 7 bits a byte, the length in the first byte's
+//! trailing zeros; times as zigzag differences from the first packet, a
+//! machine's transitions from the one before), what is usually zero behind
+//! a bit mask (an endpoint's FIN retransmission counts and schedule, the
+//! evidence's words), flags, states and sides as bits of single bytes
+//! (states two to a byte), an ISN as its 4 bytes, other sequence numbers
+//! as differences from a data end or ISN (usually small or 0: skipped).
+//! A machine's anomaly and correction records, empty on almost every
+//! connection, are one bit unless present. About 205 bytes for a gateway
+//! connection at its end (most of them times) against the struct's 992;
+//! at most [`MAX_LEN`]. [`decode`] gives back an equal connection, so a
+//! late segment (a FIN retransmitted into TIME-WAIT, a RST) is processed
+//! exactly as if the connection had stayed whole; a damaged or cut form
+//! gives `None`. The destructuring below names every field: a new field
+//! does not compile until it is encoded.
+//!
+//! Both ways are on the per-connection path of a busy shard (every closed
+//! connection is encoded once and decoded once), so neither branches on a
+//! value's length: the writer fills a buffer on the stack 8 bytes at a
+//! time and copies it out once, the reader loads 8 bytes at a time, a
+//! mask's present words are found by their bits, states, events and rules
+//! are their discriminants, and a connection is decoded in place
+//! (docs/performance.md, "The compact form's cost").
 
 use super::conn::evidence::{Evidence, NCOUNTS, NTIMES, SEQ_COUNTS};
 use super::conn::{Conn, EndpointState, SidesBy};
@@ -17,88 +33,123 @@ use super::key::{FlowKey, PerSide, Side};
 use super::retrans::Backoff;
 use super::state::{
     Anomalies, Correction, Corrections, Event, MAX_CORRECTIONS, MAX_NAMED_ANOMALIES,
-    MAX_TRANSITIONS, Machine, TcpState, Transitions,
+    MAX_TRANSITIONS, Machine, TcpState,
 };
 use crate::decode::seq::SeqNum;
 
-/// Writes integers as LEB128 varints, times relative to a base.
-struct Writer<'a> {
-    out: &'a mut Vec<u8>,
-    base: u64,
-}
+#[path = "compact_wire.rs"]
+mod wire;
+use wire::{Reader, Writer, seq_diff, seq_of, unzigzag, zigzag};
 
-impl Writer<'_> {
-    fn u(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.out.push(v as u8);
-    }
+/// The longest compact form (a varint takes at most 9 bytes, counted as
+/// 10): the first time (8 bytes), 9 more values of the connection (10
+/// bytes each, 2 of them u32s: 5) and its 2
+/// flag bytes; per endpoint its 4-byte header, 16 words and 4 optional
+/// times (10 bytes each), 3 sequence numbers (4 + 5 + 5), the machine's
+/// byte, 8 transitions (11 bytes) and its records (3 varints of a u32,
+/// 2 + 4 + 4 bytes); the evidence's 6-byte mask and 47 words.
+pub const MAX_LEN: usize =
+    8 + 7 * 10 + 2 * 5 + 2 + 2 * (4 + 20 * 10 + 14 + 1 + 8 * 11 + 3 * 5 + 10) + 6 + 47 * 10;
 
-    /// A time, as a zigzag difference from the base (times may go back).
-    fn ts(&mut self, t: u64) {
-        let d = t.wrapping_sub(self.base) as i64;
-        self.u(((d << 1) ^ (d >> 63)) as u64);
-    }
+/// The buffers' size: a value's 8 (or 10) bytes are read or written at
+/// once at any position up to [`MAX_LEN`].
+const BUF: usize = MAX_LEN + 16;
 
-    fn opt_ts(&mut self, t: Option<u64>) {
-        if let Some(t) = t {
-            self.ts(t);
-        }
-    }
+// A machine's byte holds its state and the transitions' count (4 bits
+// each); the transitions' states are 4 bits each in a u32; a state and an
+// event (or a rule) share a byte.
+const _: () = assert!(
+    MAX_TRANSITIONS <= 8
+        && TcpState::ALL.len() <= 16
+        && Event::ALL.len() <= 16
+        && Correction::ALL.len() <= 16
+);
 
-    fn state(&mut self, s: TcpState) {
-        let i = TcpState::ALL.iter().position(|x| *x == s).unwrap_or(0);
-        self.u(i as u64);
-    }
+/// The evidence's mask is written in 6 bytes.
+const EV_MASK_BYTES: usize = 6;
+const _: () = assert!(NTIMES + NCOUNTS <= 8 * EV_MASK_BYTES);
 
-    fn backoff(&mut self, b: &Backoff) {
-        let Backoff {
-            first_ts,
-            last_ts,
-            interval,
-            first_interval,
-            second_interval,
-            retransmissions,
-        } = *b;
-        self.ts(first_ts);
-        self.ts(last_ts);
-        self.u(interval);
-        self.u(first_interval);
-        self.u(second_interval);
-        self.u(u64::from(retransmissions));
-    }
+/// An endpoint's words behind its presence mask, in order: its times
+/// (the FIN's last copy, the last send, the retransmission schedule's
+/// first and last copies), then the FIN position (as a difference from its
+/// data end), the FIN retransmission counts, RSTs, segments and bytes, the
+/// schedule's intervals and count.
+const EP_WORDS: usize = 16;
 
-    fn machine(&mut self, m: &Machine) {
+/// The first this many are times (differences from the first packet).
+const EP_TIMES: usize = 4;
+
+/// An endpoint's flag bits (the low 16 of its 32-bit header; the high 16
+/// are the presence of its words).
+const F_FIN_TS: u32 = 1 << 0;
+const F_FIN_ACKED_TS: u32 = 1 << 1;
+const F_ISN: u32 = 1 << 2;
+const F_KILLED_AT: u32 = 1 << 3;
+const F_RETRACTED_KILL: u32 = 1 << 4;
+const F_SENT_ACK: u32 = 1 << 5;
+const F_KILL_CONFIRMED: u32 = 1 << 6;
+const F_BARE_RST: u32 = 1 << 7;
+const F_RESET_AWAITING_ACK: u32 = 1 << 8;
+const F_DATA_END: u32 = 1 << 9;
+const F_CHALLENGE_ACK: u32 = 1 << 10;
+const F_DATA_AFTER_FIN: u32 = 1 << 11;
+const F_ABORT_ON_DATA: u32 = 1 << 12;
+/// The machine has anomaly or correction records, or an overflow.
+const F_RECORDS: u32 = 1 << 13;
+const F_ALL: u32 = (1 << 14) - 1;
+
+/// The connection's flag byte.
+const C_CROSSED: u8 = 1 << 0;
+const C_FIN_BEFORE_RST: u8 = 1 << 1;
+const C_ESTABLISHED: u8 = 1 << 2;
+const C_RST_TS: u8 = 1 << 3;
+const C_FIN_MOVED: u8 = 1 << 4;
+const C_KILLS_RETRACTED: u8 = 1 << 5;
+const C_ALL: u8 = (1 << 6) - 1;
+
+impl Writer {
+    /// The machine; its records only with `records`.
+    #[inline(always)]
+    fn machine(&mut self, m: &Machine, records: bool) {
         let Machine {
             state,
             transitions,
             anomalies,
             corrections,
             overflow,
-        } = *m;
-        self.state(state);
-        self.u(transitions.len() as u64);
-        for (st, ts) in transitions.iter() {
-            self.state(st);
-            self.ts(ts);
+        } = m;
+        // A state fits 4 bits (13), the list's length too (at most 8);
+        // the transitions' states two to a byte, then their times.
+        let n = transitions.len();
+        self.byte(*state as u8 | (n as u8) << 4);
+        let mut states = 0u32;
+        for (i, (st, _)) in transitions.iter().enumerate() {
+            states |= (st as u32) << (4 * i);
+        }
+        self.low_bytes(states, n.div_ceil(2));
+        let mut prev = self.base;
+        for (_, ts) in transitions.iter() {
+            self.u(zigzag(ts.wrapping_sub(prev)));
+            prev = ts;
+        }
+        if !records {
+            return;
         }
         self.u(u64::from(anomalies.count()));
-        self.u(anomalies.pairs().count() as u64);
+        self.byte(anomalies.pairs().count() as u8);
         for (st, e) in anomalies.pairs() {
-            self.state(st);
-            self.u(Event::ALL.iter().position(|x| *x == e).unwrap_or(0) as u64);
+            // 13 states, 16 events: 4 bits each.
+            self.byte(st as u8 | (e as u8) << 4);
         }
         self.u(u64::from(corrections.count()));
-        self.u(u64::from(corrections.seen()));
+        self.byte(corrections.seen());
         for (rule, st) in corrections.iter() {
-            self.u(Correction::ALL.iter().position(|x| *x == rule).unwrap_or(0) as u64);
-            self.state(st);
+            self.byte(rule as u8 | (st as u8) << 4);
         }
-        self.u(u64::from(overflow));
+        self.u(u64::from(*overflow));
     }
 
+    #[inline(always)]
     fn endpoint(&mut self, e: &EndpointState) {
         let EndpointState {
             fin_ts,
@@ -126,59 +177,101 @@ impl Writer<'_> {
             data_after_fin,
             abort_on_data,
             machine,
-        } = *e;
-        let bits = [
-            fin_ts.is_some(),
-            fin_acked_ts.is_some(),
-            isn.is_some(),
-            killed_at.is_some(),
-            retracted_kill.is_some(),
-            sent_ack,
-            kill_confirmed,
-            bare_rst,
-            // Bits 8 and 9 held two facts now in the machine's corrections
-            // (`kill_disproved()`, `fin_wait_2_gone()`).
-            false,
-            false,
-            reset_awaiting_ack,
-            data_end.is_some(),
-            challenge_ack.is_some(),
-            data_after_fin,
-            abort_on_data,
+        } = e;
+        let Backoff {
+            first_ts,
+            last_ts,
+            interval,
+            first_interval,
+            second_interval,
+            retransmissions,
+        } = *backoff;
+        let records = has_records(machine);
+        let flag = |b: bool, f: u32| if b { f } else { 0 };
+        let flags = flag(fin_ts.is_some(), F_FIN_TS)
+            | flag(fin_acked_ts.is_some(), F_FIN_ACKED_TS)
+            | flag(isn.is_some(), F_ISN)
+            | flag(killed_at.is_some(), F_KILLED_AT)
+            | flag(retracted_kill.is_some(), F_RETRACTED_KILL)
+            | flag(*sent_ack, F_SENT_ACK)
+            | flag(*kill_confirmed, F_KILL_CONFIRMED)
+            | flag(*bare_rst, F_BARE_RST)
+            | flag(*reset_awaiting_ack, F_RESET_AWAITING_ACK)
+            | flag(data_end.is_some(), F_DATA_END)
+            | flag(challenge_ack.is_some(), F_CHALLENGE_ACK)
+            | flag(*data_after_fin, F_DATA_AFTER_FIN)
+            | flag(*abort_on_data, F_ABORT_ON_DATA)
+            | flag(records, F_RECORDS);
+        let mut words: [u64; EP_WORDS] = [
+            *fin_last_ts,
+            *last_sent_ts,
+            first_ts,
+            last_ts,
+            seq_diff(u64::from(fin_pos.0), fin_base(fin_ts, data_end)),
+            u64::from(*fin_rtx),
+            u64::from(*fin_rtx_spurious),
+            u64::from(*fin_first_rto_us),
+            u64::from(*fin_rtx_fast),
+            u64::from(*rsts),
+            *segments,
+            *bytes,
+            interval,
+            first_interval,
+            second_interval,
+            u64::from(retransmissions),
         ];
-        self.u(bits_of(&bits));
-        self.opt_ts(fin_ts);
-        self.u(u64::from(fin_pos.0));
-        self.opt_ts(fin_acked_ts);
-        self.u(u64::from(fin_rtx));
-        self.u(u64::from(fin_rtx_spurious));
-        self.u(u64::from(fin_first_rto_us));
-        self.ts(fin_last_ts);
-        self.u(u64::from(fin_rtx_fast));
-        self.u(u64::from(rsts));
+        let mut present = 0u32;
+        for (i, &v) in words.iter().enumerate() {
+            present |= u32::from(v != 0) << i;
+        }
+        for t in &mut words[..EP_TIMES] {
+            *t = zigzag(t.wrapping_sub(self.base));
+        }
+        self.bytes((flags | present << 16).to_le_bytes());
+        let mut m = present;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            self.u(words[i]);
+        }
+        self.opt_ts(*fin_ts);
+        self.opt_ts(*fin_acked_ts);
         if let Some(isn) = isn {
-            self.u(u64::from(isn.0));
+            // A random 32-bit number: 4 bytes, not a 5-byte varint.
+            self.bytes(isn.0.to_le_bytes());
         }
-        self.u(segments);
-        self.u(bytes);
-        self.ts(last_sent_ts);
-        self.backoff(&backoff);
-        self.opt_ts(killed_at);
-        self.opt_ts(retracted_kill);
-        for v in [data_end, challenge_ack].into_iter().flatten() {
-            self.u(u64::from(v.0));
+        self.opt_ts(*killed_at);
+        self.opt_ts(*retracted_kill);
+        if let Some(d) = data_end {
+            self.u(seq_diff(u64::from(d.0), isn.map_or(0, |i| i.0)));
         }
-        self.machine(&machine);
+        if let Some(c) = challenge_ack {
+            self.u(u64::from(c.0));
+        }
+        self.machine(machine, records);
     }
 }
 
-fn bits_of(bits: &[bool]) -> u64 {
-    bits.iter()
-        .enumerate()
-        .fold(0, |acc, (i, b)| acc | (u64::from(*b) << i))
+/// Whether the machine has anything besides its state and transitions.
+fn has_records(m: &Machine) -> bool {
+    m.anomalies.count() != 0
+        || m.anomalies.pairs().next().is_some()
+        || m.corrections.count() != 0
+        || m.corrections.seen() != 0
+        || m.overflow != 0
 }
 
-fn side_code(s: Option<Side>) -> u64 {
+/// The base of an endpoint's FIN position: its data end when it sent a
+/// FIN (the FIN usually follows its data), else 0.
+fn fin_base(fin_ts: &Option<u64>, data_end: &Option<SeqNum>) -> u32 {
+    match (fin_ts, data_end) {
+        (Some(_), Some(d)) => d.0,
+        _ => 0,
+    }
+}
+
+/// A side's code in 2 bits.
+fn side_code(s: Option<Side>) -> u8 {
     match s {
         None => 0,
         Some(Side::A) => 1,
@@ -186,7 +279,7 @@ fn side_code(s: Option<Side>) -> u64 {
     }
 }
 
-fn side_of(code: u64) -> Option<Option<Side>> {
+fn side_of(code: u8) -> Option<Option<Side>> {
     match code {
         0 => Some(None),
         1 => Some(Some(Side::A)),
@@ -196,6 +289,27 @@ fn side_of(code: u64) -> Option<Option<Side>> {
 }
 
 const SIDES_BY: [SidesBy; 3] = [SidesBy::Syn, SidesBy::SynAck, SidesBy::Port];
+
+/// The client in 3 bits: 0 none, else 1 + 3 * side + how.
+fn client_code(c: Option<(Side, SidesBy)>) -> u8 {
+    let Some((side, by)) = c else {
+        return 0;
+    };
+    let by = match by {
+        SidesBy::Syn => 0,
+        SidesBy::SynAck => 1,
+        SidesBy::Port => 2,
+    };
+    1 + 3 * (side_code(Some(side)) - 1) + by
+}
+
+fn client_of(code: u8) -> Option<Option<(Side, SidesBy)>> {
+    if code == 0 {
+        return Some(None);
+    }
+    let (side, by) = ((code - 1) / 3, (code - 1) % 3);
+    Some(Some((side_of(side + 1)??, SIDES_BY[usize::from(by)])))
+}
 
 /// Appends `c`'s compact form (its key aside) to `out`.
 pub fn encode(c: &Conn, out: &mut Vec<u8>) {
@@ -218,33 +332,30 @@ pub fn encode(c: &Conn, out: &mut Vec<u8>) {
         queued_at,
         ev,
     } = c;
-    let mut w = Writer { out, base: 0 };
-    w.u(*first_ts);
-    w.base = *first_ts;
+    let mut w = Writer::new(*first_ts);
+    // An absolute time in ns: 8 bytes, not a 9-byte varint.
+    w.bytes(first_ts.to_le_bytes());
     w.ts(*last_ts);
     w.u(*first_frame);
-    let d = last_frame.wrapping_sub(*first_frame) as i64;
-    w.u(((d << 1) ^ (d >> 63)) as u64);
-    let client_code = match client {
-        None => 0,
-        Some((side, by)) => {
-            let b = SIDES_BY.iter().position(|x| x == by).unwrap_or(0) as u64;
-            1 + side_code(Some(*side)) * 3 + b
-        }
-    };
-    w.u(client_code);
-    w.u(side_code(*first_fin) | side_code(*rst_by) << 2);
-    w.u(bits_of(&[
-        *crossed,
-        *fin_before_rst,
-        *established,
-        rst_ts.is_some(),
-    ]));
+    w.u(zigzag(last_frame.wrapping_sub(*first_frame)));
+    w.byte(client_code(*client) | side_code(*first_fin) << 3 | side_code(*rst_by) << 5);
+    let flag = |b: bool, f: u8| if b { f } else { 0 };
+    w.byte(
+        flag(*crossed, C_CROSSED)
+            | flag(*fin_before_rst, C_FIN_BEFORE_RST)
+            | flag(*established, C_ESTABLISHED)
+            | flag(rst_ts.is_some(), C_RST_TS)
+            | flag(*fin_moved != 0, C_FIN_MOVED)
+            | flag(*kills_retracted != 0, C_KILLS_RETRACTED),
+    );
     w.opt_ts(*rst_ts);
-    w.u(u64::from(*fin_moved));
-    w.u(u64::from(*kills_retracted));
+    for v in [*fin_moved, *kills_retracted] {
+        if v != 0 {
+            w.u(u64::from(v));
+        }
+    }
     w.ts(*queued_at);
-    for e in ep {
+    for e in &ep.0 {
         w.endpoint(e);
     }
     // The evidence: a bit per word that is not zero, then those words:
@@ -255,19 +366,26 @@ pub fn encode(c: &Conn, out: &mut Vec<u8>) {
     for &(i, side) in &SEQ_COUNTS {
         counts[i] = seq_diff(counts[i], data_end(ep, side));
     }
-    let words = times.iter().chain(counts.iter());
-    // (No allocation: the mask is folded from the words.)
-    let mask = words
-        .clone()
-        .enumerate()
-        .fold(0u64, |acc, (i, &v)| acc | (u64::from(v != 0) << i));
-    w.u(mask);
-    for &t in times.iter().filter(|&&t| t != 0) {
-        w.ts(t);
+    let (mut tmask, mut cmask) = (0u64, 0u64);
+    for (i, &t) in times.iter().enumerate() {
+        tmask |= u64::from(t != 0) << i;
     }
-    for &c in counts.iter().filter(|&&c| c != 0) {
-        w.u(c);
+    for (i, &c) in counts.iter().enumerate() {
+        cmask |= u64::from(c != 0) << i;
     }
+    w.slice(&(tmask | cmask << NTIMES).to_le_bytes()[..EV_MASK_BYTES]);
+    while tmask != 0 {
+        let i = tmask.trailing_zeros() as usize;
+        tmask &= tmask - 1;
+        w.ts(times[i]);
+    }
+    while cmask != 0 {
+        let i = cmask.trailing_zeros() as usize;
+        cmask &= cmask - 1;
+        w.u(counts[i]);
+    }
+    debug_assert!(w.pos <= MAX_LEN);
+    out.extend_from_slice(w.written());
 }
 
 /// An endpoint's data end (0 without data): the base of its evidence's
@@ -276,247 +394,206 @@ fn data_end(ep: &PerSide<EndpointState>, side: usize) -> u32 {
     ep.0[side].data_end.map_or(0, |d| d.0)
 }
 
-/// A sequence number as the zigzag of its difference from `base`.
-fn seq_diff(v: u64, base: u32) -> u64 {
-    let d = (v as u32).wrapping_sub(base) as i32;
-    u64::from(((d << 1) ^ (d >> 31)) as u32)
-}
-
-/// The way back from [`seq_diff`]; `None` when it does not fit.
-fn seq_of(z: u64, base: u32) -> Option<u64> {
-    let z = u32::try_from(z).ok()?;
-    let d = ((z >> 1) as i32) ^ -((z & 1) as i32);
-    Some(u64::from(base.wrapping_add(d as u32)))
-}
-
-/// Reads varints written by [`Writer`]; `None` on malformed input.
-struct Reader<'a> {
-    b: &'a [u8],
-    base: u64,
+/// A state from its discriminant.
+fn state_of(i: u8) -> Option<TcpState> {
+    TcpState::ALL.get(usize::from(i)).copied()
 }
 
 impl Reader<'_> {
-    fn u(&mut self) -> Option<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&byte, rest) = self.b.split_first()?;
-            self.b = rest;
-            v |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-        None
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        u32::try_from(self.u()?).ok()
-    }
-
-    fn ts(&mut self) -> Option<u64> {
-        let z = self.u()?;
-        let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
-        Some(self.base.wrapping_add(d as u64))
-    }
-
-    fn opt_ts(&mut self, present: bool) -> Option<Option<u64>> {
-        if present {
-            self.ts().map(Some)
-        } else {
-            Some(None)
-        }
-    }
-
-    fn state(&mut self) -> Option<TcpState> {
-        TcpState::ALL.get(usize::try_from(self.u()?).ok()?).copied()
-    }
-
-    fn backoff(&mut self) -> Option<Backoff> {
-        Some(Backoff {
-            first_ts: self.ts()?,
-            last_ts: self.ts()?,
-            interval: self.u()?,
-            first_interval: self.u()?,
-            second_interval: self.u()?,
-            retransmissions: self.u32()?,
-        })
-    }
-
-    fn machine(&mut self) -> Option<Machine> {
-        let state = self.state()?;
-        let n = usize::try_from(self.u()?).ok()?;
+    /// Into `m` (a default machine).
+    #[inline(always)]
+    fn machine(&mut self, m: &mut Machine, records: bool) -> Option<()> {
+        let head = self.byte()?;
+        m.state = state_of(head & 15)?;
+        let n = usize::from(head >> 4);
         if n > MAX_TRANSITIONS {
             return None;
         }
-        let mut list = [(TcpState::Inactive, 0); MAX_TRANSITIONS];
-        for e in &mut list[..n] {
-            *e = (self.state()?, self.ts()?);
+        let states = self.word();
+        self.pos += n.div_ceil(2);
+        // Pushed in place (at most MAX_TRANSITIONS: none is dropped).
+        let mut prev = self.base;
+        for i in 0..n {
+            let st = state_of((states >> (4 * i) & 15) as u8)?;
+            prev = prev.wrapping_add(unzigzag(self.u()?));
+            m.transitions.push(st, prev);
         }
-        let transitions = Transitions::from_entries(list[..n].iter().copied())?;
+        if !records {
+            return Some(());
+        }
         let count = self.u32()?;
-        let named = usize::try_from(self.u()?).ok()?;
+        let named = usize::from(self.byte()?);
         if named > MAX_NAMED_ANOMALIES {
             return None;
         }
         let mut pairs = [(TcpState::Inactive, Event::SendSyn); MAX_NAMED_ANOMALIES];
         for p in &mut pairs[..named] {
-            let st = self.state()?;
-            *p = (st, *Event::ALL.get(usize::try_from(self.u()?).ok()?)?);
+            let b = self.byte()?;
+            *p = (state_of(b & 15)?, *Event::ALL.get(usize::from(b >> 4))?);
         }
-        let anomalies = Anomalies::from_parts(count, pairs[..named].iter().copied())?;
+        m.anomalies = Anomalies::from_parts(count, pairs[..named].iter().copied())?;
         let count = self.u32()?;
-        let seen = u8::try_from(self.u()?).ok()?;
+        let seen = self.byte()?;
         let listed = usize::try_from(count).ok()?.min(MAX_CORRECTIONS);
         let mut list = [(Correction::KillDisproved, TcpState::Inactive); MAX_CORRECTIONS];
         for c in &mut list[..listed] {
-            let rule = *Correction::ALL.get(usize::try_from(self.u()?).ok()?)?;
-            *c = (rule, self.state()?);
+            let b = self.byte()?;
+            *c = (
+                *Correction::ALL.get(usize::from(b & 15))?,
+                state_of(b >> 4)?,
+            );
         }
-        Some(Machine {
-            state,
-            transitions,
-            anomalies,
-            corrections: Corrections::from_parts(count, seen, list[..listed].iter().copied())?,
-            overflow: self.u32()?,
-        })
+        m.corrections = Corrections::from_parts(count, seen, list[..listed].iter().copied())?;
+        m.overflow = self.u32()?;
+        Some(())
     }
 
-    fn endpoint(&mut self) -> Option<EndpointState> {
-        let bits = self.u()?;
-        let bit = |i: u32| bits & (1 << i) != 0;
-        let fin_ts = self.opt_ts(bit(0))?;
-        let fin_pos = SeqNum(self.u32()?);
-        let fin_acked_ts = self.opt_ts(bit(1))?;
-        let fin_rtx = self.u32()?;
-        let fin_rtx_spurious = self.u32()?;
-        let fin_first_rto_us = self.u32()?;
-        let fin_last_ts = self.ts()?;
-        let fin_rtx_fast = self.u32()?;
-        let rsts = self.u32()?;
-        let isn = if bit(2) {
-            Some(SeqNum(self.u32()?))
-        } else {
-            None
+    /// Into `e` (a default endpoint).
+    #[inline(always)]
+    fn endpoint(&mut self, e: &mut EndpointState) -> Option<()> {
+        let head = u32::from_le_bytes(self.bytes()?);
+        let flags = head & 0xffff;
+        if flags & !F_ALL != 0 {
+            return None;
+        }
+        let bit = |f: u32| flags & f != 0;
+        let mut w = [0u64; EP_WORDS];
+        let mut m = head >> 16;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            w[i] = self.u()?;
+        }
+        for (i, t) in w[..EP_TIMES].iter_mut().enumerate() {
+            let d = self.base.wrapping_add(unzigzag(*t));
+            *t = if head >> (16 + i) & 1 != 0 { d } else { 0 };
+        }
+        let u32_ = |v: u64| u32::try_from(v).ok();
+        e.fin_ts = self.opt_ts(bit(F_FIN_TS))?;
+        e.fin_acked_ts = self.opt_ts(bit(F_FIN_ACKED_TS))?;
+        if bit(F_ISN) {
+            e.isn = Some(SeqNum(u32::from_le_bytes(self.bytes()?)));
+        }
+        e.killed_at = self.opt_ts(bit(F_KILLED_AT))?;
+        e.retracted_kill = self.opt_ts(bit(F_RETRACTED_KILL))?;
+        if bit(F_DATA_END) {
+            let base = e.isn.map_or(0, |i| i.0);
+            e.data_end = Some(SeqNum(u32_(seq_of(self.u()?, base)?)?));
+        }
+        if bit(F_CHALLENGE_ACK) {
+            e.challenge_ack = Some(SeqNum(self.u32()?));
+        }
+        self.machine(&mut e.machine, bit(F_RECORDS))?;
+        e.fin_last_ts = w[0];
+        e.last_sent_ts = w[1];
+        e.fin_pos = SeqNum(u32_(seq_of(w[4], fin_base(&e.fin_ts, &e.data_end))?)?);
+        e.fin_rtx = u32_(w[5])?;
+        e.fin_rtx_spurious = u32_(w[6])?;
+        e.fin_first_rto_us = u32_(w[7])?;
+        e.fin_rtx_fast = u32_(w[8])?;
+        e.rsts = u32_(w[9])?;
+        e.segments = w[10];
+        e.bytes = w[11];
+        e.backoff = Backoff {
+            first_ts: w[2],
+            last_ts: w[3],
+            interval: w[12],
+            first_interval: w[13],
+            second_interval: w[14],
+            retransmissions: u32_(w[15])?,
         };
-        let segments = self.u()?;
-        let bytes = self.u()?;
-        let last_sent_ts = self.ts()?;
-        let backoff = self.backoff()?;
-        let killed_at = self.opt_ts(bit(3))?;
-        let retracted_kill = self.opt_ts(bit(4))?;
-        let data_end = if bit(11) {
-            Some(SeqNum(self.u32()?))
-        } else {
-            None
-        };
-        let challenge_ack = if bit(12) {
-            Some(SeqNum(self.u32()?))
-        } else {
-            None
-        };
-        let machine = self.machine()?;
-        Some(EndpointState {
-            fin_ts,
-            fin_pos,
-            fin_acked_ts,
-            fin_rtx,
-            fin_rtx_spurious,
-            fin_first_rto_us,
-            fin_last_ts,
-            fin_rtx_fast,
-            rsts,
-            isn,
-            segments,
-            bytes,
-            sent_ack: bit(5),
-            last_sent_ts,
-            backoff,
-            killed_at,
-            kill_confirmed: bit(6),
-            retracted_kill,
-            bare_rst: bit(7),
-            reset_awaiting_ack: bit(10),
-            data_end,
-            challenge_ack,
-            data_after_fin: bit(13),
-            abort_on_data: bit(14),
-            machine,
-        })
+        e.sent_ack = bit(F_SENT_ACK);
+        e.kill_confirmed = bit(F_KILL_CONFIRMED);
+        e.bare_rst = bit(F_BARE_RST);
+        e.reset_awaiting_ack = bit(F_RESET_AWAITING_ACK);
+        e.data_after_fin = bit(F_DATA_AFTER_FIN);
+        e.abort_on_data = bit(F_ABORT_ON_DATA);
+        Some(())
     }
 }
 
 /// The connection on `key` that [`encode`] wrote into `b`; `None` when `b`
 /// is not such an encoding.
 pub fn decode(key: FlowKey, b: &[u8]) -> Option<Conn> {
-    let mut r = Reader { b, base: 0 };
-    let first_ts = r.u()?;
+    let mut r = Reader::new(b);
+    let first_ts = u64::from_le_bytes(r.bytes()?);
     r.base = first_ts;
     let last_ts = r.ts()?;
     let first_frame = r.u()?;
-    let z = r.u()?;
-    let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
-    let last_frame = first_frame.wrapping_add(d as u64);
-    let client = match r.u()? {
-        0 => None,
-        c => {
-            let (side, by) = ((c - 1) / 3, (c - 1) % 3);
-            Some((side_of(side)??, SIDES_BY[by as usize]))
-        }
-    };
-    let sides = r.u()?;
-    let (first_fin, rst_by) = (side_of(sides & 3)?, side_of(sides >> 2)?);
-    let bits = r.u()?;
-    let rst_ts = r.opt_ts(bits & 8 != 0)?;
-    let fin_moved = r.u32()?;
-    let kills_retracted = r.u32()?;
-    let queued_at = r.ts()?;
-    let ep = PerSide([r.endpoint()?, r.endpoint()?]);
-    let mask = r.u()?;
-    let set = |i: usize| mask & (1 << i) != 0;
-    if mask >> (NTIMES + NCOUNTS) != 0 {
+    let last_frame = first_frame.wrapping_add(unzigzag(r.u()?));
+    let sides = r.byte()?;
+    let client = client_of(sides & 7)?;
+    let (first_fin, rst_by) = (side_of(sides >> 3 & 3)?, side_of(sides >> 5 & 3)?);
+    let bits = r.byte()?;
+    if sides >> 7 != 0 || bits & !C_ALL != 0 {
         return None;
     }
-    let mut times = [0u64; NTIMES];
-    for (i, t) in times.iter_mut().enumerate() {
-        if set(i) {
-            *t = r.ts()?;
-        }
-    }
-    let mut counts = [0u64; NCOUNTS];
-    for (i, c) in counts.iter_mut().enumerate() {
-        if set(NTIMES + i) {
-            *c = r.u()?;
-        }
-    }
-    for &(i, side) in &SEQ_COUNTS {
-        counts[i] = seq_of(counts[i], data_end(&ep, side))?;
-    }
-    let ev = Evidence::from_words(&times, &counts)?;
-    r.b.is_empty().then_some(Conn {
+    let rst_ts = r.opt_ts(bits & C_RST_TS != 0)?;
+    let fin_moved = if bits & C_FIN_MOVED != 0 { r.u32()? } else { 0 };
+    let kills_retracted = if bits & C_KILLS_RETRACTED != 0 {
+        r.u32()?
+    } else {
+        0
+    };
+    let queued_at = r.ts()?;
+    let mut c = Conn {
         key,
         first_ts,
         last_ts,
         first_frame,
         last_frame,
         client,
-        ep,
+        ep: PerSide::default(),
         first_fin,
-        crossed: bits & 1 != 0,
+        crossed: bits & C_CROSSED != 0,
         rst_ts,
         rst_by,
-        fin_before_rst: bits & 2 != 0,
+        fin_before_rst: bits & C_FIN_BEFORE_RST != 0,
         fin_moved,
-        established: bits & 4 != 0,
+        established: bits & C_ESTABLISHED != 0,
         kills_retracted,
         queued_at,
-        ev,
-    })
+        ev: Evidence::default(),
+    };
+    for e in &mut c.ep.0 {
+        r.endpoint(e)?;
+    }
+    let mut m = [0u8; 8];
+    m[..EV_MASK_BYTES].copy_from_slice(&r.bytes::<EV_MASK_BYTES>()?);
+    let mask = u64::from_le_bytes(m);
+    if mask >> (NTIMES + NCOUNTS) != 0 {
+        return None;
+    }
+    let mut times = [0u64; NTIMES];
+    let mut tmask = mask & ((1 << NTIMES) - 1);
+    while tmask != 0 {
+        let i = tmask.trailing_zeros() as usize;
+        tmask &= tmask - 1;
+        times[i] = r.ts()?;
+    }
+    let mut counts = [0u64; NCOUNTS];
+    let mut cmask = mask >> NTIMES;
+    while cmask != 0 {
+        let i = cmask.trailing_zeros() as usize;
+        cmask &= cmask - 1;
+        counts[i] = r.u()?;
+    }
+    for &(i, side) in &SEQ_COUNTS {
+        counts[i] = seq_of(counts[i], data_end(&c.ep, side))?;
+    }
+    c.ev = Evidence::from_words(&times, &counts)?;
+    (r.pos == b.len()).then_some(c)
 }
 
 /// The last packet time of the connection `b` encodes, read without
 /// decoding the rest.
 pub fn last_ts(b: &[u8]) -> Option<u64> {
-    let mut r = Reader { b, base: 0 };
-    r.base = r.u()?;
-    r.ts()
+    let mut r = Reader::new(b);
+    r.base = u64::from_le_bytes(r.bytes()?);
+    let t = r.ts()?;
+    (r.pos <= b.len()).then_some(t)
 }
+
+#[cfg(test)]
+#[path = "compact_tests.rs"]
+mod tests;
