@@ -107,7 +107,7 @@ STAGES = [
 
 def stage_table(out_file):
     ann = subprocess.run(
-        ["callgrind_annotate", "--threshold=100", out_file], capture_output=True, text=True
+        ["callgrind_annotate", "--auto=no", "--threshold=100", out_file], capture_output=True, text=True
     ).stdout.splitlines()
     sums = {name: 0 for name, _ in STAGES}
     sums["other"] = 0
@@ -156,7 +156,7 @@ if stages:
         print(f"| {name} | " + " | ".join(f"{v:,.0f}" for v in vals) + " |")
 if top:
     ann = subprocess.run(
-        ["callgrind_annotate", keep], capture_output=True, text=True
+        ["callgrind_annotate", "--auto=no", keep], capture_output=True, text=True
     ).stdout.splitlines()
     rows = [l for l in ann if re.match(r"^\s*[\d,]+ \(", l)][1 : top + 1]
     print(f"top {top} functions by own instructions (this build):")
