@@ -168,7 +168,7 @@ pub fn build(a: &Analysis, o: &ReportOptions) -> Report {
     let tl = timeline::build(&s.timeline, p, &o.limits, o.max_buckets());
     let mut findings = diagnosis::diagnose(s, &tl);
     let started = std::time::Instant::now();
-    let rem = super::remedies::remedies(s, &o.what_if);
+    let rem = super::remedies::remedies(s, &o.what_if, a.threads);
     if std::env::var_os("FINSCOPE_STATS").is_some() {
         // Engine figures for docs/performance.md; not part of any report.
         eprintln!(

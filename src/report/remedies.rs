@@ -170,9 +170,17 @@ impl Plan<'_> {
     }
 }
 
+/// `job` on `pool` when there is one.
+fn on<T: Send>(pool: &Option<rayon::ThreadPool>, job: impl FnOnce() -> T + Send) -> T {
+    match pool {
+        Some(p) => p.install(job),
+        None => job(),
+    }
+}
+
 /// Runs the replay: the limit hit, the demand, and the standard rows plus
-/// those asked (`asked`).
-pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
+/// those asked (`asked`), the replays on `threads` threads (the run's -j).
+pub fn remedies(s: &Summary, asked: &[WhatIf], threads: usize) -> Remedies {
     use rayon::prelude::*;
     let lives = &s.lives;
     if lives.is_empty() {
@@ -261,15 +269,29 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
             first.push(set);
         }
     }
-    let (done, worst) = rayon::join(
-        || {
-            first
-                .par_iter()
-                .map(|set| replay.run(set))
-                .collect::<Vec<_>>()
-        },
-        || replay.worst_peers(WORST_PEERS),
-    );
+    // On a pool of the run's threads (rayon's global one has every core,
+    // even at -j1): the caller's, or one made here. `Replay::new` above
+    // ran on the calling thread (see `commands::build_report`).
+    let pool = rayon::current_thread_index()
+        .is_none()
+        .then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads.max(1))
+                .build()
+                .ok()
+        })
+        .flatten();
+    let (done, worst) = on(&pool, || {
+        rayon::join(
+            || {
+                first
+                    .par_iter()
+                    .map(|set| replay.run(set))
+                    .collect::<Vec<_>>()
+            },
+            || replay.worst_peers(WORST_PEERS),
+        )
+    });
     let free = done[0];
     let demand = Demand {
         fin_wait_1_peak: free.fin_wait_1_peak,
@@ -288,7 +310,9 @@ pub fn remedies(s: &Summary, asked: &[WhatIf]) -> Remedies {
             second.push(set);
         }
     }
-    let later: Vec<Prediction> = second.par_iter().map(|set| replay.run(set)).collect();
+    let later: Vec<Prediction> = on(&pool, || {
+        second.par_iter().map(|set| replay.run(set)).collect()
+    });
     let rows: Vec<Remedy> = plan
         .iter()
         .map(|(r, set)| {
@@ -593,91 +617,5 @@ pub fn orphans_reset_memory_pressure(r: &Remedies) -> Option<Finding> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metrics::replay::End;
-    use crate::metrics::replay::tests::life;
-
-    const MS: u64 = 1_000_000;
-
-    /// Resets at close while the orphan count climbs from 0 to 300: no
-    /// plateau, so no limit is named; memory pressure is.
-    #[test]
-    fn resets_without_a_plateau_are_memory_pressure() {
-        let mut s = Summary::default();
-        for i in 0..300u64 {
-            s.lives.add_life(life(i * 100, 100_000, End::Acked));
-            if i % 10 == 0 {
-                s.lives.add_life(life(i * 100 + 1, 0, End::ResetAtClose));
-            }
-        }
-        s.packets.last_ts = Some(200_000 * MS);
-        let r = remedies(&s, &[]);
-        assert!(r.limit().is_none());
-        let p = r.pressure().expect("pressure");
-        assert_eq!(p.resets, 30);
-        assert!(orphan_limit_hit(&r, &s).is_none());
-        let f = orphans_reset_memory_pressure(&r).expect("finding");
-        assert!(f.finding.contains("tcp_mem"), "{}", f.finding);
-    }
-
-    /// The standard `worst_peers_fixed` row reuses the five worst peers
-    /// instead of a second pass: fewer worst peers are their prefix.
-    #[test]
-    fn fewer_worst_peers_are_a_prefix_of_the_five() {
-        let mut s = Summary::default();
-        for p in 1..=8u64 {
-            for i in 0..20u64 {
-                let mut l = life(p * 10_000 + i * 100, 300 * p, End::Acked);
-                l.peer = format!("192.0.2.{p}").parse().unwrap();
-                s.lives.add_life(l);
-            }
-        }
-        s.packets.last_ts = Some(200_000 * MS);
-        let tl = &s.timeline;
-        let replay = Replay::new(
-            &s.lives,
-            tl.cfg.bucket_ns,
-            tl.cfg.time_wait_ns,
-            200_000 * MS,
-        );
-        let five = replay.worst_peers(WORST_PEERS);
-        assert_eq!(five.len(), 5, "{five:?}");
-        assert_eq!(five[0].to_string(), "192.0.2.8");
-        for n in 1..=WORST_PEERS {
-            assert_eq!(replay.worst_peers(n), five[..n]);
-        }
-        let r = remedies(&s, &[WhatIf::WorstPeersFixed(3)]);
-        assert_eq!(
-            r.worst,
-            [
-                "192.0.2.8",
-                "192.0.2.7",
-                "192.0.2.6",
-                "192.0.2.5",
-                "192.0.2.4"
-            ]
-        );
-    }
-
-    #[test]
-    fn what_if_values() {
-        assert_eq!(
-            parse_what_if("tcp_max_orphans=1024"),
-            Ok(WhatIf::MaxOrphans(1024))
-        );
-        assert_eq!(
-            parse_what_if("net.ipv4.tcp_orphan_retries=2"),
-            Ok(WhatIf::OrphanRetries(2))
-        );
-        assert_eq!(
-            parse_what_if("tcp_fin_timeout=1s"),
-            Ok(WhatIf::FinTimeout(1))
-        );
-        assert!(parse_what_if("tcp_fin_timeout=0.5").is_err());
-        assert!(parse_what_if("tcp_orphan_retries=256").is_err());
-        assert!(parse_what_if("tcp_rmem=1").is_err());
-        assert!(parse_what_if("tcp_max_orphans").is_err());
-        assert!(parse_what_if("worst_peers_fixed=0").is_err());
-    }
-}
+#[path = "remedies_tests.rs"]
+mod tests;

@@ -4,7 +4,6 @@
 use super::kernel::{firing, kill_budget_ns};
 use super::{End, Lives, PASSIVE};
 use crate::flow::state::RTO_MIN_NS;
-use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -164,7 +163,7 @@ impl Replay {
             .enumerate()
             .map(|(i, k)| (k.t0, i as u32))
             .collect();
-        by_t0.par_sort_unstable_by(|&(t, i), &(u, j)| {
+        by_t0.sort_unstable_by(|&(t, i), &(u, j)| {
             t.cmp(&u)
                 .then_with(|| {
                     let (a, b) = (&kept[i as usize], &kept[j as usize]);
