@@ -68,5 +68,5 @@ fuzz_target!(|data: &[u8]| {
     );
     sum.packets.first_ts = segs.iter().map(|s| s.ts_ns).min();
     sum.packets.last_ts = Some(clock);
-    let _ = finscope::report::remedies::remedies(sum, &[]);
+    let _ = finscope::report::remedies::remedies(sum, &[], 1);
 });
