@@ -195,6 +195,43 @@ pub(super) fn read_batch<R: Read>(
     (into, status)
 }
 
+/// [`process`] with one shard and no pool: each frame decoded and tracked
+/// at once, while its bytes and its segment are in cache (no routed items,
+/// no vector of segments). The same clock and counts as the routed path.
+fn one_shard(
+    (frames, data): (&[RawFrame], &[u8]),
+    sh: &mut Shard<ShardMetrics>,
+    state: &mut DecodeState,
+    packets: &mut Packets,
+    ctx: DecodeCtx,
+) {
+    if state.chunks.is_empty() {
+        state.chunks.push(Routed::default());
+    }
+    let Some(d) = state.chunks.first_mut() else {
+        return;
+    };
+    d.reset(1);
+    d.packets.bucket_ns = ctx.bucket_ns;
+    let start = state.clock;
+    let mut clock = 0u64;
+    for f in frames {
+        if ctx.skips(f) {
+            continue;
+        }
+        let Some(r) = ctx.decode(f, data) else {
+            continue;
+        };
+        d.packets.count(f.link, f.ts_ns, &r);
+        if let Ok(seg) = r {
+            clock = clock.max(seg.ts_ns);
+            sh.process_at(&seg, start.max(clock));
+        }
+    }
+    state.clock = state.clock.max(clock);
+    *packets += &d.packets;
+}
+
 /// Routes a batch (in parallel chunks when `par`) and has every shard
 /// decode and track its frames in capture order (one shard per task when
 /// `par`). One shard: the routing pass decodes every frame (nothing to
@@ -208,6 +245,10 @@ pub(super) fn process(
     ctx: DecodeCtx,
 ) {
     let nshards = shards.len();
+    if !par && let [sh] = shards {
+        one_shard((frames, data), sh, state, packets, ctx);
+        return;
+    }
     // Several chunks per thread, so work-stealing can balance them.
     let chunk = if par {
         frames
