@@ -6,6 +6,7 @@
 //! flags and payload length, and its fast segment is the decoder's.
 
 use finscope::capture::{CaptureReader, Status};
+use finscope::decode::route::Route;
 use finscope::decode::{self, route};
 use finscope::flow::key::{symmetric_hash, symmetric_hash_of};
 use std::collections::BTreeMap;
@@ -48,27 +49,7 @@ fn check(path: &Path) -> Option<Tally> {
                 symmetric_hash(&s),
                 "{at}"
             );
-            assert_eq!(
-                (
-                    r.src,
-                    r.dst,
-                    r.sport,
-                    r.dport,
-                    r.vlan,
-                    r.flags,
-                    r.payload_len
-                ),
-                (
-                    s.src,
-                    s.dst,
-                    s.sport,
-                    s.dport,
-                    s.vlan,
-                    s.flags,
-                    s.payload_len
-                ),
-                "{at}"
-            );
+            assert_eq!(r, Route::of(&s), "{at}");
         }
         if !matches!(status, Status::More) {
             return Some(t);

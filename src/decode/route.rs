@@ -34,6 +34,19 @@ pub struct Route {
 }
 
 impl Route {
+    /// The routing fields of a decoded segment.
+    pub fn of(s: &Segment) -> Route {
+        Route {
+            src: s.src,
+            dst: s.dst,
+            sport: s.sport,
+            dport: s.dport,
+            vlan: s.vlan,
+            flags: s.flags,
+            payload_len: s.payload_len,
+        }
+    }
+
     /// The segment as the frame counters see it: the routed fields, the
     /// rest zero ([`crate::decode::decode`]'s segment has them all).
     pub fn counted(&self) -> Segment {
@@ -261,27 +274,7 @@ mod tests {
         if let Some(r) = r {
             let s = full.unwrap_or_else(|e| panic!("routed but {e:?}: {f:02x?}"));
             assert_eq!(fast, Some(s), "{f:02x?}");
-            let c = r.counted();
-            assert_eq!(
-                (
-                    c.src,
-                    c.dst,
-                    c.sport,
-                    c.dport,
-                    c.vlan,
-                    c.flags,
-                    c.payload_len
-                ),
-                (
-                    s.src,
-                    s.dst,
-                    s.sport,
-                    s.dport,
-                    s.vlan,
-                    s.flags,
-                    s.payload_len
-                ),
-            );
+            assert_eq!(Route::of(&r.counted()), Route::of(&s));
         }
         assert_eq!(decode(link, f, 5, 9), full);
         r.is_some()
