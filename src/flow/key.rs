@@ -51,6 +51,19 @@ fn words(ip: IpAddr) -> (bool, [u32; 4]) {
     }
 }
 
+/// An endpoint as (is IPv6, address words, port): ordered as the
+/// endpoint is (IPv4 first, then address, then port).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Packed(bool, [u32; 4], u16);
+
+impl Packed {
+    #[inline]
+    fn of(e: Endpoint) -> Packed {
+        let (v6, w) = words(e.0);
+        Packed(v6, w, e.1)
+    }
+}
+
 /// The address of [`words`]' output.
 #[inline]
 fn addr(v6: bool, w: [u32; 4]) -> IpAddr {
@@ -195,43 +208,36 @@ impl FlowKey {
     /// The key of endpoints `a` and `b` in that order (`a` should be the
     /// lower; [`FlowKey::ordered`] orders them).
     pub fn new(a: Endpoint, b: Endpoint, vlan: u32) -> FlowKey {
-        let (va, wa) = words(a.0);
-        let (vb, wb) = words(b.0);
+        FlowKey::packed(Packed::of(a), Packed::of(b), vlan)
+    }
+
+    /// The key of endpoints already in [`words`] form, `a` first.
+    #[inline]
+    fn packed(a: Packed, b: Packed, vlan: u32) -> FlowKey {
         FlowKey {
-            a: wa,
-            b: wb,
-            ports: (u32::from(a.1) << 16) | u32::from(b.1),
+            a: a.1,
+            b: b.1,
+            ports: (u32::from(a.2) << 16) | u32::from(b.2),
             vlan,
-            v6: u8::from(va) | (u8::from(vb) << 1),
+            v6: u8::from(a.0) | (u8::from(b.0) << 1),
         }
     }
 
     /// The key of a connection between `x` and `y`, and the side `x` is.
     #[inline]
     pub fn ordered(x: Endpoint, y: Endpoint, vlan: u32) -> (FlowKey, Side) {
-        let (vx, wx) = words(x.0);
-        let (vy, wy) = words(y.0);
-        let x_first = if !vx && !vy {
+        let (x, y) = (Packed::of(x), Packed::of(y));
+        let x_first = if !x.0 && !y.0 {
             // Both IPv4: the address and port in one word each.
-            (u64::from(wx[3]) << 16 | u64::from(x.1)) <= (u64::from(wy[3]) << 16 | u64::from(y.1))
+            (u64::from(x.1[3]) << 16 | u64::from(x.2)) <= (u64::from(y.1[3]) << 16 | u64::from(y.2))
         } else {
-            (vx, wx, x.1) <= (vy, wy, y.1)
+            x <= y
         };
-        let ((va, wa, pa), (vb, wb, pb), side) = if x_first {
-            ((vx, wx, x.1), (vy, wy, y.1), Side::A)
+        if x_first {
+            (FlowKey::packed(x, y, vlan), Side::A)
         } else {
-            ((vy, wy, y.1), (vx, wx, x.1), Side::B)
-        };
-        (
-            FlowKey {
-                a: wa,
-                b: wb,
-                ports: (u32::from(pa) << 16) | u32::from(pb),
-                vlan,
-                v6: u8::from(va) | (u8::from(vb) << 1),
-            },
-            side,
-        )
+            (FlowKey::packed(y, x, vlan), Side::B)
+        }
     }
 
     /// The key of a segment and the side that sent it.
