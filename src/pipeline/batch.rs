@@ -93,6 +93,24 @@ impl DecodeCtx<'_> {
             _ => Some(r),
         }
     }
+
+    /// `f` decoded and counted in `packets`, then its segment, if it
+    /// makes one, given to `take`.
+    #[inline(always)]
+    fn counted(
+        &self,
+        f: &RawFrame,
+        data: &[u8],
+        packets: &mut Packets,
+        take: impl FnOnce(&Segment),
+    ) {
+        if let Some(r) = self.decode(f, data) {
+            packets.count(f.link, f.ts_ns, &r);
+            if let Ok(seg) = &r {
+                take(seg);
+            }
+        }
+    }
 }
 
 /// A frame's captured bytes.
@@ -109,8 +127,8 @@ fn bytes<'a>(f: &RawFrame, data: &'a [u8]) -> &'a [u8] {
 /// whole segment). Frames are counted here, in capture order.
 fn route_chunk(frames: &[RawFrame], first: usize, data: &[u8], out: &mut Routed, ctx: DecodeCtx) {
     let shards = out.per_shard.len() as u64;
-    // One shard: nothing to route, the frame is decoded here; likewise
-    // below ROUTE_MIN_SHARDS, where routing measured slower.
+    // Below ROUTE_MIN_SHARDS the frame is decoded here: routing measured
+    // slower.
     let decode_here = shards < ROUTE_MIN_SHARDS;
     out.packets.bucket_ns = ctx.bucket_ns;
     for (i, f) in frames.iter().enumerate() {
@@ -132,24 +150,16 @@ fn route_chunk(frames: &[RawFrame], first: usize, data: &[u8], out: &mut Routed,
             });
             continue;
         }
-        let Some(r) = ctx.decode(f, data) else {
-            continue;
-        };
-        out.packets.count(f.link, f.ts_ns, &r);
-        if let Ok(seg) = r {
-            out.clock = out.clock.max(seg.ts_ns);
-            let s = if shards == 1 {
-                0
-            } else {
-                shard_of(symmetric_hash(&seg), shards)
-            };
-            out.per_shard[s].push(Item {
-                clock: out.clock,
-                at: out.decoded.len() as u32,
+        let (clock, per_shard, decoded) = (&mut out.clock, &mut out.per_shard, &mut out.decoded);
+        ctx.counted(f, data, &mut out.packets, |seg| {
+            *clock = (*clock).max(seg.ts_ns);
+            per_shard[shard_of(symmetric_hash(seg), shards)].push(Item {
+                clock: *clock,
+                at: decoded.len() as u32,
                 decoded: true,
             });
-            out.decoded.push(seg);
-        }
+            decoded.push(*seg);
+        });
     }
 }
 
@@ -219,14 +229,10 @@ fn one_shard(
         if ctx.skips(f) {
             continue;
         }
-        let Some(r) = ctx.decode(f, data) else {
-            continue;
-        };
-        d.packets.count(f.link, f.ts_ns, &r);
-        if let Ok(seg) = r {
+        ctx.counted(f, data, &mut d.packets, |seg| {
             clock = clock.max(seg.ts_ns);
-            sh.process_at(&seg, start.max(clock));
-        }
+            sh.process_at(seg, start.max(clock));
+        });
     }
     state.clock = state.clock.max(clock);
     *packets += &d.packets;
@@ -234,8 +240,7 @@ fn one_shard(
 
 /// Routes a batch (in parallel chunks when `par`) and has every shard
 /// decode and track its frames in capture order (one shard per task when
-/// `par`). One shard: the routing pass decodes every frame (nothing to
-/// route), then the shard tracks them.
+/// `par`). One shard without a pool: [`one_shard`].
 pub(super) fn process(
     (frames, data): (&[RawFrame], &[u8]),
     shards: &mut [Shard<ShardMetrics>],
