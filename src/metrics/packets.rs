@@ -1,6 +1,7 @@
 //! Frame-level counts, filled by the decoder, mergeable.
 
-use super::{BySkip, Merge, add, timeline};
+use super::timeline::{self, BucketSpan};
+use super::{BySkip, Merge, add};
 use crate::decode::{Segment, Skip, flags};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -53,23 +54,9 @@ pub struct Packets {
     pub bucket_ns: u64,
     /// Frames per timeline bucket, run-length: (bucket number, frames).
     pub frames_by_bucket: Vec<(u64, u64)>,
-    /// The last bucket of `frames_by_bucket` when `count` made it: its
-    /// number, the width and its times [start, end) ns.
-    last_range: LastBucket,
+    /// The last bucket of `frames_by_bucket` when `count` made it.
+    last_span: BucketSpan,
 }
-
-/// [`Packets::count`]'s cache of its last bucket: (number, width, start,
-/// end). Not part of the counts: equal whatever it holds.
-#[derive(Clone, Copy, Debug, Default)]
-struct LastBucket(u64, u64, u64, u64);
-
-impl PartialEq for LastBucket {
-    fn eq(&self, _: &LastBucket) -> bool {
-        true
-    }
-}
-
-impl Eq for LastBucket {}
 
 impl Packets {
     /// Counters that also count frames per timeline bucket of `bucket_ns`.
@@ -93,22 +80,16 @@ impl Packets {
         self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
         self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
         // In the last bucket's time range (on this width): no division.
-        let LastBucket(lb0, w0, lo, hi) = self.last_range;
+        let span = self.last_span;
         match self.frames_by_bucket.last_mut() {
-            Some((lb, n)) if *lb == lb0 && w0 == self.bucket_ns && lo <= ts && ts < hi => *n += 1,
+            Some((lb, n)) if *lb == span.b && span.holds(ts, self.bucket_ns) => *n += 1,
             _ => {
                 if let Some(b) = ts.checked_div(self.bucket_ns) {
                     match self.frames_by_bucket.last_mut() {
                         Some((lb, n)) if *lb == b => *n += 1,
                         _ => self.frames_by_bucket.push((b, 1)),
                     }
-                    let w = self.bucket_ns;
-                    self.last_range = LastBucket(
-                        b,
-                        w,
-                        b.saturating_mul(w),
-                        b.saturating_add(1).saturating_mul(w),
-                    );
+                    self.last_span = BucketSpan::new(b, self.bucket_ns);
                 }
             }
         }
@@ -199,7 +180,7 @@ impl std::ops::AddAssign<&Packets> for Packets {
             last_ts,
             bucket_ns: _,
             frames_by_bucket: _,
-            last_range: _, // a cache of `count`'s, checked before use
+            last_span: _, // a cache of `count`'s, checked before use
         } = o;
         self.counts.merge(counts);
         self.skipped.merge(skipped);

@@ -68,6 +68,45 @@ impl Default for TimelineConfig {
 /// anyway, unless those ends alone fill the cap.
 pub const MAX_LIVE_BUCKETS: usize = 57_280;
 
+/// A bucket of width `w` with its times [lo, hi) ns: timestamps that fall
+/// in it are placed without a division (segments come in time order). A
+/// cache: equal whatever it holds.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BucketSpan {
+    pub b: u64,
+    w: u64,
+    lo: u64,
+    hi: u64,
+}
+
+impl BucketSpan {
+    /// Bucket `b` of width `w` (saturating: a bucket ending past u64::MAX
+    /// holds no time at u64::MAX, which is then placed by division).
+    pub fn new(b: u64, w: u64) -> BucketSpan {
+        let lo = b.saturating_mul(w);
+        BucketSpan {
+            b,
+            w,
+            lo,
+            hi: b.saturating_add(1).saturating_mul(w),
+        }
+    }
+
+    /// `t` is in this bucket on a grid of width `w`.
+    #[inline]
+    pub fn holds(&self, t: u64, w: u64) -> bool {
+        self.w == w && self.lo <= t && t < self.hi
+    }
+}
+
+impl PartialEq for BucketSpan {
+    fn eq(&self, _: &BucketSpan) -> bool {
+        true
+    }
+}
+
+impl Eq for BucketSpan {}
+
 /// One bucket's sparse data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BucketDelta {
@@ -94,9 +133,8 @@ pub struct Timeline {
     /// Packet counters of the current bucket, not yet in `buckets`: segments
     /// come in time order, so this saves a map lookup per segment.
     pending: Option<(u64, [u64; NCOUNTERS])>,
-    /// The pending bucket's times, [start, end) ns (saturating: a bucket
-    /// that ends past u64::MAX is left to the division).
-    pending_range: (u64, u64),
+    /// The pending bucket's times (`pending`'s bucket when it is there).
+    pending_span: BucketSpan,
 }
 
 impl Timeline {
@@ -121,8 +159,8 @@ impl Timeline {
     /// counters, cached per bucket (see [`Timeline::flush`]).
     pub fn count_segment(&mut self, t: u64, fin: bool, rst: bool, fin_rtx: bool) {
         // Still in the pending bucket's time range: no division.
-        let (lo, hi) = self.pending_range;
-        if !(self.pending.is_some() && lo <= t && t < hi) {
+        let w = self.cfg.bucket_ns.max(1);
+        if !(self.pending.is_some() && self.pending_span.holds(t, w)) {
             let b = self.bucket(t);
             if !matches!(self.pending, Some((pb, _)) if pb == b) {
                 self.flush();
@@ -132,8 +170,7 @@ impl Timeline {
                 self.pending = Some((b, [0; NCOUNTERS]));
             }
             if let Some((b, _)) = self.pending {
-                let w = self.cfg.bucket_ns.max(1);
-                self.pending_range = (b.saturating_mul(w), b.saturating_add(1).saturating_mul(w));
+                self.pending_span = BucketSpan::new(b, self.cfg.bucket_ns.max(1));
             }
         }
         if let Some((_, c)) = &mut self.pending {
@@ -180,8 +217,6 @@ impl Timeline {
         if let Some((b, _)) = &mut self.pending {
             *b /= k;
         }
-        // Recomputed at the next segment.
-        self.pending_range = (0, 0);
         // Sized for the result: a table grown insert by insert could reach
         // the old one's size again before the old one is freed.
         let fewer = FxHashMap::with_capacity_and_hasher(
