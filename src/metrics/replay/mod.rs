@@ -38,6 +38,7 @@
 //! tests `sim_reference`, the one-heap replay it must agree with) and
 //! `limit` (tcp_max_orphans inferred from the kernel's resets).
 
+mod kept;
 mod kernel;
 mod limit;
 mod sim;
@@ -49,9 +50,10 @@ pub use sim::{Prediction, Replay, Setting};
 use crate::flow::conn::Conn;
 use crate::flow::key::Side;
 use crate::flow::state::TcpState;
+use kept::Kept;
 use std::net::IpAddr;
 
-/// Most lives kept for the replay (64 bytes each: 32 MB): past it every
+/// Most lives kept for the replay (32 bytes each: 16 MB): past it every
 /// other one (by a hash of its peer and time) is dropped and the rest
 /// count twice, and so on (`Lives::weight`). `--max-memory` may keep
 /// fewer ([`Lives::with_budget`]).
@@ -101,71 +103,19 @@ pub struct Life {
     pub late: Option<u64>,
 }
 
-/// A [`Life`] as [`Lives`] keeps it: 64 bytes instead of 80 (the two
-/// optional times without their own tags), about 13 MB less at the
-/// [`MAX_LIVES`] cap. Lossless: [`Kept::life`] gives back what was kept.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Kept {
-    t0: u64,
-    len: u64,
-    fw2: u64,
-    first_rto: u64,
-    late: u64,
-    peer: IpAddr,
-    end: End,
-    /// [`PASSIVE`], [`TLP`], [`FW2`] (`fw2` is set), [`LATE`] (`late` is).
-    flags: u8,
-}
-
-const PASSIVE: u8 = 1;
-const TLP: u8 = 2;
-const FW2: u8 = 4;
-const LATE: u8 = 8;
-
-impl Kept {
-    fn of(l: Life) -> Kept {
-        let flag = |on: bool, f: u8| if on { f } else { 0 };
-        Kept {
-            t0: l.t0,
-            len: l.len,
-            fw2: l.fw2.unwrap_or(0),
-            first_rto: l.first_rto,
-            late: l.late.unwrap_or(0),
-            peer: l.peer,
-            end: l.end,
-            flags: flag(l.passive, PASSIVE)
-                | flag(l.tlp, TLP)
-                | flag(l.fw2.is_some(), FW2)
-                | flag(l.late.is_some(), LATE),
-        }
-    }
-
-    fn life(&self) -> Life {
-        let has = |f: u8| self.flags & f != 0;
-        Life {
-            peer: self.peer,
-            t0: self.t0,
-            len: self.len,
-            end: self.end,
-            passive: has(PASSIVE),
-            fw2: has(FW2).then_some(self.fw2),
-            first_rto: self.first_rto,
-            tlp: has(TLP),
-            late: has(LATE).then_some(self.late),
-        }
-    }
-}
-
-/// Bytes a kept life costs, about: the entry, and as much again for the
-/// list's growth, the shards' lag behind the shared level and the
-/// replay's sorted indices at the end.
-pub const LIFE_BYTES: u64 = 2 * std::mem::size_of::<Kept>() as u64;
+/// Bytes a kept life costs, about, at the run's end: its 32-byte entry
+/// ([`Kept`]) and side words, the list's growth, the shards' lag behind
+/// the shared level, and beside them the replay's 40-byte demand and its
+/// sorted indices (`sim::Replay::new`).
+pub const LIFE_BYTES: u64 = 128;
 
 /// The lives of a run: mergeable (concatenated), bounded by `cap`
 /// ([`MAX_LIVES`], or what `--max-memory` leaves them).
 #[derive(Clone, Debug)]
 pub struct Lives {
     list: Vec<Kept>,
+    /// The kept lives' side words ([`Kept`]): IPv6 peers, wide times.
+    side: Vec<u64>,
     /// log2 of the weight of each kept life (sampling halvings).
     pub halvings: u32,
     /// Most lives kept: past it the list is halved (by the hash).
@@ -182,6 +132,7 @@ impl Default for Lives {
     fn default() -> Lives {
         Lives {
             list: Vec::new(),
+            side: Vec::new(),
             halvings: 0,
             cap: MAX_LIVES,
             shared: None,
@@ -237,20 +188,22 @@ pub(super) fn mix64(mut h: u64) -> u64 {
 }
 
 /// The sampling hash of a life: its time and peer mixed.
-fn life_hash(l: &Kept) -> u64 {
-    let peer = match l.peer {
+fn life_hash(t0: u64, peer: IpAddr) -> u64 {
+    let peer = match peer {
         IpAddr::V4(a) => u64::from(u32::from(a)),
         IpAddr::V6(a) => (u128::from(a) as u64) ^ ((u128::from(a) >> 64) as u64),
     };
-    mix64(l.t0 ^ 0x9e37_79b9_7f4a_7c15 ^ peer)
+    mix64(t0 ^ 0x9e37_79b9_7f4a_7c15 ^ peer)
 }
 
 impl Lives {
     /// Lives kept as listed, each standing for 2^`halvings` sockets (none
     /// sampled away: tests and fuzzing).
     pub fn of(list: Vec<Life>, halvings: u32) -> Lives {
+        let mut side = Vec::new();
         Lives {
-            list: list.into_iter().map(Kept::of).collect(),
+            list: list.iter().map(|l| Kept::of(l, &mut side)).collect(),
+            side,
             halvings,
             ..Lives::default()
         }
@@ -286,23 +239,44 @@ impl Lives {
 
     /// The kept lives, in the order they were added.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Life> + Clone + '_ {
-        self.list.iter().map(Kept::life)
+        self.list.iter().map(|k| k.life(&self.side))
     }
 
-    fn keeps(&self, l: &Kept) -> bool {
-        self.halvings == 0 || life_hash(l).trailing_zeros() >= self.halvings
+    /// The `i`th kept life.
+    pub(super) fn life_at(&self, i: usize) -> Option<Life> {
+        Some(self.list.get(i)?.life(&self.side))
+    }
+
+    /// The start of the `i`th kept life (no side words read).
+    pub(super) fn t0_at(&self, i: usize) -> Option<u64> {
+        Some(self.list.get(i)?.t0)
     }
 
     /// Adds one life (sampled past `cap`).
     pub fn add_life(&mut self, l: Life) {
-        self.push(Kept::of(l));
+        self.push(l);
+    }
+
+    /// Keeps only the lives of level `h` or more, their side words
+    /// compacted.
+    fn drop_below(&mut self, h: u32) {
+        let old = std::mem::take(&mut self.side);
+        let side = &mut self.side;
+        self.list.retain_mut(|k| {
+            let keep = life_hash(k.t0, k.peer(&old)).trailing_zeros() >= h;
+            if keep {
+                *k = k.moved(&old, side);
+            }
+            keep
+        });
     }
 
     /// Offers one life: counted in the shared levels, then kept if its
     /// level is kept.
-    fn push(&mut self, l: Kept) {
+    fn push(&mut self, l: Life) {
+        let hash = life_hash(l.t0, l.peer);
         if let Some(s) = &self.shared {
-            let level = life_hash(&l).trailing_zeros();
+            let level = hash.trailing_zeros();
             s.offered[level as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.since_check += 1;
             if self.since_check >= CHECK_EVERY || self.list.len() >= self.cap {
@@ -310,17 +284,18 @@ impl Lives {
                 let h = s.level(self.cap);
                 if h > self.halvings {
                     self.halvings = h;
-                    self.list.retain(|l| life_hash(l).trailing_zeros() >= h);
+                    self.drop_below(h);
                 }
             }
         }
-        self.keep(l);
+        self.keep(hash, |side| Kept::of(&l, side));
     }
 
-    /// Keeps `l` if its level is kept, halving past `cap`. The list grows
-    /// by half its length at a time, never past `cap` + 1.
-    fn keep(&mut self, l: Kept) {
-        if !self.keeps(&l) {
+    /// Keeps the life of sampling hash `hash` (`make` writes it, its side
+    /// words on the list's) if its level is kept, halving past `cap`. The
+    /// list grows by half its length at a time, never past `cap` + 1.
+    fn keep(&mut self, hash: u64, make: impl FnOnce(&mut Vec<u64>) -> Kept) {
+        if self.halvings > 0 && hash.trailing_zeros() < self.halvings {
             return;
         }
         if self.list.len() == self.list.capacity() {
@@ -328,11 +303,11 @@ impl Lives {
             self.list
                 .reserve_exact((self.list.len() / 2).clamp(64, 1 << 20).min(room).max(1));
         }
-        self.list.push(l);
+        let k = make(&mut self.side);
+        self.list.push(k);
         while self.list.len() > self.cap {
             self.halvings += 1;
-            let h = self.halvings;
-            self.list.retain(|l| life_hash(l).trailing_zeros() >= h);
+            self.drop_below(self.halvings);
         }
     }
 
@@ -413,14 +388,15 @@ impl std::ops::AddAssign<&Lives> for Lives {
         let h = self.halvings.max(o.halvings);
         if h > self.halvings {
             self.halvings = h;
-            self.list.retain(|l| life_hash(l).trailing_zeros() >= h);
+            self.drop_below(h);
         }
         // Room for what comes, no more (doubling would leave up to half
         // the capacity unused), and never past the cap's one over.
         let room = (self.cap + 1).saturating_sub(self.list.len());
         self.list.reserve_exact(o.list.len().min(room));
-        for l in &o.list {
-            self.keep(*l);
+        for k in &o.list {
+            let hash = life_hash(k.t0, k.peer(&o.side));
+            self.keep(hash, |side| k.moved(&o.side, side));
         }
     }
 }
@@ -450,11 +426,11 @@ pub(crate) mod tests {
         }
     }
 
-    /// A kept life is 64 bytes and gives back every field, the optional
-    /// ones absent, zero and set.
+    /// A list gives back every life as added, the optional ones absent,
+    /// zero and set, IPv6 peers and wide times among them (their side
+    /// words: kept.rs), also after a halving and a merge moved them.
     #[test]
-    fn kept_lives_are_small_and_lossless() {
-        assert_eq!(std::mem::size_of::<Kept>(), 64);
+    fn kept_lives_are_lossless() {
         let mut a = life(7, 300, End::Killed);
         a.fw2 = None;
         a.late = Some(0);
@@ -464,11 +440,50 @@ pub(crate) mod tests {
         let mut b = life(9, 0, End::Acked);
         b.fw2 = Some(u64::MAX);
         b.late = Some(12 * MS);
-        for l in [a, b, life(1, 2, End::Open)] {
-            assert_eq!(Kept::of(l).life(), l);
-        }
-        let lives = Lives::of(vec![a, b], 0);
-        assert_eq!(lives.iter().collect::<Vec<_>>(), [a, b]);
+        b.first_rto = 3;
+        let lives = Lives::of(vec![a, b, life(1, 2, End::Open)], 0);
+        assert_eq!(
+            lives.iter().collect::<Vec<_>>(),
+            [a, b, life(1, 2, End::Open)]
+        );
+        assert_eq!(lives.life_at(1), Some(b));
+        assert_eq!((lives.t0_at(2), lives.life_at(3)), (Some(MS), None));
+        // 2,000 lives, every other one with side words, halved twice by
+        // a cap of 600, then merged into a list holding one of its own:
+        // exactly the lives of level 2 or more are left, intact, and the
+        // side words hold no more than theirs.
+        let all: Vec<Life> = (0..2_000u64)
+            .map(|i| {
+                let mut l = life(i, 10, if i % 2 == 0 { End::Acked } else { End::Killed });
+                if i % 2 == 1 {
+                    l.peer = std::net::IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16]);
+                    l.fw2 = None;
+                    l.late = Some(u64::MAX - i);
+                }
+                l
+            })
+            .collect();
+        let mut capped = Lives {
+            cap: 600,
+            ..Lives::default()
+        };
+        all.iter().for_each(|l| capped.add_life(*l));
+        assert_eq!(capped.halvings, 2);
+        let kept: Vec<Life> = all
+            .iter()
+            .filter(|l| life_hash(l.t0, l.peer).trailing_zeros() >= 2)
+            .copied()
+            .collect();
+        assert_eq!(capped.iter().collect::<Vec<_>>(), kept);
+        let wide = kept.iter().filter(|l| l.late.is_some()).count();
+        assert_eq!(capped.side.len(), 4 * wide);
+        let mut merged = Lives::of(vec![b], 0);
+        merged += &capped;
+        assert_eq!(merged.halvings, 2);
+        let mut want = vec![b];
+        want.retain(|l| life_hash(l.t0, l.peer).trailing_zeros() >= 2);
+        want.extend(kept);
+        assert_eq!(merged.iter().collect::<Vec<_>>(), want);
     }
 
     /// Past MAX_LIVES every other life goes and the rest count twice: the

@@ -2,7 +2,7 @@
 //! [`Setting`] (the module's documentation, one level up, has the model).
 
 use super::kernel::{firing, kill_budget_ns};
-use super::{End, Lives, PASSIVE};
+use super::{End, Life, Lives};
 use crate::flow::state::RTO_MIN_NS;
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
@@ -154,27 +154,23 @@ impl Replay {
     pub fn new(lives: &Lives, bucket_ns: u64, time_wait_ns: u64, end_ns: u64) -> Replay {
         // One order whatever the threads that gathered them: the lives
         // sorted (stable) through their indices, not copied.
-        let kept = &lives.list;
         // Sorted by start time beside the index (most comparisons end
         // there, without reading the life), the index last: the stable
         // order, by an unstable sort.
-        let mut by_t0: Vec<(u64, u32)> = kept
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.t0, i as u32))
+        let mut by_t0: Vec<(u64, u32)> = (0..lives.len())
+            .filter_map(|i| Some((lives.t0_at(i)?, i as u32)))
             .collect();
+        let at = |i: u32| lives.life_at(i as usize);
         by_t0.sort_unstable_by(|&(t, i), &(u, j)| {
             t.cmp(&u)
                 .then_with(|| {
-                    let (a, b) = (&kept[i as usize], &kept[j as usize]);
-                    (a.len, a.peer, a.first_rto)
-                        .cmp(&(b.len, b.peer, b.first_rto))
-                        .then((a.flags & PASSIVE).cmp(&(b.flags & PASSIVE)))
+                    let key = |l: Option<Life>| l.map(|a| (a.len, a.peer, a.first_rto, a.passive));
+                    key(at(i)).cmp(&key(at(j)))
                 })
                 .then(i.cmp(&j))
         });
         let order: Vec<u32> = by_t0.into_iter().map(|(_, i)| i).collect();
-        let sorted = || order.iter().map(|&i| kept[i as usize].life());
+        let sorted = || order.iter().filter_map(|&i| at(i));
         let mut acked_by_peer: FxHashMap<IpAddr, Vec<u64>> = FxHashMap::default();
         let mut fw2_by_peer: FxHashMap<IpAddr, Vec<u64>> = FxHashMap::default();
         let mut rto_by_peer: FxHashMap<IpAddr, Vec<u64>> = FxHashMap::default();
