@@ -78,7 +78,7 @@ impl Attempt {
 /// of a flood are nearly all IPv4, and a hash table's slots are mostly
 /// keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Key4 {
+pub(super) struct Key4 {
     a: u32,
     b: u32,
     ports: u32,
@@ -95,7 +95,7 @@ impl std::hash::Hash for Key4 {
 
 impl Key4 {
     #[inline]
-    fn of(k: &FlowKey) -> Option<Key4> {
+    pub(super) fn of(k: &FlowKey) -> Option<Key4> {
         let (a, b) = k.v4()?;
         let (pa, pb) = k.ports();
         Some(Key4 {
@@ -106,7 +106,7 @@ impl Key4 {
         })
     }
 
-    fn key(&self) -> FlowKey {
+    pub(super) fn key(&self) -> FlowKey {
         FlowKey::new(
             (IpAddr::V4(self.a.into()), (self.ports >> 16) as u16),
             (IpAddr::V4(self.b.into()), self.ports as u16),

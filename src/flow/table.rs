@@ -382,7 +382,7 @@ impl<S: ConnSink> Shard<S> {
         // Every entry due before `now` is in an epoch bucket below now's.
         let last = now / SWEEP_EVERY_NS;
         while let Some(due) = self.expiry.pop_due(last) {
-            for &(t, key) in &due {
+            for (t, key) in due.iter() {
                 let Some(c) = self.table.get_mut(&key) else {
                     self.sweep_closed(t, key, now);
                     continue;
