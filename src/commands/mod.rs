@@ -185,7 +185,7 @@ pub(crate) fn write_json<T: serde::Serialize>(
     out: &mut impl io::Write,
     v: &T,
 ) -> Result<(), Error> {
-    serde_json::to_writer_pretty(&mut *out, v).map_err(|e| Error::Stdout(io::Error::from(e)))?;
+    crate::report::render::json::to_writer_pretty(&mut *out, v).map_err(Error::Stdout)?;
     writeln!(out)?;
     Ok(())
 }

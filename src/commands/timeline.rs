@@ -6,7 +6,6 @@ use crate::cli::TimelineArgs;
 use crate::report::TimelineDocument;
 use crate::report::render::timeline as render;
 use crate::report::render::{TextStyle, html};
-use std::io;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -33,7 +32,7 @@ pub fn run(t: &TimelineArgs, style: &TextStyle) -> Result<ExitCode, Error> {
         };
         if plan.json {
             outputs.file(Path::new("-"), |w| {
-                serde_json::to_writer_pretty(&mut *w, &d).map_err(io::Error::from)?;
+                crate::report::render::json::to_writer_pretty(&mut *w, &d)?;
                 writeln!(w)
             });
         } else {
