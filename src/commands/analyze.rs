@@ -54,6 +54,7 @@ pub fn run(a: &AnalyzeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
             }
         }
     });
+    let started = std::time::Instant::now();
     let run = run_analysis(
         &plan.analysis,
         writer.as_mut().map(|w| w as &mut dyn FlowSink),
@@ -81,7 +82,9 @@ pub fn run(a: &AnalyzeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
             source,
         }));
     }
+    let analysed = std::time::Instant::now();
     let doc = build_report(&plan.analysis, &run);
+    let built = std::time::Instant::now();
     super::timeline::bucket_note(&plan.analysis, &doc.timeline);
     if let Some(path) = &plan.json_out {
         outputs.file(path, |mut w| json::render(&doc, &mut w));
@@ -92,6 +95,18 @@ pub fn run(a: &AnalyzeArgs, style: &TextStyle) -> Result<ExitCode, Error> {
     // The report goes to standard output unless another output took it.
     if plan.report_to_stdout {
         outputs.report_to_stdout(doc, plan.json, style);
+    }
+    if std::env::var_os("FINSCOPE_STATS").is_some() {
+        // Where the run's wall time went: the serial end (report, output)
+        // bounds what more threads can give (docs/performance.md).
+        let s = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64();
+        let done = std::time::Instant::now();
+        crate::say!(
+            "finscope: stats: wall: analysis {:.3}s, report {:.3}s, output {:.3}s",
+            s(started, analysed),
+            s(analysed, built),
+            s(built, done)
+        );
     }
     Ok(outputs.finish(super::input_exit(&run.analysis)))
 }
