@@ -9,6 +9,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
+#[path = "intervals.rs"]
+mod intervals;
 #[cfg(test)]
 #[path = "sim_reference.rs"]
 mod reference;
@@ -287,21 +289,18 @@ impl Replay {
         self.demand.len()
     }
 
-    /// Replays the demand under `s`.
+    /// Replays the demand under `s`: as intervals without limits (the
+    /// lives do not interact), else by the event simulation.
     pub fn run(&self, s: &Setting) -> Prediction {
-        // The other peers' ACKed lengths, for fixed peers.
-        let others: Vec<u64> = if s.fixed_peers.is_empty() {
-            Vec::new()
+        if s.max_orphans.is_none() && s.max_tw_buckets.is_none() {
+            self.run_free(s)
         } else {
-            let mut v: Vec<u64> = self
-                .acked_by_peer
-                .iter()
-                .filter(|(p, _)| !s.fixed_peers.contains(p))
-                .flat_map(|(_, v)| v.iter().copied())
-                .collect();
-            v.sort_unstable();
-            v
-        };
+            self.simulate(s)
+        }
+    }
+
+    /// The event simulation: the demand replayed in time order.
+    fn simulate(&self, s: &Setting) -> Prediction {
         let w = self.weight;
         let orphan_fw2 = s.fin_timeout_ns > 60_000_000_000;
         let budget = s.orphan_retries.map(kill_budget_ns);
@@ -366,27 +365,13 @@ impl Replay {
             q.insert(at, e);
         };
         let mut next_start = 0usize;
+        // Lengths redrawn for fixed peers (none without: the demand's).
+        let len = self.lengths(s);
         // The orphan ends come sorted from `orphan_ends` too when no life's
         // length is redrawn (fixed peers); one whose start reset it is
         // skipped as a heap one would be, and changes nothing.
-        let ends_sorted = others.is_empty();
+        let ends_sorted = len.is_empty();
         let mut next_end = 0usize;
-        // Lengths redrawn for fixed peers (none without: the demand's).
-        let len: Vec<u64> = if others.is_empty() {
-            Vec::new()
-        } else {
-            self.demand
-                .iter()
-                .zip(&self.peers)
-                .map(|(d, p)| {
-                    if s.fixed_peers.contains(&self.peer_list[*p as usize]) {
-                        draw(&others, 0, unit(d.t0, 2)).unwrap_or(d.len)
-                    } else {
-                        d.len
-                    }
-                })
-                .collect()
-        };
         let len_of = |i: usize| len.get(i).copied().unwrap_or(self.demand[i].len);
         // Per life: alive as an orphan, and its state.
         #[derive(Clone, Copy, PartialEq, Eq)]

@@ -257,6 +257,7 @@ impl Replay {
 mod tests {
     use super::super::super::{End, Life, Lives, mix64};
     use super::*;
+    use proptest::prelude::*;
 
     const S: u64 = 1_000_000_000;
     const MS: u64 = 1_000_000;
@@ -367,5 +368,147 @@ mod tests {
         }
         // The cases were reached.
         assert!(kills > 0 && resets > 0 && overflows > 0);
+    }
+
+    /// Times around `base`: on a 100 ms grid (ties), anywhere within 30
+    /// s, at the end of time, or anywhere.
+    fn near(base: u64) -> impl Strategy<Value = u64> {
+        prop_oneof![
+            (0u64..300).prop_map(move |k| base.saturating_add(k * 100 * MS)),
+            (0u64..30 * S).prop_map(move |k| base.saturating_add(k)),
+            (0u64..1_000).prop_map(|k| u64::MAX - k),
+            any::<u64>(),
+        ]
+    }
+
+    /// A length or delay: none, on the 100 ms grid, up to 30 s, 2^64 - 1
+    /// or anything.
+    fn span() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            Just(0u64),
+            (0u64..50).prop_map(|k| k * 100 * MS),
+            0u64..30 * S,
+            Just(u64::MAX),
+            any::<u64>(),
+        ]
+    }
+
+    const PEERS: [&str; 4] = ["192.0.2.1", "192.0.2.2", "198.51.100.7", "2001:db8::1"];
+
+    fn life(base: u64) -> impl Strategy<Value = Life> {
+        let ends = [
+            End::Acked,
+            End::ResetAtClose,
+            End::ResetLater,
+            End::Killed,
+            End::PeerReset,
+            End::Open,
+        ];
+        (
+            (
+                0usize..4,
+                near(base),
+                span(),
+                proptest::sample::select(ends.to_vec()),
+            ),
+            (any::<bool>(), any::<bool>(), proptest::option::of(span())),
+            (
+                prop_oneof![Just(0u64), Just(200 * MS), 0u64..3 * S, any::<u64>()],
+                proptest::option::of(span()),
+            ),
+        )
+            .prop_map(
+                |((peer, t0, len, end), (passive, tlp, fw2), (first_rto, late))| Life {
+                    peer: PEERS[peer].parse().unwrap(),
+                    t0,
+                    len,
+                    end,
+                    passive,
+                    fw2,
+                    first_rto,
+                    tlp,
+                    late,
+                },
+            )
+    }
+
+    /// A setting without limits: retries as captured or any (0 to 10,
+    /// 255), tcp_fin_timeout around 60 s or anything, some peers fixed.
+    fn free_setting() -> impl Strategy<Value = Setting> {
+        (
+            proptest::option::of(prop_oneof![0u32..=10, Just(255u32)]),
+            prop_oneof![
+                proptest::sample::select(vec![0, S, 60 * S, 60 * S + 1, 120 * S, u64::MAX]),
+                any::<u64>(),
+            ],
+            proptest::collection::vec(any::<bool>(), 4),
+        )
+            .prop_map(|(orphan_retries, fin_timeout_ns, fixed)| Setting {
+                orphan_retries,
+                fin_timeout_ns,
+                fixed_peers: PEERS
+                    .iter()
+                    .zip(fixed)
+                    .filter(|(_, f)| *f)
+                    .map(|(p, _)| p.parse().unwrap())
+                    .collect(),
+                ..Setting::default()
+            })
+    }
+
+    fn case() -> impl Strategy<Value = (Vec<Life>, u32, u64, u64, u64, Vec<Setting>)> {
+        prop_oneof![
+            Just(0u64),
+            Just(5 * S),
+            Just(u64::MAX - 20 * S),
+            any::<u64>()
+        ]
+        .prop_flat_map(|base| {
+            (
+                proptest::collection::vec(life(base), 0..40),
+                0u32..3,
+                prop_oneof![
+                    Just(1u64),
+                    Just(100 * MS),
+                    Just(S),
+                    Just(u64::MAX),
+                    any::<u64>()
+                ],
+                prop_oneof![
+                    Just(0u64),
+                    Just(S),
+                    Just(60 * S),
+                    Just(u64::MAX),
+                    any::<u64>()
+                ],
+                prop_oneof![
+                    (0u64..40 * S).prop_map(move |k| base.saturating_add(k)),
+                    Just(0u64),
+                    Just(u64::MAX),
+                    any::<u64>(),
+                ],
+                proptest::collection::vec(free_setting(), 1..4),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Without limits the intervals (difference array or sorted ends)
+        /// predict what the event simulation and the one-heap replay do.
+        #[test]
+        fn free_settings_replay_as_intervals(
+            (list, halvings, bucket, tw, end, settings) in case()
+        ) {
+            let r = Replay::new(&Lives::of(list, halvings), bucket, tw, end);
+            for s in &settings {
+                let p = r.run_heap(s);
+                prop_assert_eq!(r.simulate(s), p, "{:?}", s);
+                prop_assert_eq!(r.run_free_with(s, 1 << 20), p, "difference array {:?}", s);
+                prop_assert_eq!(r.run_free_with(s, 0), p, "sorted ends {:?}", s);
+                prop_assert_eq!(r.run(s), p, "{:?}", s);
+            }
+        }
     }
 }
