@@ -23,6 +23,9 @@ const TIME_WAIT: usize = 2;
 #[derive(Clone, Copy, Debug)]
 struct Grid {
     bucket_ns: u64,
+    /// `(2^64 - 1) / bucket_ns`: a quotient by the width as a multiply
+    /// (a 64-bit division takes tens of cycles, four a life a setting).
+    inverse: u64,
     /// First and last index read (none when `first > last`).
     first: u64,
     last: u64,
@@ -33,17 +36,33 @@ impl Grid {
         let b = bucket_ns.max(1);
         Grid {
             bucket_ns: b,
+            inverse: u64::MAX / b,
             // (min_t0 / b + 1) * b may overflow: then it is past `last`.
             first: min_t0 / b + 1,
             last: end_ns.min(u64::MAX - 1) / b,
         }
     }
 
+    /// `t.div_ceil(bucket_ns)`. The multiply gives the quotient or up to
+    /// two less (`inverse` is within 1 of (2^64 - 1) / b, and t < 2^64),
+    /// never more: the remainder's steps correct it.
+    fn ceil(&self, t: u64) -> u64 {
+        let b = self.bucket_ns;
+        let mut q = ((u128::from(t) * u128::from(self.inverse)) >> 64) as u64;
+        // q <= t / b: q * b <= t.
+        let mut r = t - q * b;
+        while r >= b {
+            q += 1;
+            r -= b;
+        }
+        q + u64::from(r > 0)
+    }
+
     /// The bucket ends an interval [s, e) holds (those T with
     /// s <= T < e), as a range of indices from `first`: `None` if none.
     fn span(&self, s: u64, e: u64) -> Option<(u64, u64)> {
-        let a = s.div_ceil(self.bucket_ns).max(self.first);
-        let z = e.div_ceil(self.bucket_ns).min(self.last + 1);
+        let a = self.ceil(s).max(self.first);
+        let z = self.ceil(e).min(self.last + 1);
         (a < z).then(|| (a - self.first, z - self.first))
     }
 
@@ -347,6 +366,53 @@ mod tests {
         let r = Replay::new(&Lives::of(vec![a], 0), 1_600 * MS, 60 * S, 100 * S);
         let p = both(&r, &s);
         assert_eq!((p.orphans_killed, p.orphans_peak), (1, 0));
+    }
+
+    /// The quotient by multiply is `div_ceil`'s, for widths and times at
+    /// both ends of the range.
+    #[test]
+    fn the_grid_divides_exactly() {
+        let edges = |x: u64| {
+            [
+                0,
+                1,
+                2,
+                3,
+                x - 1,
+                x,
+                x.wrapping_add(1),
+                u64::MAX / 2,
+                u64::MAX - 1,
+                u64::MAX,
+            ]
+        };
+        for b in [
+            1,
+            2,
+            3,
+            7,
+            1_000_000_000,
+            1 << 63,
+            (1 << 63) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let g = Grid::new(b, 0, u64::MAX);
+            for k in [1u64, 2, 3, 1 << 20, u64::MAX / b] {
+                for t in edges(k.saturating_mul(b).max(2)) {
+                    assert_eq!(g.ceil(t), t.div_ceil(b), "{t} / {b}");
+                }
+            }
+        }
+        for seed in 0..100_000u64 {
+            let (t, b) = (
+                super::super::super::mix64(seed),
+                super::super::super::mix64(!seed),
+            );
+            let b = b >> (seed % 64);
+            let g = Grid::new(b, 0, 0);
+            assert_eq!(g.ceil(t), t.div_ceil(b.max(1)), "{t} / {b}");
+        }
     }
 
     /// Lives at the end of time: an orphan phase that saturates holds
