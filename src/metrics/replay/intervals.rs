@@ -168,11 +168,17 @@ impl Replay {
             return Vec::new();
         }
         others.sort_unstable();
+        // Whether each peer (by index) is fixed, looked up once.
+        let fixed: Vec<bool> = self
+            .peer_list
+            .iter()
+            .map(|p| s.fixed_peers.contains(p))
+            .collect();
         self.demand
             .iter()
             .zip(&self.peers)
             .map(|(d, p)| {
-                if s.fixed_peers.contains(&self.peer_list[*p as usize]) {
+                if fixed.get(*p as usize).copied().unwrap_or(false) {
                     draw(&others, 0, unit(d.t0, 2)).unwrap_or(d.len)
                 } else {
                     d.len
