@@ -158,22 +158,21 @@ impl Replay {
         if s.fixed_peers.is_empty() {
             return Vec::new();
         }
-        let mut others: Vec<u64> = self
-            .acked_by_peer
-            .iter()
-            .filter(|(p, _)| !s.fixed_peers.contains(p))
-            .flat_map(|(_, v)| v.iter().copied())
-            .collect();
-        if others.is_empty() {
-            return Vec::new();
-        }
-        others.sort_unstable();
-        // Whether each peer (by index) is fixed, looked up once.
+        // Whether each peer (by index) is fixed, looked up once; the
+        // others' ACKed lengths.
         let fixed: Vec<bool> = self
             .peer_list
             .iter()
             .map(|p| s.fixed_peers.contains(p))
             .collect();
+        let mut others: Vec<u64> = (0..fixed.len() as u32)
+            .filter(|p| !fixed[*p as usize])
+            .flat_map(|p| self.acked.get(p).iter().copied())
+            .collect();
+        if others.is_empty() {
+            return Vec::new();
+        }
+        others.sort_unstable();
         self.demand
             .iter()
             .zip(&self.peers)

@@ -2,13 +2,16 @@
 //! [`Setting`] (the module's documentation, one level up, has the model).
 
 use super::kernel::{firing, kill_budget_ns};
-use super::{End, Lives, PASSIVE};
+use super::{End, Lives};
 use crate::flow::state::RTO_MIN_NS;
+use by_peer::ByPeer;
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
+#[path = "by_peer.rs"]
+mod by_peer;
 #[path = "intervals.rs"]
 mod intervals;
 #[cfg(test)]
@@ -85,8 +88,8 @@ pub struct Replay {
     time_wait_ns: u64,
     /// End of observation, ns: counts are read at bucket ends up to here.
     end_ns: u64,
-    /// Orphan lengths of ACKed closes by peer, sorted.
-    acked_by_peer: FxHashMap<IpAddr, Vec<u64>>,
+    /// Orphan lengths of ACKed closes by peer index, sorted.
+    acked: ByPeer,
     acked_all: Vec<u64>,
     /// The orphan ends of the demand's lives (those that last and whose
     /// end does not saturate), as `run`'s event keys, sorted: the same for
@@ -157,66 +160,94 @@ impl Replay {
         // One order whatever the threads that gathered them: the lives
         // sorted (stable) through their indices, not copied.
         let kept = &lives.list;
-        // Sorted by start time beside the index (most comparisons end
-        // there, without reading the life), the index last: the stable
-        // order, by an unstable sort.
-        let mut by_t0: Vec<(u64, u32)> = kept
+        // By start time then index, packed in one u128 (sorted without
+        // reading a life); equal start times (rare) then by the rest of
+        // the life, the index last: the stable order, by unstable sorts.
+        let mut keys: Vec<u128> = kept
             .iter()
             .enumerate()
-            .map(|(i, k)| (k.t0, i as u32))
+            .map(|(i, k)| (u128::from(k.life().t0) << 64) | i as u128)
             .collect();
-        by_t0.sort_unstable_by(|&(t, i), &(u, j)| {
-            t.cmp(&u)
-                .then_with(|| {
-                    let (a, b) = (&kept[i as usize], &kept[j as usize]);
-                    (a.len, a.peer, a.first_rto)
-                        .cmp(&(b.len, b.peer, b.first_rto))
-                        .then((a.flags & PASSIVE).cmp(&(b.flags & PASSIVE)))
-                })
-                .then(i.cmp(&j))
-        });
-        let order: Vec<u32> = by_t0.into_iter().map(|(_, i)| i).collect();
+        keys.sort_unstable();
+        let mut a = 0;
+        while a < keys.len() {
+            let t = keys[a] >> 64;
+            let z = a + keys[a..].iter().take_while(|k| *k >> 64 == t).count();
+            if z - a > 1 {
+                keys[a..z].sort_unstable_by_key(|k| {
+                    let l = kept[*k as u32 as usize].life();
+                    (l.len, l.peer, l.first_rto, l.passive, *k as u32)
+                });
+            }
+            a = z;
+        }
+        let order: Vec<u32> = keys.into_iter().map(|k| k as u32).collect();
         let sorted = || order.iter().map(|&i| kept[i as usize].life());
-        let mut acked_by_peer: FxHashMap<IpAddr, Vec<u64>> = FxHashMap::default();
-        let mut fw2_by_peer: FxHashMap<IpAddr, Vec<u64>> = FxHashMap::default();
-        let mut rto_by_peer: FxHashMap<IpAddr, Vec<u64>> = FxHashMap::default();
-        let mut acked_all = Vec::new();
-        let mut rto_all = Vec::new();
-        for l in sorted() {
+        // The peers by index, in order of first appearance: one lookup a
+        // life; each kept life's peer index.
+        let mut peer_of = vec![0u32; kept.len()];
+        let mut peer_list = Vec::new();
+        let mut peer_ix: FxHashMap<IpAddr, u32> = FxHashMap::default();
+        for &i in &order {
+            let peer = kept[i as usize].life().peer;
+            let next = peer_list.len() as u32;
+            let ix = *peer_ix.entry(peer).or_insert(next);
+            if ix == next {
+                peer_list.push(peer);
+            }
+            peer_of[i as usize] = ix;
+        }
+        drop(peer_ix);
+        let peers: Vec<u32> = order.iter().map(|&i| peer_of[i as usize]).collect();
+        // ACKed lengths, FIN-WAIT-2 times and first RTOs by peer: counted,
+        // then placed, in the lives' own order (each group is sorted).
+        let np = peer_list.len();
+        let (mut acked, mut fw2_by_peer, mut rto_by_peer) = (
+            ByPeer::counting(np),
+            ByPeer::counting(np),
+            ByPeer::counting(np),
+        );
+        for (k, &p) in kept.iter().zip(&peer_of) {
+            let l = k.life();
             if l.end == End::Acked {
-                acked_by_peer.entry(l.peer).or_default().push(l.len);
-                acked_all.push(l.len);
-                if let Some(f) = l.fw2 {
-                    fw2_by_peer.entry(l.peer).or_default().push(f);
+                acked.count(p);
+                if l.fw2.is_some() {
+                    fw2_by_peer.count(p);
                 }
             }
             if l.first_rto > 0 {
-                rto_by_peer.entry(l.peer).or_default().push(l.first_rto);
-                rto_all.push(l.first_rto);
+                rto_by_peer.count(p);
             }
         }
-        for v in acked_by_peer
-            .values_mut()
-            .chain(fw2_by_peer.values_mut())
-            .chain(rto_by_peer.values_mut())
-        {
-            v.sort_unstable();
+        acked.counted();
+        fw2_by_peer.counted();
+        rto_by_peer.counted();
+        for (k, &p) in kept.iter().zip(&peer_of) {
+            let l = k.life();
+            if l.end == End::Acked {
+                acked.place(p, l.len);
+                if let Some(f) = l.fw2 {
+                    fw2_by_peer.place(p, f);
+                }
+            }
+            if l.first_rto > 0 {
+                rto_by_peer.place(p, l.first_rto);
+            }
         }
+        acked.done();
+        fw2_by_peer.done();
+        rto_by_peer.done();
+        let mut acked_all = acked.all().to_vec();
+        let mut rto_all = rto_by_peer.all().to_vec();
         acked_all.sort_unstable();
         rto_all.sort_unstable();
         let rto_default = median(&rto_all).unwrap_or(RTO_MIN_NS);
         let mut demand = Vec::with_capacity(order.len());
-        let mut peers = Vec::with_capacity(order.len());
-        let mut peer_list = Vec::new();
-        let mut peer_ix: rustc_hash::FxHashMap<IpAddr, u32> = Default::default();
-        for l in sorted() {
+        for (l, &p) in sorted().zip(&peers) {
             let d = if l.first_rto > 0 {
                 l.first_rto
             } else {
-                rto_by_peer
-                    .get(&l.peer)
-                    .and_then(|v| median(v))
-                    .unwrap_or(rto_default)
+                median(rto_by_peer.get(p)).unwrap_or(rto_default)
             };
             let u = unit(l.t0, 1);
             let (len, open, fw2) = match l.end {
@@ -227,16 +258,11 @@ impl Replay {
                     // Its peer's ACKed closes that lasted as long; else the
                     // peer's late reply (an upper bound when it is the
                     // peer's own FIN); else any peer's.
-                    let own = acked_by_peer.get(&l.peer).and_then(|v| draw(v, l.len, u));
+                    let own = draw(acked.get(p), l.len, u);
                     let rebuilt = own
                         .or(l.late.filter(|t| *t >= l.len))
                         .or_else(|| draw(&acked_all, l.len, u));
-                    let fw2 = (!l.passive).then(|| {
-                        fw2_by_peer
-                            .get(&l.peer)
-                            .and_then(|v| median(v))
-                            .unwrap_or(0)
-                    });
+                    let fw2 = (!l.passive).then(|| median(fw2_by_peer.get(p)).unwrap_or(0));
                     match rebuilt {
                         Some(len) => (len, false, fw2),
                         None => (end_ns.saturating_sub(l.t0), true, None),
@@ -253,23 +279,16 @@ impl Replay {
                 tlp: l.tlp,
                 open,
             });
-            let next = peer_list.len() as u32;
-            let ix = *peer_ix.entry(l.peer).or_insert(next);
-            if ix == next {
-                peer_list.push(l.peer);
-            }
-            peers.push(ix);
         }
-        drop(peer_ix);
         // In the order of `run`'s keys of kind 0 (an orphan end): by time,
         // then by life.
-        let mut orphan_ends: Vec<(u64, u32)> = demand
+        let mut orphan_ends: Vec<u128> = demand
             .iter()
             .enumerate()
-            .filter_map(|(i, d)| Some((ends_later(d.t0, d.len)?, i as u32)))
+            .filter_map(|(i, d)| Some((u128::from(ends_later(d.t0, d.len)?) << 64) | i as u128))
             .collect();
         orphan_ends.sort_unstable();
-        let orphan_ends = orphan_ends.into_iter().map(|(_, i)| i).collect();
+        let orphan_ends = orphan_ends.into_iter().map(|k| k as u32).collect();
         Replay {
             orphan_ends,
             demand,
@@ -279,7 +298,7 @@ impl Replay {
             bucket_ns: bucket_ns.max(1),
             time_wait_ns,
             end_ns,
-            acked_by_peer,
+            acked,
             acked_all,
         }
     }

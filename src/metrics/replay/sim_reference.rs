@@ -2,26 +2,13 @@
 //! event), kept for the tests: `Replay::run` must predict the same.
 
 use super::super::kernel::{firing, kill_budget_ns};
-use super::{Prediction, Replay, Setting, draw, unit};
+use super::{Prediction, Replay, Setting};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 impl Replay {
     /// `run` with every event in one heap of (time, kind, life).
     pub(super) fn run_heap(&self, s: &Setting) -> Prediction {
-        // The other peers' ACKed lengths, for fixed peers.
-        let others: Vec<u64> = if s.fixed_peers.is_empty() {
-            Vec::new()
-        } else {
-            let mut v: Vec<u64> = self
-                .acked_by_peer
-                .iter()
-                .filter(|(p, _)| !s.fixed_peers.contains(p))
-                .flat_map(|(_, v)| v.iter().copied())
-                .collect();
-            v.sort_unstable();
-            v
-        };
         let w = self.weight;
         let orphan_fw2 = s.fin_timeout_ns > 60_000_000_000;
         let budget = s.orphan_retries.map(kill_budget_ns);
@@ -42,17 +29,11 @@ impl Replay {
         let mut heap: BinaryHeap<Reverse<(u64, Ev, usize)>> =
             BinaryHeap::with_capacity(self.demand.len().min(1 << 20));
         let mut next_start = 0usize;
-        let mut len = vec![0u64; self.demand.len()];
-        for (i, d) in self.demand.iter().enumerate() {
-            let mut l = d.len;
-            if !others.is_empty()
-                && s.fixed_peers
-                    .contains(&self.peer_list[self.peers[i] as usize])
-            {
-                l = draw(&others, 0, unit(d.t0, 2)).unwrap_or(l);
-            }
-            len[i] = l;
-        }
+        // Lengths redrawn for fixed peers (`Replay::lengths`, shared).
+        let redrawn = self.lengths(s);
+        let len: Vec<u64> = (0..self.demand.len())
+            .map(|i| redrawn.get(i).copied().unwrap_or(self.demand[i].len))
+            .collect();
         // Per life: alive as an orphan, and its state.
         #[derive(Clone, Copy, PartialEq, Eq)]
         enum St {
@@ -347,6 +328,50 @@ mod tests {
         assert_eq!(r.peers.len(), 300);
         assert_eq!(r.peer_list.len(), 4);
         assert!(r.orphan_ends.len() <= 300 && !r.orphan_ends.is_empty());
+    }
+
+    /// Lives that start together are ordered by length, peer, first RTO,
+    /// passive, then as added: the same demand whatever order the shards
+    /// gave them in (the last one's RTO, none seen, is its peer's median,
+    /// 9).
+    #[test]
+    fn lives_starting_together_are_in_one_order() {
+        let l = |len: u64, peer: &str, first_rto: u64, passive: bool| Life {
+            peer: peer.parse().unwrap(),
+            t0: 7 * S,
+            len,
+            end: End::Acked,
+            passive,
+            fw2: None,
+            first_rto,
+            tlp: false,
+            late: None,
+        };
+        let list = vec![
+            l(2, "192.0.2.1", 0, false),
+            l(1, "192.0.2.2", 5, true),
+            l(1, "192.0.2.2", 5, false),
+            l(1, "192.0.2.2", 3, true),
+            l(1, "192.0.2.1", 9, true),
+        ];
+        let mut early = l(9, "192.0.2.9", 0, false);
+        early.t0 = 6 * S;
+        for list in [
+            list.clone(),
+            list.iter().rev().copied().chain([early]).collect(),
+        ] {
+            let r = Replay::new(&Lives::of(list, 0), S, S, 10 * S);
+            let got: Vec<(u64, u64, bool)> =
+                r.demand.iter().map(|d| (d.len, d.d, d.passive)).collect();
+            let want = [
+                (1, 9, true),
+                (1, 3, true),
+                (1, 5, false),
+                (1, 5, true),
+                (2, 9, false),
+            ];
+            assert_eq!(got[got.len() - 5..], want);
+        }
     }
 
     #[test]
