@@ -9,9 +9,9 @@
 
 use super::{Prediction, Replay, Setting, draw, kill_budget_ns, kill_firing, unit};
 
-/// The counters a life's interval can hold: an orphan (every orphan
-/// phase, and FIN-WAIT-2 above 60 s), FIN-WAIT-1 (an active close's
-/// orphan phase), TIME-WAIT.
+/// The counters a life's interval can hold (indices, and bits of
+/// [`Peaks::add`]): an orphan (every orphan phase, and FIN-WAIT-2 above
+/// 60 s), FIN-WAIT-1 (an active close's orphan phase), TIME-WAIT.
 const ORPHANS: usize = 0;
 const FIN_WAIT_1: usize = 1;
 const TIME_WAIT: usize = 2;
@@ -91,21 +91,29 @@ impl Peaks {
         }
     }
 
-    /// Adds the interval of bucket indices [a, z) to the counters `cs`.
-    fn add(&mut self, (a, z): (u64, u64), cs: &[usize]) {
+    /// Adds the interval of bucket indices [a, z) to the counters in `cs`
+    /// (a bit per counter).
+    #[inline]
+    fn add(&mut self, (a, z): (u64, u64), cs: u8) {
         match self {
             Peaks::Diff(d) => {
                 // a < z <= the grid's length: both in the array.
-                let (a, z) = (a as usize, z as usize);
-                for &c in cs {
-                    d[a][c] = d[a][c].wrapping_add(1);
-                    d[z][c] = d[z][c].wrapping_sub(1);
+                let on: [u32; 3] = std::array::from_fn(|c| u32::from(cs >> c & 1));
+                let start = &mut d[a as usize];
+                for (x, on) in start.iter_mut().zip(on) {
+                    *x = x.wrapping_add(on);
+                }
+                let end = &mut d[z as usize];
+                for (x, on) in end.iter_mut().zip(on) {
+                    *x = x.wrapping_sub(on);
                 }
             }
             Peaks::Ends(e) => {
-                for &c in cs {
-                    e[c].0.push(a);
-                    e[c].1.push(z);
+                for (c, e) in e.iter_mut().enumerate() {
+                    if cs >> c & 1 == 1 {
+                        e.0.push(a);
+                        e.1.push(z);
+                    }
                 }
             }
         }
@@ -125,23 +133,29 @@ impl Peaks {
                 }
             }
             Peaks::Ends(e) => {
-                for (c, (mut starts, mut ends)) in e.into_iter().enumerate() {
-                    starts.sort_unstable();
-                    ends.sort_unstable();
-                    // At each start, the intervals begun minus those ended
-                    // at or before it ([a, z) does not hold z).
-                    let mut gone = 0usize;
-                    for (n, a) in starts.iter().enumerate() {
-                        while ends.get(gone).is_some_and(|z| z <= a) {
-                            gone += 1;
-                        }
-                        peak[c] = peak[c].max((n + 1 - gone) as u64);
-                    }
+                for (c, (starts, ends)) in e.into_iter().enumerate() {
+                    peak[c] = most_at_once(starts, ends);
                 }
             }
         }
         peak
     }
+}
+
+/// The most of the intervals [starts[i], ends[i]) that hold one point.
+fn most_at_once(mut starts: Vec<u64>, mut ends: Vec<u64>) -> u64 {
+    starts.sort_unstable();
+    ends.sort_unstable();
+    // At each start, the intervals begun minus those ended at or before
+    // it ([a, z) does not hold z).
+    let (mut gone, mut most) = (0usize, 0u64);
+    for (n, a) in starts.iter().enumerate() {
+        while ends.get(gone).is_some_and(|z| z <= a) {
+            gone += 1;
+        }
+        most = most.max((n + 1 - gone) as u64);
+    }
+    most
 }
 
 /// Most bucket ends a replay walks with a difference array: a few per
@@ -189,15 +203,53 @@ impl Replay {
     /// `run` for a setting without limits (`max_orphans` and
     /// `max_tw_buckets` both `None`).
     pub(super) fn run_free(&self, s: &Setting) -> Prediction {
-        self.run_free_with(s, max_span(self.demand.len()))
+        self.free(s, max_span(self.demand.len()), false).0
+    }
+
+    /// `run` for a setting whose only limit is tcp_max_orphans, when the
+    /// limit is never exceeded: the orphan count the kernel compares is
+    /// the count just before some event (`simulate`'s `cache`), never
+    /// above the most orphans at one time without the limit; when that
+    /// many, times the weight, are at most the limit, no orphan is reset
+    /// and the replay is the one without it (the firings it follows only
+    /// kill where `kill_firing` says). `None`: it may be exceeded.
+    pub(super) fn run_under_limit(&self, s: &Setting) -> Option<Prediction> {
+        let m = s.max_orphans?;
+        if s.max_tw_buckets.is_some() {
+            return None;
+        }
+        let free = Setting {
+            max_orphans: None,
+            ..s.clone()
+        };
+        let (p, most) = self.free(&free, max_span(self.demand.len()), true);
+        // The peak at bucket ends is at most `most`: no sort past it.
+        (p.orphans_peak <= m && most.checked_mul(self.weight).is_some_and(|x| x <= m)).then_some(p)
     }
 
     /// `run_free`, with a difference array when at most `max_span` bucket
     /// ends are read (tests force either way).
+    #[cfg(test)]
     pub(super) fn run_free_with(&self, s: &Setting, max_span: u64) -> Prediction {
+        self.free(s, max_span, false).0
+    }
+
+    /// The replay without limits, and when `at_any` the most orphans at
+    /// one time (not only at bucket ends; else 0).
+    fn free(&self, s: &Setting, max_span: u64, at_any: bool) -> (Prediction, u64) {
         debug_assert!(s.max_orphans.is_none() && s.max_tw_buckets.is_none());
         let Some(min_t0) = self.demand.iter().map(|d| d.t0).min() else {
-            return Prediction::default();
+            return (Prediction::default(), 0);
+        };
+        // Every orphan interval, when `at_any`.
+        let mut any: Option<(Vec<u64>, Vec<u64>)> = at_any.then(Default::default);
+        let mut orphan = |s: u64, e: u64| {
+            if let Some((a, z)) = &mut any
+                && s < e
+            {
+                a.push(s);
+                z.push(e);
+            }
         };
         let grid = Grid::new(self.bucket_ns, min_t0, self.end_ns);
         let mut peaks = Peaks::new(&grid, max_span);
@@ -208,10 +260,10 @@ impl Replay {
         let mut kills = 0u64;
         for (i, d) in self.demand.iter().enumerate() {
             let end = d.t0.saturating_add(len.get(i).copied().unwrap_or(d.len));
-            let phase: &[usize] = if d.passive {
-                &[ORPHANS]
+            let phase = if d.passive {
+                1 << ORPHANS
             } else {
-                &[ORPHANS, FIN_WAIT_1]
+                1 << ORPHANS | 1 << FIN_WAIT_1
             };
             // Killed by tcp_orphan_retries at a firing before the end:
             // nothing follows.
@@ -219,11 +271,13 @@ impl Replay {
                 && let Some((f, _)) = kill_firing(d, end, b)
             {
                 kills += 1;
+                orphan(d.t0, f);
                 if let Some(k) = grid.span(d.t0, f) {
                     peaks.add(k, phase);
                 }
                 continue;
             }
+            orphan(d.t0, end);
             if let Some(k) = grid.span(d.t0, end) {
                 peaks.add(k, phase);
             }
@@ -236,8 +290,11 @@ impl Replay {
                 Some(0) => end,
                 fw2 => {
                     let fw2_end = end.saturating_add(fw2.map_or(fin, |f| f.min(fin)));
-                    if orphan_fw2 && let Some(k) = grid.span(end, fw2_end) {
-                        peaks.add(k, &[ORPHANS]);
+                    if orphan_fw2 {
+                        orphan(end, fw2_end);
+                        if let Some(k) = grid.span(end, fw2_end) {
+                            peaks.add(k, 1 << ORPHANS);
+                        }
                     }
                     if fw2.is_none_or(|f| f > fin) {
                         continue;
@@ -246,19 +303,22 @@ impl Replay {
                 }
             };
             if let Some(k) = grid.span(tw_from, tw_from.saturating_add(self.time_wait_ns)) {
-                peaks.add(k, &[TIME_WAIT]);
+                peaks.add(k, 1 << TIME_WAIT);
             }
         }
         let peak = peaks.peaks();
         let w = self.weight;
-        Prediction {
+        let p = Prediction {
             fin_wait_1_peak: peak[FIN_WAIT_1] * w,
             orphans_peak: peak[ORPHANS] * w,
             time_wait_peak: peak[TIME_WAIT] * w,
             orphan_resets: 0,
             orphans_killed: kills * w,
             tw_overflows: 0,
-        }
+        };
+        // Ties: an orphan ending where another starts is not held with it.
+        let most = any.map_or(0, |(a, z)| most_at_once(a, z));
+        (p, most)
     }
 }
 
@@ -371,6 +431,41 @@ mod tests {
         let r = Replay::new(&Lives::of(vec![a], 0), 1_600 * MS, 60 * S, 100 * S);
         let p = both(&r, &s);
         assert_eq!((p.orphans_killed, p.orphans_peak), (1, 0));
+    }
+
+    /// Two orphans [0.1, 0.5) s and [0.2, 0.6) s, bucket ends every 1 s:
+    /// none at a bucket end, two at once in between. Under
+    /// tcp_max_orphans 2 nothing is reset and the replay is the free one;
+    /// under 1 the shortcut does not apply (two at once) though nothing is
+    /// reset (the count at 0.2 s is 1); under 0 the second is reset at its
+    /// close.
+    #[test]
+    fn a_limit_never_exceeded_replays_as_without_it() {
+        let r = Replay::new(
+            &Lives::of(vec![life(100, 400), life(200, 400)], 0),
+            S,
+            60 * S,
+            10 * S,
+        );
+        let limit = |m: u64| Setting {
+            max_orphans: Some(m),
+            ..free(60 * S)
+        };
+        let without = both(&r, &free(60 * S));
+        assert_eq!((without.orphans_peak, without.time_wait_peak), (0, 2));
+        assert_eq!(r.run_under_limit(&limit(2)), Some(without));
+        assert_eq!(r.run(&limit(2)), r.simulate(&limit(2)));
+        assert_eq!(r.run_under_limit(&limit(1)), None);
+        assert_eq!(r.run(&limit(1)), without);
+        assert_eq!(r.run_under_limit(&limit(0)), None);
+        let p = r.run(&limit(0));
+        assert_eq!((p.orphan_resets, p.time_wait_peak), (1, 1));
+        // A TIME-WAIT limit: the event simulation.
+        let tw = Setting {
+            max_tw_buckets: Some(100),
+            ..limit(2)
+        };
+        assert_eq!(r.run_under_limit(&tw), None);
     }
 
     /// The quotient by multiply is `div_ceil`'s, for widths and times at

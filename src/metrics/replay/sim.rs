@@ -309,10 +309,13 @@ impl Replay {
     }
 
     /// Replays the demand under `s`: as intervals without limits (the
-    /// lives do not interact), else by the event simulation.
+    /// lives do not interact) or under a tcp_max_orphans never exceeded,
+    /// else by the event simulation.
     pub fn run(&self, s: &Setting) -> Prediction {
         if s.max_orphans.is_none() && s.max_tw_buckets.is_none() {
             self.run_free(s)
+        } else if let Some(p) = self.run_under_limit(s) {
+            p
         } else {
             self.simulate(s)
         }

@@ -481,7 +481,21 @@ mod tests {
             })
     }
 
-    fn case() -> impl Strategy<Value = (Vec<Life>, u32, u64, u64, u64, Vec<Setting>)> {
+    /// A free setting with a tcp_max_orphans from none to any.
+    fn limited_setting() -> impl Strategy<Value = Setting> {
+        (
+            free_setting(),
+            prop_oneof![0u64..4, 4u64..60, Just(u64::MAX), any::<u64>()],
+        )
+            .prop_map(|(s, m)| Setting {
+                max_orphans: Some(m),
+                ..s
+            })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn case() -> impl Strategy<Value = (Vec<Life>, u32, u64, u64, u64, Vec<Setting>, Vec<Setting>)>
+    {
         prop_oneof![
             Just(0u64),
             Just(5 * S),
@@ -513,6 +527,7 @@ mod tests {
                     any::<u64>(),
                 ],
                 proptest::collection::vec(free_setting(), 1..4),
+                proptest::collection::vec(limited_setting(), 1..3),
             )
         })
     }
@@ -521,10 +536,11 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(400))]
 
         /// Without limits the intervals (difference array or sorted ends)
-        /// predict what the event simulation and the one-heap replay do.
+        /// predict what the event simulation and the one-heap replay do;
+        /// so do they under a tcp_max_orphans never exceeded.
         #[test]
         fn free_settings_replay_as_intervals(
-            (list, halvings, bucket, tw, end, settings) in case()
+            (list, halvings, bucket, tw, end, settings, limited) in case()
         ) {
             let r = Replay::new(&Lives::of(list, halvings), bucket, tw, end);
             for s in &settings {
@@ -532,6 +548,15 @@ mod tests {
                 prop_assert_eq!(r.simulate(s), p, "{:?}", s);
                 prop_assert_eq!(r.run_free_with(s, 1 << 20), p, "difference array {:?}", s);
                 prop_assert_eq!(r.run_free_with(s, 0), p, "sorted ends {:?}", s);
+                prop_assert_eq!(r.run(s), p, "{:?}", s);
+            }
+            // Under a tcp_max_orphans never exceeded: the free replay.
+            for s in &limited {
+                let p = r.run_heap(s);
+                prop_assert_eq!(r.simulate(s), p, "{:?}", s);
+                if let Some(q) = r.run_under_limit(s) {
+                    prop_assert_eq!(q, p, "under the limit {:?}", s);
+                }
                 prop_assert_eq!(r.run(s), p, "{:?}", s);
             }
         }
