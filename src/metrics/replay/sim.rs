@@ -98,6 +98,9 @@ pub struct Replay {
     orphan_ends: Vec<u32>,
 }
 
+/// Lives copied at a time in `Replay::new` (about 90 KB).
+const BLOCK: usize = 1024;
+
 /// Whether a life's orphan end is in [`Replay::orphan_ends`]: it comes
 /// strictly after its start.
 fn ends_later(t0: u64, len: u64) -> Option<u64> {
@@ -182,23 +185,22 @@ impl Replay {
             a = z;
         }
         let order: Vec<u32> = keys.into_iter().map(|k| k as u32).collect();
-        let sorted = || order.iter().map(|&i| kept[i as usize].life());
-        // The peers by index, in order of first appearance: one lookup a
-        // life; each kept life's peer index.
-        let mut peer_of = vec![0u32; kept.len()];
+        // The peers by index, in the lives' own order of first appearance
+        // (a pass in memory order; no result depends on the numbering):
+        // one lookup a life; each kept life's peer index.
+        let mut peer_of = Vec::with_capacity(kept.len());
         let mut peer_list = Vec::new();
         let mut peer_ix: FxHashMap<IpAddr, u32> = FxHashMap::default();
-        for &i in &order {
-            let peer = kept[i as usize].life().peer;
+        for k in kept {
+            let peer = k.life().peer;
             let next = peer_list.len() as u32;
             let ix = *peer_ix.entry(peer).or_insert(next);
             if ix == next {
                 peer_list.push(peer);
             }
-            peer_of[i as usize] = ix;
+            peer_of.push(ix);
         }
         drop(peer_ix);
-        let peers: Vec<u32> = order.iter().map(|&i| peer_of[i as usize]).collect();
         // ACKed lengths, FIN-WAIT-2 times and first RTOs by peer: counted,
         // then placed, in the lives' own order (each group is sorted).
         let np = peer_list.len();
@@ -243,42 +245,57 @@ impl Replay {
         rto_all.sort_unstable();
         let rto_default = median(&rto_all).unwrap_or(RTO_MIN_NS);
         let mut demand = Vec::with_capacity(order.len());
-        for (l, &p) in sorted().zip(&peers) {
-            let d = if l.first_rto > 0 {
-                l.first_rto
-            } else {
-                median(rto_by_peer.get(p)).unwrap_or(rto_default)
-            };
-            let u = unit(l.t0, 1);
-            let (len, open, fw2) = match l.end {
-                End::Acked => (l.len, false, l.fw2),
-                End::PeerReset => (l.len, false, None),
-                End::Open => (l.len, true, None),
-                End::ResetAtClose | End::ResetLater | End::Killed => {
-                    // Its peer's ACKed closes that lasted as long; else the
-                    // peer's late reply (an upper bound when it is the
-                    // peer's own FIN); else any peer's.
-                    let own = draw(acked.get(p), l.len, u);
-                    let rebuilt = own
-                        .or(l.late.filter(|t| *t >= l.len))
-                        .or_else(|| draw(&acked_all, l.len, u));
-                    let fw2 = (!l.passive).then(|| median(fw2_by_peer.get(p)).unwrap_or(0));
-                    match rebuilt {
-                        Some(len) => (len, false, fw2),
-                        None => (end_ns.saturating_sub(l.t0), true, None),
+        let mut peers = Vec::with_capacity(order.len());
+        // The lives in sorted order, copied a block at a time (loads
+        // independent of each other, many in flight: the lives are in
+        // memory in the order they ended, not by start) and then rebuilt
+        // from the block.
+        let mut block: Vec<(super::Life, u32)> = Vec::with_capacity(BLOCK);
+        for chunk in order.chunks(BLOCK) {
+            block.clear();
+            block.extend(
+                chunk
+                    .iter()
+                    .map(|&i| (kept[i as usize].life(), peer_of[i as usize])),
+            );
+            for &(l, p) in &block {
+                let d = if l.first_rto > 0 {
+                    l.first_rto
+                } else {
+                    median(rto_by_peer.get(p)).unwrap_or(rto_default)
+                };
+                let u = unit(l.t0, 1);
+                let (len, open, fw2) = match l.end {
+                    End::Acked => (l.len, false, l.fw2),
+                    End::PeerReset => (l.len, false, None),
+                    End::Open => (l.len, true, None),
+                    End::ResetAtClose | End::ResetLater | End::Killed => {
+                        // Its peer's ACKed closes that lasted as long;
+                        // else the peer's late reply (an upper bound when
+                        // it is the peer's own FIN); else any peer's.
+                        let own = draw(acked.get(p), l.len, u);
+                        let rebuilt = own
+                            .or(l.late.filter(|t| *t >= l.len))
+                            .or_else(|| draw(&acked_all, l.len, u));
+                        let fw2 = (!l.passive).then(|| median(fw2_by_peer.get(p)).unwrap_or(0));
+                        match rebuilt {
+                            Some(len) => (len, false, fw2),
+                            None => (end_ns.saturating_sub(l.t0), true, None),
+                        }
                     }
-                }
-            };
-            demand.push(Demand {
-                t0: l.t0,
-                len,
-                fw2: fw2.unwrap_or(0),
-                d: d.max(1),
-                has_fw2: fw2.is_some(),
-                passive: l.passive,
-                tlp: l.tlp,
-                open,
-            });
+                };
+                demand.push(Demand {
+                    t0: l.t0,
+                    len,
+                    fw2: fw2.unwrap_or(0),
+                    d: d.max(1),
+                    has_fw2: fw2.is_some(),
+                    passive: l.passive,
+                    tlp: l.tlp,
+                    open,
+                });
+                peers.push(p);
+            }
         }
         // In the order of `run`'s keys of kind 0 (an orphan end): by time,
         // then by life.
