@@ -37,8 +37,9 @@ impl Grid {
         Grid {
             bucket_ns: b,
             inverse: u64::MAX / b,
-            // (min_t0 / b + 1) * b may overflow: then it is past `last`.
-            first: min_t0 / b + 1,
+            // (min_t0 / b + 1) * b may overflow: then it is past `last`
+            // (as is 2^64 - 1, a start at the end of time with 1 ns).
+            first: (min_t0 / b).saturating_add(1),
             last: end_ns.min(u64::MAX - 1) / b,
         }
     }
@@ -529,6 +530,11 @@ mod tests {
         // Bucket ends 2^64 - 5 .. 2^64 - 2: both hold 2^64 - 4 and on
         // (their ends saturate: TIME-WAIT from 2^64 - 1 is never read).
         assert_eq!((p.orphans_peak, p.time_wait_peak), (2, 0));
+        // A start at the end of time, 1 ns buckets: no end after it.
+        let mut c = a;
+        c.t0 = u64::MAX;
+        let r = Replay::new(&Lives::of(vec![c], 0), 1, 7, u64::MAX);
+        assert_eq!(both(&r, &free(60 * S)), Prediction::default());
         // One bucket of 2^64 - 1 ns: its only end is the end of time.
         let r = Replay::new(&Lives::of(vec![a, b], 0), u64::MAX, 7, u64::MAX);
         assert_eq!(both(&r, &free(60 * S)), Prediction::default());

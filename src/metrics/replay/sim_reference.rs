@@ -402,6 +402,7 @@ mod tests {
             (0u64..300).prop_map(move |k| base.saturating_add(k * 100 * MS)),
             (0u64..30 * S).prop_map(move |k| base.saturating_add(k)),
             (0u64..1_000).prop_map(|k| u64::MAX - k),
+            Just(u64::MAX),
             any::<u64>(),
         ]
     }
@@ -500,11 +501,20 @@ mod tests {
             Just(0u64),
             Just(5 * S),
             Just(u64::MAX - 20 * S),
+            Just(u64::MAX),
             any::<u64>()
         ]
         .prop_flat_map(|base| {
             (
-                proptest::collection::vec(life(base), 0..40),
+                // A quarter of the lists: every life starts at `base`.
+                (proptest::collection::vec(life(base), 0..40), 0..4).prop_map(
+                    move |(mut v, together)| {
+                        if together == 0 {
+                            v.iter_mut().for_each(|l| l.t0 = base);
+                        }
+                        v
+                    },
+                ),
                 0u32..3,
                 prop_oneof![
                     Just(1u64),
