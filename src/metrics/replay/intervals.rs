@@ -4,8 +4,9 @@
 //! a peak is the most intervals holding a bucket end, found with a
 //! difference array over the bucket ends (or, when they are too many, by
 //! sorting the intervals' ends). `Replay::run` takes this path for such
-//! settings and predicts exactly what its event simulation
-//! (`Replay::simulate`) does (the tests here and in `sim_reference.rs`).
+//! settings, and for a tcp_max_orphans never exceeded, and predicts
+//! exactly what its event simulation (`Replay::simulate`) does (the tests
+//! here and in `sim_reference.rs`).
 
 use super::{Prediction, Replay, Setting, draw, kill_budget_ns, kill_firing, unit};
 
@@ -143,7 +144,8 @@ impl Peaks {
     }
 }
 
-/// The most of the intervals [starts[i], ends[i]) that hold one point.
+/// The most of the intervals [starts[i], ends[i]) that hold one point
+/// (an interval ending where another starts is not held with it).
 fn most_at_once(mut starts: Vec<u64>, mut ends: Vec<u64>) -> u64 {
     starts.sort_unstable();
     ends.sort_unstable();
@@ -158,6 +160,9 @@ fn most_at_once(mut starts: Vec<u64>, mut ends: Vec<u64>) -> u64 {
     }
     most
 }
+
+/// Intervals as their starts and their ends.
+type Spans = (Vec<u64>, Vec<u64>);
 
 /// Most bucket ends a replay walks with a difference array: a few per
 /// life, and at least the timeline's most (57,280 buckets).
@@ -223,9 +228,16 @@ impl Replay {
             max_orphans: None,
             ..s.clone()
         };
-        let (p, most) = self.free(&free, max_span(self.demand.len()), true);
-        // The peak at bucket ends is at most `most`: no sort past it.
-        (p.orphans_peak <= m && most.checked_mul(self.weight).is_some_and(|x| x <= m)).then_some(p)
+        let (p, any) = self.free(&free, max_span(self.demand.len()), true);
+        // The peak at bucket ends is at most the most at one time: past
+        // the limit, no need to sort.
+        if p.orphans_peak > m {
+            return None;
+        }
+        let most = any.map_or(0, |(a, z)| most_at_once(a, z));
+        most.checked_mul(self.weight)
+            .is_some_and(|x| x <= m)
+            .then_some(p)
     }
 
     /// `run_free`, with a difference array when at most `max_span` bucket
@@ -235,15 +247,15 @@ impl Replay {
         self.free(s, max_span, false).0
     }
 
-    /// The replay without limits, and when `at_any` the most orphans at
-    /// one time (not only at bucket ends; else 0).
-    fn free(&self, s: &Setting, max_span: u64, at_any: bool) -> (Prediction, u64) {
+    /// The replay without limits, and when `at_any` every orphan interval
+    /// (starts, ends: [`most_at_once`] finds the most at one time).
+    fn free(&self, s: &Setting, max_span: u64, at_any: bool) -> (Prediction, Option<Spans>) {
         debug_assert!(s.max_orphans.is_none() && s.max_tw_buckets.is_none());
         let Some(min_t0) = self.demand.iter().map(|d| d.t0).min() else {
-            return (Prediction::default(), 0);
+            return (Prediction::default(), None);
         };
         // Every orphan interval, when `at_any`.
-        let mut any: Option<(Vec<u64>, Vec<u64>)> = at_any.then(Default::default);
+        let mut any: Option<Spans> = at_any.then(Default::default);
         let mut orphan = |s: u64, e: u64| {
             if let Some((a, z)) = &mut any
                 && s < e
@@ -317,9 +329,7 @@ impl Replay {
             orphans_killed: kills * w,
             tw_overflows: 0,
         };
-        // Ties: an orphan ending where another starts is not held with it.
-        let most = any.map_or(0, |(a, z)| most_at_once(a, z));
-        (p, most)
+        (p, any)
     }
 }
 
