@@ -33,10 +33,13 @@
 //! timeline reads its own.
 //!
 //! The parts: [`Lives`] here (what the capture shows of each local
-//! close), `kernel` (Linux's retransmission-timer firings and kill
-//! budget), `sim` (the demand and its replay under a [`Setting`]; in
-//! tests `sim_reference`, the one-heap replay it must agree with) and
-//! `limit` (tcp_max_orphans inferred from the kernel's resets).
+//! close; `kept` the 32-byte form a list keeps each in), `kernel` (Linux's
+//! retransmission-timer firings and kill budget), `sim` (the replay under
+//! a [`Setting`]: `demand` rebuilds the demand from the lives, `by_peer`
+//! its per-peer lists; the event simulation in `sim` itself, or
+//! `intervals` when no limit makes the lives interact; in tests
+//! `sim_reference`, the one-heap replay they must agree with) and `limit`
+//! (tcp_max_orphans inferred from the kernel's resets).
 
 mod kept;
 mod kernel;
@@ -247,9 +250,9 @@ impl Lives {
         Some(self.list.get(i)?.life(&self.side))
     }
 
-    /// The start of the `i`th kept life (no side words read).
-    pub(super) fn t0_at(&self, i: usize) -> Option<u64> {
-        Some(self.list.get(i)?.t0)
+    /// The kept lives' starts, in their order (no side words read).
+    pub(super) fn starts(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
+        self.list.iter().map(|k| k.t0)
     }
 
     /// Adds one life (sampled past `cap`).
@@ -447,7 +450,8 @@ pub(crate) mod tests {
             [a, b, life(1, 2, End::Open)]
         );
         assert_eq!(lives.life_at(1), Some(b));
-        assert_eq!((lives.t0_at(2), lives.life_at(3)), (Some(MS), None));
+        assert_eq!(lives.starts().collect::<Vec<_>>(), [7 * MS, 9 * MS, MS]);
+        assert_eq!(lives.life_at(3), None);
         // 2,000 lives, every other one with side words, halved twice by
         // a cap of 600, then merged into a list holding one of its own:
         // exactly the lives of level 2 or more are left, intact, and the

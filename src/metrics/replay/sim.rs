@@ -1,14 +1,22 @@
-//! The demand rebuilt from the lives and replayed, in time order, under a
-//! [`Setting`] (the module's documentation, one level up, has the model).
+//! The demand rebuilt from the lives (`demand.rs`, its per-peer lists in
+//! `by_peer.rs`) and replayed under a [`Setting`] (the module's
+//! documentation, one level up, has the model): in time order by the event
+//! simulation here, or as intervals (`intervals.rs`) when no limit makes
+//! the lives interact.
 
 use super::kernel::{firing, kill_budget_ns};
-use super::{End, Life, Lives};
 use crate::flow::state::RTO_MIN_NS;
-use rustc_hash::FxHashMap;
+use by_peer::ByPeer;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
+#[path = "by_peer.rs"]
+mod by_peer;
+#[path = "demand.rs"]
+mod demand;
+#[path = "intervals.rs"]
+mod intervals;
 #[cfg(test)]
 #[path = "sim_reference.rs"]
 mod reference;
@@ -83,8 +91,8 @@ pub struct Replay {
     time_wait_ns: u64,
     /// End of observation, ns: counts are read at bucket ends up to here.
     end_ns: u64,
-    /// Orphan lengths of ACKed closes by peer, sorted.
-    acked_by_peer: FxHashMap<IpAddr, Vec<u64>>,
+    /// Orphan lengths of ACKed closes by peer index, sorted.
+    acked: ByPeer,
     acked_all: Vec<u64>,
     /// The orphan ends of the demand's lives (those that last and whose
     /// end does not saturate), as `run`'s event keys, sorted: the same for
@@ -147,157 +155,26 @@ fn median(sorted: &[u64]) -> Option<u64> {
 }
 
 impl Replay {
-    /// Rebuilds the demand from the lives: a life the kernel ended (reset,
-    /// killed) gets the length of an ACKed close of the same peer that
-    /// lasted at least as long as it was seen (else of any peer; else it
-    /// stays open to the end of observation).
-    pub fn new(lives: &Lives, bucket_ns: u64, time_wait_ns: u64, end_ns: u64) -> Replay {
-        // One order whatever the threads that gathered them: the lives
-        // sorted (stable) through their indices, not copied.
-        // Sorted by start time beside the index (most comparisons end
-        // there, without reading the life), the index last: the stable
-        // order, by an unstable sort.
-        let mut by_t0: Vec<(u64, u32)> = (0..lives.len())
-            .filter_map(|i| Some((lives.t0_at(i)?, i as u32)))
-            .collect();
-        let at = |i: u32| lives.life_at(i as usize);
-        by_t0.sort_unstable_by(|&(t, i), &(u, j)| {
-            t.cmp(&u)
-                .then_with(|| {
-                    let key = |l: Option<Life>| l.map(|a| (a.len, a.peer, a.first_rto, a.passive));
-                    key(at(i)).cmp(&key(at(j)))
-                })
-                .then(i.cmp(&j))
-        });
-        let order: Vec<u32> = by_t0.into_iter().map(|(_, i)| i).collect();
-        let sorted = || order.iter().filter_map(|&i| at(i));
-        let mut acked_by_peer: FxHashMap<IpAddr, Vec<u64>> = FxHashMap::default();
-        let mut fw2_by_peer: FxHashMap<IpAddr, Vec<u64>> = FxHashMap::default();
-        let mut rto_by_peer: FxHashMap<IpAddr, Vec<u64>> = FxHashMap::default();
-        let mut acked_all = Vec::new();
-        let mut rto_all = Vec::new();
-        for l in sorted() {
-            if l.end == End::Acked {
-                acked_by_peer.entry(l.peer).or_default().push(l.len);
-                acked_all.push(l.len);
-                if let Some(f) = l.fw2 {
-                    fw2_by_peer.entry(l.peer).or_default().push(f);
-                }
-            }
-            if l.first_rto > 0 {
-                rto_by_peer.entry(l.peer).or_default().push(l.first_rto);
-                rto_all.push(l.first_rto);
-            }
-        }
-        for v in acked_by_peer
-            .values_mut()
-            .chain(fw2_by_peer.values_mut())
-            .chain(rto_by_peer.values_mut())
-        {
-            v.sort_unstable();
-        }
-        acked_all.sort_unstable();
-        rto_all.sort_unstable();
-        let rto_default = median(&rto_all).unwrap_or(RTO_MIN_NS);
-        let mut demand = Vec::with_capacity(order.len());
-        let mut peers = Vec::with_capacity(order.len());
-        let mut peer_list = Vec::new();
-        let mut peer_ix: rustc_hash::FxHashMap<IpAddr, u32> = Default::default();
-        for l in sorted() {
-            let d = if l.first_rto > 0 {
-                l.first_rto
-            } else {
-                rto_by_peer
-                    .get(&l.peer)
-                    .and_then(|v| median(v))
-                    .unwrap_or(rto_default)
-            };
-            let u = unit(l.t0, 1);
-            let (len, open, fw2) = match l.end {
-                End::Acked => (l.len, false, l.fw2),
-                End::PeerReset => (l.len, false, None),
-                End::Open => (l.len, true, None),
-                End::ResetAtClose | End::ResetLater | End::Killed => {
-                    // Its peer's ACKed closes that lasted as long; else the
-                    // peer's late reply (an upper bound when it is the
-                    // peer's own FIN); else any peer's.
-                    let own = acked_by_peer.get(&l.peer).and_then(|v| draw(v, l.len, u));
-                    let rebuilt = own
-                        .or(l.late.filter(|t| *t >= l.len))
-                        .or_else(|| draw(&acked_all, l.len, u));
-                    let fw2 = (!l.passive).then(|| {
-                        fw2_by_peer
-                            .get(&l.peer)
-                            .and_then(|v| median(v))
-                            .unwrap_or(0)
-                    });
-                    match rebuilt {
-                        Some(len) => (len, false, fw2),
-                        None => (end_ns.saturating_sub(l.t0), true, None),
-                    }
-                }
-            };
-            demand.push(Demand {
-                t0: l.t0,
-                len,
-                fw2: fw2.unwrap_or(0),
-                d: d.max(1),
-                has_fw2: fw2.is_some(),
-                passive: l.passive,
-                tlp: l.tlp,
-                open,
-            });
-            let next = peer_list.len() as u32;
-            let ix = *peer_ix.entry(l.peer).or_insert(next);
-            if ix == next {
-                peer_list.push(l.peer);
-            }
-            peers.push(ix);
-        }
-        drop(peer_ix);
-        // In the order of `run`'s keys of kind 0 (an orphan end): by time,
-        // then by life.
-        let mut orphan_ends: Vec<(u64, u32)> = demand
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| Some((ends_later(d.t0, d.len)?, i as u32)))
-            .collect();
-        orphan_ends.sort_unstable();
-        let orphan_ends = orphan_ends.into_iter().map(|(_, i)| i).collect();
-        Replay {
-            orphan_ends,
-            demand,
-            peers,
-            peer_list,
-            weight: lives.weight(),
-            bucket_ns: bucket_ns.max(1),
-            time_wait_ns,
-            end_ns,
-            acked_by_peer,
-            acked_all,
-        }
-    }
-
     /// Lives rebuilt from kernel resets or kills.
     pub fn lives(&self) -> usize {
         self.demand.len()
     }
 
-    /// Replays the demand under `s`.
+    /// Replays the demand under `s`: as intervals without limits (the
+    /// lives do not interact) or under a tcp_max_orphans never exceeded,
+    /// else by the event simulation.
     pub fn run(&self, s: &Setting) -> Prediction {
-        // The other peers' ACKed lengths, for fixed peers.
-        let others: Vec<u64> = if s.fixed_peers.is_empty() {
-            Vec::new()
+        if s.max_orphans.is_none() && s.max_tw_buckets.is_none() {
+            self.run_free(s)
+        } else if let Some(p) = self.run_under_limit(s) {
+            p
         } else {
-            let mut v: Vec<u64> = self
-                .acked_by_peer
-                .iter()
-                .filter(|(p, _)| !s.fixed_peers.contains(p))
-                .flat_map(|(_, v)| v.iter().copied())
-                .collect();
-            v.sort_unstable();
-            v
-        };
+            self.simulate(s)
+        }
+    }
+
+    /// The event simulation: the demand replayed in time order.
+    fn simulate(&self, s: &Setting) -> Prediction {
         let w = self.weight;
         let orphan_fw2 = s.fin_timeout_ns > 60_000_000_000;
         let budget = s.orphan_retries.map(kill_budget_ns);
@@ -362,27 +239,13 @@ impl Replay {
             q.insert(at, e);
         };
         let mut next_start = 0usize;
+        // Lengths redrawn for fixed peers (none without: the demand's).
+        let len = self.lengths(s);
         // The orphan ends come sorted from `orphan_ends` too when no life's
         // length is redrawn (fixed peers); one whose start reset it is
         // skipped as a heap one would be, and changes nothing.
-        let ends_sorted = others.is_empty();
+        let ends_sorted = len.is_empty();
         let mut next_end = 0usize;
-        // Lengths redrawn for fixed peers (none without: the demand's).
-        let len: Vec<u64> = if others.is_empty() {
-            Vec::new()
-        } else {
-            self.demand
-                .iter()
-                .zip(&self.peers)
-                .map(|(d, p)| {
-                    if s.fixed_peers.contains(&self.peer_list[*p as usize]) {
-                        draw(&others, 0, unit(d.t0, 2)).unwrap_or(d.len)
-                    } else {
-                        d.len
-                    }
-                })
-                .collect()
-        };
         let len_of = |i: usize| len.get(i).copied().unwrap_or(self.demand[i].len);
         // Per life: alive as an orphan, and its state.
         #[derive(Clone, Copy, PartialEq, Eq)]

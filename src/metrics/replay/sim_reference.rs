@@ -2,26 +2,13 @@
 //! event), kept for the tests: `Replay::run` must predict the same.
 
 use super::super::kernel::{firing, kill_budget_ns};
-use super::{Prediction, Replay, Setting, draw, unit};
+use super::{Prediction, Replay, Setting};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 impl Replay {
     /// `run` with every event in one heap of (time, kind, life).
     pub(super) fn run_heap(&self, s: &Setting) -> Prediction {
-        // The other peers' ACKed lengths, for fixed peers.
-        let others: Vec<u64> = if s.fixed_peers.is_empty() {
-            Vec::new()
-        } else {
-            let mut v: Vec<u64> = self
-                .acked_by_peer
-                .iter()
-                .filter(|(p, _)| !s.fixed_peers.contains(p))
-                .flat_map(|(_, v)| v.iter().copied())
-                .collect();
-            v.sort_unstable();
-            v
-        };
         let w = self.weight;
         let orphan_fw2 = s.fin_timeout_ns > 60_000_000_000;
         let budget = s.orphan_retries.map(kill_budget_ns);
@@ -42,17 +29,11 @@ impl Replay {
         let mut heap: BinaryHeap<Reverse<(u64, Ev, usize)>> =
             BinaryHeap::with_capacity(self.demand.len().min(1 << 20));
         let mut next_start = 0usize;
-        let mut len = vec![0u64; self.demand.len()];
-        for (i, d) in self.demand.iter().enumerate() {
-            let mut l = d.len;
-            if !others.is_empty()
-                && s.fixed_peers
-                    .contains(&self.peer_list[self.peers[i] as usize])
-            {
-                l = draw(&others, 0, unit(d.t0, 2)).unwrap_or(l);
-            }
-            len[i] = l;
-        }
+        // Lengths redrawn for fixed peers (`Replay::lengths`, shared).
+        let redrawn = self.lengths(s);
+        let len: Vec<u64> = (0..self.demand.len())
+            .map(|i| redrawn.get(i).copied().unwrap_or(self.demand[i].len))
+            .collect();
         // Per life: alive as an orphan, and its state.
         #[derive(Clone, Copy, PartialEq, Eq)]
         enum St {
@@ -257,6 +238,7 @@ impl Replay {
 mod tests {
     use super::super::super::{End, Life, Lives, mix64};
     use super::*;
+    use proptest::prelude::*;
 
     const S: u64 = 1_000_000_000;
     const MS: u64 = 1_000_000;
@@ -348,6 +330,50 @@ mod tests {
         assert!(r.orphan_ends.len() <= 300 && !r.orphan_ends.is_empty());
     }
 
+    /// Lives that start together are ordered by length, peer, first RTO,
+    /// passive, then as added: the same demand whatever order the shards
+    /// gave them in (the last one's RTO, none seen, is its peer's median,
+    /// 9).
+    #[test]
+    fn lives_starting_together_are_in_one_order() {
+        let l = |len: u64, peer: &str, first_rto: u64, passive: bool| Life {
+            peer: peer.parse().unwrap(),
+            t0: 7 * S,
+            len,
+            end: End::Acked,
+            passive,
+            fw2: None,
+            first_rto,
+            tlp: false,
+            late: None,
+        };
+        let list = vec![
+            l(2, "192.0.2.1", 0, false),
+            l(1, "192.0.2.2", 5, true),
+            l(1, "192.0.2.2", 5, false),
+            l(1, "192.0.2.2", 3, true),
+            l(1, "192.0.2.1", 9, true),
+        ];
+        let mut early = l(9, "192.0.2.9", 0, false);
+        early.t0 = 6 * S;
+        for list in [
+            list.clone(),
+            list.iter().rev().copied().chain([early]).collect(),
+        ] {
+            let r = Replay::new(&Lives::of(list, 0), S, S, 10 * S);
+            let got: Vec<(u64, u64, bool)> =
+                r.demand.iter().map(|d| (d.len, d.d, d.passive)).collect();
+            let want = [
+                (1, 9, true),
+                (1, 3, true),
+                (1, 5, false),
+                (1, 5, true),
+                (2, 9, false),
+            ];
+            assert_eq!(got[got.len() - 5..], want);
+        }
+    }
+
     #[test]
     fn run_predicts_what_the_one_heap_replay_did() {
         let (mut kills, mut resets, mut overflows) = (0, 0, 0);
@@ -367,5 +393,182 @@ mod tests {
         }
         // The cases were reached.
         assert!(kills > 0 && resets > 0 && overflows > 0);
+    }
+
+    /// Times around `base`: on a 100 ms grid (ties), anywhere within 30
+    /// s, at the end of time, or anywhere.
+    fn near(base: u64) -> impl Strategy<Value = u64> {
+        prop_oneof![
+            (0u64..300).prop_map(move |k| base.saturating_add(k * 100 * MS)),
+            (0u64..30 * S).prop_map(move |k| base.saturating_add(k)),
+            (0u64..1_000).prop_map(|k| u64::MAX - k),
+            Just(u64::MAX),
+            any::<u64>(),
+        ]
+    }
+
+    /// A length or delay: none, on the 100 ms grid, up to 30 s, 2^64 - 1
+    /// or anything.
+    fn span() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            Just(0u64),
+            (0u64..50).prop_map(|k| k * 100 * MS),
+            0u64..30 * S,
+            Just(u64::MAX),
+            any::<u64>(),
+        ]
+    }
+
+    const PEERS: [&str; 4] = ["192.0.2.1", "192.0.2.2", "198.51.100.7", "2001:db8::1"];
+
+    fn life(base: u64) -> impl Strategy<Value = Life> {
+        let ends = [
+            End::Acked,
+            End::ResetAtClose,
+            End::ResetLater,
+            End::Killed,
+            End::PeerReset,
+            End::Open,
+        ];
+        (
+            (
+                0usize..4,
+                near(base),
+                span(),
+                proptest::sample::select(ends.to_vec()),
+            ),
+            (any::<bool>(), any::<bool>(), proptest::option::of(span())),
+            (
+                prop_oneof![Just(0u64), Just(200 * MS), 0u64..3 * S, any::<u64>()],
+                proptest::option::of(span()),
+            ),
+        )
+            .prop_map(
+                |((peer, t0, len, end), (passive, tlp, fw2), (first_rto, late))| Life {
+                    peer: PEERS[peer].parse().unwrap(),
+                    t0,
+                    len,
+                    end,
+                    passive,
+                    fw2,
+                    first_rto,
+                    tlp,
+                    late,
+                },
+            )
+    }
+
+    /// A setting without limits: retries as captured or any (0 to 10,
+    /// 255), tcp_fin_timeout around 60 s or anything, some peers fixed.
+    fn free_setting() -> impl Strategy<Value = Setting> {
+        (
+            proptest::option::of(prop_oneof![0u32..=10, Just(255u32)]),
+            prop_oneof![
+                proptest::sample::select(vec![0, S, 60 * S, 60 * S + 1, 120 * S, u64::MAX]),
+                any::<u64>(),
+            ],
+            proptest::collection::vec(any::<bool>(), 4),
+        )
+            .prop_map(|(orphan_retries, fin_timeout_ns, fixed)| Setting {
+                orphan_retries,
+                fin_timeout_ns,
+                fixed_peers: PEERS
+                    .iter()
+                    .zip(fixed)
+                    .filter(|(_, f)| *f)
+                    .map(|(p, _)| p.parse().unwrap())
+                    .collect(),
+                ..Setting::default()
+            })
+    }
+
+    /// A free setting with a tcp_max_orphans from none to any.
+    fn limited_setting() -> impl Strategy<Value = Setting> {
+        (
+            free_setting(),
+            prop_oneof![0u64..4, 4u64..60, Just(u64::MAX), any::<u64>()],
+        )
+            .prop_map(|(s, m)| Setting {
+                max_orphans: Some(m),
+                ..s
+            })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn case() -> impl Strategy<Value = (Vec<Life>, u32, u64, u64, u64, Vec<Setting>, Vec<Setting>)>
+    {
+        prop_oneof![
+            Just(0u64),
+            Just(5 * S),
+            Just(u64::MAX - 20 * S),
+            Just(u64::MAX),
+            any::<u64>()
+        ]
+        .prop_flat_map(|base| {
+            (
+                // A quarter of the lists: every life starts at `base`.
+                (proptest::collection::vec(life(base), 0..40), 0..4).prop_map(
+                    move |(mut v, together)| {
+                        if together == 0 {
+                            v.iter_mut().for_each(|l| l.t0 = base);
+                        }
+                        v
+                    },
+                ),
+                0u32..3,
+                prop_oneof![
+                    Just(1u64),
+                    Just(100 * MS),
+                    Just(S),
+                    Just(u64::MAX),
+                    any::<u64>()
+                ],
+                prop_oneof![
+                    Just(0u64),
+                    Just(S),
+                    Just(60 * S),
+                    Just(u64::MAX),
+                    any::<u64>()
+                ],
+                prop_oneof![
+                    (0u64..40 * S).prop_map(move |k| base.saturating_add(k)),
+                    Just(0u64),
+                    Just(u64::MAX),
+                    any::<u64>(),
+                ],
+                proptest::collection::vec(free_setting(), 1..4),
+                proptest::collection::vec(limited_setting(), 1..3),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Without limits the intervals (difference array or sorted ends)
+        /// predict what the event simulation and the one-heap replay do;
+        /// so do they under a tcp_max_orphans never exceeded.
+        #[test]
+        fn free_settings_replay_as_intervals(
+            (list, halvings, bucket, tw, end, settings, limited) in case()
+        ) {
+            let r = Replay::new(&Lives::of(list, halvings), bucket, tw, end);
+            for s in &settings {
+                let p = r.run_heap(s);
+                prop_assert_eq!(r.simulate(s), p, "{:?}", s);
+                prop_assert_eq!(r.run_free_with(s, 1 << 20), p, "difference array {:?}", s);
+                prop_assert_eq!(r.run_free_with(s, 0), p, "sorted ends {:?}", s);
+                prop_assert_eq!(r.run(s), p, "{:?}", s);
+            }
+            // Under a tcp_max_orphans never exceeded: the free replay.
+            for s in &limited {
+                let p = r.run_heap(s);
+                prop_assert_eq!(r.simulate(s), p, "{:?}", s);
+                if let Some(q) = r.run_under_limit(s) {
+                    prop_assert_eq!(q, p, "under the limit {:?}", s);
+                }
+                prop_assert_eq!(r.run(s), p, "{:?}", s);
+            }
+        }
     }
 }
