@@ -66,9 +66,24 @@ fn fix_mmap_threshold() {
     }
 }
 
+/// Gives the free pages of every malloc arena back to the system
+/// (`commands::set_release_memory`: once the connection tables are freed).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim() {
+    // SAFETY: malloc_trim only releases free memory; it takes the arenas'
+    // locks itself and is safe to call from any thread at any time.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 fn main() -> ExitCode {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    fix_mmap_threshold();
+    {
+        fix_mmap_threshold();
+        commands::set_release_memory(trim);
+    }
     let cli = Cli::parse();
     match commands::run(&cli) {
         Ok(code) => code,
