@@ -19,7 +19,7 @@ const SPARE_CAPACITY: usize = 512;
 /// An expiry wheel entry: (time, key).
 pub type Entry = (u64, FlowKey);
 
-/// One epoch's entries: those of IPv4 keys in 24 bytes ([`Key4`]), the
+/// One epoch's entries: those of IPv4 keys in 24 bytes (`Key4`), the
 /// others in 56 (a busy shard's wheel holds hundreds of thousands: 12 MB
 /// of a 20M-packet gateway run, 7 MB less so).
 #[derive(Debug, Default, PartialEq)]

@@ -107,7 +107,7 @@ pub struct Life {
 }
 
 /// Bytes a kept life costs, about, at the run's end: its 32-byte entry
-/// ([`Kept`]) and side words, the list's growth, the shards' lag behind
+/// (`kept::Kept`) and side words, the list's growth, the shards' lag behind
 /// the shared level, and beside them the replay's 40-byte demand and its
 /// sorted indices (`sim::Replay::new`).
 pub const LIFE_BYTES: u64 = 128;
@@ -117,7 +117,7 @@ pub const LIFE_BYTES: u64 = 128;
 #[derive(Clone, Debug)]
 pub struct Lives {
     list: Vec<Kept>,
-    /// The kept lives' side words ([`Kept`]): IPv6 peers, wide times.
+    /// The kept lives' side words (`kept::Kept`): IPv6 peers, wide times.
     side: Vec<u64>,
     /// log2 of the weight of each kept life (sampling halvings).
     pub halvings: u32,

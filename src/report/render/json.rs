@@ -11,7 +11,7 @@ pub fn render(r: &Report, w: &mut impl Write) -> io::Result<()> {
 }
 
 /// `serde_json::to_writer_pretty`, byte for byte, in fewer writes: a line
-/// break and its indentation go out as one slice ([`Pretty`]).
+/// break and its indentation go out as one slice (`Pretty`).
 pub fn to_writer_pretty<W: Write, T: Serialize + ?Sized>(w: W, v: &T) -> io::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(w, Pretty::default());
     v.serialize(&mut ser).map_err(io::Error::from)
