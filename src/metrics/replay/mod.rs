@@ -255,11 +255,6 @@ impl Lives {
         self.list.iter().map(|k| k.t0)
     }
 
-    /// Adds one life (sampled past `cap`).
-    pub fn add_life(&mut self, l: Life) {
-        self.push(l);
-    }
-
     /// Keeps only the lives of level `h` or more, their side words
     /// compacted.
     fn drop_below(&mut self, h: u32) {
@@ -274,9 +269,9 @@ impl Lives {
         });
     }
 
-    /// Offers one life: counted in the shared levels, then kept if its
-    /// level is kept.
-    fn push(&mut self, l: Life) {
+    /// Adds one life (sampled past `cap`): counted in the shared levels,
+    /// then kept if its level is kept.
+    pub fn add_life(&mut self, l: Life) {
         let hash = life_hash(l.t0, l.peer);
         if let Some(s) = &self.shared {
             let level = hash.trailing_zeros();
