@@ -80,6 +80,18 @@ pub enum End {
     Open,
 }
 
+impl End {
+    /// Every end, in the order declared.
+    pub const ALL: [End; 6] = [
+        End::Acked,
+        End::ResetAtClose,
+        End::ResetLater,
+        End::Killed,
+        End::PeerReset,
+        End::Open,
+    ];
+}
+
 /// One local close.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Life {

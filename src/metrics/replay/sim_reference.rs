@@ -422,20 +422,12 @@ mod tests {
     const PEERS: [&str; 4] = ["192.0.2.1", "192.0.2.2", "198.51.100.7", "2001:db8::1"];
 
     fn life(base: u64) -> impl Strategy<Value = Life> {
-        let ends = [
-            End::Acked,
-            End::ResetAtClose,
-            End::ResetLater,
-            End::Killed,
-            End::PeerReset,
-            End::Open,
-        ];
         (
             (
                 0usize..4,
                 near(base),
                 span(),
-                proptest::sample::select(ends.to_vec()),
+                proptest::sample::select(End::ALL.to_vec()),
             ),
             (any::<bool>(), any::<bool>(), proptest::option::of(span())),
             (
