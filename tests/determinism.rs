@@ -5,7 +5,9 @@
 //! `../shared/captures` or `$FINSCOPE_CAPTURES`), `finscope analyze` with
 //! `-j1`, with `-j2`, and with `-j2` plus the smallest reader buffer
 //! (`FINSCOPE_BUFFER=65536`, many small batches) prints byte-identical
-//! JSON and text reports, with the same exit status.
+//! JSON and text reports, with the same exit status; and `-j3` with that
+//! buffer the same JSON (three shards: frames routed before they are
+//! decoded, one free-running thread per shard, `pipeline/flight.rs`).
 //!
 //! Every run must also have succeeded before its output is compared: exit 0
 //! (docs/report.md; a truncated tail is only a warning), or exit 3 for a
@@ -164,7 +166,7 @@ fn reports_identical_for_any_thread_count_and_batch_size() {
                 continue;
             }
             let variants: &[(&str, Option<&str>)] = if json {
-                &[("2", None), ("2", Some("65536"))]
+                &[("2", None), ("2", Some("65536")), ("3", Some("65536"))]
             } else {
                 &[("2", Some("65536"))]
             };

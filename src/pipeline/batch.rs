@@ -46,7 +46,7 @@ pub(super) struct Routed {
     /// Segments of frames the router could not place by fixed offsets
     /// (tunnels, fragments, extension headers, `--filter`), decoded here.
     decoded: Vec<Segment>,
-    packets: Packets,
+    pub(super) packets: Packets,
     /// Latest segment timestamp in the chunk.
     pub(super) clock: u64,
 }
@@ -298,24 +298,9 @@ pub(super) fn process(
         *clock = (*clock).max(d.clock);
     }
     let (used, starts) = (&*used, &starts[..]);
-    // Each shard decodes its own frames: the segment is made where it is
-    // tracked.
     let feed = |(i, sh): (usize, &mut Shard<ShardMetrics>)| {
         for (d, start) in used.iter().zip(starts) {
-            for it in &d.per_shard[i] {
-                let now = (*start).max(it.clock);
-                let at = it.at as usize;
-                if it.decoded {
-                    if let Some(seg) = d.decoded.get(at) {
-                        sh.process_at(seg, now);
-                    }
-                } else if let Some(f) = frames.get(at) {
-                    let n = f.number + ctx.frame_base;
-                    if let Ok(seg) = route::decode(f.link, bytes(f, data), f.ts_ns, n) {
-                        sh.process_at(&seg, now);
-                    }
-                }
-            }
+            track(i, sh, d, *start, (frames, data), ctx);
         }
     };
     if par {
@@ -326,6 +311,44 @@ pub(super) fn process(
     for d in used {
         *packets += &d.packets;
     }
+}
+
+/// Has shard `i` (`sh`) decode and track its frames of a routed chunk
+/// (`d`, routed from `frames`), in capture order: the segment is made
+/// where it is tracked. `start`: the capture clock before the chunk.
+#[inline]
+pub(super) fn track(
+    i: usize,
+    sh: &mut Shard<ShardMetrics>,
+    d: &Routed,
+    start: u64,
+    (frames, data): (&[RawFrame], &[u8]),
+    ctx: DecodeCtx,
+) {
+    let Some(items) = d.per_shard.get(i) else {
+        return;
+    };
+    for it in items {
+        let now = start.max(it.clock);
+        let at = it.at as usize;
+        if it.decoded {
+            if let Some(seg) = d.decoded.get(at) {
+                sh.process_at(seg, now);
+            }
+        } else if let Some(f) = frames.get(at) {
+            let n = f.number + ctx.frame_base;
+            if let Ok(seg) = route::decode(f.link, bytes(f, data), f.ts_ns, n) {
+                sh.process_at(&seg, now);
+            }
+        }
+    }
+}
+
+/// Routes a whole batch as one chunk for `shards` shards into `out`
+/// (reused): the free-running path's unit of work (`flight.rs`).
+pub(super) fn route_batch(batch: &Batch, shards: usize, out: &mut Routed, ctx: DecodeCtx) {
+    out.reset(shards);
+    route_chunk(&batch.frames, 0, &batch.data, out, ctx);
 }
 
 /// After a batch (`clock`: the capture clock at its end), or at the end

@@ -24,6 +24,7 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 mod batch;
+mod flight;
 mod interval;
 mod results;
 pub use results::{Analysis, FlowSink, Interval};
@@ -305,6 +306,24 @@ impl<'o> Engine<'o> {
             bucket_ns: self.opts.timeline.bucket_ns,
             range: self.range,
         };
+        if sink.is_none() && self.threads > 1 {
+            let shown = |r: &CaptureReader<_>| show(&bar, progress.as_ref(), r, started);
+            let settle = |s, r: &CaptureReader<_>| fault.settle(s, path, r.offset(), r.records());
+            let hooks = flight::Hooks {
+                settle: &settle,
+                shown: &shown,
+                stop: &interrupted,
+            };
+            match self.fly((batch, status), reader, ctx, &hooks) {
+                Status::Stopped(e) if !(interrupted() && e.is_truncation()) => {
+                    info.truncated = e.is_truncation();
+                    info.error = Some(e.to_string());
+                    damage = Some(e);
+                }
+                _ => {}
+            }
+            return self.file_read(info, damage, reader, &bar);
+        }
         loop {
             let more = matches!(status, Status::More);
             // Following a live input (`--interval`), the next batch is read
@@ -318,15 +337,7 @@ impl<'o> Engine<'o> {
                 }
                 _ => self.step(&batch, reader, prefetch, ctx),
             };
-            bar.set_position(match &progress {
-                Some((_, read)) => read.load(std::sync::atomic::Ordering::Relaxed),
-                None => reader.offset(),
-            });
-            if !bar.is_hidden() {
-                let secs = started.elapsed().as_secs_f64().max(1e-3);
-                let rate = reader.records() as f64 / secs;
-                bar.set_message(format!("{:.1}M packets/s", rate / 1e6));
-            }
+            show(&bar, progress.as_ref(), reader, started);
             if let Some(sink) = sink.as_deref_mut() {
                 self.sink_stopped |=
                     drain(&mut self.shards, Some(self.decoded.clock), sink).is_break();
@@ -361,6 +372,17 @@ impl<'o> Engine<'o> {
             status = st;
         }
         self.spare = batch;
+        self.file_read(info, damage, reader, &bar)
+    }
+
+    /// A file read to its end: its figures, and frame numbers on.
+    fn file_read<R: Read>(
+        &mut self,
+        mut info: FileInfo,
+        damage: Option<CaptureError>,
+        reader: &CaptureReader<R>,
+        bar: &ProgressBar,
+    ) -> (FileInfo, Option<CaptureError>) {
         bar.finish_and_clear();
         info.bytes = reader.offset();
         info.records = reader.records();
@@ -539,6 +561,25 @@ pub fn analyze_with(
         damage.push(e);
     }
     Ok(engine.finish(files, damage, sink))
+}
+
+/// Brings the progress bar to the bytes read (of the file on disk, or of
+/// the stream) and shows the packet rate since `started`.
+fn show<R: Read>(
+    bar: &ProgressBar,
+    progress: Option<&Progress>,
+    reader: &CaptureReader<R>,
+    started: std::time::Instant,
+) {
+    bar.set_position(match progress {
+        Some((_, read)) => read.load(std::sync::atomic::Ordering::Relaxed),
+        None => reader.offset(),
+    });
+    if !bar.is_hidden() {
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        let rate = reader.records() as f64 / secs;
+        bar.set_message(format!("{:.1}M packets/s", rate / 1e6));
+    }
 }
 
 /// The smallest input given a progress bar: [`PROGRESS_MIN_BYTES`], or
