@@ -76,7 +76,7 @@ fn write_parts(dir: &Path, parts: &[Vec<u8>], name: impl Fn(usize) -> String) ->
 #[test]
 fn cut_capture_gives_the_whole_report() {
     let whole_path = fixture("sample.pcap");
-    let whole = report(&[whole_path.to_str().unwrap()], None);
+    let whole = report(&["-j1", whole_path.to_str().unwrap()], None);
     let bytes = std::fs::read(&whole_path).unwrap();
     for n in [13, 100, 500] {
         let parts = split_pcap(&bytes, n);
@@ -88,6 +88,12 @@ fn cut_capture_gives_the_whole_report() {
         });
         let args: Vec<&str> = files.iter().map(String::as_str).collect();
         assert_eq!(report(&args, None), whole, "{n} records per part, files");
+        // Free-running shards (-j2 and up without a sink) carry the clock
+        // and the connections from file to file as -j1 does.
+        for j in ["-j2", "-j3"] {
+            let with_j: Vec<&str> = std::iter::once(j).chain(args.iter().copied()).collect();
+            assert_eq!(report(&with_j, None), whole, "{n} records per part, {j}");
+        }
         let reversed: Vec<&str> = args.iter().rev().copied().collect();
         assert_eq!(
             report(&reversed, None),
