@@ -151,9 +151,12 @@ impl Engine<'_> {
                 .collect();
             let mine = first.map(|(i, sh)| run(i, sh, board, cv, limit, start, ctx, hooks));
             for h in others {
-                // A panic is the thread's own to report; the board is
-                // marked failed by then.
-                let _ = h.join();
+                // A thread's panic is the run's (the board was marked
+                // failed, so no other waited for it): never a report
+                // without that shard's part.
+                if let Err(p) = h.join() {
+                    std::panic::resume_unwind(p);
+                }
             }
             mine
         })
