@@ -54,13 +54,15 @@ pub(super) struct Routed {
 }
 
 impl Routed {
-    fn reset(&mut self, shards: usize) {
+    /// Emptied for a chunk routed to `shards` shards, frames counted per
+    /// timeline bucket of `bucket_ns`.
+    fn reset(&mut self, shards: usize, bucket_ns: u64) {
         self.per_shard.resize_with(shards, Vec::new);
         for v in &mut self.per_shard {
             v.clear();
         }
         self.decoded.clear();
-        self.packets = Packets::default();
+        self.packets = Packets::with_bucket(bucket_ns);
         self.clock = 0;
     }
 }
@@ -122,17 +124,23 @@ fn bytes<'a>(f: &RawFrame, data: &'a [u8]) -> &'a [u8] {
     data.get(start..start + f.caplen as usize).unwrap_or(&[])
 }
 
-/// Routes a chunk of frames (the piece's frames from `first` on) to the
-/// shards: by the addresses and ports at fixed offsets, the hash the
+/// Routes a chunk of frames (the piece's frames from `first` on) to
+/// `shards` shards into `out` (emptied first, its vectors reused): by the
+/// addresses and ports at fixed offsets, the hash the
 /// decoded segment would get ([`route::route`]); what that cannot place
 /// is decoded here, as is every frame under `--filter` (it reads the
 /// whole segment). Frames are counted here, in capture order.
-fn route_chunk(frames: &[RawFrame], first: usize, data: &[u8], out: &mut Routed, ctx: DecodeCtx) {
-    let shards = out.per_shard.len() as u64;
+pub(super) fn route_chunk(
+    (frames, first, data): (&[RawFrame], usize, &[u8]),
+    shards: usize,
+    out: &mut Routed,
+    ctx: DecodeCtx,
+) {
+    out.reset(shards, ctx.bucket_ns);
+    let shards = shards as u64;
     // Below ROUTE_MIN_SHARDS the frame is decoded here: routing measured
     // slower.
     let decode_here = shards < ROUTE_MIN_SHARDS;
-    out.packets.bucket_ns = ctx.bucket_ns;
     for (i, f) in frames.iter().enumerate() {
         if ctx.skips(f) {
             continue;
@@ -223,8 +231,7 @@ fn one_shard(
     let Some(d) = state.chunks.first_mut() else {
         return;
     };
-    d.reset(1);
-    d.packets.bucket_ns = ctx.bucket_ns;
+    d.reset(1, ctx.bucket_ns);
     let start = state.clock;
     let mut clock = 0u64;
     for f in frames {
@@ -276,8 +283,7 @@ pub(super) fn process(
     }
     let used = &mut routed[..nchunks];
     let place = |(k, (c, d)): (usize, (&[RawFrame], &mut Routed))| {
-        d.reset(nshards);
-        route_chunk(c, k * chunk, data, d, ctx);
+        route_chunk((c, k * chunk, data), nshards, d, ctx);
     };
     if par {
         frames
@@ -344,13 +350,6 @@ pub(super) fn track(
             }
         }
     }
-}
-
-/// Routes a whole batch as one chunk for `shards` shards into `out`
-/// (reused): the free-running path's unit of work (`flight.rs`).
-pub(super) fn route_batch(batch: &Batch, shards: usize, out: &mut Routed, ctx: DecodeCtx) {
-    out.reset(shards);
-    route_chunk(&batch.frames, 0, &batch.data, out, ctx);
 }
 
 /// After a batch (`clock`: the capture clock at its end), or at the end

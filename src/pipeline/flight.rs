@@ -9,7 +9,7 @@
 //! is free, fewer than one batch per shard plus [`EXTRA_IN_FLIGHT`] are in
 //! flight, and its shard has nothing ready or fewer than [`READ_AHEAD`]
 //! batches ahead, a thread reads the next batch and routes it whole
-//! ([`route_batch`]); otherwise it tracks its shard's frames of the oldest
+//! ([`route_chunk`]); otherwise it tracks its shard's frames of the oldest
 //! batch it has not tracked yet ([`track`]). Reading is serial (one thread
 //! at a time holds the reader); routing and tracking
 //! run in parallel. Every shard still sees its frames in capture order with
@@ -22,7 +22,7 @@
 //! clock after each batch; that keeps the lock-step path.
 
 use super::Engine;
-use super::batch::{Batch, DecodeCtx, Routed, read_batch, route_batch, track};
+use super::batch::{Batch, DecodeCtx, Routed, read_batch, route_chunk, track};
 use crate::capture::{CaptureReader, Status};
 use crate::flow::Shard;
 use crate::metrics::{Packets, ShardMetrics};
@@ -47,6 +47,14 @@ const READ_AHEAD: u64 = 2;
 struct Slot {
     batch: Batch,
     routed: Routed,
+}
+
+impl Slot {
+    /// `batch` routed whole to `shards` shards, into `routed` (reused).
+    fn routed(batch: Batch, mut routed: Routed, shards: usize, ctx: DecodeCtx) -> Slot {
+        route_chunk((&batch.frames, 0, &batch.data), shards, &mut routed, ctx);
+        Slot { batch, routed }
+    }
 }
 
 /// What the threads share, behind one lock (taken a few times per batch,
@@ -82,6 +90,16 @@ pub(super) struct Hooks<'a, R> {
     pub(super) stop: &'a (dyn Fn() -> bool + Sync),
 }
 
+impl<R> Hooks<'_, R> {
+    /// The status a read ended with, a stop settled by `settle`.
+    fn settled(&self, status: Status, reader: &CaptureReader<R>) -> Status {
+        match status {
+            Status::More => Status::More,
+            s => (self.settle)(s, reader),
+        }
+    }
+}
+
 /// Marks the board failed when a thread unwinds, so that no other waits
 /// for it forever.
 struct Failed<'b, 'r, R> {
@@ -115,15 +133,8 @@ impl Engine<'_> {
     ) -> Status {
         let nshards = self.shards.len();
         let (batch, status) = first;
-        let mut slot = Slot {
-            batch,
-            routed: Routed::default(),
-        };
-        route_batch(&slot.batch, nshards, &mut slot.routed, ctx);
-        let status = match status {
-            Status::More => Status::More,
-            s => (hooks.settle)(s, reader),
-        };
+        let slot = Slot::routed(batch, Routed::default(), nshards, ctx);
+        let status = hooks.settled(status, reader);
         let ended = !matches!(status, Status::More);
         let board = Mutex::new(Board {
             reader: Some(reader),
@@ -186,9 +197,9 @@ fn run<R: Read + Send>(
     hooks: &Hooks<'_, R>,
 ) -> (u64, Packets) {
     let _failed = Failed { board, cv };
-    let nshards = lock(board).consumed.len();
     let mut packets = Packets::default();
     let mut b = lock(board);
+    let nshards = b.consumed.len();
     loop {
         if b.failed {
             break;
@@ -212,10 +223,7 @@ fn run<R: Read + Send>(
             drop(b);
             let (batch, status) = read_batch(reader, spare.batch);
             (hooks.shown)(reader);
-            let status = match status {
-                Status::More => Status::More,
-                s => (hooks.settle)(s, reader),
-            };
+            let status = hooks.settled(status, reader);
             b = lock(board);
             b.reader = Some(reader);
             if !matches!(status, Status::More) {
@@ -224,11 +232,7 @@ fn run<R: Read + Send>(
             }
             drop(b);
             cv.notify_all();
-            let mut slot = Slot {
-                batch,
-                routed: spare.routed,
-            };
-            route_batch(&slot.batch, nshards, &mut slot.routed, ctx);
+            let slot = Slot::routed(batch, spare.routed, nshards, ctx);
             b = lock(board);
             let at = (seq - b.base) as usize;
             if let Some(e) = b.slots.get_mut(at) {
