@@ -314,13 +314,8 @@ impl<'o> Engine<'o> {
                 shown: &shown,
                 stop: &interrupted,
             };
-            match self.fly((batch, status), reader, ctx, &hooks) {
-                Status::Stopped(e) if !(interrupted() && e.is_truncation()) => {
-                    info.truncated = e.is_truncation();
-                    info.error = Some(e.to_string());
-                    damage = Some(e);
-                }
-                _ => {}
+            if let Status::Stopped(e) = self.fly((batch, status), reader, ctx, &hooks) {
+                damage = stopped(&mut info, e);
             }
             return self.file_read(info, damage, reader, &bar);
         }
@@ -349,12 +344,8 @@ impl<'o> Engine<'o> {
             match status {
                 Status::More => {}
                 Status::End => break,
-                // A stream ended by an interrupt mid-record is not cut.
-                Status::Stopped(e) if interrupted() && e.is_truncation() => break,
                 Status::Stopped(e) => {
-                    info.truncated = e.is_truncation();
-                    info.error = Some(e.to_string());
-                    damage = Some(e);
+                    damage = stopped(&mut info, e);
                     break;
                 }
             }
@@ -561,6 +552,18 @@ pub fn analyze_with(
         damage.push(e);
     }
     Ok(engine.finish(files, damage, sink))
+}
+
+/// Reading a file stopped at `e`: recorded in its `info`, and returned as
+/// the damage; none when an interrupt cut a stream mid-record (not a cut
+/// capture).
+fn stopped(info: &mut FileInfo, e: CaptureError) -> Option<CaptureError> {
+    if interrupted() && e.is_truncation() {
+        return None;
+    }
+    info.truncated = e.is_truncation();
+    info.error = Some(e.to_string());
+    Some(e)
 }
 
 /// Brings the progress bar to the bytes read (of the file on disk, or of
