@@ -49,6 +49,14 @@ impl Pretty {
         &self.line[usize::from(first)..end]
     }
 
+    /// An array or object opened: one level deeper, no value in it yet.
+    fn begin<W: ?Sized + Write>(&mut self, w: &mut W, open: &[u8]) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(open)
+    }
+
+    /// An array or object closed: on its own line after its values.
     fn end<W: ?Sized + Write>(&mut self, w: &mut W, close: &[u8]) -> io::Result<()> {
         self.depth = self.depth.saturating_sub(1);
         if self.has_value {
@@ -61,9 +69,7 @@ impl Pretty {
 impl serde_json::ser::Formatter for Pretty {
     #[inline]
     fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        w.write_all(b"[")
+        self.begin(w, b"[")
     }
 
     #[inline]
@@ -84,9 +90,7 @@ impl serde_json::ser::Formatter for Pretty {
 
     #[inline]
     fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        w.write_all(b"{")
+        self.begin(w, b"{")
     }
 
     #[inline]
