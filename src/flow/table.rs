@@ -151,15 +151,17 @@ impl Stores {
     /// Removes the connection parked on `key`, whole again (an attempt
     /// replayed), and whether it was an attempt: the one lookup of the
     /// stores outside the live table (a segment's key, the capture's end).
+    /// The attempts first: every handshake's second segment finds its
+    /// attempt there, and the closed store is not probed for it.
     fn take(&mut self, key: FlowKey, timers: &Timers) -> Option<(Conn, bool)> {
-        if let Some(z) = self.closed.remove(&key) {
-            self.closed_bytes -= z.blob.len() as u64;
-            let mut c = compact::decode(key, &z.blob)?;
-            c.queued_at = z.queued_at;
-            return Some((c, false));
+        if let Some(a) = self.attempts.remove(&key) {
+            return Some((a.replay(key, timers), true));
         }
-        let a = self.attempts.remove(&key)?;
-        Some((a.replay(key, timers), true))
+        let z = self.closed.remove(&key)?;
+        self.closed_bytes -= z.blob.len() as u64;
+        let mut c = compact::decode(key, &z.blob)?;
+        c.queued_at = z.queued_at;
+        Some((c, false))
     }
 }
 
@@ -383,8 +385,12 @@ impl<S: ConnSink> Shard<S> {
         let last = now / SWEEP_EVERY_NS;
         while let Some(due) = self.expiry.pop_due(last) {
             for (t, key) in due.iter() {
+                // The closed store first: most due entries are closed
+                // connections' (a key is in one store at most).
+                if self.sweep_closed(t, key, now) {
+                    continue;
+                }
                 let Some(c) = self.table.get_mut(&key) else {
-                    self.sweep_closed(t, key, now);
                     continue;
                 };
                 if c.queued_at != t {
@@ -434,17 +440,18 @@ impl<S: ConnSink> Shard<S> {
     }
 
     /// The expiry entry (`t`, `key`) of a closed connection, if it is its
-    /// live one: retired when dead before `now`, else queued again.
-    fn sweep_closed(&mut self, t: u64, key: FlowKey, now: u64) {
+    /// live one: retired when dead before `now`, else queued again. False
+    /// when no closed connection is on `key`.
+    fn sweep_closed(&mut self, t: u64, key: FlowKey, now: u64) -> bool {
         let (idle, tw) = (self.cfg.idle_timeout_ns, self.cfg.time_wait_ns);
         let Some(z) = self.parked.closed.get_mut(&key) else {
-            return;
+            return false;
         };
         if z.queued_at != t {
-            return;
+            return true;
         }
         let Some(mut c) = compact::decode(key, &z.blob) else {
-            return;
+            return true;
         };
         c.queued_at = t;
         let d = c.dead_at(idle, tw);
@@ -458,6 +465,7 @@ impl<S: ConnSink> Shard<S> {
             z.queued_at = d;
             self.queue(d, key);
         }
+        true
     }
 
     /// Retires the attempts dead before `now`, when some are due.
