@@ -36,13 +36,36 @@ use crate::flow::state::TcpState;
 /// queued behind it: the window reopened and data + FIN went out together.
 pub const ZW_FIN_GAP_NS: u64 = 1_000_000_000;
 
-/// One direction's evidence: what its sender did.
+/// One direction's evidence: what its sender did. Laid out in declaration
+/// order (`repr(C)`), what most segments read or write first (the TTL
+/// vote, the last ACK, the timed segment, the stall, the data counts: one
+/// cache line), the counts and sums that change rarely behind.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DirEvidence {
+    // Tracking (not evidence themselves).
+    ttl_votes: u32,
+    last_ack: u32,
+    /// The segment being timed: its end and time (0: none).
+    timed_end: u32,
+    /// The other side's zero-window stall against this sender: its start,
+    /// end (0 while open) and the ACK number at its start.
+    stall_ack: u32,
+    timed_ts: u64,
+    stall_start: u64,
+    stall_end: u64,
     /// Segments with payload.
     pub data_segs: u32,
     /// Of them, retransmissions (not past the sender's earlier data end).
     pub data_rtx: u32,
+    /// Majority TTL / hop limit of its segments (0: none seen).
+    pub ttl_mode: u8,
+    has_last_ack: bool,
+    /// Its last advertised window was zero.
+    win_zero: bool,
+    /// TTL of its segment that first ACKed the other side's FIN, or of its
+    /// RST answering it (0: none).
+    pub fin_ack_ttl: u8,
     /// Duplicate ACKs it sent.
     pub dup_acks: u32,
     /// Zero-window advertisements it sent.
@@ -51,45 +74,28 @@ pub struct DirEvidence {
     pub probes: u32,
     /// Data round trips of its data (segment -> covering ACK).
     pub rtt_samples: u32,
-    pub rtt_sum_us: u64,
-    pub rtt_min_us: u64,
-    pub rtt_max_us: u64,
-    /// Majority TTL / hop limit of its segments (0: none seen).
-    pub ttl_mode: u8,
-    /// TTL of its segment that first ACKed the other side's FIN, or of its
-    /// RST answering it (0: none).
-    pub fin_ack_ttl: u8,
-    /// Its FIN followed a stall on the other side's zero window: the
-    /// stall's start (ns), 0 if not.
-    pub zw_fin_since: u64,
     /// Bytes its socket held then (data end at the FIN minus what the
     /// other side had ACKed at the stall's start).
     pub zw_held_bytes: u32,
-    // Tracking (not evidence themselves).
-    ttl_votes: u32,
-    last_ack: u32,
-    has_last_ack: bool,
-    /// Its last advertised window was zero.
-    win_zero: bool,
-    /// The segment being timed: its end and time (0: none).
-    timed_end: u32,
-    timed_ts: u64,
-    /// The other side's zero-window stall against this sender: its start,
-    /// end (0 while open) and the ACK number at its start.
-    stall_start: u64,
-    stall_end: u64,
-    stall_ack: u32,
+    pub rtt_sum_us: u64,
+    pub rtt_min_us: u64,
+    pub rtt_max_us: u64,
+    /// Its FIN followed a stall on the other side's zero window: the
+    /// stall's start (ns), 0 if not.
+    pub zw_fin_since: u64,
 }
 
-/// A connection's evidence.
+/// A connection's evidence (`repr(C)`: the handshake times, read by most
+/// segments, next to the first direction's hot part).
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Evidence {
-    /// By sender side (index 0: A, 1: B).
-    pub dir: [DirEvidence; 2],
     /// First SYN, first SYN-ACK, first ACK of that SYN-ACK (ns, 0: none).
     pub syn_ts: u64,
     pub synack_ts: u64,
     pub hs_ack_ts: u64,
+    /// By sender side (index 0: A, 1: B).
+    pub dir: [DirEvidence; 2],
 }
 
 /// Number of time words and count words in the compact form.
