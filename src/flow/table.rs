@@ -271,8 +271,9 @@ impl<S: ConnSink> Shard<S> {
         let timers = self.cfg.timers();
         // The connection on this key is over when the segment comes after
         // its dead time or opens a new one: it is replaced (and retired).
-        let replace = |c: &mut Conn| {
-            let dead_at = c.dead_at(idle, tw);
+        // `closed`: its `closed_at`, which the caller keeps.
+        let replace = |c: &mut Conn, closed: Option<u64>| {
+            let dead_at = c.dead_at_closed(closed, idle, tw);
             (seg.ts_ns > dead_at || c.is_reuse(seg, side)).then(|| {
                 (
                     std::mem::replace(c, Conn::new(key, seg)),
@@ -282,12 +283,15 @@ impl<S: ConnSink> Shard<S> {
         };
         let old;
         let fresh;
+        let was_closed;
         let mut promoted = false;
         let c = match self.table.entry(key) {
             Entry::Occupied(o) => {
                 let c = o.into_mut();
-                old = replace(c);
+                let closed = c.closed_at();
+                old = replace(c, closed);
                 fresh = old.is_some();
+                was_closed = !fresh && closed.is_some();
                 c
             }
             Entry::Vacant(v) => {
@@ -314,19 +318,20 @@ impl<S: ConnSink> Shard<S> {
                 };
                 match back {
                     Some(mut prev) => {
-                        old = replace(&mut prev);
+                        let closed = prev.closed_at();
+                        old = replace(&mut prev, closed);
                         fresh = old.is_some();
+                        was_closed = !fresh && closed.is_some();
                         v.insert(self.spare.boxed(prev))
                     }
                     None => {
-                        old = None;
+                        (old, was_closed) = (None, false);
                         fresh = true;
                         v.insert(self.spare.boxed(Conn::new(key, seg)))
                     }
                 }
             }
         };
-        let was_closed = c.closed_at().is_some();
         let fin_rtx = c.step(seg, side, &timers);
         let closed = c.closed_at().is_some();
         // (Re)queue when the connection is new or its close just became final.

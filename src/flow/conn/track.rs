@@ -44,8 +44,15 @@ impl Conn {
     /// its key belongs to a new connection: `time_wait` after a final close,
     /// or `idle` after the last packet.
     pub fn dead_at(&self, idle: u64, time_wait: u64) -> u64 {
+        self.dead_at_closed(self.closed_at(), idle, time_wait)
+    }
+
+    /// [`Conn::dead_at`] given its [`Conn::closed_at`] (`closed`), when the
+    /// caller needs that too.
+    #[inline]
+    pub fn dead_at_closed(&self, closed: Option<u64>, idle: u64, time_wait: u64) -> u64 {
         let idle_end = self.last_ts.saturating_add(idle);
-        match self.closed_at() {
+        match closed {
             Some(c) => idle_end.min(c.saturating_add(time_wait).max(self.last_ts)),
             None => idle_end,
         }
