@@ -6,14 +6,18 @@ other tenants' load; instruction counts repeat to within 0.01%).
 
     cargo build --release --bins --examples
     target/release/examples/gencap --profile gateway --packets 1000000 --out /tmp/gw1m.pcap
-    python3 benches/instructions.py /tmp/gw1m.pcap [--before OLD_FINSCOPE ...] [--top N] [--stages]
+    python3 benches/instructions.py /tmp/gw1m.pcap [--before OLD_FINSCOPE ...] [--top N] [--stages] [--cache]
 
 Prints, per build, the instructions of the whole run, per packet, and the
 ratio to the first --before build; with --top N, the N functions with the
 most instructions of their own (callgrind_annotate) of this build; with
 --stages, the cost table's stages (docs/performance.md) in instructions per
 packet for every build: each function's own instructions (its inlined
-callees included) go to the stage its name names (`STAGES` below). Needs
+callees included) go to the stage its name names (`STAGES` below); with
+--cache, the same for the data cache misses of a simulated 32 KiB L1 and
+1 MiB L2 (8- and 16-way, 64-byte lines: this machine's per-core caches;
+valgrind simulates no prefetcher, and no copy the kernel makes, so the
+reader's rows count misses the hardware may not have). Needs
 valgrind (apt-get install -y valgrind). It runs about 50x slower than
 finscope: 1M packets take about 30 s per build.
 
@@ -36,6 +40,13 @@ while "--before" in args:
 stages = "--stages" in args
 if stages:
     args.remove("--stages")
+cache = "--cache" in args
+if cache:
+    args.remove("--cache")
+    stages = True
+# callgrind's events: instructions, and with --cache L1 and L2 data misses.
+EVENTS = ["Ir", "D1mr", "D1mw", "DLmr", "DLmw"] if cache else ["Ir"]
+CACHE_SIM = ["--cache-sim=yes", "--D1=32768,8,64", "--LL=1048576,16,64", "--I1=32768,8,64"]
 if "--top" in args:
     i = args.index("--top")
     top = int(args[i + 1])
@@ -65,6 +76,7 @@ def count(binary, keep=None):
                 "valgrind",
                 "--tool=callgrind",
                 f"--callgrind-out-file={out}",
+                *(CACHE_SIM if cache else []),
                 binary,
                 "analyze",
                 "--json",
@@ -106,23 +118,29 @@ STAGES = [
 
 
 def stage_table(out_file):
+    """{stage: {event: count}} of one callgrind output."""
     ann = subprocess.run(
-        ["callgrind_annotate", "--auto=no", "--threshold=100", out_file], capture_output=True, text=True
+        ["callgrind_annotate", "--auto=no", "--threshold=100", "--show=" + ",".join(EVENTS), out_file],
+        capture_output=True,
+        text=True,
     ).stdout.splitlines()
-    sums = {name: 0 for name, _ in STAGES}
-    sums["other"] = 0
+    sums = {name: dict.fromkeys(EVENTS, 0) for name, _ in STAGES}
+    sums["other"] = dict.fromkeys(EVENTS, 0)
+    num = r"([\d,]+|\.)(?: \(\s*[\d.]+%\))?\s+"
+    row = re.compile(r"^\s*" + num * len(EVENTS) + r"(.*)$")
     for l in ann:
-        m = re.match(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$", l)
-        if not m or "PROGRAM TOTALS" in l:
+        m = row.match(l)
+        if not m or "PROGRAM TOTALS" in l or ":" not in m.group(len(EVENTS) + 1):
             continue
-        n = int(m.group(1).replace(",", ""))
-        fn = m.group(2).split(":", 1)[-1]
+        vals = [int(m.group(i + 1).replace(",", "").replace(".", "0")) for i in range(len(EVENTS))]
+        fn = m.group(len(EVENTS) + 1).split(":", 1)[-1]
         for name, pats in STAGES:
             if any(re.search(p, fn) for p in pats):
-                sums[name] += n
                 break
         else:
-            sums["other"] += n
+            name = "other"
+        for e, v in zip(EVENTS, vals):
+            sums[name][e] += v
     return sums
 
 
@@ -148,12 +166,22 @@ for b in builds:
     print(f"{b}: {c:,} instructions, {c / n:,.0f} per packet, {c / base:.3f}x the first")
 if stages:
     names = [name for name, _ in STAGES] + ["other"]
-    print("instructions per packet by stage (| stage | " + " | ".join(builds) + " |):")
-    for name in names + ["total"]:
-        vals = [
-            (sum(tables[b].values()) if name == "total" else tables[b][name]) / n for b in builds
-        ]
-        print(f"| {name} | " + " | ".join(f"{v:,.0f}" for v in vals) + " |")
+
+    def table(title, events, fmt):
+        print(title + " (| stage | " + " | ".join(builds) + " |):")
+        for name in names + ["total"]:
+            tables_of = [tables[b] for b in builds]
+            vals = [
+                sum(t[s][e] for s in names for e in events) if name == "total"
+                else sum(t[name][e] for e in events)
+                for t in tables_of
+            ]
+            print(f"| {name} | " + " | ".join(fmt.format(v / n) for v in vals) + " |")
+
+    table("instructions per packet by stage", ["Ir"], "{:,.0f}")
+    if cache:
+        table("L1 data misses per packet by stage (32 KiB)", ["D1mr", "D1mw"], "{:.2f}")
+        table("L2 data misses per packet by stage (1 MiB)", ["DLmr", "DLmw"], "{:.2f}")
 if top:
     ann = subprocess.run(
         ["callgrind_annotate", "--auto=no", keep], capture_output=True, text=True
