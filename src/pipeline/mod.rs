@@ -406,7 +406,13 @@ impl<'o> Engine<'o> {
                 *v = Vec::new();
             }
         }
-        let keys: Vec<Vec<FlowKey>> = self.shards.iter_mut().map(|s| s.end_keys()).collect();
+        // Each shard's keys sorted, on the pool from -j2.
+        let keys: Vec<Vec<FlowKey>> = match &self.pool {
+            Some(p) if threads > 1 => {
+                p.install(|| self.shards.par_iter_mut().map(|s| s.end_keys()).collect())
+            }
+            _ => self.shards.iter_mut().map(|s| s.end_keys()).collect(),
+        };
         let part = if self.shards.iter().any(|s| s.sink.retired.is_some()) {
             END_PART
         } else {
