@@ -15,7 +15,7 @@ a seed is named by its content hash. The corpora stay out of git
                the target's link-type byte
   close_model  scripted conversations (handshake, 4-way close, FIN
                retransmissions, resets, port reuse, sequence wrap)
-  filter       the expressions of tests/cli.rs and src/decode/filter.rs
+  filter       the expressions of tests/cli.rs and src/decode/filter/
   report_load  tests/golden/*.json
   bounds       docs/ci.md's finscope.toml and src/cli/options.rs's test files
   replay       bursts of local closes (ACKed, reset, killed, open) under
@@ -201,7 +201,7 @@ def seed_close_model():
 
 def seed_filter():
     exprs = set()
-    for path in ("tests/cli.rs", "src/decode/filter.rs"):
+    for path in ("tests/cli.rs", "src/decode/filter/mod.rs", "src/decode/filter/parse.rs"):
         text = open(path).read()
         for m in re.finditer(r'"((?:host|net|port|portrange|vlan|not|!|\(|src|dst|hots)[^"]*)"', text):
             exprs.add(m.group(1))
