@@ -4,6 +4,17 @@
 
 use finscope::metrics::replay::{End, Lives, Prediction, Replay, Setting};
 
+/// A pool of two threads, made once, for `Replay::new`'s parallel path.
+fn pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("a pool of two threads")
+    })
+}
+
 /// The kernel's orphan-count refresh (`tcp_orphan_update`), ns.
 const TICK: u64 = 100_000_000;
 
@@ -15,6 +26,8 @@ const MAX_GRID: u64 = 20_000;
 /// `base` and under `base` with `tcp_max_orphans` = `limit`:
 ///
 /// - no panic (overflow checks on), no hang;
+/// - built on a pool of two threads (the report's from -j2) it is the
+///   replay built on one;
 /// - without a limit no orphan is reset; without `orphan_retries` none is
 ///   killed; without `max_tw_buckets` no TIME-WAIT overflow;
 /// - resets + kills, and TIME-WAIT overflows, at most one per life (times
@@ -39,6 +52,14 @@ pub fn check(
     limit: u64,
 ) {
     let r = Replay::new(lives, bucket_ns, time_wait_ns, end_ns);
+    // Rebuilt on a pool (the report's from -j2: sort and peers at once,
+    // the demand in parts): the same replay.
+    let on_pool = pool().install(|| Replay::new(lives, bucket_ns, time_wait_ns, end_ns));
+    assert_eq!(
+        format!("{r:?}"),
+        format!("{on_pool:?}"),
+        "Replay::new on a pool of two threads differs from one thread's"
+    );
     let w = lives.weight();
     let n = lives.len() as u64 * w;
     let free = r.run(&Setting {
