@@ -82,13 +82,13 @@ fuzz_target!(|data: &[u8]| {
             let len = text.chars().count();
             // A Wireshark hint's suggested tcpdump filter is accepted, and
             // is not itself taken for a Wireshark filter.
-            if let Some(h) = &e.hint {
-                if let Some(rest) = h.split_once("try --filter '").map(|(_, r)| r) {
-                    let sugg = rest.rsplit_once('\'').map_or(rest, |(s, _)| s);
-                    match sugg.parse::<Filter>() {
-                        Ok(_) => {}
-                        Err(e2) => panic!("{text:?}: hint {h:?} suggests a refused filter: {e2}"),
-                    }
+            if let Some(h) = &e.hint
+                && let Some(rest) = h.split_once("try --filter '").map(|(_, r)| r)
+            {
+                let sugg = rest.rsplit_once('\'').map_or(rest, |(s, _)| s);
+                match sugg.parse::<Filter>() {
+                    Ok(_) => {}
+                    Err(e2) => panic!("{text:?}: hint {h:?} suggests a refused filter: {e2}"),
                 }
             }
             assert!(e.column >= 1, "{text:?}: column 0: {e}");
