@@ -21,17 +21,11 @@ impl Replay {
         // The lives' order (a sort) and their peers (indexed, and the
         // per-peer lists) are independent: both at once on a pool of two
         // threads or more (the report's, `commands::build_report`).
-        let (order, by_peer) = both(|| order_of(lives), || PeerLists::of(lives));
-        let PeerLists {
-            peer_of,
-            peer_list,
-            acked,
-            fw2_by_peer,
-            rto_by_peer,
-            acked_all,
-            rto_all,
-        } = by_peer;
-        let rto_default = median(&rto_all).unwrap_or(RTO_MIN_NS);
+        let (order, lists) = both(|| order_of(lives), || PeerLists::of(lives));
+        let (peer_of, acked, acked_all) = (&lists.peer_of, &lists.acked, &lists.acked_all);
+        let (fw2_by_peer, rto_by_peer, rto_all) =
+            (&lists.fw2_by_peer, &lists.rto_by_peer, &lists.rto_all);
+        let rto_default = median(rto_all).unwrap_or(RTO_MIN_NS);
         // Each life's demand and peer, in `order`: a part of it at a time.
         let rebuild = |part: &[u32]| {
             let mut demand = Vec::with_capacity(part.len());
@@ -64,7 +58,7 @@ impl Replay {
                             let own = draw(acked.get(p), l.len, u);
                             let rebuilt = own
                                 .or(l.late.filter(|t| *t >= l.len))
-                                .or_else(|| draw(&acked_all, l.len, u));
+                                .or_else(|| draw(acked_all, l.len, u));
                             let fw2 = (!l.passive).then(|| median(fw2_by_peer.get(p)).unwrap_or(0));
                             match rebuilt {
                                 Some(len) => (len, false, fw2),
@@ -120,13 +114,13 @@ impl Replay {
             orphan_ends,
             demand,
             peers,
-            peer_list,
+            peer_list: lists.peer_list,
             weight: lives.weight(),
             bucket_ns: bucket_ns.max(1),
             time_wait_ns,
             end_ns,
-            acked,
-            acked_all,
+            acked: lists.acked,
+            acked_all: lists.acked_all,
         }
     }
 }
@@ -285,17 +279,9 @@ mod tests {
     /// orphan ends, with several peers and every way a life ends.
     #[test]
     fn the_pool_rebuilds_the_demand_a_thread_does() {
-        let ends = [
-            End::Acked,
-            End::Killed,
-            End::ResetAtClose,
-            End::PeerReset,
-            End::Open,
-            End::ResetLater,
-        ];
         let list: Vec<Life> = (0..20_000u64)
             .map(|i| {
-                let mut l = life(i * 7 % 5_003, 1 + i * 13 % 900, ends[(i % 6) as usize]);
+                let mut l = life(i * 7 % 5_003, 1 + i * 13 % 900, End::ALL[(i % 6) as usize]);
                 l.peer = std::net::IpAddr::from([192, 0, 2, (i % 37) as u8]);
                 l.first_rto = if i % 5 == 0 { 0 } else { i % 300 * 1_000_000 };
                 l.passive = i % 11 == 0;
