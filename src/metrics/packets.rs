@@ -40,14 +40,19 @@ impl Merge for PacketCounts {
 }
 
 /// Frame-level counts, filled by the decoder.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Packets {
     /// Frames and segments.
     pub counts: PacketCounts,
     /// Frames that gave no TCP segment, by reason.
     pub skipped: BySkip<u64>,
-    /// Frames per link type.
-    pub link_types: BTreeMap<u16, u64>,
+    /// Frames per link type, but for the current run ([`Packets::links`]
+    /// gives them all).
+    link_types: BTreeMap<u16, u64>,
+    /// The frames of the latest run of one link type (link type, frames),
+    /// not yet in `link_types`: consecutive frames nearly always share a
+    /// link type, and a map entry per frame would dominate `count`.
+    run: (u16, u64),
     pub first_ts: Option<u64>,
     pub last_ts: Option<u64>,
     /// Timeline bucket width (ns) for `frames_by_bucket`; 0: not counted.
@@ -57,6 +62,23 @@ pub struct Packets {
     /// The last bucket of `frames_by_bucket` when `count` made it.
     last_span: BucketSpan,
 }
+
+/// Equal counts: the link types compared whole ([`Packets::links`]),
+/// wherever their runs end.
+impl PartialEq for Packets {
+    fn eq(&self, o: &Packets) -> bool {
+        self.counts == o.counts
+            && self.skipped == o.skipped
+            && self.links() == o.links()
+            && self.first_ts == o.first_ts
+            && self.last_ts == o.last_ts
+            && self.bucket_ns == o.bucket_ns
+            && self.frames_by_bucket == o.frames_by_bucket
+            && self.last_span == o.last_span
+    }
+}
+
+impl Eq for Packets {}
 
 impl Packets {
     /// Counters that also count frames per timeline bucket of `bucket_ns`.
@@ -69,13 +91,23 @@ impl Packets {
 
     /// Counts one frame and what the decoder made of it.
     pub fn count(&mut self, link: u16, ts: u64, r: &Result<Segment, Skip>) {
-        let c = &mut self.counts;
-        c.frames += 1;
-        // Consecutive frames nearly always share a link type: a map lookup
-        // per frame would dominate, so bump the last entry when it matches.
-        match self.link_types.last_entry() {
-            Some(mut e) if *e.key() == link => *e.get_mut() += 1,
-            _ => *self.link_types.entry(link).or_insert(0) += 1,
+        self.frame(link, ts);
+        match r {
+            Ok(s) => self.tcp(s.flags, s.payload_len),
+            Err(skip) => self.skip(*skip),
+        }
+    }
+
+    /// Counts one frame (its link type and time); then [`Packets::tcp`] or
+    /// [`Packets::skip`] counts what the decoder made of it.
+    #[inline]
+    pub fn frame(&mut self, link: u16, ts: u64) {
+        self.counts.frames += 1;
+        if self.run.0 == link {
+            self.run.1 += 1;
+        } else {
+            self.end_run();
+            self.run = (link, 1);
         }
         self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
         self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
@@ -93,22 +125,49 @@ impl Packets {
                 }
             }
         }
-        match r {
-            Ok(s) => {
-                let c = &mut self.counts;
-                c.tcp += 1;
-                c.syn += u64::from(s.has(flags::SYN));
-                c.fin += u64::from(s.has(flags::FIN));
-                c.rst += u64::from(s.has(flags::RST));
-                c.pure_ack += u64::from(s.flags & 0x17 == flags::ACK && s.payload_len == 0);
-            }
-            Err(skip) => {
-                if *skip == Skip::TcpTruncated {
-                    self.counts.tcp += 1;
-                }
-                self.skipped[*skip] += 1;
-            }
+    }
+
+    /// The frame [`Packets::frame`] counted made a TCP segment with these
+    /// flags and payload length.
+    #[inline]
+    pub fn tcp(&mut self, flags_byte: u8, payload_len: u32) {
+        let c = &mut self.counts;
+        c.tcp += 1;
+        let has = |f: u8| u64::from(flags_byte & f != 0);
+        c.syn += has(flags::SYN);
+        c.fin += has(flags::FIN);
+        c.rst += has(flags::RST);
+        c.pure_ack += u64::from(flags_byte & 0x17 == flags::ACK && payload_len == 0);
+    }
+
+    /// The frame [`Packets::frame`] counted made no segment, for `skip`.
+    pub fn skip(&mut self, skip: Skip) {
+        if skip == Skip::TcpTruncated {
+            self.counts.tcp += 1;
         }
+        self.skipped[skip] += 1;
+    }
+
+    /// Moves the current run of one link type into the map.
+    fn end_run(&mut self) {
+        let (link, n) = std::mem::take(&mut self.run);
+        if n > 0 {
+            add(self.link_types.entry(link).or_insert(0), n);
+        }
+    }
+
+    /// Frames per link type, in link type order.
+    pub fn links(&self) -> BTreeMap<u16, u64> {
+        let mut m = self.link_types.clone();
+        if self.run.1 > 0 {
+            add(m.entry(self.run.0).or_insert(0), self.run.1);
+        }
+        m
+    }
+
+    /// Adds `n` frames of link type `link` (a report read back).
+    pub fn add_link_frames(&mut self, link: u16, n: u64) {
+        add(self.link_types.entry(link).or_insert(0), n);
     }
 }
 
@@ -176,6 +235,7 @@ impl std::ops::AddAssign<&Packets> for Packets {
             counts,
             skipped,
             link_types,
+            run,
             first_ts,
             last_ts,
             bucket_ns: _,
@@ -184,7 +244,11 @@ impl std::ops::AddAssign<&Packets> for Packets {
         } = o;
         self.counts.merge(counts);
         self.skipped.merge(skipped);
-        for (k, v) in link_types {
+        self.end_run();
+        for (k, v) in link_types
+            .iter()
+            .chain((run.1 > 0).then_some((&run.0, &run.1)))
+        {
             add(self.link_types.entry(*k).or_insert(0), v);
         }
         // `bucket_ns` and `frames_by_bucket` together.
@@ -203,6 +267,39 @@ impl std::ops::AddAssign<&Packets> for Packets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Frames per link type across runs of one link type, a run cut by a
+    /// merge and a report read back: every frame in its link type once.
+    #[test]
+    fn link_types_counted_by_runs() {
+        let mut a = Packets::default();
+        for (i, link) in [1u16, 1, 113, 1, 276, 276, 0, 0].into_iter().enumerate() {
+            a.count(link, i as u64, &Err(Skip::NotIp));
+        }
+        let want = BTreeMap::from([(0, 2), (1, 3), (113, 1), (276, 2)]);
+        assert_eq!(a.links(), want);
+        let mut total = Packets::default();
+        total += &a;
+        a.frame(0, 9);
+        a.skip(Skip::NotIp);
+        total += &a;
+        assert_eq!(
+            total.links(),
+            BTreeMap::from([(0, 5), (1, 6), (113, 2), (276, 4)])
+        );
+        assert_eq!(total.counts.frames, 17);
+        // Equal whatever part of the counts waits in a run.
+        let mut b = Packets::default();
+        b.add_link_frames(1, 2);
+        let mut c = Packets::default();
+        c.count(1, 0, &Err(Skip::NotIp));
+        c.count(1, 0, &Err(Skip::NotIp));
+        b.counts = c.counts.clone();
+        b.skipped = c.skipped;
+        b.first_ts = c.first_ts;
+        b.last_ts = c.last_ts;
+        assert_eq!(b, c);
+    }
 
     /// Frames per bucket over more buckets than the cap: the width doubles,
     /// no frame is lost, and a finer chunk adds onto the wider grid.

@@ -281,13 +281,13 @@ fn capture_of(a: &Analysis) -> Capture {
             })
             .collect(),
         link_types: p
-            .link_types
-            .iter()
+            .links()
+            .into_iter()
             .map(|(lt, n)| LinkTypeCount {
-                linktype: *lt,
-                name: linktype::name(*lt),
-                frames: *n,
-                supported: linktype::is_supported(*lt),
+                linktype: lt,
+                name: linktype::name(lt),
+                frames: n,
+                supported: linktype::is_supported(lt),
             })
             .collect(),
         first_ts_us: first,

@@ -218,7 +218,7 @@ pub fn analysis(r: &Report, bucket_us: u64, inputs: &[u32]) -> Result<Analysis, 
         p.skipped[k] = r.skipped.get(k.name()).copied().unwrap_or(0);
     }
     for l in &r.capture.link_types {
-        *p.link_types.entry(l.linktype).or_default() += l.frames;
+        p.add_link_frames(l.linktype, l.frames);
     }
     p.first_ts = r.capture.first_ts_us.map(|t| t.saturating_mul(1_000));
     p.last_ts = r.capture.last_ts_us.map(|t| t.saturating_mul(1_000));
