@@ -142,6 +142,17 @@ impl TcpState {
         )
     }
 
+    /// A timer of the model can move an endpoint on from this state
+    /// (`Conn::advance`): TIME-WAIT's and FIN-WAIT-2's ends, the give-up of
+    /// a SYN's or SYN-ACK's retransmissions, of a FIN's. In every other
+    /// state only a segment does.
+    pub fn timer_armed(self) -> bool {
+        matches!(
+            self,
+            TcpState::SynSent | TcpState::SynReceived | TcpState::FinWait2 | TcpState::TimeWait
+        ) || self.awaits_fin_ack()
+    }
+
     /// Linux counts the socket as an orphan in these states when the
     /// application has closed it (FIN-WAIT-2 is a timewait entry when
     /// tcp_fin_timeout <= 60 s; docs/timeline.md).

@@ -118,7 +118,11 @@ impl Conn {
     /// Returns true when the segment is a FIN retransmission.
     pub fn step(&mut self, seg: &Segment, side: Side, timers: &Timers) -> bool {
         let ts = seg.ts_ns;
-        self.advance(ts, timers);
+        // Most segments come with both endpoints where no timer runs
+        // (ESTABLISHED, CLOSE-WAIT): nothing to fire.
+        if self.ep.iter().any(|e| e.machine.state.timer_armed()) {
+            self.advance(ts, timers);
+        }
         self.observe(seg, side);
         let peer = other(side);
         self.last_ts = self.last_ts.max(ts);
@@ -536,6 +540,37 @@ impl Conn {
                     _ => break,
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod timer_tests {
+    use super::*;
+
+    /// `step` skips `advance` when no endpoint's state has a timer: in
+    /// every such state, with everything a timer could fire on in place
+    /// (a FIN pending, copies overdue, the transition long past),
+    /// `advance` changes nothing; in the others it fires something.
+    #[test]
+    fn advance_fires_only_where_a_timer_is_armed() {
+        let seg = Segment::between("10.0.0.1", 40000, "192.0.2.7", 80);
+        let (key, _) = crate::flow::key::FlowKey::of(&seg);
+        let t = Timers::default();
+        let far = 1_000_000_000_000_000;
+        for st in TcpState::ALL {
+            let mut c = Conn::new(key, &seg);
+            for e in &mut c.ep {
+                e.machine.state = st;
+                e.fin_ts = Some(0);
+                e.sent_ack = true;
+                e.backoff = Backoff::start(0);
+                e.backoff.copy(200_000_000);
+                e.backoff.copy(600_000_000);
+            }
+            let before = c.clone();
+            c.advance(far, &t);
+            assert_eq!(c != before, st.timer_armed(), "{st:?}");
         }
     }
 }
