@@ -197,10 +197,12 @@ impl Conn {
     pub fn intervals(&self, side: Side, end: u64, open: bool) -> Vec<(TcpState, u64, u64)> {
         let horizon = if open { u64::MAX / 4 } else { end };
         let tr = &self.ep[side].machine.transitions;
-        let list: Vec<(TcpState, u64)> = tr.iter().collect();
-        let mut out = Vec::with_capacity(list.len());
-        for (i, &(st, s)) in list.iter().enumerate() {
-            let e = list.get(i + 1).map_or(horizon, |n| n.1);
+        // Each state ends where the next begins (no list collected first:
+        // this runs once per retired connection).
+        let mut out = Vec::with_capacity(tr.len() + 1); // + a zero-window split
+        let mut next = tr.iter().peekable();
+        while let Some((st, s)) = next.next() {
+            let e = next.peek().map_or(horizon, |n| n.1);
             let (s, e) = (s.min(horizon), e.min(horizon));
             if st.series().is_some() && e > s {
                 out.push((st, s, e));
