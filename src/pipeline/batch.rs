@@ -352,16 +352,8 @@ pub(super) fn track(
             }
         } else if let Some(f) = frames.get(at) {
             let n = f.number + ctx.frame_base;
-            // Routed, so the fixed offsets place it (the full decoder is
-            // the fallback the routing promised it would agree with).
-            let b = bytes(f, data);
-            match route::decode_fast(f.link, b, f.ts_ns, n) {
-                Some(seg) => sh.process_at(&seg, now),
-                None => {
-                    if let Ok(seg) = decode::decode(f.link, b, f.ts_ns, n) {
-                        sh.process_at(&seg, now);
-                    }
-                }
+            if let Ok(seg) = route::decode(f.link, bytes(f, data), f.ts_ns, n) {
+                sh.process_at(&seg, now);
             }
         }
     }
