@@ -8,7 +8,7 @@
 
 use super::FlowSink;
 use crate::capture::{CaptureReader, RawFrame, Status};
-use crate::decode::{self, Segment, route};
+use crate::decode::{Segment, route};
 use crate::flow::Shard;
 use crate::flow::key::{symmetric_hash, symmetric_hash_of};
 use crate::metrics::{Packets, ShardMetrics};
@@ -90,7 +90,6 @@ impl DecodeCtx<'_> {
 
     /// `f` decoded and counted in `packets`, then its segment, if it
     /// makes one, given to `take`; nothing for a frame `--filter` drops.
-    /// A frame the fixed offsets place takes no detour through a `Result`.
     #[inline(always)]
     fn counted(
         &self,
@@ -99,17 +98,7 @@ impl DecodeCtx<'_> {
         packets: &mut Packets,
         take: impl FnOnce(&Segment),
     ) {
-        let (d, number) = (bytes(f, data), f.number + self.frame_base);
-        if let Some(seg) = route::decode_fast(f.link, d, f.ts_ns, number) {
-            if self.filter.is_some_and(|flt| !flt.matches(&seg)) {
-                return;
-            }
-            packets.frame(f.link, f.ts_ns);
-            packets.tcp(seg.flags, seg.payload_len);
-            take(&seg);
-            return;
-        }
-        let r = decode::decode(f.link, d, f.ts_ns, number);
+        let r = route::decode(f.link, bytes(f, data), f.ts_ns, f.number + self.frame_base);
         if self
             .filter
             .is_some_and(|flt| !r.as_ref().is_ok_and(|s| flt.matches(s)))
