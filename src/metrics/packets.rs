@@ -152,7 +152,7 @@ impl Packets {
     fn end_run(&mut self) {
         let (link, n) = std::mem::take(&mut self.run);
         if n > 0 {
-            add(self.link_types.entry(link).or_insert(0), n);
+            self.add_link_frames(link, n);
         }
     }
 
@@ -245,11 +245,9 @@ impl std::ops::AddAssign<&Packets> for Packets {
         self.counts.merge(counts);
         self.skipped.merge(skipped);
         self.end_run();
-        for (k, v) in link_types
-            .iter()
-            .chain((run.1 > 0).then_some((&run.0, &run.1)))
-        {
-            add(self.link_types.entry(*k).or_insert(0), v);
+        let run = (run.1 > 0).then_some((&run.0, &run.1));
+        for (&k, &v) in link_types.iter().chain(run) {
+            self.add_link_frames(k, v);
         }
         // `bucket_ns` and `frames_by_bucket` together.
         self.add_frames_by_bucket(o);
