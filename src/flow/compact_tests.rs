@@ -67,7 +67,8 @@ fn prefix_varints_take_7_bits_a_byte_then_9_bytes() {
     for bits in 1..=64usize {
         assert_eq!(varint_len(u64::MAX >> (64 - bits)), bits.div_ceil(7));
     }
-    let mut w = Writer::new(0);
+    let mut b = [0u8; BUF];
+    let mut w = Writer::new(&mut b, 0);
     for &(v, n) in &cases {
         let at = w.pos;
         w.u(v);
@@ -81,12 +82,13 @@ fn prefix_varints_take_7_bits_a_byte_then_9_bytes() {
     assert_eq!(r.pos, b.len());
     // 300 in 2 bytes: 300 << 2 | 0b10 = 0x4b2, little-endian; 2^56 as a
     // zero byte and its 8 bytes.
-    let mut w = Writer::new(0);
+    let mut b = [0u8; BUF];
+    let mut w = Writer::new(&mut b, 0);
     w.u(300);
     w.u(1 << 56);
     assert_eq!(w.written(), &[0xb2, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
     // Times from the base as zigzags: -1 -> 1, +1 -> 2, (1 << 1 | 1, 2 << 1 | 1).
-    let mut w = Writer::new(1000);
+    let mut w = Writer::new(&mut b, 1000);
     w.ts(999);
     w.ts(1001);
     assert_eq!(w.written(), &[0x03, 0x05]);

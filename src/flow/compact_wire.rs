@@ -34,25 +34,29 @@ pub(super) fn unzigzag(z: u64) -> u64 {
 }
 
 /// Writes prefix varints ([`Writer::u`]), times relative to a base, into a
-/// buffer on the stack that holds the longest form (no capacity check per
-/// value; [`Writer::written`] is copied out once).
-pub(super) struct Writer {
-    buf: [u8; BUF],
+/// buffer that holds the longest form (no capacity check per value;
+/// [`Writer::written`] is copied out once). The buffer is reused from one
+/// connection to the next, not zeroed: every byte of the form is written
+/// before it is read (a value's 8 bytes are stored whole, never or-ed in).
+pub(super) struct Writer<'a> {
+    buf: &'a mut [u8; BUF],
     pub(super) pos: usize,
     pub(super) base: u64,
 }
 
-impl Writer {
-    pub(super) fn new(base: u64) -> Writer {
-        Writer {
-            buf: [0; BUF],
-            pos: 0,
-            base,
-        }
+impl<'a> Writer<'a> {
+    pub(super) fn new(buf: &'a mut [u8; BUF], base: u64) -> Writer<'a> {
+        Writer { buf, pos: 0, base }
     }
 
     /// What was written.
+    #[cfg(test)]
     pub(super) fn written(&self) -> &[u8] {
+        &self.buf[..self.pos.min(BUF)]
+    }
+
+    /// What was written, for as long as the buffer is borrowed.
+    pub(super) fn into_written(self) -> &'a [u8] {
         &self.buf[..self.pos.min(BUF)]
     }
 

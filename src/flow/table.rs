@@ -188,8 +188,8 @@ pub struct Shard<S: ConnSink> {
     spare: SpareBoxes,
     /// Closed connections and attempts; a key in `table` is in neither.
     parked: Stores,
-    /// Reused encoding buffer.
-    scratch: Vec<u8>,
+    /// The compact form's encoding buffer, reused.
+    scratch: compact::Scratch,
     /// Segments since the last scan for idle connections.
     since_scan: usize,
     /// Attempts due to die per sweep epoch (a count, not the keys: a sweep
@@ -215,7 +215,7 @@ impl<S: ConnSink> Shard<S> {
             table: FxHashMap::default(),
             spare: SpareBoxes::default(),
             parked: Stores::default(),
-            scratch: Vec::new(),
+            scratch: compact::Scratch::default(),
             since_scan: 0,
             attempts_due: BTreeMap::new(),
             expiry: Wheel::default(),
@@ -369,18 +369,15 @@ impl<S: ConnSink> Shard<S> {
         let Some(c) = self.table.remove(&key) else {
             return;
         };
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
-        compact::encode(&c, &mut buf);
-        self.parked.closed_bytes += buf.len() as u64;
+        let form = compact::encode_in(&c, &mut self.scratch);
+        self.parked.closed_bytes += form.len() as u64;
         self.parked.closed.insert(
             key,
             Closed {
                 queued_at: c.queued_at,
-                blob: buf.as_slice().into(),
+                blob: form.into(),
             },
         );
-        self.scratch = buf;
         self.spare.keep(c);
     }
 
