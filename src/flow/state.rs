@@ -257,7 +257,7 @@ pub enum Step {
 /// A data or ACK segment sent or received in a synchronized state that
 /// it does not change: [`next`] gives `Stay` (the fast path of
 /// [`Machine::apply`]).
-#[inline]
+#[inline(always)]
 fn data_stays(state: TcpState, event: Event) -> bool {
     use TcpState::*;
     matches!(event, Event::SendSeg | Event::RecvSeg)
@@ -376,12 +376,21 @@ pub struct Machine {
 impl Machine {
     /// Applies `event` at `ts`: with [`Machine::correct`], the only place a
     /// state changes. Returns the step taken.
+    #[inline(always)]
     pub fn apply(&mut self, event: Event, ts: u64) -> Step {
         // Most events: a segment in a state it leaves as it is (`next`'s
-        // "data" rule; `data_stays_as_next_says` checks the two agree).
+        // "data" rule; `data_stays_as_next_says` checks the two agree),
+        // decided where the event is made, without a call (two per
+        // segment: 54 instructions per packet went to the call).
         if data_stays(self.state, event) {
             return Step::Stay;
         }
+        self.step(event, ts)
+    }
+
+    /// [`Machine::apply`] for an event that may move the state.
+    #[inline(never)]
+    fn step(&mut self, event: Event, ts: u64) -> Step {
         let step = next(self.state, event);
         match step {
             Step::To(s) if s != self.state => self.set_state(s, ts),
