@@ -132,7 +132,7 @@ fn link(link: u16, d: &[u8]) -> Option<(usize, u32)> {
 
 /// The headers of a frame [`super::decode`] makes a segment of by the
 /// plain path (no tunnel, fragment or extension header), or `None`.
-#[inline]
+#[inline(always)]
 fn locate(link_type: u16, d: &[u8]) -> Option<Loc> {
     let (ip, vlan) = link(link_type, d)?;
     let p = d.get(ip..)?;
