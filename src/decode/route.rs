@@ -228,7 +228,7 @@ pub fn route(link: u16, d: &[u8]) -> Option<Route> {
 
 /// [`super::decode`]'s segment of a frame it decodes by the plain path,
 /// built from fixed offsets; `None` for every other frame.
-#[inline]
+#[inline(always)]
 pub fn decode_fast(link: u16, d: &[u8], ts_ns: u64, frame: u64) -> Option<Segment> {
     let l = locate(link, d)?;
     let (src, dst) = addrs(d, &l)?;
