@@ -98,7 +98,7 @@ fn be32(d: &[u8], o: usize) -> Option<u32> {
 }
 
 /// Offset of the IP header for the common link types, and the VLAN ids.
-#[inline]
+#[inline(always)]
 fn link(link: u16, d: &[u8]) -> Option<(usize, u32)> {
     let (mut et, mut off) = match link {
         lt::ETHERNET => (be16(d, 12)?, 14),
