@@ -348,11 +348,12 @@ impl<S: ConnSink> Shard<S> {
             } else {
                 seg.ts_ns.saturating_add(COMPACT_IDLE_NS)
             };
-            c.queued_at = c.dead_at(idle, tw).min(soon);
-            c.queued_at
+            let dead = c.dead_at(idle, tw);
+            c.queued_at = dead.min(soon);
+            (c.queued_at, soon < dead)
         });
-        if let Some(d) = requeue {
-            self.queue(d, key);
+        if let Some((d, young)) = requeue {
+            self.expiry.queue(d, key, young);
         }
         // A closed connection waits for its dead time in compact form.
         if closed {
@@ -390,10 +391,25 @@ impl<S: ConnSink> Shard<S> {
         // Every entry due before `now` is in an epoch bucket below now's.
         let last = now / SWEEP_EVERY_NS;
         while let Some(due) = self.expiry.pop_due(last) {
-            for (t, key) in due.iter() {
+            for (t, key, young) in due.iter() {
                 // The closed store first: most due entries are closed
-                // connections' (a key is in one store at most).
-                if self.sweep_closed(t, key, now) {
+                // connections' (a key is in one store at most). Not for a
+                // young entry (queued when its connection was new, for its
+                // idle look): that connection is in the table until it
+                // closes, and a close queues it again, so the entry of one
+                // that is not there is stale (half of a gateway's due
+                // entries; each was a miss in the closed store). Before
+                // the entry comes due no idle connection is compacted.
+                debug_assert!(
+                    !young
+                        || self
+                            .parked
+                            .closed
+                            .get(&key)
+                            .is_none_or(|z| z.queued_at != t),
+                    "a young entry names a compacted connection"
+                );
+                if !young && self.sweep_closed(t, key, now) {
                     continue;
                 }
                 let Some(c) = self.table.get_mut(&key) else {
@@ -414,7 +430,7 @@ impl<S: ConnSink> Shard<S> {
                     }
                 } else {
                     c.queued_at = d;
-                    self.queue(d, key);
+                    self.expiry.queue(d, key, false);
                 }
             }
             self.expiry.recycle(due);
@@ -469,7 +485,7 @@ impl<S: ConnSink> Shard<S> {
             self.retire(c, d, false, clock);
         } else {
             z.queued_at = d;
-            self.queue(d, key);
+            self.expiry.queue(d, key, false);
         }
         true
     }
@@ -509,11 +525,6 @@ impl<S: ConnSink> Shard<S> {
             self.epoch = epoch;
             self.sweep(epoch * SWEEP_EVERY_NS);
         }
-    }
-
-    /// Queues `key` to be looked at once the clock passes `t`.
-    fn queue(&mut self, t: u64, key: FlowKey) {
-        self.expiry.queue(t, key);
     }
 
     /// The budgeted memory in use, bytes (estimated from the counts).

@@ -3,7 +3,9 @@
 //! connection (its `Conn::queued_at`); entries left behind by a connection
 //! that was requeued, replaced or evicted are stale, skipped by the table's
 //! sweep and dropped by [`Wheel::retain`]. The wheel knows keys and times
-//! only; which entry is live is the table's to say.
+//! only, and whether an entry was queued while its connection was young
+//! (new, and not dead before [`super::table`]'s idle look); which entry is
+//! live is the table's to say.
 
 use super::attempt::Key4;
 use super::key::FlowKey;
@@ -21,23 +23,26 @@ pub type Entry = (u64, FlowKey);
 
 /// One epoch's entries: those of IPv4 keys in 24 bytes (`Key4`), the
 /// others in 56 (a busy shard's wheel holds hundreds of thousands: 12 MB
-/// of a 20M-packet gateway run, 7 MB less so).
+/// of a 20M-packet gateway run, 7 MB less so); young IPv4 entries apart
+/// (an IPv6 one is kept as any other: it is only looked up more).
 #[derive(Debug, Default, PartialEq)]
 pub struct Bucket {
     v4: Vec<(u64, Key4)>,
+    young: Vec<(u64, Key4)>,
     other: Vec<Entry>,
 }
 
 impl Bucket {
-    fn push(&mut self, t: u64, key: FlowKey) {
+    fn push(&mut self, t: u64, key: FlowKey, young: bool) {
         match Key4::of(&key) {
+            Some(k) if young => self.young.push((t, k)),
             Some(k) => self.v4.push((t, k)),
             None => self.other.push((t, key)),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.v4.len() + self.other.len()
+        self.v4.len() + self.young.len() + self.other.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -46,13 +51,17 @@ impl Bucket {
 
     /// The entries: the IPv4 keys' in the order they came, then the
     /// others' (the table's sweep does not depend on the order).
-    pub fn iter(&self) -> impl Iterator<Item = Entry> + '_ {
-        let v4 = self.v4.iter().map(|&(t, k)| (t, k.key()));
-        v4.chain(self.other.iter().copied())
+    /// The entries, each with whether it was queued young.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, FlowKey, bool)> + '_ {
+        let v4 = self.v4.iter().map(|&(t, k)| (t, k.key(), false));
+        let young = self.young.iter().map(|&(t, k)| (t, k.key(), true));
+        let other = self.other.iter().map(|&(t, k)| (t, k, false));
+        v4.chain(young).chain(other)
     }
 
     fn retain(&mut self, live: &mut impl FnMut(&Entry) -> bool) {
         self.v4.retain(|&(t, k)| live(&(t, k.key())));
+        self.young.retain(|&(t, k)| live(&(t, k.key())));
         self.other.retain(|e| live(e));
     }
 }
@@ -69,13 +78,15 @@ pub struct Wheel {
 }
 
 impl Wheel {
-    /// Queues `key` to be looked at once the clock passes `t`.
-    pub fn queue(&mut self, t: u64, key: FlowKey) {
+    /// Queues `key` to be looked at once the clock passes `t`; `young`:
+    /// its connection is new and in the live table, where it stays until
+    /// it closes (and is queued again) or the entry comes due.
+    pub fn queue(&mut self, t: u64, key: FlowKey, young: bool) {
         let spare = &mut self.spare;
         self.buckets
             .entry(t / SWEEP_EVERY_NS)
             .or_insert_with(|| spare.pop().unwrap_or_default())
-            .push(t, key);
+            .push(t, key, young);
         self.len += 1;
     }
 
@@ -100,6 +111,8 @@ impl Wheel {
         if self.spare.len() < SPARE_BUCKETS {
             due.v4.clear();
             due.v4.shrink_to(SPARE_CAPACITY);
+            due.young.clear();
+            due.young.shrink_to(SPARE_CAPACITY);
             due.other.clear();
             due.other.shrink_to(SPARE_CAPACITY / 8);
             self.spare.push(due);
@@ -140,30 +153,40 @@ mod tests {
         let k = |p: u16| FlowKey::of(&Segment::between("10.0.0.1", p, "10.0.0.2", 80)).0;
         let s = SWEEP_EVERY_NS;
         let mut w = Wheel::default();
-        w.queue(2 * s + 1, k(1));
-        w.queue(1, k(2));
-        w.queue(3, k(3));
+        w.queue(2 * s + 1, k(1), false);
+        w.queue(1, k(2), false);
+        w.queue(3, k(3), false);
         assert_eq!(w.len(), 3);
         // Nothing is due before epoch 0.
         assert_eq!(w.pop_due(0), None);
         let entries = |b: Option<Bucket>| b.map(|b| b.iter().collect::<Vec<_>>());
-        assert_eq!(entries(w.pop_due(1)), Some(vec![(1, k(2)), (3, k(3))]));
+        assert_eq!(
+            entries(w.pop_due(1)),
+            Some(vec![(1, k(2), false), (3, k(3), false)])
+        );
         assert_eq!(w.len(), 1);
         // Epoch 2's bucket is not due before epoch 2.
         assert_eq!(w.pop_due(2), None);
-        w.queue(s, k(4));
+        w.queue(s, k(4), true);
         w.retain(|e| e.1 != k(4));
         assert_eq!(w.len(), 1);
-        assert_eq!(entries(w.pop_due(3)), Some(vec![(2 * s + 1, k(1))]));
+        assert_eq!(entries(w.pop_due(3)), Some(vec![(2 * s + 1, k(1), false)]));
         assert!(w.is_empty());
-        // IPv6 keys beside IPv4 ones: each comes back whole.
+        // IPv6 keys beside IPv4 ones: each comes back whole; a young IPv4
+        // entry says so, a young IPv6 one is kept as any other.
         let k6 = FlowKey::of(&Segment::between("2001:db8::1", 5, "2001:db8::2", 80)).0;
-        w.queue(7, k6);
-        w.queue(8, k(5));
-        w.queue(9, k6);
+        w.queue(7, k6, true);
+        w.queue(8, k(5), false);
+        w.queue(9, k6, false);
+        w.queue(6, k(6), true);
         assert_eq!(
             entries(w.pop_due(1)),
-            Some(vec![(8, k(5)), (7, k6), (9, k6)])
+            Some(vec![
+                (8, k(5), false),
+                (6, k(6), true),
+                (7, k6, false),
+                (9, k6, false)
+            ])
         );
     }
 }
