@@ -18,9 +18,7 @@ use super::spare::SpareBoxes;
 use super::wheel::{SWEEP_EVERY_NS, Wheel};
 use crate::decode::Segment;
 use crate::decode::net::Cidr;
-use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
-use std::collections::hash_map::Entry;
 
 /// Settings of the flow tracker.
 #[derive(Clone, Debug)]
@@ -183,7 +181,7 @@ pub struct Shard<S: ConnSink> {
     cfg: FlowConfig,
     /// Boxed: a hash table stores its values inline, and a [`Conn`] is
     /// large; unused slots then cost a pointer, not a connection.
-    table: FxHashMap<FlowKey, Box<Conn>>,
+    table: KeyMap<Box<Conn>>,
     /// Boxes of connections that left the table, for the next ones.
     spare: SpareBoxes,
     /// Closed connections and attempts; a key in `table` is in neither.
@@ -212,7 +210,7 @@ impl<S: ConnSink> Shard<S> {
     pub fn new(cfg: FlowConfig, sink: S) -> Shard<S> {
         Shard {
             cfg,
-            table: FxHashMap::default(),
+            table: KeyMap::default(),
             spare: SpareBoxes::default(),
             parked: Stores::default(),
             scratch: compact::Scratch::default(),
@@ -288,8 +286,7 @@ impl<S: ConnSink> Shard<S> {
         let was_closed;
         let mut promoted = false;
         let c = match self.table.entry(key) {
-            Entry::Occupied(o) => {
-                let c = o.into_mut();
+            Ok(c) => {
                 let closed = c.closed_at();
                 let end = ends(c, closed);
                 old = replace(c, end);
@@ -297,7 +294,7 @@ impl<S: ConnSink> Shard<S> {
                 was_closed = !fresh && closed.is_some();
                 c
             }
-            Entry::Vacant(v) => {
+            Err(v) => {
                 // A key not in the table may hold a closed connection or an
                 // attempt: it is brought back whole, then takes the segment.
                 let back = match self.parked.take(key, &timers) {
@@ -454,7 +451,7 @@ impl<S: ConnSink> Shard<S> {
             .table
             .iter()
             .filter(|(_, c)| c.last_ts < cut)
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
         for k in idle {
             self.compact(k);
@@ -584,7 +581,7 @@ impl<S: ConnSink> Shard<S> {
             .table
             .iter()
             .filter(|(_, c)| c.last_ts <= cut)
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
         keys.sort_unstable();
         for k in keys {
@@ -634,7 +631,6 @@ impl<S: ConnSink> Shard<S> {
         let mut keys: Vec<FlowKey> = self
             .table
             .keys()
-            .copied()
             .chain(self.parked.closed.keys())
             .chain(self.parked.attempts.keys())
             .collect();
