@@ -61,7 +61,8 @@ pub struct Options {
     pub timeline: TimelineConfig,
     /// Show a progress bar when stderr is a terminal and the input is large.
     pub progress: bool,
-    /// Reader buffer size in bytes.
+    /// Reader buffer size in bytes; 0: [`crate::capture::DEFAULT_BUFFER`],
+    /// or [`crate::capture::ONE_THREAD_BUFFER`] with one thread.
     pub buffer: usize,
     /// Only segments passing this filter are analysed (`--filter`).
     pub filter: Option<crate::decode::filter::Filter>,
@@ -103,7 +104,7 @@ impl Default for Options {
             flow: FlowConfig::default(),
             timeline: TimelineConfig::default(),
             progress: false,
-            buffer: crate::capture::DEFAULT_BUFFER,
+            buffer: 0,
             filter: None,
             since: None,
             until: None,
@@ -195,7 +196,11 @@ impl<'o> Engine<'o> {
         let buffer = std::env::var("FINSCOPE_BUFFER")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(opts.buffer);
+            .unwrap_or(match (opts.buffer, threads) {
+                (0, 1) => crate::capture::ONE_THREAD_BUFFER,
+                (0, _) => crate::capture::DEFAULT_BUFFER,
+                (b, _) => b,
+            });
         // One shard per thread, each with its share of the parts of the
         // memory budget (metrics::share); the lives are shared by all.
         let per_shard = opts.flow.max_memory / threads.max(1) as u64;
