@@ -52,7 +52,7 @@ const END_PART: usize = 1024;
 const PROGRESS_MIN_BYTES: u64 = 64 * 1024 * 1024;
 
 /// How to run an analysis.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Options {
     /// Worker threads (and shards); 0 means all cores.
     pub threads: usize,
@@ -93,23 +93,6 @@ impl TimeBound {
         match self {
             TimeBound::At(t) => t,
             TimeBound::After(d) => first_ts.saturating_add(d),
-        }
-    }
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            threads: 0,
-            flow: FlowConfig::default(),
-            timeline: TimelineConfig::default(),
-            progress: false,
-            buffer: 0,
-            filter: None,
-            since: None,
-            until: None,
-            interval_ns: None,
-            port_groups: false,
         }
     }
 }
