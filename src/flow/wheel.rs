@@ -68,9 +68,9 @@ impl Bucket {
         self.len() == 0
     }
 
-    /// The entries: the IPv4 keys' in the order they came, then the
-    /// others' (the table's sweep does not depend on the order).
-    /// The entries, each with whether it was queued young.
+    /// The entries, each with whether it was queued young: the IPv4 keys'
+    /// in the order they came, then the others' (the table's sweep does
+    /// not depend on the order).
     pub fn iter(&self) -> impl Iterator<Item = (u64, FlowKey, bool)> + '_ {
         let v4 = (self.v4.iter().enumerate()).map(|(i, &(t, k))| (t, k.key(), bit(&self.young, i)));
         v4.chain(self.other.iter().map(|&(t, k)| (t, k, false)))
