@@ -385,12 +385,12 @@ impl Machine {
         if data_stays(self.state, event) {
             return Step::Stay;
         }
-        self.step(event, ts)
+        self.transition(event, ts)
     }
 
     /// [`Machine::apply`] for an event that may move the state.
     #[inline(never)]
-    fn step(&mut self, event: Event, ts: u64) -> Step {
+    fn transition(&mut self, event: Event, ts: u64) -> Step {
         let step = next(self.state, event);
         match step {
             Step::To(s) if s != self.state => self.set_state(s, ts),
