@@ -164,13 +164,15 @@ impl KernelEvidence {
             self.orphans_reset += 1;
         }
         // FIN-WAIT-2: how long it lasted, and how it ended.
-        let tr: Vec<(TcpState, u64)> = l.machine.transitions.iter().collect();
-        for w in tr.windows(2) {
-            if w[0].0 != TcpState::FinWait2 {
+        // Each transition with the one before (no list collected: this
+        // runs once per retired connection).
+        let mut before = None;
+        for (next, t_next) in l.machine.transitions.iter() {
+            let Some((TcpState::FinWait2, t)) = before.replace((next, t_next)) else {
                 continue;
-            }
-            let d = w[1].1.saturating_sub(w[0].1) / 1_000;
-            match w[1].0 {
+            };
+            let d = t_next.saturating_sub(t) / 1_000;
+            match next {
                 TcpState::TimeWait => {
                     self.fin_wait_2_survived += 1;
                     self.fin_wait_2_survived_max_us = self.fin_wait_2_survived_max_us.max(Some(d));
