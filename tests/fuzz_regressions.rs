@@ -506,3 +506,69 @@ fn a_stale_young_entry_may_name_a_compacted_connection_by_its_time() {
     one.finish(20_709 * ms);
     assert_eq!(one.sink.summary.connections.total, 3);
 }
+
+/// F13 (`capture`, after about 5 minutes): a capture whose time goes back
+/// by 83 years (a SYN stamped 2106, the rest of its connection 2023). The
+/// client's copies, FIN at 2023 + 1.0 s and + 1.2 s, then the SYN again in
+/// 2106, made a retransmission interval of 83 years, and the tail-loss
+/// probe test (`Backoff::first_was_probe`: the first two intervals within
+/// 10%, the difference times 10) overflowed: a panic with overflow checks,
+/// a wrong answer without. The products are checked now: an interval that
+/// far from the other is no probe.
+#[test]
+fn a_retransmission_interval_of_83_years_is_no_probe() {
+    use finscope::decode::Segment;
+    use finscope::decode::seq::SeqNum;
+    use finscope::flow::{FlowConfig, Shard};
+    use finscope::metrics::ShardMetrics;
+    use finscope::metrics::timeline::TimelineConfig;
+    const SEC: u64 = 1_000_000_000;
+    let (t2106, t2023) = (4_294_963_456 * SEC, 1_700_000_000 * SEC);
+    let client = ("10.0.0.2".parse().expect("ip"), 40232);
+    let server = ("203.0.113.91".parse().expect("ip"), 80);
+    let seg = |frame: u64, ts_ns: u64, from_client: bool, flags: u8, seq: u32, ack: u32| {
+        let (src, dst) = if from_client {
+            (client, server)
+        } else {
+            (server, client)
+        };
+        Segment {
+            ts_ns,
+            frame,
+            src: src.0,
+            dst: dst.0,
+            sport: src.1,
+            dport: dst.1,
+            vlan: 0,
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags,
+            payload_len: 0,
+            ttl: 64,
+            zero_window: false,
+        }
+    };
+    let (syn, ack, fin, synack) = (0x02, 0x10, 0x11, 0x12);
+    let segs = [
+        seg(1, t2106, true, syn, 1000, 0),
+        seg(2, t2023, false, synack, 5000, 1001),
+        seg(3, t2023 + SEC / 50, true, ack, 1001, 5001),
+        seg(4, t2023 + SEC, true, fin, 1001, 5001),
+        seg(5, t2023 + 6 * SEC / 5, true, fin, 1001, 5001),
+        seg(6, t2106, true, syn, 1000, 0),
+    ];
+    let mut shard = Shard::new(
+        FlowConfig::default(),
+        ShardMetrics::new(TimelineConfig::default(), true),
+    );
+    let mut clock = 0;
+    for s in &segs {
+        clock = clock.max(s.ts_ns);
+        shard.process_at(s, clock);
+    }
+    shard.finish(clock);
+    let sum = &shard.sink.summary;
+    assert_eq!(sum.connections.total, 1);
+    // The FIN's copy 0.2 s on is its one retransmission.
+    assert_eq!(sum.fin_rtx.total, 1);
+}

@@ -44,7 +44,11 @@ impl Backoff {
     /// doubled it. `None` before the third copy.
     pub fn first_was_probe(&self) -> Option<bool> {
         (self.retransmissions >= 2 && self.second_interval > 0).then(|| {
-            self.first_interval.abs_diff(self.second_interval) * 10 <= self.second_interval
+            // Checked: a capture whose time jumps makes intervals of decades.
+            self.first_interval
+                .abs_diff(self.second_interval)
+                .checked_mul(10)
+                .is_some_and(|d| d <= self.second_interval)
         })
     }
 
@@ -127,7 +131,10 @@ pub fn orphan_retries_range(b: &Backoff, killed_at: u64) -> Option<(u32, u32)> {
     }
     let probe = b.retransmissions >= 2
         && b.second_interval > 0
-        && b.first_interval.abs_diff(b.second_interval) * 4 < b.second_interval;
+        && b.first_interval
+            .abs_diff(b.second_interval)
+            .checked_mul(4)
+            .is_some_and(|d| d < b.second_interval);
     let first_rto = b.first_ts + b.first_interval + if probe { b.second_interval } else { 0 };
     let alive_for = b.last_ts.saturating_sub(first_rto);
     let dead_after = killed_at.saturating_sub(first_rto);
@@ -162,5 +169,37 @@ mod tests {
         let mut b = Backoff::start(0);
         b.copy(100_000 * ms);
         assert_eq!(b.next_timeout(None), Some(RTO_MAX_NS));
+    }
+
+    /// Two equal intervals are a tail-loss probe and its RTO (within 10%
+    /// for the report, 25% for the retries' range), a doubling is not; nor
+    /// is a second interval of decades (a capture whose time jumps), whose
+    /// difference times 10 is past 2^64.
+    #[test]
+    fn probes_by_their_intervals_even_decades_apart() {
+        let ms = 1_000_000u64;
+        let copies = |ts: &[u64]| {
+            let mut b = Backoff::start(ts[0]);
+            for &t in &ts[1..] {
+                b.copy(t);
+            }
+            b
+        };
+        assert_eq!(
+            copies(&[0, 200 * ms, 410 * ms]).first_was_probe(),
+            Some(true)
+        );
+        assert_eq!(
+            copies(&[0, 200 * ms, 600 * ms]).first_was_probe(),
+            Some(false)
+        );
+        assert_eq!(copies(&[0, 200 * ms]).first_was_probe(), None);
+        let years = 83 * 365 * 86_400_000 * ms;
+        let far = copies(&[0, 200 * ms, 200 * ms + years]);
+        assert_eq!(far.second_interval, years);
+        assert_eq!(far.first_was_probe(), Some(false));
+        // The retries' range takes the first RTO after the first interval
+        // (no probe): alive for 83 years, past every retries count.
+        assert_eq!(orphan_retries_range(&far, u64::MAX), None);
     }
 }
