@@ -536,7 +536,11 @@ pub fn remedies_ranked(r: &Remedies) -> Option<Finding> {
 pub fn fit_note(r: &super::Report) -> Option<String> {
     let now = r.remedies.first()?.predicted;
     let t = &r.inferred_tunables;
-    let off = |pred: u64, seen: u64| pred.abs_diff(seen) >= 3 && pred.abs_diff(seen) * 5 > seen;
+    // (Checked: a loaded report's counts can be anything.)
+    let off = |pred: u64, seen: u64| {
+        let d = pred.abs_diff(seen);
+        d >= 3 && d.checked_mul(5).is_none_or(|d5| d5 > seen)
+    };
     let mut what = Vec::new();
     if off(now.orphans_killed, t.tcp_orphan_retries.killed) {
         what.push(format!(
