@@ -44,12 +44,17 @@ impl Backoff {
     /// doubled it. `None` before the third copy.
     pub fn first_was_probe(&self) -> Option<bool> {
         (self.retransmissions >= 2 && self.second_interval > 0).then(|| {
-            // Checked: a capture whose time jumps makes intervals of decades.
-            self.first_interval
-                .abs_diff(self.second_interval)
-                .checked_mul(10)
+            self.gap_times(10)
                 .is_some_and(|d| d <= self.second_interval)
         })
+    }
+
+    /// The difference of the first two intervals times `k`; `None` past
+    /// 2^64 (a capture whose clock jumps makes intervals of decades).
+    fn gap_times(&self, k: u64) -> Option<u64> {
+        self.first_interval
+            .abs_diff(self.second_interval)
+            .checked_mul(k)
     }
 
     pub fn start(ts: u64) -> Backoff {
@@ -131,10 +136,7 @@ pub fn orphan_retries_range(b: &Backoff, killed_at: u64) -> Option<(u32, u32)> {
     }
     let probe = b.retransmissions >= 2
         && b.second_interval > 0
-        && b.first_interval
-            .abs_diff(b.second_interval)
-            .checked_mul(4)
-            .is_some_and(|d| d < b.second_interval);
+        && b.gap_times(4).is_some_and(|d| d < b.second_interval);
     let first_rto = b.first_ts + b.first_interval + if probe { b.second_interval } else { 0 };
     let alive_for = b.last_ts.saturating_sub(first_rto);
     let dead_after = killed_at.saturating_sub(first_rto);
