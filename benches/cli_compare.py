@@ -34,13 +34,9 @@ if recache:
     args.remove("--recache")
 path = args[0]
 if recache:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        while os.read(fd, 1 << 20):
-            pass
-    finally:
-        os.close(fd)
+    from cache_state import cache  # benches/cache_state.py, beside this script
+
+    cache(path, piecemeal=False)
 rounds = int(args[1]) if len(args) > 1 else 7
 cores = os.cpu_count() or 1
 cmds = {
