@@ -58,8 +58,9 @@ pub const DEFAULT_BUFFER: usize = 1024 * 1024;
 /// The buffer when one thread reads and tracks: each packet is parsed,
 /// decoded and tracked before the next, the tracking's misses evict the
 /// buffer from a 1 MiB L2 meanwhile, and a quarter of it stays (5M
-/// gateway packets, -j1, 11 interleaved runs: least CPU 1.713 -> 1.600 s;
-/// docs/performance.md, "Calls and copies on the per-packet path").
+/// gateway packets, -j1, five paired runs: least CPU 1.4% to 8% lower than
+/// with 1 MiB; docs/performance.md, "Calls and copies on the per-packet
+/// path").
 pub const ONE_THREAD_BUFFER: usize = 256 * 1024;
 
 const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
